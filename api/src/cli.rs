@@ -1,0 +1,158 @@
+//! The command line: `serve` (default), `migrate`, `token`. Flags win over the environment.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{auth, db, demo, http};
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "quaderno", version, about = "GraphQL server for qualitative policy research")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOptions {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "QUADERNO_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// Directory for the SQLite database and the search index.
+    #[arg(
+        long,
+        env = "QUADERNO_DATA_DIR",
+        default_value = "./quaderno-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL; `postgres://…` selects PostgreSQL. Default: SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Do not load the demo dataset into an empty database.
+    #[arg(long, env = "QUADERNO_NO_DEMO", global = true)]
+    pub no_demo: bool,
+    /// Most connections in the database pool.
+    #[arg(long, env = "QUADERNO_DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum TokenCommand {
+    /// Print a new token once, alone on standard output; only its hash is stored.
+    Create {
+        /// The user's name; created if new.
+        #[arg(long)]
+        user: String,
+        /// admin (instance-wide), or owner, analyst, evaluator, viewer (with --study).
+        #[arg(long)]
+        role: String,
+        /// The study (global ID or number) the role applies to.
+        #[arg(long)]
+        study: Option<String>,
+        /// Days until the token expires; never by default.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+}
+
+impl GlobalOptions {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}/quaderno.db?mode=rwc", self.data_dir.display())
+        })
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    init_tracing();
+    let opts = cli.global;
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let database = db::connect(&opts.database_url(), opts.db_max_connections).await?;
+    db::migrate(&database.conn).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            user,
+            role,
+            study,
+            expires_in_days,
+        }) => {
+            let study_id = study
+                .as_deref()
+                .map(crate::graphql::ids::parse_study_ref)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let secret = auth::create_token_for(
+                &database.conn,
+                &user,
+                &role,
+                study_id,
+                expires_in_days.map(chrono::Duration::days),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Serve => {
+            if !opts.no_demo {
+                demo::load_if_empty(&database.conn).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(&opts.bind)
+                .await
+                .with_context(|| format!("binding {}", opts.bind))?;
+            let addr = listener.local_addr()?;
+            let app = http::router(http::AppState::new(database));
+            println!("listening on http://{addr}");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

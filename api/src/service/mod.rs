@@ -1,0 +1,11 @@
+//! Domain functions: plain async functions over a connection and plain types, with the
+//! validation, transactions and access rules. No GraphQL or HTTP types here.
+
+pub mod change_log;
+pub mod codes;
+pub mod discontinuities;
+pub mod interviews;
+pub mod page;
+pub mod quotations;
+pub mod studies;
+pub mod territory;

@@ -1,0 +1,223 @@
+//! Coded quotations: spans [start, end) of a transcript in code points, with codes, a memo,
+//! the coder, and a version for optimistic concurrency.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use entities::{code, interview, quotation, quotation_code};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+
+use crate::auth::{Caller, Permission};
+use crate::db::begin_write;
+use crate::error::{ServiceError, ServiceResult};
+use crate::service::change_log::{self, Op};
+use crate::service::interviews::readable_interview;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewQuotation {
+    pub interview_id: i64,
+    pub start: i64,
+    pub end: i64,
+    pub code_ids: Vec<i64>,
+    pub memo: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QuotationUpdate {
+    pub id: i64,
+    pub version: i32,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub code_ids: Option<Vec<i64>>,
+    pub memo: Option<String>,
+}
+
+/// Checks 0 ≤ start < end ≤ length (code points).
+pub fn check_span(start: i64, end: i64, length: i32) -> ServiceResult<(i32, i32)> {
+    if start < 0 || end < 0 {
+        return Err(ServiceError::bad_input("offsets must not be negative"));
+    }
+    if start >= end {
+        return Err(ServiceError::bad_input("start must be before end"));
+    }
+    if end > i64::from(length) {
+        return Err(ServiceError::bad_input(format!(
+            "end {end} is past the end of the transcript ({length} code points)"
+        )));
+    }
+    Ok((start as i32, end as i32))
+}
+
+/// Codes must exist and belong to the interview's study.
+async fn check_codes<C: ConnectionTrait>(
+    db: &C,
+    study_id: i64,
+    code_ids: &[i64],
+) -> ServiceResult<Vec<i64>> {
+    let unique: BTreeSet<i64> = code_ids.iter().copied().collect();
+    let found = code::Entity::find()
+        .filter(code::Column::Id.is_in(unique.iter().copied()))
+        .all(db)
+        .await?;
+    if found.len() != unique.len() {
+        return Err(ServiceError::not_found("code"));
+    }
+    if found.iter().any(|c| c.study_id != study_id) {
+        return Err(ServiceError::bad_input(
+            "a code belongs to another study than the interview",
+        ));
+    }
+    Ok(unique.into_iter().collect())
+}
+
+async fn set_codes<C: ConnectionTrait>(
+    db: &C,
+    quotation_id: i64,
+    code_ids: &[i64],
+) -> ServiceResult<()> {
+    quotation_code::Entity::delete_many()
+        .filter(quotation_code::Column::QuotationId.eq(quotation_id))
+        .exec(db)
+        .await?;
+    if code_ids.is_empty() {
+        return Ok(());
+    }
+    quotation_code::Entity::insert_many(code_ids.iter().map(|&code_id| {
+        quotation_code::ActiveModel {
+            quotation_id: Set(quotation_id),
+            code_id: Set(code_id),
+            ..Default::default()
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn create_quotation(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: NewQuotation,
+) -> ServiceResult<quotation::Model> {
+    let txn = begin_write(db).await?;
+    let (interview, _case, study) = readable_interview(&txn, caller, input.interview_id).await?;
+    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    let (start, end) = check_span(input.start, input.end, interview.length)?;
+    let code_ids = check_codes(&txn, study.id, &input.code_ids).await?;
+    let now = Utc::now();
+    let q = quotation::ActiveModel {
+        interview_id: Set(interview.id),
+        start_pos: Set(start),
+        end_pos: Set(end),
+        memo: Set(input.memo),
+        coder_id: Set(caller.user_id()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    set_codes(&txn, q.id, &code_ids).await?;
+    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
+    txn.commit().await?;
+    Ok(q)
+}
+
+/// A quotation with its interview, checked readable.
+async fn readable_quotation<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: i64,
+) -> ServiceResult<(quotation::Model, interview::Model, entities::study::Model)> {
+    let q = quotation::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("quotation"))?;
+    let (i, _c, s) = readable_interview(db, caller, q.interview_id)
+        .await
+        .map_err(|_| ServiceError::not_found("quotation"))?;
+    Ok((q, i, s))
+}
+
+fn stale(current: i32, given: i32) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "the quotation has changed: version {current}, you sent {given}; reload and retry"
+    ))
+}
+
+pub async fn update_quotation(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: QuotationUpdate,
+) -> ServiceResult<quotation::Model> {
+    let txn = begin_write(db).await?;
+    let (q, interview, study) = readable_quotation(&txn, caller, input.id).await?;
+    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    if q.version != input.version {
+        return Err(stale(q.version, input.version));
+    }
+    let (start, end) = check_span(
+        input.start.unwrap_or(i64::from(q.start_pos)),
+        input.end.unwrap_or(i64::from(q.end_pos)),
+        interview.length,
+    )?;
+    let code_ids = match &input.code_ids {
+        Some(ids) => Some(check_codes(&txn, study.id, ids).await?),
+        None => None,
+    };
+    // The version condition makes the update atomic on PostgreSQL too, where two
+    // transactions may have read the same version.
+    let mut update = quotation::Entity::update_many()
+        .col_expr(quotation::Column::StartPos, Expr::value(start))
+        .col_expr(quotation::Column::EndPos, Expr::value(end))
+        .col_expr(quotation::Column::Version, Expr::value(q.version + 1))
+        .col_expr(quotation::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(quotation::Column::Id.eq(q.id))
+        .filter(quotation::Column::Version.eq(input.version));
+    if let Some(memo) = &input.memo {
+        update = update.col_expr(quotation::Column::Memo, Expr::value(memo.clone()));
+    }
+    if update.exec(&txn).await?.rows_affected != 1 {
+        return Err(stale(q.version + 1, input.version));
+    }
+    if let Some(ids) = code_ids {
+        set_codes(&txn, q.id, &ids).await?;
+    }
+    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
+    let updated = quotation::Entity::find_by_id(q.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("quotation"))?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn delete_quotation(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+) -> ServiceResult<()> {
+    let txn = begin_write(db).await?;
+    let (q, _interview, study) = readable_quotation(&txn, caller, id).await?;
+    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    if q.version != version {
+        return Err(stale(q.version, version));
+    }
+    let deleted = quotation::Entity::delete_many()
+        .filter(quotation::Column::Id.eq(q.id))
+        .filter(quotation::Column::Version.eq(version))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(stale(q.version + 1, version));
+    }
+    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete).await?;
+    txn.commit().await?;
+    Ok(())
+}

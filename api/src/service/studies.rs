@@ -1,0 +1,218 @@
+//! Studies, cases and interventions, and which studies a caller may see.
+
+use chrono::Utc;
+use entities::{case_ambito, case_project, intervention, project, study, study_case, study_member};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+
+use crate::auth::{grant_role, Caller, Permission, StudyRole};
+use crate::db::begin_write;
+use crate::error::{ServiceError, ServiceResult};
+use crate::service::territory;
+
+/// The studies a caller may read: `None` means all of them (admins).
+pub async fn readable_study_ids<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> ServiceResult<Option<Vec<i64>>> {
+    if caller.is_admin() {
+        return Ok(None);
+    }
+    let mut ids: Vec<i64> = study::Entity::find()
+        .filter(study::Column::IsPublic.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    if let Some(user) = &caller.user {
+        ids.extend(user.roles.keys().copied());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Some(ids))
+}
+
+/// A study the caller may read, or NOT_FOUND (never FORBIDDEN: private studies stay unseen).
+pub async fn readable_study<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    study_id: i64,
+) -> ServiceResult<study::Model> {
+    let s = study::Entity::find_by_id(study_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("study"))?;
+    if caller.can_read(s.id, s.is_public) {
+        Ok(s)
+    } else {
+        Err(ServiceError::not_found("study"))
+    }
+}
+
+/// A case and its study, checked readable.
+pub async fn readable_case<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    case_id: i64,
+) -> ServiceResult<(study_case::Model, study::Model)> {
+    let c = study_case::Entity::find_by_id(case_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("case"))?;
+    let s = readable_study(db, caller, c.study_id)
+        .await
+        .map_err(|_| ServiceError::not_found("case"))?;
+    Ok((c, s))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewStudy {
+    pub title: String,
+    pub authors: Vec<String>,
+    pub year: Option<i32>,
+    pub research_questions: Vec<String>,
+    pub is_public: bool,
+}
+
+/// Creates a study; its creator becomes its OWNER.
+pub async fn create_study(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: NewStudy,
+) -> ServiceResult<study::Model> {
+    let user = caller.require_user()?;
+    let title = non_empty(&input.title, "title")?;
+    let txn = begin_write(db).await?;
+    let s = study::ActiveModel {
+        title: Set(title),
+        authors: Set(serde_json::to_string(&input.authors).expect("strings serialise")),
+        year: Set(input.year),
+        research_questions: Set(
+            serde_json::to_string(&input.research_questions).expect("strings serialise")
+        ),
+        is_public: Set(input.is_public),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    grant_role(&txn, user.id, s.id, StudyRole::Owner).await?;
+    txn.commit().await?;
+    Ok(s)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCase {
+    pub study_id: i64,
+    pub label: String,
+    pub ambito_codes: Vec<String>,
+    pub project_ids: Vec<i64>,
+}
+
+pub async fn create_case(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: NewCase,
+) -> ServiceResult<study_case::Model> {
+    let label = non_empty(&input.label, "label")?;
+    let txn = begin_write(db).await?;
+    let s = study::Entity::find_by_id(input.study_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("study"))?;
+    caller.authorize(s.id, s.is_public, Permission::Own)?;
+    let mut ambito_ids = Vec::new();
+    for code in &input.ambito_codes {
+        let a = territory::ambito_by_code(&txn, code)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("ambito {code}")))?;
+        ambito_ids.push(a.id);
+    }
+    for pid in &input.project_ids {
+        project::Entity::find_by_id(*pid)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("project"))?;
+    }
+    let c = study_case::ActiveModel {
+        study_id: Set(s.id),
+        label: Set(label),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    ambito_ids.sort_unstable();
+    ambito_ids.dedup();
+    for ambito_id in ambito_ids {
+        case_ambito::ActiveModel {
+            case_id: Set(c.id),
+            ambito_id: Set(ambito_id),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    let mut project_ids = input.project_ids.clone();
+    project_ids.sort_unstable();
+    project_ids.dedup();
+    for project_id in project_ids {
+        case_project::ActiveModel {
+            case_id: Set(c.id),
+            project_id: Set(project_id),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(c)
+}
+
+pub async fn create_intervention(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    case_id: i64,
+    label: &str,
+) -> ServiceResult<intervention::Model> {
+    let label = non_empty(label, "label")?;
+    let txn = begin_write(db).await?;
+    let (c, s) = readable_case(&txn, caller, case_id).await?;
+    caller.authorize(s.id, s.is_public, Permission::Own)?;
+    let i = intervention::ActiveModel {
+        case_id: Set(c.id),
+        label: Set(label),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(i)
+}
+
+/// Names of a study's members with a role (for the demo and tests).
+pub async fn members<C: ConnectionTrait>(
+    db: &C,
+    study_id: i64,
+) -> ServiceResult<Vec<study_member::Model>> {
+    Ok(study_member::Entity::find()
+        .filter(study_member::Column::StudyId.eq(study_id))
+        .all(db)
+        .await?)
+}
+
+pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err(ServiceError::bad_input(format!("{what} must not be empty")))
+    } else {
+        Ok(t.to_owned())
+    }
+}
+
+/// Decodes the JSON array of strings kept in text columns.
+pub fn string_list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}

@@ -1,0 +1,66 @@
+//! Transcript positions. Every position in the API is a Unicode code point offset (as in
+//! REFI-QDA), half-open; conversions to and from bytes happen here and nowhere else.
+
+/// Number of code points in `s`.
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// The byte offset of code point `cp` in `s` (`s.len()` when `cp` is the length), or `None`
+/// past the end.
+pub fn byte_offset(s: &str, cp: usize) -> Option<usize> {
+    if cp == 0 {
+        return Some(0);
+    }
+    let mut seen = 0;
+    for (b, _) in s.char_indices() {
+        if seen == cp {
+            return Some(b);
+        }
+        seen += 1;
+    }
+    (seen == cp).then_some(s.len())
+}
+
+/// The slice [start, end) of `s` in code points, or `None` if the span is not inside `s`.
+pub fn slice(s: &str, start: usize, end: usize) -> Option<&str> {
+    if start > end {
+        return None;
+    }
+    let b0 = byte_offset(s, start)?;
+    let b1 = b0 + byte_offset(&s[b0..], end - start)?;
+    Some(&s[b0..b1])
+}
+
+/// Code-point offset of the byte offset `b` (which must be a char boundary).
+pub fn cp_offset(s: &str, b: usize) -> usize {
+    s[..b].chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_by_code_points_not_bytes() {
+        let t = "Città dell’ente — più 🙂 è";
+        assert_eq!(char_len(t), 25);
+        assert_eq!(slice(t, 0, 5), Some("Città"));
+        assert_eq!(slice(t, 6, 14), Some("dell’ent"));
+        assert_eq!(slice(t, 17, 23), Some(" più 🙂"));
+        assert_eq!(slice(t, 24, 25), Some("è"));
+        assert_eq!(slice(t, 24, 26), None);
+        assert_eq!(slice(t, 3, 2), None);
+        assert_eq!(slice(t, 25, 25), Some(""));
+    }
+
+    #[test]
+    fn byte_and_code_point_offsets_round_trip() {
+        let t = "perché l’è così 🙂!";
+        for (cp, (b, _)) in t.char_indices().enumerate() {
+            assert_eq!(byte_offset(t, cp), Some(b));
+            assert_eq!(cp_offset(t, b), cp);
+        }
+        assert_eq!(byte_offset(t, char_len(t)), Some(t.len()));
+    }
+}

@@ -1,0 +1,17 @@
+//! A quotation given as evidence for a discontinuity.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "discontinuity_evidence")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub discontinuity_id: i64,
+    pub quotation_id: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! An interview; the transcript is stored whole, `length` counts its code points.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "interview")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub case_id: i64,
+    pub label: String,
+    pub conducted_on: Option<Date>,
+    pub interviewee_role: Option<String>,
+    pub language: String,
+    #[sea_orm(column_type = "Text")]
+    pub transcript: String,
+    pub length: i32,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,30 @@
+//! The database model of quaderno, as plain sea-orm entities.
+//!
+//! Entities carry no GraphQL or HTTP types: the `api` crate maps them. Relations are
+//! resolved by foreign-key columns in batched queries (DataLoaders), so no `Relation`
+//! variants are declared.
+
+pub mod app_user;
+pub mod ambito;
+pub mod ambito_succession;
+pub mod ente_gestore;
+pub mod ambito_membership;
+pub mod comune;
+pub mod project;
+pub mod project_partner;
+pub mod project_ambito;
+pub mod study;
+pub mod study_case;
+pub mod case_ambito;
+pub mod case_project;
+pub mod intervention;
+pub mod interview;
+pub mod code;
+pub mod quotation;
+pub mod quotation_code;
+pub mod discontinuity;
+pub mod discontinuity_evidence;
+pub mod discontinuity_cause;
+pub mod study_member;
+pub mod api_token;
+pub mod change_log;
