@@ -7,7 +7,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
+    ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
 };
@@ -81,7 +81,7 @@ pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     conn.begin_with_options(TransactionOptions {
         isolation_level: None,
-        access_mode: Some(AccessMode::ReadWrite),
+        access_mode: None,
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
     })
     .await

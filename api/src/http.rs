@@ -1,1 +1,112 @@
-pub fn router(_s: AppState)->axum::Router{axum::Router::new()} pub struct AppState; impl AppState{pub fn new(_d: crate::db::Database)->Self{AppState}}
+//! HTTP: the GraphQL endpoint, GraphiQL, health, readiness and metrics. The caller is
+//! resolved here, once per request, from the Bearer token.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, Caller};
+use crate::db::Database;
+use crate::graphql::{build_schema, QuadernoSchema, RequestCtx};
+use crate::ServiceError;
+
+/// The largest request body accepted (uploads included).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub schema: QuadernoSchema,
+}
+
+impl AppState {
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            schema: build_schema(),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+/// A GraphQL-shaped error response for failures before execution (bad token).
+fn unauthenticated(message: &str) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }]
+    });
+    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+}
+
+/// Resolves the caller: anonymous without a header, an error for a bad or unknown token.
+pub async fn caller_from_headers(db: &Database, headers: &HeaderMap) -> Result<Caller, String> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Caller::anonymous());
+    };
+    let value = value.to_str().map_err(|_| "malformed Authorization header")?;
+    let secret = value
+        .strip_prefix("Bearer ")
+        .ok_or("the Authorization header must be `Bearer <token>`")?;
+    match auth::caller_from_token(&db.conn, secret.trim()).await {
+        Ok(c) => Ok(c),
+        Err(ServiceError::Unauthenticated) => Err("unknown, revoked or expired token".into()),
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            Err("could not check the token".into())
+        }
+    }
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    let caller = match caller_from_headers(&state.db, &headers).await {
+        Ok(c) => c,
+        Err(msg) => return unauthenticated(&msg),
+    };
+    let ctx = RequestCtx::new(state.db.conn.clone(), caller);
+    let resp: GraphQLResponse = state.schema.execute(req.into_inner().data(ctx)).await.into();
+    resp.into_response()
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.db.conn.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP quaderno_sql_statements_total SQL statements run since start.\n\
+         # TYPE quaderno_sql_statements_total counter\n\
+         quaderno_sql_statements_total {}\n",
+        state.db.statement_count()
+    );
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        body,
+    )
+}

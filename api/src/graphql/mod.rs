@@ -1,1 +1,135 @@
-pub mod ids { pub fn parse_study_ref(s:&str)->Result<i64,String>{s.parse().map_err(|_|"x".to_string())} }
+//! The GraphQL layer: one module per domain concept. Resolvers parse arguments, read the
+//! caller, and call the service layer; errors become GraphQL errors once, in `error`.
+
+pub mod ambiti;
+pub mod codes;
+pub mod discontinuities;
+pub mod error;
+pub mod ids;
+pub mod interviews;
+pub mod loaders;
+pub mod node;
+pub mod projects;
+pub mod quotations;
+pub mod scalars;
+pub mod studies;
+pub mod users;
+
+use std::collections::HashSet;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{
+    Context, EmptySubscription, MergedObject, OutputType, Schema, SimpleObject,
+};
+use sea_orm::DatabaseConnection;
+use tokio::sync::OnceCell;
+
+use crate::auth::Caller;
+use crate::service::page::{Page, PageRequest};
+use loaders::Loaders;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    node::NodeQuery,
+    users::UserQuery,
+    ambiti::TerritoryQuery,
+    projects::ProjectQuery,
+    studies::StudyQuery,
+    interviews::InterviewQuery,
+    quotations::QuotationQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    studies::StudyMutation,
+    interviews::InterviewMutation,
+    codes::CodeMutation,
+    quotations::QuotationMutation,
+    discontinuities::DiscontinuityMutation,
+);
+
+pub type QuadernoSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build_schema() -> QuadernoSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .register_output_type::<node::Node>()
+        .finish()
+}
+
+/// What every resolver of one request shares: the connection, the caller, the loaders.
+pub struct RequestCtx {
+    pub db: DatabaseConnection,
+    pub caller: Caller,
+    pub loaders: Loaders,
+    readable: OnceCell<Option<HashSet<i64>>>,
+}
+
+impl RequestCtx {
+    pub fn new(db: DatabaseConnection, caller: Caller) -> Self {
+        let loaders = Loaders::new(&db);
+        Self {
+            db,
+            caller,
+            loaders,
+            readable: OnceCell::new(),
+        }
+    }
+
+    /// Whether the caller may read a study; computed once per request.
+    pub async fn can_read_study(&self, study_id: i64) -> async_graphql::Result<bool> {
+        let set = self
+            .readable
+            .get_or_try_init(|| async {
+                crate::service::studies::readable_study_ids(&self.db, &self.caller)
+                    .await
+                    .map(|ids| ids.map(|v| v.into_iter().collect::<HashSet<_>>()))
+            })
+            .await?;
+        Ok(set.as_ref().is_none_or(|s| s.contains(&study_id)))
+    }
+}
+
+pub fn rc<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
+    ctx.data_unchecked::<RequestCtx>()
+}
+
+/// `totalCount` on every connection.
+#[derive(SimpleObject)]
+pub struct Total {
+    pub total_count: i64,
+}
+
+pub type Conn<T> = Connection<String, T, Total>;
+
+pub fn page_request(first: Option<i32>, after: Option<String>) -> async_graphql::Result<PageRequest> {
+    Ok(PageRequest {
+        first: first.map(i64::from),
+        after: ids::decode_cursor(after.as_deref())?,
+    })
+}
+
+/// Turns a page of models into a Relay connection with id cursors.
+pub fn connection<M, T: OutputType>(
+    page: Page<M>,
+    id_of: impl Fn(&M) -> i64,
+    wrap: impl Fn(M) -> T,
+) -> Conn<T> {
+    let mut c = Connection::with_additional_fields(
+        page.has_previous,
+        page.has_next,
+        Total {
+            total_count: page.total as i64,
+        },
+    );
+    c.edges.extend(
+        page.items
+            .into_iter()
+            .map(|m| Edge::new(ids::encode_cursor(id_of(&m)), wrap(m))),
+    );
+    c
+}
+
+/// Today's date, the default for `at:` arguments.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}

@@ -1,0 +1,257 @@
+//! Territory: ambiti territoriali, enti gestori and comuni, with time-bounded membership.
+
+use async_graphql::{Context, Enum, Object, ID};
+use chrono::NaiveDate;
+use entities::{ambito, ambito_membership, comune, ente_gestore};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::ids::{encode, Kind};
+use super::loaders::{all, one};
+use super::projects::Project;
+use super::scalars::Date;
+use super::studies::Case;
+use super::{connection, page_request, rc, today, Conn};
+use crate::service::page;
+
+/// An ambito, seen on a date: nested `enti` default to that date.
+#[derive(Clone)]
+pub struct Ambito {
+    pub model: ambito::Model,
+    pub at: NaiveDate,
+}
+
+impl Ambito {
+    pub fn new(model: ambito::Model, at: NaiveDate) -> Self {
+        Self { model, at }
+    }
+}
+
+/// An ambito territoriale. Its code is the regional number, e.g. "24".
+#[Object]
+impl Ambito {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Ambito, self.model.id)
+    }
+    async fn code(&self) -> &str {
+        &self.model.code
+    }
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+    async fn valid_from(&self) -> Option<Date> {
+        self.model.valid_from.map(Date)
+    }
+    /// Null while the ambito still exists.
+    async fn valid_until(&self) -> Option<Date> {
+        self.model.valid_until.map(Date)
+    }
+    /// The enti gestori that belonged to this ambito on that date (default: the date this
+    /// ambito was asked for, else today).
+    async fn enti(&self, ctx: &Context<'_>, at: Option<Date>) -> async_graphql::Result<Vec<EnteGestore>> {
+        let at = at.map_or(self.at, |d| d.0);
+        let l = &rc(ctx).loaders;
+        let ids = all(&l.enti_of_ambito_at, (self.model.id, at)).await?;
+        let mut found = l.ente.load_many(ids.iter().copied()).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.remove(id).and_then(|v| v.into_iter().next()))
+            .map(|m| EnteGestore::new(m, at))
+            .collect())
+    }
+    /// Ambiti this one was split or merged from.
+    async fn predecessors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambito>> {
+        let rows = all(&rc(ctx).loaders.predecessors, self.model.id).await?;
+        Ok(rows.into_iter().map(|m| Ambito::new(m, self.at)).collect())
+    }
+    /// Ambiti this one was split or merged into (itself, when it went on under its code).
+    async fn successors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambito>> {
+        let rows = all(&rc(ctx).loaders.successors, self.model.id).await?;
+        Ok(rows.into_iter().map(|m| Ambito::new(m, self.at)).collect())
+    }
+    /// Cases about this ambito, in studies the caller may read.
+    async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Case>> {
+        let r = rc(ctx);
+        let mut out = Vec::new();
+        for c in all(&r.loaders.cases_of_ambito, self.model.id).await? {
+            if r.can_read_study(c.study_id).await? {
+                out.push(Case(c));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum LegalForm {
+    Consorzio,
+    UnioneDiComuni,
+    ComuniConvenzionati,
+    Asl,
+    Comune,
+    Other,
+}
+
+impl LegalForm {
+    fn from_db(s: &str) -> Self {
+        match s {
+            "CONSORZIO" => Self::Consorzio,
+            "UNIONE_DI_COMUNI" => Self::UnioneDiComuni,
+            "COMUNI_CONVENZIONATI" => Self::ComuniConvenzionati,
+            "ASL" => Self::Asl,
+            "COMUNE" => Self::Comune,
+            _ => Self::Other,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EnteGestore {
+    pub model: ente_gestore::Model,
+    pub at: NaiveDate,
+}
+
+impl EnteGestore {
+    pub fn new(model: ente_gestore::Model, at: NaiveDate) -> Self {
+        Self { model, at }
+    }
+}
+
+#[Object]
+impl EnteGestore {
+    pub async fn id(&self) -> ID {
+        encode(Kind::EnteGestore, self.model.id)
+    }
+    async fn acronym(&self) -> &str {
+        &self.model.acronym
+    }
+    async fn name(&self) -> Option<&str> {
+        self.model.name.as_deref()
+    }
+    async fn legal_form(&self) -> LegalForm {
+        LegalForm::from_db(&self.model.legal_form)
+    }
+    async fn seat(&self) -> Option<&str> {
+        self.model.seat.as_deref()
+    }
+    async fn population(&self) -> Option<i32> {
+        self.model.population
+    }
+    /// The ambiti this ente belonged to on that date (default: the date this ente was asked
+    /// for, else today).
+    async fn ambiti(&self, ctx: &Context<'_>, at: Option<Date>) -> async_graphql::Result<Vec<Ambito>> {
+        let at = at.map_or(self.at, |d| d.0);
+        let l = &rc(ctx).loaders;
+        let ids = all(&l.ambiti_of_ente_at, (self.model.id, at)).await?;
+        let mut found = l.ambito.load_many(ids.iter().copied()).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.remove(id).and_then(|v| v.into_iter().next()))
+            .map(|m| Ambito::new(m, at))
+            .collect())
+    }
+    async fn comuni(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Comune>> {
+        let rows = all(&rc(ctx).loaders.comuni_of_ente, self.model.id).await?;
+        Ok(rows.into_iter().map(Comune).collect())
+    }
+    /// Projects led or joined as partner.
+    async fn projects(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Project>> {
+        let l = &rc(ctx).loaders;
+        let mut rows = all(&l.projects_led_by, self.model.id).await?;
+        rows.extend(all(&l.projects_joined_by, self.model.id).await?);
+        rows.sort_by_key(|p| p.id);
+        rows.dedup_by_key(|p| p.id);
+        Ok(rows.into_iter().map(Project).collect())
+    }
+}
+
+#[derive(Clone)]
+pub struct Comune(pub comune::Model);
+
+#[Object]
+impl Comune {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Comune, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn population(&self) -> Option<i32> {
+        self.0.population
+    }
+    async fn ente(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<EnteGestore>> {
+        let Some(id) = self.0.ente_id else {
+            return Ok(None);
+        };
+        Ok(one(&rc(ctx).loaders.ente, id)
+            .await?
+            .map(|m| EnteGestore::new(m, today())))
+    }
+}
+
+fn valid_on(from: ambito::Column, until: ambito::Column, at: NaiveDate) -> Condition {
+    Condition::all()
+        .add(Condition::any().add(from.is_null()).add(from.lte(at)))
+        .add(Condition::any().add(until.is_null()).add(until.gt(at)))
+}
+
+#[derive(Default)]
+pub struct TerritoryQuery;
+
+#[Object]
+impl TerritoryQuery {
+    /// The ambiti that existed on that date (default: today).
+    async fn ambiti(
+        &self,
+        ctx: &Context<'_>,
+        at: Option<Date>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Ambito>> {
+        let at = at.map_or_else(today, |d| d.0);
+        let select = ambito::Entity::find().filter(valid_on(
+            ambito::Column::ValidFrom,
+            ambito::Column::ValidUntil,
+            at,
+        ));
+        let page = page::by_id(&rc(ctx).db, select, ambito::Column::Id, page_request(first, after)?).await?;
+        Ok(connection(page, |m| m.id, |m| Ambito::new(m, at)))
+    }
+
+    async fn ambito(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        at: Option<Date>,
+    ) -> async_graphql::Result<Option<Ambito>> {
+        let at = at.map_or_else(today, |d| d.0);
+        let found = crate::service::territory::ambito_by_code(&rc(ctx).db, &code).await?;
+        Ok(found.map(|m| Ambito::new(m, at)))
+    }
+
+    /// Enti gestori; with `at`, only those that belonged to an ambito on that date.
+    async fn enti_gestori(
+        &self,
+        ctx: &Context<'_>,
+        at: Option<Date>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<EnteGestore>> {
+        let db = &rc(ctx).db;
+        let mut select = ente_gestore::Entity::find();
+        if let Some(Date(at)) = at {
+            let members: Vec<i64> = ambito_membership::Entity::find()
+                .all(db)
+                .await
+                .map_err(crate::ServiceError::from)?
+                .into_iter()
+                .filter(|m| crate::service::territory::valid_on(m.valid_from, m.valid_until, at))
+                .map(|m| m.ente_id)
+                .collect();
+            select = select.filter(ente_gestore::Column::Id.is_in(members));
+        }
+        let at = at.map_or_else(today, |d| d.0);
+        let page = page::by_id(db, select, ente_gestore::Column::Id, page_request(first, after)?).await?;
+        Ok(connection(page, |m| m.id, |m| EnteGestore::new(m, at)))
+    }
+}

@@ -1,0 +1,148 @@
+//! Interviews and their transcripts (positions in code points).
+
+use async_graphql::{Context, InputObject, Object, ID};
+use entities::{interview, study_case};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::error::{bad_input, not_found};
+use super::ids::{decode, encode, Kind};
+use super::loaders::{all, one};
+use super::quotations::Quotation;
+use super::scalars::Date;
+use super::studies::Case;
+use super::{connection, page_request, rc, Conn};
+use crate::service::{interviews as service, page, studies};
+use crate::text;
+
+#[derive(Clone)]
+pub struct Interview(pub interview::Model);
+
+#[Object]
+impl Interview {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Interview, self.0.id)
+    }
+    /// As cited in the study, e.g. "Int. 10".
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Case> {
+        one(&rc(ctx).loaders.case, self.0.case_id)
+            .await?
+            .map(Case)
+            .ok_or_else(|| not_found("case"))
+    }
+    async fn conducted_on(&self) -> Option<Date> {
+        self.0.conducted_on.map(Date)
+    }
+    /// Pseudonymised role of the interviewee, e.g. "direttore del consorzio".
+    async fn interviewee_role(&self) -> Option<&str> {
+        self.0.interviewee_role.as_deref()
+    }
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+    /// Transcript length in code points.
+    async fn length(&self) -> i32 {
+        self.0.length
+    }
+    /// The transcript, or the [start, end) slice of it (code points).
+    async fn transcript(&self, start: Option<i32>, end: Option<i32>) -> async_graphql::Result<&str> {
+        let s = start.unwrap_or(0);
+        let e = end.unwrap_or(self.0.length);
+        if s < 0 || e < s {
+            return Err(bad_input("need 0 ≤ start ≤ end"));
+        }
+        text::slice(&self.0.transcript, s as usize, e as usize).ok_or_else(|| {
+            bad_input(format!(
+                "[{s}, {e}) is outside the transcript ({} code points)",
+                self.0.length
+            ))
+        })
+    }
+    /// Quotations of this interview, by position.
+    async fn quotations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Quotation>> {
+        let rows = all(&rc(ctx).loaders.quotations_of_interview, self.0.id).await?;
+        let page = page::in_memory(&rows, |q| q.id, page_request(first, after)?)?;
+        Ok(connection(page, |q| q.id, Quotation))
+    }
+    /// Optimistic-concurrency version of the transcript.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+#[derive(Default)]
+pub struct InterviewQuery;
+
+#[Object]
+impl InterviewQuery {
+    /// Interviews of one case, or of every study the caller may read.
+    async fn interviews(
+        &self,
+        ctx: &Context<'_>,
+        case_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Interview>> {
+        let r = rc(ctx);
+        let mut select = interview::Entity::find();
+        if let Some(id) = case_id {
+            let (c, _) = studies::readable_case(&r.db, &r.caller, decode(&id, Kind::Case)?).await?;
+            select = select.filter(interview::Column::CaseId.eq(c.id));
+        } else if let Some(ids) = studies::readable_study_ids(&r.db, &r.caller).await? {
+            let cases = study_case::Entity::find()
+                .filter(study_case::Column::StudyId.is_in(ids))
+                .all(&r.db)
+                .await
+                .map_err(crate::ServiceError::from)?;
+            select = select.filter(interview::Column::CaseId.is_in(cases.into_iter().map(|c| c.id)));
+        }
+        let page = page::by_id(&r.db, select, interview::Column::Id, page_request(first, after)?).await?;
+        Ok(connection(page, |m| m.id, Interview))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateInterviewInput {
+    pub case_id: ID,
+    pub label: String,
+    pub transcript: String,
+    pub conducted_on: Option<Date>,
+    pub interviewee_role: Option<String>,
+    #[graphql(default_with = "Some(\"it\".to_owned())")]
+    pub language: Option<String>,
+}
+
+#[derive(Default)]
+pub struct InterviewMutation;
+
+#[Object]
+impl InterviewMutation {
+    async fn create_interview(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateInterviewInput,
+    ) -> async_graphql::Result<Interview> {
+        let r = rc(ctx);
+        let i = service::create_interview(
+            &r.db,
+            &r.caller,
+            service::NewInterview {
+                case_id: decode(&input.case_id, Kind::Case)?,
+                label: input.label,
+                transcript: input.transcript,
+                conducted_on: input.conducted_on.map(|d| d.0),
+                interviewee_role: input.interviewee_role,
+                language: input.language.unwrap_or_else(|| "it".into()),
+            },
+        )
+        .await?;
+        Ok(Interview(i))
+    }
+}

@@ -1,0 +1,424 @@
+//! DataLoaders, built per request (never shared across callers), so that nested reads cost
+//! one query per level and relation, whatever the number of rows.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use chrono::NaiveDate;
+use entities::*;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder, Value,
+};
+
+use super::error::LoadError;
+use crate::service::territory::valid_on;
+
+fn as_i64(v: Value) -> Option<i64> {
+    match v {
+        Value::BigInt(Some(n)) => Some(n),
+        Value::Int(Some(n)) => Some(i64::from(n)),
+        _ => None,
+    }
+}
+
+/// Rows of `E` grouped by the value of one column (a primary or a foreign key).
+pub struct ByColumn<E: EntityTrait> {
+    db: DatabaseConnection,
+    column: E::Column,
+    order: Vec<E::Column>,
+}
+
+impl<E> Loader<i64> for ByColumn<E>
+where
+    E: EntityTrait + Sync,
+    E::Model: Sync,
+    E::Column: Send + Sync,
+{
+    type Value = Vec<E::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let mut q = E::find().filter(self.column.is_in(keys.iter().copied()));
+        for c in &self.order {
+            q = q.order_by_asc(*c);
+        }
+        let mut out: HashMap<i64, Vec<E::Model>> = HashMap::new();
+        for row in q.all(&self.db).await? {
+            if let Some(k) = as_i64(row.get(self.column)) {
+                out.entry(k).or_default().push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Targets `T` reached through a join table `J`: `J.left = key`, `T.id = J.right`.
+pub struct Linked<J: EntityTrait, T: EntityTrait> {
+    db: DatabaseConnection,
+    left: J::Column,
+    right: J::Column,
+    target_id: T::Column,
+}
+
+impl<J, T> Loader<i64> for Linked<J, T>
+where
+    J: EntityTrait + Sync,
+    J::Model: Sync,
+    J::Column: Send + Sync,
+    T: EntityTrait + Sync,
+    T::Model: Sync,
+    T::Column: Send + Sync,
+{
+    type Value = Vec<T::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let links = J::find()
+            .filter(self.left.is_in(keys.iter().copied()))
+            .order_by_asc(self.right)
+            .all(&self.db)
+            .await?;
+        let pairs: Vec<(i64, i64)> = links
+            .into_iter()
+            .filter_map(|l| Some((as_i64(l.get(self.left))?, as_i64(l.get(self.right))?)))
+            .collect();
+        let mut target_ids: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+        target_ids.sort_unstable();
+        target_ids.dedup();
+        let targets: HashMap<i64, T::Model> = T::find()
+            .filter(self.target_id.is_in(target_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|t| Some((as_i64(t.get(self.target_id))?, t)))
+            .collect();
+        let mut out: HashMap<i64, Vec<T::Model>> = HashMap::new();
+        for (l, r) in pairs {
+            if let Some(t) = targets.get(&r) {
+                out.entry(l).or_default().push(t.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Which side of the ambito–ente membership a key is on.
+#[derive(Clone, Copy)]
+pub enum MembershipSide {
+    /// Key: an ambito; value: its enti.
+    Ambito,
+    /// Key: an ente; value: its ambiti.
+    Ente,
+}
+
+/// The other side's ids of memberships valid on a date.
+pub struct MembersAt {
+    db: DatabaseConnection,
+    side: MembershipSide,
+}
+
+impl Loader<(i64, NaiveDate)> for MembersAt {
+    type Value = Vec<i64>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[(i64, NaiveDate)],
+    ) -> Result<HashMap<(i64, NaiveDate), Self::Value>, Self::Error> {
+        use ambito_membership::Column as M;
+        let (key_col, split): (M, fn(&ambito_membership::Model) -> (i64, i64)) = match self.side
+        {
+            MembershipSide::Ambito => (M::AmbitoId, |m| (m.ambito_id, m.ente_id)),
+            MembershipSide::Ente => (M::EnteId, |m| (m.ente_id, m.ambito_id)),
+        };
+        let rows = ambito_membership::Entity::find()
+            .filter(key_col.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(M::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<(i64, NaiveDate), Vec<i64>> = HashMap::new();
+        for &(key, at) in keys {
+            let ids = rows
+                .iter()
+                .filter(|m| split(m).0 == key && valid_on(m.valid_from, m.valid_until, at))
+                .map(|m| split(m).1)
+                .collect();
+            out.insert((key, at), ids);
+        }
+        Ok(out)
+    }
+}
+
+/// Distinct quotations per code, descendants included or not.
+pub struct QuotationCounts {
+    db: DatabaseConnection,
+}
+
+impl Loader<(i64, bool)> for QuotationCounts {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[(i64, bool)]) -> Result<HashMap<(i64, bool), i64>, LoadError> {
+        let requested: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let studies: Vec<i64> = code::Entity::find()
+            .filter(code::Column::Id.is_in(requested))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| c.study_id)
+            .collect();
+        let all_codes = code::Entity::find()
+            .filter(code::Column::StudyId.is_in(studies))
+            .all(&self.db)
+            .await?;
+        let links = quotation_code::Entity::find()
+            .filter(quotation_code::Column::CodeId.is_in(all_codes.iter().map(|c| c.id)))
+            .all(&self.db)
+            .await?;
+        let mut out = HashMap::new();
+        for &(code_id, deep) in keys {
+            let codes = if deep {
+                crate::service::codes::with_descendants(&all_codes, &[code_id])
+            } else {
+                vec![code_id]
+            };
+            let mut quotations: Vec<i64> = links
+                .iter()
+                .filter(|l| codes.contains(&l.code_id))
+                .map(|l| l.quotation_id)
+                .collect();
+            quotations.sort_unstable();
+            quotations.dedup();
+            out.insert((code_id, deep), quotations.len() as i64);
+        }
+        Ok(out)
+    }
+}
+
+type Dl<T> = DataLoader<T, HashMapCache>;
+
+fn dl<K, T>(loader: T) -> Dl<T>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
+fn by<E>(db: &DatabaseConnection, column: E::Column, order: Vec<E::Column>) -> Dl<ByColumn<E>>
+where
+    E: EntityTrait + Sync,
+    E::Model: Sync,
+    E::Column: Send + Sync,
+{
+    dl(ByColumn::<E> {
+        db: db.clone(),
+        column,
+        order,
+    })
+}
+
+fn linked<J, T>(
+    db: &DatabaseConnection,
+    left: J::Column,
+    right: J::Column,
+    target_id: T::Column,
+) -> Dl<Linked<J, T>>
+where
+    J: EntityTrait + Sync,
+    J::Model: Sync,
+    J::Column: Send + Sync,
+    T: EntityTrait + Sync,
+    T::Model: Sync,
+    T::Column: Send + Sync,
+{
+    dl(Linked::<J, T> {
+        db: db.clone(),
+        left,
+        right,
+        target_id,
+    })
+}
+
+/// Every loader a request may use. Building it is cheap: nothing runs until a load.
+pub struct Loaders {
+    pub ambito: Dl<ByColumn<ambito::Entity>>,
+    pub ente: Dl<ByColumn<ente_gestore::Entity>>,
+    pub project: Dl<ByColumn<project::Entity>>,
+    pub study: Dl<ByColumn<study::Entity>>,
+    pub case: Dl<ByColumn<study_case::Entity>>,
+    pub intervention: Dl<ByColumn<intervention::Entity>>,
+    pub interview: Dl<ByColumn<interview::Entity>>,
+    pub code: Dl<ByColumn<code::Entity>>,
+    pub quotation: Dl<ByColumn<quotation::Entity>>,
+    pub discontinuity: Dl<ByColumn<discontinuity::Entity>>,
+    pub user: Dl<ByColumn<app_user::Entity>>,
+
+    pub enti_of_ambito_at: Dl<MembersAt>,
+    pub ambiti_of_ente_at: Dl<MembersAt>,
+    pub predecessors: Dl<Linked<ambito_succession::Entity, ambito::Entity>>,
+    pub successors: Dl<Linked<ambito_succession::Entity, ambito::Entity>>,
+    pub cases_of_ambito: Dl<Linked<case_ambito::Entity, study_case::Entity>>,
+    pub comuni_of_ente: Dl<ByColumn<comune::Entity>>,
+    pub projects_led_by: Dl<ByColumn<project::Entity>>,
+    pub projects_joined_by: Dl<Linked<project_partner::Entity, project::Entity>>,
+    pub partners_of_project: Dl<Linked<project_partner::Entity, ente_gestore::Entity>>,
+    pub ambiti_of_project: Dl<Linked<project_ambito::Entity, ambito::Entity>>,
+    pub cases_of_project: Dl<Linked<case_project::Entity, study_case::Entity>>,
+
+    pub cases_of_study: Dl<ByColumn<study_case::Entity>>,
+    pub codes_of_study: Dl<ByColumn<code::Entity>>,
+    pub ambiti_of_case: Dl<Linked<case_ambito::Entity, ambito::Entity>>,
+    pub projects_of_case: Dl<Linked<case_project::Entity, project::Entity>>,
+    pub interviews_of_case: Dl<ByColumn<interview::Entity>>,
+    pub interventions_of_case: Dl<ByColumn<intervention::Entity>>,
+    pub discontinuities_of_case: Dl<ByColumn<discontinuity::Entity>>,
+    pub discontinuities_of_intervention: Dl<ByColumn<discontinuity::Entity>>,
+    pub quotations_of_interview: Dl<ByColumn<quotation::Entity>>,
+    pub codes_of_quotation: Dl<Linked<quotation_code::Entity, code::Entity>>,
+    pub quotation_counts: Dl<QuotationCounts>,
+    pub evidence_of: Dl<Linked<discontinuity_evidence::Entity, quotation::Entity>>,
+    pub causes_of: Dl<Linked<discontinuity_cause::Entity, discontinuity::Entity>>,
+    pub effects_of: Dl<Linked<discontinuity_cause::Entity, discontinuity::Entity>>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        use ambito_succession::Column as S;
+        use discontinuity_cause::Column as DC;
+        Self {
+            ambito: by(db, ambito::Column::Id, vec![]),
+            ente: by(db, ente_gestore::Column::Id, vec![]),
+            project: by(db, project::Column::Id, vec![]),
+            study: by(db, study::Column::Id, vec![]),
+            case: by(db, study_case::Column::Id, vec![]),
+            intervention: by(db, intervention::Column::Id, vec![]),
+            interview: by(db, interview::Column::Id, vec![]),
+            code: by(db, code::Column::Id, vec![]),
+            quotation: by(db, quotation::Column::Id, vec![]),
+            discontinuity: by(db, discontinuity::Column::Id, vec![]),
+            user: by(db, app_user::Column::Id, vec![]),
+
+            enti_of_ambito_at: dl(MembersAt {
+                db: db.clone(),
+                side: MembershipSide::Ambito,
+            }),
+            ambiti_of_ente_at: dl(MembersAt {
+                db: db.clone(),
+                side: MembershipSide::Ente,
+            }),
+            predecessors: linked(db, S::SuccessorId, S::PredecessorId, ambito::Column::Id),
+            successors: linked(db, S::PredecessorId, S::SuccessorId, ambito::Column::Id),
+            cases_of_ambito: linked(
+                db,
+                case_ambito::Column::AmbitoId,
+                case_ambito::Column::CaseId,
+                study_case::Column::Id,
+            ),
+            comuni_of_ente: by(db, comune::Column::EnteId, vec![comune::Column::Name]),
+            projects_led_by: by(db, project::Column::LeadEnteId, vec![project::Column::Id]),
+            projects_joined_by: linked(
+                db,
+                project_partner::Column::EnteId,
+                project_partner::Column::ProjectId,
+                project::Column::Id,
+            ),
+            partners_of_project: linked(
+                db,
+                project_partner::Column::ProjectId,
+                project_partner::Column::EnteId,
+                ente_gestore::Column::Id,
+            ),
+            ambiti_of_project: linked(
+                db,
+                project_ambito::Column::ProjectId,
+                project_ambito::Column::AmbitoId,
+                ambito::Column::Id,
+            ),
+            cases_of_project: linked(
+                db,
+                case_project::Column::ProjectId,
+                case_project::Column::CaseId,
+                study_case::Column::Id,
+            ),
+            cases_of_study: by(db, study_case::Column::StudyId, vec![study_case::Column::Id]),
+            codes_of_study: by(db, code::Column::StudyId, vec![code::Column::Id]),
+            ambiti_of_case: linked(
+                db,
+                case_ambito::Column::CaseId,
+                case_ambito::Column::AmbitoId,
+                ambito::Column::Id,
+            ),
+            projects_of_case: linked(
+                db,
+                case_project::Column::CaseId,
+                case_project::Column::ProjectId,
+                project::Column::Id,
+            ),
+            interviews_of_case: by(db, interview::Column::CaseId, vec![interview::Column::Id]),
+            interventions_of_case: by(
+                db,
+                intervention::Column::CaseId,
+                vec![intervention::Column::Id],
+            ),
+            discontinuities_of_case: by(
+                db,
+                discontinuity::Column::CaseId,
+                vec![discontinuity::Column::Id],
+            ),
+            discontinuities_of_intervention: by(
+                db,
+                discontinuity::Column::InterventionId,
+                vec![discontinuity::Column::Id],
+            ),
+            quotations_of_interview: by(
+                db,
+                quotation::Column::InterviewId,
+                vec![
+                    quotation::Column::StartPos,
+                    quotation::Column::EndPos,
+                    quotation::Column::Id,
+                ],
+            ),
+            codes_of_quotation: linked(
+                db,
+                quotation_code::Column::QuotationId,
+                quotation_code::Column::CodeId,
+                code::Column::Id,
+            ),
+            quotation_counts: dl(QuotationCounts { db: db.clone() }),
+            evidence_of: linked(
+                db,
+                discontinuity_evidence::Column::DiscontinuityId,
+                discontinuity_evidence::Column::QuotationId,
+                quotation::Column::Id,
+            ),
+            causes_of: linked(db, DC::EffectId, DC::CauseId, discontinuity::Column::Id),
+            effects_of: linked(db, DC::CauseId, DC::EffectId, discontinuity::Column::Id),
+        }
+    }
+}
+
+/// One row by primary key through a `ByColumn` loader on the id.
+pub async fn one<E>(loader: &Dl<ByColumn<E>>, id: i64) -> Result<Option<E::Model>, LoadError>
+where
+    E: EntityTrait + Sync,
+    E::Model: Sync,
+    E::Column: Send + Sync,
+{
+    Ok(loader
+        .load_one(id)
+        .await?
+        .and_then(|rows| rows.into_iter().next()))
+}
+
+/// All rows under one key (empty when none).
+pub async fn all<K, T, V>(loader: &Dl<T>, key: K) -> Result<Vec<V>, LoadError>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Loader<K, Value = Vec<V>, Error = LoadError>,
+    V: Send + Sync + Clone + 'static,
+{
+    Ok(loader.load_one(key).await?.unwrap_or_default())
+}

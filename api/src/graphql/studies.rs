@@ -1,0 +1,268 @@
+//! Studies, their cases and the interventions (action lines) studied in each case.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use entities::{intervention, study, study_case};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::ambiti::Ambito;
+use super::codes::Code;
+use super::discontinuities::{Discontinuity, DiscontinuityDimension};
+use super::ids::{decode, decode_all, encode, Kind};
+use super::interviews::Interview;
+use super::loaders::{all, one};
+use super::projects::Project;
+use super::{connection, page_request, rc, today, Conn};
+use crate::service::{page, studies as service};
+
+#[derive(Clone)]
+pub struct Study(pub study::Model);
+
+#[Object]
+impl Study {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Study, self.0.id)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn authors(&self) -> Vec<String> {
+        service::string_list(&self.0.authors)
+    }
+    async fn year(&self) -> Option<i32> {
+        self.0.year
+    }
+    async fn research_questions(&self) -> Vec<String> {
+        service::string_list(&self.0.research_questions)
+    }
+    /// Readable without a token.
+    async fn public(&self) -> bool {
+        self.0.is_public
+    }
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Case>> {
+        let rows = all(&rc(ctx).loaders.cases_of_study, self.0.id).await?;
+        let page = page::in_memory(&rows, |c| c.id, page_request(first, after)?)?;
+        Ok(connection(page, |c| c.id, Case))
+    }
+    /// Root codes of the study's codebook; children hang below.
+    async fn codebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
+        let rows = all(&rc(ctx).loaders.codes_of_study, self.0.id).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|c| c.parent_id.is_none())
+            .map(Code)
+            .collect())
+    }
+}
+
+#[derive(Clone)]
+pub struct Case(pub study_case::Model);
+
+#[Object]
+impl Case {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Case, self.0.id)
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    async fn study(&self, ctx: &Context<'_>) -> async_graphql::Result<Study> {
+        one(&rc(ctx).loaders.study, self.0.study_id)
+            .await?
+            .map(Study)
+            .ok_or_else(|| super::error::not_found("study"))
+    }
+    async fn ambiti(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambito>> {
+        let rows = all(&rc(ctx).loaders.ambiti_of_case, self.0.id).await?;
+        Ok(rows.into_iter().map(|m| Ambito::new(m, today())).collect())
+    }
+    async fn projects(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Project>> {
+        let rows = all(&rc(ctx).loaders.projects_of_case, self.0.id).await?;
+        Ok(rows.into_iter().map(Project).collect())
+    }
+    async fn interviews(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Interview>> {
+        let rows = all(&rc(ctx).loaders.interviews_of_case, self.0.id).await?;
+        let page = page::in_memory(&rows, |i| i.id, page_request(first, after)?)?;
+        Ok(connection(page, |i| i.id, Interview))
+    }
+    /// The project's action lines studied in this case (e.g. housing, job placement).
+    async fn interventions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Intervention>> {
+        let rows = all(&rc(ctx).loaders.interventions_of_case, self.0.id).await?;
+        Ok(rows.into_iter().map(Intervention).collect())
+    }
+    async fn discontinuities(
+        &self,
+        ctx: &Context<'_>,
+        dimension: Option<DiscontinuityDimension>,
+    ) -> async_graphql::Result<Vec<Discontinuity>> {
+        let rows = all(&rc(ctx).loaders.discontinuities_of_case, self.0.id).await?;
+        Ok(Discontinuity::filtered(rows, dimension))
+    }
+}
+
+#[derive(Clone)]
+pub struct Intervention(pub intervention::Model);
+
+#[Object]
+impl Intervention {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Intervention, self.0.id)
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Case> {
+        one(&rc(ctx).loaders.case, self.0.case_id)
+            .await?
+            .map(Case)
+            .ok_or_else(|| super::error::not_found("case"))
+    }
+    async fn discontinuities(
+        &self,
+        ctx: &Context<'_>,
+        dimension: Option<DiscontinuityDimension>,
+    ) -> async_graphql::Result<Vec<Discontinuity>> {
+        let rows = all(&rc(ctx).loaders.discontinuities_of_intervention, self.0.id).await?;
+        Ok(Discontinuity::filtered(rows, dimension))
+    }
+}
+
+#[derive(Default)]
+pub struct StudyQuery;
+
+#[Object]
+impl StudyQuery {
+    /// The studies the caller may read.
+    async fn studies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Study>> {
+        let r = rc(ctx);
+        let mut select = study::Entity::find();
+        if let Some(ids) = service::readable_study_ids(&r.db, &r.caller).await? {
+            select = select.filter(study::Column::Id.is_in(ids));
+        }
+        let page = page::by_id(&r.db, select, study::Column::Id, page_request(first, after)?).await?;
+        Ok(connection(page, |m| m.id, Study))
+    }
+
+    /// Cases of one study, or of every study the caller may read.
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        study_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Case>> {
+        let r = rc(ctx);
+        let mut select = study_case::Entity::find();
+        if let Some(id) = study_id {
+            let s = service::readable_study(&r.db, &r.caller, decode(&id, Kind::Study)?).await?;
+            select = select.filter(study_case::Column::StudyId.eq(s.id));
+        } else if let Some(ids) = service::readable_study_ids(&r.db, &r.caller).await? {
+            select = select.filter(study_case::Column::StudyId.is_in(ids));
+        }
+        let page = page::by_id(&r.db, select, study_case::Column::Id, page_request(first, after)?).await?;
+        Ok(connection(page, |m| m.id, Case))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateStudyInput {
+    pub title: String,
+    pub authors: Option<Vec<String>>,
+    pub year: Option<i32>,
+    pub research_questions: Option<Vec<String>>,
+    /// Readable without a token (the demo study is public).
+    #[graphql(default_with = "Some(false)")]
+    pub public: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct CreateCaseInput {
+    pub study_id: ID,
+    pub label: String,
+    pub ambito_codes: Option<Vec<String>>,
+    pub project_ids: Option<Vec<ID>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateInterventionInput {
+    pub case_id: ID,
+    pub label: String,
+}
+
+#[derive(Default)]
+pub struct StudyMutation;
+
+#[Object]
+impl StudyMutation {
+    /// Creates a study; the caller becomes its owner.
+    async fn create_study(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateStudyInput,
+    ) -> async_graphql::Result<Study> {
+        let r = rc(ctx);
+        let s = service::create_study(
+            &r.db,
+            &r.caller,
+            service::NewStudy {
+                title: input.title,
+                authors: input.authors.unwrap_or_default(),
+                year: input.year,
+                research_questions: input.research_questions.unwrap_or_default(),
+                is_public: input.public.unwrap_or(false),
+            },
+        )
+        .await?;
+        Ok(Study(s))
+    }
+
+    async fn create_case(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCaseInput,
+    ) -> async_graphql::Result<Case> {
+        let r = rc(ctx);
+        let c = service::create_case(
+            &r.db,
+            &r.caller,
+            service::NewCase {
+                study_id: decode(&input.study_id, Kind::Study)?,
+                label: input.label,
+                ambito_codes: input.ambito_codes.unwrap_or_default(),
+                project_ids: decode_all(&input.project_ids.unwrap_or_default(), Kind::Project)?,
+            },
+        )
+        .await?;
+        Ok(Case(c))
+    }
+
+    async fn create_intervention(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateInterventionInput,
+    ) -> async_graphql::Result<Intervention> {
+        let r = rc(ctx);
+        let i = service::create_intervention(
+            &r.db,
+            &r.caller,
+            decode(&input.case_id, Kind::Case)?,
+            &input.label,
+        )
+        .await?;
+        Ok(Intervention(i))
+    }
+}
