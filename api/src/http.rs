@@ -87,8 +87,20 @@ async fn graphql(
         Err(msg) => return unauthenticated(&msg),
     };
     let ctx = RequestCtx::new(state.db.conn.clone(), caller);
-    let resp: GraphQLResponse = state.schema.execute(req.into_inner().data(ctx)).await.into();
-    resp.into_response()
+    let mut resp = state.schema.execute(req.into_inner().data(ctx)).await;
+    code_client_errors(&mut resp.errors);
+    GraphQLResponse::from(resp).into_response()
+}
+
+/// Every error the server raises carries a code (see `graphql::error`); the ones without are
+/// async-graphql's own parse, validation and input-coercion errors: the client's input.
+fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
+    for e in errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

@@ -1,1 +1,182 @@
+//! Test support: a real quaderno server on an ephemeral port, over SQLite (default) or over
+//! a fresh PostgreSQL database when `QUADERNO_TEST_DATABASE_URL` names a PostgreSQL server.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use api::db::Database;
+use sea_orm::{ConnectionTrait, Database as SeaDatabase, DbBackend, Statement};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+pub use serde_json;
+
+pub struct TestServer {
+    pub url: String,
+    pub db: Database,
+    pub data_dir: TempDir,
+    http: reqwest::Client,
+    handle: JoinHandle<()>,
+}
+
+#[derive(Clone, Copy)]
+pub struct Options {
+    pub demo: bool,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database URL for one test: a temporary SQLite file, or a new PostgreSQL database.
+pub async fn fresh_database_url(dir: &TempDir) -> String {
+    match std::env::var("QUADERNO_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = format!(
+                "quaderno_test_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed),
+                rand_suffix()
+            );
+            let admin = SeaDatabase::connect(base.clone())
+                .await
+                .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable");
+            admin
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("CREATE DATABASE {name}"),
+                ))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+            format!("{prefix}/{name}")
+        }
+        _ => format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display()),
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+impl TestServer {
+    pub async fn start(opts: Options) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let url = fresh_database_url(&data_dir).await;
+        let db = api::db::connect(&url, 8).await.expect("connect");
+        api::db::migrate(&db.conn).await.expect("migrate");
+        if opts.demo {
+            api::demo::load_if_empty(&db.conn).await.expect("demo data");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = api::http::router(api::http::AppState::new(db.clone()));
+        let handle = tokio::spawn(async move {
+            axum_serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}"),
+            db,
+            data_dir,
+            http: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    pub async fn demo() -> Self {
+        Self::start(Options { demo: true }).await
+    }
+
+    pub async fn empty() -> Self {
+        Self::start(Options { demo: false }).await
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.conn.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// Runs a GraphQL operation and returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        resp.json().await.expect("JSON body")
+    }
+
+    /// Runs an operation that must succeed and returns its `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors: {body:#}"
+        );
+        body["data"].clone()
+    }
+
+    /// A token for a user with a role ("admin", or a study role with the study's number).
+    pub async fn token(&self, user: &str, role: &str, study: Option<i64>) -> String {
+        api::auth::create_token_for(&self.db.conn, user, role, study, None)
+            .await
+            .expect("token")
+    }
+
+    pub async fn admin(&self) -> String {
+        self.token("admin", "admin", None).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// SQL statements the server has run so far (from /metrics).
+    pub async fn statements(&self) -> u64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix("quaderno_sql_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("statement counter in /metrics")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    let _ = axum::serve(listener, app).await;
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body:#}"))
+}
+
+/// The number in a global ID ("Kind:number", base64url).
+pub fn id_number(id: &str) -> i64 {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .expect("base64 id");
+    let s = String::from_utf8(raw).expect("utf8 id");
+    s.rsplit_once(':').expect("kind:number").1.parse().expect("number")
+}

@@ -1,0 +1,239 @@
+//! Reads: nested queries without N+1, global IDs for every type, Relay paging, visibility.
+
+use serde_json::{json, Value};
+use tests::{error_code, TestServer};
+
+/// Creates a study with `cases` × `interviews` × `quotations`, each quotation with two codes.
+async fn seed(server: &TestServer, token: &str, cases: usize, interviews: usize, quotations: usize) -> Value {
+    let study = server
+        .ok(
+            Some(token),
+            r#"mutation { createStudy(input: {title: "Carico", public: false}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let mut codes = Vec::new();
+    for name in ["Abitare", "Lavoro", "Anziani"] {
+        let c = server
+            .ok(
+                Some(token),
+                "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n, color: \"#aa00cc\"}) { id } }",
+                json!({"s": study, "n": name}),
+            )
+            .await;
+        codes.push(c["createCode"]["id"].clone());
+    }
+    let transcript = "R: La città è cambiata, l’ente più vicino non c’è — 🙂 ".repeat(40);
+    for c in 0..cases {
+        let case = server
+            .ok(
+                Some(token),
+                "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l, ambitoCodes: []}) { id } }",
+                json!({"s": study, "l": format!("Caso {c}")}),
+            )
+            .await["createCase"]["id"]
+            .clone();
+        for i in 0..interviews {
+            let interview = server
+                .ok(
+                    Some(token),
+                    "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id } }",
+                    json!({"c": case, "l": format!("Int. {c}.{i}"), "t": transcript}),
+                )
+                .await["createInterview"]["id"]
+                .clone();
+            for q in 0..quotations {
+                server
+                    .ok(
+                        Some(token),
+                        "mutation($i: ID!, $s: Int!, $e: Int!, $codes: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $codes}) { id } }",
+                        json!({"i": interview, "s": q * 3, "e": q * 3 + 10, "codes": [codes[q % 3], codes[(q + 1) % 3]]}),
+                    )
+                    .await;
+            }
+        }
+    }
+    study
+}
+
+const NESTED: &str = r#"
+query($s: ID!) {
+  node(id: $s) { ... on Study { title codebook { name path quotationCount children { name } }
+    cases(first: 100) { totalCount edges { node { label study { title } ambiti { code } projects { title }
+      interventions { label }
+      interviews(first: 100) { totalCount edges { node { label length case { label }
+        quotations(first: 1000) { totalCount edges { cursor node { id start end text version
+          coder { name } interview { label } codes { name path color parent { name } } } } } } } } } } } } }
+}"#;
+
+async fn nested_statements(server: &TestServer, token: &str, study: &Value) -> (u64, usize) {
+    let before = server.statements().await;
+    let data = server.ok(Some(token), NESTED, json!({"s": study})).await;
+    let after = server.statements().await;
+    let quotations: usize = data["node"]["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["node"]["interviews"]["edges"].as_array().unwrap().clone())
+        .map(|i| i["node"]["quotations"]["edges"].as_array().unwrap().len())
+        .sum();
+    // Every quotation text is exactly its span of the transcript.
+    (after - before, quotations)
+}
+
+#[tokio::test]
+async fn nested_reads_cost_the_same_number_of_statements_whatever_the_rows() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let small = seed(&server, &token, 1, 2, 5).await;
+    let large = seed(&server, &token, 3, 3, 15).await;
+    let (small_statements, small_rows) = nested_statements(&server, &token, &small).await;
+    let (large_statements, large_rows) = nested_statements(&server, &token, &large).await;
+    assert_eq!(small_rows, 10);
+    assert_eq!(large_rows, 135);
+    assert!(large_rows >= 100);
+    assert_eq!(
+        small_statements, large_statements,
+        "statements grew with rows: {small_statements} for {small_rows} quotations, {large_statements} for {large_rows}"
+    );
+    assert!(large_statements < 40, "{large_statements} statements");
+}
+
+#[tokio::test]
+async fn every_type_resolves_through_node() {
+    let server = TestServer::demo().await;
+    let token = server.admin().await;
+    let data = server
+        .ok(
+            Some(&token),
+            r#"{
+              me { id }
+              ambiti(first: 1) { edges { node { id } } }
+              ambito(code: "24", at: "2022-06-01") { id enti { id comuni { id } } }
+              entiGestori(first: 1) { edges { node { id } } }
+              projects(first: 1) { edges { node { id } } }
+              studies(first: 10) { edges { node { id codebook { id }
+                cases(first: 1) { edges { node { id interventions { id discontinuities { id } }
+                  interviews(first: 1) { edges { node { id quotations(first: 1) { edges { node { id coder { id } } } } } } } } } } } } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let mut ids: Vec<(String, String)> = Vec::new();
+    collect_ids(&data, "", &mut ids);
+    let kinds: std::collections::BTreeSet<&str> = ids.iter().map(|(k, _)| k.as_str()).collect();
+    for kind in [
+        "me", "ambiti", "ambito", "enti", "comuni", "entiGestori", "projects", "studies", "codebook",
+        "cases", "interventions", "discontinuities", "interviews", "quotations", "coder",
+    ] {
+        assert!(kinds.contains(kind), "no id collected under {kind}: {kinds:?}");
+    }
+    for (_, id) in &ids {
+        let node = server
+            .ok(Some(&token), "query($id: ID!) { node(id: $id) { id __typename } }", json!({"id": id}))
+            .await;
+        assert_eq!(node["node"]["id"], json!(id), "node({id}) did not resolve");
+    }
+    // Unknown and malformed ids resolve to null.
+    let none = server
+        .ok(None, r#"{ a: node(id: "U3R1ZHk6OTk5OQ") { id } b: node(id: "???") { id } }"#, json!({}))
+        .await;
+    assert_eq!(none, json!({"a": null, "b": null}));
+}
+
+fn collect_ids(v: &Value, under: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                if k == "id" {
+                    if let Some(s) = child.as_str() {
+                        out.push((under.to_owned(), s.to_owned()));
+                    }
+                } else if k == "edges" || k == "node" {
+                    collect_ids(child, under, out);
+                } else {
+                    collect_ids(child, k, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_ids(i, under, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn connections_page_with_stable_cursors_and_totals() {
+    let server = TestServer::demo().await;
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let total = loop {
+        let data = server
+            .ok(
+                None,
+                "query($a: String) { entiGestori(first: 7, after: $a) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { acronym id } } } }",
+                json!({"a": after}),
+            )
+            .await;
+        let conn = &data["entiGestori"];
+        for e in conn["edges"].as_array().unwrap() {
+            seen.push(e["node"]["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(conn["pageInfo"]["hasPreviousPage"], json!(after.is_some()));
+        if conn["pageInfo"]["hasNextPage"] == json!(false) {
+            break conn["totalCount"].as_i64().unwrap();
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    };
+    assert_eq!(seen.len() as i64, total);
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "a page repeated an item");
+    assert!(total > 20);
+    let bad = server
+        .gql(None, r#"{ entiGestori(after: "not-a-cursor") { totalCount } }"#, json!({}))
+        .await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+    let bad = server.gql(None, "{ studies(first: -1) { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn private_studies_are_invisible_without_a_role() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    let private = server
+        .ok(
+            Some(&admin),
+            r#"mutation { createStudy(input: {title: "Studio riservato"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let titles = |data: &Value| -> Vec<String> {
+        data["studies"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let anon = server.ok(None, "{ studies { totalCount edges { node { title } } } }", json!({})).await;
+    assert!(!titles(&anon).contains(&"Studio riservato".to_owned()));
+    assert_eq!(anon["studies"]["totalCount"], 1, "only the public demo study");
+    let node = server
+        .ok(None, "query($id: ID!) { node(id: $id) { id } }", json!({"id": private}))
+        .await;
+    assert_eq!(node["node"], Value::Null);
+    let cases = server
+        .gql(None, "query($id: ID!) { cases(studyId: $id) { totalCount } }", json!({"id": private}))
+        .await;
+    assert_eq!(error_code(&cases), "NOT_FOUND");
+    let with_role = server.ok(Some(&admin), "{ studies { edges { node { title } } } }", json!({})).await;
+    assert!(titles(&with_role).contains(&"Studio riservato".to_owned()));
+    // The public study is readable down to its transcripts without a token.
+    let public = server
+        .ok(None, "{ interviews(first: 1) { totalCount edges { node { transcript(start: 0, end: 4) } } } }", json!({}))
+        .await;
+    assert_eq!(public["interviews"]["totalCount"], 16);
+    assert_eq!(public["interviews"]["edges"][0]["node"]["transcript"], "INT:");
+}

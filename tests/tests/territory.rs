@@ -1,0 +1,142 @@
+//! Ambiti, enti and their membership over time, on the demo data (001 Tabella 1.3).
+
+use serde_json::json;
+use tests::TestServer;
+
+const MEMBERSHIP: &str = r#"
+query ($code: String!, $at: Date) {
+  ambito(code: $code, at: $at) { code validFrom validUntil enti { acronym legalForm } }
+}"#;
+
+async fn enti(server: &TestServer, code: &str, at: &str) -> Option<Vec<String>> {
+    let data = server.ok(None, MEMBERSHIP, json!({"code": code, "at": at})).await;
+    let ambito = data["ambito"].as_object()?;
+    let mut names: Vec<String> = ambito["enti"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["acronym"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+#[tokio::test]
+async fn ambito_membership_follows_the_date_asked() {
+    let server = TestServer::demo().await;
+    // Ambito 24 held three enti in 2022 and was split into 24, 38 and 39 in 2023.
+    assert_eq!(
+        enti(&server, "24", "2022-06-01").await.unwrap(),
+        ["C.I.S.S. 38", "C.I.S.S.A.C.", "IN.RE.TE."]
+    );
+    assert_eq!(enti(&server, "24", "2023-06-01").await.unwrap(), ["C.I.S.S. 38"]);
+    assert_eq!(enti(&server, "38", "2023-06-01").await.unwrap(), ["C.I.S.S.A.C."]);
+    assert_eq!(enti(&server, "39", "2023-06-01").await.unwrap(), ["IN.RE.TE."]);
+    assert_eq!(enti(&server, "38", "2022-06-01").await.unwrap(), Vec::<String>::new());
+    // Ambito 12 lost CISAS Castelletto Ticino to the new ambito 36 and stayed pluri-ente.
+    assert_eq!(enti(&server, "12", "2022-06-01").await.unwrap().len(), 3);
+    let twelve_2023 = enti(&server, "12", "2023-06-01").await.unwrap();
+    assert_eq!(twelve_2023.len(), 2);
+    assert!(!twelve_2023.iter().any(|e| e.contains("C.I.S.AS.")));
+    assert_eq!(enti(&server, "36", "2023-06-01").await.unwrap(), ["C.I.S.AS."]);
+    // The boundary is half-open: 2023-01-01 already belongs to the new arrangement.
+    assert_eq!(enti(&server, "24", "2022-12-31").await.unwrap().len(), 3);
+    assert_eq!(enti(&server, "24", "2023-01-01").await.unwrap().len(), 1);
+    assert!(enti(&server, "99", "2023-01-01").await.is_none());
+}
+
+#[tokio::test]
+async fn nested_enti_default_to_the_date_of_the_list_and_successions_are_linked() {
+    let server = TestServer::demo().await;
+    let data = server
+        .ok(
+            None,
+            r#"{
+              y2022: ambiti(at: "2022-06-01", first: 100) { totalCount edges { node { code enti { acronym } } } }
+              y2023: ambiti(at: "2023-06-01", first: 100) { totalCount edges { node { code } } }
+              a24: ambito(code: "24") { successors { code } predecessors { code } }
+              a38: ambito(code: "38") { predecessors { code } validFrom }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let codes = |k: &str| -> Vec<String> {
+        data[k]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(!codes("y2022").contains(&"38".to_owned()), "38 did not exist in 2022");
+    assert!(codes("y2023").contains(&"38".to_owned()));
+    let a24_2022 = data["y2022"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["code"] == "24")
+        .unwrap();
+    assert_eq!(a24_2022["node"]["enti"].as_array().unwrap().len(), 3);
+    let mut succ: Vec<&str> = data["a24"]["successors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    succ.sort();
+    assert_eq!(succ, ["24", "38", "39"]);
+    assert_eq!(data["a38"]["predecessors"][0]["code"], "24");
+    assert_eq!(data["a38"]["validFrom"], "2023-01-01");
+    assert_eq!(
+        data["y2022"]["totalCount"].as_i64().unwrap(),
+        codes("y2022").len() as i64
+    );
+}
+
+#[tokio::test]
+async fn enti_comuni_and_projects_keep_exact_figures() {
+    let server = TestServer::demo().await;
+    let data = server
+        .ok(
+            None,
+            r#"{
+              entiGestori(first: 100) { totalCount edges { node { id acronym seat population legalForm
+                 comuni { name population ente { acronym } }
+                 ambiti(at: "2022-06-01") { code } a23: ambiti(at: "2023-06-01") { code }
+                 projects { title } } } }
+              projects(first: 100) { edges { node { id title fundingEur population lead { acronym } partners { acronym } ambiti { code } } } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let enti = data["entiGestori"]["edges"].as_array().unwrap();
+    let cissac = enti
+        .iter()
+        .map(|e| &e["node"])
+        .find(|e| e["seat"] == "Caluso")
+        .expect("CISSAC");
+    let comuni = cissac["comuni"].as_array().unwrap();
+    assert_eq!(comuni.len(), 21);
+    let inhabitants: i64 = comuni.iter().map(|c| c["population"].as_i64().unwrap()).sum();
+    assert_eq!(inhabitants, 38_880);
+    assert_eq!(cissac["ambiti"][0]["code"], "24");
+    assert_eq!(cissac["a23"][0]["code"], "38");
+    assert_eq!(cissac["legalForm"], "CONSORZIO");
+    let projects = data["projects"]["edges"].as_array().unwrap();
+    let quadrante = projects
+        .iter()
+        .map(|p| &p["node"])
+        .find(|p| p["title"] == "Quadrante AL&AT")
+        .unwrap();
+    // Money is an exact decimal string, never a float.
+    assert_eq!(quadrante["fundingEur"], "867617.14");
+    // A project can be reached from its lead ente, and through node(id:).
+    let node = server
+        .ok(
+            None,
+            "query($id: ID!) { node(id: $id) { id ... on Project { title } } }",
+            json!({"id": quadrante["id"]}),
+        )
+        .await;
+    assert_eq!(node["node"]["title"], "Quadrante AL&AT");
+}
