@@ -248,8 +248,8 @@ pub async fn create_token_for(
                 "unknown role {role:?}: use admin, owner, analyst, evaluator or viewer"
             ))
         })?;
-        let study_id = study_id
-            .ok_or_else(|| ServiceError::bad_input("a study role needs --study"))?;
+        let study_id =
+            study_id.ok_or_else(|| ServiceError::bad_input("a study role needs --study"))?;
         entities::study::Entity::find_by_id(study_id)
             .one(&txn)
             .await?
@@ -271,4 +271,3 @@ pub async fn create_token_for(
     txn.commit().await?;
     Ok(secret)
 }
-

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::{auth, db, demo, http};
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "quaderno", version, about = "GraphQL server for qualitative policy research")]
+#[command(
+    name = "quaderno",
+    version,
+    about = "GraphQL server for qualitative policy research"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOptions,
@@ -19,7 +23,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOptions {
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, env = "QUADERNO_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "QUADERNO_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
     /// Directory for the SQLite database and the search index.
     #[arg(
@@ -36,7 +45,12 @@ pub struct GlobalOptions {
     #[arg(long, env = "QUADERNO_NO_DEMO", global = true)]
     pub no_demo: bool,
     /// Most connections in the database pool.
-    #[arg(long, env = "QUADERNO_DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "QUADERNO_DB_MAX_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
     pub db_max_connections: u32,
 }
 
@@ -46,6 +60,8 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -72,20 +88,25 @@ pub enum TokenCommand {
 
 impl GlobalOptions {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}/quaderno.db?mode=rwc", self.data_dir.display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/quaderno.db?mode=rwc", self.data_dir.display()))
     }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing();
+    if matches!(cli.command, Some(Command::Schema)) {
+        print!("{}", crate::graphql::sdl());
+        return Ok(());
+    }
     let opts = cli.global;
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let database = db::connect(&opts.database_url(), opts.db_max_connections).await?;
     db::migrate(&database.conn).await?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema => unreachable!("handled before connecting"),
         Command::Migrate => {
             eprintln!("migrations applied");
             Ok(())
@@ -146,8 +167,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

@@ -22,22 +22,86 @@ const INTERVIEWS: &str = include_str!("../demo/interviews.json");
 const DISCONTINUITIES: &str = include_str!("../demo/discontinuities.json");
 /// (file stem, transcript, quotations)
 const TRANSCRIPTS: &[(&str, &str, &str)] = &[
-    ("int01", include_str!("../demo/transcripts/int01.txt"), include_str!("../demo/quotations/int01.json")),
-    ("int02", include_str!("../demo/transcripts/int02.txt"), include_str!("../demo/quotations/int02.json")),
-    ("int03", include_str!("../demo/transcripts/int03.txt"), include_str!("../demo/quotations/int03.json")),
-    ("int04", include_str!("../demo/transcripts/int04.txt"), include_str!("../demo/quotations/int04.json")),
-    ("int05", include_str!("../demo/transcripts/int05.txt"), include_str!("../demo/quotations/int05.json")),
-    ("int06", include_str!("../demo/transcripts/int06.txt"), include_str!("../demo/quotations/int06.json")),
-    ("int07", include_str!("../demo/transcripts/int07.txt"), include_str!("../demo/quotations/int07.json")),
-    ("int08", include_str!("../demo/transcripts/int08.txt"), include_str!("../demo/quotations/int08.json")),
-    ("int09", include_str!("../demo/transcripts/int09.txt"), include_str!("../demo/quotations/int09.json")),
-    ("int10", include_str!("../demo/transcripts/int10.txt"), include_str!("../demo/quotations/int10.json")),
-    ("int11", include_str!("../demo/transcripts/int11.txt"), include_str!("../demo/quotations/int11.json")),
-    ("int12", include_str!("../demo/transcripts/int12.txt"), include_str!("../demo/quotations/int12.json")),
-    ("int13", include_str!("../demo/transcripts/int13.txt"), include_str!("../demo/quotations/int13.json")),
-    ("int14", include_str!("../demo/transcripts/int14.txt"), include_str!("../demo/quotations/int14.json")),
-    ("int15", include_str!("../demo/transcripts/int15.txt"), include_str!("../demo/quotations/int15.json")),
-    ("int16", include_str!("../demo/transcripts/int16.txt"), include_str!("../demo/quotations/int16.json")),
+    (
+        "int01",
+        include_str!("../demo/transcripts/int01.txt"),
+        include_str!("../demo/quotations/int01.json"),
+    ),
+    (
+        "int02",
+        include_str!("../demo/transcripts/int02.txt"),
+        include_str!("../demo/quotations/int02.json"),
+    ),
+    (
+        "int03",
+        include_str!("../demo/transcripts/int03.txt"),
+        include_str!("../demo/quotations/int03.json"),
+    ),
+    (
+        "int04",
+        include_str!("../demo/transcripts/int04.txt"),
+        include_str!("../demo/quotations/int04.json"),
+    ),
+    (
+        "int05",
+        include_str!("../demo/transcripts/int05.txt"),
+        include_str!("../demo/quotations/int05.json"),
+    ),
+    (
+        "int06",
+        include_str!("../demo/transcripts/int06.txt"),
+        include_str!("../demo/quotations/int06.json"),
+    ),
+    (
+        "int07",
+        include_str!("../demo/transcripts/int07.txt"),
+        include_str!("../demo/quotations/int07.json"),
+    ),
+    (
+        "int08",
+        include_str!("../demo/transcripts/int08.txt"),
+        include_str!("../demo/quotations/int08.json"),
+    ),
+    (
+        "int09",
+        include_str!("../demo/transcripts/int09.txt"),
+        include_str!("../demo/quotations/int09.json"),
+    ),
+    (
+        "int10",
+        include_str!("../demo/transcripts/int10.txt"),
+        include_str!("../demo/quotations/int10.json"),
+    ),
+    (
+        "int11",
+        include_str!("../demo/transcripts/int11.txt"),
+        include_str!("../demo/quotations/int11.json"),
+    ),
+    (
+        "int12",
+        include_str!("../demo/transcripts/int12.txt"),
+        include_str!("../demo/quotations/int12.json"),
+    ),
+    (
+        "int13",
+        include_str!("../demo/transcripts/int13.txt"),
+        include_str!("../demo/quotations/int13.json"),
+    ),
+    (
+        "int14",
+        include_str!("../demo/transcripts/int14.txt"),
+        include_str!("../demo/quotations/int14.json"),
+    ),
+    (
+        "int15",
+        include_str!("../demo/transcripts/int15.txt"),
+        include_str!("../demo/quotations/int15.json"),
+    ),
+    (
+        "int16",
+        include_str!("../demo/transcripts/int16.txt"),
+        include_str!("../demo/quotations/int16.json"),
+    ),
 ];
 
 /// The study whose interviews, codebook and judgments the demo carries.
@@ -220,7 +284,9 @@ async fn act_as(
 
 /// Code-point offsets of the n-th (1-based) occurrence of `needle` in `haystack`.
 fn find_span(haystack: &str, needle: &str, occurrence: usize) -> Option<(i64, i64)> {
-    let (b, _) = haystack.match_indices(needle).nth(occurrence.checked_sub(1)?)?;
+    let (b, _) = haystack
+        .match_indices(needle)
+        .nth(occurrence.checked_sub(1)?)?;
     let start = crate::text::cp_offset(haystack, b);
     Some((start as i64, (start + crate::text::char_len(needle)) as i64))
 }
@@ -234,12 +300,19 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
     let txn = begin_write(db).await?;
     let mut ambito_ids = HashMap::new();
     for a in &territory.ambiti {
-        let m = territory::create_ambito(&txn, &a.code, &a.name, a.valid_from, a.valid_until).await?;
+        let m =
+            territory::create_ambito(&txn, &a.code, &a.name, a.valid_from, a.valid_until).await?;
         ambito_ids.insert(a.code.clone(), m.id);
     }
-    let ambito_id = |code: &str| ambito_ids.get(code).copied().ok_or_else(|| anyhow!("unknown ambito {code}"));
+    let ambito_id = |code: &str| {
+        ambito_ids
+            .get(code)
+            .copied()
+            .ok_or_else(|| anyhow!("unknown ambito {code}"))
+    };
     for s in &territory.successions {
-        territory::add_succession(&txn, ambito_id(&s.from)?, ambito_id(&s.to)?, &s.kind, s.on).await?;
+        territory::add_succession(&txn, ambito_id(&s.from)?, ambito_id(&s.to)?, &s.kind, s.on)
+            .await?;
     }
     let mut ente_ids = HashMap::new();
     for e in territory.enti {
@@ -256,9 +329,21 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
         .await?;
         ente_ids.insert(e.key, m.id);
     }
-    let ente_id = |key: &str| ente_ids.get(key).copied().ok_or_else(|| anyhow!("unknown ente {key}"));
+    let ente_id = |key: &str| {
+        ente_ids
+            .get(key)
+            .copied()
+            .ok_or_else(|| anyhow!("unknown ente {key}"))
+    };
     for m in &territory.memberships {
-        territory::add_membership(&txn, ambito_id(&m.ambito)?, ente_id(&m.ente)?, m.from, m.until).await?;
+        territory::add_membership(
+            &txn,
+            ambito_id(&m.ambito)?,
+            ente_id(&m.ente)?,
+            m.from,
+            m.until,
+        )
+        .await?;
     }
     for c in &territory.comuni {
         let ente = c.ente.as_deref().map(ente_id).transpose()?;
@@ -272,7 +357,11 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
                 title: p.title,
                 programme: p.programme,
                 lead_ente_id: p.lead.as_deref().map(ente_id).transpose()?,
-                partner_ids: p.partners.iter().map(|k| ente_id(k)).collect::<Result<_, _>>()?,
+                partner_ids: p
+                    .partners
+                    .iter()
+                    .map(|k| ente_id(k))
+                    .collect::<Result<_, _>>()?,
                 funding_cents: p
                     .funding_eur
                     .as_deref()
@@ -281,7 +370,11 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
                 population: p.population,
                 started_on: p.started_on,
                 ended_on: p.ended_on,
-                ambito_ids: p.ambiti.iter().map(|c| ambito_id(c)).collect::<Result<_, _>>()?,
+                ambito_ids: p
+                    .ambiti
+                    .iter()
+                    .map(|c| ambito_id(c))
+                    .collect::<Result<_, _>>()?,
             },
         )
         .await?;
@@ -321,7 +414,12 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
                     project_ids: c
                         .projects
                         .iter()
-                        .map(|k| project_ids.get(k).copied().ok_or_else(|| anyhow!("unknown project {k}")))
+                        .map(|k| {
+                            project_ids
+                                .get(k)
+                                .copied()
+                                .ok_or_else(|| anyhow!("unknown project {k}"))
+                        })
                         .collect::<Result<_, _>>()?,
                 },
             )
@@ -341,7 +439,8 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
     // The codebook, by path.
     let tree: Vec<CodeRow> = serde_json::from_str(CODEBOOK).context("codebook.json")?;
     let mut code_ids: HashMap<String, i64> = HashMap::new();
-    let mut stack: Vec<(Option<(String, i64)>, CodeRow)> = tree.into_iter().rev().map(|c| (None, c)).collect();
+    let mut stack: Vec<(Option<(String, i64)>, CodeRow)> =
+        tree.into_iter().rev().map(|c| (None, c)).collect();
     while let Some((parent, row)) = stack.pop() {
         let c = codes::create_code(
             db,
@@ -367,7 +466,10 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
 
     // The team of the coded study.
     let mut coders: HashMap<String, Caller> = HashMap::new();
-    coders.insert("analista".into(), act_as(db, "analista", &[(coded, StudyRole::Analyst)]).await?);
+    coders.insert(
+        "analista".into(),
+        act_as(db, "analista", &[(coded, StudyRole::Analyst)]).await?,
+    );
     coders.insert(
         "valutatrice-b".into(),
         act_as(db, "valutatrice-b", &[(coded, StudyRole::Owner)]).await?,
@@ -375,7 +477,8 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
     let evaluator_a = act_as(db, "valutatrice-a", &[(coded, StudyRole::Evaluator)]).await?;
 
     // Interviews and their quotations.
-    let interview_rows: Vec<InterviewRow> = serde_json::from_str(INTERVIEWS).context("interviews.json")?;
+    let interview_rows: Vec<InterviewRow> =
+        serde_json::from_str(INTERVIEWS).context("interviews.json")?;
     let mut quotation_ids: HashMap<String, i64> = HashMap::new();
     for row in interview_rows {
         let stem = row.file.trim_end_matches(".txt");
@@ -410,7 +513,12 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
             let code_ids = q
                 .codes
                 .iter()
-                .map(|p| code_ids.get(p).copied().ok_or_else(|| anyhow!("unknown code {p}")))
+                .map(|p| {
+                    code_ids
+                        .get(p)
+                        .copied()
+                        .ok_or_else(|| anyhow!("unknown code {p}"))
+                })
                 .collect::<Result<_, _>>()?;
             let m = quotations::create_quotation(
                 db,
@@ -430,7 +538,8 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
 
     // Judgments: the consensus (also recorded as evaluator A's own view) and evaluator B's.
     // Each judgment is tagged once all those it follows from exist.
-    let judgments: Vec<JudgmentRow> = serde_json::from_str(DISCONTINUITIES).context("discontinuities.json")?;
+    let judgments: Vec<JudgmentRow> =
+        serde_json::from_str(DISCONTINUITIES).context("discontinuities.json")?;
     let mut tagged: HashMap<(String, String, Option<String>, String), i64> = HashMap::new();
     let mut pending: Vec<(&JudgmentRow, &Caller, bool, &str)> = Vec::new();
     for j in &judgments {
@@ -441,7 +550,9 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
             }
             name => pending.push((
                 j,
-                coders.get(name).ok_or_else(|| anyhow!("unknown evaluator {name}"))?,
+                coders
+                    .get(name)
+                    .ok_or_else(|| anyhow!("unknown evaluator {name}"))?,
                 false,
                 name,
             )),
@@ -451,8 +562,19 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
         let before = pending.len();
         let mut later = Vec::new();
         for (j, caller, consensus, who) in pending {
-            let key = |dim: &str| (who.to_owned(), j.case.clone(), j.intervention.clone(), dim.to_owned());
-            let causes: Option<Vec<i64>> = j.causes.iter().map(|d| tagged.get(&key(d)).copied()).collect();
+            let key = |dim: &str| {
+                (
+                    who.to_owned(),
+                    j.case.clone(),
+                    j.intervention.clone(),
+                    dim.to_owned(),
+                )
+            };
+            let causes: Option<Vec<i64>> = j
+                .causes
+                .iter()
+                .map(|d| tagged.get(&key(d)).copied())
+                .collect();
             let Some(cause_ids) = causes else {
                 later.push((j, caller, consensus, who));
                 continue;
@@ -471,7 +593,12 @@ pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
             let evidence = j
                 .evidence
                 .iter()
-                .map(|k| quotation_ids.get(k).copied().ok_or_else(|| anyhow!("unknown evidence {k}")))
+                .map(|k| {
+                    quotation_ids
+                        .get(k)
+                        .copied()
+                        .ok_or_else(|| anyhow!("unknown evidence {k}"))
+                })
                 .collect::<Result<_, _>>()?;
             let d = discontinuities::tag(
                 db,

@@ -63,7 +63,9 @@ pub async fn caller_from_headers(db: &Database, headers: &HeaderMap) -> Result<C
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Caller::anonymous());
     };
-    let value = value.to_str().map_err(|_| "malformed Authorization header")?;
+    let value = value
+        .to_str()
+        .map_err(|_| "malformed Authorization header")?;
     let secret = value
         .strip_prefix("Bearer ")
         .ok_or("the Authorization header must be `Bearer <token>`")?;
@@ -117,8 +119,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          quaderno_sql_statements_total {}\n",
         state.db.statement_count()
     );
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

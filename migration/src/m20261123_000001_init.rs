@@ -7,7 +7,32 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 /// Tables in creation order: every foreign key points to a table created before it.
-const TABLES: &[&str] = &["app_user", "ambito", "ambito_succession", "ente_gestore", "ambito_membership", "comune", "project", "project_partner", "project_ambito", "study", "study_case", "case_ambito", "case_project", "intervention", "interview", "code", "quotation", "quotation_code", "discontinuity", "discontinuity_evidence", "discontinuity_cause", "study_member", "api_token", "change_log"];
+const TABLES: &[&str] = &[
+    "app_user",
+    "ambito",
+    "ambito_succession",
+    "ente_gestore",
+    "ambito_membership",
+    "comune",
+    "project",
+    "project_partner",
+    "project_ambito",
+    "study",
+    "study_case",
+    "case_ambito",
+    "case_project",
+    "intervention",
+    "interview",
+    "code",
+    "quotation",
+    "quotation_code",
+    "discontinuity",
+    "discontinuity_evidence",
+    "discontinuity_cause",
+    "study_member",
+    "api_token",
+    "change_log",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -115,10 +115,7 @@ impl TestServer {
     /// Runs an operation that must succeed and returns its `data`.
     pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let body = self.gql(token, query, variables).await;
-        assert!(
-            body.get("errors").is_none(),
-            "unexpected errors: {body:#}"
-        );
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
     }
 
@@ -178,5 +175,9 @@ pub fn id_number(id: &str) -> i64 {
         .decode(id)
         .expect("base64 id");
     let s = String::from_utf8(raw).expect("utf8 id");
-    s.rsplit_once(':').expect("kind:number").1.parse().expect("number")
+    s.rsplit_once(':')
+        .expect("kind:number")
+        .1
+        .parse()
+        .expect("number")
 }

@@ -4,7 +4,13 @@ use serde_json::{json, Value};
 use tests::{error_code, TestServer};
 
 /// Creates a study with `cases` × `interviews` × `quotations`, each quotation with two codes.
-async fn seed(server: &TestServer, token: &str, cases: usize, interviews: usize, quotations: usize) -> Value {
+async fn seed(
+    server: &TestServer,
+    token: &str,
+    cases: usize,
+    interviews: usize,
+    quotations: usize,
+) -> Value {
     let study = server
         .ok(
             Some(token),
@@ -124,20 +130,44 @@ async fn every_type_resolves_through_node() {
     collect_ids(&data, "", &mut ids);
     let kinds: std::collections::BTreeSet<&str> = ids.iter().map(|(k, _)| k.as_str()).collect();
     for kind in [
-        "me", "ambiti", "ambito", "enti", "comuni", "entiGestori", "projects", "studies", "codebook",
-        "cases", "interventions", "discontinuities", "interviews", "quotations", "coder",
+        "me",
+        "ambiti",
+        "ambito",
+        "enti",
+        "comuni",
+        "entiGestori",
+        "projects",
+        "studies",
+        "codebook",
+        "cases",
+        "interventions",
+        "discontinuities",
+        "interviews",
+        "quotations",
+        "coder",
     ] {
-        assert!(kinds.contains(kind), "no id collected under {kind}: {kinds:?}");
+        assert!(
+            kinds.contains(kind),
+            "no id collected under {kind}: {kinds:?}"
+        );
     }
     for (_, id) in &ids {
         let node = server
-            .ok(Some(&token), "query($id: ID!) { node(id: $id) { id __typename } }", json!({"id": id}))
+            .ok(
+                Some(&token),
+                "query($id: ID!) { node(id: $id) { id __typename } }",
+                json!({"id": id}),
+            )
             .await;
         assert_eq!(node["node"]["id"], json!(id), "node({id}) did not resolve");
     }
     // Unknown and malformed ids resolve to null.
     let none = server
-        .ok(None, r#"{ a: node(id: "U3R1ZHk6OTk5OQ") { id } b: node(id: "???") { id } }"#, json!({}))
+        .ok(
+            None,
+            r#"{ a: node(id: "U3R1ZHk6OTk5OQ") { id } b: node(id: "???") { id } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(none, json!({"a": null, "b": null}));
 }
@@ -190,10 +220,16 @@ async fn connections_page_with_stable_cursors_and_totals() {
     assert_eq!(unique.len(), seen.len(), "a page repeated an item");
     assert!(total > 20);
     let bad = server
-        .gql(None, r#"{ entiGestori(after: "not-a-cursor") { totalCount } }"#, json!({}))
+        .gql(
+            None,
+            r#"{ entiGestori(after: "not-a-cursor") { totalCount } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
-    let bad = server.gql(None, "{ studies(first: -1) { totalCount } }", json!({})).await;
+    let bad = server
+        .gql(None, "{ studies(first: -1) { totalCount } }", json!({}))
+        .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
 }
 
@@ -217,23 +253,49 @@ async fn private_studies_are_invisible_without_a_role() {
             .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
             .collect()
     };
-    let anon = server.ok(None, "{ studies { totalCount edges { node { title } } } }", json!({})).await;
+    let anon = server
+        .ok(
+            None,
+            "{ studies { totalCount edges { node { title } } } }",
+            json!({}),
+        )
+        .await;
     assert!(!titles(&anon).contains(&"Studio riservato".to_owned()));
-    assert_eq!(anon["studies"]["totalCount"], 1, "only the public demo study");
+    assert_eq!(
+        anon["studies"]["totalCount"], 1,
+        "only the public demo study"
+    );
     let node = server
-        .ok(None, "query($id: ID!) { node(id: $id) { id } }", json!({"id": private}))
+        .ok(
+            None,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({"id": private}),
+        )
         .await;
     assert_eq!(node["node"], Value::Null);
     let cases = server
-        .gql(None, "query($id: ID!) { cases(studyId: $id) { totalCount } }", json!({"id": private}))
+        .gql(
+            None,
+            "query($id: ID!) { cases(studyId: $id) { totalCount } }",
+            json!({"id": private}),
+        )
         .await;
     assert_eq!(error_code(&cases), "NOT_FOUND");
-    let with_role = server.ok(Some(&admin), "{ studies { edges { node { title } } } }", json!({})).await;
+    let with_role = server
+        .ok(
+            Some(&admin),
+            "{ studies { edges { node { title } } } }",
+            json!({}),
+        )
+        .await;
     assert!(titles(&with_role).contains(&"Studio riservato".to_owned()));
     // The public study is readable down to its transcripts without a token.
     let public = server
         .ok(None, "{ interviews(first: 1) { totalCount edges { node { transcript(start: 0, end: 4) } } } }", json!({}))
         .await;
     assert_eq!(public["interviews"]["totalCount"], 16);
-    assert_eq!(public["interviews"]["edges"][0]["node"]["transcript"], "INT:");
+    assert_eq!(
+        public["interviews"]["edges"][0]["node"]["transcript"],
+        "INT:"
+    );
 }

@@ -9,7 +9,9 @@ query ($code: String!, $at: Date) {
 }"#;
 
 async fn enti(server: &TestServer, code: &str, at: &str) -> Option<Vec<String>> {
-    let data = server.ok(None, MEMBERSHIP, json!({"code": code, "at": at})).await;
+    let data = server
+        .ok(None, MEMBERSHIP, json!({"code": code, "at": at}))
+        .await;
     let ambito = data["ambito"].as_object()?;
     let mut names: Vec<String> = ambito["enti"]
         .as_array()
@@ -29,16 +31,31 @@ async fn ambito_membership_follows_the_date_asked() {
         enti(&server, "24", "2022-06-01").await.unwrap(),
         ["C.I.S.S. 38", "C.I.S.S.A.C.", "IN.RE.TE."]
     );
-    assert_eq!(enti(&server, "24", "2023-06-01").await.unwrap(), ["C.I.S.S. 38"]);
-    assert_eq!(enti(&server, "38", "2023-06-01").await.unwrap(), ["C.I.S.S.A.C."]);
-    assert_eq!(enti(&server, "39", "2023-06-01").await.unwrap(), ["IN.RE.TE."]);
-    assert_eq!(enti(&server, "38", "2022-06-01").await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        enti(&server, "24", "2023-06-01").await.unwrap(),
+        ["C.I.S.S. 38"]
+    );
+    assert_eq!(
+        enti(&server, "38", "2023-06-01").await.unwrap(),
+        ["C.I.S.S.A.C."]
+    );
+    assert_eq!(
+        enti(&server, "39", "2023-06-01").await.unwrap(),
+        ["IN.RE.TE."]
+    );
+    assert_eq!(
+        enti(&server, "38", "2022-06-01").await.unwrap(),
+        Vec::<String>::new()
+    );
     // Ambito 12 lost CISAS Castelletto Ticino to the new ambito 36 and stayed pluri-ente.
     assert_eq!(enti(&server, "12", "2022-06-01").await.unwrap().len(), 3);
     let twelve_2023 = enti(&server, "12", "2023-06-01").await.unwrap();
     assert_eq!(twelve_2023.len(), 2);
     assert!(!twelve_2023.iter().any(|e| e.contains("C.I.S.AS.")));
-    assert_eq!(enti(&server, "36", "2023-06-01").await.unwrap(), ["C.I.S.AS."]);
+    assert_eq!(
+        enti(&server, "36", "2023-06-01").await.unwrap(),
+        ["C.I.S.AS."]
+    );
     // The boundary is half-open: 2023-01-01 already belongs to the new arrangement.
     assert_eq!(enti(&server, "24", "2022-12-31").await.unwrap().len(), 3);
     assert_eq!(enti(&server, "24", "2023-01-01").await.unwrap().len(), 1);
@@ -68,7 +85,10 @@ async fn nested_enti_default_to_the_date_of_the_list_and_successions_are_linked(
             .map(|e| e["node"]["code"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert!(!codes("y2022").contains(&"38".to_owned()), "38 did not exist in 2022");
+    assert!(
+        !codes("y2022").contains(&"38".to_owned()),
+        "38 did not exist in 2022"
+    );
     assert!(codes("y2023").contains(&"38".to_owned()));
     let a24_2022 = data["y2022"]["edges"]
         .as_array()
@@ -117,7 +137,10 @@ async fn enti_comuni_and_projects_keep_exact_figures() {
         .expect("CISSAC");
     let comuni = cissac["comuni"].as_array().unwrap();
     assert_eq!(comuni.len(), 21);
-    let inhabitants: i64 = comuni.iter().map(|c| c["population"].as_i64().unwrap()).sum();
+    let inhabitants: i64 = comuni
+        .iter()
+        .map(|c| c["population"].as_i64().unwrap())
+        .sum();
     assert_eq!(inhabitants, 38_880);
     assert_eq!(cissac["ambiti"][0]["code"], "24");
     assert_eq!(cissac["a23"][0]["code"], "38");

@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 use tests::{error_code, id_number, TestServer};
 
 /// Italian text with accents, curly apostrophes, a dash and an emoji (outside the BMP).
-const TRANSCRIPT: &str = "INT: Com’è andata?\n\nR: Sì, la città è più unita — l’ente c’è 🙂 davvero, perché è così.";
+const TRANSCRIPT: &str =
+    "INT: Com’è andata?\n\nR: Sì, la città è più unita — l’ente c’è 🙂 davvero, perché è così.";
 
 struct Fixture {
     server: TestServer,
@@ -41,7 +42,14 @@ async fn fixture() -> Fixture {
         .ok(Some(&admin), "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Territorio\", color: \"#1f77b4\"}) { id color path } }", json!({"s": study["id"]}))
         .await["createCode"]
         .clone();
-    Fixture { server, admin, study: study["id"].clone(), case: case["id"].clone(), interview, code }
+    Fixture {
+        server,
+        admin,
+        study: study["id"].clone(),
+        case: case["id"].clone(),
+        interview,
+        code,
+    }
 }
 
 const CREATE_QUOTATION: &str = "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c, memo: \"nota\"}) { id start end text version memo coder { name } codes { name } } }";
@@ -57,18 +65,39 @@ fn span(needle: &str) -> (usize, usize) {
 async fn quotation_offsets_are_code_points_on_accented_text() {
     let f = fixture().await;
     assert_eq!(f.interview["length"], TRANSCRIPT.chars().count());
-    assert_ne!(TRANSCRIPT.chars().count(), TRANSCRIPT.len(), "the text must have multi-byte characters");
+    assert_ne!(
+        TRANSCRIPT.chars().count(),
+        TRANSCRIPT.len(),
+        "the text must have multi-byte characters"
+    );
     assert_eq!(f.interview["language"], "it");
     assert_eq!(f.interview["conductedOn"], "2021-05-12");
-    for needle in ["città", "l’ente c’è 🙂", "🙂", "— l’", "perché è così.", "Com’è"] {
+    for needle in [
+        "città",
+        "l’ente c’è 🙂",
+        "🙂",
+        "— l’",
+        "perché è così.",
+        "Com’è",
+    ] {
         let (s, e) = span(needle);
         let q = f
             .server
-            .ok(Some(&f.admin), CREATE_QUOTATION, json!({"i": f.interview["id"], "s": s, "e": e, "c": [f.code["id"]]}))
+            .ok(
+                Some(&f.admin),
+                CREATE_QUOTATION,
+                json!({"i": f.interview["id"], "s": s, "e": e, "c": [f.code["id"]]}),
+            )
             .await["createQuotation"]
             .clone();
         assert_eq!(q["text"], needle);
-        assert_eq!((q["start"].as_u64().unwrap() as usize, q["end"].as_u64().unwrap() as usize), (s, e));
+        assert_eq!(
+            (
+                q["start"].as_u64().unwrap() as usize,
+                q["end"].as_u64().unwrap() as usize
+            ),
+            (s, e)
+        );
         assert_eq!(q["version"], 1);
         assert_eq!(q["coder"]["name"], "admin");
         let slice = f
@@ -92,38 +121,93 @@ async fn bad_input_gets_clear_codes_and_writes_nothing() {
     let i = &f.interview["id"];
     let c = &f.code["id"];
     for (s, e) in [(5, 5), (6, 2), (-1, 4), (0, len + 1), (len, len + 1)] {
-        let r = f.server.gql(Some(&f.admin), CREATE_QUOTATION, json!({"i": i, "s": s, "e": e, "c": [c]})).await;
+        let r = f
+            .server
+            .gql(
+                Some(&f.admin),
+                CREATE_QUOTATION,
+                json!({"i": i, "s": s, "e": e, "c": [c]}),
+            )
+            .await;
         assert_eq!(error_code(&r), "BAD_USER_INPUT", "span [{s}, {e}): {r}");
     }
     // Exactly the whole transcript is fine.
-    f.server.ok(Some(&f.admin), CREATE_QUOTATION, json!({"i": i, "s": 0, "e": len, "c": [c]})).await;
+    f.server
+        .ok(
+            Some(&f.admin),
+            CREATE_QUOTATION,
+            json!({"i": i, "s": 0, "e": len, "c": [c]}),
+        )
+        .await;
     // Unknown ids are NOT_FOUND, ids of the wrong kind BAD_USER_INPUT.
     let unknown_interview = "SW50ZXJ2aWV3Ojk5OTk"; // Interview:9999
-    let r = f.server.gql(Some(&f.admin), CREATE_QUOTATION, json!({"i": unknown_interview, "s": 0, "e": 1, "c": [c]})).await;
+    let r = f
+        .server
+        .gql(
+            Some(&f.admin),
+            CREATE_QUOTATION,
+            json!({"i": unknown_interview, "s": 0, "e": 1, "c": [c]}),
+        )
+        .await;
     assert_eq!(error_code(&r), "NOT_FOUND");
-    let r = f.server.gql(Some(&f.admin), CREATE_QUOTATION, json!({"i": f.case, "s": 0, "e": 1, "c": [c]})).await;
+    let r = f
+        .server
+        .gql(
+            Some(&f.admin),
+            CREATE_QUOTATION,
+            json!({"i": f.case, "s": 0, "e": 1, "c": [c]}),
+        )
+        .await;
     assert_eq!(error_code(&r), "BAD_USER_INPUT");
     // Codes from another study are refused and nothing is written.
-    let other = f.server.ok(Some(&f.admin), r#"mutation { createStudy(input: {title: "Altro"}) { id } }"#, json!({})).await;
+    let other = f
+        .server
+        .ok(
+            Some(&f.admin),
+            r#"mutation { createStudy(input: {title: "Altro"}) { id } }"#,
+            json!({}),
+        )
+        .await;
     let foreign = f
         .server
-        .ok(Some(&f.admin), "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Estraneo\"}) { id } }", json!({"s": other["createStudy"]["id"]}))
+        .ok(
+            Some(&f.admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Estraneo\"}) { id } }",
+            json!({"s": other["createStudy"]["id"]}),
+        )
         .await["createCode"]["id"]
         .clone();
-    let r = f.server.gql(Some(&f.admin), CREATE_QUOTATION, json!({"i": i, "s": 0, "e": 3, "c": [c, foreign]})).await;
+    let r = f
+        .server
+        .gql(
+            Some(&f.admin),
+            CREATE_QUOTATION,
+            json!({"i": i, "s": 0, "e": 3, "c": [c, foreign]}),
+        )
+        .await;
     assert_eq!(error_code(&r), "BAD_USER_INPUT");
     let count = f
         .server
-        .ok(Some(&f.admin), "query($i: ID!) { node(id: $i) { ... on Interview { quotations { totalCount } } } }", json!({"i": i}))
+        .ok(
+            Some(&f.admin),
+            "query($i: ID!) { node(id: $i) { ... on Interview { quotations { totalCount } } } }",
+            json!({"i": i}),
+        )
         .await;
-    assert_eq!(count["node"]["quotations"]["totalCount"], 1, "only the valid quotation exists");
+    assert_eq!(
+        count["node"]["quotations"]["totalCount"], 1,
+        "only the valid quotation exists"
+    );
     // Bad dates and colours.
     let r = f
         .server
         .gql(Some(&f.admin), "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"x\", transcript: \"testo\", conductedOn: \"2021-13-45\"}) { id } }", json!({"c": f.case}))
         .await;
     assert_eq!(error_code(&r), "BAD_USER_INPUT");
-    let r = f.server.gql(None, r#"{ ambiti(at: "ieri") { totalCount } }"#, json!({})).await;
+    let r = f
+        .server
+        .gql(None, r#"{ ambiti(at: "ieri") { totalCount } }"#, json!({}))
+        .await;
     assert_eq!(error_code(&r), "BAD_USER_INPUT");
     let r = f
         .server
@@ -132,7 +216,11 @@ async fn bad_input_gets_clear_codes_and_writes_nothing() {
     assert_eq!(error_code(&r), "BAD_USER_INPUT");
     let r = f
         .server
-        .gql(Some(&f.admin), "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"territorio\"}) { id } }", json!({"s": f.study}))
+        .gql(
+            Some(&f.admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"territorio\"}) { id } }",
+            json!({"s": f.study}),
+        )
         .await;
     assert_eq!(error_code(&r), "CONFLICT", "sibling names are unique: {r}");
     // A case with one unknown ambito is not created at all.
@@ -141,11 +229,21 @@ async fn bad_input_gets_clear_codes_and_writes_nothing() {
         .gql(Some(&f.admin), "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Mezzo\", ambitoCodes: [\"424242\"]}) { id } }", json!({"s": f.study}))
         .await;
     assert_eq!(error_code(&r), "NOT_FOUND");
-    let cases = f.server.ok(Some(&f.admin), "query($s: ID!) { cases(studyId: $s) { totalCount } }", json!({"s": f.study})).await;
+    let cases = f
+        .server
+        .ok(
+            Some(&f.admin),
+            "query($s: ID!) { cases(studyId: $s) { totalCount } }",
+            json!({"s": f.study}),
+        )
+        .await;
     assert_eq!(cases["cases"]["totalCount"], 1);
     // Errors never carry SQL.
     let body = r.to_string().to_lowercase();
-    assert!(!body.contains("select") && !body.contains("insert"), "{body}");
+    assert!(
+        !body.contains("select") && !body.contains("insert"),
+        "{body}"
+    );
 }
 
 const UPDATE: &str = "mutation($id: ID!, $v: Int!, $s: Int, $e: Int, $c: [ID!], $m: String) { updateQuotation(input: {id: $id, version: $v, start: $s, end: $e, codeIds: $c, memo: $m}) { id start end text version memo codes { name } } }";
@@ -156,50 +254,138 @@ async fn stale_versions_conflict_and_fresh_ones_win() {
     let (s, e) = span("città");
     let q = f
         .server
-        .ok(Some(&f.admin), CREATE_QUOTATION, json!({"i": f.interview["id"], "s": s, "e": e, "c": [f.code["id"]]}))
+        .ok(
+            Some(&f.admin),
+            CREATE_QUOTATION,
+            json!({"i": f.interview["id"], "s": s, "e": e, "c": [f.code["id"]]}),
+        )
         .await["createQuotation"]
         .clone();
     let (s2, e2) = span("la città è più unita");
     let updated = f
         .server
-        .ok(Some(&f.admin), UPDATE, json!({"id": q["id"], "v": 1, "s": s2, "e": e2, "c": [], "m": "allargata"}))
+        .ok(
+            Some(&f.admin),
+            UPDATE,
+            json!({"id": q["id"], "v": 1, "s": s2, "e": e2, "c": [], "m": "allargata"}),
+        )
         .await["updateQuotation"]
         .clone();
     assert_eq!(updated["text"], "la città è più unita");
     assert_eq!(updated["version"], 2);
     assert_eq!(updated["memo"], "allargata");
     assert_eq!(updated["codes"], json!([]));
-    let stale = f.server.gql(Some(&f.admin), UPDATE, json!({"id": q["id"], "v": 1, "m": "vecchia"})).await;
+    let stale = f
+        .server
+        .gql(
+            Some(&f.admin),
+            UPDATE,
+            json!({"id": q["id"], "v": 1, "m": "vecchia"}),
+        )
+        .await;
     assert_eq!(error_code(&stale), "CONFLICT");
-    let stale = f.server.gql(Some(&f.admin), "mutation($id: ID!) { deleteQuotation(id: $id, version: 1) }", json!({"id": q["id"]})).await;
+    let stale = f
+        .server
+        .gql(
+            Some(&f.admin),
+            "mutation($id: ID!) { deleteQuotation(id: $id, version: 1) }",
+            json!({"id": q["id"]}),
+        )
+        .await;
     assert_eq!(error_code(&stale), "CONFLICT");
-    let past_end = f.server.gql(Some(&f.admin), UPDATE, json!({"id": q["id"], "v": 2, "e": 10_000})).await;
+    let past_end = f
+        .server
+        .gql(
+            Some(&f.admin),
+            UPDATE,
+            json!({"id": q["id"], "v": 2, "e": 10_000}),
+        )
+        .await;
     assert_eq!(error_code(&past_end), "BAD_USER_INPUT");
-    let deleted = f.server.ok(Some(&f.admin), "mutation($id: ID!) { deleteQuotation(id: $id, version: 2) }", json!({"id": q["id"]})).await;
+    let deleted = f
+        .server
+        .ok(
+            Some(&f.admin),
+            "mutation($id: ID!) { deleteQuotation(id: $id, version: 2) }",
+            json!({"id": q["id"]}),
+        )
+        .await;
     assert_eq!(deleted["deleteQuotation"], q["id"]);
-    let gone = f.server.gql(Some(&f.admin), "mutation($id: ID!) { deleteQuotation(id: $id, version: 2) }", json!({"id": q["id"]})).await;
+    let gone = f
+        .server
+        .gql(
+            Some(&f.admin),
+            "mutation($id: ID!) { deleteQuotation(id: $id, version: 2) }",
+            json!({"id": q["id"]}),
+        )
+        .await;
     assert_eq!(error_code(&gone), "NOT_FOUND");
 }
 
 #[tokio::test]
 async fn writes_need_a_valid_token_and_the_right_role() {
     let f = fixture().await;
-    let r = f.server.gql(None, r#"mutation { createStudy(input: {title: "x"}) { id } }"#, json!({})).await;
+    let r = f
+        .server
+        .gql(
+            None,
+            r#"mutation { createStudy(input: {title: "x"}) { id } }"#,
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&r), "UNAUTHENTICATED");
-    let r = f.server.gql(None, CREATE_QUOTATION, json!({"i": f.interview["id"], "s": 0, "e": 1, "c": []})).await;
-    assert_eq!(error_code(&r), "NOT_FOUND", "a private study's interview does not exist for strangers");
-    let r = f.server.gql(Some("qdn_not-a-real-token"), "{ me { id } }", json!({})).await;
+    let r = f
+        .server
+        .gql(
+            None,
+            CREATE_QUOTATION,
+            json!({"i": f.interview["id"], "s": 0, "e": 1, "c": []}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&r),
+        "NOT_FOUND",
+        "a private study's interview does not exist for strangers"
+    );
+    let r = f
+        .server
+        .gql(Some("qdn_not-a-real-token"), "{ me { id } }", json!({}))
+        .await;
     assert_eq!(error_code(&r), "UNAUTHENTICATED");
     let study = id_number(f.study.as_str().unwrap());
     let viewer = f.server.token("lettrice", "viewer", Some(study)).await;
     let analyst = f.server.token("analista", "analyst", Some(study)).await;
-    let me = f.server.ok(Some(&viewer), "{ me { name } }", json!({})).await;
+    let me = f
+        .server
+        .ok(Some(&viewer), "{ me { name } }", json!({}))
+        .await;
     assert_eq!(me["me"]["name"], "lettrice");
-    let r = f.server.gql(Some(&viewer), CREATE_QUOTATION, json!({"i": f.interview["id"], "s": 0, "e": 1, "c": []})).await;
+    let r = f
+        .server
+        .gql(
+            Some(&viewer),
+            CREATE_QUOTATION,
+            json!({"i": f.interview["id"], "s": 0, "e": 1, "c": []}),
+        )
+        .await;
     assert_eq!(error_code(&r), "FORBIDDEN");
-    let r = f.server.gql(Some(&analyst), "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"no\"}) { id } }", json!({"s": f.study})).await;
+    let r = f
+        .server
+        .gql(
+            Some(&analyst),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"no\"}) { id } }",
+            json!({"s": f.study}),
+        )
+        .await;
     assert_eq!(error_code(&r), "FORBIDDEN");
-    let q = f.server.ok(Some(&analyst), CREATE_QUOTATION, json!({"i": f.interview["id"], "s": 0, "e": 3, "c": []})).await;
+    let q = f
+        .server
+        .ok(
+            Some(&analyst),
+            CREATE_QUOTATION,
+            json!({"i": f.interview["id"], "s": 0, "e": 3, "c": []}),
+        )
+        .await;
     assert_eq!(q["createQuotation"]["coder"]["name"], "analista");
     assert_eq!(q["createQuotation"]["text"], "INT");
 }
@@ -210,7 +396,11 @@ async fn concurrent_coders_lose_nothing() {
     let study = id_number(f.study.as_str().unwrap());
     let mut tokens = Vec::new();
     for n in 0..4 {
-        tokens.push(f.server.token(&format!("analista-{n}"), "analyst", Some(study)).await);
+        tokens.push(
+            f.server
+                .token(&format!("analista-{n}"), "analyst", Some(study))
+                .await,
+        );
     }
     let creates = (0..24).map(|n| {
         let token = tokens[n % tokens.len()].clone();
@@ -236,12 +426,25 @@ async fn concurrent_coders_lose_nothing() {
         async move { server.gql(Some(&token), UPDATE, vars).await }
     });
     let results = join_all(updates).await;
-    let winners: Vec<&Value> = results.iter().filter(|r| r.get("errors").is_none()).collect();
+    let winners: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.get("errors").is_none())
+        .collect();
     assert_eq!(winners.len(), 1, "{results:#?}");
     for r in results.iter().filter(|r| r.get("errors").is_some()) {
         assert_eq!(error_code(r), "CONFLICT");
     }
-    let now = f.server.ok(Some(&f.admin), "query($id: ID!) { node(id: $id) { ... on Quotation { version memo } } }", json!({"id": target})).await;
+    let now = f
+        .server
+        .ok(
+            Some(&f.admin),
+            "query($id: ID!) { node(id: $id) { ... on Quotation { version memo } } }",
+            json!({"id": target}),
+        )
+        .await;
     assert_eq!(now["node"]["version"], 2);
-    assert_eq!(now["node"]["memo"], winners[0]["data"]["updateQuotation"]["memo"]);
+    assert_eq!(
+        now["node"]["memo"],
+        winners[0]["data"]["updateQuotation"]["memo"]
+    );
 }

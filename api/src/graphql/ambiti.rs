@@ -48,7 +48,11 @@ impl Ambito {
     }
     /// The enti gestori that belonged to this ambito on that date (default: the date this
     /// ambito was asked for, else today).
-    async fn enti(&self, ctx: &Context<'_>, at: Option<Date>) -> async_graphql::Result<Vec<EnteGestore>> {
+    async fn enti(
+        &self,
+        ctx: &Context<'_>,
+        at: Option<Date>,
+    ) -> async_graphql::Result<Vec<EnteGestore>> {
         let at = at.map_or(self.at, |d| d.0);
         let l = &rc(ctx).loaders;
         let ids = all(&l.enti_of_ambito_at, (self.model.id, at)).await?;
@@ -139,7 +143,11 @@ impl EnteGestore {
     }
     /// The ambiti this ente belonged to on that date (default: the date this ente was asked
     /// for, else today).
-    async fn ambiti(&self, ctx: &Context<'_>, at: Option<Date>) -> async_graphql::Result<Vec<Ambito>> {
+    async fn ambiti(
+        &self,
+        ctx: &Context<'_>,
+        at: Option<Date>,
+    ) -> async_graphql::Result<Vec<Ambito>> {
         let at = at.map_or(self.at, |d| d.0);
         let l = &rc(ctx).loaders;
         let ids = all(&l.ambiti_of_ente_at, (self.model.id, at)).await?;
@@ -214,7 +222,13 @@ impl TerritoryQuery {
             ambito::Column::ValidUntil,
             at,
         ));
-        let page = page::by_id(&rc(ctx).db, select, ambito::Column::Id, page_request(first, after)?).await?;
+        let page = page::by_id(
+            &rc(ctx).db,
+            select,
+            ambito::Column::Id,
+            page_request(first, after)?,
+        )
+        .await?;
         Ok(connection(page, |m| m.id, |m| Ambito::new(m, at)))
     }
 
@@ -251,7 +265,13 @@ impl TerritoryQuery {
             select = select.filter(ente_gestore::Column::Id.is_in(members));
         }
         let at = at.map_or_else(today, |d| d.0);
-        let page = page::by_id(db, select, ente_gestore::Column::Id, page_request(first, after)?).await?;
+        let page = page::by_id(
+            db,
+            select,
+            ente_gestore::Column::Id,
+            page_request(first, after)?,
+        )
+        .await?;
         Ok(connection(page, |m| m.id, |m| EnteGestore::new(m, at)))
     }
 }

@@ -48,7 +48,10 @@ impl Code {
         let mut parent = self.0.parent_id;
         // The guard bounds the walk even if the tree were corrupt.
         while let Some(p) = parent.filter(|_| names.len() <= rows.len()) {
-            let c = rows.iter().find(|c| c.id == p).ok_or_else(|| not_found("parent code"))?;
+            let c = rows
+                .iter()
+                .find(|c| c.id == p)
+                .ok_or_else(|| not_found("parent code"))?;
             names.push(c.name.clone());
             parent = c.parent_id;
         }
@@ -58,12 +61,12 @@ impl Code {
     async fn quotation_count(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = true)] include_descendants: bool,
+        #[graphql(default_with = "Some(true)")] include_descendants: Option<bool>,
     ) -> async_graphql::Result<i64> {
         Ok(rc(ctx)
             .loaders
             .quotation_counts
-            .load_one((self.0.id, include_descendants))
+            .load_one((self.0.id, include_descendants.unwrap_or(true)))
             .await?
             .unwrap_or(0))
     }
@@ -83,7 +86,11 @@ pub struct CodeMutation;
 
 #[Object]
 impl CodeMutation {
-    async fn create_code(&self, ctx: &Context<'_>, input: CreateCodeInput) -> async_graphql::Result<Code> {
+    async fn create_code(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCodeInput,
+    ) -> async_graphql::Result<Code> {
         let r = rc(ctx);
         let c = service::create_code(
             &r.db,
@@ -91,7 +98,11 @@ impl CodeMutation {
             service::NewCode {
                 study_id: decode(&input.study_id, Kind::Study)?,
                 name: input.name,
-                parent_id: input.parent_id.as_ref().map(|p| decode(p, Kind::Code)).transpose()?,
+                parent_id: input
+                    .parent_id
+                    .as_ref()
+                    .map(|p| decode(p, Kind::Code))
+                    .transpose()?,
                 description: input.description,
                 color: input.color,
             },

@@ -8,9 +8,9 @@ use super::error::not_found;
 use super::ids::{decode, decode_all, encode, Kind};
 use super::loaders::{all, one};
 use super::quotations::Quotation;
+use super::rc;
 use super::studies::{Case, Intervention};
 use super::users::User;
-use super::rc;
 use crate::service::discontinuities as service;
 
 /// The four dimensions of an ordinary policy-change process.
@@ -93,7 +93,9 @@ impl Discontinuity {
         let Some(id) = self.0.intervention_id else {
             return Ok(None);
         };
-        Ok(one(&rc(ctx).loaders.intervention, id).await?.map(Intervention))
+        Ok(one(&rc(ctx).loaders.intervention, id)
+            .await?
+            .map(Intervention))
     }
     async fn dimension(&self) -> DiscontinuityDimension {
         from_db(&self.0.dimension).unwrap_or(DiscontinuityDimension::ProblemDefinition)

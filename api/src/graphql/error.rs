@@ -23,11 +23,10 @@ pub fn not_found(what: &str) -> async_graphql::Error {
 fn internal(detail: &dyn std::fmt::Display) -> async_graphql::Error {
     let log_id = format!("{:016x}", rand::random::<u64>());
     tracing::error!(log_id, error = %detail, "internal error");
-    async_graphql::Error::new(format!("internal error (log id {log_id})"))
-        .extend_with(|_, e| {
-            e.set("code", "INTERNAL");
-            e.set("logId", log_id.clone());
-        })
+    async_graphql::Error::new(format!("internal error (log id {log_id})")).extend_with(|_, e| {
+        e.set("code", "INTERNAL");
+        e.set("logId", log_id.clone());
+    })
 }
 
 impl From<ServiceError> for async_graphql::Error {

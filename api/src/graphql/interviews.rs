@@ -47,7 +47,11 @@ impl Interview {
         self.0.length
     }
     /// The transcript, or the [start, end) slice of it (code points).
-    async fn transcript(&self, start: Option<i32>, end: Option<i32>) -> async_graphql::Result<&str> {
+    async fn transcript(
+        &self,
+        start: Option<i32>,
+        end: Option<i32>,
+    ) -> async_graphql::Result<&str> {
         let s = start.unwrap_or(0);
         let e = end.unwrap_or(self.0.length);
         if s < 0 || e < s {
@@ -101,9 +105,16 @@ impl InterviewQuery {
                 .all(&r.db)
                 .await
                 .map_err(crate::ServiceError::from)?;
-            select = select.filter(interview::Column::CaseId.is_in(cases.into_iter().map(|c| c.id)));
+            select =
+                select.filter(interview::Column::CaseId.is_in(cases.into_iter().map(|c| c.id)));
         }
-        let page = page::by_id(&r.db, select, interview::Column::Id, page_request(first, after)?).await?;
+        let page = page::by_id(
+            &r.db,
+            select,
+            interview::Column::Id,
+            page_request(first, after)?,
+        )
+        .await?;
         Ok(connection(page, |m| m.id, Interview))
     }
 }

@@ -112,6 +112,9 @@ pub enum MembershipSide {
     Ente,
 }
 
+/// (key side, other side) of a membership row.
+type SplitMembership = fn(&ambito_membership::Model) -> (i64, i64);
+
 /// The other side's ids of memberships valid on a date.
 pub struct MembersAt {
     db: DatabaseConnection,
@@ -127,8 +130,7 @@ impl Loader<(i64, NaiveDate)> for MembersAt {
         keys: &[(i64, NaiveDate)],
     ) -> Result<HashMap<(i64, NaiveDate), Self::Value>, Self::Error> {
         use ambito_membership::Column as M;
-        let (key_col, split): (M, fn(&ambito_membership::Model) -> (i64, i64)) = match self.side
-        {
+        let (key_col, split): (M, SplitMembership) = match self.side {
             MembershipSide::Ambito => (M::AmbitoId, |m| (m.ambito_id, m.ente_id)),
             MembershipSide::Ente => (M::EnteId, |m| (m.ente_id, m.ambito_id)),
         };
@@ -342,7 +344,11 @@ impl Loaders {
                 case_project::Column::CaseId,
                 study_case::Column::Id,
             ),
-            cases_of_study: by(db, study_case::Column::StudyId, vec![study_case::Column::Id]),
+            cases_of_study: by(
+                db,
+                study_case::Column::StudyId,
+                vec![study_case::Column::Id],
+            ),
             codes_of_study: by(db, code::Column::StudyId, vec![code::Column::Id]),
             ambiti_of_case: linked(
                 db,

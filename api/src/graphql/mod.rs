@@ -18,9 +18,7 @@ pub mod users;
 use std::collections::HashSet;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{
-    Context, EmptySubscription, MergedObject, OutputType, Schema, SimpleObject,
-};
+use async_graphql::{Context, EmptySubscription, MergedObject, OutputType, Schema, SimpleObject};
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
@@ -54,6 +52,11 @@ pub fn build_schema() -> QuadernoSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .register_output_type::<node::Node>()
         .finish()
+}
+
+/// The schema in SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema().sdl()
 }
 
 /// What every resolver of one request shares: the connection, the caller, the loaders.
@@ -101,7 +104,10 @@ pub struct Total {
 
 pub type Conn<T> = Connection<String, T, Total>;
 
-pub fn page_request(first: Option<i32>, after: Option<String>) -> async_graphql::Result<PageRequest> {
+pub fn page_request(
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<PageRequest> {
     Ok(PageRequest {
         first: first.map(i64::from),
         after: ids::decode_cursor(after.as_deref())?,

@@ -60,7 +60,9 @@ impl NodeQuery {
             return Ok(None);
         };
         Ok(match kind {
-            Kind::Ambito => one(&l.ambito, n).await?.map(|m| Node::Ambito(Ambito::new(m, today()))),
+            Kind::Ambito => one(&l.ambito, n)
+                .await?
+                .map(|m| Node::Ambito(Ambito::new(m, today()))),
             Kind::EnteGestore => one(&l.ente, n)
                 .await?
                 .map(|m| Node::EnteGestore(EnteGestore::new(m, today()))),
@@ -86,7 +88,9 @@ impl NodeQuery {
                 _ => None,
             },
             Kind::Interview => match one(&l.interview, n).await? {
-                Some(i) if readable_case(r, i.case_id).await? => Some(Node::Interview(Interview(i))),
+                Some(i) if readable_case(r, i.case_id).await? => {
+                    Some(Node::Interview(Interview(i)))
+                }
                 _ => None,
             },
             Kind::Code => match one(&l.code, n).await? {

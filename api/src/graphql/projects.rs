@@ -36,7 +36,10 @@ impl Project {
     }
     async fn partners(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EnteGestore>> {
         let rows = all(&rc(ctx).loaders.partners_of_project, self.0.id).await?;
-        Ok(rows.into_iter().map(|m| EnteGestore::new(m, today())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|m| EnteGestore::new(m, today()))
+            .collect())
     }
     /// Funding in euro, exact.
     async fn funding_eur(&self) -> Option<Decimal> {

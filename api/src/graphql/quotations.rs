@@ -40,9 +40,13 @@ impl Quotation {
         let i = one(&rc(ctx).loaders.interview, self.0.interview_id)
             .await?
             .ok_or_else(|| not_found("interview"))?;
-        crate::text::slice(&i.transcript, self.0.start_pos as usize, self.0.end_pos as usize)
-            .map(str::to_owned)
-            .ok_or_else(|| bad_input("the quotation lies outside its transcript"))
+        crate::text::slice(
+            &i.transcript,
+            self.0.start_pos as usize,
+            self.0.end_pos as usize,
+        )
+        .map(str::to_owned)
+        .ok_or_else(|| bad_input("the quotation lies outside its transcript"))
     }
     async fn codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
         let rows = all(&rc(ctx).loaders.codes_of_quotation, self.0.id).await?;
@@ -100,27 +104,42 @@ impl QuotationQuery {
         if let Some(ids) = &f.study_ids {
             let wanted = decode_all(ids, Kind::Study)?;
             study_ids = Some(match study_ids {
-                Some(readable) => wanted.into_iter().filter(|s| readable.contains(s)).collect(),
+                Some(readable) => wanted
+                    .into_iter()
+                    .filter(|s| readable.contains(s))
+                    .collect(),
                 None => wanted,
             });
         }
-        let mut cases = study_case::Entity::find().select_only().column(study_case::Column::Id);
+        let mut cases = study_case::Entity::find()
+            .select_only()
+            .column(study_case::Column::Id);
         if let Some(s) = &study_ids {
             cases = cases.filter(study_case::Column::StudyId.is_in(s.iter().copied()));
         }
         if let Some(ids) = &f.case_ids {
             cases = cases.filter(study_case::Column::Id.is_in(decode_all(ids, Kind::Case)?));
         }
-        let case_ids: Vec<i64> = cases.into_tuple().all(db).await.map_err(ServiceError::from)?;
+        let case_ids: Vec<i64> = cases
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(ServiceError::from)?;
         let mut interviews = interview::Entity::find()
             .select_only()
             .column(interview::Column::Id)
             .filter(interview::Column::CaseId.is_in(case_ids));
         if let Some(ids) = &f.interview_ids {
-            interviews = interviews.filter(interview::Column::Id.is_in(decode_all(ids, Kind::Interview)?));
+            interviews =
+                interviews.filter(interview::Column::Id.is_in(decode_all(ids, Kind::Interview)?));
         }
-        let interview_ids: Vec<i64> = interviews.into_tuple().all(db).await.map_err(ServiceError::from)?;
-        let mut select = quotation::Entity::find().filter(quotation::Column::InterviewId.is_in(interview_ids));
+        let interview_ids: Vec<i64> = interviews
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(ServiceError::from)?;
+        let mut select =
+            quotation::Entity::find().filter(quotation::Column::InterviewId.is_in(interview_ids));
         if let Some(ids) = &f.coder_ids {
             select = select.filter(quotation::Column::CoderId.is_in(decode_all(ids, Kind::User)?));
         }
@@ -148,7 +167,13 @@ impl QuotationQuery {
                 .map_err(ServiceError::from)?;
             select = select.filter(quotation::Column::Id.is_in(tagged));
         }
-        let page = page::by_id(db, select, quotation::Column::Id, page_request(first, after)?).await?;
+        let page = page::by_id(
+            db,
+            select,
+            quotation::Column::Id,
+            page_request(first, after)?,
+        )
+        .await?;
         Ok(connection(page, |m| m.id, Quotation))
     }
 }
@@ -226,7 +251,12 @@ impl QuotationMutation {
     }
 
     /// Deletes a quotation; returns its ID.
-    async fn delete_quotation(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<ID> {
+    async fn delete_quotation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<ID> {
         let r = rc(ctx);
         service::delete_quotation(&r.db, &r.caller, decode(&id, Kind::Quotation)?, version).await?;
         Ok(id)

@@ -33,7 +33,9 @@ impl ScalarType for DateTime {
         match &value {
             Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
                 .map(|d| DateTime(d.with_timezone(&Utc)))
-                .map_err(|_| InputValueError::custom(format!("{s:?} is not an RFC 3339 date-time"))),
+                .map_err(|_| {
+                    InputValueError::custom(format!("{s:?} is not an RFC 3339 date-time"))
+                }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

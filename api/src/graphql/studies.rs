@@ -153,7 +153,13 @@ impl StudyQuery {
         if let Some(ids) = service::readable_study_ids(&r.db, &r.caller).await? {
             select = select.filter(study::Column::Id.is_in(ids));
         }
-        let page = page::by_id(&r.db, select, study::Column::Id, page_request(first, after)?).await?;
+        let page = page::by_id(
+            &r.db,
+            select,
+            study::Column::Id,
+            page_request(first, after)?,
+        )
+        .await?;
         Ok(connection(page, |m| m.id, Study))
     }
 
@@ -173,7 +179,13 @@ impl StudyQuery {
         } else if let Some(ids) = service::readable_study_ids(&r.db, &r.caller).await? {
             select = select.filter(study_case::Column::StudyId.is_in(ids));
         }
-        let page = page::by_id(&r.db, select, study_case::Column::Id, page_request(first, after)?).await?;
+        let page = page::by_id(
+            &r.db,
+            select,
+            study_case::Column::Id,
+            page_request(first, after)?,
+        )
+        .await?;
         Ok(connection(page, |m| m.id, Case))
     }
 }

@@ -67,7 +67,10 @@ pub async fn create_code(
         })
         .all(&txn)
         .await?;
-    if siblings.iter().any(|c| c.name.to_lowercase() == name.to_lowercase()) {
+    if siblings
+        .iter()
+        .any(|c| c.name.to_lowercase() == name.to_lowercase())
+    {
         return Err(ServiceError::Conflict(format!(
             "a code named {name:?} already exists at this level"
         )));

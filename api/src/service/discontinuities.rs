@@ -5,9 +5,7 @@ use chrono::Utc;
 use entities::{
     discontinuity, discontinuity_cause, discontinuity_evidence, intervention, interview, quotation,
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
@@ -143,8 +141,7 @@ pub async fn tag(
                     "a cascade link must stay within the same case",
                 ));
             }
-            if c.dimension == input.dimension || existing.as_ref().is_some_and(|e| e.id == c.id)
-            {
+            if c.dimension == input.dimension || existing.as_ref().is_some_and(|e| e.id == c.id) {
                 return Err(ServiceError::bad_input(
                     "a discontinuity cannot follow from itself or its own dimension",
                 ));

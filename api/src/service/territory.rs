@@ -201,9 +201,9 @@ pub async fn create_project<C: ConnectionTrait>(
 
 fn check_period(from: Option<NaiveDate>, until: Option<NaiveDate>) -> ServiceResult<()> {
     match (from, until) {
-        (Some(f), Some(u)) if u <= f => Err(ServiceError::bad_input(
-            "a period must end after it starts",
-        )),
+        (Some(f), Some(u)) if u <= f => {
+            Err(ServiceError::bad_input("a period must end after it starts"))
+        }
         _ => Ok(()),
     }
 }

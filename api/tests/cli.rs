@@ -1,0 +1,172 @@
+//! The binary as an operator runs it: `quaderno serve` with no flags but a data directory,
+//! `--bind 127.0.0.1:0`, `--no-demo`, and `quaderno token create`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_quaderno");
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .env_remove("QUADERNO_NO_DEMO")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start quaderno");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read stdout");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Server { child, url }
+}
+
+async fn gql(url: &str, token: Option<&str>, query: &str) -> Value {
+    let mut req = reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .json(&json!({ "query": query }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn serve_starts_on_a_free_port_with_the_demo_data_and_graphiql() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    assert!(server.url.starts_with("http://127.0.0.1:"));
+    assert_ne!(server.url, "http://127.0.0.1:0");
+    for path in ["/healthz", "/readyz"] {
+        let r = reqwest::get(format!("{}{path}", server.url)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let page = reqwest::get(format!("{}/graphql", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.to_lowercase().contains("graphiql"));
+    let data = gql(&server.url, None, "{ studies { totalCount edges { node { title cases { totalCount } } } } interviews { totalCount } }").await;
+    assert_eq!(data["data"]["interviews"]["totalCount"], 16, "{data}");
+    assert_eq!(
+        data["data"]["studies"]["edges"][0]["node"]["cases"]["totalCount"],
+        4
+    );
+    // SQLite in WAL mode, in the data directory.
+    assert!(dir.path().join("quaderno.db").exists());
+    assert!(dir.path().join("quaderno.db-wal").exists());
+
+    // A token printed alone on stdout lets a script write.
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--user",
+            "ricercatrice",
+            "--role",
+            "admin",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(token.len() >= 43, "a 256-bit token: {token}");
+    let created = gql(
+        &server.url,
+        Some(token),
+        r#"mutation { createStudy(input: {title: "Nuovo"}) { title } }"#,
+    )
+    .await;
+    assert_eq!(
+        created["data"]["createStudy"]["title"], "Nuovo",
+        "{created}"
+    );
+    let refused = gql(
+        &server.url,
+        None,
+        r#"mutation { createStudy(input: {title: "Nuovo"}) { title } }"#,
+    )
+    .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+
+    // A bad role is refused with a clear message.
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--user",
+            "x",
+            "--role",
+            "boss",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
+}
+
+#[tokio::test]
+async fn no_demo_starts_empty_and_restarts_keep_data() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let server = serve(dir.path(), &["--no-demo"]);
+        let data = gql(
+            &server.url,
+            None,
+            "{ ambiti { totalCount } studies { totalCount } }",
+        )
+        .await;
+        assert_eq!(data["data"]["ambiti"]["totalCount"], 0);
+        assert_eq!(data["data"]["studies"]["totalCount"], 0);
+    }
+    // A later start with the demo enabled fills the still-empty database once.
+    let server = serve(dir.path(), &[]);
+    let data = gql(&server.url, None, "{ studies { totalCount } }").await;
+    assert_eq!(data["data"]["studies"]["totalCount"], 1);
+    drop(server);
+    let server = serve(dir.path(), &[]);
+    let data = gql(&server.url, None, "{ interviews { totalCount } }").await;
+    assert_eq!(
+        data["data"]["interviews"]["totalCount"], 16,
+        "the demo is not loaded twice"
+    );
+}
