@@ -138,11 +138,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !opts.no_demo {
                 demo::load_if_empty(&database.conn).await?;
             }
+            // The index writer has its own small pool, so that its polling neither waits
+            // behind requests nor counts as their statements.
+            let index_db = db::connect(&opts.database_url(), 2).await?;
+            let search = crate::search::SearchIndex::open(
+                &opts.data_dir.join("index"),
+                index_db.conn,
+                Default::default(),
+            )?;
             let listener = tokio::net::TcpListener::bind(&opts.bind)
                 .await
                 .with_context(|| format!("binding {}", opts.bind))?;
             let addr = listener.local_addr()?;
-            let app = http::router(http::AppState::new(database));
+            let app = http::router(http::AppState::new(database, search));
             println!("listening on http://{addr}");
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())

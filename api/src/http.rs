@@ -11,9 +11,12 @@ use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
 use crate::auth::{self, Caller};
 use crate::db::Database;
 use crate::graphql::{build_schema, QuadernoSchema, RequestCtx};
+use crate::search::SearchIndex;
 use crate::ServiceError;
 
 /// The largest request body accepted (uploads included).
@@ -22,13 +25,15 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
+    pub search: Arc<SearchIndex>,
     pub schema: QuadernoSchema,
 }
 
 impl AppState {
-    pub fn new(db: Database) -> Self {
+    pub fn new(db: Database, search: Arc<SearchIndex>) -> Self {
         Self {
             db,
+            search,
             schema: build_schema(),
         }
     }
@@ -88,7 +93,7 @@ async fn graphql(
         Ok(c) => c,
         Err(msg) => return unauthenticated(&msg),
     };
-    let ctx = RequestCtx::new(state.db.conn.clone(), caller);
+    let ctx = RequestCtx::new(state.db.conn.clone(), caller, state.search.clone());
     let mut resp = state.schema.execute(req.into_inner().data(ctx)).await;
     code_client_errors(&mut resp.errors);
     GraphQLResponse::from(resp).into_response()
@@ -106,18 +111,29 @@ fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.db.conn.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    if state.db.conn.ping().await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
     }
+    if !state.search.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "search index being built");
+    }
+    (StatusCode::OK, "ready")
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = format!(
         "# HELP quaderno_sql_statements_total SQL statements run since start.\n\
          # TYPE quaderno_sql_statements_total counter\n\
-         quaderno_sql_statements_total {}\n",
-        state.db.statement_count()
+         quaderno_sql_statements_total {}\n\
+         # HELP quaderno_index_applied_seq Last change-log sequence applied to the search index.\n\
+         # TYPE quaderno_index_applied_seq gauge\n\
+         quaderno_index_applied_seq {}\n\
+         # HELP quaderno_index_segments Searchable segments in the index.\n\
+         # TYPE quaderno_index_segments gauge\n\
+         quaderno_index_segments {}\n",
+        state.db.statement_count(),
+        state.search.applied_seq(),
+        state.search.segment_count()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

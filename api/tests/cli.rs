@@ -43,6 +43,19 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
     Server { child, url }
 }
 
+/// Polls /readyz until 200 (the search index is built in the background at first start).
+pub async fn wait_ready(url: &str) {
+    for _ in 0..300 {
+        let r = reqwest::get(format!("{url}/readyz")).await.unwrap();
+        if r.status() == 200 {
+            return;
+        }
+        assert_eq!(r.status(), 503, "/readyz answers 200 or 503");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} never became ready");
+}
+
 async fn gql(url: &str, token: Option<&str>, query: &str) -> Value {
     let mut req = reqwest::Client::new()
         .post(format!("{url}/graphql"))
@@ -59,10 +72,11 @@ async fn serve_starts_on_a_free_port_with_the_demo_data_and_graphiql() {
     let server = serve(dir.path(), &[]);
     assert!(server.url.starts_with("http://127.0.0.1:"));
     assert_ne!(server.url, "http://127.0.0.1:0");
-    for path in ["/healthz", "/readyz"] {
-        let r = reqwest::get(format!("{}{path}", server.url)).await.unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-    }
+    let health = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    wait_ready(&server.url).await;
     let page = reqwest::get(format!("{}/graphql", server.url))
         .await
         .unwrap()
@@ -149,6 +163,7 @@ async fn no_demo_starts_empty_and_restarts_keep_data() {
     let dir = tempfile::tempdir().unwrap();
     {
         let server = serve(dir.path(), &["--no-demo"]);
+        wait_ready(&server.url).await;
         let data = gql(
             &server.url,
             None,
@@ -160,11 +175,24 @@ async fn no_demo_starts_empty_and_restarts_keep_data() {
     }
     // A later start with the demo enabled fills the still-empty database once.
     let server = serve(dir.path(), &[]);
+    wait_ready(&server.url).await;
     let data = gql(&server.url, None, "{ studies { totalCount } }").await;
     assert_eq!(data["data"]["studies"]["totalCount"], 1);
     drop(server);
     let server = serve(dir.path(), &[]);
+    wait_ready(&server.url).await;
     let data = gql(&server.url, None, "{ interviews { totalCount } }").await;
+    // The demo was indexed at first start: search finds it after a restart.
+    let found = gql(
+        &server.url,
+        None,
+        "{ search(query: \"pandemia\") { totalCount } }",
+    )
+    .await;
+    assert!(
+        found["data"]["search"]["totalCount"].as_i64().unwrap() > 0,
+        "{found}"
+    );
     assert_eq!(
         data["data"]["interviews"]["totalCount"], 16,
         "the demo is not loaded twice"

@@ -14,6 +14,7 @@ pub use serde_json;
 pub struct TestServer {
     pub url: String,
     pub db: Database,
+    pub search: std::sync::Arc<api::search::SearchIndex>,
     pub data_dir: TempDir,
     http: reqwest::Client,
     handle: JoinHandle<()>,
@@ -70,17 +71,26 @@ impl TestServer {
         if opts.demo {
             api::demo::load_if_empty(&db.conn).await.expect("demo data");
         }
+        let index_db = api::db::connect(&url, 2).await.expect("connect");
+        let search = api::search::SearchIndex::open(
+            &data_dir.path().join("index"),
+            index_db.conn,
+            Default::default(),
+        )
+        .expect("search index");
+        search.ready(&db.conn).await.expect("index ready");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = api::http::router(api::http::AppState::new(db.clone()));
+        let app = api::http::router(api::http::AppState::new(db.clone(), search.clone()));
         let handle = tokio::spawn(async move {
             axum_serve(listener, app).await;
         });
         Self {
             url: format!("http://{addr}"),
             db,
+            search,
             data_dir,
             http: reqwest::Client::new(),
             handle,

@@ -3,7 +3,6 @@
 use async_graphql::{Context, InputObject, Object, ID};
 use entities::code;
 
-use super::error::not_found;
 use super::ids::{decode, encode, Kind};
 use super::loaders::{all, one};
 use super::rc;
@@ -44,19 +43,7 @@ impl Code {
     /// Names from the root, joined by "/".
     async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let rows = all(&rc(ctx).loaders.codes_of_study, self.0.study_id).await?;
-        let mut names = vec![self.0.name.clone()];
-        let mut parent = self.0.parent_id;
-        // The guard bounds the walk even if the tree were corrupt.
-        while let Some(p) = parent.filter(|_| names.len() <= rows.len()) {
-            let c = rows
-                .iter()
-                .find(|c| c.id == p)
-                .ok_or_else(|| not_found("parent code"))?;
-            names.push(c.name.clone());
-            parent = c.parent_id;
-        }
-        names.reverse();
-        Ok(names.join("/"))
+        Ok(code_path(&self.0, &rows))
     }
     async fn quotation_count(
         &self,
@@ -70,6 +57,22 @@ impl Code {
             .await?
             .unwrap_or(0))
     }
+}
+
+/// Names from the root to `code`, joined by "/", given all codes of its study.
+pub fn code_path(code: &code::Model, study_codes: &[code::Model]) -> String {
+    let mut names = vec![code.name.clone()];
+    let mut parent = code.parent_id;
+    // The length guard bounds the walk even if the tree were corrupt.
+    while let Some(p) = parent.filter(|_| names.len() <= study_codes.len()) {
+        let Some(c) = study_codes.iter().find(|c| c.id == p) else {
+            break;
+        };
+        names.push(c.name.clone());
+        parent = c.parent_id;
+    }
+    names.reverse();
+    names.join("/")
 }
 
 #[derive(InputObject)]

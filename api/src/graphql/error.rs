@@ -57,3 +57,15 @@ impl From<LoadError> for async_graphql::Error {
         internal(&e.0)
     }
 }
+
+impl From<crate::search::SearchError> for async_graphql::Error {
+    fn from(e: crate::search::SearchError) -> Self {
+        use crate::search::SearchError;
+        match e {
+            SearchError::BadQuery(m) => coded(m, "BAD_QUERY"),
+            SearchError::NotReady => coded(e.to_string(), "UNAVAILABLE"),
+            SearchError::Tantivy(t) => internal(&t),
+            SearchError::Db(d) => internal(&d),
+        }
+    }
+}

@@ -154,6 +154,7 @@ impl InterviewMutation {
             },
         )
         .await?;
+        r.searchable().await;
         Ok(Interview(i))
     }
 }

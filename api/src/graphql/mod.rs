@@ -12,10 +12,12 @@ pub mod node;
 pub mod projects;
 pub mod quotations;
 pub mod scalars;
+pub mod search;
 pub mod studies;
 pub mod users;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, EmptySubscription, MergedObject, OutputType, Schema, SimpleObject};
@@ -23,6 +25,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
 use crate::auth::Caller;
+use crate::search::SearchIndex;
 use crate::service::page::{Page, PageRequest};
 use loaders::Loaders;
 
@@ -35,6 +38,7 @@ pub struct Query(
     studies::StudyQuery,
     interviews::InterviewQuery,
     quotations::QuotationQuery,
+    search::SearchQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -64,17 +68,27 @@ pub struct RequestCtx {
     pub db: DatabaseConnection,
     pub caller: Caller,
     pub loaders: Loaders,
+    pub search: Arc<SearchIndex>,
     readable: OnceCell<Option<HashSet<i64>>>,
 }
 
 impl RequestCtx {
-    pub fn new(db: DatabaseConnection, caller: Caller) -> Self {
+    pub fn new(db: DatabaseConnection, caller: Caller, search: Arc<SearchIndex>) -> Self {
         let loaders = Loaders::new(&db);
         Self {
             db,
             caller,
             loaders,
+            search,
             readable: OnceCell::new(),
+        }
+    }
+
+    /// After a write to searchable data: wait until a search sees it (read-your-writes).
+    /// The write has committed either way, so a failure here is logged, not returned.
+    pub async fn searchable(&self) {
+        if let Err(e) = self.search.sync(&self.db).await {
+            tracing::warn!(error = %e, "could not wait for the search index");
         }
     }
 

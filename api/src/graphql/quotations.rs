@@ -221,6 +221,7 @@ impl QuotationMutation {
             },
         )
         .await?;
+        r.searchable().await;
         Ok(Quotation(q))
     }
 
@@ -247,6 +248,7 @@ impl QuotationMutation {
             },
         )
         .await?;
+        r.searchable().await;
         Ok(Quotation(q))
     }
 
@@ -259,6 +261,7 @@ impl QuotationMutation {
     ) -> async_graphql::Result<ID> {
         let r = rc(ctx);
         service::delete_quotation(&r.db, &r.caller, decode(&id, Kind::Quotation)?, version).await?;
+        r.searchable().await;
         Ok(id)
     }
 }

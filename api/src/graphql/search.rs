@@ -1,0 +1,373 @@
+//! Full-text search and concordance (KWIC) over transcripts and quotations.
+
+use async_graphql::connection::{Edge, PageInfo};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+
+use super::codes::code_path;
+use super::error::bad_input;
+use super::ids::{decode_all, decode_cursor, encode, encode_cursor, Kind};
+use super::interviews::Interview;
+use super::loaders::{all, one};
+use super::quotations::Quotation;
+use super::scalars::Date;
+use super::{rc, Conn, RequestCtx, Total};
+use crate::search::query::Mode;
+use crate::search::{self, Scope};
+use crate::service::{studies, territory};
+
+/// Most hits or lines in one page.
+const MAX_PAGE: i32 = 100;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SearchScope {
+    /// Passages of interview transcripts.
+    Transcripts,
+    /// Coded quotations.
+    Quotations,
+}
+
+#[derive(InputObject, Default)]
+pub struct SearchFilter {
+    pub study_ids: Option<Vec<ID>>,
+    pub case_ids: Option<Vec<ID>>,
+    pub ambito_codes: Option<Vec<String>>,
+    pub interview_ids: Option<Vec<ID>>,
+    /// QUOTATIONS scope: quotations carrying any of these codes or their descendants.
+    pub code_ids: Option<Vec<ID>>,
+    pub conducted_from: Option<Date>,
+    pub conducted_to: Option<Date>,
+}
+
+/// A [start, end) span in transcript coordinates (code points).
+#[derive(SimpleObject, Clone, Copy)]
+pub struct Span {
+    pub start: i32,
+    pub end: i32,
+}
+
+pub struct SearchHit(search::Hit);
+
+#[Object]
+impl SearchHit {
+    async fn score(&self) -> f64 {
+        f64::from(self.0.score)
+    }
+    async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
+        one(&rc(ctx).loaders.interview, self.0.interview_id)
+            .await?
+            .map(Interview)
+            .ok_or_else(|| super::error::not_found("interview"))
+    }
+    /// Set in QUOTATIONS scope.
+    async fn quotation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Quotation>> {
+        let Some(id) = self.0.quotation_id else {
+            return Ok(None);
+        };
+        Ok(one(&rc(ctx).loaders.quotation, id).await?.map(Quotation))
+    }
+    /// The matched passage (or quotation), in transcript coordinates.
+    async fn start(&self) -> i32 {
+        self.0.start as i32
+    }
+    async fn end(&self) -> i32 {
+        self.0.end as i32
+    }
+    /// A short window of the passage around the best match, for display.
+    async fn snippet(&self) -> &str {
+        &self.0.snippet
+    }
+    /// Each matched term or phrase, in transcript coordinates: transcript(start,end) is the
+    /// matched text.
+    async fn highlights(&self) -> Vec<Span> {
+        self.0
+            .highlights
+            .iter()
+            .map(|&(s, e)| Span {
+                start: s as i32,
+                end: e as i32,
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SearchHitEdge {
+    pub node: SearchHit,
+    pub cursor: String,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct FacetCount {
+    /// A global ID, or an ambito code.
+    pub value: String,
+    pub label: String,
+    pub count: i32,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct SearchFacets {
+    pub cases: Vec<FacetCount>,
+    pub ambiti: Vec<FacetCount>,
+    pub interviews: Vec<FacetCount>,
+    /// QUOTATIONS scope only; empty otherwise.
+    pub codes: Vec<FacetCount>,
+}
+
+#[derive(SimpleObject)]
+pub struct SearchResults {
+    pub total_count: i32,
+    pub edges: Vec<SearchHitEdge>,
+    pub page_info: PageInfo,
+    pub facets: SearchFacets,
+}
+
+/// One occurrence of a word in context (key word in context).
+pub struct ConcordanceLine(search::ConcordanceLine);
+
+#[Object]
+impl ConcordanceLine {
+    async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
+        one(&rc(ctx).loaders.interview, self.0.interview_id)
+            .await?
+            .map(Interview)
+            .ok_or_else(|| super::error::not_found("interview"))
+    }
+    /// The keyword's span in the transcript (code points).
+    async fn start(&self) -> i32 {
+        self.0.start as i32
+    }
+    async fn end(&self) -> i32 {
+        self.0.end as i32
+    }
+    async fn left(&self) -> &str {
+        &self.0.left
+    }
+    /// The occurrence as written in the transcript.
+    async fn keyword(&self) -> &str {
+        &self.0.keyword
+    }
+    async fn right(&self) -> &str {
+        &self.0.right
+    }
+}
+
+/// Turns the GraphQL filter into the index filter, always restricted to readable studies.
+async fn index_filter(
+    r: &RequestCtx,
+    f: SearchFilter,
+    scope: Scope,
+) -> async_graphql::Result<search::Filter> {
+    let readable = studies::readable_study_ids(&r.db, &r.caller).await?;
+    let study_ids = match (readable, f.study_ids) {
+        (None, None) => None,
+        (Some(readable), None) => Some(readable),
+        (None, Some(asked)) => Some(decode_all(&asked, Kind::Study)?),
+        (Some(readable), Some(asked)) => Some(
+            decode_all(&asked, Kind::Study)?
+                .into_iter()
+                .filter(|s| readable.contains(s))
+                .collect(),
+        ),
+    };
+    let ambito_ids = match f.ambito_codes {
+        None => None,
+        Some(codes) => {
+            let mut ids = Vec::new();
+            for code in codes {
+                if let Some(a) = territory::ambito_by_code(&r.db, &code).await? {
+                    ids.push(a.id);
+                }
+            }
+            Some(ids)
+        }
+    };
+    if f.code_ids.is_some() && scope == Scope::Transcripts {
+        return Err(bad_input(
+            "`codeIds` filters quotations: use scope QUOTATIONS",
+        ));
+    }
+    if let (Some(from), Some(to)) = (f.conducted_from, f.conducted_to) {
+        if to.0 < from.0 {
+            return Err(bad_input("`conductedTo` is before `conductedFrom`"));
+        }
+    }
+    Ok(search::Filter {
+        study_ids,
+        case_ids: f.case_ids.map(|v| decode_all(&v, Kind::Case)).transpose()?,
+        ambito_ids,
+        interview_ids: f
+            .interview_ids
+            .map(|v| decode_all(&v, Kind::Interview))
+            .transpose()?,
+        code_ids: f.code_ids.map(|v| decode_all(&v, Kind::Code)).transpose()?,
+        conducted_from: f.conducted_from.map(|d| d.0),
+        conducted_to: f.conducted_to.map(|d| d.0),
+    })
+}
+
+fn paging(first: i32, after: Option<String>) -> async_graphql::Result<(usize, usize)> {
+    if !(0..=MAX_PAGE).contains(&first) {
+        return Err(bad_input(format!(
+            "`first` must be between 0 and {MAX_PAGE}"
+        )));
+    }
+    let offset = decode_cursor(after.as_deref())?.map_or(0, |p| p as usize + 1);
+    Ok((offset, first as usize))
+}
+
+/// Labels for facet values, loaded in one batch per kind.
+fn first<T: Clone>(rows: Option<&Vec<T>>) -> Option<T> {
+    rows.and_then(|v| v.first().cloned())
+}
+
+async fn labelled(r: &RequestCtx, facets: search::Facets) -> async_graphql::Result<SearchFacets> {
+    let l = &r.loaders;
+    let ids = |v: &[(i64, usize)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+    let cases = l.case.load_many(ids(&facets.cases)).await?;
+    let ambiti = l.ambito.load_many(ids(&facets.ambiti)).await?;
+    let interviews = l.interview.load_many(ids(&facets.interviews)).await?;
+    let codes = l.code.load_many(ids(&facets.codes)).await?;
+    let mut out = SearchFacets::default();
+    for (id, n) in facets.cases {
+        if let Some(c) = first(cases.get(&id)) {
+            out.cases.push(FacetCount {
+                value: encode(Kind::Case, id).0,
+                label: c.label,
+                count: n as i32,
+            });
+        }
+    }
+    for (id, n) in facets.ambiti {
+        if let Some(a) = first(ambiti.get(&id)) {
+            out.ambiti.push(FacetCount {
+                value: a.code,
+                label: a.name,
+                count: n as i32,
+            });
+        }
+    }
+    for (id, n) in facets.interviews {
+        if let Some(i) = first(interviews.get(&id)) {
+            out.interviews.push(FacetCount {
+                value: encode(Kind::Interview, id).0,
+                label: i.label,
+                count: n as i32,
+            });
+        }
+    }
+    for (id, n) in facets.codes {
+        if let Some(c) = first(codes.get(&id)) {
+            let study_codes = all(&l.codes_of_study, c.study_id).await?;
+            out.codes.push(FacetCount {
+                value: encode(Kind::Code, id).0,
+                label: code_path(&c, &study_codes),
+                count: n as i32,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+pub struct SearchQuery;
+
+#[Object]
+impl SearchQuery {
+    /// Full-text search. Syntax: words (all must match), "a phrase" (with ~N for slop),
+    /// OR, AND, NOT / -word, +word, prefix*, =word (this form only), parentheses. Words match
+    /// their inflected forms (Italian stemming; accents and case ignored); `fuzzy` tolerates
+    /// typos. Ranked by BM25.
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default_with = "Some(SearchScope::Transcripts)")] scope: Option<SearchScope>,
+        filter: Option<SearchFilter>,
+        #[graphql(default_with = "Some(false)")] fuzzy: Option<bool>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SearchResults> {
+        let r = rc(ctx);
+        let scope = match scope.unwrap_or(SearchScope::Transcripts) {
+            SearchScope::Transcripts => Scope::Transcripts,
+            SearchScope::Quotations => Scope::Quotations,
+        };
+        let (offset, limit) = paging(first.unwrap_or(20), after)?;
+        let request = search::SearchRequest {
+            query,
+            scope,
+            filter: index_filter(r, filter.unwrap_or_default(), scope).await?,
+            mode: Mode::Stem,
+            fuzzy: fuzzy.unwrap_or(false),
+            offset,
+            limit,
+        };
+        let index = r.search.clone();
+        let out = tokio::task::spawn_blocking(move || index.search(&request))
+            .await
+            .map_err(|e| async_graphql::Error::new(format!("search failed: {e}")))??;
+        let count = out.hits.len();
+        let edges = out
+            .hits
+            .into_iter()
+            .enumerate()
+            .map(|(n, hit)| SearchHitEdge {
+                node: SearchHit(hit),
+                cursor: encode_cursor((offset + n) as i64),
+            })
+            .collect::<Vec<_>>();
+        let page_info = PageInfo {
+            has_previous_page: offset > 0,
+            has_next_page: offset + count < out.total,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(SearchResults {
+            total_count: out.total as i32,
+            edges,
+            page_info,
+            facets: labelled(r, out.facets).await?,
+        })
+    }
+
+    /// Every occurrence of a word (with its inflected forms) or phrase in the transcripts,
+    /// with `window` characters of context on each side; ordered by interview and position.
+    async fn concordance(
+        &self,
+        ctx: &Context<'_>,
+        term: String,
+        filter: Option<SearchFilter>,
+        #[graphql(default_with = "Some(40)")] window: Option<i32>,
+        #[graphql(default_with = "Some(50)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<ConcordanceLine>> {
+        let r = rc(ctx);
+        let window = window.unwrap_or(40);
+        if !(0..=500).contains(&window) {
+            return Err(bad_input("`window` must be between 0 and 500 characters"));
+        }
+        let (offset, limit) = paging(first.unwrap_or(50), after)?;
+        let filter = index_filter(r, filter.unwrap_or_default(), Scope::Transcripts).await?;
+        let index = r.search.clone();
+        let (total, lines) = tokio::task::spawn_blocking(move || {
+            index.concordance(&term, &filter, window as usize, offset, limit)
+        })
+        .await
+        .map_err(|e| async_graphql::Error::new(format!("concordance failed: {e}")))??;
+        let mut conn = Conn::with_additional_fields(
+            offset > 0,
+            offset + lines.len() < total,
+            Total {
+                total_count: total as i64,
+            },
+        );
+        conn.edges.extend(
+            lines
+                .into_iter()
+                .enumerate()
+                .map(|(n, l)| Edge::new(encode_cursor((offset + n) as i64), ConcordanceLine(l))),
+        );
+        Ok(conn)
+    }
+}

@@ -1,0 +1,421 @@
+//! Running searches and concordances: filters, BM25 ranking, facet counts, snippets, and
+//! highlights converted once from tantivy's bytes to code points in transcript coordinates.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use chrono::NaiveDate;
+use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
+use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{Field, IndexRecordOption, Term, Value};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument};
+
+use super::indexer::day_number;
+use super::query::{self, Compiler, Matcher, Mode};
+use super::schema::{KIND_PASSAGE, KIND_QUOTATION};
+use super::{SearchError, SearchIndex};
+use crate::text::cp_offset;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Transcripts,
+    Quotations,
+}
+
+/// Restrictions on what a search sees. `study_ids: Some` always carries the caller's
+/// readable studies (intersected with any the caller asked for).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub study_ids: Option<Vec<i64>>,
+    pub case_ids: Option<Vec<i64>>,
+    pub ambito_ids: Option<Vec<i64>>,
+    pub interview_ids: Option<Vec<i64>>,
+    pub code_ids: Option<Vec<i64>>,
+    pub conducted_from: Option<NaiveDate>,
+    pub conducted_to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub scope: Scope,
+    pub filter: Filter,
+    pub mode: Mode,
+    pub fuzzy: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub score: f32,
+    pub interview_id: i64,
+    pub quotation_id: Option<i64>,
+    pub start: usize,
+    pub end: usize,
+    pub snippet: String,
+    /// Code points, transcript coordinates.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// (value, count) pairs, largest first.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    pub cases: Vec<(i64, usize)>,
+    pub ambiti: Vec<(i64, usize)>,
+    pub interviews: Vec<(i64, usize)>,
+    pub codes: Vec<(i64, usize)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchOutput {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConcordanceLine {
+    pub interview_id: i64,
+    pub start: usize,
+    pub end: usize,
+    pub left: String,
+    pub keyword: String,
+    pub right: String,
+}
+
+/// Characters of context around the first highlight in a snippet.
+const SNIPPET_CONTEXT: usize = 80;
+
+fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
+    Box::new(TermSetQuery::new(
+        ids.iter().map(|&id| Term::from_field_u64(field, id as u64)),
+    ))
+}
+
+impl SearchIndex {
+    /// The filter clauses for a scope.
+    fn filter_clauses(&self, scope: Scope, f: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
+        let fl = &self.fields;
+        let kind = match scope {
+            Scope::Transcripts => KIND_PASSAGE,
+            Scope::Quotations => KIND_QUOTATION,
+        };
+        let mut out: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(fl.kind, kind),
+                IndexRecordOption::Basic,
+            )),
+        )];
+        for (field, ids) in [
+            (fl.study_id, &f.study_ids),
+            (fl.case_id, &f.case_ids),
+            (fl.ambito_id, &f.ambito_ids),
+            (fl.interview_id, &f.interview_ids),
+            (fl.code_id, &f.code_ids),
+        ] {
+            if let Some(ids) = ids {
+                out.push((Occur::Must, term_set(field, ids)));
+            }
+        }
+        if f.conducted_from.is_some() || f.conducted_to.is_some() {
+            let bound = |d: Option<NaiveDate>, lower: bool| match d {
+                Some(d) => Bound::Included(Term::from_field_u64(fl.conducted, day_number(d))),
+                None if lower => Bound::Included(Term::from_field_u64(fl.conducted, 0)),
+                None => Bound::Included(Term::from_field_u64(fl.conducted, u64::MAX)),
+            };
+            out.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    bound(f.conducted_from, true),
+                    bound(f.conducted_to, false),
+                )),
+            ));
+        }
+        out
+    }
+
+    fn compile(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+        mode: Mode,
+        fuzzy: bool,
+    ) -> Result<Option<query::Compiled>, SearchError> {
+        let expr = query::parse(text).map_err(|e| SearchError::BadQuery(e.0))?;
+        let compiler = Compiler {
+            searcher,
+            text: self.fields.text,
+            text_exact: self.fields.text_exact,
+            mode,
+            fuzzy,
+        };
+        Ok(compiler.compile(&expr)?)
+    }
+
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchOutput, SearchError> {
+        self.check_ready()?;
+        let searcher = self.reader.searcher();
+        let Some(compiled) = self.compile(&searcher, &req.query, req.mode, req.fuzzy)? else {
+            return Ok(SearchOutput::default());
+        };
+        let mut clauses = vec![(Occur::Must, compiled.query)];
+        clauses.extend(self.filter_clauses(req.scope, &req.filter));
+        let query = BooleanQuery::new(clauses);
+        let facets = FacetCollector {
+            codes: req.scope == Scope::Quotations,
+        };
+        let (top, counted) = if req.limit == 0 {
+            (Vec::new(), searcher.search(&query, &facets)?)
+        } else {
+            searcher.search(
+                &query,
+                &(
+                    TopDocs::with_limit(req.limit)
+                        .and_offset(req.offset)
+                        .order_by_score(),
+                    facets,
+                ),
+            )?
+        };
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            hits.push(self.hit(&searcher, address, score, &compiled.matchers)?);
+        }
+        Ok(SearchOutput {
+            total: counted.total,
+            hits,
+            facets: counted.into_facets(),
+        })
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+        score: Score,
+        matchers: &[Matcher],
+    ) -> Result<Hit, SearchError> {
+        let f = &self.fields;
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64());
+        let text = doc
+            .get_first(f.text)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let start = u64_of(f.start).unwrap_or(0) as usize;
+        let spans = query::highlight(&text, matchers);
+        Ok(Hit {
+            score,
+            interview_id: u64_of(f.interview_id).unwrap_or(0) as i64,
+            quotation_id: u64_of(f.quotation_id).map(|q| q as i64),
+            start,
+            end: u64_of(f.end).unwrap_or(0) as usize,
+            snippet: snippet(&text, spans.first().copied()),
+            highlights: spans
+                .iter()
+                .map(|&(a, b)| (start + cp_offset(&text, a), start + cp_offset(&text, b)))
+                .collect(),
+        })
+    }
+
+    /// Every occurrence of `term` (a word, with its inflected forms, or a phrase) in the
+    /// transcripts, ordered by interview and position. Returns the total and one page.
+    pub fn concordance(
+        &self,
+        term: &str,
+        filter: &Filter,
+        window: usize,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<ConcordanceLine>), SearchError> {
+        self.check_ready()?;
+        let searcher = self.reader.searcher();
+        let Some(compiled) = self.compile(&searcher, term, Mode::Stem, false)? else {
+            return Ok((0, Vec::new()));
+        };
+        let mut clauses = vec![(Occur::Must, compiled.query)];
+        clauses.extend(self.filter_clauses(Scope::Transcripts, filter));
+        let addresses = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let f = &self.fields;
+        let mut lines = Vec::new();
+        for address in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = doc
+                .get_first(f.text)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let base = doc.get_first(f.start).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+            let interview_id = doc
+                .get_first(f.interview_id)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0) as i64;
+            for (a, b) in query::highlight(text, &compiled.matchers) {
+                let left: String = {
+                    let before: Vec<char> = text[..a].chars().collect();
+                    before[before.len().saturating_sub(window)..]
+                        .iter()
+                        .collect()
+                };
+                lines.push(ConcordanceLine {
+                    interview_id,
+                    start: base + cp_offset(text, a),
+                    end: base + cp_offset(text, b),
+                    left,
+                    keyword: text[a..b].to_owned(),
+                    right: text[b..].chars().take(window).collect(),
+                });
+            }
+        }
+        lines.sort_by_key(|l| (l.interview_id, l.start));
+        let total = lines.len();
+        Ok((total, lines.into_iter().skip(offset).take(limit).collect()))
+    }
+}
+
+/// A window of the text around the first match, cut at word boundaries.
+fn snippet(text: &str, first: Option<(usize, usize)>) -> String {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let (a, b) = first.unwrap_or((0, 0));
+    let from_cp = chars.iter().position(|(i, _)| *i >= a).unwrap_or(0);
+    let to_cp = chars
+        .iter()
+        .position(|(i, _)| *i >= b)
+        .unwrap_or(chars.len());
+    let mut lo = from_cp.saturating_sub(SNIPPET_CONTEXT);
+    let mut hi = (to_cp + SNIPPET_CONTEXT).min(chars.len());
+    while lo > 0
+        && !chars[lo - 1].1.is_whitespace()
+        && lo > from_cp.saturating_sub(SNIPPET_CONTEXT + 20)
+    {
+        lo -= 1;
+    }
+    while hi < chars.len() && !chars[hi].1.is_whitespace() && hi < to_cp + SNIPPET_CONTEXT + 20 {
+        hi += 1;
+    }
+    let body: String = chars[lo..hi].iter().map(|(_, c)| c).collect();
+    let mut out = String::new();
+    if lo > 0 {
+        out.push('…');
+    }
+    out.push_str(body.trim());
+    if hi < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Counts hits per case, ambito, interview and (quotations) code over the whole result set.
+struct FacetCollector {
+    codes: bool,
+}
+
+#[derive(Default)]
+struct FacetCounts {
+    total: usize,
+    cases: HashMap<u64, usize>,
+    ambiti: HashMap<u64, usize>,
+    interviews: HashMap<u64, usize>,
+    codes: HashMap<u64, usize>,
+}
+
+fn sorted(map: HashMap<u64, usize>) -> Vec<(i64, usize)> {
+    let mut v: Vec<(i64, usize)> = map.into_iter().map(|(k, n)| (k as i64, n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+impl FacetCounts {
+    fn into_facets(self) -> Facets {
+        Facets {
+            cases: sorted(self.cases),
+            ambiti: sorted(self.ambiti),
+            interviews: sorted(self.interviews),
+            codes: sorted(self.codes),
+        }
+    }
+}
+
+struct SegmentFacets {
+    counts: FacetCounts,
+    case: Column<u64>,
+    ambito: Column<u64>,
+    interview: Column<u64>,
+    code: Option<Column<u64>>,
+}
+
+impl Collector for FacetCollector {
+    type Fruit = FacetCounts;
+    type Child = SegmentFacets;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFacets> {
+        let ff = reader.fast_fields();
+        Ok(SegmentFacets {
+            counts: FacetCounts::default(),
+            case: ff.u64("case_id")?,
+            ambito: ff.u64("ambito_id")?,
+            interview: ff.u64("interview_id")?,
+            code: if self.codes {
+                Some(ff.u64("code_direct")?)
+            } else {
+                None
+            },
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<FacetCounts>) -> tantivy::Result<FacetCounts> {
+        let mut all = FacetCounts::default();
+        for f in fruits {
+            all.total += f.total;
+            for (target, source) in [
+                (&mut all.cases, f.cases),
+                (&mut all.ambiti, f.ambiti),
+                (&mut all.interviews, f.interviews),
+                (&mut all.codes, f.codes),
+            ] {
+                for (k, n) in source {
+                    *target.entry(k).or_default() += n;
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentFacets {
+    type Fruit = FacetCounts;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        let c = &mut self.counts;
+        c.total += 1;
+        for (column, map) in [
+            (&self.case, &mut c.cases),
+            (&self.ambito, &mut c.ambiti),
+            (&self.interview, &mut c.interviews),
+        ] {
+            for v in column.values_for_doc(doc) {
+                *map.entry(v).or_default() += 1;
+            }
+        }
+        if let Some(code) = &self.code {
+            for v in code.values_for_doc(doc) {
+                *c.codes.entry(v).or_default() += 1;
+            }
+        }
+    }
+
+    fn harvest(self) -> FacetCounts {
+        self.counts
+    }
+}

@@ -1,0 +1,407 @@
+//! The one writer of the index. It tails `change_log` from the sequence recorded in the last
+//! commit, rebuilds documents from the database (the source of truth), and commits in batches
+//! so that many single edits do not leave many segments.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use entities::{case_ambito, change_log, code, interview, quotation, quotation_code, study_case};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use tantivy::schema::Term;
+use tantivy::{IndexReader, IndexWriter, TantivyDocument};
+
+use super::analyzer::ANALYZER_VERSION;
+use super::passages;
+use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
+use super::Shared;
+use crate::text;
+
+/// What each commit records: the analyzer it was built with and the last change applied.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Payload {
+    pub analyzer: u32,
+    pub seq: i64,
+}
+
+/// Changes read from the log in one batch (one commit).
+const BATCH: u64 = 5_000;
+/// Interviews per database round trip while rebuilding.
+const REBUILD_CHUNK: usize = 100;
+
+pub(super) struct Indexer {
+    /// Shared only with `spawn_blocking` closures: this task is the one writer.
+    pub writer: Arc<Mutex<IndexWriter>>,
+    pub reader: IndexReader,
+    pub fields: Fields,
+    pub db: DatabaseConnection,
+    pub shared: Arc<Shared>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("the index writer panicked")]
+    Panicked,
+}
+
+/// One step for the writer, in log order.
+enum Op {
+    Delete(Term),
+    Add(TantivyDocument),
+    DeleteAll,
+}
+
+pub async fn max_seq<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
+    let last: Option<i64> = change_log::Entity::find()
+        .select_only()
+        .column(change_log::Column::Seq)
+        .order_by_desc(change_log::Column::Seq)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last.unwrap_or(0))
+}
+
+/// Everything needed to turn interviews and quotations into documents, loaded in batches.
+#[derive(Default)]
+struct Context {
+    interviews: HashMap<i64, interview::Model>,
+    cases: HashMap<i64, study_case::Model>,
+    ambiti: HashMap<i64, Vec<i64>>,
+    codes: HashMap<i64, code::Model>,
+}
+
+impl Context {
+    async fn load(db: &DatabaseConnection, interview_ids: &[i64]) -> Result<Self, sea_orm::DbErr> {
+        let interviews: HashMap<i64, interview::Model> = interview::Entity::find()
+            .filter(interview::Column::Id.is_in(interview_ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
+        let case_ids: Vec<i64> = interviews.values().map(|i| i.case_id).collect();
+        let cases: HashMap<i64, study_case::Model> = study_case::Entity::find()
+            .filter(study_case::Column::Id.is_in(case_ids.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut ambiti: HashMap<i64, Vec<i64>> = HashMap::new();
+        for link in case_ambito::Entity::find()
+            .filter(case_ambito::Column::CaseId.is_in(case_ids))
+            .all(db)
+            .await?
+        {
+            ambiti.entry(link.case_id).or_default().push(link.ambito_id);
+        }
+        let study_ids: Vec<i64> = cases.values().map(|c| c.study_id).collect();
+        let codes = code::Entity::find()
+            .filter(code::Column::StudyId.is_in(study_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        Ok(Self {
+            interviews,
+            cases,
+            ambiti,
+            codes,
+        })
+    }
+
+    /// The fields every document of an interview carries.
+    fn common(&self, f: &Fields, doc: &mut TantivyDocument, i: &interview::Model) {
+        doc.add_u64(f.interview_id, i.id as u64);
+        if let Some(c) = self.cases.get(&i.case_id) {
+            doc.add_u64(f.study_id, c.study_id as u64);
+            doc.add_u64(f.case_id, c.id as u64);
+        }
+        for a in self.ambiti.get(&i.case_id).into_iter().flatten() {
+            doc.add_u64(f.ambito_id, *a as u64);
+        }
+        if let Some(d) = i.conducted_on {
+            doc.add_u64(f.conducted, day_number(d));
+        }
+    }
+
+    fn passages(&self, f: &Fields, i: &interview::Model) -> Vec<TantivyDocument> {
+        passages::split(&i.transcript)
+            .into_iter()
+            .map(|p| {
+                let mut doc = TantivyDocument::default();
+                doc.add_u64(f.kind, KIND_PASSAGE);
+                doc.add_u64(f.passage_of, i.id as u64);
+                self.common(f, &mut doc, i);
+                doc.add_u64(f.start, p.start as u64);
+                doc.add_u64(f.end, p.end as u64);
+                doc.add_text(f.text, &p.text);
+                doc.add_text(f.text_exact, &p.text);
+                doc
+            })
+            .collect()
+    }
+
+    fn quotation(
+        &self,
+        f: &Fields,
+        q: &quotation::Model,
+        code_ids: &[i64],
+    ) -> Option<TantivyDocument> {
+        let i = self.interviews.get(&q.interview_id)?;
+        let quoted = text::slice(&i.transcript, q.start_pos as usize, q.end_pos as usize)?;
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.kind, KIND_QUOTATION);
+        doc.add_u64(f.quotation_id, q.id as u64);
+        doc.add_u64(f.quotation_interview, i.id as u64);
+        self.common(f, &mut doc, i);
+        for c in code_ids {
+            doc.add_u64(f.code_direct, *c as u64);
+        }
+        let mut with_ancestors: Vec<i64> = Vec::new();
+        for &c in code_ids {
+            let mut cur = Some(c);
+            while let Some(id) = cur.filter(|id| !with_ancestors.contains(id)) {
+                with_ancestors.push(id);
+                cur = self.codes.get(&id).and_then(|m| m.parent_id);
+            }
+        }
+        for c in with_ancestors {
+            doc.add_u64(f.code_id, c as u64);
+        }
+        doc.add_u64(f.start, q.start_pos as u64);
+        doc.add_u64(f.end, q.end_pos as u64);
+        doc.add_text(f.text, quoted);
+        doc.add_text(f.text_exact, quoted);
+        Some(doc)
+    }
+}
+
+/// Days since 0001-01-01, the unit of the `conducted` field.
+pub fn day_number(d: chrono::NaiveDate) -> u64 {
+    use chrono::Datelike;
+    d.num_days_from_ce().max(0) as u64
+}
+
+async fn codes_of(
+    db: &DatabaseConnection,
+    quotation_ids: &[i64],
+) -> Result<HashMap<i64, Vec<i64>>, sea_orm::DbErr> {
+    let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
+    for link in quotation_code::Entity::find()
+        .filter(quotation_code::Column::QuotationId.is_in(quotation_ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        out.entry(link.quotation_id).or_default().push(link.code_id);
+    }
+    Ok(out)
+}
+
+impl Indexer {
+    /// Documents for the passages and quotations of these interviews.
+    async fn interview_docs(&self, ids: &[i64], ops: &mut Vec<Op>) -> Result<(), IndexError> {
+        let ctx = Context::load(&self.db, ids).await?;
+        let f = self.fields;
+        for i in ctx.interviews.values() {
+            ops.extend(ctx.passages(&f, i).into_iter().map(Op::Add));
+        }
+        let quotations = quotation::Entity::find()
+            .filter(quotation::Column::InterviewId.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let codes = codes_of(
+            &self.db,
+            &quotations.iter().map(|q| q.id).collect::<Vec<_>>(),
+        )
+        .await?;
+        for q in &quotations {
+            let code_ids = codes.get(&q.id).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(doc) = ctx.quotation(&f, q, code_ids) {
+                ops.push(Op::Add(doc));
+            }
+        }
+        Ok(())
+    }
+
+    async fn quotation_docs(&self, ids: &[i64], ops: &mut Vec<Op>) -> Result<(), IndexError> {
+        let quotations = quotation::Entity::find()
+            .filter(quotation::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let interview_ids: Vec<i64> = quotations.iter().map(|q| q.interview_id).collect();
+        let ctx = Context::load(&self.db, &interview_ids).await?;
+        let codes = codes_of(&self.db, ids).await?;
+        let f = self.fields;
+        for q in &quotations {
+            let code_ids = codes.get(&q.id).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(doc) = ctx.quotation(&f, q, code_ids) {
+                ops.push(Op::Add(doc));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the operations off the async runtime; with `commit`, records `seq` with them.
+    async fn apply(&self, ops: Vec<Op>, commit: Option<i64>) -> Result<(), IndexError> {
+        let writer = self.writer.clone();
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), IndexError> {
+            let mut w = writer.lock().map_err(|_| IndexError::Panicked)?;
+            for op in ops {
+                match op {
+                    Op::Delete(t) => {
+                        w.delete_term(t);
+                    }
+                    Op::Add(d) => {
+                        w.add_document(d)?;
+                    }
+                    Op::DeleteAll => {
+                        w.delete_all_documents()?;
+                    }
+                }
+            }
+            if let Some(seq) = commit {
+                let payload = serde_json::to_string(&Payload {
+                    analyzer: ANALYZER_VERSION,
+                    seq,
+                })
+                .expect("payload serialises");
+                let mut prepared = w.prepare_commit()?;
+                prepared.set_payload(&payload);
+                prepared.commit()?;
+                reader.reload()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| IndexError::Panicked)??;
+        if let Some(seq) = commit {
+            self.shared.applied.send_replace(seq);
+        }
+        Ok(())
+    }
+
+    /// Builds the whole index from the database.
+    pub async fn rebuild(&mut self) -> Result<(), IndexError> {
+        self.shared.rebuilding.store(true, Ordering::SeqCst);
+        // Read the log position first: changes made while rebuilding are replayed after.
+        let seq = max_seq(&self.db).await?;
+        self.apply(vec![Op::DeleteAll], None).await?;
+        let ids: Vec<i64> = interview::Entity::find()
+            .select_only()
+            .column(interview::Column::Id)
+            .order_by_asc(interview::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let total = ids.len();
+        for (n, chunk) in ids.chunks(REBUILD_CHUNK).enumerate() {
+            let mut ops = Vec::new();
+            self.interview_docs(chunk, &mut ops).await?;
+            self.apply(ops, None).await?;
+            if let Some(progress) = &self.shared.progress {
+                progress(((n + 1) * REBUILD_CHUNK).min(total), total);
+            }
+        }
+        self.apply(Vec::new(), Some(seq)).await?;
+        self.shared.rebuilding.store(false, Ordering::SeqCst);
+        tracing::info!(interviews = total, seq, "search index rebuilt");
+        Ok(())
+    }
+
+    /// Applies the next batch of logged changes; returns how many there were.
+    pub async fn catch_up(&mut self) -> Result<usize, IndexError> {
+        let from = *self.shared.applied.borrow();
+        let changes = change_log::Entity::find()
+            .filter(change_log::Column::Seq.gt(from))
+            .order_by_asc(change_log::Column::Seq)
+            .limit(BATCH)
+            .all(&self.db)
+            .await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            return Ok(0);
+        };
+        // Only the latest state matters: rebuild each touched entity once, in log order.
+        let mut touched: BTreeMap<i64, (String, i64)> = BTreeMap::new();
+        let mut seen: HashMap<(String, i64), i64> = HashMap::new();
+        for c in &changes {
+            if let Some(old) = seen.insert((c.entity.clone(), c.entity_id), c.seq) {
+                touched.remove(&old);
+            }
+            touched.insert(c.seq, (c.entity.clone(), c.entity_id));
+        }
+        let f = self.fields;
+        let mut ops = Vec::new();
+        for (entity, id) in touched.into_values() {
+            match entity.as_str() {
+                "interview" => {
+                    ops.push(Op::Delete(Term::from_field_u64(f.passage_of, id as u64)));
+                    ops.push(Op::Delete(Term::from_field_u64(
+                        f.quotation_interview,
+                        id as u64,
+                    )));
+                    self.interview_docs(&[id], &mut ops).await?;
+                }
+                "quotation" => {
+                    ops.push(Op::Delete(Term::from_field_u64(f.quotation_id, id as u64)));
+                    self.quotation_docs(&[id], &mut ops).await?;
+                }
+                other => tracing::warn!(entity = other, "unknown entity in change_log"),
+            }
+        }
+        self.apply(ops, Some(last)).await?;
+        Ok(changes.len())
+    }
+
+    /// The writer loop: rebuild if asked, then apply changes as they are logged. Other
+    /// replicas' writes are picked up by polling; local ones wake it at once.
+    pub async fn run(mut self, rebuild_first: bool) {
+        if rebuild_first {
+            while let Err(e) = self.rebuild().await {
+                tracing::error!(error = %e, "rebuilding the search index failed; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+        // Ready means caught up: replay what the database committed since the last commit.
+        loop {
+            match self.catch_up().await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "catching up the search index failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        self.shared.ready.store(true, Ordering::SeqCst);
+        while !self.shared.stop.load(Ordering::SeqCst) {
+            match self.catch_up().await {
+                Ok(0) => {
+                    let _ = tokio::time::timeout(
+                        Duration::from_millis(500),
+                        self.shared.wake.notified(),
+                    )
+                    .await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "applying changes to the search index failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Full-text search over transcripts and quotations (tantivy).
+//!
+//! The index is derived data: the database is the source of truth. Every write to searchable
+//! data appends to `change_log` in its transaction; one writer task per process tails the log
+//! (`indexer`), and each commit records the last sequence applied. At start a missing,
+//! corrupt or outdated index is rebuilt, a lagging one caught up; `/readyz` answers 503 until
+//! the index is usable.
+
+pub mod analyzer;
+mod execute;
+pub mod indexer;
+pub mod passages;
+pub mod query;
+pub mod schema;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+use tokio::sync::{watch, Notify};
+
+pub use execute::{ConcordanceLine, Facets, Filter, Hit, Scope, SearchOutput, SearchRequest};
+use indexer::{Indexer, Payload};
+use schema::Fields;
+
+/// Memory for the writer's indexing threads.
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// How long a mutation waits for its change to become searchable.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("the search index is being built; try again shortly")]
+    NotReady,
+    #[error(transparent)]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+type Progress = Box<dyn Fn(usize, usize) + Send + Sync>;
+
+/// State shared between the searchers and the writer task.
+pub(crate) struct Shared {
+    /// The last change-log sequence applied and committed.
+    pub applied: watch::Sender<i64>,
+    pub ready: AtomicBool,
+    pub rebuilding: AtomicBool,
+    pub wake: Notify,
+    pub stop: AtomicBool,
+    pub progress: Option<Progress>,
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    shared: Arc<Shared>,
+}
+
+impl Drop for SearchIndex {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// How to open the index.
+#[derive(Default)]
+pub struct OpenOptions {
+    /// Rebuild even if the index looks current (`quaderno reindex`).
+    pub force_rebuild: bool,
+    /// Called as (done, total) interviews while rebuilding.
+    pub progress: Option<Progress>,
+}
+
+/// The index's last commit payload, if the index can be opened and was built by this version.
+fn current_payload(index: &Index) -> Option<Payload> {
+    let metas = index.load_metas().ok()?;
+    let payload: Payload = serde_json::from_str(metas.payload.as_deref()?).ok()?;
+    (payload.analyzer == analyzer::ANALYZER_VERSION).then_some(payload)
+}
+
+impl SearchIndex {
+    /// Opens (or creates) the index in `dir` and starts its writer task on the current
+    /// runtime. The index is usable once `is_ready()`.
+    pub fn open(
+        dir: &Path,
+        db: DatabaseConnection,
+        opts: OpenOptions,
+    ) -> anyhow::Result<Arc<Self>> {
+        let (schema, fields) = schema::build();
+        std::fs::create_dir_all(dir)?;
+        let existing = Index::open_in_dir(dir)
+            .ok()
+            .filter(|i| i.schema() == schema)
+            .and_then(|i| current_payload(&i).map(|p| (i, p)));
+        let (index, start_seq, rebuild) = match existing {
+            Some((index, payload)) if !opts.force_rebuild => (index, payload.seq, false),
+            found => {
+                if found.is_none() && dir.join("meta.json").exists() {
+                    tracing::warn!(dir = %dir.display(), "search index unreadable or outdated: rebuilding");
+                }
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                (Index::create_in_dir(dir, schema)?, 0, true)
+            }
+        };
+        analyzer::register(&index);
+        let writer = index.writer(WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let (applied, _) = watch::channel(start_seq);
+        let shared = Arc::new(Shared {
+            applied,
+            ready: AtomicBool::new(false),
+            rebuilding: AtomicBool::new(rebuild),
+            wake: Notify::new(),
+            stop: AtomicBool::new(false),
+            progress: opts.progress,
+        });
+        let indexer = Indexer {
+            writer: Arc::new(Mutex::new(writer)),
+            reader: reader.clone(),
+            fields,
+            db,
+            shared: shared.clone(),
+        };
+        tokio::spawn(indexer.run(rebuild));
+        Ok(Arc::new(Self {
+            index,
+            reader,
+            fields,
+            shared,
+        }))
+    }
+
+    /// Whether searches can run (built and caught up at least once).
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready.load(Ordering::SeqCst)
+    }
+
+    /// The last change-log sequence applied.
+    pub fn applied_seq(&self) -> i64 {
+        *self.shared.applied.borrow()
+    }
+
+    /// Waits until every change committed to the database so far is searchable (bounded).
+    /// Mutations call it so that a search after they return sees them.
+    pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
+        let target = indexer::max_seq(db).await?;
+        self.wait_for(target).await;
+        Ok(())
+    }
+
+    /// Waits until `seq` is applied, or the timeout passes.
+    pub async fn wait_for(&self, seq: i64) {
+        let mut rx = self.shared.applied.subscribe();
+        self.shared.wake.notify_one();
+        let reached =
+            tokio::time::timeout(SYNC_TIMEOUT, rx.wait_for(|applied| *applied >= seq)).await;
+        if reached.is_err() {
+            tracing::warn!(seq, "search index did not catch up in time");
+        }
+    }
+
+    /// Waits until the index is ready (start-up rebuild done), then until it has caught up.
+    pub async fn ready(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
+        while !self.is_ready() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.sync(db).await
+    }
+
+    /// Number of segments in the index (operations: merges keep it low).
+    pub fn segment_count(&self) -> usize {
+        self.index
+            .searchable_segment_ids()
+            .map(|s| s.len())
+            .unwrap_or(0)
+    }
+
+    fn check_ready(&self) -> Result<(), SearchError> {
+        if self.is_ready() {
+            Ok(())
+        } else {
+            Err(SearchError::NotReady)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Transcripts are indexed as passages: speaker turns, or paragraphs where there are no turns,
+//! each with its code-point span in the transcript.
+
+/// Longer paragraphs are cut (at a space) so that a hit points somewhere precise.
+const MAX_PASSAGE: usize = 2000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passage {
+    /// Code points, half-open, in transcript coordinates.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// Whether a line opens a speaker turn: "INT:", "R:", "Intervistatore:", "D. Rossi:"…
+pub fn is_turn_start(line: &str) -> bool {
+    let line = line.trim_start();
+    let Some((label, _)) = line.split_once(':') else {
+        return false;
+    };
+    let label = label.trim();
+    !label.is_empty()
+        && label.chars().count() <= 25
+        && label.chars().next().is_some_and(char::is_uppercase)
+        && label.split_whitespace().count() <= 3
+        && label
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '.')
+}
+
+pub fn split(transcript: &str) -> Vec<Passage> {
+    let mut out = Vec::new();
+    // (start in code points, text) of the passage being gathered.
+    let mut current: Option<(usize, String)> = None;
+    let mut cp = 0usize;
+    for line in transcript.split_inclusive('\n') {
+        let len = line.chars().count();
+        let blank = line.trim().is_empty();
+        if blank || is_turn_start(line) {
+            if let Some((s, t)) = current.take() {
+                push_trimmed(&mut out, s, &t);
+            }
+        }
+        if !blank {
+            match &mut current {
+                Some((_, t)) => t.push_str(line),
+                None => current = Some((cp, line.to_owned())),
+            }
+        }
+        cp += len;
+    }
+    if let Some((s, t)) = current {
+        push_trimmed(&mut out, s, &t);
+    }
+    out
+}
+
+/// Adds a passage without its surrounding white space, cut into pieces of bounded length.
+fn push_trimmed(out: &mut Vec<Passage>, start: usize, text: &str) {
+    let lead = text.chars().take_while(|c| c.is_whitespace()).count();
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return;
+    }
+    let mut start = start + lead;
+    let mut rest = trimmed;
+    while rest.chars().count() > MAX_PASSAGE {
+        let limit = rest
+            .char_indices()
+            .nth(MAX_PASSAGE)
+            .map_or(rest.len(), |(b, _)| b);
+        let cut = rest[..limit]
+            .rfind(char::is_whitespace)
+            .filter(|&b| b > 0)
+            .unwrap_or(limit);
+        let head = &rest[..cut];
+        out.push(Passage {
+            start,
+            end: start + head.chars().count(),
+            text: head.to_owned(),
+        });
+        let skipped = &rest[cut..];
+        let ws = skipped.chars().take_while(|c| c.is_whitespace()).count();
+        start += head.chars().count() + ws;
+        rest = skipped.trim_start();
+    }
+    out.push(Passage {
+        start,
+        end: start + rest.chars().count(),
+        text: rest.to_owned(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::slice;
+
+    #[test]
+    fn turns_and_paragraphs_become_passages_with_exact_spans() {
+        let t = "INT: Com’è andata?\nR: Bene — più o meno.\ncontinua qui\n\n  Un paragrafo senza turni.\n \nUltimo, città.";
+        let p = split(t);
+        let texts: Vec<&str> = p.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "INT: Com’è andata?",
+                "R: Bene — più o meno.\ncontinua qui",
+                "Un paragrafo senza turni.",
+                "Ultimo, città."
+            ]
+        );
+        for passage in &p {
+            assert_eq!(
+                slice(t, passage.start, passage.end),
+                Some(passage.text.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn long_paragraphs_are_cut_at_spaces() {
+        let t = "parola è ".repeat(600);
+        let p = split(&t);
+        assert!(p.len() > 1);
+        for passage in &p {
+            assert!(passage.text.chars().count() <= MAX_PASSAGE);
+            assert_eq!(
+                slice(&t, passage.start, passage.end),
+                Some(passage.text.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn speaker_labels() {
+        assert!(is_turn_start("INT: sì"));
+        assert!(is_turn_start("Intervistatore: allora"));
+        assert!(is_turn_start("D. Rossi: dunque"));
+        assert!(!is_turn_start(
+            "Nel 2021: la pandemia, e poi tutto il resto"
+        ));
+        assert!(!is_turn_start("senza etichetta"));
+    }
+}

@@ -1,0 +1,736 @@
+//! The search language analysts type: words, "phrases" (with ~slop), AND / OR / NOT,
+//! `+word` / `-word`, `prefix*`, `=exact`, parentheses. Parsed here rather than by tantivy's
+//! parser so that every clause knows the terms it matched: highlights slice exactly the
+//! matched words, and errors read as sentences.
+
+use std::collections::{BTreeSet, HashSet};
+
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder};
+use tantivy::query::{
+    BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Term};
+use tantivy::Searcher;
+
+use super::analyzer::{self, Tok};
+
+/// Longest query accepted.
+pub const MAX_QUERY_CHARS: usize = 1000;
+/// Most index terms one `prefix*` may expand to.
+const MAX_EXPANSION: usize = 256;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Word {
+        text: String,
+        prefix: bool,
+        exact: bool,
+    },
+    Phrase {
+        text: String,
+        slop: u32,
+    },
+    /// Clauses that must (or must not) match.
+    And(Vec<(Occur, Expr)>),
+    Or(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Phrase(String, u32),
+    Open,
+    Close,
+    And,
+    Or,
+    Not,
+    Plus,
+    Minus,
+}
+
+fn err(msg: impl Into<String>) -> ParseError {
+    ParseError(msg.into())
+}
+
+fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
+    let chars: Vec<char> = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                out.push(Token::Open);
+                i += 1;
+            }
+            ')' => {
+                out.push(Token::Close);
+                i += 1;
+            }
+            '"' | '“' | '”' | '«' | '»' => {
+                let close = |c: char| matches!(c, '"' | '“' | '”' | '«' | '»');
+                let end = (i + 1..chars.len())
+                    .find(|&j| close(chars[j]))
+                    .ok_or_else(|| {
+                        err("a quotation mark is not closed: phrases need a pair of \"")
+                    })?;
+                let text: String = chars[i + 1..end].iter().collect();
+                i = end + 1;
+                let mut slop = 0;
+                if chars.get(i) == Some(&'~') {
+                    let digits: String = chars[i + 1..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .collect();
+                    slop = digits.parse().map_err(|_| {
+                        err("`~` after a phrase needs a number, as in \"casa popolare\"~2")
+                    })?;
+                    if slop > 20 {
+                        return Err(err("a phrase's slop may be at most 20"));
+                    }
+                    i += 1 + digits.len();
+                }
+                out.push(Token::Phrase(text, slop));
+            }
+            '+' | '-' => {
+                let next = chars.get(i + 1);
+                if next.is_none_or(|n| n.is_whitespace() || *n == ')') {
+                    return Err(err(format!(
+                        "`{c}` must stand right before a word or phrase"
+                    )));
+                }
+                out.push(if c == '+' { Token::Plus } else { Token::Minus });
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !matches!(chars[i], '(' | ')' | '"' | '“' | '”' | '«' | '»')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                out.push(match word.as_str() {
+                    "AND" | "&&" => Token::And,
+                    "OR" | "||" => Token::Or,
+                    "NOT" => Token::Not,
+                    _ => Token::Word(word),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut items = vec![self.and()?];
+        while self.peek() == Some(&Token::Or) {
+            self.pos += 1;
+            if matches!(
+                self.peek(),
+                None | Some(Token::Close | Token::Or | Token::And)
+            ) {
+                return Err(err("`OR` needs a word or phrase on each side"));
+            }
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut items = Vec::new();
+        loop {
+            match self.peek() {
+                None | Some(Token::Close | Token::Or) => break,
+                Some(Token::And) => {
+                    self.pos += 1;
+                    if items.is_empty()
+                        || matches!(
+                            self.peek(),
+                            None | Some(Token::Close | Token::Or | Token::And)
+                        )
+                    {
+                        return Err(err("`AND` needs a word or phrase on each side"));
+                    }
+                }
+                _ => items.push(self.unary()?),
+            }
+        }
+        if items.is_empty() {
+            return Err(match self.peek() {
+                Some(Token::Or) => err("`OR` needs a word or phrase on each side"),
+                _ => err("there is nothing to search for here"),
+            });
+        }
+        Ok(if items.len() == 1 && items[0].0 == Occur::Must {
+            items.remove(0).1
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn unary(&mut self) -> Result<(Occur, Expr), ParseError> {
+        match self.peek() {
+            Some(Token::Not) => {
+                self.pos += 1;
+                if matches!(
+                    self.peek(),
+                    None | Some(Token::Close | Token::Or | Token::And)
+                ) {
+                    return Err(err("`NOT` must be followed by a word or phrase"));
+                }
+                Ok((Occur::MustNot, self.primary()?))
+            }
+            Some(Token::Minus) => {
+                self.pos += 1;
+                Ok((Occur::MustNot, self.primary()?))
+            }
+            Some(Token::Plus) => {
+                self.pos += 1;
+                Ok((Occur::Must, self.primary()?))
+            }
+            _ => Ok((Occur::Must, self.primary()?)),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let token = self.peek().cloned();
+        self.pos += 1;
+        match token {
+            Some(Token::Open) => {
+                if self.peek() == Some(&Token::Close) {
+                    return Err(err("empty parentheses"));
+                }
+                let inner = self.or()?;
+                if self.peek() != Some(&Token::Close) {
+                    return Err(err("a parenthesis is not closed"));
+                }
+                self.pos += 1;
+                Ok(inner)
+            }
+            Some(Token::Phrase(text, slop)) => Ok(Expr::Phrase { text, slop }),
+            Some(Token::Word(w)) => word(&w),
+            Some(Token::Close) => Err(err("a closing parenthesis has no opening one")),
+            _ => Err(err("an operator stands where a word or phrase should be")),
+        }
+    }
+}
+
+fn word(raw: &str) -> Result<Expr, ParseError> {
+    let (exact, rest) = match raw.strip_prefix('=') {
+        Some(r) => (true, r),
+        None => (false, raw),
+    };
+    let (prefix, rest) = match rest.strip_suffix('*') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    if let Some((field, value)) = rest.split_once(':') {
+        let is_field = !field.is_empty()
+            && field.chars().all(|c| c.is_ascii_alphabetic())
+            && !value.is_empty();
+        if is_field {
+            return Err(err(format!(
+                "unknown field `{field}:`: search has no fields (put text with a colon in quotes)"
+            )));
+        }
+    }
+    if rest.contains('*') {
+        return Err(err("`*` may only end a word, as in progett*"));
+    }
+    if rest.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() {
+        return Err(err(format!(
+            "`{raw}` has no letters or digits to search for"
+        )));
+    }
+    if prefix && rest.chars().count() < 2 {
+        return Err(err("a prefix needs at least two letters before `*`"));
+    }
+    Ok(Expr::Word {
+        text: rest.to_owned(),
+        prefix,
+        exact,
+    })
+}
+
+/// Parses a query. The error says in plain words what is wrong.
+pub fn parse(input: &str) -> Result<Expr, ParseError> {
+    if input.chars().count() > MAX_QUERY_CHARS {
+        return Err(err(format!(
+            "the query is longer than {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    let tokens = lex(input)?;
+    if tokens.is_empty() {
+        return Err(err("the query is empty"));
+    }
+    let mut p = Parser { tokens, pos: 0 };
+    let expr = p.or()?;
+    if p.pos < p.tokens.len() {
+        return Err(match p.tokens[p.pos] {
+            Token::Close => err("a closing parenthesis has no opening one"),
+            _ => err("the query could not be read past an operator"),
+        });
+    }
+    if !has_positive(&expr) {
+        return Err(err(
+            "the query only excludes: add a word or phrase to look for",
+        ));
+    }
+    Ok(expr)
+}
+
+fn has_positive(e: &Expr) -> bool {
+    match e {
+        Expr::Word { .. } | Expr::Phrase { .. } => true,
+        Expr::Or(items) => items.iter().any(has_positive),
+        Expr::And(items) => items
+            .iter()
+            .any(|(o, e)| *o != Occur::MustNot && has_positive(e)),
+    }
+}
+
+/// Which analysed field a clause reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Stemmed,
+    Exact,
+}
+
+/// How plain words match (the `match` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Everything sharing the Snowball stem.
+    Stem,
+    /// The typed form only, ignoring case and accents.
+    Exact,
+}
+
+/// What one positive clause matches, to find it again in a passage's text.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Terms {
+        side: Side,
+        terms: HashSet<String>,
+    },
+    Phrase {
+        side: Side,
+        terms: Vec<(usize, String)>,
+        slop: u32,
+    },
+    Fuzzy {
+        term: String,
+        distance: u8,
+    },
+}
+
+pub struct Compiled {
+    pub query: Box<dyn Query>,
+    pub matchers: Vec<Matcher>,
+}
+
+pub struct Compiler<'a> {
+    pub searcher: &'a Searcher,
+    pub text: Field,
+    pub text_exact: Field,
+    pub mode: Mode,
+    pub fuzzy: bool,
+}
+
+impl Compiler<'_> {
+    fn field(&self, side: Side) -> Field {
+        match side {
+            Side::Stemmed => self.text,
+            Side::Exact => self.text_exact,
+        }
+    }
+
+    fn analyse(side: Side, text: &str) -> Vec<Tok> {
+        match side {
+            Side::Stemmed => analyzer::tokens(&mut analyzer::stemmed(), text),
+            Side::Exact => analyzer::tokens(&mut analyzer::exact(), text),
+        }
+    }
+
+    fn term_query(&self, side: Side, term: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(self.field(side), term),
+            IndexRecordOption::WithFreqs,
+        ))
+    }
+
+    fn expand_prefix(&self, prefix: &str) -> tantivy::Result<Vec<String>> {
+        let mut out = BTreeSet::new();
+        for segment in self.searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.text_exact)?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .into_stream()?;
+            while stream.advance() && out.len() < MAX_EXPANSION {
+                let key = stream.key();
+                if !key.starts_with(prefix.as_bytes()) {
+                    break;
+                }
+                out.insert(String::from_utf8_lossy(key).into_owned());
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Compiles a phrase (or a word that analyses into several tokens) on one side.
+    fn phrase(
+        &self,
+        side: Side,
+        text: &str,
+        slop: u32,
+        out: &mut Vec<Matcher>,
+    ) -> Option<Box<dyn Query>> {
+        let toks = Self::analyse(side, text);
+        match toks.len() {
+            0 => None,
+            1 => {
+                out.push(Matcher::Terms {
+                    side,
+                    terms: HashSet::from([toks[0].term.clone()]),
+                });
+                Some(self.term_query(side, &toks[0].term))
+            }
+            _ => {
+                let base = toks[0].position;
+                let terms: Vec<(usize, String)> = toks
+                    .iter()
+                    .map(|t| (t.position - base, t.term.clone()))
+                    .collect();
+                let field = self.field(side);
+                let query = PhraseQuery::new_with_offset_and_slop(
+                    terms
+                        .iter()
+                        .map(|(o, t)| (*o, Term::from_field_text(field, t)))
+                        .collect(),
+                    slop,
+                );
+                out.push(Matcher::Phrase { side, terms, slop });
+                Some(Box::new(query))
+            }
+        }
+    }
+
+    fn compile_expr(
+        &self,
+        e: &Expr,
+        positive: bool,
+        out: &mut Vec<Matcher>,
+    ) -> tantivy::Result<Option<Box<dyn Query>>> {
+        // Matchers of negated clauses are not highlights.
+        let mut sink = Vec::new();
+        let out = if positive { out } else { &mut sink };
+        Ok(match e {
+            Expr::Word {
+                text, prefix: true, ..
+            } => {
+                let stem = Self::analyse(Side::Exact, text);
+                let [tok] = stem.as_slice() else {
+                    return Ok(Some(Box::new(EmptyQuery)));
+                };
+                let terms = self.expand_prefix(&tok.term)?;
+                if terms.is_empty() {
+                    return Ok(Some(Box::new(EmptyQuery)));
+                }
+                let query = BooleanQuery::new(
+                    terms
+                        .iter()
+                        .map(|t| (Occur::Should, self.term_query(Side::Exact, t)))
+                        .collect(),
+                );
+                out.push(Matcher::Terms {
+                    side: Side::Exact,
+                    terms: terms.into_iter().collect(),
+                });
+                Some(Box::new(query))
+            }
+            Expr::Word { text, exact, .. } if self.fuzzy && !*exact => {
+                let toks = Self::analyse(Side::Exact, text);
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for t in toks {
+                    let distance = if t.term.chars().count() >= 8 { 2 } else { 1 };
+                    out.push(Matcher::Fuzzy {
+                        term: t.term.clone(),
+                        distance,
+                    });
+                    clauses.push((
+                        Occur::Must,
+                        Box::new(FuzzyTermQuery::new(
+                            Term::from_field_text(self.text_exact, &t.term),
+                            distance,
+                            true,
+                        )),
+                    ));
+                }
+                (!clauses.is_empty())
+                    .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+            }
+            Expr::Word { text, exact, .. } => {
+                let side = if *exact || self.mode == Mode::Exact {
+                    Side::Exact
+                } else {
+                    Side::Stemmed
+                };
+                self.phrase(side, text, 0, out)
+            }
+            Expr::Phrase { text, slop } => {
+                let side = if self.mode == Mode::Exact {
+                    Side::Exact
+                } else {
+                    Side::Stemmed
+                };
+                self.phrase(side, text, *slop, out)
+            }
+            Expr::Or(items) => {
+                let mut clauses = Vec::new();
+                for item in items {
+                    if let Some(q) = self.compile_expr(item, positive, out)? {
+                        clauses.push((Occur::Should, q));
+                    }
+                }
+                (!clauses.is_empty())
+                    .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+            }
+            Expr::And(items) => {
+                let mut clauses = Vec::new();
+                for (occur, item) in items {
+                    let keep = positive && *occur != Occur::MustNot;
+                    if let Some(q) = self.compile_expr(item, keep, out)? {
+                        clauses.push((*occur, q));
+                    }
+                }
+                if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                    // Only stop words were left to look for.
+                    None
+                } else {
+                    Some(Box::new(BooleanQuery::new(clauses)))
+                }
+            }
+        })
+    }
+
+    /// `None` when nothing searchable is left (a query of stop words).
+    pub fn compile(&self, e: &Expr) -> tantivy::Result<Option<Compiled>> {
+        let mut matchers = Vec::new();
+        Ok(self
+            .compile_expr(e, true, &mut matchers)?
+            .map(|query| Compiled { query, matchers }))
+    }
+}
+
+/// Byte spans of `text` that the matchers match, sorted and merged.
+pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
+    let mut stemmed: Option<Vec<Tok>> = None;
+    let mut exact: Option<Vec<Tok>> = None;
+    let mut spans = Vec::new();
+    for m in matchers {
+        let side = match m {
+            Matcher::Terms { side, .. } | Matcher::Phrase { side, .. } => *side,
+            Matcher::Fuzzy { .. } => Side::Exact,
+        };
+        let toks: &Vec<Tok> = match side {
+            Side::Stemmed => {
+                stemmed.get_or_insert_with(|| analyzer::tokens(&mut analyzer::stemmed(), text))
+            }
+            Side::Exact => {
+                exact.get_or_insert_with(|| analyzer::tokens(&mut analyzer::exact(), text))
+            }
+        };
+        match m {
+            Matcher::Terms { terms, .. } => {
+                spans.extend(
+                    toks.iter()
+                        .filter(|t| terms.contains(&t.term))
+                        .map(|t| (t.from, t.to)),
+                );
+            }
+            Matcher::Fuzzy { term, distance } => {
+                let dfa = LevenshteinAutomatonBuilder::new(*distance, true).build_dfa(term);
+                spans.extend(
+                    toks.iter()
+                        .filter(|t| matches!(dfa.eval(&t.term), Distance::Exact(_)))
+                        .map(|t| (t.from, t.to)),
+                );
+            }
+            Matcher::Phrase { terms, slop, .. } => {
+                spans.extend(phrase_spans(toks, terms, *slop));
+            }
+        }
+    }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+/// Occurrences of a phrase: the first term at some position, the others at their offsets
+/// (give or take the slop), as one span from the first to the last word.
+fn phrase_spans(toks: &[Tok], terms: &[(usize, String)], slop: u32) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let Some((_, first)) = terms.first() else {
+        return out;
+    };
+    for (i, start) in toks.iter().enumerate().filter(|(_, t)| &t.term == first) {
+        let mut end = start;
+        let mut ok = true;
+        for (offset, term) in &terms[1..] {
+            let want = start.position + offset;
+            let found = toks[i..].iter().find(|t| {
+                &t.term == term
+                    && t.position + (slop as usize) >= want
+                    && t.position <= want + slop as usize
+            });
+            match found {
+                Some(t) if t.position >= end.position => end = t,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            out.push((start.from, end.to));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(t: &str) -> Expr {
+        Expr::Word {
+            text: t.into(),
+            prefix: false,
+            exact: false,
+        }
+    }
+
+    #[test]
+    fn parses_the_operators_analysts_use() {
+        assert_eq!(parse("casa").unwrap(), w("casa"));
+        assert_eq!(
+            parse("casa lavoro").unwrap(),
+            Expr::And(vec![(Occur::Must, w("casa")), (Occur::Must, w("lavoro"))])
+        );
+        assert_eq!(
+            parse("casa AND lavoro").unwrap(),
+            parse("casa lavoro").unwrap()
+        );
+        assert_eq!(
+            parse("casa OR lavoro").unwrap(),
+            Expr::Or(vec![w("casa"), w("lavoro")])
+        );
+        assert_eq!(
+            parse("casa -affitto").unwrap(),
+            Expr::And(vec![
+                (Occur::Must, w("casa")),
+                (Occur::MustNot, w("affitto"))
+            ])
+        );
+        assert_eq!(
+            parse("casa NOT affitto").unwrap(),
+            parse("casa -affitto").unwrap()
+        );
+        assert_eq!(
+            parse("\"fasce grigie\"~2").unwrap(),
+            Expr::Phrase {
+                text: "fasce grigie".into(),
+                slop: 2
+            }
+        );
+        assert_eq!(
+            parse("«fasce grigie»").unwrap(),
+            Expr::Phrase {
+                text: "fasce grigie".into(),
+                slop: 0
+            }
+        );
+        assert_eq!(
+            parse("progett*").unwrap(),
+            Expr::Word {
+                text: "progett".into(),
+                prefix: true,
+                exact: false
+            }
+        );
+        assert_eq!(
+            parse("=casa").unwrap(),
+            Expr::Word {
+                text: "casa".into(),
+                prefix: false,
+                exact: true
+            }
+        );
+        assert!(matches!(
+            parse("(casa OR abitare) lavoro").unwrap(),
+            Expr::And(_)
+        ));
+        assert_eq!(
+            parse("casa\u{0007}\tlavoro").unwrap(),
+            parse("casa lavoro").unwrap()
+        );
+        assert_eq!(parse("dell’ente").unwrap(), w("dell’ente"));
+    }
+
+    #[test]
+    fn bad_queries_are_explained() {
+        for q in [
+            "\"fasce grigie",
+            "casa AND",
+            "OR casa",
+            "AND",
+            "NOT",
+            "-",
+            "casa -",
+            "(casa",
+            "casa)",
+            "()",
+            "-casa",
+            "NOT casa",
+            "campo:valore",
+            "pro*gett",
+            "a*",
+            "***",
+            &"parola ".repeat(300),
+        ] {
+            let e = parse(q).expect_err(q);
+            assert!(!e.0.is_empty());
+        }
+    }
+}

@@ -1,0 +1,635 @@
+//! Full-text search: Italian analysis, operators, highlights that slice exactly the matched
+//! words, search-then-code, facets that agree with totals, stable cursors, filters, bad
+//! queries, access, concordance, and read-your-writes.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use tests::{error_code, id_number, TestServer};
+
+const SEARCH: &str = r#"
+query($q: String!, $scope: SearchScope, $f: SearchFilter, $first: Int, $after: String, $fuzzy: Boolean) {
+  search(query: $q, scope: $scope, filter: $f, first: $first, after: $after, fuzzy: $fuzzy) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+    edges { cursor node { score start end snippet highlights { start end }
+      interview { id label transcript } quotation { id text codes { name } } } }
+    facets { cases { value label count } ambiti { value label count } interviews { value label count } codes { value label count } }
+  }
+}"#;
+
+async fn search(server: &TestServer, token: Option<&str>, q: &str, extra: Value) -> Value {
+    let mut vars = json!({"q": q, "first": 100});
+    for (k, v) in extra.as_object().unwrap() {
+        vars[k] = v.clone();
+    }
+    server.ok(token, SEARCH, vars).await["search"].clone()
+}
+
+fn slice(text: &str, start: i64, end: i64) -> String {
+    text.chars()
+        .skip(start as usize)
+        .take((end - start) as usize)
+        .collect()
+}
+
+/// Every highlight of every hit, as the text it slices from the transcript (lower-cased).
+fn highlighted(results: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in results["edges"].as_array().unwrap() {
+        let transcript = e["node"]["interview"]["transcript"].as_str().unwrap();
+        let (ps, pe) = (
+            e["node"]["start"].as_i64().unwrap(),
+            e["node"]["end"].as_i64().unwrap(),
+        );
+        for h in e["node"]["highlights"].as_array().unwrap() {
+            let (s, t) = (h["start"].as_i64().unwrap(), h["end"].as_i64().unwrap());
+            assert!(ps <= s && t <= pe, "highlight outside its passage");
+            out.push(slice(transcript, s, t).to_lowercase());
+        }
+    }
+    out
+}
+
+/// A study with one case and interviews of the given texts; returns (token, study, case, ids).
+async fn corpus(server: &TestServer, texts: &[&str]) -> (String, Value, Value, Vec<Value>) {
+    let token = server.admin().await;
+    let study = server
+        .ok(
+            Some(&token),
+            r#"mutation { createStudy(input: {title: "Corpus"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = server
+        .ok(Some(&token), "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\", ambitoCodes: []}) { id } }", json!({"s": study}))
+        .await["createCase"]["id"]
+        .clone();
+    let mut ids = Vec::new();
+    for (n, t) in texts.iter().enumerate() {
+        let i = server
+            .ok(
+                Some(&token),
+                "mutation($c: ID!, $l: String!, $t: String!, $d: Date) { createInterview(input: {caseId: $c, label: $l, transcript: $t, conductedOn: $d}) { id } }",
+                json!({"c": case, "l": format!("Int. {n}"), "t": t, "d": format!("2021-0{}-15", n % 9 + 1)}),
+            )
+            .await["createInterview"]["id"]
+            .clone();
+        ids.push(i);
+    }
+    (token, study, case, ids)
+}
+
+#[tokio::test]
+async fn italian_forms_elisions_and_accents_match_and_highlight_exactly() {
+    let server = TestServer::demo().await;
+    let cases: &[(&str, &[&str])] = &[
+        ("pandemie", &["pandemia", "pandemie"]),
+        ("progetti", &["progetto", "progetti"]),
+        ("citta", &["città"]),
+        ("ente", &["ente"]),
+        ("non", &["non"]),
+    ];
+    for (query, forms) in cases {
+        let r = search(&server, None, query, json!({})).await;
+        assert!(
+            r["totalCount"].as_i64().unwrap() > 0,
+            "{query} found nothing"
+        );
+        let words: HashSet<String> = highlighted(&r).into_iter().collect();
+        for w in &words {
+            assert!(
+                forms
+                    .iter()
+                    .any(|f| w.starts_with(&f.chars().take(5).collect::<String>())),
+                "{query} highlighted {w:?}"
+            );
+        }
+        assert!(
+            words.iter().any(|w| forms.contains(&w.as_str())),
+            "{query}: {words:?}"
+        );
+    }
+    // `ente` is found inside "dell’ente" / "l’ente", and the highlight is the word alone.
+    let r = search(&server, None, "ente", json!({})).await;
+    let elided = r["edges"].as_array().unwrap().iter().any(|e| {
+        let t = e["node"]["interview"]["transcript"].as_str().unwrap();
+        e["node"]["highlights"].as_array().unwrap().iter().any(|h| {
+            let s = h["start"].as_i64().unwrap();
+            s >= 1 && matches!(slice(t, s - 1, s).as_str(), "’" | "'")
+        })
+    });
+    assert!(elided, "no hit for ente after an apostrophe");
+    assert!(highlighted(&r).iter().all(|w| w == "ente"));
+    // A phrase is highlighted as one span.
+    let r = search(&server, None, "\"fasce grigie\"", json!({})).await;
+    assert!(r["totalCount"].as_i64().unwrap() > 0);
+    // A phrase matches its inflected forms too, and is highlighted as one span.
+    let phrases = highlighted(&r);
+    assert!(phrases.iter().any(|w| w == "fasce grigie"));
+    assert!(
+        phrases
+            .iter()
+            .all(|w| w.starts_with("fasc") && w.split(' ').count() == 2 && w.ends_with(['a', 'e'])),
+        "{phrases:?}"
+    );
+    // Only stop words: an empty result, not an error.
+    let r = search(&server, None, "di che per", json!({})).await;
+    assert_eq!(r["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn operators_prefix_and_fuzzy() {
+    let server = TestServer::empty().await;
+    let (_token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: La casa popolare e il lavoro.",
+            "R: Il lavoro manca, la casa no.",
+            "R: Solo la casa, senza altro.",
+            "R: La progettazione dei servizi; i progetti del consorzio.",
+            "R: Un’assistente sociale parlava di anziani soli.",
+        ],
+    )
+    .await;
+    let count = |r: &Value| r["totalCount"].as_i64().unwrap();
+    assert_eq!(
+        count(&search(&server, Some(&server.admin().await), "casa", json!({})).await),
+        3
+    );
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    assert_eq!(
+        count(&search(&server, t, "casa lavoro", json!({})).await),
+        2
+    );
+    assert_eq!(
+        count(&search(&server, t, "casa AND lavoro", json!({})).await),
+        2
+    );
+    assert_eq!(
+        count(&search(&server, t, "casa OR anziani", json!({})).await),
+        4
+    );
+    assert_eq!(
+        count(&search(&server, t, "casa -lavoro", json!({})).await),
+        1
+    );
+    assert_eq!(
+        count(&search(&server, t, "casa NOT lavoro", json!({})).await),
+        1
+    );
+    assert_eq!(
+        count(&search(&server, t, "+casa +popolare", json!({})).await),
+        1
+    );
+    assert_eq!(
+        count(&search(&server, t, "(popolare OR manca) lavoro", json!({})).await),
+        2
+    );
+    assert_eq!(
+        count(&search(&server, t, "\"casa popolare\"", json!({})).await),
+        1
+    );
+    assert_eq!(
+        count(&search(&server, t, "\"popolare casa\"", json!({})).await),
+        0
+    );
+    let prefix = search(&server, t, "progett*", json!({})).await;
+    assert_eq!(count(&prefix), 1);
+    let words: HashSet<String> = highlighted(&prefix).into_iter().collect();
+    assert_eq!(
+        words,
+        HashSet::from(["progettazione".to_owned(), "progetti".to_owned()])
+    );
+    assert_eq!(count(&search(&server, t, "assistnte", json!({})).await), 0);
+    let fuzzy = search(&server, t, "assistnte", json!({"fuzzy": true})).await;
+    assert_eq!(count(&fuzzy), 1);
+    assert_eq!(highlighted(&fuzzy), ["assistente"]);
+}
+
+#[tokio::test]
+async fn a_highlight_becomes_a_quotation_of_exactly_the_matched_text() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    // `=` asks for this form only (the stem of "comunità" is shared with "comuni").
+    let r = search(&server, Some(&admin), "=comunità", json!({})).await;
+    let hit = &r["edges"][0]["node"];
+    let h = &hit["highlights"][0];
+    let transcript = hit["interview"]["transcript"].as_str().unwrap();
+    let expected = slice(
+        transcript,
+        h["start"].as_i64().unwrap(),
+        h["end"].as_i64().unwrap(),
+    );
+    assert_eq!(expected.to_lowercase(), "comunità");
+    let code = server
+        .ok(Some(&admin), "query($i: ID!) { node(id: $i) { ... on Interview { case { study { codebook { id } } } } } }", json!({"i": hit["interview"]["id"]}))
+        .await["node"]["case"]["study"]["codebook"][0]["id"]
+        .clone();
+    let q = server
+        .ok(
+            Some(&admin),
+            "mutation($i: ID!, $s: Int!, $e: Int!, $c: ID!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: [$c]}) { id text } }",
+            json!({"i": hit["interview"]["id"], "s": h["start"], "e": h["end"], "c": code}),
+        )
+        .await["createQuotation"]
+        .clone();
+    assert_eq!(q["text"], expected);
+    // The new quotation is searchable as soon as the mutation returns, and carries its code.
+    let found = search(
+        &server,
+        Some(&admin),
+        "=comunità",
+        json!({"scope": "QUOTATIONS", "f": {"codeIds": [code]}}),
+    )
+    .await;
+    let ids: Vec<&Value> = found["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["quotation"]["id"])
+        .collect();
+    assert!(ids.contains(&&q["id"]), "{found:#}");
+    let facet_codes: i64 = found["facets"]["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(facet_codes >= 1);
+}
+
+#[tokio::test]
+async fn facets_agree_with_totals_and_cursors_walk_every_hit_once() {
+    let server = TestServer::demo().await;
+    for q in [
+        "lavoro",
+        "comune OR comuni",
+        "famiglie",
+        "\"centri famiglia\"",
+    ] {
+        let all = search(&server, None, q, json!({"first": 100})).await;
+        let total = all["totalCount"].as_i64().unwrap();
+        assert!(total > 0, "{q}");
+        for facet in ["cases", "interviews"] {
+            let sum: i64 = all["facets"][facet]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["count"].as_i64().unwrap())
+                .sum();
+            assert_eq!(sum, total, "{q}: {facet} facet counts do not add up");
+        }
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = search(&server, None, q, json!({"first": 3, "after": after})).await;
+            assert_eq!(page["totalCount"], total);
+            for e in page["edges"].as_array().unwrap() {
+                paged.push((
+                    e["node"]["interview"]["id"].clone(),
+                    e["node"]["start"].clone(),
+                ));
+            }
+            if page["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        }
+        let whole: Vec<(Value, Value)> = all["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["node"]["interview"]["id"].clone(),
+                    e["node"]["start"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(paged, whole, "{q}: pages differ from the single list");
+    }
+}
+
+#[tokio::test]
+async fn filters_restrict_hits_and_counts() {
+    let server = TestServer::demo().await;
+    let all = search(&server, None, "lavoro", json!({})).await;
+    let total = all["totalCount"].as_i64().unwrap();
+    let case = &all["facets"]["cases"][0];
+    let by_case = search(
+        &server,
+        None,
+        "lavoro",
+        json!({"f": {"caseIds": [case["value"]]}}),
+    )
+    .await;
+    assert_eq!(by_case["totalCount"], case["count"]);
+    let interview = &all["facets"]["interviews"][0];
+    let by_interview = search(
+        &server,
+        None,
+        "lavoro",
+        json!({"f": {"interviewIds": [interview["value"]]}}),
+    )
+    .await;
+    assert_eq!(by_interview["totalCount"], interview["count"]);
+    if let Some(ambito) = all["facets"]["ambiti"].as_array().unwrap().first() {
+        let by_ambito = search(
+            &server,
+            None,
+            "lavoro",
+            json!({"f": {"ambitoCodes": [ambito["value"]]}}),
+        )
+        .await;
+        assert_eq!(by_ambito["totalCount"], ambito["count"]);
+    }
+    let early = search(
+        &server,
+        None,
+        "lavoro",
+        json!({"f": {"conductedTo": "2021-05-31"}}),
+    )
+    .await;
+    let late = search(
+        &server,
+        None,
+        "lavoro",
+        json!({"f": {"conductedFrom": "2021-06-01"}}),
+    )
+    .await;
+    assert_eq!(
+        early["totalCount"].as_i64().unwrap() + late["totalCount"].as_i64().unwrap(),
+        total
+    );
+    assert!(early["totalCount"].as_i64().unwrap() > 0 && late["totalCount"].as_i64().unwrap() > 0);
+    // Codes: a parent code finds quotations coded with its children.
+    let codebook = server
+        .ok(
+            None,
+            "{ studies { edges { node { codebook { id name children { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    let bisogni = codebook["studies"]["edges"][0]["node"]["codebook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Bisogni")
+        .unwrap()
+        .clone();
+    let parent = search(
+        &server,
+        None,
+        "casa OR casi OR lavoro OR famiglie",
+        json!({"scope": "QUOTATIONS", "f": {"codeIds": [bisogni["id"]]}}),
+    )
+    .await;
+    let mut by_child = 0;
+    for child in bisogni["children"].as_array().unwrap() {
+        let r = search(
+            &server,
+            None,
+            "casa OR casi OR lavoro OR famiglie",
+            json!({"scope": "QUOTATIONS", "f": {"codeIds": [child["id"]]}}),
+        )
+        .await;
+        by_child = by_child.max(r["totalCount"].as_i64().unwrap());
+    }
+    assert!(parent["totalCount"].as_i64().unwrap() >= by_child && by_child > 0);
+    let wrong = server
+        .gql(
+            None,
+            SEARCH,
+            json!({"q": "casa", "f": {"codeIds": [bisogni["id"]]}}),
+        )
+        .await;
+    assert_eq!(error_code(&wrong), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn bad_queries_get_bad_query_never_a_crash() {
+    let server = TestServer::demo().await;
+    let long = "parola ".repeat(1500);
+    for q in [
+        "\"fasce grigie",
+        "AND",
+        "casa OR",
+        "-",
+        "NOT",
+        "(casa",
+        "casa)",
+        "campo:valore",
+        "pro*gett",
+        long.as_str(),
+    ] {
+        let r = server.gql(None, SEARCH, json!({"q": q})).await;
+        assert_eq!(error_code(&r), "BAD_QUERY", "{q:.40}: {r}");
+        assert!(!r["errors"][0]["message"].as_str().unwrap().is_empty());
+    }
+    for q in ["di per che", "casa\u{0000}\u{0007}lavoro", "   ", "🙂"] {
+        let r = server.gql(None, SEARCH, json!({"q": q})).await;
+        assert!(
+            r.get("errors").is_none() || error_code(&r) == "BAD_QUERY",
+            "{q:?}: {r}"
+        );
+    }
+    // The server still answers.
+    assert!(
+        search(&server, None, "casa", json!({})).await["totalCount"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn a_private_study_leaves_no_trace_for_outsiders() {
+    let server = TestServer::demo().await;
+    let (token, study, _case, _ids) = corpus(
+        &server,
+        &["R: Il mirtillo rosso del bosco.", "R: Mirtilli ovunque."],
+    )
+    .await;
+    let own = search(&server, Some(&token), "mirtillo", json!({})).await;
+    assert_eq!(own["totalCount"], 2);
+    let outsider = search(&server, None, "mirtillo", json!({})).await;
+    assert_eq!(outsider["totalCount"], 0);
+    for facet in ["cases", "ambiti", "interviews", "codes"] {
+        assert_eq!(outsider["facets"][facet], json!([]), "{facet}");
+    }
+    let viewer_elsewhere = server.token("estranea", "viewer", Some(1)).await;
+    let r = search(
+        &server,
+        Some(&viewer_elsewhere),
+        "mirtillo",
+        json!({"f": {"studyIds": [study]}}),
+    )
+    .await;
+    assert_eq!(r["totalCount"], 0);
+    let kwic = server
+        .ok(
+            None,
+            "{ concordance(term: \"mirtillo\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(kwic["concordance"]["totalCount"], 0);
+    assert!(id_number(study.as_str().unwrap()) > 1);
+}
+
+#[tokio::test]
+async fn concordance_lists_every_occurrence_in_context() {
+    let server = TestServer::demo().await;
+    const KWIC: &str = "query($t: String!, $first: Int, $after: String) { concordance(term: $t, window: 30, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { start end left keyword right interview { id transcript } } } } }";
+    let all = server
+        .ok(None, KWIC, json!({"t": "pandemia", "first": 100}))
+        .await["concordance"]
+        .clone();
+    let total = all["totalCount"].as_i64().unwrap();
+    let hits = search(&server, None, "pandemia", json!({})).await;
+    assert_eq!(
+        total as usize,
+        highlighted(&hits).len(),
+        "one line per highlighted occurrence"
+    );
+    let mut last = (String::new(), -1);
+    for e in all["edges"].as_array().unwrap() {
+        let n = &e["node"];
+        let t = n["interview"]["transcript"].as_str().unwrap();
+        let (s, end) = (n["start"].as_i64().unwrap(), n["end"].as_i64().unwrap());
+        assert_eq!(slice(t, s, end), n["keyword"].as_str().unwrap());
+        assert!(n["keyword"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .starts_with("pandemi"));
+        assert!(slice(t, 0, s).ends_with(n["left"].as_str().unwrap()));
+        assert!(slice(t, end, end + 30).starts_with(n["right"].as_str().unwrap()));
+        assert!(n["left"].as_str().unwrap().chars().count() <= 30);
+        let key = (n["interview"]["id"].as_str().unwrap().to_owned(), s);
+        assert!(key.0 != last.0 || key.1 > last.1, "not ordered by position");
+        last = key;
+    }
+    let page = server
+        .ok(None, KWIC, json!({"t": "pandemia", "first": 2}))
+        .await["concordance"]
+        .clone();
+    let next = server
+        .ok(
+            None,
+            KWIC,
+            json!({"t": "pandemia", "first": 2, "after": page["pageInfo"]["endCursor"]}),
+        )
+        .await["concordance"]
+        .clone();
+    assert_eq!(
+        next["edges"][0]["node"]["start"],
+        all["edges"][2]["node"]["start"]
+    );
+}
+
+#[tokio::test]
+async fn edits_are_searchable_when_the_mutation_returns_and_commits_stay_batched() {
+    let server = TestServer::empty().await;
+    let (token, study, _case, ids) = corpus(
+        &server,
+        &["R: Nessuna parola speciale qui, solo testo comune e ancora testo."],
+    )
+    .await;
+    let code = server
+        .ok(
+            Some(&token),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Tema\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let q = server
+        .ok(Some(&token), "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 18, codeIds: [$c]}) { id version text } }", json!({"i": ids[0], "c": code}))
+        .await["createQuotation"]
+        .clone();
+    assert_eq!(q["text"], "Nessuna parola ");
+    let quotations = |r: Value| r["totalCount"].as_i64().unwrap();
+    assert_eq!(
+        quotations(
+            search(
+                &server,
+                Some(&token),
+                "parola",
+                json!({"scope": "QUOTATIONS"})
+            )
+            .await
+        ),
+        1
+    );
+    server
+        .ok(Some(&token), "mutation($id: ID!) { updateQuotation(input: {id: $id, version: 1, start: 43, end: 49}) { text } }", json!({"id": q["id"]}))
+        .await;
+    assert_eq!(
+        quotations(
+            search(
+                &server,
+                Some(&token),
+                "parola",
+                json!({"scope": "QUOTATIONS"})
+            )
+            .await
+        ),
+        0
+    );
+    assert_eq!(
+        quotations(
+            search(
+                &server,
+                Some(&token),
+                "comune",
+                json!({"scope": "QUOTATIONS"})
+            )
+            .await
+        ),
+        1
+    );
+    server
+        .ok(
+            Some(&token),
+            "mutation($id: ID!) { deleteQuotation(id: $id, version: 2) }",
+            json!({"id": q["id"]}),
+        )
+        .await;
+    assert_eq!(
+        quotations(
+            search(
+                &server,
+                Some(&token),
+                "comune",
+                json!({"scope": "QUOTATIONS"})
+            )
+            .await
+        ),
+        0
+    );
+    // Two hundred single edits, each searchable at once, leave few segments.
+    for n in 0..200 {
+        server
+            .ok(Some(&token), "mutation($i: ID!, $s: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: 42, codeIds: []}) { id } }", json!({"i": ids[0], "s": n % 30}))
+            .await;
+    }
+    assert_eq!(
+        quotations(
+            search(
+                &server,
+                Some(&token),
+                "testo",
+                json!({"scope": "QUOTATIONS"})
+            )
+            .await
+        ),
+        200
+    );
+    let segments = server.search.segment_count();
+    assert!(segments <= 50, "{segments} segments after 200 single edits");
+}
