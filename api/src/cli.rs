@@ -60,6 +60,8 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Rebuild the search index from the database, with a progress bar, and exit.
+    Reindex,
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
     /// Manage API tokens.
@@ -107,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     db::migrate(&database.conn).await?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => unreachable!("handled before connecting"),
+        Command::Reindex => reindex(&opts, &database).await,
         Command::Migrate => {
             eprintln!("migrations applied");
             Ok(())
@@ -150,14 +153,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", opts.bind))?;
             let addr = listener.local_addr()?;
-            let app = http::router(http::AppState::new(database, search));
+            let app = http::router(http::AppState::new(database, search.clone()));
             println!("listening on http://{addr}");
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
+            search.shutdown().await;
             Ok(())
         }
     }
+}
+
+/// `quaderno reindex`: rebuilds the index in the data directory (the server must be stopped:
+/// the index has one writer).
+async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} interviews ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("indexing");
+    let progress_bar = bar.clone();
+    let index = crate::search::SearchIndex::open(
+        &opts.data_dir.join("index"),
+        database.conn.clone(),
+        crate::search::OpenOptions {
+            force_rebuild: true,
+            progress: Some(Box::new(move |done, total| {
+                progress_bar.set_length(total as u64);
+                progress_bar.set_position(done as u64);
+            })),
+        },
+    )
+    .context("opening the search index (is a server running on this data directory?)")?;
+    index.ready(&database.conn).await?;
+    bar.finish_with_message("indexed");
+    eprintln!(
+        "search index rebuilt: {} segments, change log at {}",
+        index.segment_count(),
+        index.applied_seq()
+    );
+    Ok(())
 }
 
 fn init_tracing() {

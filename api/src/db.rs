@@ -86,3 +86,31 @@ pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransactio
     })
     .await
 }
+
+/// A URL for a fresh, empty database for tests and benchmarks: a new database on the
+/// PostgreSQL server of `postgres_base` when given, else a SQLite file in `dir`.
+pub async fn scratch_database_url(
+    postgres_base: Option<&str>,
+    dir: &std::path::Path,
+) -> Result<String, DbErr> {
+    let Some(base) = postgres_base.filter(|b| b.starts_with("postgres")) else {
+        return Ok(format!("sqlite://{}/quaderno.db?mode=rwc", dir.display()));
+    };
+    let name = format!(
+        "quaderno_test_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let admin = SeaDatabase::connect(base.to_owned()).await?;
+    admin
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("CREATE DATABASE {name}"),
+        ))
+        .await?;
+    admin.close().await?;
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .ok_or_else(|| DbErr::Custom(format!("{base} names no database")))?;
+    Ok(format!("{prefix}/{name}"))
+}

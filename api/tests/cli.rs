@@ -1,70 +1,11 @@
 //! The binary as an operator runs it: `quaderno serve` with no flags but a data directory,
 //! `--bind 127.0.0.1:0`, `--no-demo`, and `quaderno token create`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-use serde_json::{json, Value};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_quaderno");
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env_remove("DATABASE_URL")
-        .env_remove("QUADERNO_NO_DEMO")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start quaderno");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read stdout");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server { child, url }
-}
-
-/// Polls /readyz until 200 (the search index is built in the background at first start).
-pub async fn wait_ready(url: &str) {
-    for _ in 0..300 {
-        let r = reqwest::get(format!("{url}/readyz")).await.unwrap();
-        if r.status() == 200 {
-            return;
-        }
-        assert_eq!(r.status(), 503, "/readyz answers 200 or 503");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{url} never became ready");
-}
-
-async fn gql(url: &str, token: Option<&str>, query: &str) -> Value {
-    let mut req = reqwest::Client::new()
-        .post(format!("{url}/graphql"))
-        .json(&json!({ "query": query }));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().json().await.unwrap()
-}
+use common::{gql, serve, wait_ready, BIN};
 
 #[tokio::test]
 async fn serve_starts_on_a_free_port_with_the_demo_data_and_graphiql() {

@@ -1,10 +1,8 @@
 //! Test support: a real quaderno server on an ephemeral port, over SQLite (default) or over
 //! a fresh PostgreSQL database when `QUADERNO_TEST_DATABASE_URL` names a PostgreSQL server.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use api::db::Database;
-use sea_orm::{ConnectionTrait, Database as SeaDatabase, DbBackend, Statement};
+use sea_orm::DbBackend;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -25,41 +23,13 @@ pub struct Options {
     pub demo: bool,
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A database URL for one test: a temporary SQLite file, or a new PostgreSQL database.
+/// A database URL for one test: a temporary SQLite file, or a new PostgreSQL database when
+/// `QUADERNO_TEST_DATABASE_URL` names a server.
 pub async fn fresh_database_url(dir: &TempDir) -> String {
-    match std::env::var("QUADERNO_TEST_DATABASE_URL") {
-        Ok(base) if base.starts_with("postgres") => {
-            let name = format!(
-                "quaderno_test_{}_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed),
-                rand_suffix()
-            );
-            let admin = SeaDatabase::connect(base.clone())
-                .await
-                .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable");
-            admin
-                .execute_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("CREATE DATABASE {name}"),
-                ))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
-            format!("{prefix}/{name}")
-        }
-        _ => format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display()),
-    }
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
+    let base = std::env::var("QUADERNO_TEST_DATABASE_URL").ok();
+    api::db::scratch_database_url(base.as_deref(), dir.path())
+        .await
+        .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable")
 }
 
 impl TestServer {
@@ -103,6 +73,13 @@ impl TestServer {
 
     pub async fn empty() -> Self {
         Self::start(Options { demo: false }).await
+    }
+
+    /// Stops serving and drops this server's search index (its writer task then ends).
+    pub async fn stop(&mut self) {
+        self.handle.abort();
+        let _ = (&mut self.handle).await;
+        self.search.shutdown().await;
     }
 
     pub fn is_postgres(&self) -> bool {

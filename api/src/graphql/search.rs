@@ -15,8 +15,10 @@ use crate::search::query::Mode;
 use crate::search::{self, Scope};
 use crate::service::{studies, territory};
 
-/// Most hits or lines in one page.
-const MAX_PAGE: i32 = 100;
+/// Most hits in one page of search results.
+const MAX_HITS: i32 = 100;
+/// Most lines in one page of a concordance (they are short).
+const MAX_LINES: i32 = 1000;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum SearchScope {
@@ -205,11 +207,9 @@ async fn index_filter(
     })
 }
 
-fn paging(first: i32, after: Option<String>) -> async_graphql::Result<(usize, usize)> {
-    if !(0..=MAX_PAGE).contains(&first) {
-        return Err(bad_input(format!(
-            "`first` must be between 0 and {MAX_PAGE}"
-        )));
+fn paging(first: i32, max: i32, after: Option<String>) -> async_graphql::Result<(usize, usize)> {
+    if !(0..=max).contains(&first) {
+        return Err(bad_input(format!("`first` must be between 0 and {max}")));
     }
     let offset = decode_cursor(after.as_deref())?.map_or(0, |p| p as usize + 1);
     Ok((offset, first as usize))
@@ -293,7 +293,7 @@ impl SearchQuery {
             SearchScope::Transcripts => Scope::Transcripts,
             SearchScope::Quotations => Scope::Quotations,
         };
-        let (offset, limit) = paging(first.unwrap_or(20), after)?;
+        let (offset, limit) = paging(first.unwrap_or(20), MAX_HITS, after)?;
         let request = search::SearchRequest {
             query,
             scope,
@@ -347,7 +347,7 @@ impl SearchQuery {
         if !(0..=500).contains(&window) {
             return Err(bad_input("`window` must be between 0 and 500 characters"));
         }
-        let (offset, limit) = paging(first.unwrap_or(50), after)?;
+        let (offset, limit) = paging(first.unwrap_or(50), MAX_LINES, after)?;
         let filter = index_filter(r, filter.unwrap_or_default(), Scope::Transcripts).await?;
         let index = r.search.clone();
         let (total, lines) = tokio::task::spawn_blocking(move || {

@@ -403,5 +403,16 @@ impl Indexer {
                 }
             }
         }
+        // Every batch was committed; let merges finish and release the lock.
+        if let Ok(writer) = Arc::try_unwrap(self.writer) {
+            let finished = tokio::task::spawn_blocking(move || match writer.into_inner() {
+                Ok(w) => w.wait_merging_threads().is_ok(),
+                Err(_) => false,
+            })
+            .await;
+            if !matches!(finished, Ok(true)) {
+                tracing::warn!("the search index writer did not shut down cleanly");
+            }
+        }
     }
 }

@@ -61,6 +61,7 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     shared: Arc<Shared>,
+    writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for SearchIndex {
@@ -133,13 +134,24 @@ impl SearchIndex {
             db,
             shared: shared.clone(),
         };
-        tokio::spawn(indexer.run(rebuild));
+        let task = tokio::spawn(indexer.run(rebuild));
         Ok(Arc::new(Self {
             index,
             reader,
             fields,
             shared,
+            writer_task: tokio::sync::Mutex::new(Some(task)),
         }))
+    }
+
+    /// Stops the writer after its current batch, waits for merges, and releases the index
+    /// lock. Searches keep working on the last commit.
+    pub async fn shutdown(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+        if let Some(task) = self.writer_task.lock().await.take() {
+            let _ = task.await;
+        }
     }
 
     /// Whether searches can run (built and caught up at least once).

@@ -1,0 +1,67 @@
+//! Running the `quaderno` binary in tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_quaderno");
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .env_remove("QUADERNO_NO_DEMO")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start quaderno");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read stdout");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Server { child, url }
+}
+
+/// Polls /readyz until 200 (the search index is built in the background at first start).
+pub async fn wait_ready(url: &str) {
+    for _ in 0..300 {
+        let r = reqwest::get(format!("{url}/readyz")).await.unwrap();
+        if r.status() == 200 {
+            return;
+        }
+        assert_eq!(r.status(), 503, "/readyz answers 200 or 503");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} never became ready");
+}
+
+pub async fn gql(url: &str, token: Option<&str>, query: &str) -> Value {
+    let mut req = reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .json(&json!({ "query": query }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}

@@ -1,0 +1,122 @@
+//! The index is derived data: a missing, corrupt or outdated index is rebuilt from the
+//! database at start, and a lagging one catches up.
+
+use std::sync::Arc;
+
+use api::search::query::Mode;
+use api::search::{Filter, Scope, SearchIndex, SearchRequest};
+use tests::TestServer;
+
+fn count(index: &SearchIndex, q: &str, scope: Scope) -> usize {
+    index
+        .search(&SearchRequest {
+            query: q.into(),
+            scope,
+            filter: Filter::default(),
+            mode: Mode::Stem,
+            fuzzy: false,
+            offset: 0,
+            limit: 10,
+        })
+        .expect("search")
+        .total
+}
+
+async fn reopen(server: &TestServer) -> Arc<SearchIndex> {
+    let index = SearchIndex::open(
+        &server.data_dir.path().join("index"),
+        server.db.conn.clone(),
+        Default::default(),
+    )
+    .expect("open");
+    index.ready(&server.db.conn).await.expect("ready");
+    index
+}
+
+/// Stops the server's own writer so that another can take the index.
+async fn release(server: &mut TestServer) {
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn corrupt_outdated_and_missing_indexes_are_rebuilt() {
+    let mut server = TestServer::demo().await;
+    let passages = count(&server.search, "pandemia OR lavoro", Scope::Transcripts);
+    let quotations = count(&server.search, "pandemia OR lavoro", Scope::Quotations);
+    assert!(passages > 0 && quotations > 0);
+    release(&mut server).await;
+    let dir = server.data_dir.path().join("index");
+    let meta = dir.join("meta.json");
+
+    // Built by another analyzer version.
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let outdated = text.replace("\\\"analyzer\\\":1", "\\\"analyzer\\\":0");
+    assert_ne!(text, outdated, "payload not found in {text:.300}");
+    std::fs::write(&meta, outdated).unwrap();
+    let index = reopen(&server).await;
+    assert_eq!(
+        count(&index, "pandemia OR lavoro", Scope::Transcripts),
+        passages
+    );
+    assert!(std::fs::read_to_string(&meta)
+        .unwrap()
+        .contains("\\\"analyzer\\\":1"));
+    index.shutdown().await;
+
+    // Corrupt.
+    std::fs::write(&meta, "{ not json").unwrap();
+    let index = reopen(&server).await;
+    assert_eq!(
+        count(&index, "pandemia OR lavoro", Scope::Quotations),
+        quotations
+    );
+    index.shutdown().await;
+
+    // Missing.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let index = reopen(&server).await;
+    assert_eq!(
+        count(&index, "pandemia OR lavoro", Scope::Transcripts),
+        passages
+    );
+}
+
+#[tokio::test]
+async fn a_lagging_index_catches_up_from_the_change_log() {
+    let mut server = TestServer::demo().await;
+    let before = count(&server.search, "pandemia", Scope::Transcripts);
+    release(&mut server).await;
+    // Written while no index writer runs: only the database and its change log see it.
+    let admin = api::auth::create_token_for(&server.db.conn, "admin", "admin", None, None)
+        .await
+        .unwrap();
+    let caller = api::auth::caller_from_token(&server.db.conn, &admin)
+        .await
+        .unwrap();
+    let case = entities_case(&server).await;
+    api::service::interviews::create_interview(
+        &server.db.conn,
+        &caller,
+        api::service::interviews::NewInterview {
+            case_id: case,
+            label: "Int. 99".into(),
+            transcript: "R: La pandemia, sempre la pandemia.\n\nINT: E poi?\n\nR: Dopo la pandemia tutto è cambiato.".into(),
+            conducted_on: None,
+            interviewee_role: None,
+            language: "it".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let index = reopen(&server).await;
+    assert_eq!(count(&index, "pandemia", Scope::Transcripts), before + 2);
+}
+
+async fn entities_case(server: &TestServer) -> i64 {
+    use sea_orm::EntityTrait;
+    api_entities::study_case::Entity::find()
+        .all(&server.db.conn)
+        .await
+        .unwrap()[0]
+        .id
+}

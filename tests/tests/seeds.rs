@@ -1,0 +1,134 @@
+//! Real text: the five source documents of ../shared/seeds, read at run time and imported as
+//! transcripts, searched with the queries analysts type.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tests::TestServer;
+
+fn seeds() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds");
+    let mut docs: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    docs.sort();
+    docs
+}
+
+fn chars(text: &str, start: i64, end: i64) -> String {
+    text.chars()
+        .skip(start as usize)
+        .take((end - start) as usize)
+        .collect()
+}
+
+/// (query, what every highlight must look like once lower-cased).
+type Check = (&'static str, fn(&str) -> bool);
+
+#[tokio::test]
+async fn real_documents_are_found_by_phrase_inflection_accent_and_elision() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let study = server
+        .ok(
+            Some(&token),
+            r#"mutation { createStudy(input: {title: "Fonti"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = server
+        .ok(
+            Some(&token),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Rapporti\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let docs = seeds();
+    assert_eq!(docs.len(), 5);
+    let mut transcripts = std::collections::HashMap::new();
+    for (name, text) in &docs {
+        let i = server
+            .ok(
+                Some(&token),
+                "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id length } }",
+                json!({"c": case, "l": name, "t": text}),
+            )
+            .await["createInterview"]
+            .clone();
+        assert_eq!(i["length"].as_u64().unwrap() as usize, text.chars().count());
+        transcripts.insert(i["id"].as_str().unwrap().to_owned(), text.clone());
+    }
+    let checks: &[Check] = &[
+        ("\"innovazione sociale\"", |w| {
+            w.starts_with("innovazion") && w.ends_with([' ', 'e', 'i']) && w.contains(" social")
+        }),
+        ("progetti", |w| w.starts_with("progett")),
+        ("citta", |w| w == "città" || w == "citta"),
+        ("ente", |w| w == "ente" || w == "enti"),
+        ("welfare AND comunità", |w| {
+            w == "welfare" || w.starts_with("comun")
+        }),
+        ("coprogettazione OR co-progettazione", |w| {
+            w.contains("progett")
+        }),
+    ];
+    for (query, ok) in checks {
+        let r = server
+            .ok(
+                Some(&token),
+                "query($q: String!) { search(query: $q, first: 100) { totalCount edges { node { start end highlights { start end } interview { id } } } } }",
+                json!({"q": query}),
+            )
+            .await["search"]
+            .clone();
+        assert!(
+            r["totalCount"].as_i64().unwrap() > 0,
+            "{query}: nothing found"
+        );
+        for e in r["edges"].as_array().unwrap() {
+            let text = &transcripts[e["node"]["interview"]["id"].as_str().unwrap()];
+            let highlights = e["node"]["highlights"].as_array().unwrap();
+            assert!(!highlights.is_empty(), "{query}: a hit without highlights");
+            for h in highlights {
+                let exact = chars(
+                    text,
+                    h["start"].as_i64().unwrap(),
+                    h["end"].as_i64().unwrap(),
+                )
+                .to_lowercase();
+                // A phrase may run over a line break (or an underscore, in a file name): the
+                // span is the text as written, its words are what matched.
+                let word = exact
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                assert!(ok(&word), "{query}: highlight {exact:?}");
+            }
+        }
+    }
+    // "dell’ente" (curly apostrophe) is found by `ente`, the highlight skipping the article.
+    let r: Value = server
+        .ok(Some(&token), "{ concordance(term: \"ente\", window: 6, first: 1000) { totalCount edges { node { left keyword } } } }", json!({}))
+        .await;
+    let lines = r["concordance"]["edges"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["node"]["left"].as_str().unwrap().ends_with("dell’")),
+        "no dell’ente"
+    );
+    assert!(lines.iter().all(|l| l["node"]["keyword"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .starts_with("ent")));
+}
