@@ -52,6 +52,8 @@ pub enum Permission {
     Code,
     /// The caller's own discontinuity judgments.
     Evaluate,
+    /// Memos (everyone but viewers).
+    Annotate,
     /// Cases, interventions, consensus judgments, membership.
     Own,
 }
@@ -62,6 +64,7 @@ impl StudyRole {
             Permission::Read => true,
             Permission::Code => matches!(self, Self::Owner | Self::Analyst),
             Permission::Evaluate => matches!(self, Self::Owner | Self::Evaluator),
+            Permission::Annotate => self != Self::Viewer,
             Permission::Own => self == Self::Owner,
         }
     }

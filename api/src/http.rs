@@ -2,8 +2,10 @@
 //! resolved here, once per request, from the Bearer token.
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::State;
+use axum::extract::WebSocketUpgrade;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use crate::auth::{self, Caller};
 use crate::db::Database;
+use crate::graphql::live::Events;
 use crate::graphql::{build_schema, QuadernoSchema, RequestCtx};
 use crate::search::SearchIndex;
 use crate::ServiceError;
@@ -26,6 +29,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct AppState {
     pub db: Database,
     pub search: Arc<SearchIndex>,
+    pub events: Events,
     pub schema: QuadernoSchema,
 }
 
@@ -34,6 +38,7 @@ impl AppState {
         Self {
             db,
             search,
+            events: Events::default(),
             schema: build_schema(),
         }
     }
@@ -42,6 +47,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -51,7 +57,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 /// A GraphQL-shaped error response for failures before execution (bad token).
@@ -93,7 +104,12 @@ async fn graphql(
         Ok(c) => c,
         Err(msg) => return unauthenticated(&msg),
     };
-    let ctx = RequestCtx::new(state.db.conn.clone(), caller, state.search.clone());
+    let ctx = RequestCtx::new(
+        state.db.conn.clone(),
+        caller,
+        state.search.clone(),
+        state.events.clone(),
+    );
     let mut resp = state.schema.execute(req.into_inner().data(ctx)).await;
     code_client_errors(&mut resp.errors);
     GraphQLResponse::from(resp).into_response()
@@ -108,6 +124,45 @@ fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
             ext.set("code", "BAD_USER_INPUT");
         }
     }
+}
+
+/// Subscriptions over graphql-transport-ws (or the older graphql-ws). Browsers cannot set
+/// headers on WebSockets, so the token comes in the `connection_init` payload:
+/// `{"Authorization": "Bearer <token>"}`; without one the caller is anonymous.
+async fn graphql_ws(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let schema = state.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let mut headers = HeaderMap::new();
+                    let token = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str());
+                    if let Some(value) = token.and_then(|t| t.parse().ok()) {
+                        headers.insert(header::AUTHORIZATION, value);
+                    }
+                    let caller = caller_from_headers(&state.db, &headers)
+                        .await
+                        .map_err(async_graphql::Error::new)?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(RequestCtx::for_subscription(
+                        state.db.conn.clone(),
+                        caller,
+                        state.search.clone(),
+                        state.events.clone(),
+                    ));
+                    Ok(data)
+                })
+                .serve()
+                .await
+        })
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

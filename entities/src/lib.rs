@@ -20,6 +20,7 @@ pub mod discontinuity_evidence;
 pub mod ente_gestore;
 pub mod intervention;
 pub mod interview;
+pub mod memo;
 pub mod project;
 pub mod project_ambito;
 pub mod project_partner;

@@ -1,11 +1,11 @@
 //! The codebook: hierarchical codes per study.
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use entities::code;
 
 use super::ids::{decode, encode, Kind};
 use super::loaders::{all, one};
-use super::rc;
+use super::{patch, rc};
 use crate::service::codes as service;
 
 #[derive(Clone)]
@@ -13,6 +13,10 @@ pub struct Code(pub code::Model);
 
 #[Object]
 impl Code {
+    /// Notes on this, newest last.
+    async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
+        super::memos::memos_of(ctx, crate::service::memos::Target::Code(self.0.id)).await
+    }
     pub async fn id(&self) -> ID {
         encode(Kind::Code, self.0.id)
     }
@@ -84,6 +88,18 @@ pub struct CreateCodeInput {
     pub color: Option<String>,
 }
 
+#[derive(InputObject)]
+pub struct UpdateCodeInput {
+    pub id: ID,
+    pub name: Option<String>,
+    /// #RRGGBB; null clears it.
+    pub color: MaybeUndefined<String>,
+    pub description: MaybeUndefined<String>,
+    /// Moves the code under another of its study (never under itself or its descendants);
+    /// null moves it to the root.
+    pub parent_id: MaybeUndefined<ID>,
+}
+
 #[derive(Default)]
 pub struct CodeMutation;
 
@@ -112,5 +128,57 @@ impl CodeMutation {
         )
         .await?;
         Ok(Code(c))
+    }
+
+    /// Renames, recolours, describes or moves a code.
+    async fn update_code(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCodeInput,
+    ) -> async_graphql::Result<Code> {
+        let r = rc(ctx);
+        let c = service::update_code(
+            &r.db,
+            &r.caller,
+            service::CodeUpdate {
+                id: decode(&input.id, Kind::Code)?,
+                name: input.name,
+                color: patch(input.color),
+                description: patch(input.description),
+                parent_id: patch(input.parent_id)
+                    .map(|p| p.map(|id| decode(&id, Kind::Code)).transpose())
+                    .transpose()?,
+            },
+        )
+        .await?;
+        r.searchable().await;
+        Ok(Code(c))
+    }
+
+    /// Merges one code into another: its quotations and children move to the target (a
+    /// quotation carrying both keeps one); returns the target.
+    async fn merge_codes(
+        &self,
+        ctx: &Context<'_>,
+        source_id: ID,
+        target_id: ID,
+    ) -> async_graphql::Result<Code> {
+        let r = rc(ctx);
+        let c = service::merge_codes(
+            &r.db,
+            &r.caller,
+            decode(&source_id, Kind::Code)?,
+            decode(&target_id, Kind::Code)?,
+        )
+        .await?;
+        r.searchable().await;
+        Ok(Code(c))
+    }
+
+    /// Deletes an unused code with its (unused) descendants; CONFLICT while in use.
+    async fn delete_code(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let r = rc(ctx);
+        service::delete_code(&r.db, &r.caller, decode(&id, Kind::Code)?).await?;
+        Ok(id)
     }
 }

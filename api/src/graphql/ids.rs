@@ -19,11 +19,12 @@ pub enum Kind {
     Code,
     Quotation,
     Discontinuity,
+    Memo,
     User,
 }
 
 impl Kind {
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 13] = [
         Kind::Ambito,
         Kind::EnteGestore,
         Kind::Comune,
@@ -35,6 +36,7 @@ impl Kind {
         Kind::Code,
         Kind::Quotation,
         Kind::Discontinuity,
+        Kind::Memo,
         Kind::User,
     ];
 
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Code => "Code",
             Kind::Quotation => "Quotation",
             Kind::Discontinuity => "Discontinuity",
+            Kind::Memo => "Memo",
             Kind::User => "User",
         }
     }

@@ -1,6 +1,6 @@
 //! Interviews and their transcripts (positions in code points).
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use entities::{interview, study_case};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -10,7 +10,7 @@ use super::loaders::{all, one};
 use super::quotations::Quotation;
 use super::scalars::Date;
 use super::studies::Case;
-use super::{connection, page_request, rc, Conn};
+use super::{connection, page_request, patch, rc, Conn};
 use crate::service::{interviews as service, page, studies};
 use crate::text;
 
@@ -19,6 +19,10 @@ pub struct Interview(pub interview::Model);
 
 #[Object]
 impl Interview {
+    /// Notes on this, newest last.
+    async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
+        super::memos::memos_of(ctx, crate::service::memos::Target::Interview(self.0.id)).await
+    }
     pub async fn id(&self) -> ID {
         encode(Kind::Interview, self.0.id)
     }
@@ -130,6 +134,40 @@ pub struct CreateInterviewInput {
     pub language: Option<String>,
 }
 
+#[derive(InputObject)]
+pub struct UpdateInterviewInput {
+    pub id: ID,
+    /// The version read; a stale version fails with CONFLICT.
+    pub version: i32,
+    pub label: Option<String>,
+    /// The new transcript. Quotations follow their text; if some text is gone the edit is
+    /// refused (CONFLICT) unless `allowQuotationLoss`, which deletes and reports them.
+    pub transcript: Option<String>,
+    pub conducted_on: MaybeUndefined<Date>,
+    pub interviewee_role: MaybeUndefined<String>,
+    #[graphql(default_with = "Some(false)")]
+    pub allow_quotation_loss: Option<bool>,
+}
+
+/// A quotation deleted by a transcript edit, as it was.
+#[derive(SimpleObject)]
+pub struct LostQuotation {
+    pub id: ID,
+    pub start: i32,
+    pub end: i32,
+    pub text: String,
+    pub code_ids: Vec<ID>,
+    pub memo: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct InterviewUpdate {
+    pub interview: Interview,
+    /// Quotations whose position changed with the transcript.
+    pub moved_quotations: i32,
+    pub lost_quotations: Vec<LostQuotation>,
+}
+
 #[derive(Default)]
 pub struct InterviewMutation;
 
@@ -156,5 +194,49 @@ impl InterviewMutation {
         .await?;
         r.searchable().await;
         Ok(Interview(i))
+    }
+
+    /// Edits an interview; a new transcript re-anchors its quotations.
+    async fn update_interview(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateInterviewInput,
+    ) -> async_graphql::Result<InterviewUpdate> {
+        let r = rc(ctx);
+        let edit = service::update_interview(
+            &r.db,
+            &r.caller,
+            service::InterviewUpdate {
+                id: decode(&input.id, Kind::Interview)?,
+                version: input.version,
+                label: input.label,
+                transcript: input.transcript,
+                conducted_on: patch(input.conducted_on).map(|d| d.map(|d| d.0)),
+                interviewee_role: patch(input.interviewee_role),
+                allow_quotation_loss: input.allow_quotation_loss.unwrap_or(false),
+            },
+        )
+        .await?;
+        r.searchable().await;
+        Ok(InterviewUpdate {
+            interview: Interview(edit.interview),
+            moved_quotations: edit.moved as i32,
+            lost_quotations: edit
+                .lost
+                .into_iter()
+                .map(|l| LostQuotation {
+                    id: encode(Kind::Quotation, l.id),
+                    start: l.start,
+                    end: l.end,
+                    text: l.text,
+                    code_ids: l
+                        .code_ids
+                        .into_iter()
+                        .map(|c| encode(Kind::Code, c))
+                        .collect(),
+                    memo: l.memo,
+                })
+                .collect(),
+        })
     }
 }

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::error::LoadError;
+use crate::service::memos::Target;
 use crate::service::territory::valid_on;
 
 fn as_i64(v: Value) -> Option<i64> {
@@ -198,6 +199,34 @@ impl Loader<(i64, bool)> for QuotationCounts {
     }
 }
 
+/// Memos by (target kind, target id).
+pub struct MemosOf {
+    db: DatabaseConnection,
+}
+
+impl Loader<Target> for MemosOf {
+    type Value = Vec<memo::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Target]) -> Result<HashMap<Target, Self::Value>, LoadError> {
+        let rows = memo::Entity::find()
+            .filter(memo::Column::TargetId.is_in(keys.iter().map(|k| k.id())))
+            .order_by_asc(memo::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<Target, Vec<memo::Model>> = HashMap::new();
+        for &t in keys {
+            let mine = rows
+                .iter()
+                .filter(|m| m.target_kind == t.kind() && m.target_id == t.id())
+                .cloned()
+                .collect();
+            out.insert(t, mine);
+        }
+        Ok(out)
+    }
+}
+
 type Dl<T> = DataLoader<T, HashMapCache>;
 
 fn dl<K, T>(loader: T) -> Dl<T>
@@ -281,11 +310,60 @@ pub struct Loaders {
     pub codes_of_quotation: Dl<Linked<quotation_code::Entity, code::Entity>>,
     pub quotation_counts: Dl<QuotationCounts>,
     pub evidence_of: Dl<Linked<discontinuity_evidence::Entity, quotation::Entity>>,
+    pub memos_of: Dl<MemosOf>,
     pub causes_of: Dl<Linked<discontinuity_cause::Entity, discontinuity::Entity>>,
     pub effects_of: Dl<Linked<discontinuity_cause::Entity, discontinuity::Entity>>,
 }
 
 impl Loaders {
+    /// Loaders without caches, for subscriptions: each event must read current data.
+    pub fn uncached(db: &DatabaseConnection) -> Self {
+        let l = Self::new(db);
+        macro_rules! off {
+            ($($f:ident),*) => { $( l.$f.enable_all_cache(false); )* };
+        }
+        off!(
+            ambito,
+            ente,
+            project,
+            study,
+            case,
+            intervention,
+            interview,
+            code,
+            quotation,
+            discontinuity,
+            user,
+            enti_of_ambito_at,
+            ambiti_of_ente_at,
+            predecessors,
+            successors,
+            cases_of_ambito,
+            comuni_of_ente,
+            projects_led_by,
+            projects_joined_by,
+            partners_of_project,
+            ambiti_of_project,
+            cases_of_project,
+            cases_of_study,
+            codes_of_study,
+            ambiti_of_case,
+            projects_of_case,
+            interviews_of_case,
+            interventions_of_case,
+            discontinuities_of_case,
+            discontinuities_of_intervention,
+            quotations_of_interview,
+            codes_of_quotation,
+            quotation_counts,
+            evidence_of,
+            memos_of,
+            causes_of,
+            effects_of
+        );
+        l
+    }
+
     pub fn new(db: &DatabaseConnection) -> Self {
         use ambito_succession::Column as S;
         use discontinuity_cause::Column as DC;
@@ -400,6 +478,7 @@ impl Loaders {
                 discontinuity_evidence::Column::QuotationId,
                 quotation::Column::Id,
             ),
+            memos_of: dl(MemosOf { db: db.clone() }),
             causes_of: linked(db, DC::EffectId, DC::CauseId, discontinuity::Column::Id),
             effects_of: linked(db, DC::CauseId, DC::EffectId, discontinuity::Column::Id),
         }

@@ -2,12 +2,15 @@
 //! caller, and call the service layer; errors become GraphQL errors once, in `error`.
 
 pub mod ambiti;
+pub mod analysis;
 pub mod codes;
 pub mod discontinuities;
 pub mod error;
 pub mod ids;
 pub mod interviews;
+pub mod live;
 pub mod loaders;
+pub mod memos;
 pub mod node;
 pub mod projects;
 pub mod quotations;
@@ -20,7 +23,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, EmptySubscription, MergedObject, OutputType, Schema, SimpleObject};
+use async_graphql::{Context, MergedObject, OutputType, Schema, SimpleObject};
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
@@ -39,6 +42,7 @@ pub struct Query(
     interviews::InterviewQuery,
     quotations::QuotationQuery,
     search::SearchQuery,
+    analysis::AnalysisQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -48,12 +52,13 @@ pub struct Mutation(
     codes::CodeMutation,
     quotations::QuotationMutation,
     discontinuities::DiscontinuityMutation,
+    memos::MemoMutation,
 );
 
-pub type QuadernoSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;
 
 pub fn build_schema() -> QuadernoSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .register_output_type::<node::Node>()
         .finish()
 }
@@ -69,18 +74,38 @@ pub struct RequestCtx {
     pub caller: Caller,
     pub loaders: Loaders,
     pub search: Arc<SearchIndex>,
+    pub events: live::Events,
     readable: OnceCell<Option<HashSet<i64>>>,
 }
 
 impl RequestCtx {
-    pub fn new(db: DatabaseConnection, caller: Caller, search: Arc<SearchIndex>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        caller: Caller,
+        search: Arc<SearchIndex>,
+        events: live::Events,
+    ) -> Self {
         let loaders = Loaders::new(&db);
         Self {
             db,
             caller,
             loaders,
             search,
+            events,
             readable: OnceCell::new(),
+        }
+    }
+
+    /// For a subscription: it lives long, so its loaders must not cache.
+    pub fn for_subscription(
+        db: DatabaseConnection,
+        caller: Caller,
+        search: Arc<SearchIndex>,
+        events: live::Events,
+    ) -> Self {
+        Self {
+            loaders: Loaders::uncached(&db),
+            ..Self::new(db, caller, search, events)
         }
     }
 
@@ -147,6 +172,15 @@ pub fn connection<M, T: OutputType>(
             .map(|m| Edge::new(ids::encode_cursor(id_of(&m)), wrap(m))),
     );
     c
+}
+
+/// A patch field: absent leaves the value, null clears it, a value sets it.
+pub fn patch<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(x) => Some(Some(x)),
+    }
 }
 
 /// Today's date, the default for `at:` arguments.

@@ -10,6 +10,7 @@ use super::discontinuities::Discontinuity;
 use super::ids::{decode_any, Kind};
 use super::interviews::Interview;
 use super::loaders::one;
+use super::memos::Memo;
 use super::projects::Project;
 use super::quotations::Quotation;
 use super::studies::{Case, Intervention, Study};
@@ -30,6 +31,7 @@ pub enum Node {
     Code(Code),
     Quotation(Quotation),
     Discontinuity(Discontinuity),
+    Memo(Memo),
     User(User),
 }
 
@@ -107,6 +109,14 @@ impl NodeQuery {
                 Some(d) if readable_case(r, d.case_id).await? => {
                     Some(Node::Discontinuity(Discontinuity(d)))
                 }
+                _ => None,
+            },
+            Kind::Memo => match entities::memo::Entity::find_by_id(n)
+                .one(&r.db)
+                .await
+                .map_err(crate::ServiceError::from)?
+            {
+                Some(m) if r.can_read_study(m.study_id).await? => Some(Node::Memo(Memo(m))),
                 _ => None,
             },
         })

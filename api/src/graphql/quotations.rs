@@ -1,25 +1,28 @@
 //! Coded quotations: spans of a transcript tagged with codes by a coder.
 
-use async_graphql::{Context, InputObject, Object, ID};
-use entities::{code, interview, quotation, quotation_code, study_case};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
+use entities::quotation;
 
 use super::codes::Code;
 use super::error::{bad_input, not_found};
 use super::ids::{decode, decode_all, encode, Kind};
 use super::interviews::Interview;
+use super::live::{publish, ChangeKind};
 use super::loaders::{all, one};
 use super::scalars::DateTime;
 use super::users::User;
 use super::{connection, page_request, rc, Conn};
-use crate::service::{codes as code_service, page, quotations as service, studies};
-use crate::ServiceError;
+use crate::service::quotations as service;
 
 #[derive(Clone)]
 pub struct Quotation(pub quotation::Model);
 
 #[Object]
 impl Quotation {
+    /// Notes on this, newest last.
+    async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
+        super::memos::memos_of(ctx, crate::service::memos::Target::Quotation(self.0.id)).await
+    }
     pub async fn id(&self) -> ID {
         encode(Kind::Quotation, self.0.id)
     }
@@ -73,13 +76,25 @@ impl Quotation {
     }
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum CodeMatch {
+    /// Quotations carrying any of the codes (or their descendants).
+    #[default]
+    Any,
+    /// Quotations carrying every one of the codes (each, or one of its descendants).
+    All,
+}
+
 #[derive(InputObject, Default)]
 pub struct QuotationFilter {
     pub study_ids: Option<Vec<ID>>,
     pub case_ids: Option<Vec<ID>>,
+    pub ambito_codes: Option<Vec<String>>,
     pub interview_ids: Option<Vec<ID>>,
     /// Quotations carrying any of these codes or their descendants.
     pub code_ids: Option<Vec<ID>>,
+    /// How `codeIds` combine (default ANY).
+    pub code_match: Option<CodeMatch>,
     pub coder_ids: Option<Vec<ID>>,
 }
 
@@ -88,7 +103,7 @@ pub struct QuotationQuery;
 
 #[Object]
 impl QuotationQuery {
-    /// Quotations in the studies the caller may read, ordered by id (creation).
+    /// Quotations in the studies the caller may read, ordered by interview and position.
     async fn quotations(
         &self,
         ctx: &Context<'_>,
@@ -98,82 +113,17 @@ impl QuotationQuery {
     ) -> async_graphql::Result<Conn<Quotation>> {
         let r = rc(ctx);
         let f = filter.unwrap_or_default();
-        let db = &r.db;
-        // Narrow the studies first, then cases, then interviews: each step one query.
-        let mut study_ids = studies::readable_study_ids(db, &r.caller).await?;
-        if let Some(ids) = &f.study_ids {
-            let wanted = decode_all(ids, Kind::Study)?;
-            study_ids = Some(match study_ids {
-                Some(readable) => wanted
-                    .into_iter()
-                    .filter(|s| readable.contains(s))
-                    .collect(),
-                None => wanted,
-            });
-        }
-        let mut cases = study_case::Entity::find()
-            .select_only()
-            .column(study_case::Column::Id);
-        if let Some(s) = &study_ids {
-            cases = cases.filter(study_case::Column::StudyId.is_in(s.iter().copied()));
-        }
-        if let Some(ids) = &f.case_ids {
-            cases = cases.filter(study_case::Column::Id.is_in(decode_all(ids, Kind::Case)?));
-        }
-        let case_ids: Vec<i64> = cases
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(ServiceError::from)?;
-        let mut interviews = interview::Entity::find()
-            .select_only()
-            .column(interview::Column::Id)
-            .filter(interview::Column::CaseId.is_in(case_ids));
-        if let Some(ids) = &f.interview_ids {
-            interviews =
-                interviews.filter(interview::Column::Id.is_in(decode_all(ids, Kind::Interview)?));
-        }
-        let interview_ids: Vec<i64> = interviews
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(ServiceError::from)?;
-        let mut select =
-            quotation::Entity::find().filter(quotation::Column::InterviewId.is_in(interview_ids));
-        if let Some(ids) = &f.coder_ids {
-            select = select.filter(quotation::Column::CoderId.is_in(decode_all(ids, Kind::User)?));
-        }
-        if let Some(ids) = &f.code_ids {
-            let roots = decode_all(ids, Kind::Code)?;
-            let roots_models = code::Entity::find()
-                .filter(code::Column::Id.is_in(roots.clone()))
-                .all(db)
-                .await
-                .map_err(ServiceError::from)?;
-            let mut wanted = Vec::new();
-            for study in roots_models.iter().map(|c| c.study_id) {
-                let all_codes = code_service::study_codes(db, study).await?;
-                wanted.extend(code_service::with_descendants(&all_codes, &roots));
-            }
-            let tagged: Vec<i64> = quotation_code::Entity::find()
-                .select_only()
-                .column(quotation_code::Column::QuotationId)
-                .filter(quotation_code::Column::CodeId.is_in(wanted))
-                .distinct()
-                .order_by_asc(quotation_code::Column::QuotationId)
-                .into_tuple()
-                .all(db)
-                .await
-                .map_err(ServiceError::from)?;
-            select = select.filter(quotation::Column::Id.is_in(tagged));
-        }
-        let page = page::by_id(
-            db,
-            select,
-            quotation::Column::Id,
-            page_request(first, after)?,
-        )
-        .await?;
+        let ids = |v: Option<Vec<ID>>, kind| v.map(|v| decode_all(&v, kind)).transpose();
+        let query = service::QuotationQuery {
+            study_ids: ids(f.study_ids, Kind::Study)?,
+            case_ids: ids(f.case_ids, Kind::Case)?,
+            ambito_codes: f.ambito_codes,
+            interview_ids: ids(f.interview_ids, Kind::Interview)?,
+            code_ids: ids(f.code_ids, Kind::Code)?,
+            all_codes: f.code_match == Some(CodeMatch::All),
+            coder_ids: ids(f.coder_ids, Kind::User)?,
+        };
+        let page = service::list(&r.db, &r.caller, query, page_request(first, after)?).await?;
         Ok(connection(page, |m| m.id, Quotation))
     }
 }
@@ -222,6 +172,7 @@ impl QuotationMutation {
         )
         .await?;
         r.searchable().await;
+        publish(r, q.interview_id, ChangeKind::Created, q.id).await;
         Ok(Quotation(q))
     }
 
@@ -249,6 +200,7 @@ impl QuotationMutation {
         )
         .await?;
         r.searchable().await;
+        publish(r, q.interview_id, ChangeKind::Updated, q.id).await;
         Ok(Quotation(q))
     }
 
@@ -260,8 +212,15 @@ impl QuotationMutation {
         version: i32,
     ) -> async_graphql::Result<ID> {
         let r = rc(ctx);
-        service::delete_quotation(&r.db, &r.caller, decode(&id, Kind::Quotation)?, version).await?;
+        let quotation_id = decode(&id, Kind::Quotation)?;
+        let interview = one(&r.loaders.quotation, quotation_id)
+            .await?
+            .map(|q| q.interview_id);
+        service::delete_quotation(&r.db, &r.caller, quotation_id, version).await?;
         r.searchable().await;
+        if let Some(interview_id) = interview {
+            publish(r, interview_id, ChangeKind::Deleted, quotation_id).await;
+        }
         Ok(id)
     }
 }

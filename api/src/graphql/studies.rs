@@ -19,6 +19,10 @@ pub struct Study(pub study::Model);
 
 #[Object]
 impl Study {
+    /// Notes on this, newest last.
+    async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
+        super::memos::memos_of(ctx, crate::service::memos::Target::Study(self.0.id)).await
+    }
     pub async fn id(&self) -> ID {
         encode(Kind::Study, self.0.id)
     }
@@ -64,6 +68,10 @@ pub struct Case(pub study_case::Model);
 
 #[Object]
 impl Case {
+    /// Notes on this, newest last.
+    async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
+        super::memos::memos_of(ctx, crate::service::memos::Target::Case(self.0.id)).await
+    }
     pub async fn id(&self) -> ID {
         encode(Kind::Case, self.0.id)
     }

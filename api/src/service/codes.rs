@@ -1,15 +1,18 @@
 //! The codebook: hierarchical codes per study.
 
+use std::collections::BTreeSet;
+
 use chrono::Utc;
-use entities::code;
+use entities::{code, quotation_code};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::change_log;
 use crate::service::studies::{non_empty, readable_study};
 
 #[derive(Debug, Clone, Default)]
@@ -115,4 +118,215 @@ pub fn with_descendants(all: &[code::Model], roots: &[i64]) -> Vec<i64> {
         i += 1;
     }
     out
+}
+
+/// Changes to a code; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CodeUpdate {
+    pub id: i64,
+    pub name: Option<String>,
+    pub color: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    /// `Some(None)` moves the code to the root.
+    pub parent_id: Option<Option<i64>>,
+}
+
+async fn code_in_study<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: i64,
+) -> ServiceResult<code::Model> {
+    let c = code::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("code"))?;
+    let s = readable_study(db, caller, c.study_id)
+        .await
+        .map_err(|_| ServiceError::not_found("code"))?;
+    caller.authorize(s.id, s.is_public, Permission::Code)?;
+    Ok(c)
+}
+
+fn check_unique_sibling(
+    all: &[code::Model],
+    parent: Option<i64>,
+    name: &str,
+    except: i64,
+) -> ServiceResult<()> {
+    let clash = all.iter().any(|c| {
+        c.id != except && c.parent_id == parent && c.name.to_lowercase() == name.to_lowercase()
+    });
+    if clash {
+        Err(ServiceError::Conflict(format!(
+            "a code named {name:?} already exists at this level"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Logs every quotation carrying one of `codes`, so that search re-reads their codes.
+async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<()> {
+    let mut quotations: Vec<i64> = quotation_code::Entity::find()
+        .filter(quotation_code::Column::CodeId.is_in(codes.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.quotation_id)
+        .collect();
+    quotations.sort_unstable();
+    quotations.dedup();
+    for q in quotations {
+        change_log::append(db, change_log::Entity::Quotation, q, change_log::Op::Upsert).await?;
+    }
+    Ok(())
+}
+
+/// Renames, recolours, describes or moves a code (never under itself or its descendants).
+pub async fn update_code(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: CodeUpdate,
+) -> ServiceResult<code::Model> {
+    let txn = begin_write(db).await?;
+    let current = code_in_study(&txn, caller, input.id).await?;
+    let all = study_codes(&txn, current.study_id).await?;
+    let name = match &input.name {
+        Some(n) => {
+            let n = non_empty(n, "name")?;
+            if n.contains('/') {
+                return Err(ServiceError::bad_input("a code name must not contain '/'"));
+            }
+            n
+        }
+        None => current.name.clone(),
+    };
+    let parent = input.parent_id.unwrap_or(current.parent_id);
+    if let Some(p) = parent {
+        let target = all
+            .iter()
+            .find(|c| c.id == p)
+            .ok_or_else(|| ServiceError::bad_input("the new parent is not a code of this study"))?;
+        if with_descendants(&all, &[current.id]).contains(&target.id) {
+            return Err(ServiceError::bad_input(
+                "a code cannot move under itself or one of its descendants",
+            ));
+        }
+    }
+    check_unique_sibling(&all, parent, &name, current.id)?;
+    let mut active: code::ActiveModel = current.clone().into();
+    active.name = Set(name);
+    active.parent_id = Set(parent);
+    if let Some(color) = input.color {
+        active.color = Set(color.as_deref().map(parse_color).transpose()?);
+    }
+    if let Some(d) = input.description {
+        active.description = Set(d);
+    }
+    let updated = active.update(&txn).await?;
+    if parent != current.parent_id {
+        log_quotations_of(&txn, &with_descendants(&all, &[current.id])).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Merges `source` into `target`: its quotations take the target code (a quotation carrying
+/// both keeps one), its children move under the target, and the source disappears.
+pub async fn merge_codes(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    source_id: i64,
+    target_id: i64,
+) -> ServiceResult<code::Model> {
+    if source_id == target_id {
+        return Err(ServiceError::bad_input(
+            "a code cannot be merged into itself",
+        ));
+    }
+    let txn = begin_write(db).await?;
+    let source = code_in_study(&txn, caller, source_id).await?;
+    let target = code_in_study(&txn, caller, target_id).await?;
+    if source.study_id != target.study_id {
+        return Err(ServiceError::bad_input(
+            "both codes must belong to the same study",
+        ));
+    }
+    let all = study_codes(&txn, source.study_id).await?;
+    if with_descendants(&all, &[source.id]).contains(&target.id) {
+        return Err(ServiceError::bad_input(
+            "a code cannot be merged into one of its own descendants",
+        ));
+    }
+    let children: Vec<&code::Model> = all
+        .iter()
+        .filter(|c| c.parent_id == Some(source.id))
+        .collect();
+    for child in &children {
+        check_unique_sibling(&all, Some(target.id), &child.name, child.id)?;
+    }
+    // The search index re-reads every quotation touched, before and after.
+    log_quotations_of(&txn, &with_descendants(&all, &[source.id])).await?;
+    let links = quotation_code::Entity::find()
+        .filter(quotation_code::Column::CodeId.is_in([source.id, target.id]))
+        .all(&txn)
+        .await?;
+    let has_target: BTreeSet<i64> = links
+        .iter()
+        .filter(|l| l.code_id == target.id)
+        .map(|l| l.quotation_id)
+        .collect();
+    for link in links.into_iter().filter(|l| l.code_id == source.id) {
+        if has_target.contains(&link.quotation_id) {
+            quotation_code::Entity::delete_by_id(link.id)
+                .exec(&txn)
+                .await?;
+        } else {
+            let mut a: quotation_code::ActiveModel = link.into();
+            a.code_id = Set(target.id);
+            a.update(&txn).await?;
+        }
+    }
+    for child in children {
+        let mut a: code::ActiveModel = child.clone().into();
+        a.parent_id = Set(Some(target.id));
+        a.update(&txn).await?;
+    }
+    // The source's memos now describe the merged code.
+    entities::memo::Entity::update_many()
+        .col_expr(
+            entities::memo::Column::TargetId,
+            sea_orm::sea_query::Expr::value(target.id),
+        )
+        .filter(entities::memo::Column::TargetKind.eq("code"))
+        .filter(entities::memo::Column::TargetId.eq(source.id))
+        .exec(&txn)
+        .await?;
+    code::Entity::delete_by_id(source.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(target)
+}
+
+/// Deletes a code and its descendants; refused while any of them is on a quotation.
+pub async fn delete_code(db: &DatabaseConnection, caller: &Caller, id: i64) -> ServiceResult<()> {
+    let txn = begin_write(db).await?;
+    let c = code_in_study(&txn, caller, id).await?;
+    let all = study_codes(&txn, c.study_id).await?;
+    let subtree = with_descendants(&all, &[c.id]);
+    let used = quotation_code::Entity::find()
+        .filter(quotation_code::Column::CodeId.is_in(subtree.clone()))
+        .count(&txn)
+        .await?;
+    if used > 0 {
+        return Err(ServiceError::Conflict(format!(
+            "the code (or one below it) is on {used} quotation(s): merge it into another code instead"
+        )));
+    }
+    crate::service::memos::delete_for(&txn, "code", &subtree).await?;
+    code::Entity::delete_many()
+        .filter(code::Column::Id.is_in(subtree))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }

@@ -1,12 +1,16 @@
 //! Interviews and their transcripts.
 
 use chrono::{NaiveDate, Utc};
-use entities::{interview, study, study_case};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
+use entities::{interview, quotation, quotation_code, study, study_case};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
 use crate::service::studies::{non_empty, readable_case};
 use crate::text::char_len;
@@ -71,4 +75,150 @@ pub async fn create_interview(
     change_log::append(&txn, change_log::Entity::Interview, i.id, Op::Upsert).await?;
     txn.commit().await?;
     Ok(i)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InterviewUpdate {
+    pub id: i64,
+    pub version: i32,
+    pub label: Option<String>,
+    pub transcript: Option<String>,
+    pub conducted_on: Option<Option<NaiveDate>>,
+    pub interviewee_role: Option<Option<String>>,
+    /// Delete the quotations whose text the new transcript no longer holds (they are
+    /// reported); without it such an edit is refused.
+    pub allow_quotation_loss: bool,
+}
+
+/// A quotation removed because its text left the transcript.
+#[derive(Debug, Clone)]
+pub struct LostQuotation {
+    pub id: i64,
+    pub start: i32,
+    pub end: i32,
+    pub text: String,
+    pub code_ids: Vec<i64>,
+    pub memo: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TranscriptEdit {
+    pub interview: interview::Model,
+    /// Quotations whose position changed.
+    pub moved: usize,
+    pub lost: Vec<LostQuotation>,
+}
+
+/// Updates an interview. A new transcript re-anchors the quotations by text and context.
+pub async fn update_interview(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: InterviewUpdate,
+) -> ServiceResult<TranscriptEdit> {
+    let txn = begin_write(db).await?;
+    let (current, _case, study) = readable_interview(&txn, caller, input.id).await?;
+    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    if current.version != input.version {
+        return Err(ServiceError::Conflict(format!(
+            "the interview has changed: version {}, you sent {}; reload and retry",
+            current.version, input.version
+        )));
+    }
+    let mut active: interview::ActiveModel = current.clone().into();
+    if let Some(label) = &input.label {
+        active.label = Set(non_empty(label, "label")?);
+    }
+    if let Some(d) = input.conducted_on {
+        active.conducted_on = Set(d);
+    }
+    if let Some(r) = input.interviewee_role {
+        active.interviewee_role = Set(r);
+    }
+    let mut moved = 0;
+    let mut lost = Vec::new();
+    if let Some(new_text) = input.transcript.filter(|t| *t != current.transcript) {
+        if new_text.trim().is_empty() {
+            return Err(ServiceError::bad_input("the transcript must not be empty"));
+        }
+        let length = i32::try_from(char_len(&new_text))
+            .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
+        let quotations = quotation::Entity::find()
+            .filter(quotation::Column::InterviewId.eq(current.id))
+            .all(&txn)
+            .await?;
+        let spans: Vec<(usize, usize)> = quotations
+            .iter()
+            .map(|q| (q.start_pos as usize, q.end_pos as usize))
+            .collect();
+        let anchored = reanchor(&current.transcript, &new_text, &spans);
+        for (q, place) in quotations.iter().zip(&anchored) {
+            if place.is_none() {
+                let code_ids = quotation_code::Entity::find()
+                    .filter(quotation_code::Column::QuotationId.eq(q.id))
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|l| l.code_id)
+                    .collect();
+                lost.push(LostQuotation {
+                    id: q.id,
+                    start: q.start_pos,
+                    end: q.end_pos,
+                    text: crate::text::slice(
+                        &current.transcript,
+                        q.start_pos as usize,
+                        q.end_pos as usize,
+                    )
+                    .unwrap_or_default()
+                    .to_owned(),
+                    code_ids,
+                    memo: q.memo.clone(),
+                });
+            }
+        }
+        if !lost.is_empty() && !input.allow_quotation_loss {
+            let ids: Vec<String> = lost.iter().map(|l| format!("{:?}", l.text)).collect();
+            return Err(ServiceError::Conflict(format!(
+                "the new transcript no longer contains {} quoted passage(s): {}; \
+                 restore them, or set allowQuotationLoss to delete those quotations",
+                lost.len(),
+                ids.join(", ")
+            )));
+        }
+        let now = Utc::now();
+        for (q, place) in quotations.into_iter().zip(anchored) {
+            match place {
+                Some((s, e)) if (s as i32, e as i32) != (q.start_pos, q.end_pos) => {
+                    let version = q.version + 1;
+                    let mut a: quotation::ActiveModel = q.into();
+                    a.start_pos = Set(s as i32);
+                    a.end_pos = Set(e as i32);
+                    a.version = Set(version);
+                    a.updated_at = Set(now);
+                    a.update(&txn).await?;
+                    moved += 1;
+                }
+                Some(_) => {}
+                None => {
+                    quotation::Entity::delete_by_id(q.id).exec(&txn).await?;
+                    crate::service::memos::delete_for(&txn, "quotation", &[q.id]).await?;
+                    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete)
+                        .await?;
+                }
+            }
+        }
+        active.transcript = Set(new_text);
+        active.length = Set(length);
+    }
+    active.version = Set(current.version + 1);
+    active.updated_at = Set(Utc::now());
+    let updated = active.update(&txn).await?;
+    // Re-indexes the passages and every quotation of the interview.
+    change_log::append(&txn, change_log::Entity::Interview, updated.id, Op::Upsert).await?;
+    txn.commit().await?;
+    Ok(TranscriptEdit {
+        interview: updated,
+        moved,
+        lost,
+    })
 }

@@ -1,10 +1,13 @@
 //! Domain functions: plain async functions over a connection and plain types, with the
 //! validation, transactions and access rules. No GraphQL or HTTP types here.
 
+pub mod analysis;
+pub mod anchoring;
 pub mod change_log;
 pub mod codes;
 pub mod discontinuities;
 pub mod interviews;
+pub mod memos;
 pub mod page;
 pub mod quotations;
 pub mod studies;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use entities::{code, interview, quotation, quotation_code};
+use entities::{ambito, case_ambito, code, interview, quotation, quotation_code, study_case};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -15,7 +15,10 @@ use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
+use crate::service::codes::{study_codes, with_descendants};
 use crate::service::interviews::readable_interview;
+use crate::service::page::{Page, PageRequest};
+use crate::service::studies::readable_study_ids;
 
 #[derive(Debug, Clone, Default)]
 pub struct NewQuotation {
@@ -217,7 +220,168 @@ pub async fn delete_quotation(
     if deleted.rows_affected != 1 {
         return Err(stale(q.version + 1, version));
     }
+    crate::service::memos::delete_for(&txn, "quotation", &[q.id]).await?;
     change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// What `quotations(filter:)` asks for (ids already decoded).
+#[derive(Debug, Clone, Default)]
+pub struct QuotationQuery {
+    pub study_ids: Option<Vec<i64>>,
+    pub case_ids: Option<Vec<i64>>,
+    pub ambito_codes: Option<Vec<String>>,
+    pub interview_ids: Option<Vec<i64>>,
+    /// Codes, each standing for itself and its descendants.
+    pub code_ids: Option<Vec<i64>>,
+    /// With codes: carry all of them (each or a descendant), not just any.
+    pub all_codes: bool,
+    pub coder_ids: Option<Vec<i64>>,
+}
+
+/// Quotations the caller may read that match the query, ordered by interview and position,
+/// one page after the quotation `page.after`.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    query: QuotationQuery,
+    page: PageRequest,
+) -> ServiceResult<Page<quotation::Model>> {
+    use sea_orm::sea_query::Condition;
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+
+    let limit = page.limit()?;
+    let mut study_ids = readable_study_ids(db, caller).await?;
+    if let Some(wanted) = query.study_ids {
+        study_ids = Some(match study_ids {
+            Some(readable) => wanted
+                .into_iter()
+                .filter(|s| readable.contains(s))
+                .collect(),
+            None => wanted,
+        });
+    }
+    // Narrow to interviews first: studies → cases (→ ambiti) → interviews.
+    let mut cases = study_case::Entity::find()
+        .select_only()
+        .column(study_case::Column::Id);
+    if let Some(s) = &study_ids {
+        cases = cases.filter(study_case::Column::StudyId.is_in(s.iter().copied()));
+    }
+    if let Some(ids) = &query.case_ids {
+        cases = cases.filter(study_case::Column::Id.is_in(ids.iter().copied()));
+    }
+    if let Some(codes) = &query.ambito_codes {
+        let ambito_ids: Vec<i64> = ambito::Entity::find()
+            .select_only()
+            .column(ambito::Column::Id)
+            .filter(ambito::Column::Code.is_in(codes.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let in_ambiti: Vec<i64> = case_ambito::Entity::find()
+            .select_only()
+            .column(case_ambito::Column::CaseId)
+            .filter(case_ambito::Column::AmbitoId.is_in(ambito_ids))
+            .into_tuple()
+            .all(db)
+            .await?;
+        cases = cases.filter(study_case::Column::Id.is_in(in_ambiti));
+    }
+    let case_ids: Vec<i64> = cases.into_tuple().all(db).await?;
+    let mut interviews = interview::Entity::find()
+        .select_only()
+        .column(interview::Column::Id)
+        .filter(interview::Column::CaseId.is_in(case_ids));
+    if let Some(ids) = &query.interview_ids {
+        interviews = interviews.filter(interview::Column::Id.is_in(ids.iter().copied()));
+    }
+    let interview_ids: Vec<i64> = interviews.into_tuple().all(db).await?;
+    let mut select =
+        quotation::Entity::find().filter(quotation::Column::InterviewId.is_in(interview_ids));
+    if let Some(ids) = &query.coder_ids {
+        select = select.filter(quotation::Column::CoderId.is_in(ids.iter().copied()));
+    }
+    if let Some(roots) = &query.code_ids {
+        let ids = quotations_with_codes(db, roots, query.all_codes).await?;
+        select = select.filter(quotation::Column::Id.is_in(ids));
+    }
+    let total = select.clone().count(db).await?;
+    if let Some(after) = page.after {
+        let a = quotation::Entity::find_by_id(after)
+            .one(db)
+            .await?
+            .ok_or_else(|| ServiceError::bad_input("`after` is not a cursor of this list"))?;
+        use quotation::Column as Q;
+        // (interview, start, end, id) > the cursor's, spelled out for every backend.
+        select = select.filter(
+            Condition::any().add(Q::InterviewId.gt(a.interview_id)).add(
+                Condition::all().add(Q::InterviewId.eq(a.interview_id)).add(
+                    Condition::any().add(Q::StartPos.gt(a.start_pos)).add(
+                        Condition::all().add(Q::StartPos.eq(a.start_pos)).add(
+                            Condition::any().add(Q::EndPos.gt(a.end_pos)).add(
+                                Condition::all()
+                                    .add(Q::EndPos.eq(a.end_pos))
+                                    .add(Q::Id.gt(a.id)),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        );
+    }
+    let mut items = select
+        .order_by_asc(quotation::Column::InterviewId)
+        .order_by_asc(quotation::Column::StartPos)
+        .order_by_asc(quotation::Column::EndPos)
+        .order_by_asc(quotation::Column::Id)
+        .limit(limit as u64 + 1)
+        .all(db)
+        .await?;
+    let has_next = items.len() > limit;
+    items.truncate(limit);
+    Ok(Page {
+        items,
+        has_next,
+        has_previous: page.after.is_some(),
+        total,
+    })
+}
+
+/// Quotations carrying any (or, with `all`, each) of `roots` or one of their descendants.
+pub async fn quotations_with_codes<C: ConnectionTrait>(
+    db: &C,
+    roots: &[i64],
+    all: bool,
+) -> ServiceResult<Vec<i64>> {
+    let root_codes = code::Entity::find()
+        .filter(code::Column::Id.is_in(roots.iter().copied()))
+        .all(db)
+        .await?;
+    let mut per_root: Vec<BTreeSet<i64>> = Vec::new();
+    for root in &root_codes {
+        let study = study_codes(db, root.study_id).await?;
+        let subtree = with_descendants(&study, &[root.id]);
+        let tagged: BTreeSet<i64> = quotation_code::Entity::find()
+            .filter(quotation_code::Column::CodeId.is_in(subtree))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| l.quotation_id)
+            .collect();
+        per_root.push(tagged);
+    }
+    if root_codes.len() < roots.len() && all {
+        return Ok(Vec::new());
+    }
+    let combined = if all {
+        per_root
+            .into_iter()
+            .reduce(|a, b| a.intersection(&b).copied().collect())
+            .unwrap_or_default()
+    } else {
+        per_root.into_iter().flatten().collect()
+    };
+    Ok(combined.into_iter().collect())
 }

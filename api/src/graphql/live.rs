@@ -1,0 +1,116 @@
+//! Live coding: `quotationChanged(studyId)` streams every change to a study's quotations to
+//! the callers who may read it, so that analysts coding together see each other's work.
+
+use async_graphql::{Context, Enum, Object, Subscription, ID};
+use futures_util::Stream;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt as _;
+
+use super::ids::{decode, encode, Kind};
+use super::loaders::one;
+use super::quotations::Quotation;
+use super::{rc, RequestCtx};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// What the mutations publish, after their transaction commits.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotationEvent {
+    pub study_id: i64,
+    pub kind: ChangeKind,
+    pub quotation_id: i64,
+}
+
+/// The in-process channel of quotation events.
+#[derive(Clone)]
+pub struct Events(broadcast::Sender<QuotationEvent>);
+
+impl Default for Events {
+    fn default() -> Self {
+        Self(broadcast::channel(1024).0)
+    }
+}
+
+impl Events {
+    pub fn publish(&self, event: QuotationEvent) {
+        // No subscriber is not an error.
+        let _ = self.0.send(event);
+    }
+}
+
+/// Publishes a change to a quotation of an interview (the study is found through loaders).
+pub async fn publish(r: &RequestCtx, interview_id: i64, kind: ChangeKind, quotation_id: i64) {
+    let study = async {
+        let i = one(&r.loaders.interview, interview_id).await.ok()??;
+        let c = one(&r.loaders.case, i.case_id).await.ok()??;
+        Some(c.study_id)
+    };
+    if let Some(study_id) = study.await {
+        r.events.publish(QuotationEvent {
+            study_id,
+            kind,
+            quotation_id,
+        });
+    }
+}
+
+pub struct QuotationChange {
+    kind: ChangeKind,
+    id: i64,
+}
+
+#[Object]
+impl QuotationChange {
+    async fn kind(&self) -> ChangeKind {
+        self.kind
+    }
+    /// The quotation's global ID (also for DELETED).
+    async fn id(&self) -> ID {
+        encode(Kind::Quotation, self.id)
+    }
+    /// Null when DELETED.
+    async fn quotation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Quotation>> {
+        if self.kind == ChangeKind::Deleted {
+            return Ok(None);
+        }
+        Ok(one(&rc(ctx).loaders.quotation, self.id)
+            .await?
+            .map(Quotation))
+    }
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Every change to the quotations of a study, as it happens, to callers who may read the
+    /// study.
+    async fn quotation_changed(
+        &self,
+        ctx: &Context<'_>,
+        study_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = QuotationChange>> {
+        let r = rc(ctx);
+        let study = crate::service::studies::readable_study(
+            &r.db,
+            &r.caller,
+            decode(&study_id, Kind::Study)?,
+        )
+        .await?;
+        let receiver = BroadcastStream::new(r.events.0.subscribe());
+        Ok(receiver.filter_map(move |event| match event {
+            Ok(e) if e.study_id == study.id => Some(QuotationChange {
+                kind: e.kind,
+                id: e.quotation_id,
+            }),
+            _ => None,
+        }))
+    }
+}

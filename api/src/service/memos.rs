@@ -1,0 +1,178 @@
+//! Memos: notes on studies, cases, interviews, codes and quotations.
+
+use chrono::Utc;
+use entities::{code, memo, quotation};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+
+use crate::auth::{Caller, Permission};
+use crate::db::begin_write;
+use crate::error::{ServiceError, ServiceResult};
+use crate::service::interviews::readable_interview;
+use crate::service::studies::{readable_case, readable_study};
+
+/// What a memo is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    Study(i64),
+    Case(i64),
+    Interview(i64),
+    Code(i64),
+    Quotation(i64),
+}
+
+impl Target {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Target::Study(_) => "study",
+            Target::Case(_) => "case",
+            Target::Interview(_) => "interview",
+            Target::Code(_) => "code",
+            Target::Quotation(_) => "quotation",
+        }
+    }
+
+    pub fn id(self) -> i64 {
+        match self {
+            Target::Study(i)
+            | Target::Case(i)
+            | Target::Interview(i)
+            | Target::Code(i)
+            | Target::Quotation(i) => i,
+        }
+    }
+}
+
+/// The study a target belongs to, if the caller may read it (NOT_FOUND otherwise).
+async fn study_of<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    target: Target,
+) -> ServiceResult<entities::study::Model> {
+    match target {
+        Target::Study(id) => readable_study(db, caller, id).await,
+        Target::Case(id) => Ok(readable_case(db, caller, id).await?.1),
+        Target::Interview(id) => Ok(readable_interview(db, caller, id).await?.2),
+        Target::Code(id) => {
+            let c = code::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::not_found("code"))?;
+            readable_study(db, caller, c.study_id).await
+        }
+        Target::Quotation(id) => {
+            let q = quotation::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::not_found("quotation"))?;
+            Ok(readable_interview(db, caller, q.interview_id).await?.2)
+        }
+    }
+}
+
+pub async fn create_memo(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    target: Target,
+    text: &str,
+) -> ServiceResult<memo::Model> {
+    if text.trim().is_empty() {
+        return Err(ServiceError::bad_input("a memo needs some text"));
+    }
+    let user = caller.require_user()?.id;
+    let txn = begin_write(db).await?;
+    let study = study_of(&txn, caller, target).await?;
+    caller.authorize(study.id, study.is_public, Permission::Annotate)?;
+    let now = Utc::now();
+    let m = memo::ActiveModel {
+        study_id: Set(study.id),
+        target_kind: Set(target.kind().to_owned()),
+        target_id: Set(target.id()),
+        author_id: Set(Some(user)),
+        text: Set(text.to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(m)
+}
+
+/// A memo the caller may change: its author's, or any in a study the caller owns.
+async fn own_memo<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+) -> ServiceResult<memo::Model> {
+    let m = memo::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("memo"))?;
+    let study = readable_study(db, caller, m.study_id)
+        .await
+        .map_err(|_| ServiceError::not_found("memo"))?;
+    let is_author = m.author_id.is_some() && m.author_id == caller.user_id();
+    let permission = if is_author {
+        Permission::Annotate
+    } else {
+        Permission::Own
+    };
+    caller.authorize(study.id, study.is_public, permission)?;
+    if m.version != version {
+        return Err(ServiceError::Conflict(format!(
+            "the memo has changed: version {}, you sent {version}",
+            m.version
+        )));
+    }
+    Ok(m)
+}
+
+pub async fn update_memo(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+    text: &str,
+) -> ServiceResult<memo::Model> {
+    if text.trim().is_empty() {
+        return Err(ServiceError::bad_input("a memo needs some text"));
+    }
+    let txn = begin_write(db).await?;
+    let m = own_memo(&txn, caller, id, version).await?;
+    let mut a: memo::ActiveModel = m.clone().into();
+    a.text = Set(text.to_owned());
+    a.version = Set(m.version + 1);
+    a.updated_at = Set(Utc::now());
+    let updated = a.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn delete_memo(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+) -> ServiceResult<()> {
+    let txn = begin_write(db).await?;
+    own_memo(&txn, caller, id, version).await?;
+    memo::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Deletes the memos of targets that are being deleted (memos have no foreign key to them).
+pub async fn delete_for<C: ConnectionTrait>(db: &C, kind: &str, ids: &[i64]) -> ServiceResult<()> {
+    memo::Entity::delete_many()
+        .filter(memo::Column::TargetKind.eq(kind))
+        .filter(memo::Column::TargetId.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

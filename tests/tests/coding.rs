@@ -1,0 +1,448 @@
+//! The coding workflow: codebook operations, transcript edits that re-anchor quotations,
+//! memos, and retrieval by codes.
+
+use serde_json::{json, Value};
+use tests::{error_code, id_number, TestServer};
+
+struct Study {
+    server: TestServer,
+    token: String,
+    study: Value,
+    interview: Value,
+}
+
+const TEXT: &str = "INT: Parliamo della casa.\n\nR: La casa popolare manca. Il lavoro pure. La casa è il primo problema.\n\nINT: E gli anziani?\n\nR: Gli anziani soli sono tanti, in città.";
+
+async fn study() -> Study {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let study = server
+        .ok(
+            Some(&token),
+            r#"mutation { createStudy(input: {title: "Codifica"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = server
+        .ok(
+            Some(&token),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = server
+        .ok(Some(&token), "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: $t}) { id version } }", json!({"c": case, "t": TEXT}))
+        .await["createInterview"]
+        .clone();
+    Study {
+        server,
+        token,
+        study,
+        interview,
+    }
+}
+
+impl Study {
+    async fn ok(&self, q: &str, v: Value) -> Value {
+        self.server.ok(Some(&self.token), q, v).await
+    }
+    async fn gql(&self, q: &str, v: Value) -> Value {
+        self.server.gql(Some(&self.token), q, v).await
+    }
+    async fn code(&self, name: &str, parent: Option<&Value>) -> Value {
+        self.ok("mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id } }", json!({"s": self.study, "n": name, "p": parent}))
+            .await["createCode"]["id"]
+            .clone()
+    }
+    /// Quotes the n-th occurrence (0-based) of `needle`.
+    async fn quote(&self, needle: &str, nth: usize, codes: &[&Value]) -> Value {
+        let (b, _) = TEXT.match_indices(needle).nth(nth).unwrap();
+        let s = TEXT[..b].chars().count();
+        self.ok(
+            "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c}) { id text version } }",
+            json!({"i": self.interview["id"], "s": s, "e": s + needle.chars().count(), "c": codes}),
+        )
+        .await["createQuotation"]
+        .clone()
+    }
+}
+
+#[tokio::test]
+async fn the_codebook_can_be_renamed_recoloured_moved_merged_and_pruned() {
+    let s = study().await;
+    let bisogni = s.code("Bisogni", None).await;
+    let casa = s.code("Casa", Some(&bisogni)).await;
+    let abitare = s.code("Abitare", None).await;
+    let sfratti = s.code("Sfratti", Some(&abitare)).await;
+    const UPDATE: &str = "mutation($i: UpdateCodeInput!) { updateCode(input: $i) { id name color description path parent { name } } }";
+    let renamed = s.ok(UPDATE, json!({"i": {"id": casa, "name": "Casa e abitare", "color": "#00aa11", "description": "abitazioni"}})).await["updateCode"].clone();
+    assert_eq!(renamed["path"], "Bisogni/Casa e abitare");
+    assert_eq!(renamed["color"], "#00AA11");
+    assert_eq!(
+        error_code(
+            &s.gql(UPDATE, json!({"i": {"id": casa, "color": "verde"}}))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        error_code(
+            &s.gql(UPDATE, json!({"i": {"id": bisogni, "parentId": casa}}))
+                .await
+        ),
+        "BAD_USER_INPUT",
+        "no cycles"
+    );
+    assert_eq!(
+        error_code(
+            &s.gql(UPDATE, json!({"i": {"id": bisogni, "parentId": bisogni}}))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    let sibling = s.code("Lavoro", Some(&bisogni)).await;
+    assert_eq!(
+        error_code(
+            &s.gql(
+                UPDATE,
+                json!({"i": {"id": sibling, "name": "casa E ABITARE"}})
+            )
+            .await
+        ),
+        "CONFLICT"
+    );
+    // Moving a code moves what search finds under its new parent.
+    let q1 = s.quote("La casa popolare manca", 0, &[&casa]).await;
+    let q2 = s
+        .quote("La casa è il primo problema", 0, &[&casa, &sfratti])
+        .await;
+    const UNDER: &str = "query($c: [ID!]) { quotations(filter: {codeIds: $c}) { totalCount } search(query: \"casa\", scope: QUOTATIONS, filter: {codeIds: $c}) { totalCount } }";
+    assert_eq!(
+        s.ok(UNDER, json!({"c": [abitare]})).await["search"]["totalCount"],
+        1
+    );
+    let moved = s
+        .ok(UPDATE, json!({"i": {"id": casa, "parentId": abitare}}))
+        .await["updateCode"]
+        .clone();
+    assert_eq!(moved["path"], "Abitare/Casa e abitare");
+    let under = s.ok(UNDER, json!({"c": [abitare]})).await;
+    assert_eq!(under["quotations"]["totalCount"], 2);
+    assert_eq!(
+        under["search"]["totalCount"], 2,
+        "the index follows the move"
+    );
+    assert_eq!(
+        s.ok(UNDER, json!({"c": [bisogni]})).await["search"]["totalCount"],
+        0
+    );
+    let to_root = s
+        .ok(UPDATE, json!({"i": {"id": casa, "parentId": null}}))
+        .await["updateCode"]
+        .clone();
+    assert_eq!(to_root["parent"], Value::Null);
+    // Deleting a code in use is refused; merging moves its quotations (one per quotation).
+    assert_eq!(
+        error_code(
+            &s.gql(
+                "mutation($c: ID!) { deleteCode(id: $c) }",
+                json!({"c": sfratti})
+            )
+            .await
+        ),
+        "CONFLICT"
+    );
+    let memo = s.ok("mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"nota sul codice\"}) { id } }", json!({"t": sfratti})).await;
+    let merged = s.ok("mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id quotationCount memos { text } } }", json!({"a": sfratti, "b": casa})).await["mergeCodes"].clone();
+    assert_eq!(merged["quotationCount"], 2);
+    assert_eq!(merged["memos"][0]["text"], "nota sul codice");
+    assert!(memo["createMemo"]["id"].is_string());
+    let q2codes = s
+        .ok(
+            "query($q: ID!) { node(id: $q) { ... on Quotation { codes { name } } } }",
+            json!({"q": q2["id"]}),
+        )
+        .await;
+    assert_eq!(
+        q2codes["node"]["codes"],
+        json!([{"name": "Casa e abitare"}]),
+        "a quotation carrying both keeps one"
+    );
+    assert!(s
+        .ok(
+            "query($c: ID!) { node(id: $c) { id } }",
+            json!({"c": sfratti})
+        )
+        .await["node"]
+        .is_null());
+    assert_eq!(
+        error_code(
+            &s.gql(
+                "mutation($a: ID!) { mergeCodes(sourceId: $a, targetId: $a) { id } }",
+                json!({"a": casa})
+            )
+            .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    // An unused code goes, with its unused children.
+    let empty = s.code("Vuoto", None).await;
+    s.code("Figlio", Some(&empty)).await;
+    s.ok(
+        "mutation($c: ID!) { deleteCode(id: $c) }",
+        json!({"c": empty}),
+    )
+    .await;
+    let names: Vec<String> = s
+        .ok(
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
+            json!({"s": s.study}),
+        )
+        .await["node"]["codebook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!names.contains(&"Vuoto".to_owned()));
+    assert!(q1["id"].is_string());
+}
+
+#[tokio::test]
+async fn transcript_edits_reanchor_quotations_and_never_shift_them() {
+    let s = study().await;
+    let code = s.code("Casa", None).await;
+    let first = s.quote("casa", 1, &[&code]).await; // "La casa popolare"
+    let second = s.quote("casa", 2, &[&code]).await; // "La casa è il primo"
+    let gone = s.quote("Il lavoro pure.", 0, &[&code]).await;
+    let edited = TEXT
+        .replace(
+            "INT: Parliamo della casa.",
+            "INT: Buongiorno. Oggi parliamo della casa, con calma.",
+        )
+        .replace(" Il lavoro pure.", "");
+    const EDIT: &str = "mutation($i: UpdateInterviewInput!) { updateInterview(input: $i) { movedQuotations lostQuotations { id text codeIds } interview { version length transcript } } }";
+    let refused = s
+        .gql(
+            EDIT,
+            json!({"i": {"id": s.interview["id"], "version": 1, "transcript": edited}}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "CONFLICT");
+    assert!(refused["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Il lavoro pure."));
+    let unchanged = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Interview { version transcript } } }",
+            json!({"i": s.interview["id"]}),
+        )
+        .await;
+    assert_eq!(
+        unchanged["node"]["version"], 1,
+        "a refused edit changes nothing"
+    );
+    let done = s.ok(EDIT, json!({"i": {"id": s.interview["id"], "version": 1, "transcript": edited, "allowQuotationLoss": true}})).await["updateInterview"].clone();
+    assert_eq!(done["movedQuotations"], 2);
+    assert_eq!(done["lostQuotations"][0]["id"], gone["id"]);
+    assert_eq!(done["lostQuotations"][0]["text"], "Il lavoro pure.");
+    assert_eq!(done["lostQuotations"][0]["codeIds"], json!([code]));
+    assert_eq!(done["interview"]["length"], edited.chars().count());
+    // Each quotation still reads exactly its span, and the same words as before.
+    let after = s.ok("query($i: ID!) { node(id: $i) { ... on Interview { transcript quotations { edges { node { id start end text version } } } } } }", json!({"i": s.interview["id"]})).await;
+    let transcript = after["node"]["transcript"].as_str().unwrap();
+    let quotations = after["node"]["quotations"]["edges"].as_array().unwrap();
+    assert_eq!(quotations.len(), 2);
+    for q in quotations {
+        let n = &q["node"];
+        let span: String = transcript
+            .chars()
+            .skip(n["start"].as_u64().unwrap() as usize)
+            .take((n["end"].as_u64().unwrap() - n["start"].as_u64().unwrap()) as usize)
+            .collect();
+        assert_eq!(n["text"].as_str().unwrap(), span);
+        assert_eq!(span, "casa");
+        assert_eq!(n["version"], 2);
+    }
+    let starts: Vec<u64> = quotations
+        .iter()
+        .map(|q| q["node"]["start"].as_u64().unwrap())
+        .collect();
+    let context =
+        |start: u64| -> String { transcript.chars().skip(start as usize).take(14).collect() };
+    assert_eq!(context(starts[0]), "casa popolare ");
+    assert_eq!(context(starts[1]), "casa è il prim");
+    assert!(first["id"] != second["id"]);
+    // Search sees the new transcript; a stale version is refused.
+    let found = s
+        .ok(
+            "{ search(query: \"buongiorno\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["search"]["totalCount"], 1);
+    let stale = s
+        .gql(
+            EDIT,
+            json!({"i": {"id": s.interview["id"], "version": 1, "label": "x"}}),
+        )
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT");
+}
+
+#[tokio::test]
+async fn memos_annotate_studies_cases_interviews_codes_and_quotations() {
+    let s = study().await;
+    let code = s.code("Casa", None).await;
+    let q = s.quote("casa", 1, &[&code]).await;
+    let case = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Interview { case { id } } } }",
+            json!({"i": s.interview["id"]}),
+        )
+        .await["node"]["case"]["id"]
+        .clone();
+    for target in [&s.study, &case, &s.interview["id"], &code, &q["id"]] {
+        let m = s.ok("mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"Una nota: perché è così?\"}) { id version targetId author { name } } }", json!({"t": target})).await["createMemo"].clone();
+        assert_eq!(&m["targetId"], target);
+        assert_eq!(m["author"]["name"], "admin");
+        let seen = s.ok("query($t: ID!) { node(id: $t) { ... on Study { memos { id } } ... on Case { memos { id } } ... on Interview { memos { id } } ... on Code { memos { id } } ... on Quotation { memos { id } } } }", json!({"t": target})).await;
+        assert_eq!(seen["node"]["memos"][0]["id"], m["id"]);
+    }
+    let memo = s
+        .ok(
+            "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"prima\"}) { id } }",
+            json!({"t": s.study}),
+        )
+        .await["createMemo"]["id"]
+        .clone();
+    let updated = s.ok("mutation($m: ID!) { updateMemo(input: {id: $m, version: 1, text: \"seconda\"}) { text version } }", json!({"m": memo})).await;
+    assert_eq!(updated["updateMemo"]["version"], 2);
+    assert_eq!(error_code(&s.gql("mutation($m: ID!) { updateMemo(input: {id: $m, version: 1, text: \"terza\"}) { text } }", json!({"m": memo})).await), "CONFLICT");
+    let study_no = id_number(s.study.as_str().unwrap());
+    let viewer = s.server.token("lettore", "viewer", Some(study_no)).await;
+    let r = s
+        .server
+        .gql(
+            Some(&viewer),
+            "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"no\"}) { id } }",
+            json!({"t": s.study}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN");
+    let analyst = s.server.token("analista", "analyst", Some(study_no)).await;
+    let r = s
+        .server
+        .gql(
+            Some(&analyst),
+            "mutation($m: ID!) { deleteMemo(id: $m, version: 2) }",
+            json!({"m": memo}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&r),
+        "FORBIDDEN",
+        "only authors and owners change a memo"
+    );
+    let r = s
+        .server
+        .gql(
+            None,
+            "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"no\"}) { id } }",
+            json!({"t": s.study}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "UNAUTHENTICATED");
+    s.ok(
+        "mutation($m: ID!) { deleteMemo(id: $m, version: 2) }",
+        json!({"m": memo}),
+    )
+    .await;
+    // A deleted quotation takes its memos with it.
+    s.ok(
+        "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }",
+        json!({"q": q["id"]}),
+    )
+    .await;
+    let left: i64 = {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        api_entities::memo::Entity::find()
+            .count(&s.server.db.conn)
+            .await
+            .unwrap() as i64
+    };
+    assert_eq!(left, 4);
+}
+
+#[tokio::test]
+async fn quotations_are_retrieved_by_any_or_all_codes_in_transcript_order() {
+    let s = study().await;
+    let bisogni = s.code("Bisogni", None).await;
+    let casa = s.code("Casa", Some(&bisogni)).await;
+    let anziani = s.code("Anziani", Some(&bisogni)).await;
+    let luogo = s.code("Luogo", None).await;
+    let late = s.quote("in città", 0, &[&anziani, &luogo]).await;
+    let early = s.quote("La casa popolare manca", 0, &[&casa]).await;
+    let middle = s
+        .quote("La casa è il primo problema", 0, &[&casa, &luogo])
+        .await;
+    let both_early = s.quote("casa", 0, &[&luogo]).await;
+    const Q: &str = "query($f: QuotationFilter, $first: Int, $after: String) { quotations(filter: $f, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id start } } } }";
+    let ids = |r: &Value| -> Vec<Value> {
+        r["quotations"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].clone())
+            .collect()
+    };
+    let all = s.ok(Q, json!({"f": {}})).await;
+    assert_eq!(
+        ids(&all),
+        vec![
+            both_early["id"].clone(),
+            early["id"].clone(),
+            middle["id"].clone(),
+            late["id"].clone()
+        ],
+        "by position, not creation"
+    );
+    let any = s.ok(Q, json!({"f": {"codeIds": [bisogni]}})).await;
+    assert_eq!(
+        ids(&any),
+        vec![
+            early["id"].clone(),
+            middle["id"].clone(),
+            late["id"].clone()
+        ],
+        "descendants included"
+    );
+    let every = s
+        .ok(
+            Q,
+            json!({"f": {"codeIds": [bisogni, luogo], "codeMatch": "ALL"}}),
+        )
+        .await;
+    assert_eq!(ids(&every), vec![middle["id"].clone(), late["id"].clone()]);
+    let coder = s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
+    assert_eq!(
+        s.ok(Q, json!({"f": {"coderIds": [coder]}})).await["quotations"]["totalCount"],
+        4
+    );
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = s.ok(Q, json!({"f": {}, "first": 1, "after": after})).await;
+        paged.extend(ids(&page));
+        if page["quotations"]["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["quotations"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert_eq!(paged, ids(&all));
+}

@@ -1,0 +1,156 @@
+//! Live coding over graphql-transport-ws, with a real WebSocket client: two front ends see
+//! each other's coding as it happens; authentication in connection_init.
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tests::{id_number, TestServer};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
+    let mut request = format!("{}/graphql/ws", server.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    let payload = token.map_or(
+        json!({}),
+        |t| json!({"Authorization": format!("Bearer {t}")}),
+    );
+    socket
+        .send(Message::text(
+            json!({"type": "connection_init", "payload": payload}).to_string(),
+        ))
+        .await
+        .unwrap();
+    socket
+}
+
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] != "ping" && v["type"] != "pong" {
+                    return v;
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return json!({"type": "closed", "reason": frame.map(|f| f.reason.to_string())})
+            }
+            Some(Ok(_)) => {}
+            other => panic!("socket ended: {other:?}"),
+        }
+    }
+}
+
+async fn subscribe(socket: &mut Socket, study: &Value) {
+    let query = "subscription($s: ID!) { quotationChanged(studyId: $s) { kind id quotation { text version codes { name } } } }";
+    socket
+        .send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"s": study}}}).to_string()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coders_see_each_others_quotations_as_they_happen() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let study = server
+        .ok(
+            Some(&admin),
+            r#"mutation { createStudy(input: {title: "Insieme"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = server
+        .ok(Some(&admin), "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: \"R: La città è più bella — l’ente c’è.\"}) { id } }", json!({"c": case}))
+        .await["createInterview"]["id"]
+        .clone();
+    let code = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Luogo\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let number = id_number(study.as_str().unwrap());
+    let anna = server.token("anna", "analyst", Some(number)).await;
+    let bruno = server.token("bruno", "analyst", Some(number)).await;
+
+    // Bruno watches; Anna codes.
+    let mut watcher = connect(&server, Some(&bruno)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let q = server
+        .ok(Some(&anna), "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 11, codeIds: [$c]}) { id } }", json!({"i": interview, "c": code}))
+        .await["createQuotation"]["id"]
+        .clone();
+    let created = next(&mut watcher).await;
+    assert_eq!(created["type"], "next", "{created}");
+    let change = &created["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "CREATED");
+    assert_eq!(change["id"], q);
+    assert_eq!(change["quotation"]["text"], "città");
+    assert_eq!(change["quotation"]["codes"], json!([{"name": "Luogo"}]));
+    server.ok(Some(&anna), "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, start: 6, end: 20, codeIds: []}) { id } }", json!({"q": q})).await;
+    let updated = next(&mut watcher).await;
+    let change = &updated["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "UPDATED");
+    assert_eq!(
+        change["quotation"]["text"], "città è più be",
+        "fresh data, not a cached copy"
+    );
+    assert_eq!(change["quotation"]["codes"], json!([]));
+    server
+        .ok(
+            Some(&anna),
+            "mutation($q: ID!) { deleteQuotation(id: $q, version: 2) }",
+            json!({"q": q}),
+        )
+        .await;
+    let deleted = next(&mut watcher).await;
+    assert_eq!(
+        deleted["payload"]["data"]["quotationChanged"],
+        json!({"kind": "DELETED", "id": q, "quotation": null})
+    );
+
+    // Without a token, a private study cannot be watched.
+    let mut stranger = connect(&server, None).await;
+    assert_eq!(next(&mut stranger).await["type"], "connection_ack");
+    subscribe(&mut stranger, &study).await;
+    let refused = next(&mut stranger).await;
+    // Execution errors travel in a `next` payload (graphql-transport-ws).
+    assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "NOT_FOUND"
+    );
+
+    // A bad token is refused at connection_init.
+    let mut forger = connect(&server, Some("qdn_forged")).await;
+    let answer = next(&mut forger).await;
+    assert_ne!(answer["type"], "connection_ack", "{answer}");
+}
