@@ -4,8 +4,8 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::State;
 use axum::extract::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -17,9 +17,12 @@ use std::sync::Arc;
 
 use crate::auth::{self, Caller};
 use crate::db::Database;
+use crate::export;
+use crate::graphql::ids::{decode_any, Kind};
 use crate::graphql::live::Events;
 use crate::graphql::{build_schema, QuadernoSchema, RequestCtx};
 use crate::search::SearchIndex;
+use crate::service::discontinuities::{self, Judgments};
 use crate::ServiceError;
 
 /// The largest request body accepted (uploads included).
@@ -48,6 +51,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
+        .route(
+            "/studies/{study}/discontinuities/matrix.svg",
+            get(matrix_svg),
+        )
+        .route("/studies/{study}/discontinuities.csv", get(matrix_csv))
+        .route("/cases/{case}/cascade.svg", get(cascade_svg))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -163,6 +172,153 @@ async fn graphql_ws(
                 .serve()
                 .await
         })
+}
+
+/// Errors of the download routes, as HTTP statuses (the GraphQL edge has its own mapping).
+struct HttpError(StatusCode, String);
+
+impl From<ServiceError> for HttpError {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::BadInput(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ServiceError::Database(db) => {
+                tracing::error!(error = %db, "download failed");
+                return Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+            }
+        };
+        Self(status, e.to_string())
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct MatrixParams {
+    rows: Option<String>,
+    evaluator: Option<String>,
+}
+
+fn global_id(raw: &str, kind: Kind) -> Result<i64, HttpError> {
+    match decode_any(raw) {
+        Some((k, n)) if k == kind => Ok(n),
+        _ => Err(HttpError(
+            StatusCode::BAD_REQUEST,
+            format!("{raw:?} is not a {} ID", kind.name()),
+        )),
+    }
+}
+
+/// The caller, the study's judgments and the matrix rows a download asks for.
+async fn matrix_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    study: &str,
+    params: &MatrixParams,
+) -> Result<(Judgments, Vec<discontinuities::MatrixRow>), HttpError> {
+    let caller = caller_from_headers(&state.db, headers)
+        .await
+        .map_err(|m| HttpError(StatusCode::UNAUTHORIZED, m))?;
+    let judgments =
+        Judgments::load(&state.db.conn, &caller, global_id(study, Kind::Study)?).await?;
+    let rows = match params.rows.as_deref() {
+        None | Some("case") => discontinuities::Rows::Case,
+        Some("intervention") => discontinuities::Rows::Intervention,
+        Some(other) => {
+            return Err(HttpError(
+                StatusCode::BAD_REQUEST,
+                format!("rows={other}: use case or intervention"),
+            ))
+        }
+    };
+    let evaluator = params
+        .evaluator
+        .as_deref()
+        .map(|e| global_id(e, Kind::User))
+        .transpose()?;
+    let matrix = discontinuities::matrix(&judgments, rows, evaluator);
+    Ok((judgments, matrix))
+}
+
+async fn matrix_svg(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+    Query(params): Query<MatrixParams>,
+) -> Result<Response, HttpError> {
+    let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
+    let svg =
+        export::discontinuities::matrix_svg(&judgments, &rows, "Discontinuità per dimensione");
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
+}
+
+async fn matrix_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+    Query(params): Query<MatrixParams>,
+) -> Result<Response, HttpError> {
+    let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
+    let csv = export::discontinuities::matrix_csv(&judgments, &rows)
+        .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"discontinuities.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+async fn cascade_svg(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(case): Path<String>,
+    Query(params): Query<MatrixParams>,
+) -> Result<Response, HttpError> {
+    let caller = caller_from_headers(&state.db, &headers)
+        .await
+        .map_err(|m| HttpError(StatusCode::UNAUTHORIZED, m))?;
+    let case_id = global_id(&case, Kind::Case)?;
+    let (case, study) =
+        crate::service::studies::readable_case(&state.db.conn, &caller, case_id).await?;
+    let judgments = Judgments::load(&state.db.conn, &caller, study.id).await?;
+    let evaluator = params
+        .evaluator
+        .as_deref()
+        .map(|e| global_id(e, Kind::User))
+        .transpose()?;
+    let links: Vec<(i64, i64)> = discontinuities::cascade(&judgments, case.id, evaluator)
+        .iter()
+        .map(|(c, e)| (c.id, e.id))
+        .collect();
+    let svg = export::discontinuities::cascade_svg(
+        &judgments,
+        case.id,
+        &links,
+        evaluator,
+        &format!("Cascata — {}", case.label),
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod service;

@@ -87,18 +87,10 @@ const PENDING: &[&str] = &[
     "Query.search(match)",
     "Query.search(excludeForms)",
     "SearchResults.matchedForms",
-    "Query.discontinuityMatrix",
-    "Query.discontinuityAgreement",
     "Mutation.importQdpx",
     "Upload",
     "MatchMode",
     "MatchedForm",
-    "DiscontinuityCell",
-    "MatrixRows",
-    "DiscontinuityMatrixRow",
-    "DiscontinuityMatrix",
-    "AgreementLevel",
-    "Agreement",
     "ImportReport",
 ];
 

@@ -1,7 +1,7 @@
 //! Policy-change discontinuities: evaluators' judgments per case, intervention and dimension.
 
 use async_graphql::resolver_utils::EnumType;
-use async_graphql::{Context, Enum, InputObject, Object, ID};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entities::discontinuity;
 
 use super::error::not_found;
@@ -196,4 +196,226 @@ impl DiscontinuityMutation {
         .await?;
         Ok(Discontinuity(d))
     }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum MatrixRows {
+    Case,
+    Intervention,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AgreementLevel {
+    Nominal,
+    Ordinal,
+}
+
+const ALL_DIMENSIONS: [DiscontinuityDimension; 4] = [
+    DiscontinuityDimension::ProblemDefinition,
+    DiscontinuityDimension::InterventionTheory,
+    DiscontinuityDimension::PolicyInstruments,
+    DiscontinuityDimension::ActorNetwork,
+];
+
+#[derive(SimpleObject)]
+pub struct DiscontinuityCell {
+    pub dimension: DiscontinuityDimension,
+    pub consensus: Option<Discontinuity>,
+    pub assessments: Vec<Discontinuity>,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscontinuityMatrixRow {
+    pub case: Case,
+    /// Set when rows are interventions.
+    pub intervention: Option<Intervention>,
+    /// One cell per dimension, in the order of DiscontinuityMatrix.dimensions.
+    pub cells: Vec<DiscontinuityCell>,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscontinuityMatrix {
+    pub dimensions: Vec<DiscontinuityDimension>,
+    pub rows: Vec<DiscontinuityMatrixRow>,
+    /// The matrix as a picture (SVG; same rows and evaluator), and as CSV.
+    pub svg_url: String,
+    pub csv_url: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Agreement {
+    /// Case-dimension pairs judged by at least two evaluators.
+    pub units: i32,
+    pub evaluators: i32,
+    pub percent_agreement: f64,
+    pub krippendorff_alpha: Option<f64>,
+    /// Only when exactly two evaluators judged the units.
+    pub cohen_kappa: Option<f64>,
+}
+
+/// The judgments of one dimension and kind across cases and interventions.
+#[derive(SimpleObject)]
+pub struct DiscontinuityComparison {
+    pub dimension: DiscontinuityDimension,
+    pub kind: Option<DiscontinuityKind>,
+    /// Judged above NONE, with their cases, interventions and evidence.
+    pub discontinuities: Vec<Discontinuity>,
+}
+
+/// One step of a case's cascade: `effect` followed from `cause`.
+#[derive(SimpleObject)]
+pub struct CascadeLink {
+    pub cause: Discontinuity,
+    pub effect: Discontinuity,
+}
+
+fn study_of(id: &ID) -> async_graphql::Result<i64> {
+    decode(id, Kind::Study)
+}
+
+#[derive(Default)]
+pub struct DiscontinuityQuery;
+
+#[Object]
+impl DiscontinuityQuery {
+    /// Cases (or interventions) × dimensions: the consensus view, with every evaluator's
+    /// assessments, or one evaluator's with `evaluatorId`.
+    async fn discontinuity_matrix(
+        &self,
+        ctx: &Context<'_>,
+        study_id: ID,
+        #[graphql(default_with = "Some(MatrixRows::Case)")] rows: Option<MatrixRows>,
+        evaluator_id: Option<ID>,
+    ) -> async_graphql::Result<DiscontinuityMatrix> {
+        let r = rc(ctx);
+        let j = service::Judgments::load(&r.db, &r.caller, study_of(&study_id)?).await?;
+        let by = rows.unwrap_or(MatrixRows::Case);
+        let evaluator = evaluator_id
+            .as_ref()
+            .map(|e| decode(e, Kind::User))
+            .transpose()?;
+        let matrix = service::matrix(
+            &j,
+            match by {
+                MatrixRows::Case => service::Rows::Case,
+                MatrixRows::Intervention => service::Rows::Intervention,
+            },
+            evaluator,
+        );
+        let case = |id: i64| j.cases.iter().find(|c| c.id == id).cloned().map(Case);
+        let intervention = |id: i64| {
+            j.interventions
+                .iter()
+                .find(|i| i.id == id)
+                .cloned()
+                .map(Intervention)
+        };
+        let rows_out = matrix
+            .into_iter()
+            .filter_map(|row| {
+                Some(DiscontinuityMatrixRow {
+                    case: case(row.case_id)?,
+                    intervention: row.intervention_id.and_then(intervention),
+                    cells: row
+                        .cells
+                        .into_iter()
+                        .map(|c| DiscontinuityCell {
+                            dimension: from_db(c.dimension)
+                                .unwrap_or(DiscontinuityDimension::ProblemDefinition),
+                            consensus: c.consensus.map(Discontinuity),
+                            assessments: c.assessments.into_iter().map(Discontinuity).collect(),
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        let query = format!(
+            "rows={}{}",
+            if by == MatrixRows::Case {
+                "case"
+            } else {
+                "intervention"
+            },
+            evaluator_id
+                .map(|e| format!("&evaluator={}", e.0))
+                .unwrap_or_default()
+        );
+        Ok(DiscontinuityMatrix {
+            dimensions: ALL_DIMENSIONS.to_vec(),
+            rows: rows_out,
+            svg_url: format!("/studies/{}/discontinuities/matrix.svg?{query}", study_id.0),
+            csv_url: format!("/studies/{}/discontinuities.csv?{query}", study_id.0),
+        })
+    }
+
+    /// Agreement among evaluators on intensity (consensus excluded), over case ×
+    /// intervention × dimension units.
+    async fn discontinuity_agreement(
+        &self,
+        ctx: &Context<'_>,
+        study_id: ID,
+        dimension: Option<DiscontinuityDimension>,
+        #[graphql(default_with = "Some(AgreementLevel::Nominal)")] level: Option<AgreementLevel>,
+    ) -> async_graphql::Result<Agreement> {
+        let r = rc(ctx);
+        let j = service::Judgments::load(&r.db, &r.caller, study_of(&study_id)?).await?;
+        let level = match level.unwrap_or(AgreementLevel::Nominal) {
+            AgreementLevel::Nominal => crate::service::agreement::Level::Nominal,
+            AgreementLevel::Ordinal => crate::service::agreement::Level::Ordinal,
+        };
+        let dim = dimension.map(to_db);
+        let (stats, evaluators) = service::agreement(&j, dim.as_deref(), level);
+        Ok(Agreement {
+            units: stats.units as i32,
+            evaluators: evaluators as i32,
+            percent_agreement: stats.percent,
+            krippendorff_alpha: stats.alpha,
+            cohen_kappa: stats.kappa,
+        })
+    }
+
+    /// Per dimension and kind, the cases and interventions with a discontinuity (consensus,
+    /// or one evaluator's), each with its evidence: the cross-case comparison.
+    async fn discontinuity_comparison(
+        &self,
+        ctx: &Context<'_>,
+        study_id: ID,
+        evaluator_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<DiscontinuityComparison>> {
+        let r = rc(ctx);
+        let j = service::Judgments::load(&r.db, &r.caller, study_of(&study_id)?).await?;
+        let evaluator = evaluator_id
+            .as_ref()
+            .map(|e| decode(e, Kind::User))
+            .transpose()?;
+        Ok(service::comparison(&j, evaluator)
+            .into_iter()
+            .map(|(dimension, kind, group)| DiscontinuityComparison {
+                dimension: from_db(dimension).unwrap_or(DiscontinuityDimension::ProblemDefinition),
+                kind: kind.as_deref().and_then(from_db),
+                discontinuities: group.into_iter().map(Discontinuity).collect(),
+            })
+            .collect())
+    }
+}
+
+/// The cascade of a case, for `Case.cascade`.
+pub async fn case_cascade(
+    ctx: &Context<'_>,
+    case: &entities::study_case::Model,
+    evaluator_id: Option<ID>,
+) -> async_graphql::Result<Vec<CascadeLink>> {
+    let r = rc(ctx);
+    let j = service::Judgments::load(&r.db, &r.caller, case.study_id).await?;
+    let evaluator = evaluator_id
+        .as_ref()
+        .map(|e| decode(e, Kind::User))
+        .transpose()?;
+    Ok(service::cascade(&j, case.id, evaluator)
+        .into_iter()
+        .map(|(c, e)| CascadeLink {
+            cause: Discontinuity(c),
+            effect: Discontinuity(e),
+        })
+        .collect())
 }

@@ -43,6 +43,7 @@ pub struct Query(
     quotations::QuotationQuery,
     search::SearchQuery,
     analysis::AnalysisQuery,
+    discontinuities::DiscontinuityQuery,
 );
 
 #[derive(MergedObject, Default)]

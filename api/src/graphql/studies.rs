@@ -115,6 +115,18 @@ impl Case {
         let rows = all(&rc(ctx).loaders.discontinuities_of_case, self.0.id).await?;
         Ok(Discontinuity::filtered(rows, dimension))
     }
+    /// Which dimension led to which: the consensus cascade, or one evaluator's.
+    async fn cascade(
+        &self,
+        ctx: &Context<'_>,
+        evaluator_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<super::discontinuities::CascadeLink>> {
+        super::discontinuities::case_cascade(ctx, &self.0, evaluator_id).await
+    }
+    /// The cascade as a picture (SVG).
+    async fn cascade_svg_url(&self) -> String {
+        format!("/cases/{}/cascade.svg", encode(Kind::Case, self.0.id).0)
+    }
 }
 
 #[derive(Clone)]

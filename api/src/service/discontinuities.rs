@@ -5,7 +5,9 @@ use chrono::Utc;
 use entities::{
     discontinuity, discontinuity_cause, discontinuity_evidence, intervention, interview, quotation,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
@@ -227,4 +229,252 @@ pub async fn tag(
     }
     txn.commit().await?;
     Ok(saved)
+}
+
+/// A study's judgments with its cases and interventions, loaded once.
+pub struct Judgments {
+    pub cases: Vec<entities::study_case::Model>,
+    pub interventions: Vec<intervention::Model>,
+    pub all: Vec<discontinuity::Model>,
+    /// judgment → its evidence quotations
+    pub evidence: std::collections::HashMap<i64, Vec<i64>>,
+    /// (cause, effect) links
+    pub links: Vec<(i64, i64)>,
+    /// evaluator id → name
+    pub evaluators: std::collections::HashMap<i64, String>,
+}
+
+impl Judgments {
+    pub async fn load(
+        db: &DatabaseConnection,
+        caller: &Caller,
+        study_id: i64,
+    ) -> ServiceResult<Self> {
+        use entities::study_case;
+        let study = crate::service::studies::readable_study(db, caller, study_id).await?;
+        let cases = study_case::Entity::find()
+            .filter(study_case::Column::StudyId.eq(study.id))
+            .order_by_asc(study_case::Column::Id)
+            .all(db)
+            .await?;
+        let case_ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
+        let interventions = intervention::Entity::find()
+            .filter(intervention::Column::CaseId.is_in(case_ids.clone()))
+            .order_by_asc(intervention::Column::Id)
+            .all(db)
+            .await?;
+        let all = discontinuity::Entity::find()
+            .filter(discontinuity::Column::CaseId.is_in(case_ids))
+            .order_by_asc(discontinuity::Column::Id)
+            .all(db)
+            .await?;
+        let ids: Vec<i64> = all.iter().map(|d| d.id).collect();
+        let mut evidence: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+        for e in discontinuity_evidence::Entity::find()
+            .filter(discontinuity_evidence::Column::DiscontinuityId.is_in(ids.clone()))
+            .all(db)
+            .await?
+        {
+            evidence
+                .entry(e.discontinuity_id)
+                .or_default()
+                .push(e.quotation_id);
+        }
+        let links = discontinuity_cause::Entity::find()
+            .filter(discontinuity_cause::Column::EffectId.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| (l.cause_id, l.effect_id))
+            .collect();
+        let evaluators = entities::app_user::Entity::find()
+            .filter(entities::app_user::Column::Id.is_in(all.iter().map(|d| d.evaluator_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+        Ok(Self {
+            cases,
+            interventions,
+            all,
+            evidence,
+            links,
+            evaluators,
+        })
+    }
+}
+
+fn intensity_rank(s: &str) -> u32 {
+    INTENSITIES.iter().position(|i| *i == s).unwrap_or(0) as u32
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    Case,
+    Intervention,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub dimension: &'static str,
+    pub consensus: Option<discontinuity::Model>,
+    pub assessments: Vec<discontinuity::Model>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MatrixRow {
+    pub case_id: i64,
+    pub intervention_id: Option<i64>,
+    pub cells: Vec<Cell>,
+}
+
+/// The matrix: one row per case (or per intervention), one cell per dimension. A case row
+/// shows the case-level judgment if there is one, else the most intense judgment among its
+/// interventions. With `evaluator`, assessments are that evaluator's only.
+pub fn matrix(j: &Judgments, rows: Rows, evaluator: Option<i64>) -> Vec<MatrixRow> {
+    let keys: Vec<(i64, Option<i64>)> = match rows {
+        Rows::Case => j.cases.iter().map(|c| (c.id, None)).collect(),
+        Rows::Intervention => j
+            .interventions
+            .iter()
+            .map(|i| (i.case_id, Some(i.id)))
+            .collect(),
+    };
+    keys.into_iter()
+        .map(|(case_id, intervention_id)| {
+            let cells = DIMENSIONS
+                .iter()
+                .map(|&dimension| {
+                    let here: Vec<&discontinuity::Model> = j
+                        .all
+                        .iter()
+                        .filter(|d| d.case_id == case_id && d.dimension == dimension)
+                        .filter(|d| rows == Rows::Case || d.intervention_id == intervention_id)
+                        .collect();
+                    let pick = |consensus: bool| -> Vec<&discontinuity::Model> {
+                        let mine: Vec<&discontinuity::Model> = here
+                            .iter()
+                            .copied()
+                            .filter(|d| d.is_consensus == consensus)
+                            .collect();
+                        match (rows, mine.iter().find(|d| d.intervention_id.is_none())) {
+                            (Rows::Case, Some(whole_case)) if consensus => vec![*whole_case],
+                            _ => mine,
+                        }
+                    };
+                    let consensus = pick(true)
+                        .into_iter()
+                        .max_by_key(|d| (intensity_rank(&d.intensity), std::cmp::Reverse(d.id)))
+                        .cloned();
+                    let assessments = pick(false)
+                        .into_iter()
+                        .filter(|d| evaluator.is_none_or(|e| d.evaluator_id == e))
+                        .cloned()
+                        .collect();
+                    Cell {
+                        dimension,
+                        consensus,
+                        assessments,
+                    }
+                })
+                .collect();
+            MatrixRow {
+                case_id,
+                intervention_id,
+                cells,
+            }
+        })
+        .collect()
+}
+
+/// Agreement among evaluators (consensus judgments excluded) on intensity, per unit = case ×
+/// intervention × dimension; optionally one dimension only.
+pub fn agreement(
+    j: &Judgments,
+    dimension: Option<&str>,
+    level: crate::service::agreement::Level,
+) -> (crate::service::agreement::Agreement, usize) {
+    use std::collections::BTreeMap;
+    let judged: Vec<&discontinuity::Model> = j
+        .all
+        .iter()
+        .filter(|d| !d.is_consensus && dimension.is_none_or(|dim| d.dimension == dim))
+        .collect();
+    let mut evaluators: Vec<i64> = judged.iter().map(|d| d.evaluator_id).collect();
+    evaluators.sort_unstable();
+    evaluators.dedup();
+    let mut units: BTreeMap<(i64, i64, &str), Vec<Option<u32>>> = BTreeMap::new();
+    for d in &judged {
+        let unit = units
+            .entry((d.case_id, d.intervention_key, d.dimension.as_str()))
+            .or_insert_with(|| vec![None; evaluators.len()]);
+        let slot = evaluators.binary_search(&d.evaluator_id).expect("listed");
+        unit[slot] = Some(intensity_rank(&d.intensity));
+    }
+    let units: Vec<Vec<Option<u32>>> = units.into_values().collect();
+    let stats = crate::service::agreement::agreement(&units, evaluators.len(), level);
+    // Count the evaluators who judged a pairable unit.
+    let active = (0..evaluators.len())
+        .filter(|&e| {
+            units
+                .iter()
+                .any(|u| u[e].is_some() && u.iter().flatten().count() >= 2)
+        })
+        .count();
+    (stats, active)
+}
+
+/// The cascade of a case: (cause, effect) links among its consensus judgments, or among one
+/// evaluator's.
+pub fn cascade(
+    j: &Judgments,
+    case_id: i64,
+    evaluator: Option<i64>,
+) -> Vec<(discontinuity::Model, discontinuity::Model)> {
+    let mine = |id: i64| {
+        j.all.iter().find(|d| {
+            d.id == id
+                && d.case_id == case_id
+                && match evaluator {
+                    None => d.is_consensus,
+                    Some(e) => !d.is_consensus && d.evaluator_id == e,
+                }
+        })
+    };
+    j.links
+        .iter()
+        .filter_map(|&(c, e)| Some((mine(c)?.clone(), mine(e)?.clone())))
+        .collect()
+}
+
+/// For each dimension and kind, the (consensus) judgments above NONE: the cross-case view.
+pub fn comparison(
+    j: &Judgments,
+    evaluator: Option<i64>,
+) -> Vec<(&'static str, Option<String>, Vec<discontinuity::Model>)> {
+    let mut out = Vec::new();
+    for &dimension in DIMENSIONS {
+        let present: Vec<&discontinuity::Model> = j
+            .all
+            .iter()
+            .filter(|d| d.dimension == dimension && d.intensity != "NONE")
+            .filter(|d| match evaluator {
+                None => d.is_consensus,
+                Some(e) => !d.is_consensus && d.evaluator_id == e,
+            })
+            .collect();
+        let mut kinds: Vec<Option<String>> = present.iter().map(|d| d.kind.clone()).collect();
+        kinds.sort();
+        kinds.dedup();
+        for kind in kinds {
+            let group = present
+                .iter()
+                .filter(|d| d.kind == kind)
+                .map(|d| (*d).clone())
+                .collect();
+            out.push((dimension, kind, group));
+        }
+    }
+    out
 }

@@ -1,6 +1,7 @@
 //! Domain functions: plain async functions over a connection and plain types, with the
 //! validation, transactions and access rules. No GraphQL or HTTP types here.
 
+pub mod agreement;
 pub mod analysis;
 pub mod anchoring;
 pub mod change_log;

@@ -1,0 +1,4 @@
+//! Downloads: pictures (SVG) and tables (CSV) built from service data. Pure functions of
+//! their inputs; the HTTP layer checks access and serves them.
+
+pub mod discontinuities;

@@ -1,0 +1,203 @@
+//! Inter-rater agreement on discontinuity judgments: percent agreement, Krippendorff's alpha
+//! (nominal and ordinal; any number of evaluators; missing judgments allowed), and Cohen's
+//! kappa for two evaluators. Values are category ranks (for intensity, NONE = 0 …
+//! PARADIGMATIC = 3).
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Nominal,
+    Ordinal,
+}
+
+/// One unit (a case, intervention and dimension): each evaluator's value, if any.
+pub type Unit = Vec<Option<u32>>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    /// Units judged by at least two evaluators.
+    pub units: usize,
+    pub percent: f64,
+    pub alpha: Option<f64>,
+    pub kappa: Option<f64>,
+}
+
+fn pairable(units: &[Unit]) -> Vec<Vec<u32>> {
+    units
+        .iter()
+        .map(|u| u.iter().flatten().copied().collect::<Vec<u32>>())
+        .filter(|v| v.len() >= 2)
+        .collect()
+}
+
+/// The coincidence matrix o[c][k] (Krippendorff 2011, §B).
+fn coincidences(units: &[Vec<u32>]) -> BTreeMap<(u32, u32), f64> {
+    let mut o = BTreeMap::new();
+    for values in units {
+        let weight = 1.0 / (values.len() as f64 - 1.0);
+        for (i, &a) in values.iter().enumerate() {
+            for (j, &b) in values.iter().enumerate() {
+                if i != j {
+                    *o.entry((a, b)).or_insert(0.0) += weight;
+                }
+            }
+        }
+    }
+    o
+}
+
+/// Squared distance between categories; the ordinal one weighs the categories between them
+/// by how often they were used.
+fn delta2(level: Level, c: u32, k: u32, marginals: &BTreeMap<u32, f64>) -> f64 {
+    match level {
+        Level::Nominal => f64::from(u8::from(c != k)),
+        Level::Ordinal => {
+            let (lo, hi) = if c <= k { (c, k) } else { (k, c) };
+            let between: f64 = marginals.range(lo..=hi).map(|(_, n)| n).sum();
+            let d = between - (marginals[&c] + marginals[&k]) / 2.0;
+            d * d
+        }
+    }
+}
+
+/// Krippendorff's alpha; `None` when nothing is pairable or the values never vary.
+pub fn krippendorff_alpha(units: &[Unit], level: Level) -> Option<f64> {
+    let o = coincidences(&pairable(units));
+    let mut marginals: BTreeMap<u32, f64> = BTreeMap::new();
+    for (&(c, _), &w) in &o {
+        *marginals.entry(c).or_insert(0.0) += w;
+    }
+    let n: f64 = marginals.values().sum();
+    if n <= 1.0 {
+        return None;
+    }
+    let observed: f64 = o
+        .iter()
+        .map(|(&(c, k), &w)| w * delta2(level, c, k, &marginals))
+        .sum();
+    let mut expected = 0.0;
+    for (&c, &nc) in &marginals {
+        for (&k, &nk) in &marginals {
+            expected += nc * nk * delta2(level, c, k, &marginals);
+        }
+    }
+    if expected == 0.0 {
+        return None;
+    }
+    Some(1.0 - (n - 1.0) * observed / expected)
+}
+
+/// Share of agreeing pairs of judgments within units.
+pub fn percent_agreement(units: &[Unit]) -> Option<f64> {
+    let (mut agree, mut pairs) = (0usize, 0usize);
+    for values in pairable(units) {
+        for (i, a) in values.iter().enumerate() {
+            for b in &values[i + 1..] {
+                pairs += 1;
+                agree += usize::from(a == b);
+            }
+        }
+    }
+    (pairs > 0).then(|| agree as f64 / pairs as f64)
+}
+
+/// Cohen's kappa over the units both of two evaluators judged (evaluators 0 and 1).
+pub fn cohen_kappa(units: &[Unit]) -> Option<f64> {
+    let pairs: Vec<(u32, u32)> = units
+        .iter()
+        .filter_map(|u| Some((u.first().copied()??, u.get(1).copied()??)))
+        .collect();
+    let n = pairs.len() as f64;
+    if pairs.is_empty() {
+        return None;
+    }
+    let observed = pairs.iter().filter(|(a, b)| a == b).count() as f64 / n;
+    let mut first: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut second: BTreeMap<u32, f64> = BTreeMap::new();
+    for (a, b) in &pairs {
+        *first.entry(*a).or_insert(0.0) += 1.0 / n;
+        *second.entry(*b).or_insert(0.0) += 1.0 / n;
+    }
+    let chance: f64 = first
+        .iter()
+        .map(|(c, p)| p * second.get(c).unwrap_or(&0.0))
+        .sum();
+    if (1.0 - chance).abs() < f64::EPSILON {
+        return None;
+    }
+    Some((observed - chance) / (1.0 - chance))
+}
+
+/// All three statistics; kappa only when there are exactly two evaluators.
+pub fn agreement(units: &[Unit], evaluators: usize, level: Level) -> Agreement {
+    Agreement {
+        units: pairable(units).len(),
+        percent: percent_agreement(units).unwrap_or(0.0),
+        alpha: krippendorff_alpha(units, level),
+        kappa: if evaluators == 2 {
+            cohen_kappa(units)
+        } else {
+            None
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", reliability data
+    /// of four observers on twelve units (a dot is a missing value).
+    fn krippendorff_example() -> Vec<Unit> {
+        let rows = [
+            "1 2 3 3 2 1 4 1 2 . . .",
+            "1 2 3 3 2 2 4 1 2 5 . 3",
+            ". 3 3 3 2 3 4 2 2 5 1 .",
+            "1 2 3 3 2 4 4 1 2 5 1 .",
+        ];
+        let parsed: Vec<Vec<Option<u32>>> = rows
+            .iter()
+            .map(|r| r.split(' ').map(|v| v.parse().ok()).collect())
+            .collect();
+        (0..12)
+            .map(|u| parsed.iter().map(|r| r[u]).collect())
+            .collect()
+    }
+
+    #[test]
+    fn reproduces_krippendorffs_published_values() {
+        let units = krippendorff_example();
+        let nominal = krippendorff_alpha(&units, Level::Nominal).unwrap();
+        let ordinal = krippendorff_alpha(&units, Level::Ordinal).unwrap();
+        assert!((nominal - 0.743).abs() < 0.0005, "nominal {nominal}");
+        assert!((ordinal - 0.815).abs() < 0.0005, "ordinal {ordinal}");
+    }
+
+    #[test]
+    fn cohens_kappa_of_a_textbook_table() {
+        // 20 yes-yes, 5 yes-no, 10 no-yes, 15 no-no: po = 0.7, pe = 0.5, kappa = 0.4.
+        let mut units = Vec::new();
+        for (a, b, n) in [(1, 1, 20), (1, 0, 5), (0, 1, 10), (0, 0, 15)] {
+            units.extend(std::iter::repeat_n(vec![Some(a), Some(b)], n));
+        }
+        assert!((cohen_kappa(&units).unwrap() - 0.4).abs() < 1e-12);
+        assert!((percent_agreement(&units).unwrap() - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn degenerate_data_gives_no_alpha() {
+        assert_eq!(
+            krippendorff_alpha(
+                &[vec![Some(1), Some(1)], vec![Some(1), None]],
+                Level::Nominal
+            ),
+            None
+        );
+        assert_eq!(
+            krippendorff_alpha(&[vec![Some(1), None]], Level::Ordinal),
+            None
+        );
+        assert_eq!(agreement(&[], 2, Level::Nominal).units, 0);
+    }
+}
