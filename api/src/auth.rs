@@ -271,6 +271,77 @@ pub async fn create_token_for(
     }
     .insert(&txn)
     .await?;
+    crate::service::audit::record(
+        &txn,
+        &Caller::anonymous(),
+        "createToken",
+        "api_token",
+        user.id,
+        study_id,
+        serde_json::json!({"after": {"user": user.name, "role": role}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(secret)
+}
+
+/// A token as `quaderno token list` shows it (never its secret).
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub user: String,
+    pub admin: bool,
+    pub created_at: chrono::DateTime<Utc>,
+    pub expires_at: Option<chrono::DateTime<Utc>>,
+    pub revoked_at: Option<chrono::DateTime<Utc>>,
+}
+
+pub async fn list_tokens(db: &DatabaseConnection) -> ServiceResult<Vec<TokenInfo>> {
+    let users: HashMap<i64, app_user::Model> = app_user::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    Ok(api_token::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| TokenInfo {
+            id: t.id,
+            user: users
+                .get(&t.user_id)
+                .map_or_else(String::new, |u| u.name.clone()),
+            admin: users.get(&t.user_id).is_some_and(|u| u.is_admin),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes a token: it stops working at once; the row stays for the record.
+pub async fn revoke_token(db: &DatabaseConnection, id: i64) -> ServiceResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let token = api_token::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(format!("token {id}")))?;
+    if token.revoked_at.is_none() {
+        let mut a: api_token::ActiveModel = token.clone().into();
+        a.revoked_at = Set(Some(Utc::now()));
+        a.update(&txn).await?;
+        crate::service::audit::record(
+            &txn,
+            &Caller::anonymous(),
+            "revokeToken",
+            "api_token",
+            token.user_id,
+            None,
+            serde_json::json!({"token": id}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }

@@ -44,6 +44,23 @@ pub struct GlobalOptions {
     /// Do not load the demo dataset into an empty database.
     #[arg(long, env = "QUADERNO_NO_DEMO", global = true)]
     pub no_demo: bool,
+    /// The largest request body accepted, in MiB (uploads included).
+    #[arg(long, env = "QUADERNO_MAX_BODY_MB", default_value_t = 8, global = true)]
+    pub max_body_mb: usize,
+    /// Seconds before a request is abandoned (408).
+    #[arg(
+        long,
+        env = "QUADERNO_REQUEST_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout: u64,
+    /// Refuse schema introspection (production deployments that publish the SDL instead).
+    #[arg(long, env = "QUADERNO_NO_INTROSPECTION", global = true)]
+    pub no_introspection: bool,
+    /// Do not serve GraphiQL at GET /graphql.
+    #[arg(long, env = "QUADERNO_NO_GRAPHIQL", global = true)]
+    pub no_graphiql: bool,
     /// Most connections in the database pool.
     #[arg(
         long,
@@ -86,6 +103,10 @@ pub enum TokenCommand {
         #[arg(long)]
         expires_in_days: Option<i64>,
     },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by its number (from `token list`).
+    Revoke { id: i64 },
 }
 
 impl GlobalOptions {
@@ -137,6 +158,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Token(TokenCommand::List) => {
+            println!(
+                "{:>5}  {:<20} {:<6} {:<25} {:<25} revoked",
+                "id", "user", "admin", "created", "expires"
+            );
+            for t in auth::list_tokens(&database.conn)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                    d.map_or("-".to_owned(), |d| d.to_rfc3339())
+                };
+                println!(
+                    "{:>5}  {:<20} {:<6} {:<25} {:<25} {}",
+                    t.id,
+                    t.user,
+                    t.admin,
+                    t.created_at.to_rfc3339(),
+                    when(t.expires_at),
+                    when(t.revoked_at)
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            auth::revoke_token(&database.conn, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("token {id} revoked");
+            Ok(())
+        }
         Command::Serve => {
             if !opts.no_demo {
                 demo::load_if_empty(&database.conn).await?;
@@ -153,7 +205,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", opts.bind))?;
             let addr = listener.local_addr()?;
-            let app = http::router(http::AppState::new(database, search.clone()));
+            let limits = http::Limits {
+                max_body_bytes: opts.max_body_mb * 1024 * 1024,
+                request_timeout: std::time::Duration::from_secs(opts.request_timeout),
+                introspection: !opts.no_introspection,
+                graphiql: !opts.no_graphiql,
+            };
+            let app = http::router(http::AppState::with_limits(
+                database,
+                search.clone(),
+                limits,
+            ));
             println!("listening on http://{addr}");
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())

@@ -10,7 +10,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::time::Duration;
+
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use std::sync::Arc;
@@ -20,13 +23,32 @@ use crate::db::Database;
 use crate::export;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::graphql::live::Events;
-use crate::graphql::{build_schema, QuadernoSchema, RequestCtx};
+use crate::graphql::{build_schema_with, QuadernoSchema, RequestCtx};
 use crate::search::SearchIndex;
 use crate::service::discontinuities::{self, Judgments};
 use crate::ServiceError;
 
-/// The largest request body accepted (uploads included).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// What a deployment may tighten or loosen.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The largest request body accepted, uploads included.
+    pub max_body_bytes: usize,
+    /// Requests running longer are answered 408 and abandoned.
+    pub request_timeout: Duration,
+    pub introspection: bool,
+    pub graphiql: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            introspection: true,
+            graphiql: true,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,22 +56,34 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     pub events: Events,
     pub schema: QuadernoSchema,
+    pub limits: Limits,
 }
 
 impl AppState {
     pub fn new(db: Database, search: Arc<SearchIndex>) -> Self {
+        Self::with_limits(db, search, Limits::default())
+    }
+
+    pub fn with_limits(db: Database, search: Arc<SearchIndex>, limits: Limits) -> Self {
         Self {
             db,
             search,
             events: Events::default(),
-            schema: build_schema(),
+            schema: build_schema_with(limits.introspection),
+            limits,
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
+    let graphql_get = if limits.graphiql {
+        get(graphiql)
+    } else {
+        get(|| async { (StatusCode::NOT_FOUND, "GraphiQL is switched off") })
+    };
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", graphql_get.post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route(
             "/studies/{study}/discontinuities/matrix.svg",
@@ -60,7 +94,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

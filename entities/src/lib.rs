@@ -9,6 +9,7 @@ pub mod ambito_membership;
 pub mod ambito_succession;
 pub mod api_token;
 pub mod app_user;
+pub mod audit_log;
 pub mod case_ambito;
 pub mod case_project;
 pub mod change_log;

@@ -18,9 +18,10 @@ pub struct TestServer {
     handle: JoinHandle<()>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Default)]
 pub struct Options {
     pub demo: bool,
+    pub limits: api::http::Limits,
 }
 
 /// A database URL for one test: a temporary SQLite file, or a new PostgreSQL database when
@@ -53,7 +54,11 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = api::http::router(api::http::AppState::new(db.clone(), search.clone()));
+        let app = api::http::router(api::http::AppState::with_limits(
+            db.clone(),
+            search.clone(),
+            opts.limits,
+        ));
         let handle = tokio::spawn(async move {
             axum_serve(listener, app).await;
         });
@@ -68,11 +73,15 @@ impl TestServer {
     }
 
     pub async fn demo() -> Self {
-        Self::start(Options { demo: true }).await
+        Self::start(Options {
+            demo: true,
+            ..Default::default()
+        })
+        .await
     }
 
     pub async fn empty() -> Self {
-        Self::start(Options { demo: false }).await
+        Self::start(Options::default()).await
     }
 
     /// Stops serving and drops this server's search index (its writer task then ends).

@@ -344,8 +344,8 @@ async fn writes_need_a_valid_token_and_the_right_role() {
         .await;
     assert_eq!(
         error_code(&r),
-        "NOT_FOUND",
-        "a private study's interview does not exist for strangers"
+        "UNAUTHENTICATED",
+        "every write needs a token, whatever it touches"
     );
     let r = f
         .server

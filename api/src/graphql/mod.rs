@@ -3,11 +3,13 @@
 
 pub mod ambiti;
 pub mod analysis;
+pub mod audit;
 pub mod codes;
 pub mod discontinuities;
 pub mod error;
 pub mod ids;
 pub mod interviews;
+pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod memos;
@@ -44,6 +46,7 @@ pub struct Query(
     search::SearchQuery,
     analysis::AnalysisQuery,
     discontinuities::DiscontinuityQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -58,10 +61,24 @@ pub struct Mutation(
 
 pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;
 
-pub fn build_schema() -> QuadernoSchema {
-    Schema::build(Query::default(), Mutation::default(), live::Subscription)
+/// The schema with its limits; introspection can be switched off for production.
+pub fn build_schema_with(introspection: bool) -> QuadernoSchema {
+    let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .register_output_type::<node::Node>()
-        .finish()
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(10)
+        .extension(limits::QueryLimits);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+pub fn build_schema() -> QuadernoSchema {
+    build_schema_with(true)
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

@@ -9,6 +9,8 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, Set,
 };
 
+use serde_json::json;
+
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -88,6 +90,16 @@ pub async fn create_code(
         ..Default::default()
     }
     .insert(&txn)
+    .await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "createCode",
+        "code",
+        c.id,
+        Some(s.id),
+        json!({"after": {"name": c.name, "parent": c.parent_id, "color": c.color}}),
+    )
     .await?;
     txn.commit().await?;
     Ok(c)
@@ -227,6 +239,17 @@ pub async fn update_code(
     if parent != current.parent_id {
         log_quotations_of(&txn, &with_descendants(&all, &[current.id])).await?;
     }
+    let view = |c: &code::Model| json!({"name": c.name, "parent": c.parent_id, "color": c.color, "description": c.description});
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "updateCode",
+        "code",
+        updated.id,
+        Some(updated.study_id),
+        json!({"before": view(&current), "after": view(&updated)}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -303,6 +326,7 @@ pub async fn merge_codes(
         .exec(&txn)
         .await?;
     code::Entity::delete_by_id(source.id).exec(&txn).await?;
+    crate::service::audit::record(&txn, caller, "mergeCodes", "code", target.id, Some(target.study_id), json!({"source": {"id": source.id, "name": source.name}, "target": {"id": target.id, "name": target.name}})).await?;
     txn.commit().await?;
     Ok(target)
 }
@@ -324,9 +348,19 @@ pub async fn delete_code(db: &DatabaseConnection, caller: &Caller, id: i64) -> S
     }
     crate::service::memos::delete_for(&txn, "code", &subtree).await?;
     code::Entity::delete_many()
-        .filter(code::Column::Id.is_in(subtree))
+        .filter(code::Column::Id.is_in(subtree.clone()))
         .exec(&txn)
         .await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteCode",
+        "code",
+        c.id,
+        Some(c.study_id),
+        json!({"before": {"name": c.name}, "deleted": subtree}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

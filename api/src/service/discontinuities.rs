@@ -9,6 +9,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
+use serde_json::json;
+
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -227,6 +229,19 @@ pub async fn tag(
         .insert(&txn)
         .await?;
     }
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "tagDiscontinuity",
+        "discontinuity",
+        saved.id,
+        Some(study.id),
+        json!({"after": {
+            "case": saved.case_id, "intervention": saved.intervention_id, "dimension": saved.dimension,
+            "intensity": saved.intensity, "kind": saved.kind, "consensus": saved.is_consensus, "version": saved.version,
+        }}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(saved)
 }

@@ -7,6 +7,8 @@ use sea_orm::{
     Set,
 };
 
+use serde_json::json;
+
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -73,6 +75,16 @@ pub async fn create_interview(
     .insert(&txn)
     .await?;
     change_log::append(&txn, change_log::Entity::Interview, i.id, Op::Upsert).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "createInterview",
+        "interview",
+        i.id,
+        Some(s.id),
+        json!({"after": {"label": i.label, "length": i.length}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(i)
 }
@@ -215,6 +227,21 @@ pub async fn update_interview(
     let updated = active.update(&txn).await?;
     // Re-indexes the passages and every quotation of the interview.
     change_log::append(&txn, change_log::Entity::Interview, updated.id, Op::Upsert).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "updateInterview",
+        "interview",
+        updated.id,
+        Some(study.id),
+        json!({
+            "before": {"label": current.label, "length": current.length, "version": current.version},
+            "after": {"label": updated.label, "length": updated.length, "version": updated.version},
+            "movedQuotations": moved,
+            "lostQuotations": lost.iter().map(|l| l.id).collect::<Vec<_>>(),
+        }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(TranscriptEdit {
         interview: updated,

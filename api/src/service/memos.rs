@@ -7,6 +7,8 @@ use sea_orm::{
     Set,
 };
 
+use serde_json::json;
+
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -99,6 +101,16 @@ pub async fn create_memo(
     }
     .insert(&txn)
     .await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "createMemo",
+        "memo",
+        m.id,
+        Some(study.id),
+        json!({"after": {"target": format!("{}:{}", m.target_kind, m.target_id)}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(m)
 }
@@ -150,6 +162,16 @@ pub async fn update_memo(
     a.version = Set(m.version + 1);
     a.updated_at = Set(Utc::now());
     let updated = a.update(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "updateMemo",
+        "memo",
+        m.id,
+        Some(m.study_id),
+        json!({"before": {"version": m.version}, "after": {"version": updated.version}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -161,8 +183,18 @@ pub async fn delete_memo(
     version: i32,
 ) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
-    own_memo(&txn, caller, id, version).await?;
+    let m = own_memo(&txn, caller, id, version).await?;
     memo::Entity::delete_by_id(id).exec(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteMemo",
+        "memo",
+        m.id,
+        Some(m.study_id),
+        json!({"before": {"target": format!("{}:{}", m.target_kind, m.target_id)}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

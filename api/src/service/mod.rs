@@ -4,6 +4,7 @@
 pub mod agreement;
 pub mod analysis;
 pub mod anchoring;
+pub mod audit;
 pub mod change_log;
 pub mod codes;
 pub mod discontinuities;

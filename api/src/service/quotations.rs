@@ -11,6 +11,8 @@ use sea_orm::{
     Set,
 };
 
+use serde_json::json;
+
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -127,6 +129,7 @@ pub async fn create_quotation(
     .await?;
     set_codes(&txn, q.id, &code_ids).await?;
     change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
+    crate::service::audit::record(&txn, caller, "createQuotation", "quotation", q.id, Some(study.id), json!({"after": {"interview": q.interview_id, "start": q.start_pos, "end": q.end_pos, "codes": code_ids}})).await?;
     txn.commit().await?;
     Ok(q)
 }
@@ -196,6 +199,19 @@ pub async fn update_quotation(
         .one(&txn)
         .await?
         .ok_or_else(|| ServiceError::not_found("quotation"))?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "updateQuotation",
+        "quotation",
+        q.id,
+        Some(study.id),
+        json!({
+            "before": {"start": q.start_pos, "end": q.end_pos, "version": q.version},
+            "after": {"start": updated.start_pos, "end": updated.end_pos, "version": updated.version, "codes": input.code_ids},
+        }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -222,6 +238,7 @@ pub async fn delete_quotation(
     }
     crate::service::memos::delete_for(&txn, "quotation", &[q.id]).await?;
     change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete).await?;
+    crate::service::audit::record(&txn, caller, "deleteQuotation", "quotation", q.id, Some(study.id), json!({"before": {"interview": q.interview_id, "start": q.start_pos, "end": q.end_pos, "version": q.version}})).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -7,6 +7,8 @@ use sea_orm::{
     Set,
 };
 
+use serde_json::json;
+
 use crate::auth::{grant_role, Caller, Permission, StudyRole};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
@@ -100,6 +102,16 @@ pub async fn create_study(
     .insert(&txn)
     .await?;
     grant_role(&txn, user.id, s.id, StudyRole::Owner).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "createStudy",
+        "study",
+        s.id,
+        Some(s.id),
+        json!({"after": {"title": s.title, "public": s.is_public}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(s)
 }
@@ -167,6 +179,16 @@ pub async fn create_case(
         .insert(&txn)
         .await?;
     }
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "createCase",
+        "case",
+        c.id,
+        Some(s.id),
+        json!({"after": {"label": c.label}}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(c)
 }
@@ -187,6 +209,16 @@ pub async fn create_intervention(
         ..Default::default()
     }
     .insert(&txn)
+    .await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "createIntervention",
+        "intervention",
+        i.id,
+        Some(s.id),
+        json!({"after": {"label": i.label}}),
+    )
     .await?;
     txn.commit().await?;
     Ok(i)

@@ -1,0 +1,517 @@
+//! Access control and hardening: tokens, roles, the audit log, and requests built to hurt.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
+use serde_json::{json, Value};
+use tests::{error_code, id_number, Options, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_are_refused_while_the_server_keeps_answering() {
+    let server = TestServer::demo().await;
+    let cyclic = format!(
+        "{{ ambito(code: \"24\") {{ {}code{} }} }}",
+        "enti { ambiti { ".repeat(6),
+        " } }".repeat(6)
+    );
+    let aliases: String = (0..1000)
+        .map(|n| format!("a{n}: ambiti {{ totalCount }} "))
+        .collect();
+    let big = format!(
+        "{{\"query\": \"{{ me {{ id }} }}\", \"pad\": \"{}\"}}",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", server.url);
+    let bad = async {
+        let c = server.gql(None, &cyclic, json!({})).await;
+        let a = server
+            .gql(None, &format!("{{ {aliases} }}"), json!({}))
+            .await;
+        // The server refuses on the declared length, often before the client has written it
+        // all: a 413, or the connection closed under the client.
+        let b = match http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+        {
+            Ok(r) => r.status().as_u16(),
+            Err(e) if e.is_request() => 413,
+            Err(e) => panic!("{e}"),
+        };
+        (c, a, b)
+    };
+    let good = async {
+        let mut ok = 0;
+        for _ in 0..20 {
+            let r = server
+                .gql(None, "{ ambito(code: \"24\") { name } }", json!({}))
+                .await;
+            ok += usize::from(r["data"]["ambito"]["name"].is_string());
+        }
+        ok
+    };
+    let ((cyclic_r, aliases_r, big_status), answered) = tokio::join!(bad, good);
+    assert_eq!(error_code(&cyclic_r), "BAD_USER_INPUT", "{cyclic_r}");
+    assert_eq!(error_code(&aliases_r), "BAD_USER_INPUT");
+    assert_eq!(big_status, 413);
+    assert_eq!(answered, 20);
+    // Deep but legitimate connection queries still pass.
+    let deep = server.gql(None, "{ studies { edges { node { cases { edges { node { interviews { edges { node { quotations(first: 1) { edges { node { codes { parent { name } } } } } } } } } } } } } } }", json!({})).await;
+    assert!(deep.get("errors").is_none(), "{deep}");
+}
+
+#[tokio::test]
+async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
+    let limits = api::http::Limits {
+        introspection: false,
+        graphiql: false,
+        ..Default::default()
+    };
+    let server = TestServer::start(Options {
+        demo: false,
+        limits,
+    })
+    .await;
+    let r = server
+        .gql(None, "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["__schema"], Value::Null, "{r}");
+    let (status, _) = server.get("/graphql").await;
+    assert_eq!(status, 404);
+    let open = TestServer::empty().await;
+    let r = open
+        .gql(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["__schema"]["queryType"]["name"], "Query");
+    let limits = api::http::Limits {
+        request_timeout: Duration::from_nanos(1),
+        ..Default::default()
+    };
+    let hasty = TestServer::start(Options {
+        demo: false,
+        limits,
+    })
+    .await;
+    let status = reqwest::Client::new()
+        .post(format!("{}/graphql", hasty.url))
+        .json(&json!({"query": "{ studies { totalCount } }"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 408);
+}
+
+#[tokio::test]
+async fn tokens_are_random_hashed_revocable_and_expire() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    assert!(token.len() >= 4 + 43, "256 random bits, base64: {token}");
+    let stored: Vec<String> = api_entities::api_token::Entity::find()
+        .all(&server.db.conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.token_hash)
+        .collect();
+    assert!(
+        !stored.iter().any(|h| h.contains(&token[4..])),
+        "the secret is not stored"
+    );
+    assert!(stored.contains(&api::auth::hash_token(&token)));
+    assert_eq!(
+        server.ok(Some(&token), "{ me { name } }", json!({})).await["me"]["name"],
+        "admin"
+    );
+    let id = api_entities::api_token::Entity::find()
+        .all(&server.db.conn)
+        .await
+        .unwrap()[0]
+        .id;
+    api::auth::revoke_token(&server.db.conn, id).await.unwrap();
+    assert_eq!(
+        error_code(&server.gql(Some(&token), "{ me { name } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+    let brief = api::auth::create_token_for(
+        &server.db.conn,
+        "breve",
+        "admin",
+        None,
+        Some(chrono::Duration::seconds(-1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        error_code(&server.gql(Some(&brief), "{ me { name } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+    let listed = api::auth::list_tokens(&server.db.conn).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|t| t.revoked_at.is_some()));
+}
+
+#[tokio::test]
+async fn every_write_is_audited_for_owners_and_the_log_is_append_only() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let study = server
+        .ok(
+            Some(&admin),
+            r#"mutation { createStudy(input: {title: "Audit"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"C\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = server.ok(Some(&admin), "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"I\", transcript: \"R: sì, è così.\"}) { id } }", json!({"c": case})).await["createInterview"]["id"].clone();
+    let q = server.ok(Some(&admin), "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 5, codeIds: []}) { id } }", json!({"i": interview})).await["createQuotation"]["id"].clone();
+    server
+        .ok(
+            Some(&admin),
+            "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, end: 6}) { id } }",
+            json!({"q": q}),
+        )
+        .await;
+    server
+        .ok(
+            Some(&admin),
+            "mutation($q: ID!) { deleteQuotation(id: $q, version: 2) }",
+            json!({"q": q}),
+        )
+        .await;
+    const LOG: &str = "query($s: ID!) { auditLog(studyId: $s, first: 100) { totalCount edges { node { at operation entity entityId summary user { name } } } } }";
+    let log = server.ok(Some(&admin), LOG, json!({"s": study})).await["auditLog"].clone();
+    let ops: Vec<&str> = log["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "createStudy",
+            "createCase",
+            "createInterview",
+            "createQuotation",
+            "updateQuotation",
+            "deleteQuotation"
+        ]
+    );
+    let update = &log["edges"][4]["node"];
+    assert_eq!(update["user"]["name"], "admin");
+    assert_eq!(update["entityId"], q);
+    let summary: Value = serde_json::from_str(update["summary"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (
+            summary["before"]["end"].clone(),
+            summary["after"]["end"].clone()
+        ),
+        (json!(5), json!(6))
+    );
+    let number = id_number(study.as_str().unwrap());
+    let analyst = server.token("analista", "analyst", Some(number)).await;
+    assert_eq!(
+        error_code(&server.gql(Some(&analyst), LOG, json!({"s": study})).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        error_code(&server.gql(None, LOG, json!({"s": study})).await),
+        "NOT_FOUND"
+    );
+    // The database itself refuses to rewrite history.
+    let backend = server.db.conn.get_database_backend();
+    for sql in [
+        "UPDATE audit_log SET operation = 'nothing'",
+        "DELETE FROM audit_log",
+    ] {
+        let r = server
+            .db
+            .conn
+            .execute_raw(Statement::from_string(backend, sql))
+            .await;
+        assert!(r.is_err(), "{sql} was allowed");
+    }
+    assert_eq!(
+        api_entities::audit_log::Entity::find()
+            .count(&server.db.conn)
+            .await
+            .unwrap() as usize,
+        log["totalCount"].as_u64().unwrap() as usize + 2,
+        "plus the two tokens' creation"
+    );
+}
+
+/// Everything that can be written, counted: a refused call must leave it unchanged.
+async fn fingerprint(server: &TestServer) -> Vec<u64> {
+    use api_entities::*;
+    let db = &server.db.conn;
+    vec![
+        study::Entity::find().count(db).await.unwrap(),
+        study_case::Entity::find().count(db).await.unwrap(),
+        intervention::Entity::find().count(db).await.unwrap(),
+        interview::Entity::find().count(db).await.unwrap(),
+        code::Entity::find().count(db).await.unwrap(),
+        quotation::Entity::find().count(db).await.unwrap(),
+        discontinuity::Entity::find().count(db).await.unwrap(),
+        memo::Entity::find().count(db).await.unwrap(),
+        audit_log::Entity::find().count(db).await.unwrap(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_matrix_holds_for_every_mutation_and_query_root() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let a = Some(admin.as_str());
+    let study = server
+        .ok(
+            a,
+            r#"mutation { createStudy(input: {title: "Privato"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let n = id_number(study.as_str().unwrap());
+    let case = server
+        .ok(
+            a,
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"C\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = server.ok(a, "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"I\", transcript: \"R: La città è più bella, l’ente c’è.\"}) { id } }", json!({"c": case})).await["createInterview"]["id"].clone();
+    let roles = [
+        ("admin", Some(admin.clone())),
+        (
+            "owner",
+            Some(server.token("proprietaria", "owner", Some(n)).await),
+        ),
+        (
+            "analyst",
+            Some(server.token("analista", "analyst", Some(n)).await),
+        ),
+        (
+            "evaluator",
+            Some(server.token("valutatrice", "evaluator", Some(n)).await),
+        ),
+        (
+            "viewer",
+            Some(server.token("lettore", "viewer", Some(n)).await),
+        ),
+        (
+            "outsider",
+            Some(
+                server
+                    .token(
+                        "estraneo",
+                        "viewer",
+                        Some(
+                            api::graphql::ids::parse_study_ref(&study_n(&server, a).await).unwrap(),
+                        ),
+                    )
+                    .await,
+            ),
+        ),
+        ("anonymous", None),
+    ];
+    // (operation, who may, query, variables); each call gets fresh objects made by the admin.
+    let mut seq = 0;
+    for (role, token) in &roles {
+        let t = token.as_deref();
+        let mutations: Vec<(&str, &[&str], String, Value)> = {
+            seq += 1;
+            let c1 = server.ok(a, "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }", json!({"s": study, "n": format!("c{seq}")})).await["createCode"]["id"].clone();
+            let c2 = server.ok(a, "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }", json!({"s": study, "n": format!("d{seq}")})).await["createCode"]["id"].clone();
+            let unused = server.ok(a, "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }", json!({"s": study, "n": format!("e{seq}")})).await["createCode"]["id"].clone();
+            let q = server.ok(a, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 8, codeIds: []}) { id } }", json!({"i": interview})).await["createQuotation"]["id"].clone();
+            let q2 = server.ok(a, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 8, codeIds: []}) { id } }", json!({"i": interview})).await["createQuotation"]["id"].clone();
+            let memo = server
+                .ok(
+                    a,
+                    "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"m\"}) { id } }",
+                    json!({"t": study}),
+                )
+                .await["createMemo"]["id"]
+                .clone();
+            let memo2 = server
+                .ok(
+                    a,
+                    "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"m\"}) { id } }",
+                    json!({"t": study}),
+                )
+                .await["createMemo"]["id"]
+                .clone();
+            let version = server
+                .ok(
+                    a,
+                    "query($i: ID!) { node(id: $i) { ... on Interview { version } } }",
+                    json!({"i": interview}),
+                )
+                .await["node"]["version"]
+                .clone();
+            const CODERS: &[&str] = &["admin", "owner", "analyst"];
+            const OWNERS: &[&str] = &["admin", "owner"];
+            const ANYONE: &[&str] = &[
+                "admin",
+                "owner",
+                "analyst",
+                "evaluator",
+                "viewer",
+                "outsider",
+            ];
+            const EVALUATORS: &[&str] = &["admin", "owner", "evaluator"];
+            const ANNOTATORS: &[&str] = &["admin", "owner", "analyst", "evaluator"];
+            let dim = [
+                "PROBLEM_DEFINITION",
+                "INTERVENTION_THEORY",
+                "POLICY_INSTRUMENTS",
+                "ACTOR_NETWORK",
+            ][seq % 4];
+            vec![
+                ("createStudy", ANYONE, "mutation { createStudy(input: {title: \"s\"}) { id } }".into(), json!({})),
+                ("createCase", OWNERS, "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"c\"}) { id } }".into(), json!({"s": study})),
+                ("createIntervention", OWNERS, "mutation($c: ID!) { createIntervention(input: {caseId: $c, label: \"i\"}) { id } }".into(), json!({"c": case})),
+                ("createInterview", CODERS, "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"i\", transcript: \"testo\"}) { id } }".into(), json!({"c": case})),
+                ("updateInterview", CODERS, "mutation($i: ID!, $v: Int!) { updateInterview(input: {id: $i, version: $v, label: \"nuovo\"}) { movedQuotations } }".into(), json!({"i": interview, "v": version})),
+                ("createCode", CODERS, "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }".into(), json!({"s": study, "n": format!("nuovo{seq}")})),
+                ("updateCode", CODERS, "mutation($c: ID!) { updateCode(input: {id: $c, color: \"#123456\"}) { id } }".into(), json!({"c": c1})),
+                ("mergeCodes", CODERS, "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }".into(), json!({"a": c2, "b": c1})),
+                ("deleteCode", CODERS, "mutation($c: ID!) { deleteCode(id: $c) }".into(), json!({"c": unused})),
+                ("createQuotation", CODERS, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: []}) { id } }".into(), json!({"i": interview})),
+                ("updateQuotation", CODERS, "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, end: 9}) { id } }".into(), json!({"q": q})),
+                ("deleteQuotation", CODERS, "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }".into(), json!({"q": q2})),
+                ("tagDiscontinuity", EVALUATORS, "mutation($c: ID!, $d: DiscontinuityDimension!) { tagDiscontinuity(input: {caseId: $c, dimension: $d, intensity: PARTIAL}) { id } }".into(), json!({"c": case, "d": dim})),
+                ("tagDiscontinuity consensus", OWNERS, "mutation($c: ID!, $d: DiscontinuityDimension!) { tagDiscontinuity(input: {caseId: $c, dimension: $d, intensity: PARTIAL, consensus: true, expectedVersion: null}) { id } }".into(), json!({"c": case, "d": dim})),
+                ("createMemo", ANNOTATORS, "mutation($s: ID!) { createMemo(input: {targetId: $s, text: \"nota\"}) { id } }".into(), json!({"s": study})),
+                ("updateMemo", OWNERS, "mutation($m: ID!) { updateMemo(input: {id: $m, version: 1, text: \"altra\"}) { id } }".into(), json!({"m": memo})),
+                ("deleteMemo", OWNERS, "mutation($m: ID!) { deleteMemo(id: $m, version: 1) }".into(), json!({"m": memo2})),
+            ]
+        };
+        for (name, allowed, query, vars) in mutations {
+            // Consensus cells are one per dimension: only the first owner's call can create it.
+            let before = fingerprint(&server).await;
+            let r = server.gql(t, &query, vars).await;
+            if allowed.contains(role) {
+                let conflict = r.get("errors").is_some()
+                    && error_code(&r) == "CONFLICT"
+                    && name.contains("consensus");
+                assert!(r.get("errors").is_none() || conflict, "{role} {name}: {r}");
+            } else {
+                let code = error_code(&r);
+                let expected: &[&str] = match *role {
+                    "anonymous" => &["UNAUTHENTICATED"],
+                    "outsider" => &["NOT_FOUND"],
+                    _ => &["FORBIDDEN"],
+                };
+                assert!(expected.contains(&code), "{role} {name}: {code} {r}");
+                assert_eq!(
+                    fingerprint(&server).await,
+                    before,
+                    "{role} {name} changed something"
+                );
+            }
+        }
+        // Query roots over the private study: members read it; others see nothing of it.
+        let member = !matches!(*role, "outsider" | "anonymous");
+        let reads = server
+            .gql(
+                t,
+                "query($s: ID!, $c: ID!) { node(id: $s) { id } studies { totalCount } quotations(filter: {studyIds: [$s]}) { totalCount } search(query: \"città\") { totalCount facets { cases { count } } } concordance(term: \"città\") { totalCount } interviews { totalCount } cases(studyId: null) { totalCount } n2: node(id: $c) { id } }",
+                json!({"s": study, "c": case}),
+            )
+            .await;
+        let data = &reads["data"];
+        assert_eq!(data["node"].is_object(), member, "{role}: {reads}");
+        assert_eq!(data["n2"].is_object(), member, "{role}");
+        assert_eq!(
+            data["search"]["totalCount"].as_i64().unwrap() > 0,
+            member,
+            "{role}: search"
+        );
+        assert_eq!(
+            data["concordance"]["totalCount"].as_i64().unwrap() > 0,
+            member,
+            "{role}: concordance"
+        );
+        assert_eq!(
+            data["quotations"]["totalCount"].as_i64().unwrap() > 0,
+            member,
+            "{role}: quotations"
+        );
+        assert_eq!(
+            data["interviews"]["totalCount"].as_i64().unwrap() > 0,
+            member,
+            "{role}: interviews"
+        );
+        if !member {
+            assert_eq!(data["search"]["facets"]["cases"], json!([]));
+        }
+        for root in [
+            "codeFrequencies(studyId: $s) { quotations }",
+            "codeCooccurrence(studyId: $s) { count }",
+            "codeCaseMatrix(studyId: $s) { count }",
+            "discontinuityMatrix(studyId: $s) { dimensions }",
+            "discontinuityAgreement(studyId: $s) { units }",
+            "discontinuityComparison(studyId: $s) { dimension }",
+            "cases(studyId: $s) { totalCount }",
+            "interviews(caseId: $c) { totalCount }",
+        ] {
+            let declared = if root.contains("$c") {
+                "$c: ID!"
+            } else {
+                "$s: ID!"
+            };
+            let r = server
+                .gql(
+                    t,
+                    &format!("query({declared}) {{ {root} }}"),
+                    json!({"s": study, "c": case}),
+                )
+                .await;
+            if member {
+                assert!(r.get("errors").is_none(), "{role} {root}: {r}");
+            } else {
+                assert_eq!(error_code(&r), "NOT_FOUND", "{role} {root}");
+            }
+        }
+        let log = server
+            .gql(
+                t,
+                "query($s: ID!) { auditLog(studyId: $s) { totalCount } }",
+                json!({"s": study}),
+            )
+            .await;
+        match *role {
+            "admin" | "owner" => assert!(log.get("errors").is_none(), "{role}: {log}"),
+            "outsider" | "anonymous" => assert_eq!(error_code(&log), "NOT_FOUND"),
+            _ => assert_eq!(error_code(&log), "FORBIDDEN", "{role}"),
+        }
+    }
+}
+
+/// Another study, so that the outsider has a role somewhere else.
+async fn study_n(server: &TestServer, admin: Option<&str>) -> String {
+    server
+        .ok(
+            admin,
+            r#"mutation { createStudy(input: {title: "Altro"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
