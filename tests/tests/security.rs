@@ -58,6 +58,14 @@ async fn hostile_requests_are_refused_while_the_server_keeps_answering() {
     assert_eq!(error_code(&aliases_r), "BAD_USER_INPUT");
     assert_eq!(big_status, 413);
     assert_eq!(answered, 20);
+    // Batched operations are not accepted at all.
+    let batch = http
+        .post(&url)
+        .json(&json!([{"query": "{ me { id } }"}, {"query": "{ me { id } }"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.status(), 400);
     // Deep but legitimate connection queries still pass.
     let deep = server.gql(None, "{ studies { edges { node { cases { edges { node { interviews { edges { node { quotations(first: 1) { edges { node { codes { parent { name } } } } } } } } } } } } } } }", json!({})).await;
     assert!(deep.get("errors").is_none(), "{deep}");
