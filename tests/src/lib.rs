@@ -157,6 +157,52 @@ async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
     let _ = axum::serve(listener, app).await;
 }
 
+/// A study made by a token's user, with one case and one interview per transcript.
+pub struct Corpus {
+    pub study: Value,
+    pub case: Value,
+    pub interviews: Vec<Value>,
+}
+
+impl TestServer {
+    pub async fn corpus(&self, token: &str, title: &str, transcripts: &[&str]) -> Corpus {
+        let t = Some(token);
+        let study = self
+            .ok(
+                t,
+                "mutation($t: String!) { createStudy(input: {title: $t}) { id } }",
+                json!({"t": title}),
+            )
+            .await["createStudy"]["id"]
+            .clone();
+        let case = self
+            .ok(
+                t,
+                "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
+                json!({"s": study}),
+            )
+            .await["createCase"]["id"]
+            .clone();
+        let mut interviews = Vec::new();
+        for (n, text) in transcripts.iter().enumerate() {
+            let i = self
+                .ok(
+                    t,
+                    "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id length version } }",
+                    json!({"c": case, "l": format!("Int. {}", n + 1), "t": text}),
+                )
+                .await["createInterview"]
+                .clone();
+            interviews.push(i);
+        }
+        Corpus {
+            study,
+            case,
+            interviews,
+        }
+    }
+}
+
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]

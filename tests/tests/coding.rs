@@ -16,31 +16,12 @@ const TEXT: &str = "INT: Parliamo della casa.\n\nR: La casa popolare manca. Il l
 async fn study() -> Study {
     let server = TestServer::empty().await;
     let token = server.admin().await;
-    let study = server
-        .ok(
-            Some(&token),
-            r#"mutation { createStudy(input: {title: "Codifica"}) { id } }"#,
-            json!({}),
-        )
-        .await["createStudy"]["id"]
-        .clone();
-    let case = server
-        .ok(
-            Some(&token),
-            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
-            json!({"s": study}),
-        )
-        .await["createCase"]["id"]
-        .clone();
-    let interview = server
-        .ok(Some(&token), "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: $t}) { id version } }", json!({"c": case, "t": TEXT}))
-        .await["createInterview"]
-        .clone();
+    let c = server.corpus(&token, "Codifica", &[TEXT]).await;
     Study {
+        study: c.study,
+        interview: c.interviews[0].clone(),
         server,
         token,
-        study,
-        interview,
     }
 }
 

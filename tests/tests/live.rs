@@ -67,26 +67,14 @@ async fn subscribe(socket: &mut Socket, study: &Value) {
 async fn coders_see_each_others_quotations_as_they_happen() {
     let server = TestServer::empty().await;
     let admin = server.admin().await;
-    let study = server
-        .ok(
-            Some(&admin),
-            r#"mutation { createStudy(input: {title: "Insieme"}) { id } }"#,
-            json!({}),
+    let corpus = server
+        .corpus(
+            &admin,
+            "Insieme",
+            &["R: La città è più bella — l’ente c’è."],
         )
-        .await["createStudy"]["id"]
-        .clone();
-    let case = server
-        .ok(
-            Some(&admin),
-            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
-            json!({"s": study}),
-        )
-        .await["createCase"]["id"]
-        .clone();
-    let interview = server
-        .ok(Some(&admin), "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: \"R: La città è più bella — l’ente c’è.\"}) { id } }", json!({"c": case}))
-        .await["createInterview"]["id"]
-        .clone();
+        .await;
+    let (study, interview) = (corpus.study, corpus.interviews[0]["id"].clone());
     let code = server
         .ok(
             Some(&admin),

@@ -54,31 +54,9 @@ fn highlighted(results: &Value) -> Vec<String> {
 /// A study with one case and interviews of the given texts; returns (token, study, case, ids).
 async fn corpus(server: &TestServer, texts: &[&str]) -> (String, Value, Value, Vec<Value>) {
     let token = server.admin().await;
-    let study = server
-        .ok(
-            Some(&token),
-            r#"mutation { createStudy(input: {title: "Corpus"}) { id } }"#,
-            json!({}),
-        )
-        .await["createStudy"]["id"]
-        .clone();
-    let case = server
-        .ok(Some(&token), "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\", ambitoCodes: []}) { id } }", json!({"s": study}))
-        .await["createCase"]["id"]
-        .clone();
-    let mut ids = Vec::new();
-    for (n, t) in texts.iter().enumerate() {
-        let i = server
-            .ok(
-                Some(&token),
-                "mutation($c: ID!, $l: String!, $t: String!, $d: Date) { createInterview(input: {caseId: $c, label: $l, transcript: $t, conductedOn: $d}) { id } }",
-                json!({"c": case, "l": format!("Int. {n}"), "t": t, "d": format!("2021-0{}-15", n % 9 + 1)}),
-            )
-            .await["createInterview"]["id"]
-            .clone();
-        ids.push(i);
-    }
-    (token, study, case, ids)
+    let c = server.corpus(&token, "Corpus", texts).await;
+    let ids = c.interviews.iter().map(|i| i["id"].clone()).collect();
+    (token, c.study, c.case, ids)
 }
 
 #[tokio::test]

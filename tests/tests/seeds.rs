@@ -35,36 +35,14 @@ type Check = (&'static str, fn(&str) -> bool);
 async fn real_documents_are_found_by_phrase_inflection_accent_and_elision() {
     let server = TestServer::empty().await;
     let token = server.admin().await;
-    let study = server
-        .ok(
-            Some(&token),
-            r#"mutation { createStudy(input: {title: "Fonti"}) { id } }"#,
-            json!({}),
-        )
-        .await["createStudy"]["id"]
-        .clone();
-    let case = server
-        .ok(
-            Some(&token),
-            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Rapporti\"}) { id } }",
-            json!({"s": study}),
-        )
-        .await["createCase"]["id"]
-        .clone();
     let docs = seeds();
     assert_eq!(docs.len(), 5);
+    let texts: Vec<&str> = docs.iter().map(|(_, t)| t.as_str()).collect();
+    let corpus = server.corpus(&token, "Fonti", &texts).await;
     let mut transcripts = std::collections::HashMap::new();
-    for (name, text) in &docs {
-        let i = server
-            .ok(
-                Some(&token),
-                "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id length } }",
-                json!({"c": case, "l": name, "t": text}),
-            )
-            .await["createInterview"]
-            .clone();
+    for (i, text) in corpus.interviews.iter().zip(&texts) {
         assert_eq!(i["length"].as_u64().unwrap() as usize, text.chars().count());
-        transcripts.insert(i["id"].as_str().unwrap().to_owned(), text.clone());
+        transcripts.insert(i["id"].as_str().unwrap().to_owned(), text.to_string());
     }
     let checks: &[Check] = &[
         ("\"innovazione sociale\"", |w| {
