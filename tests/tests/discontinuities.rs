@@ -463,3 +463,27 @@ async fn agreement_matches_an_independent_computation_on_random_judgments() {
     let hidden = s.server.gql(None, AGREEMENT, json!({"s": s.study})).await;
     assert_eq!(error_code(&hidden), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn cascades_of_many_cases_cost_what_one_costs() {
+    let server = TestServer::demo().await;
+    let study = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await["studies"]["edges"][0]["node"]["id"]
+        .clone();
+    const Q: &str = "query($s: ID!, $n: Int) { node(id: $s) { ... on Study { cases(first: $n) { edges { node { label cascade { cause { dimension evidence { id } } effect { dimension } } } } } } } }";
+    let mut costs = Vec::new();
+    for n in [1, 4] {
+        let before = server.statements().await;
+        let data = server.ok(None, Q, json!({"s": study, "n": n})).await;
+        costs.push(server.statements().await - before);
+        assert_eq!(
+            data["node"]["cases"]["edges"].as_array().unwrap().len(),
+            n as usize
+        );
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "statements for 1 case vs 4 cases: {costs:?}"
+    );
+}

@@ -288,7 +288,7 @@ impl DiscontinuityQuery {
         evaluator_id: Option<ID>,
     ) -> async_graphql::Result<DiscontinuityMatrix> {
         let r = rc(ctx);
-        let j = service::Judgments::load(&r.db, &r.caller, study_of(&study_id)?).await?;
+        let j = r.judgments(study_of(&study_id)?).await?;
         let by = rows.unwrap_or(MatrixRows::Case);
         let evaluator = evaluator_id
             .as_ref()
@@ -358,7 +358,7 @@ impl DiscontinuityQuery {
         #[graphql(default_with = "Some(AgreementLevel::Nominal)")] level: Option<AgreementLevel>,
     ) -> async_graphql::Result<Agreement> {
         let r = rc(ctx);
-        let j = service::Judgments::load(&r.db, &r.caller, study_of(&study_id)?).await?;
+        let j = r.judgments(study_of(&study_id)?).await?;
         let level = match level.unwrap_or(AgreementLevel::Nominal) {
             AgreementLevel::Nominal => crate::service::agreement::Level::Nominal,
             AgreementLevel::Ordinal => crate::service::agreement::Level::Ordinal,
@@ -383,7 +383,7 @@ impl DiscontinuityQuery {
         evaluator_id: Option<ID>,
     ) -> async_graphql::Result<Vec<DiscontinuityComparison>> {
         let r = rc(ctx);
-        let j = service::Judgments::load(&r.db, &r.caller, study_of(&study_id)?).await?;
+        let j = r.judgments(study_of(&study_id)?).await?;
         let evaluator = evaluator_id
             .as_ref()
             .map(|e| decode(e, Kind::User))
@@ -406,7 +406,7 @@ pub async fn case_cascade(
     evaluator_id: Option<ID>,
 ) -> async_graphql::Result<Vec<CascadeLink>> {
     let r = rc(ctx);
-    let j = service::Judgments::load(&r.db, &r.caller, case.study_id).await?;
+    let j = r.judgments(case.study_id).await?;
     let evaluator = evaluator_id
         .as_ref()
         .map(|e| decode(e, Kind::User))

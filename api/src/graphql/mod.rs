@@ -31,6 +31,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::Caller;
 use crate::search::SearchIndex;
+use crate::service::discontinuities::Judgments;
 use crate::service::page::{Page, PageRequest};
 use loaders::Loaders;
 
@@ -94,6 +95,8 @@ pub struct RequestCtx {
     pub search: Arc<SearchIndex>,
     pub events: live::Events,
     readable: OnceCell<Option<HashSet<i64>>>,
+    /// A study's judgments, loaded once per request however many cases ask for them.
+    judgments: tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>,
 }
 
 impl RequestCtx {
@@ -111,7 +114,20 @@ impl RequestCtx {
             search,
             events,
             readable: OnceCell::new(),
+            judgments: Default::default(),
         }
+    }
+
+    /// The discontinuity judgments of a study the caller may read (loaded once per request).
+    pub async fn judgments(&self, study_id: i64) -> async_graphql::Result<Arc<Judgments>> {
+        // Held while loading, so that concurrent resolvers wait and reuse the first load.
+        let mut cache = self.judgments.lock().await;
+        if let Some(j) = cache.get(&study_id) {
+            return Ok(j.clone());
+        }
+        let j = Arc::new(Judgments::load(&self.db, &self.caller, study_id).await?);
+        cache.insert(study_id, j.clone());
+        Ok(j)
     }
 
     /// For a subscription: it lives long, so its loaders must not cache.
