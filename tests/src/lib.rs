@@ -2,7 +2,6 @@
 //! a fresh PostgreSQL database when `QUADERNO_TEST_DATABASE_URL` names a PostgreSQL server.
 
 use api::db::Database;
-use sea_orm::DbBackend;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -89,10 +88,6 @@ impl TestServer {
         self.handle.abort();
         let _ = (&mut self.handle).await;
         self.search.shutdown().await;
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        self.db.conn.get_database_backend() == DbBackend::Postgres
     }
 
     /// Runs a GraphQL operation and returns the whole response body.

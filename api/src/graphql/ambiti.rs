@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, Object, ID};
 use chrono::NaiveDate;
-use entities::{ambito, ambito_membership, comune, ente_gestore};
+use entities::{ambito, comune, ente_gestore};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -254,14 +254,7 @@ impl TerritoryQuery {
         let db = &rc(ctx).db;
         let mut select = ente_gestore::Entity::find();
         if let Some(Date(at)) = at {
-            let members: Vec<i64> = ambito_membership::Entity::find()
-                .all(db)
-                .await
-                .map_err(crate::ServiceError::from)?
-                .into_iter()
-                .filter(|m| crate::service::territory::valid_on(m.valid_from, m.valid_until, at))
-                .map(|m| m.ente_id)
-                .collect();
+            let members = crate::service::territory::enti_ids_on(db, at).await?;
             select = select.filter(ente_gestore::Column::Id.is_in(members));
         }
         let at = at.map_or_else(today, |d| d.0);

@@ -1,7 +1,7 @@
 //! Interviews and their transcripts (positions in code points).
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
-use entities::{interview, study_case};
+use entities::interview;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::error::{bad_input, not_found};
@@ -103,14 +103,8 @@ impl InterviewQuery {
         if let Some(id) = case_id {
             let (c, _) = studies::readable_case(&r.db, &r.caller, decode(&id, Kind::Case)?).await?;
             select = select.filter(interview::Column::CaseId.eq(c.id));
-        } else if let Some(ids) = studies::readable_study_ids(&r.db, &r.caller).await? {
-            let cases = study_case::Entity::find()
-                .filter(study_case::Column::StudyId.is_in(ids))
-                .all(&r.db)
-                .await
-                .map_err(crate::ServiceError::from)?;
-            select =
-                select.filter(interview::Column::CaseId.is_in(cases.into_iter().map(|c| c.id)));
+        } else if let Some(cases) = studies::readable_case_ids(&r.db, &r.caller).await? {
+            select = select.filter(interview::Column::CaseId.is_in(cases));
         }
         let page = page::by_id(
             &r.db,

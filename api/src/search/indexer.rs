@@ -296,7 +296,6 @@ impl Indexer {
 
     /// Builds the whole index from the database.
     pub async fn rebuild(&mut self) -> Result<(), IndexError> {
-        self.shared.rebuilding.store(true, Ordering::SeqCst);
         // Read the log position first: changes made while rebuilding are replayed after.
         let seq = max_seq(&self.db).await?;
         self.apply(vec![Op::DeleteAll], None).await?;
@@ -317,7 +316,6 @@ impl Indexer {
             }
         }
         self.apply(Vec::new(), Some(seq)).await?;
-        self.shared.rebuilding.store(false, Ordering::SeqCst);
         tracing::info!(interviews = total, seq, "search index rebuilt");
         Ok(())
     }

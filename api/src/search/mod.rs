@@ -50,7 +50,6 @@ pub(crate) struct Shared {
     /// The last change-log sequence applied and committed.
     pub applied: watch::Sender<i64>,
     pub ready: AtomicBool,
-    pub rebuilding: AtomicBool,
     pub wake: Notify,
     pub stop: AtomicBool,
     pub progress: Option<Progress>,
@@ -122,7 +121,6 @@ impl SearchIndex {
         let shared = Arc::new(Shared {
             applied,
             ready: AtomicBool::new(false),
-            rebuilding: AtomicBool::new(rebuild),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             progress: opts.progress,

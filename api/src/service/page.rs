@@ -38,17 +38,6 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            has_next: self.has_next,
-            has_previous: self.has_previous,
-            total: self.total,
-        }
-    }
-}
-
 /// Runs `select` (already filtered) as one page ordered by `id`, plus a count.
 pub async fn by_id<E, C>(
     db: &C,

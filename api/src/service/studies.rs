@@ -1,7 +1,7 @@
 //! Studies, cases and interventions, and which studies a caller may see.
 
 use chrono::Utc;
-use entities::{case_ambito, case_project, intervention, project, study, study_case, study_member};
+use entities::{case_ambito, case_project, intervention, project, study, study_case};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set,
@@ -35,6 +35,25 @@ pub async fn readable_study_ids<C: ConnectionTrait>(
     ids.sort_unstable();
     ids.dedup();
     Ok(Some(ids))
+}
+
+/// The cases of the studies the caller may read: `None` means all (admins).
+pub async fn readable_case_ids<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> ServiceResult<Option<Vec<i64>>> {
+    let Some(studies) = readable_study_ids(db, caller).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        study_case::Entity::find()
+            .filter(study_case::Column::StudyId.is_in(studies))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect(),
+    ))
 }
 
 /// A study the caller may read, or NOT_FOUND (never FORBIDDEN: private studies stay unseen).
@@ -222,17 +241,6 @@ pub async fn create_intervention(
     .await?;
     txn.commit().await?;
     Ok(i)
-}
-
-/// Names of a study's members with a role (for the demo and tests).
-pub async fn members<C: ConnectionTrait>(
-    db: &C,
-    study_id: i64,
-) -> ServiceResult<Vec<study_member::Model>> {
-    Ok(study_member::Entity::find()
-        .filter(study_member::Column::StudyId.eq(study_id))
-        .all(db)
-        .await?)
 }
 
 pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {

@@ -27,6 +27,17 @@ pub fn valid_on(from: Option<NaiveDate>, until: Option<NaiveDate>, at: NaiveDate
     from.is_none_or(|f| f <= at) && until.is_none_or(|u| at < u)
 }
 
+/// The enti that belonged to some ambito on `at`.
+pub async fn enti_ids_on<C: ConnectionTrait>(db: &C, at: NaiveDate) -> ServiceResult<Vec<i64>> {
+    Ok(ambito_membership::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|m| valid_on(m.valid_from, m.valid_until, at))
+        .map(|m| m.ente_id)
+        .collect())
+}
+
 pub async fn ambito_by_code<C: ConnectionTrait>(
     db: &C,
     code: &str,
