@@ -14,6 +14,8 @@ fn count(index: &SearchIndex, q: &str, scope: Scope) -> usize {
             scope,
             filter: Filter::default(),
             mode: Mode::Stem,
+            exclude_forms: Vec::new(),
+            with_forms: false,
             fuzzy: false,
             offset: 0,
             limit: 10,

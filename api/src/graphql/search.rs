@@ -28,6 +28,36 @@ pub enum SearchScope {
     Quotations,
 }
 
+/// How a query word matches the text.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum MatchMode {
+    /// The inflected forms of the same word (default).
+    #[default]
+    Lemma,
+    /// Only the typed form, ignoring case and accents.
+    Exact,
+    /// Everything sharing the Snowball stem (broad).
+    Stem,
+}
+
+impl From<MatchMode> for Mode {
+    fn from(m: MatchMode) -> Self {
+        match m {
+            MatchMode::Lemma => Mode::Lemma,
+            MatchMode::Exact => Mode::Exact,
+            MatchMode::Stem => Mode::Stem,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct MatchedForm {
+    /// A surface form found in the text (lower-cased), e.g. "anziani".
+    pub form: String,
+    /// Passages (or quotations) containing it.
+    pub count: i32,
+}
+
 #[derive(InputObject, Default)]
 pub struct SearchFilter {
     pub study_ids: Option<Vec<ID>>,
@@ -121,6 +151,8 @@ pub struct SearchResults {
     pub edges: Vec<SearchHitEdge>,
     pub page_info: PageInfo,
     pub facets: SearchFacets,
+    /// Every surface form the query matched, with counts.
+    pub matched_forms: Vec<MatchedForm>,
 }
 
 /// One occurrence of a word in context (key word in context).
@@ -274,9 +306,13 @@ pub struct SearchQuery;
 #[Object]
 impl SearchQuery {
     /// Full-text search. Syntax: words (all must match), "a phrase" (with ~N for slop),
-    /// OR, AND, NOT / -word, +word, prefix*, =word (this form only), parentheses. Words match
-    /// their inflected forms (Italian stemming; accents and case ignored); `fuzzy` tolerates
-    /// typos. Ranked by BM25.
+    /// OR, AND, NOT / -word, +word, prefix*, parentheses; `=casa` matches that one form only
+    /// (EXACT for one word), `-form:caso` leaves a surface form out of every word's match.
+    /// By default (`match: LEMMA`) a word matches the inflected forms of the same word from an
+    /// Italian lexicon (casa ↔ case, not caso); unknown words use a stemmer that never merges
+    /// two known words. Accents and case are ignored. Passages holding the typed form rank
+    /// first, then BM25. `matchedForms` lists what the query really found; `fuzzy` tolerates
+    /// typos.
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
@@ -284,6 +320,12 @@ impl SearchQuery {
         query: String,
         #[graphql(default_with = "Some(SearchScope::Transcripts)")] scope: Option<SearchScope>,
         filter: Option<SearchFilter>,
+        #[graphql(name = "match", default_with = "Some(MatchMode::Lemma)")] match_mode: Option<
+            MatchMode,
+        >,
+        #[graphql(desc = "Surface forms to leave out of the match.")] exclude_forms: Option<
+            Vec<String>,
+        >,
         #[graphql(default_with = "Some(false)")] fuzzy: Option<bool>,
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
@@ -298,7 +340,9 @@ impl SearchQuery {
             query,
             scope,
             filter: index_filter(r, filter.unwrap_or_default(), scope).await?,
-            mode: Mode::Stem,
+            mode: match_mode.unwrap_or_default().into(),
+            exclude_forms: exclude_forms.unwrap_or_default(),
+            with_forms: ctx.look_ahead().field("matchedForms").exists(),
             fuzzy: fuzzy.unwrap_or(false),
             offset,
             limit,
@@ -328,6 +372,14 @@ impl SearchQuery {
             edges,
             page_info,
             facets: labelled(r, out.facets).await?,
+            matched_forms: out
+                .matched_forms
+                .into_iter()
+                .map(|(form, count)| MatchedForm {
+                    form,
+                    count: count as i32,
+                })
+                .collect(),
         })
     }
 

@@ -5,20 +5,37 @@
 //! the stemmer (Snowball Italian knows accented vowels), then accent folding, so that `citta`
 //! finds "città". Elisions (`dell’ente`, `l'ente`) split at the apostrophe in the tokenizer;
 //! the elided articles are stop words. Negations stay searchable.
+//!
+//! The lemma analyzer (the default match) replaces each word by the lemmas the lexicon gives
+//! it, all at the word's position (`lavori` → lavoro and lavorare), so that phrases still
+//! work. A word the lexicon does not know becomes `~` and its light (inflectional) stem:
+//! unknown words still find each other's inflections (pandemia, pandemie) but never merge
+//! with a known word, whose terms carry no `~`.
+
+use std::collections::HashMap;
 
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, TokenStream,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 use tantivy::Index;
 
+use super::lexicon::lexicon;
+
 /// Bump whenever an analyzer or the index schema changes: existing indexes rebuild.
-pub const ANALYZER_VERSION: u32 = 1;
+pub const ANALYZER_VERSION: u32 = 2;
 
 /// Stemmed, stop words removed: the broad match (STEM).
 pub const STEMMED: &str = "it_stem";
 /// Lower-cased and accent-folded, nothing removed: exact forms, prefixes, typos.
 pub const EXACT: &str = "it_exact";
+/// Lower-cased only, accents kept: the surface forms reported to analysts (`città`).
+pub const SURFACE: &str = "it_surface";
+/// Lemmas of known words, `~stem` of unknown ones, stop words removed: the default (LEMMA).
+pub const LEMMATISED: &str = "it_lemma";
+
+/// Marks the stem of a word the lexicon does not know.
+pub const UNKNOWN_MARK: char = '~';
 
 /// Snowball's Italian stop words without the negations ("non", "né", "senza") that
 /// analysts search for.
@@ -44,6 +61,13 @@ pub fn stemmed() -> TextAnalyzer {
         .build()
 }
 
+pub fn surface() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .build()
+}
+
 pub fn exact() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
@@ -52,10 +76,149 @@ pub fn exact() -> TextAnalyzer {
         .build()
 }
 
+/// Lower-cased, stop words removed, accent-folded: a query word before it becomes a lemma.
+pub fn folded_content() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(stop_words())
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+pub fn lemmatised() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(stop_words())
+        .filter(AsciiFoldingFilter)
+        .filter(Lemmatiser)
+        .build()
+}
+
 /// Registers the analyzers on an index (they are not persisted with it).
 pub fn register(index: &Index) {
     index.tokenizers().register(STEMMED, stemmed());
     index.tokenizers().register(EXACT, exact());
+    index.tokenizers().register(SURFACE, surface());
+    index.tokenizers().register(LEMMATISED, lemmatised());
+}
+
+/// The terms a folded word is indexed under: its lemmas, or `~stem` when unknown.
+pub fn lemma_terms(folded: &str) -> Vec<String> {
+    let known: Vec<String> = lexicon().lemmas(folded).map(str::to_owned).collect();
+    if known.is_empty() {
+        vec![unknown_term(folded)]
+    } else {
+        known
+    }
+}
+
+/// The single term a query word means: its query lemma, or `~stem` when unknown.
+pub fn query_lemma_term(folded: &str) -> String {
+    match lexicon().query_lemma(folded) {
+        Some(lemma) => lemma.to_owned(),
+        None => unknown_term(folded),
+    }
+}
+
+pub fn unknown_term(folded: &str) -> String {
+    format!("{UNKNOWN_MARK}{}", light_stem(folded))
+}
+
+/// An inflectional ("light") stemmer for words the lexicon does not know: it strips number
+/// and gender endings only (pandemia, pandemie → pandemi; servizio, servizi → serviz;
+/// amiche, amico → amic), never derivational suffixes, so that `pandemico` stays apart from
+/// `pandemia` as Snowball would not keep it. Short words are left whole.
+pub fn light_stem(folded: &str) -> &str {
+    if folded.chars().count() < 4 || !folded.is_ascii() {
+        return folded;
+    }
+    for (ending, keep) in [("chi", 1), ("che", 1), ("ghi", 1), ("ghe", 1), ("io", 0)] {
+        if let Some(stem) = folded.strip_suffix(ending) {
+            return &folded[..stem.len() + keep];
+        }
+    }
+    folded.strip_suffix(['a', 'e', 'i', 'o']).unwrap_or(folded)
+}
+
+/// Token filter: a folded word becomes its lemma terms, stacked at its position.
+#[derive(Clone)]
+struct Lemmatiser;
+
+/// Words repeat (Zipf): most lookups are answered from here rather than the fst.
+const CACHE_LIMIT: usize = 50_000;
+
+impl TokenFilter for Lemmatiser {
+    type Tokenizer<T: Tokenizer> = LemmatiserFilter<T>;
+
+    fn transform<T: Tokenizer>(self, inner: T) -> LemmatiserFilter<T> {
+        LemmatiserFilter {
+            inner,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct LemmatiserFilter<T> {
+    inner: T,
+    cache: HashMap<String, Vec<String>>,
+}
+
+impl<T: Tokenizer> Tokenizer for LemmatiserFilter<T> {
+    type TokenStream<'a> = LemmatiserStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        if self.cache.len() > CACHE_LIMIT {
+            self.cache.clear();
+        }
+        LemmatiserStream {
+            tail: self.inner.token_stream(text),
+            cache: &mut self.cache,
+            stack: Vec::new(),
+        }
+    }
+}
+
+pub struct LemmatiserStream<'a, T> {
+    tail: T,
+    cache: &'a mut HashMap<String, Vec<String>>,
+    /// The current word's remaining lemma tokens, the one being read last.
+    stack: Vec<Token>,
+}
+
+impl<T: TokenStream> TokenStream for LemmatiserStream<'_, T> {
+    fn advance(&mut self) -> bool {
+        self.stack.pop();
+        if !self.stack.is_empty() {
+            return true;
+        }
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token();
+        let terms = self
+            .cache
+            .entry(token.text.clone())
+            .or_insert_with(|| lemma_terms(&token.text));
+        self.stack.extend(terms.iter().rev().map(|t| Token {
+            text: t.clone(),
+            ..token.clone()
+        }));
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.stack.last().unwrap_or_else(|| self.tail.token())
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        match self.stack.last_mut() {
+            Some(t) => t,
+            None => self.tail.token_mut(),
+        }
+    }
 }
 
 /// A token: its term, its position, and its byte span in the analysed text.
@@ -105,6 +268,31 @@ mod tests {
         );
         let mut e = exact();
         assert_eq!(terms(&mut e, "Città dell’Ente"), ["citta", "dell", "ente"]);
+    }
+
+    #[test]
+    fn lemmas_stack_at_the_word_position() {
+        let mut l = lemmatised();
+        let t = tokens(&mut l, "I lavori nelle case");
+        let at = |p: usize| -> Vec<&str> {
+            t.iter()
+                .filter(|t| t.position == p)
+                .map(|t| t.term.as_str())
+                .collect()
+        };
+        assert_eq!(at(1), ["lavoro", "lavorare"]);
+        assert_eq!(at(3), ["casa"]);
+        assert_eq!(&"I lavori nelle case"[t[0].from..t[0].to], "lavori");
+        // Unknown words: marked stems, so pandemia and pandemie meet, città and citta too,
+        // but comunità never meets the known word comune.
+        assert_eq!(terms(&mut l, "pandemie"), terms(&mut l, "pandemia"));
+        assert_ne!(terms(&mut l, "pandemico"), terms(&mut l, "pandemia"));
+        assert_eq!(terms(&mut l, "pandemici"), terms(&mut l, "pandemico"));
+        assert_eq!(terms(&mut l, "città"), terms(&mut l, "citta"));
+        assert!(terms(&mut l, "comunità")[0].starts_with(UNKNOWN_MARK));
+        assert_eq!(terms(&mut l, "comuni"), ["comune"]);
+        assert_eq!(terms(&mut l, "dell’ente"), ["ente"]);
+        assert!(terms(&mut l, "più di quello che").is_empty());
     }
 
     #[test]

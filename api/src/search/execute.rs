@@ -5,14 +5,18 @@ use std::collections::HashMap;
 use std::ops::Bound;
 
 use chrono::NaiveDate;
-use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
+use std::collections::HashSet;
+
+use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument};
 
+use super::analyzer;
+use super::forms::{forms_of_term, spellings};
 use super::indexer::day_number;
-use super::query::{self, Compiler, Matcher, Mode};
+use super::query::{self, Compiler, Matcher, Mode, Side};
 use super::schema::{KIND_PASSAGE, KIND_QUOTATION};
 use super::{SearchError, SearchIndex};
 use crate::text::cp_offset;
@@ -42,6 +46,10 @@ pub struct SearchRequest {
     pub scope: Scope,
     pub filter: Filter,
     pub mode: Mode,
+    /// Surface forms no word may match through (besides `-form:` in the query).
+    pub exclude_forms: Vec<String>,
+    /// Whether to count the matched surface forms (one count per form: only when asked).
+    pub with_forms: bool,
     pub fuzzy: bool,
     pub offset: usize,
     pub limit: usize,
@@ -73,6 +81,9 @@ pub struct SearchOutput {
     pub total: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
+    /// Every surface form (folded) the query matched, with the number of results holding
+    /// it, most frequent first.
+    pub matched_forms: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +98,8 @@ pub struct ConcordanceLine {
 
 /// Characters of context around the first highlight in a snippet.
 const SNIPPET_CONTEXT: usize = 80;
+/// Most surface forms counted for one search (a verb has about fifty).
+const MAX_FORMS: usize = 200;
 
 fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
     Box::new(TermSetQuery::new(
@@ -137,33 +150,124 @@ impl SearchIndex {
         out
     }
 
+    fn compiler<'s>(
+        &self,
+        searcher: &'s tantivy::Searcher,
+        mode: Mode,
+        fuzzy: bool,
+        excluded: HashSet<String>,
+    ) -> Compiler<'s> {
+        Compiler {
+            searcher,
+            text: self.fields.text,
+            text_exact: self.fields.text_exact,
+            text_lemma: self.fields.text_lemma,
+            mode,
+            fuzzy,
+            excluded,
+        }
+    }
+
     fn compile(
         &self,
         searcher: &tantivy::Searcher,
         text: &str,
         mode: Mode,
         fuzzy: bool,
+        exclude_forms: &[String],
     ) -> Result<Option<query::Compiled>, SearchError> {
         let expr = query::parse(text).map_err(|e| SearchError::BadQuery(e.0))?;
-        let compiler = Compiler {
-            searcher,
-            text: self.fields.text,
-            text_exact: self.fields.text_exact,
-            mode,
-            fuzzy,
-        };
+        // Forms are compared folded, as the exact field holds them.
+        let excluded: HashSet<String> = exclude_forms
+            .iter()
+            .cloned()
+            .chain(query::excluded_forms(&expr))
+            .flat_map(|f| analyzer::tokens(&mut analyzer::exact(), &f))
+            .map(|t| t.term)
+            .collect();
+        let compiler = self.compiler(searcher, mode, fuzzy, excluded);
         Ok(compiler.compile(&expr)?)
+    }
+
+    /// The surface forms behind the positive clauses, each with the number of results of
+    /// `query` holding it.
+    fn matched_forms(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        matchers: &[Matcher],
+    ) -> Result<Vec<(String, usize)>, SearchError> {
+        let compiler = self.compiler(searcher, Mode::Lemma, false, HashSet::new());
+        let mut candidates: Vec<String> = Vec::new();
+        for m in matchers {
+            let (side, terms): (Side, Vec<&String>) = match m {
+                Matcher::Terms { side, terms } => (*side, terms.iter().collect()),
+                Matcher::Phrase { side, terms, .. } => {
+                    (*side, terms.iter().map(|(_, t)| t).collect())
+                }
+                // A typo-tolerant word's forms are its highlights; not listed.
+                Matcher::Fuzzy { .. } => continue,
+            };
+            for term in terms {
+                for form in forms_of_term(searcher, &compiler, side, term)? {
+                    if !candidates.contains(&form) {
+                        candidates.push(form);
+                    }
+                }
+            }
+        }
+        candidates.truncate(MAX_FORMS);
+        let count = |field: Field, form: &str| -> tantivy::Result<usize> {
+            let with_form = BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, form),
+                        IndexRecordOption::Basic,
+                    )),
+                ),
+            ]);
+            searcher.search(&with_form, &Count)
+        };
+        let mut out = Vec::new();
+        for folded in candidates {
+            if count(self.fields.text_exact, &folded)? == 0 {
+                continue;
+            }
+            // Report the forms as written ("città"), each spelling with its own count.
+            for spelling in spellings(searcher, self.fields.text_surface, &folded)? {
+                let n = count(self.fields.text_surface, &spelling)?;
+                if n > 0 {
+                    out.push((spelling, n));
+                }
+            }
+        }
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
     }
 
     pub fn search(&self, req: &SearchRequest) -> Result<SearchOutput, SearchError> {
         self.check_ready()?;
         let searcher = self.reader.searcher();
-        let Some(compiled) = self.compile(&searcher, &req.query, req.mode, req.fuzzy)? else {
+        let Some(compiled) = self.compile(
+            &searcher,
+            &req.query,
+            req.mode,
+            req.fuzzy,
+            &req.exclude_forms,
+        )?
+        else {
             return Ok(SearchOutput::default());
         };
         let mut clauses = vec![(Occur::Must, compiled.query)];
         clauses.extend(self.filter_clauses(req.scope, &req.filter));
         let query = BooleanQuery::new(clauses);
+        let matched_forms = if req.with_forms {
+            self.matched_forms(&searcher, &query, &compiled.matchers)?
+        } else {
+            Vec::new()
+        };
         let facets = FacetCollector {
             codes: req.scope == Scope::Quotations,
         };
@@ -188,6 +292,7 @@ impl SearchIndex {
             total: counted.total,
             hits,
             facets: counted.into_facets(),
+            matched_forms,
         })
     }
 
@@ -234,7 +339,7 @@ impl SearchIndex {
     ) -> Result<(usize, Vec<ConcordanceLine>), SearchError> {
         self.check_ready()?;
         let searcher = self.reader.searcher();
-        let Some(compiled) = self.compile(&searcher, term, Mode::Stem, false)? else {
+        let Some(compiled) = self.compile(&searcher, term, Mode::Lemma, false, &[])? else {
             return Ok((0, Vec::new()));
         };
         let mut clauses = vec![(Occur::Must, compiled.query)];

@@ -149,6 +149,8 @@ impl Context {
                 doc.add_u64(f.end, p.end as u64);
                 doc.add_text(f.text, &p.text);
                 doc.add_text(f.text_exact, &p.text);
+                doc.add_text(f.text_lemma, &p.text);
+                doc.add_text(f.text_surface, &p.text);
                 doc
             })
             .collect()
@@ -185,6 +187,8 @@ impl Context {
         doc.add_u64(f.end, q.end_pos as u64);
         doc.add_text(f.text, quoted);
         doc.add_text(f.text_exact, quoted);
+        doc.add_text(f.text_lemma, quoted);
+        doc.add_text(f.text_surface, quoted);
         Some(doc)
     }
 }

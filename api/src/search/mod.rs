@@ -8,7 +8,9 @@
 
 pub mod analyzer;
 mod execute;
+mod forms;
 pub mod indexer;
+pub mod lexicon;
 pub mod passages;
 pub mod query;
 pub mod schema;

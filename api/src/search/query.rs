@@ -1,5 +1,6 @@
 //! The search language analysts type: words, "phrases" (with ~slop), AND / OR / NOT,
-//! `+word` / `-word`, `prefix*`, `=exact`, parentheses. Parsed here rather than by tantivy's
+//! `+word` / `-word`, `prefix*`, `=exact`, `-form:caso` (leave one surface form out),
+//! parentheses. Parsed here rather than by tantivy's
 //! parser so that every clause knows the terms it matched: highlights slice exactly the
 //! matched words, and errors read as sentences.
 
@@ -7,12 +8,13 @@ use std::collections::{BTreeSet, HashSet};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder};
 use tantivy::query::{
-    BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::Searcher;
 
 use super::analyzer::{self, Tok};
+use super::forms;
 
 /// Longest query accepted.
 pub const MAX_QUERY_CHARS: usize = 1000;
@@ -30,6 +32,8 @@ pub enum Expr {
         text: String,
         slop: u32,
     },
+    /// `-form:caso`: a surface form the analyst leaves out of every word's match.
+    ExcludedForm(String),
     /// Clauses that must (or must not) match.
     And(Vec<(Occur, Expr)>),
     Or(Vec<Expr>),
@@ -210,9 +214,9 @@ impl Parser {
             }
             Some(Token::Plus) => {
                 self.pos += 1;
-                Ok((Occur::Must, self.primary()?))
+                Ok((Occur::Must, positive(self.primary()?)?))
             }
-            _ => Ok((Occur::Must, self.primary()?)),
+            _ => Ok((Occur::Must, positive(self.primary()?)?)),
         }
     }
 
@@ -239,7 +243,22 @@ impl Parser {
     }
 }
 
+fn positive(e: Expr) -> Result<Expr, ParseError> {
+    match e {
+        Expr::ExcludedForm(f) => Err(err(format!(
+            "`form:{f}` only leaves a form out: write -form:{f} next to the word it belongs to"
+        ))),
+        e => Ok(e),
+    }
+}
+
 fn word(raw: &str) -> Result<Expr, ParseError> {
+    if let Some(form) = raw.strip_prefix("form:") {
+        if form.is_empty() || form.contains(['*', ':']) {
+            return Err(err("`form:` needs one word, as in -form:caso"));
+        }
+        return Ok(Expr::ExcludedForm(form.to_owned()));
+    }
     let (exact, rest) = match raw.strip_prefix('=') {
         Some(r) => (true, r),
         None => (false, raw),
@@ -306,6 +325,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 fn has_positive(e: &Expr) -> bool {
     match e {
         Expr::Word { .. } | Expr::Phrase { .. } => true,
+        Expr::ExcludedForm(_) => false,
         Expr::Or(items) => items.iter().any(has_positive),
         Expr::And(items) => items
             .iter()
@@ -313,21 +333,49 @@ fn has_positive(e: &Expr) -> bool {
     }
 }
 
+/// The `-form:` exclusions anywhere in a query.
+pub fn excluded_forms(e: &Expr) -> Vec<String> {
+    match e {
+        Expr::ExcludedForm(f) => vec![f.clone()],
+        Expr::Word { .. } | Expr::Phrase { .. } => Vec::new(),
+        Expr::Or(items) => items.iter().flat_map(excluded_forms).collect(),
+        Expr::And(items) => items.iter().flat_map(|(_, e)| excluded_forms(e)).collect(),
+    }
+}
+
 /// Which analysed field a clause reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
+    Lemma,
     Stemmed,
     Exact,
 }
 
 /// How plain words match (the `match` argument).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
+    /// The inflected forms of the same word (lexicon lemmas; a guarded stemmer otherwise).
+    #[default]
+    Lemma,
     /// Everything sharing the Snowball stem.
     Stem,
     /// The typed form only, ignoring case and accents.
     Exact,
 }
+
+impl Mode {
+    fn side(self) -> Side {
+        match self {
+            Mode::Lemma => Side::Lemma,
+            Mode::Stem => Side::Stemmed,
+            Mode::Exact => Side::Exact,
+        }
+    }
+}
+
+/// Added to the score of a passage holding the typed form itself, so that it ranks above
+/// passages holding only other forms of the word (BM25 scores stay far below this).
+const TYPED_FORM_BONUS: f32 = 100.0;
 
 /// What one positive clause matches, to find it again in a passage's text.
 #[derive(Debug, Clone)]
@@ -356,23 +404,86 @@ pub struct Compiler<'a> {
     pub searcher: &'a Searcher,
     pub text: Field,
     pub text_exact: Field,
+    pub text_lemma: Field,
     pub mode: Mode,
     pub fuzzy: bool,
+    /// Folded surface forms no word may match through.
+    pub excluded: HashSet<String>,
 }
 
 impl Compiler<'_> {
-    fn field(&self, side: Side) -> Field {
+    pub fn field(&self, side: Side) -> Field {
         match side {
+            Side::Lemma => self.text_lemma,
             Side::Stemmed => self.text,
             Side::Exact => self.text_exact,
         }
     }
 
+    /// Query-side analysis: a lemma-side word means one lemma (its query lemma).
     fn analyse(side: Side, text: &str) -> Vec<Tok> {
         match side {
+            Side::Lemma => analyzer::tokens(&mut analyzer::folded_content(), text)
+                .into_iter()
+                .map(|t| Tok {
+                    term: analyzer::query_lemma_term(&t.term),
+                    ..t
+                })
+                .collect(),
             Side::Stemmed => analyzer::tokens(&mut analyzer::stemmed(), text),
             Side::Exact => analyzer::tokens(&mut analyzer::exact(), text),
         }
+    }
+
+    /// A single word on the lemma or stem side: the analysed term, with the typed form
+    /// ranked first; or, when the analyst left forms out, exactly the remaining forms.
+    fn single_word(
+        &self,
+        side: Side,
+        tok: &Tok,
+        typed: Option<&str>,
+        out: &mut Vec<Matcher>,
+    ) -> tantivy::Result<Box<dyn Query>> {
+        if side != Side::Exact && !self.excluded.is_empty() {
+            let all = forms::forms_of_term(self.searcher, self, side, &tok.term)?;
+            if all.iter().any(|f| self.excluded.contains(f)) {
+                let kept: HashSet<String> = all
+                    .into_iter()
+                    .filter(|f| !self.excluded.contains(f))
+                    .collect();
+                let query = BooleanQuery::new(
+                    kept.iter()
+                        .map(|f| (Occur::Should, self.term_query(Side::Exact, f)))
+                        .collect(),
+                );
+                out.push(Matcher::Terms {
+                    side: Side::Exact,
+                    terms: kept,
+                });
+                return Ok(Box::new(query));
+            }
+        }
+        if side == Side::Exact && self.excluded.contains(&tok.term) {
+            return Ok(Box::new(EmptyQuery));
+        }
+        out.push(Matcher::Terms {
+            side,
+            terms: HashSet::from([tok.term.clone()]),
+        });
+        let base = self.term_query(side, &tok.term);
+        Ok(match typed {
+            Some(form) if side != Side::Exact => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, base),
+                (
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(
+                        self.term_query(Side::Exact, form),
+                        TYPED_FORM_BONUS,
+                    )),
+                ),
+            ])),
+            _ => base,
+        })
     }
 
     fn term_query(&self, side: Side, term: &str) -> Box<dyn Query> {
@@ -409,16 +520,17 @@ impl Compiler<'_> {
         text: &str,
         slop: u32,
         out: &mut Vec<Matcher>,
-    ) -> Option<Box<dyn Query>> {
+    ) -> tantivy::Result<Option<Box<dyn Query>>> {
         let toks = Self::analyse(side, text);
-        match toks.len() {
+        Ok(match toks.len() {
             0 => None,
             1 => {
-                out.push(Matcher::Terms {
-                    side,
-                    terms: HashSet::from([toks[0].term.clone()]),
-                });
-                Some(self.term_query(side, &toks[0].term))
+                // The form as typed (folded), to rank passages that hold it first.
+                let typed = Self::analyse(Side::Exact, text)
+                    .into_iter()
+                    .find(|t| t.from == toks[0].from)
+                    .map(|t| t.term);
+                Some(self.single_word(side, &toks[0], typed.as_deref(), out)?)
             }
             _ => {
                 let base = toks[0].position;
@@ -437,7 +549,7 @@ impl Compiler<'_> {
                 out.push(Matcher::Phrase { side, terms, slop });
                 Some(Box::new(query))
             }
-        }
+        })
     }
 
     fn compile_expr(
@@ -457,7 +569,8 @@ impl Compiler<'_> {
                 let [tok] = stem.as_slice() else {
                     return Ok(Some(Box::new(EmptyQuery)));
                 };
-                let terms = self.expand_prefix(&tok.term)?;
+                let mut terms = self.expand_prefix(&tok.term)?;
+                terms.retain(|t| !self.excluded.contains(t));
                 if terms.is_empty() {
                     return Ok(Some(Box::new(EmptyQuery)));
                 }
@@ -495,21 +608,15 @@ impl Compiler<'_> {
                     .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
             }
             Expr::Word { text, exact, .. } => {
-                let side = if *exact || self.mode == Mode::Exact {
+                let side = if *exact {
                     Side::Exact
                 } else {
-                    Side::Stemmed
+                    self.mode.side()
                 };
-                self.phrase(side, text, 0, out)
+                self.phrase(side, text, 0, out)?
             }
-            Expr::Phrase { text, slop } => {
-                let side = if self.mode == Mode::Exact {
-                    Side::Exact
-                } else {
-                    Side::Stemmed
-                };
-                self.phrase(side, text, *slop, out)
-            }
+            Expr::Phrase { text, slop } => self.phrase(self.mode.side(), text, *slop, out)?,
+            Expr::ExcludedForm(_) => None,
             Expr::Or(items) => {
                 let mut clauses = Vec::new();
                 for item in items {
@@ -549,6 +656,7 @@ impl Compiler<'_> {
 
 /// Byte spans of `text` that the matchers match, sorted and merged.
 pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
+    let mut lemmas: Option<Vec<Tok>> = None;
     let mut stemmed: Option<Vec<Tok>> = None;
     let mut exact: Option<Vec<Tok>> = None;
     let mut spans = Vec::new();
@@ -558,6 +666,9 @@ pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
             Matcher::Fuzzy { .. } => Side::Exact,
         };
         let toks: &Vec<Tok> = match side {
+            Side::Lemma => {
+                lemmas.get_or_insert_with(|| analyzer::tokens(&mut analyzer::lemmatised(), text))
+            }
             Side::Stemmed => {
                 stemmed.get_or_insert_with(|| analyzer::tokens(&mut analyzer::stemmed(), text))
             }

@@ -5,7 +5,7 @@ use tantivy::schema::{
     INDEXED, STORED,
 };
 
-use super::analyzer::{EXACT, STEMMED};
+use super::analyzer::{EXACT, LEMMATISED, STEMMED, SURFACE};
 
 /// What a document is.
 pub const KIND_PASSAGE: u64 = 0;
@@ -33,6 +33,9 @@ pub struct Fields {
     pub end: Field,
     pub text: Field,
     pub text_exact: Field,
+    pub text_lemma: Field,
+    /// Lower-cased words with their accents, to report the forms a query matched.
+    pub text_surface: Field,
 }
 
 pub fn build() -> (Schema, Fields) {
@@ -52,6 +55,16 @@ pub fn build() -> (Schema, Fields) {
             .set_tokenizer(EXACT)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
+    let lemmatised = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(LEMMATISED)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let surface = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(SURFACE)
+            .set_index_option(IndexRecordOption::Basic),
+    );
     let fields = Fields {
         kind: b.add_u64_field("kind", INDEXED | FAST),
         interview_id: b.add_u64_field("interview_id", key.clone()),
@@ -68,6 +81,8 @@ pub fn build() -> (Schema, Fields) {
         end: b.add_u64_field("end", STORED),
         text: b.add_text_field("text", stemmed),
         text_exact: b.add_text_field("text_exact", exact),
+        text_lemma: b.add_text_field("text_lemma", lemmatised),
+        text_surface: b.add_text_field("text_surface", surface),
     };
     (b.build(), fields)
 }

@@ -1,0 +1,157 @@
+//! The Italian lemma lexicon: which dictionary words (lemmas) a surface form belongs to.
+//!
+//! Built from Morph-it! (via PyPI's `spacy-lookups-data`; see NOTICE and `lexicon/build.sh`)
+//! into an `fst` map compiled into the binary, so that it costs nothing to load. Keys are
+//! forms folded as the index folds them (lower case, no accents); a value packs up to
+//! [`MAX_LEMMAS`] lemma ids, the first being what a query for that form means: the form
+//! itself when it is a lemma (`lavoro` means the noun, not also `lavorare`), otherwise the
+//! lemma of its likeliest part of speech.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use fst::{IntoStreamer, Streamer};
+
+/// Lemmas kept per form (a form rarely belongs to more: `lavori` → lavoro, lavorare).
+pub const MAX_LEMMAS: usize = 3;
+const ID_BITS: u32 = 21;
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+
+/// Packs lemma ids (at most [`MAX_LEMMAS`], each below 2^21) into a map value; 0 marks an
+/// empty slot, so ids are stored plus one.
+pub fn pack(ids: &[u64]) -> u64 {
+    ids.iter()
+        .take(MAX_LEMMAS)
+        .enumerate()
+        .fold(0, |acc, (slot, id)| {
+            assert!(*id < ID_MASK, "lemma id {id} does not fit");
+            acc | ((id + 1) << (slot as u32 * ID_BITS))
+        })
+}
+
+fn unpack(value: u64) -> impl Iterator<Item = usize> {
+    (0..MAX_LEMMAS as u32)
+        .map(move |slot| (value >> (slot * ID_BITS)) & ID_MASK)
+        .take_while(|id| *id != 0)
+        .map(|id| id as usize - 1)
+}
+
+static FORMS: &[u8] = include_bytes!("lexicon/it_forms.fst");
+static LEMMAS: &str = include_str!("lexicon/it_lemmas.txt");
+
+pub struct Lexicon {
+    forms: fst::Map<&'static [u8]>,
+    lemmas: Vec<&'static str>,
+    /// lemma → its forms, built on first use (only the matched-forms report needs it).
+    forms_of: OnceLock<HashMap<&'static str, Vec<String>>>,
+}
+
+/// The lexicon, opened once per process.
+pub fn lexicon() -> &'static Lexicon {
+    static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(|| Lexicon {
+        forms: fst::Map::new(FORMS).expect("the committed lexicon is a valid fst"),
+        lemmas: LEMMAS.lines().collect(),
+        forms_of: OnceLock::new(),
+    })
+}
+
+impl Lexicon {
+    /// Every lemma a folded form may belong to, the query meaning first; empty if unknown.
+    pub fn lemmas(&self, form: &str) -> impl Iterator<Item = &'static str> + '_ {
+        self.forms
+            .get(form)
+            .into_iter()
+            .flat_map(unpack)
+            .map(|id| self.lemmas[id])
+    }
+
+    /// What a query for this form means: one lemma, or `None` for an unknown word.
+    pub fn query_lemma(&self, form: &str) -> Option<&'static str> {
+        self.lemmas(form).next()
+    }
+
+    pub fn knows(&self, form: &str) -> bool {
+        self.forms.contains_key(form)
+    }
+
+    /// Every form that belongs to a lemma (the lemma itself included when it is a form).
+    pub fn forms_of(&self, lemma: &str) -> &[String] {
+        let map = self.forms_of.get_or_init(|| {
+            let mut map: HashMap<&'static str, Vec<String>> = HashMap::new();
+            let mut stream = self.forms.stream();
+            while let Some((form, value)) = stream.next() {
+                let form = String::from_utf8_lossy(form).into_owned();
+                for id in unpack(value) {
+                    map.entry(self.lemmas[id]).or_default().push(form.clone());
+                }
+            }
+            map
+        });
+        map.get(lemma).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Forms folded into the lexicon whose key starts with `prefix` (for tests and tools).
+    pub fn forms_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stream = self.forms.range().ge(prefix).into_stream();
+        while let Some((form, _)) = stream.next() {
+            if !form.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push(String::from_utf8_lossy(form).into_owned());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lemmas(form: &str) -> Vec<&'static str> {
+        lexicon().lemmas(form).collect()
+    }
+
+    #[test]
+    fn packing_round_trips() {
+        for ids in [vec![], vec![0], vec![5, 0, 2_000_000], vec![7, 8]] {
+            assert_eq!(
+                unpack(pack(&ids)).map(|i| i as u64).collect::<Vec<_>>(),
+                ids
+            );
+        }
+    }
+
+    #[test]
+    fn forms_know_their_lemmas() {
+        assert_eq!(lexicon().query_lemma("case"), Some("casa"));
+        assert_eq!(lexicon().query_lemma("casi"), Some("caso"));
+        assert_eq!(lexicon().query_lemma("anziane"), Some("anziana"));
+        assert!(lemmas("anziane").contains(&"anziano"));
+        // A noun in its dictionary form is the noun, not also a verb form; its plural is both.
+        assert_eq!(lemmas("lavoro"), ["lavoro"]);
+        assert_eq!(lemmas("lavori"), ["lavoro", "lavorare"]);
+        assert_eq!(lemmas("abitante"), ["abitante"]);
+        assert_eq!(lexicon().query_lemma("politiche"), Some("politica"));
+        // Folded keys: accents do not matter, as in the index.
+        assert_eq!(
+            lexicon().query_lemma("perche"),
+            lexicon().query_lemma("perché")
+        );
+        // Suppletive comparatives were dropped.
+        assert!(!lemmas("minori").contains(&"piccolo"));
+        // Invariable and missing words are unknown, and fall back to the stemmer.
+        assert!(!lexicon().knows("comunita"));
+        assert!(!lexicon().knows("pandemie"));
+    }
+
+    #[test]
+    fn lemmas_know_their_forms() {
+        let forms = lexicon().forms_of("anziano");
+        for f in ["anziano", "anziani", "anziana", "anziane"] {
+            assert!(forms.iter().any(|x| x == f), "{f} in {forms:?}");
+        }
+        assert!(!lexicon().forms_of("casa").iter().any(|f| f == "caso"));
+    }
+}
