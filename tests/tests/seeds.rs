@@ -110,3 +110,65 @@ async fn real_documents_are_found_by_phrase_inflection_accent_and_elision() {
         .to_lowercase()
         .starts_with("ent")));
 }
+
+/// The stemming errors on real text: what each mode matches in the five documents.
+/// LEMMA must not merge the words Snowball merges; the table is printed for BENCHMARKS.md.
+#[tokio::test]
+async fn lemma_matching_on_real_documents_keeps_words_apart() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let docs = seeds();
+    let texts: Vec<&str> = docs.iter().map(|(_, t)| t.as_str()).collect();
+    server.corpus(&token, "Fonti", &texts).await;
+    let checks: &[(&str, &[&str])] = &[
+        ("casa", &["caso", "casi"]),
+        ("comune", &["comunità", "comunitario", "comunitaria"]),
+        ("anziano", &["anzi"]),
+        (
+            "progetti",
+            &["progettazione", "progettuale", "progettualità"],
+        ),
+        ("lavorative", &["lavoro", "lavori"]),
+        ("territorio", &["territoriale", "territoriali"]),
+        ("servizi", &["servire"]),
+        ("sociale", &["società", "socialità"]),
+    ];
+    let mut table = String::from("query | mode | passages | matched forms\n");
+    for (query, never) in checks {
+        let mut lemma_total = 0;
+        let mut stem_total = 0;
+        for mode in ["LEMMA", "STEM"] {
+            let r = server
+                .ok(
+                    Some(&token),
+                    "query($q: String!, $m: MatchMode) { search(query: $q, match: $m, first: 0) { totalCount matchedForms { form count } } }",
+                    json!({"q": query, "m": mode}),
+                )
+                .await["search"]
+                .clone();
+            let forms: Vec<String> = r["matchedForms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{} {}", f["form"].as_str().unwrap(), f["count"]))
+                .collect();
+            let total = r["totalCount"].as_i64().unwrap();
+            if mode == "LEMMA" {
+                lemma_total = total;
+                for f in r["matchedForms"].as_array().unwrap() {
+                    let form = f["form"].as_str().unwrap();
+                    assert!(!never.contains(&form), "LEMMA {query} matched {form}");
+                }
+            } else {
+                stem_total = total;
+            }
+            table.push_str(&format!(
+                "{query} | {mode} | {total} | {}\n",
+                forms.join(", ")
+            ));
+        }
+        assert!(lemma_total > 0, "{query}: nothing in the documents");
+        let _ = stem_total;
+    }
+    println!("{table}");
+}
