@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use api::search::analyzer::ANALYZER_VERSION;
 use api::search::query::Mode;
 use api::search::{Filter, Scope, SearchIndex, SearchRequest};
 use tests::TestServer;
@@ -52,7 +53,10 @@ async fn corrupt_outdated_and_missing_indexes_are_rebuilt() {
 
     // Built by another analyzer version.
     let text = std::fs::read_to_string(&meta).unwrap();
-    let outdated = text.replace("\\\"analyzer\\\":1", "\\\"analyzer\\\":0");
+    let outdated = text.replace(
+        &format!("\\\"analyzer\\\":{ANALYZER_VERSION}"),
+        "\\\"analyzer\\\":0",
+    );
     assert_ne!(text, outdated, "payload not found in {text:.300}");
     std::fs::write(&meta, outdated).unwrap();
     let index = reopen(&server).await;
@@ -62,7 +66,7 @@ async fn corrupt_outdated_and_missing_indexes_are_rebuilt() {
     );
     assert!(std::fs::read_to_string(&meta)
         .unwrap()
-        .contains("\\\"analyzer\\\":1"));
+        .contains(&format!("\\\"analyzer\\\":{ANALYZER_VERSION}")));
     index.shutdown().await;
 
     // Corrupt.
