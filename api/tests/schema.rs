@@ -87,11 +87,8 @@ const PENDING: &[&str] = &[
     "Query.search(match)",
     "Query.search(excludeForms)",
     "SearchResults.matchedForms",
-    "Mutation.importQdpx",
-    "Upload",
     "MatchMode",
     "MatchedForm",
-    "ImportReport",
 ];
 
 #[test]

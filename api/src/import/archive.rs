@@ -68,9 +68,12 @@ impl<'a> Archive<'a> {
         for i in 0..zip.len() {
             let entry = zip.by_index_raw(i).map_err(corrupt)?;
             let raw = entry.name().map_err(corrupt)?.into_owned();
-            if entry.enclosed_name().is_none()
-                || raw.replace('\\', "/").split('/').any(|c| c == "..")
-            {
+            let unix = raw.replace('\\', "/");
+            let escapes = entry.enclosed_name().is_none()
+                || unix.starts_with('/')
+                || unix.contains(':')
+                || unix.split('/').any(|c| c == "..");
+            if escapes {
                 return Err(ServiceError::bad_input(format!(
                     "the archive entry {raw:?} points outside the archive"
                 )));
