@@ -926,3 +926,86 @@ async fn quotations_and_the_code_case_matrix_export_as_csv() {
     let (status, _) = download(&server, None, &format!("/studies/{study}/quotations.csv")).await;
     assert_eq!(status, 404, "a private study is not found without a token");
 }
+
+#[tokio::test]
+async fn notes_become_memos_and_adjustments_are_reported() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Note" creatingUserGUID="f0000000-0000-0000-0000-000000000001">
+<Users><User guid="f0000000-0000-0000-0000-000000000001" name="Giulia"/><User guid="f0000000-0000-0000-0000-000000000002" id="MR"/></Users>
+<CodeBook><Codes>
+  <Code guid="f1000000-0000-0000-0000-000000000001" name="Casa" isCodable="true" color="verde"><NoteRef targetGUID="f4000000-0000-0000-0000-000000000002"/></Code>
+  <Code guid="f1000000-0000-0000-0000-000000000002" name="casa" isCodable="true"/>
+</Codes></CodeBook>
+<Cases>
+  <Case guid="f2000000-0000-0000-0000-000000000001" name="Asti"><Description>Un caso piccolo</Description><SourceRef targetGUID="f3000000-0000-0000-0000-000000000001"/></Case>
+  <Case guid="f2000000-0000-0000-0000-000000000002" name="Alba"><SourceRef targetGUID="f3000000-0000-0000-0000-000000000001"/></Case>
+</Cases>
+<Sources><TextSource guid="f3000000-0000-0000-0000-000000000001" name="Int. A" creatingUser="f0000000-0000-0000-0000-000000000002">
+  <PlainTextContent>La casa è lì, però cara.</PlainTextContent>
+  <PlainTextSelection guid="f3100000-0000-0000-0000-000000000001" startPosition="3" endPosition="7"><Description>casa!</Description>
+    <Coding guid="f3200000-0000-0000-0000-000000000001"><CodeRef targetGUID="f1000000-0000-0000-0000-000000000002"/></Coding>
+    <Coding guid="f3200000-0000-0000-0000-000000000002"><CodeRef targetGUID="f1000000-0000-0000-0000-0000000000ff"/></Coding>
+    <NoteRef targetGUID="f4000000-0000-0000-0000-000000000001"/></PlainTextSelection>
+  <PlainTextSelection guid="f3100000-0000-0000-0000-000000000002" startPosition="10" endPosition="99"/>
+  <PlainTextSelection guid="f3100000-0000-0000-0000-000000000003" startPosition="5" endPosition="5"/>
+</TextSource></Sources>
+<Notes>
+  <Note guid="f4000000-0000-0000-0000-000000000001" name="n1" creatingUser="f0000000-0000-0000-0000-000000000001"><PlainTextContent>Nota sulla citazione: è così’</PlainTextContent></Note>
+  <Note guid="f4000000-0000-0000-0000-000000000002" name="n2"><PlainTextContent>Nota sul codice</PlainTextContent></Note>
+  <Note guid="f4000000-0000-0000-0000-000000000003" name="n3"><PlainTextContent>Nota sul progetto</PlainTextContent></Note>
+</Notes></Project>"#;
+    let body = import(
+        &server,
+        Some(&admin),
+        "note.qdpx",
+        zip_of(&[("project.qde", qde.as_bytes())]),
+        None,
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(
+        (report["codes"].as_i64(), report["quotations"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let warnings = report["warnings"].to_string();
+    for expected in [
+        "colour \\\"verde\\\"",
+        "the second is named \\\"casa (2)\\\"",
+        "belongs to several cases",
+        "(10–99) lies outside the text",
+        "(5–5) lies outside the text or is empty",
+        "which the project does not define",
+    ] {
+        assert!(warnings.contains(expected), "{expected} in {warnings}");
+    }
+    let study = report["study"]["id"].clone();
+    let data = server
+        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { memos { text author { name } } codebook { name memos { text author { name } } } cases { edges { node { label memos { text } interviews { edges { node { label } } } } } } } } }", json!({"s": study}))
+        .await;
+    let s = &data["node"];
+    assert_eq!(
+        s["memos"],
+        json!([{"text": "Nota sul progetto", "author": {"name": "Giulia"}}])
+    );
+    assert_eq!(s["codebook"][0]["name"], "Casa");
+    assert_eq!(s["codebook"][0]["memos"][0]["text"], "Nota sul codice");
+    assert_eq!(s["codebook"][1]["name"], "casa (2)");
+    let cases = s["cases"]["edges"].as_array().unwrap();
+    assert_eq!(cases[0]["node"]["label"], "Asti");
+    assert_eq!(cases[0]["node"]["memos"][0]["text"], "Un caso piccolo");
+    assert_eq!(
+        cases[0]["node"]["interviews"]["edges"][0]["node"]["label"],
+        "Int. A"
+    );
+    assert_eq!(cases[1]["node"]["interviews"]["edges"], json!([]));
+    let q = server
+        .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { text memo coder { name } codes { name } memos { text author { name } } } } } }", json!({"s": study}))
+        .await;
+    assert_eq!(
+        q["quotations"]["edges"][0]["node"],
+        json!({"text": "casa", "memo": "casa!", "coder": {"name": "MR"}, "codes": [{"name": "casa (2)"}],
+               "memos": [{"text": "Nota sulla citazione: è così’", "author": {"name": "Giulia"}}]})
+    );
+}

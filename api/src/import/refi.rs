@@ -120,7 +120,7 @@ pub fn decode_xml(bytes: &[u8], what: &str) -> ServiceResult<String> {
 fn parse_document<'a>(xml: &'a str, what: &str) -> ServiceResult<Document<'a>> {
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
-        nodes_limit: 10_000_000,
+        nodes_limit: 5_000_000,
     };
     Document::parse_with_options(xml, options).map_err(|e| match e {
         roxmltree::Error::DtdDetected => ServiceError::bad_input(format!(
