@@ -1009,3 +1009,81 @@ async fn notes_become_memos_and_adjustments_are_reported() {
                "memos": [{"text": "Nota sulla citazione: è così’", "author": {"name": "Giulia"}}]})
     );
 }
+
+#[tokio::test]
+async fn import_and_export_rights_follow_the_study_roles() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Privato", &["Testo."]).await;
+    let n = id_number(corpus.study.as_str().unwrap());
+    let other = server
+        .ok(
+            Some(&admin),
+            r#"mutation { createStudy(input: {title: "Altro"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    // A project with a case the study lacks: only owners (and admins) may bring it in.
+    let with_case = r#"<Project name="p"><Cases><Case guid="a1000000-0000-0000-0000-000000000001" name="Nuovo caso"><SourceRef targetGUID="a1000000-0000-0000-0000-000000000002"/></Case></Cases><Sources><TextSource guid="a1000000-0000-0000-0000-000000000002" name="T"><PlainTextContent>Testo nuovo.</PlainTextContent></TextSource></Sources></Project>"#;
+    let zip = zip_of(&[("project.qde", with_case.as_bytes())]);
+    let exports = "query($s: ID!) { studyExports(studyId: $s) { qdpxUrl } }";
+    for (role, expected, can_read) in [
+        ("analyst", Some("FORBIDDEN"), true),
+        ("evaluator", Some("FORBIDDEN"), true),
+        ("viewer", Some("FORBIDDEN"), true),
+        ("outsider", Some("NOT_FOUND"), false),
+        ("owner", None, true),
+    ] {
+        let token = if role == "outsider" {
+            server
+                .token(role, "owner", Some(id_number(other.as_str().unwrap())))
+                .await
+        } else {
+            server.token(role, role, Some(n)).await
+        };
+        let body = import(
+            &server,
+            Some(&token),
+            "p.qdpx",
+            zip.clone(),
+            Some(&corpus.study),
+        )
+        .await;
+        match expected {
+            None => assert!(body.get("errors").is_none(), "{role}: {body:#}"),
+            Some(code) => assert_eq!(error_code(&body), code, "{role}: {body:#}"),
+        }
+        let r = server
+            .gql(Some(&token), exports, json!({"s": corpus.study}))
+            .await;
+        assert_eq!(r.get("errors").is_none(), can_read, "{role}: {r}");
+        let (status, _) = download(
+            &server,
+            Some(&token),
+            &format!("/studies/{}/export.qdpx", corpus.study.as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(status, if can_read { 200 } else { 404 }, "{role}");
+    }
+    // Anyone with an account may import a project as a study of their own.
+    let outsider = server
+        .token(
+            "outsider",
+            "owner",
+            Some(id_number(other.as_str().unwrap())),
+        )
+        .await;
+    let body = import(&server, Some(&outsider), "p.qdpx", zip, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let mine = body["data"]["importQdpx"]["study"]["id"].clone();
+    let r = server
+        .gql(Some(&outsider), exports, json!({"s": mine}))
+        .await;
+    assert!(
+        r.get("errors").is_none(),
+        "the importer owns the new study: {r}"
+    );
+    let r = server.gql(None, exports, json!({"s": mine})).await;
+    assert_eq!(error_code(&r), "NOT_FOUND", "the new study is private");
+}
