@@ -495,6 +495,36 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
         quotations(&server, &admin, &first).await,
         quotations(&server, &admin, &copy).await
     );
+    // Interview dates and roles travel as variables of the sources.
+    let interviews = |study: Value| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            let data = server
+                .ok(Some(admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { label interviews { edges { node { label conductedOn intervieweeRole } } } } } } } } }", json!({"s": study}))
+                .await;
+            let mut rows: Vec<String> = Vec::new();
+            for c in data["node"]["cases"]["edges"].as_array().unwrap() {
+                for i in c["node"]["interviews"]["edges"].as_array().unwrap() {
+                    rows.push(format!("{} {}", c["node"]["label"], i["node"]));
+                }
+            }
+            rows.sort();
+            rows
+        }
+    };
+    let original = interviews(first.clone()).await;
+    assert!(
+        original.iter().any(|r| r.contains("\"conductedOn\":\"2")),
+        "{original:?}"
+    );
+    assert!(
+        original
+            .iter()
+            .any(|r| !r.contains("\"intervieweeRole\":null")),
+        "{original:?}"
+    );
+    assert_eq!(original, interviews(copy.clone()).await);
 }
 
 const TEXT_CRLF: &str = "INT: Com’è la città?\r\nR: Là è difficile, però…\r\nINT: Perché?\r\n";
@@ -937,6 +967,7 @@ async fn notes_become_memos_and_adjustments_are_reported() {
   <Code guid="f1000000-0000-0000-0000-000000000001" name="Casa" isCodable="true" color="verde"><NoteRef targetGUID="f4000000-0000-0000-0000-000000000002"/></Code>
   <Code guid="f1000000-0000-0000-0000-000000000002" name="casa" isCodable="true"/>
 </Codes></CodeBook>
+<Variables><Variable guid="f5000000-0000-0000-0000-000000000001" name="Età" typeOfVariable="Integer"/><Variable guid="f5000000-0000-0000-0000-000000000002" name="Role" typeOfVariable="Text"/></Variables>
 <Cases>
   <Case guid="f2000000-0000-0000-0000-000000000001" name="Asti"><Description>Un caso piccolo</Description><SourceRef targetGUID="f3000000-0000-0000-0000-000000000001"/></Case>
   <Case guid="f2000000-0000-0000-0000-000000000002" name="Alba"><SourceRef targetGUID="f3000000-0000-0000-0000-000000000001"/></Case>
@@ -949,6 +980,8 @@ async fn notes_become_memos_and_adjustments_are_reported() {
     <NoteRef targetGUID="f4000000-0000-0000-0000-000000000001"/></PlainTextSelection>
   <PlainTextSelection guid="f3100000-0000-0000-0000-000000000002" startPosition="10" endPosition="99"/>
   <PlainTextSelection guid="f3100000-0000-0000-0000-000000000003" startPosition="5" endPosition="5"/>
+  <VariableValue><VariableRef targetGUID="f5000000-0000-0000-0000-000000000001"/><IntegerValue>54</IntegerValue></VariableValue>
+  <VariableValue><VariableRef targetGUID="f5000000-0000-0000-0000-000000000002"/><TextValue>assessora</TextValue></VariableValue>
 </TextSource></Sources>
 <Notes>
   <Note guid="f4000000-0000-0000-0000-000000000001" name="n1" creatingUser="f0000000-0000-0000-0000-000000000001"><PlainTextContent>Nota sulla citazione: è così’</PlainTextContent></Note>
@@ -977,12 +1010,13 @@ async fn notes_become_memos_and_adjustments_are_reported() {
         "(10–99) lies outside the text",
         "(5–5) lies outside the text or is empty",
         "which the project does not define",
+        "variable \\\"Età\\\" not imported",
     ] {
         assert!(warnings.contains(expected), "{expected} in {warnings}");
     }
     let study = report["study"]["id"].clone();
     let data = server
-        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { memos { text author { name } } codebook { name memos { text author { name } } } cases { edges { node { label memos { text } interviews { edges { node { label } } } } } } } } }", json!({"s": study}))
+        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { memos { text author { name } } codebook { name memos { text author { name } } } cases { edges { node { label memos { text } interviews { edges { node { label intervieweeRole } } } } } } } } }", json!({"s": study}))
         .await;
     let s = &data["node"];
     assert_eq!(
@@ -996,8 +1030,8 @@ async fn notes_become_memos_and_adjustments_are_reported() {
     assert_eq!(cases[0]["node"]["label"], "Asti");
     assert_eq!(cases[0]["node"]["memos"][0]["text"], "Un caso piccolo");
     assert_eq!(
-        cases[0]["node"]["interviews"]["edges"][0]["node"]["label"],
-        "Int. A"
+        cases[0]["node"]["interviews"]["edges"][0]["node"],
+        json!({"label": "Int. A", "intervieweeRole": "assessora"})
     );
     assert_eq!(cases[1]["node"]["interviews"]["edges"], json!([]));
     let q = server

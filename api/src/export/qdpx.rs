@@ -35,6 +35,30 @@ impl Guids {
     }
 }
 
+/// The interview fields that travel as REFI-QDA variables of their text source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterviewVariable {
+    ConductedOn,
+    IntervieweeRole,
+}
+
+pub const CONDUCTED_ON: &str = "Data dell’intervista";
+pub const INTERVIEWEE_ROLE: &str = "Ruolo dell’intervistato";
+
+/// Which interview field a variable of another tool's project stands for, by its name.
+pub fn interview_variable(name: &str) -> Option<InterviewVariable> {
+    let n = name.trim().to_lowercase().replace('\'', "’");
+    match n.as_str() {
+        "data dell’intervista" | "conducted_on" | "conductedon" | "interview date" | "data" => {
+            Some(InterviewVariable::ConductedOn)
+        }
+        "ruolo dell’intervistato" | "interviewee_role" | "intervieweerole" | "role" | "ruolo" => {
+            Some(InterviewVariable::IntervieweeRole)
+        }
+        _ => None,
+    }
+}
+
 /// The .qdpx archive.
 pub fn qdpx(content: &StudyContent) -> std::io::Result<Vec<u8>> {
     let guids = Guids::of(content);
@@ -223,6 +247,31 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
         x.close("CodeBook");
     }
 
+    let dated = content.interviews.iter().any(|i| i.conducted_on.is_some());
+    let with_role = content
+        .interviews
+        .iter()
+        .any(|i| i.interviewee_role.is_some());
+    if dated || with_role {
+        x.open("Variables", &[]);
+        for (present, key, name, kind) in [
+            (dated, "conducted_on", CONDUCTED_ON, "Date"),
+            (with_role, "interviewee_role", INTERVIEWEE_ROLE, "Text"),
+        ] {
+            if present {
+                x.empty(
+                    "Variable",
+                    &[
+                        ("guid", Some(guids.guid("variable", key))),
+                        ("name", Some(name.into())),
+                        ("typeOfVariable", Some(kind.into())),
+                    ],
+                );
+            }
+        }
+        x.close("Variables");
+    }
+
     if !content.cases.is_empty() {
         x.open("Cases", &[]);
         for c in &content.cases {
@@ -288,6 +337,25 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
                 x.close("PlainTextSelection");
             }
             note_refs(&mut x, "interview", i.id);
+            let values = [
+                (
+                    "conducted_on",
+                    "DateValue",
+                    i.conducted_on.map(|d| d.format("%Y-%m-%d").to_string()),
+                ),
+                ("interviewee_role", "TextValue", i.interviewee_role.clone()),
+            ];
+            for (key, element, value) in values {
+                if let Some(v) = value {
+                    x.open("VariableValue", &[]);
+                    x.empty(
+                        "VariableRef",
+                        &[("targetGUID", Some(guids.guid("variable", key)))],
+                    );
+                    x.text_element(element, &v);
+                    x.close("VariableValue");
+                }
+            }
             x.close("TextSource");
         }
         x.close("Sources");

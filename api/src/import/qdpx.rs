@@ -13,6 +13,7 @@ use super::{ImportReport, Prepared};
 use crate::auth::{ensure_user, grant_role, Caller, Permission, StudyRole};
 use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
+use crate::export::qdpx::InterviewVariable;
 use crate::service::change_log::{self, Op};
 use crate::service::codes::parse_color;
 use crate::service::studies::readable_study;
@@ -241,6 +242,7 @@ pub async fn write(
     let mut interviews = 0;
     let mut quotations = 0;
     let mut interview_memos: Vec<(i64, String)> = Vec::new();
+    let mut ignored_variables: HashSet<String> = HashSet::new();
     for (s, text) in project.sources.iter().zip(&texts) {
         let case = match case_of_source.get(s.guid.as_str()) {
             Some(&c) => c,
@@ -262,11 +264,33 @@ pub async fn write(
             .unwrap_or_else(|| s.guid.clone());
         let length = i32::try_from(text.length)
             .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
+        let mut conducted_on = None;
+        let mut interviewee_role = None;
+        for (name, value) in &s.variables {
+            match crate::export::qdpx::interview_variable(name) {
+                Some(InterviewVariable::ConductedOn) => {
+                    conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+                    if conducted_on.is_none() {
+                        warnings.push(format!("{label:?}: {value:?} is not a date (YYYY-MM-DD)"));
+                    }
+                }
+                Some(InterviewVariable::IntervieweeRole) => {
+                    interviewee_role = Some(value.clone()).filter(|v| !v.is_empty());
+                }
+                None => {
+                    if ignored_variables.insert(name.clone()) {
+                        warnings.push(format!(
+                            "variable {name:?} not imported: interviews keep only a date and the interviewee's role"
+                        ));
+                    }
+                }
+            }
+        }
         let i = interview::ActiveModel {
             case_id: Set(case),
             label: Set(label.clone()),
-            conducted_on: Set(None),
-            interviewee_role: Set(None),
+            conducted_on: Set(conducted_on),
+            interviewee_role: Set(interviewee_role),
             language: Set("it".into()),
             transcript: Set(text.text.clone()),
             length: Set(length),

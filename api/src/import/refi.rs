@@ -64,6 +64,8 @@ pub struct TextSource {
     pub creating_user: Option<String>,
     pub selections: Vec<Selection>,
     pub note_refs: Vec<String>,
+    /// (variable name, value as written) of the source's variable values.
+    pub variables: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -297,6 +299,11 @@ pub fn parse_project(xml: &str) -> ServiceResult<Project> {
             }
         }
     }
+    let variable_names: std::collections::HashMap<String, String> = child(root, "Variables")
+        .into_iter()
+        .flat_map(|v| children(v, "Variable"))
+        .filter_map(|v| Some((norm_guid(&attr(v, "guid")?), attr(v, "name")?)))
+        .collect();
     if let Some(sources) = child(root, "Sources") {
         for s in sources.children().filter(|c| c.is_element()) {
             let kind = s.tag_name().name();
@@ -333,10 +340,18 @@ pub fn parse_project(xml: &str) -> ServiceResult<Project> {
                     "{whole} coding(s) of the whole source {name:?} not imported (only selections are)"
                 ));
             }
-            if children(s, "VariableValue").count() > 0 {
-                p.skipped
-                    .push(format!("variable values of {name:?} not imported"));
-            }
+            let variables = children(s, "VariableValue")
+                .filter_map(|v| {
+                    let target = child(v, "VariableRef").and_then(|r| attr(r, "targetGUID"))?;
+                    let name = variable_names.get(&norm_guid(&target))?.clone();
+                    let value = v
+                        .children()
+                        .find(|c| c.is_element() && c.tag_name().name().ends_with("Value"))
+                        .and_then(|c| c.text())
+                        .map(|t| t.trim().to_owned())?;
+                    Some((name, value))
+                })
+                .collect();
             p.sources.push(TextSource {
                 guid: guid(s, "text source")?,
                 name: attr(s, "name"),
@@ -345,6 +360,7 @@ pub fn parse_project(xml: &str) -> ServiceResult<Project> {
                 creating_user: attr(s, "creatingUser").map(|g| norm_guid(&g)),
                 selections,
                 note_refs: refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+                variables,
             });
         }
     }
@@ -358,12 +374,7 @@ pub fn parse_project(xml: &str) -> ServiceResult<Project> {
             });
         }
     }
-    for (element, what) in [
-        ("Variables", "Variable"),
-        ("Links", "Link"),
-        ("Sets", "Set"),
-        ("Graphs", "Graph"),
-    ] {
+    for (element, what) in [("Links", "Link"), ("Sets", "Set"), ("Graphs", "Graph")] {
         if let Some(e) = root
             .children()
             .find(|c| c.is_element() && c.tag_name().name() == element)
