@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `token`. Flags win over the environment.
+//! The command line: `serve` (default), `migrate`, `token`, `import`, `export`. Flags win over the environment.
 
 use std::path::PathBuf;
 
@@ -84,6 +84,36 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import files into a study: REFI-QDA projects (.qdpx) and codebooks (.qdc).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The study (global ID or number); without it each project becomes a new study.
+        #[arg(long)]
+        study: Option<String>,
+        /// Who imports (created if new): owner of new studies, coder where the file names none.
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Export a study to a file.
+    Export {
+        /// The study (global ID or number).
+        #[arg(long)]
+        study: String,
+        /// qdpx (REFI-QDA project), csv (quotations) or matrix-csv (codes × cases).
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Qdpx,
+    Csv,
+    MatrixCsv,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -133,6 +163,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => reindex(&opts, &database).await,
         Command::Migrate => {
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Import { files, study, user } => {
+            let caller = operator(&database, &user).await?;
+            let study_id = study
+                .as_deref()
+                .map(crate::graphql::ids::parse_study_ref)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for file in &files {
+                import_refi_file(&database, &caller, file, study_id).await?;
+            }
+            Ok(())
+        }
+        Command::Export {
+            study,
+            format,
+            output,
+        } => {
+            // Reading writes nothing, not even a user: an administrator without an account.
+            let caller = auth::Caller {
+                user: Some(auth::CallerUser {
+                    id: 0,
+                    name: "console".into(),
+                    is_admin: true,
+                    roles: Default::default(),
+                }),
+            };
+            let study_id =
+                crate::graphql::ids::parse_study_ref(&study).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let content =
+                crate::service::exchange::StudyContent::load(&database.conn, &caller, study_id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let bytes = match format {
+                ExportFormat::Qdpx => crate::export::qdpx::qdpx(&content)?,
+                ExportFormat::Csv => {
+                    crate::export::quotations_csv::quotations_csv(&content)?.into_bytes()
+                }
+                ExportFormat::MatrixCsv => {
+                    crate::export::quotations_csv::code_case_matrix_csv(&content)?.into_bytes()
+                }
+            };
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "study {} exported to {} ({} bytes)",
+                content.study.id,
+                output.display(),
+                bytes.len()
+            );
             Ok(())
         }
         Command::Token(TokenCommand::Create {
@@ -256,6 +337,69 @@ async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Resul
         index.applied_seq()
     );
     Ok(())
+}
+
+/// The person at the console: they hold the database, so they act as an administrator.
+async fn operator(database: &db::Database, name: &str) -> anyhow::Result<auth::Caller> {
+    let user = auth::ensure_user(&database.conn, name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(auth::Caller {
+        user: Some(auth::CallerUser {
+            id: user.id,
+            name: user.name,
+            is_admin: true,
+            roles: Default::default(),
+        }),
+    })
+}
+
+/// `quaderno import` of one REFI-QDA file (.qdpx project, .qdc codebook).
+pub async fn import_refi_file(
+    database: &db::Database,
+    caller: &auth::Caller,
+    file: &std::path::Path,
+    study_id: Option<i64>,
+) -> anyhow::Result<crate::import::ImportReport> {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !matches!(ext.as_str(), "qdpx" | "qdc" | "qde") {
+        anyhow::bail!(
+            "{}: only REFI-QDA files (.qdpx, .qdc) are imported here",
+            file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let report = crate::import::import_refi(
+        &database.conn,
+        caller,
+        name,
+        &bytes,
+        study_id,
+        crate::import::Limits::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!(
+        "{}: study {} ({}): {} codes, {} interviews, {} quotations",
+        file.display(),
+        report.study.id,
+        crate::graphql::ids::encode(crate::graphql::ids::Kind::Study, report.study.id).0,
+        report.codes,
+        report.interviews,
+        report.quotations
+    );
+    for w in &report.warnings {
+        eprintln!("  warning: {w}");
+    }
+    Ok(report)
 }
 
 fn init_tracing() {

@@ -91,6 +91,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/studies/{study}/discontinuities.csv", get(matrix_csv))
         .route("/cases/{case}/cascade.svg", get(cascade_svg))
+        .route("/studies/{study}/export.qdpx", get(export_qdpx))
+        .route("/studies/{study}/quotations.csv", get(quotations_csv))
+        .route(
+            "/studies/{study}/code-case-matrix.csv",
+            get(code_case_matrix_csv),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -357,6 +363,80 @@ async fn cascade_svg(
         svg,
     )
         .into_response())
+}
+
+/// A study's whole content for a download, checked readable by the caller.
+async fn study_content(
+    state: &AppState,
+    headers: &HeaderMap,
+    study: &str,
+) -> Result<crate::service::exchange::StudyContent, HttpError> {
+    let caller = caller_from_headers(&state.db, headers)
+        .await
+        .map_err(|m| HttpError(StatusCode::UNAUTHORIZED, m))?;
+    let id = global_id(study, Kind::Study)?;
+    Ok(crate::service::exchange::StudyContent::load(&state.db.conn, &caller, id).await?)
+}
+
+fn download(content_type: &'static str, file_name: String, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn export_failed(e: impl std::fmt::Display) -> HttpError {
+    tracing::error!(error = %e, "export failed");
+    HttpError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
+async fn export_qdpx(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, HttpError> {
+    let content = study_content(&state, &headers, &study).await?;
+    let zip = export::qdpx::qdpx(&content).map_err(export_failed)?;
+    Ok(download(
+        "application/zip",
+        format!("study-{}.qdpx", content.study.id),
+        zip,
+    ))
+}
+
+async fn quotations_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, HttpError> {
+    let content = study_content(&state, &headers, &study).await?;
+    let csv = export::quotations_csv::quotations_csv(&content).map_err(export_failed)?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        format!("study-{}-quotations.csv", content.study.id),
+        csv.into_bytes(),
+    ))
+}
+
+async fn code_case_matrix_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, HttpError> {
+    let content = study_content(&state, &headers, &study).await?;
+    let csv = export::quotations_csv::code_case_matrix_csv(&content).map_err(export_failed)?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        format!("study-{}-code-case-matrix.csv", content.study.id),
+        csv.into_bytes(),
+    ))
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

@@ -2,3 +2,5 @@
 //! their inputs; the HTTP layer checks access and serves them.
 
 pub mod discontinuities;
+pub mod qdpx;
+pub mod quotations_csv;

@@ -15,6 +15,7 @@ pub mod loaders;
 pub mod memos;
 pub mod node;
 pub mod projects;
+pub mod qdpx;
 pub mod quotations;
 pub mod scalars;
 pub mod search;
@@ -48,6 +49,7 @@ pub struct Query(
     analysis::AnalysisQuery,
     discontinuities::DiscontinuityQuery,
     audit::AuditQuery,
+    qdpx::QdpxQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -58,6 +60,7 @@ pub struct Mutation(
     quotations::QuotationMutation,
     discontinuities::DiscontinuityMutation,
     memos::MemoMutation,
+    qdpx::QdpxMutation,
 );
 
 pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;

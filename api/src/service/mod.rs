@@ -8,6 +8,7 @@ pub mod audit;
 pub mod change_log;
 pub mod codes;
 pub mod discontinuities;
+pub mod exchange;
 pub mod interviews;
 pub mod memos;
 pub mod page;

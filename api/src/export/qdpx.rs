@@ -1,0 +1,396 @@
+//! A study as a REFI-QDA project (.qdpx): a zip with `project.qde` (QDA-XML 1.0, valid
+//! against Project.xsd) and each transcript as `sources/<guid>.txt`. Positions are code
+//! points into those files, which hold the transcripts exactly as stored (UTF-8, LF).
+//!
+//! GUIDs are UUID v5 of the object's kind and number within a namespace drawn from the study
+//! (its number and creation time), so exporting twice yields the same bytes and another
+//! instance's study 1 does not collide with ours.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use crate::service::exchange::StudyContent;
+
+pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
+
+/// The stable GUID of one object of the study.
+pub struct Guids(Uuid);
+
+impl Guids {
+    pub fn of(content: &StudyContent) -> Self {
+        let seed = format!(
+            "quaderno:study:{}:{}",
+            content.study.id,
+            content.study.created_at.timestamp_micros()
+        );
+        Self(Uuid::new_v5(&Uuid::NAMESPACE_URL, seed.as_bytes()))
+    }
+
+    pub fn guid(&self, kind: &str, id: impl std::fmt::Display) -> String {
+        Uuid::new_v5(&self.0, format!("{kind}:{id}").as_bytes()).to_string()
+    }
+}
+
+/// The interview fields that travel as REFI-QDA variables of their text source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterviewVariable {
+    ConductedOn,
+    IntervieweeRole,
+}
+
+pub const CONDUCTED_ON: &str = "Data dell’intervista";
+pub const INTERVIEWEE_ROLE: &str = "Ruolo dell’intervistato";
+
+/// Which interview field a variable of another tool's project stands for, by its name.
+pub fn interview_variable(name: &str) -> Option<InterviewVariable> {
+    let n = name.trim().to_lowercase().replace('\'', "’");
+    match n.as_str() {
+        "data dell’intervista" | "conducted_on" | "conductedon" | "interview date" | "data" => {
+            Some(InterviewVariable::ConductedOn)
+        }
+        "ruolo dell’intervistato" | "interviewee_role" | "intervieweerole" | "role" | "ruolo" => {
+            Some(InterviewVariable::IntervieweeRole)
+        }
+        _ => None,
+    }
+}
+
+/// The .qdpx archive.
+pub fn qdpx(content: &StudyContent) -> std::io::Result<Vec<u8>> {
+    let guids = Guids::of(content);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("project.qde", options)?;
+    zip.write_all(project_qde(content, &guids).as_bytes())?;
+    for i in &content.interviews {
+        zip.start_file(
+            format!("sources/{}.txt", guids.guid("interview", i.id)),
+            options,
+        )?;
+        zip.write_all(i.transcript.as_bytes())?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+/// XML 1.0 cannot carry most C0 controls, not even escaped.
+fn xml_char(c: char) -> char {
+    match c {
+        '\t' | '\n' | '\r' => c,
+        c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+        c => c,
+    }
+}
+
+fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(xml_char) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            // A literal CR would be read back as LF.
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn escape_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(xml_char) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            // Attribute-value normalisation would turn these into spaces.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn xsd_datetime(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A tiny writer for the elements we emit; attributes with `None` values are left out.
+struct Xml(String);
+
+impl Xml {
+    fn start(&mut self, name: &str, attrs: &[(&str, Option<String>)], empty: bool) {
+        let _ = write!(self.0, "<{name}");
+        for (k, v) in attrs {
+            if let Some(v) = v {
+                let _ = write!(self.0, " {k}=\"{}\"", escape_attr(v));
+            }
+        }
+        self.0.push_str(if empty { "/>" } else { ">" });
+    }
+    fn open(&mut self, name: &str, attrs: &[(&str, Option<String>)]) {
+        self.start(name, attrs, false);
+    }
+    fn empty(&mut self, name: &str, attrs: &[(&str, Option<String>)]) {
+        self.start(name, attrs, true);
+    }
+    fn close(&mut self, name: &str) {
+        let _ = write!(self.0, "</{name}>");
+    }
+    fn text_element(&mut self, name: &str, text: &str) {
+        let _ = write!(self.0, "<{name}>{}</{name}>", escape_text(text));
+    }
+}
+
+/// `project.qde`: the elements in the order Project.xsd requires.
+pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
+    let mut x = Xml(String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
+    let user = |id: Option<i64>| {
+        id.filter(|u| content.users.contains_key(u))
+            .map(|u| guids.guid("user", u))
+    };
+    x.open(
+        "Project",
+        &[
+            ("xmlns", Some(PROJECT_NAMESPACE.into())),
+            ("name", Some(content.study.title.clone())),
+            (
+                "origin",
+                Some(format!("quaderno {}", env!("CARGO_PKG_VERSION"))),
+            ),
+            (
+                "creationDateTime",
+                Some(xsd_datetime(&content.study.created_at)),
+            ),
+        ],
+    );
+
+    if !content.users.is_empty() {
+        x.open("Users", &[]);
+        for u in content.users.values() {
+            x.empty(
+                "User",
+                &[
+                    ("guid", Some(guids.guid("user", u.id))),
+                    ("name", Some(u.name.clone())),
+                ],
+            );
+        }
+        x.close("Users");
+    }
+
+    // Memos become notes, referenced from what they are about.
+    let mut notes_of: HashMap<(&str, i64), Vec<String>> = HashMap::new();
+    for m in &content.memos {
+        notes_of
+            .entry((m.target_kind.as_str(), m.target_id))
+            .or_default()
+            .push(guids.guid("memo", m.id));
+    }
+    let note_refs = |x: &mut Xml, kind: &str, id: i64| {
+        for g in notes_of.get(&(kind, id)).into_iter().flatten() {
+            x.empty("NoteRef", &[("targetGUID", Some(g.clone()))]);
+        }
+    };
+
+    if !content.codes.is_empty() {
+        let known: std::collections::HashSet<i64> = content.codes.iter().map(|c| c.id).collect();
+        let mut children: HashMap<Option<i64>, Vec<&entities::code::Model>> = HashMap::new();
+        for c in &content.codes {
+            let parent = c.parent_id.filter(|p| known.contains(p));
+            children.entry(parent).or_default().push(c);
+        }
+        fn code(
+            x: &mut Xml,
+            c: &entities::code::Model,
+            children: &HashMap<Option<i64>, Vec<&entities::code::Model>>,
+            guids: &Guids,
+            note_refs: &dyn Fn(&mut Xml, &str, i64),
+            depth: usize,
+        ) {
+            x.open(
+                "Code",
+                &[
+                    ("guid", Some(guids.guid("code", c.id))),
+                    ("name", Some(c.name.clone())),
+                    ("isCodable", Some("true".into())),
+                    ("color", c.color.clone()),
+                ],
+            );
+            if let Some(d) = c.description.as_deref().filter(|d| !d.is_empty()) {
+                x.text_element("Description", d);
+            }
+            note_refs(x, "code", c.id);
+            // Codebook rules forbid cycles; the bound keeps a corrupt one from recursing forever.
+            if depth < 256 {
+                for child in children.get(&Some(c.id)).into_iter().flatten() {
+                    code(x, child, children, guids, note_refs, depth + 1);
+                }
+            }
+            x.close("Code");
+        }
+        x.open("CodeBook", &[]);
+        x.open("Codes", &[]);
+        for root in children.get(&None).into_iter().flatten() {
+            code(&mut x, root, &children, guids, &note_refs, 0);
+        }
+        x.close("Codes");
+        x.close("CodeBook");
+    }
+
+    let dated = content.interviews.iter().any(|i| i.conducted_on.is_some());
+    let with_role = content
+        .interviews
+        .iter()
+        .any(|i| i.interviewee_role.is_some());
+    if dated || with_role {
+        x.open("Variables", &[]);
+        for (present, key, name, kind) in [
+            (dated, "conducted_on", CONDUCTED_ON, "Date"),
+            (with_role, "interviewee_role", INTERVIEWEE_ROLE, "Text"),
+        ] {
+            if present {
+                x.empty(
+                    "Variable",
+                    &[
+                        ("guid", Some(guids.guid("variable", key))),
+                        ("name", Some(name.into())),
+                        ("typeOfVariable", Some(kind.into())),
+                    ],
+                );
+            }
+        }
+        x.close("Variables");
+    }
+
+    if !content.cases.is_empty() {
+        x.open("Cases", &[]);
+        for c in &content.cases {
+            x.open(
+                "Case",
+                &[
+                    ("guid", Some(guids.guid("case", c.id))),
+                    ("name", Some(c.label.clone())),
+                ],
+            );
+            for i in content.interviews.iter().filter(|i| i.case_id == c.id) {
+                x.empty(
+                    "SourceRef",
+                    &[("targetGUID", Some(guids.guid("interview", i.id)))],
+                );
+            }
+            x.close("Case");
+        }
+        x.close("Cases");
+    }
+
+    if !content.interviews.is_empty() {
+        x.open("Sources", &[]);
+        for i in &content.interviews {
+            let guid = guids.guid("interview", i.id);
+            x.open(
+                "TextSource",
+                &[
+                    ("guid", Some(guid.clone())),
+                    ("name", Some(i.label.clone())),
+                    ("plainTextPath", Some(format!("internal://{guid}.txt"))),
+                    ("creationDateTime", Some(xsd_datetime(&i.created_at))),
+                    ("modifiedDateTime", Some(xsd_datetime(&i.updated_at))),
+                ],
+            );
+            for q in content.quotations.iter().filter(|q| q.interview_id == i.id) {
+                x.open(
+                    "PlainTextSelection",
+                    &[
+                        ("guid", Some(guids.guid("quotation", q.id))),
+                        ("startPosition", Some(q.start_pos.to_string())),
+                        ("endPosition", Some(q.end_pos.to_string())),
+                        ("creatingUser", user(q.coder_id)),
+                        ("creationDateTime", Some(xsd_datetime(&q.created_at))),
+                        ("modifiedDateTime", Some(xsd_datetime(&q.updated_at))),
+                    ],
+                );
+                if let Some(m) = q.memo.as_deref().filter(|m| !m.is_empty()) {
+                    x.text_element("Description", m);
+                }
+                for c in content.codes_of.get(&q.id).into_iter().flatten() {
+                    x.open(
+                        "Coding",
+                        &[
+                            ("guid", Some(guids.guid("coding", format!("{}:{c}", q.id)))),
+                            ("creatingUser", user(q.coder_id)),
+                        ],
+                    );
+                    x.empty("CodeRef", &[("targetGUID", Some(guids.guid("code", *c)))]);
+                    x.close("Coding");
+                }
+                note_refs(&mut x, "quotation", q.id);
+                x.close("PlainTextSelection");
+            }
+            note_refs(&mut x, "interview", i.id);
+            let values = [
+                (
+                    "conducted_on",
+                    "DateValue",
+                    i.conducted_on.map(|d| d.format("%Y-%m-%d").to_string()),
+                ),
+                ("interviewee_role", "TextValue", i.interviewee_role.clone()),
+            ];
+            for (key, element, value) in values {
+                if let Some(v) = value {
+                    x.open("VariableValue", &[]);
+                    x.empty(
+                        "VariableRef",
+                        &[("targetGUID", Some(guids.guid("variable", key)))],
+                    );
+                    x.text_element(element, &v);
+                    x.close("VariableValue");
+                }
+            }
+            x.close("TextSource");
+        }
+        x.close("Sources");
+    }
+
+    if !content.memos.is_empty() {
+        let case_label: HashMap<i64, &str> = content
+            .cases
+            .iter()
+            .map(|c| (c.id, c.label.as_str()))
+            .collect();
+        x.open("Notes", &[]);
+        for m in &content.memos {
+            // Cases cannot refer to notes in QDA-XML 1.0: the name says what the note is on.
+            let name = match (m.target_kind.as_str(), case_label.get(&m.target_id)) {
+                ("case", Some(label)) => format!("Memo — {label}"),
+                _ => "Memo".to_owned(),
+            };
+            x.open(
+                "Note",
+                &[
+                    ("guid", Some(guids.guid("memo", m.id))),
+                    ("name", Some(name)),
+                    ("creatingUser", user(m.author_id)),
+                    ("creationDateTime", Some(xsd_datetime(&m.created_at))),
+                    ("modifiedDateTime", Some(xsd_datetime(&m.updated_at))),
+                ],
+            );
+            x.text_element("PlainTextContent", &m.text);
+            x.close("Note");
+        }
+        x.close("Notes");
+    }
+    note_refs(&mut x, "study", content.study.id);
+    x.close("Project");
+    x.0.push('\n');
+    x.0
+}

@@ -1,0 +1,114 @@
+//! Tables of a study's coding as CSV: every quotation with its context, and the code × case
+//! matrix (quotations per cell, a code counting with its descendants as `codeCaseMatrix` does).
+//! Texts are written exactly as stored; offsets are code points.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::service::codes::with_descendants;
+use crate::service::exchange::StudyContent;
+
+pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "study",
+        "case",
+        "interview",
+        "start",
+        "end",
+        "text",
+        "codes",
+        "coder",
+        "memo",
+    ])?;
+    let cases: HashMap<i64, &str> = content
+        .cases
+        .iter()
+        .map(|c| (c.id, c.label.as_str()))
+        .collect();
+    let interviews: HashMap<i64, &entities::interview::Model> =
+        content.interviews.iter().map(|i| (i.id, i)).collect();
+    let mut paths: Vec<String> = Vec::new();
+    for q in &content.quotations {
+        let Some(i) = interviews.get(&q.interview_id) else {
+            continue;
+        };
+        let text = crate::text::slice(&i.transcript, q.start_pos as usize, q.end_pos as usize)
+            .unwrap_or_default();
+        paths.clear();
+        paths.extend(
+            content
+                .codes_of
+                .get(&q.id)
+                .into_iter()
+                .flatten()
+                .map(|c| content.code_path(*c)),
+        );
+        paths.sort();
+        let coder = q
+            .coder_id
+            .and_then(|u| content.users.get(&u))
+            .map_or("", |u| u.name.as_str());
+        out.write_record([
+            content.study.title.as_str(),
+            cases.get(&i.case_id).copied().unwrap_or_default(),
+            i.label.as_str(),
+            &q.start_pos.to_string(),
+            &q.end_pos.to_string(),
+            text,
+            &paths.join("; "),
+            coder,
+            q.memo.as_deref().unwrap_or_default(),
+        ])?;
+    }
+    finish(out)
+}
+
+/// One row per code (by path), one column per case (by number), quotation counts in the cells.
+pub fn code_case_matrix_csv(content: &StudyContent) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["code".to_owned()];
+    header.extend(content.cases.iter().map(|c| c.label.clone()));
+    out.write_record(&header)?;
+    let case_of_interview: HashMap<i64, i64> = content
+        .interviews
+        .iter()
+        .map(|i| (i.id, i.case_id))
+        .collect();
+    let mut rows: Vec<(String, i64)> = content
+        .codes
+        .iter()
+        .map(|c| (content.code_path(c.id), c.id))
+        .collect();
+    rows.sort();
+    for (path, code) in rows {
+        let subtree: BTreeSet<i64> = with_descendants(&content.codes, &[code])
+            .into_iter()
+            .collect();
+        let mut counts: HashMap<i64, usize> = HashMap::new();
+        for q in &content.quotations {
+            let carries = content
+                .codes_of
+                .get(&q.id)
+                .is_some_and(|cs| cs.iter().any(|c| subtree.contains(c)));
+            if carries {
+                if let Some(case) = case_of_interview.get(&q.interview_id) {
+                    *counts.entry(*case).or_default() += 1;
+                }
+            }
+        }
+        let mut record = vec![path];
+        record.extend(
+            content
+                .cases
+                .iter()
+                .map(|c| counts.get(&c.id).copied().unwrap_or(0).to_string()),
+        );
+        out.write_record(&record)?;
+    }
+    finish(out)
+}
+
+fn finish(out: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))
+}

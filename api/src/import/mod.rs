@@ -1,0 +1,280 @@
+//! Bringing other tools' work in: REFI-QDA projects (.qdpx) and codebooks (.qdc). The file is
+//! read and checked whole first (archive, XML, every referenced text, every position); then
+//! one transaction writes the study, or nothing is written. Every problem with the file is
+//! `ServiceError::BadInput` with a sentence saying what is wrong.
+
+pub mod archive;
+pub mod qdpx;
+pub mod refi;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Caller;
+use crate::error::{ServiceError, ServiceResult};
+use refi::{Project, Text};
+
+pub use archive::Limits;
+
+#[derive(Debug)]
+pub struct ImportReport {
+    pub study: entities::study::Model,
+    /// Codes created (codes matching an existing one by name and place are reused).
+    pub codes: usize,
+    pub interviews: usize,
+    pub quotations: usize,
+    /// What was skipped or adjusted, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// A source's text with CRLF (and lone CR) turned into LF, and the vendor's positions mapped
+/// onto it. Most tools count a CRLF as two positions; ATLAS.ti counts it as one, which is
+/// already our unit.
+#[derive(Debug)]
+pub struct SourceText {
+    pub text: String,
+    pub length: usize,
+    /// Code-point indexes, in the vendor's text, of the CRs dropped before an LF.
+    dropped: Vec<usize>,
+    crlf_counts_one: bool,
+}
+
+impl SourceText {
+    pub fn new(raw: &str, crlf_counts_one: bool) -> Self {
+        let raw = raw.strip_prefix('\u{FEFF}').unwrap_or(raw);
+        let mut text = String::with_capacity(raw.len());
+        let mut dropped = Vec::new();
+        let mut chars = raw.chars().enumerate().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '\r' {
+                if matches!(chars.peek(), Some((_, '\n'))) {
+                    dropped.push(i);
+                } else {
+                    text.push('\n');
+                }
+            } else {
+                text.push(c);
+            }
+        }
+        let length = crate::text::char_len(&text);
+        Self {
+            text,
+            length,
+            dropped,
+            crlf_counts_one,
+        }
+    }
+
+    /// The position in our text of a vendor position, if it lies within the text.
+    pub fn position(&self, vendor: i64) -> Option<usize> {
+        let p = usize::try_from(vendor).ok()?;
+        let ours = if self.crlf_counts_one {
+            p
+        } else {
+            p - self.dropped.partition_point(|&d| d < p)
+        };
+        (ours <= self.length).then_some(ours)
+    }
+}
+
+/// Whether the file is a zip (a .qdpx) rather than bare XML.
+fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK")
+}
+
+/// Imports a REFI-QDA file: a `.qdpx` project, a `.qdc` codebook, or a bare `project.qde`
+/// whose sources carry their text inline. `study_id` None creates a study named after the
+/// project (the caller becomes its owner).
+pub async fn import_refi(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    file_name: &str,
+    bytes: &[u8],
+    study_id: Option<i64>,
+    limits: Limits,
+) -> ServiceResult<ImportReport> {
+    caller.require_user()?;
+    let lower = file_name.to_ascii_lowercase();
+    let prepared = if is_zip(bytes) {
+        let mut zip = archive::Archive::open(bytes, limits)?;
+        let qde = zip.read("project.qde")?.ok_or_else(|| {
+            ServiceError::bad_input(
+                "the archive has no project.qde at its root: not a REFI-QDA project",
+            )
+        })?;
+        let project = refi::parse_project(&refi::decode_xml(&qde, "project.qde")?)?;
+        prepare(project, Some(&mut zip))?
+    } else if lower.ends_with(".qdpx") {
+        return Err(ServiceError::bad_input(
+            "the .qdpx file is not a zip archive (corrupt, truncated, or another format)",
+        ));
+    } else {
+        let xml = refi::decode_xml(bytes, "the file")?;
+        let root_is_codebook =
+            lower.ends_with(".qdc") || xml.contains("<CodeBook") && !xml.contains("<Project");
+        let project = if root_is_codebook {
+            refi::parse_codebook(&xml)?
+        } else {
+            refi::parse_project(&xml)?
+        };
+        let mut p = prepare(project, None)?;
+        if p.title.is_none() {
+            let stem = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+            let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
+            p.title = Some(format!("Codebook {stem}"));
+        }
+        p
+    };
+    qdpx::write(db, caller, prepared, study_id).await
+}
+
+/// A project checked whole, with every text it needs in hand.
+pub struct Prepared {
+    pub project: Project,
+    pub title: Option<String>,
+    /// Per source of `project.sources`.
+    pub texts: Vec<SourceText>,
+    /// Per note of `project.notes`.
+    pub note_texts: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The archive entry a `plainTextPath` names.
+fn entry_name(path: &str, whose: &str) -> ServiceResult<String> {
+    let outside = || {
+        ServiceError::bad_input(format!(
+            "{whose} refers to {path:?}, outside the archive: only files inside the .qdpx can be imported"
+        ))
+    };
+    let name = if let Some(rest) = path.strip_prefix("internal://") {
+        rest
+    } else if path.contains("://") {
+        return Err(outside());
+    } else {
+        path
+    };
+    let name = name.replace('\\', "/");
+    if name.starts_with('/') || name.split('/').any(|c| c == "..") || name.contains(':') {
+        return Err(outside());
+    }
+    Ok(name)
+}
+
+fn read_text(
+    zip: &mut Option<&mut archive::Archive<'_>>,
+    text: &Text,
+    whose: &str,
+) -> ServiceResult<Option<String>> {
+    let path = match text {
+        Text::Content(t) => return Ok(Some(t.clone())),
+        Text::Missing => return Ok(None),
+        Text::Path(p) => p,
+    };
+    let name = entry_name(path, whose)?;
+    let missing = || {
+        ServiceError::bad_input(format!(
+            "{whose} refers to {path:?}, which the archive does not contain"
+        ))
+    };
+    let zip = zip.as_deref_mut().ok_or_else(missing)?;
+    // Vendors put texts under sources/ and name them relative to it, or not.
+    let candidates = [format!("sources/{name}"), name.clone()];
+    let Some(found) = candidates.iter().find(|c| zip.contains(c)) else {
+        return Err(missing());
+    };
+    let bytes = zip.read(found)?.ok_or_else(missing)?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    String::from_utf8(bytes.to_vec()).map(Some).map_err(|e| {
+        ServiceError::bad_input(format!(
+            "{found} ({whose}) is not UTF-8 text (invalid byte at {}); REFI-QDA texts are UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn prepare(
+    mut project: Project,
+    mut zip: Option<&mut archive::Archive<'_>>,
+) -> ServiceResult<Prepared> {
+    let mut warnings = std::mem::take(&mut project.skipped);
+    let crlf_counts_one = project
+        .origin
+        .as_deref()
+        .is_some_and(|o| o.to_ascii_lowercase().contains("atlas"));
+    let mut texts = Vec::new();
+    let mut kept = Vec::new();
+    for s in std::mem::take(&mut project.sources) {
+        let whose = format!("source {:?}", s.name.as_deref().unwrap_or(&s.guid));
+        match read_text(&mut zip, &s.text, &whose)? {
+            Some(raw) => {
+                let text = SourceText::new(&raw, crlf_counts_one);
+                if text.text.trim().is_empty() {
+                    warnings.push(format!("{whose} has no text"));
+                }
+                texts.push(text);
+                kept.push(s);
+            }
+            None => warnings.push(format!(
+                "{whose} has neither plainTextPath nor PlainTextContent: skipped with its {} selection(s)",
+                s.selections.len()
+            )),
+        }
+    }
+    project.sources = kept;
+    let mut note_texts = Vec::new();
+    for n in &project.notes {
+        let whose = format!("note {:?}", n.name.as_deref().unwrap_or(&n.guid));
+        note_texts.push(read_text(&mut zip, &n.text, &whose)?.unwrap_or_default());
+    }
+    Ok(Prepared {
+        title: project.name.clone(),
+        project,
+        texts,
+        note_texts,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_positions_map_onto_the_lf_text() {
+        // "à\r\nè’\r\nz": vendor positions count CR and LF apart.
+        let t = SourceText::new("\u{FEFF}à\r\nè’\r\nz", false);
+        assert_eq!(t.text, "à\nè’\nz");
+        assert_eq!(t.length, 6);
+        let slice = |a: i64, b: i64| {
+            crate::text::slice(&t.text, t.position(a).unwrap(), t.position(b).unwrap()).unwrap()
+        };
+        assert_eq!(slice(3, 5), "è’");
+        assert_eq!(slice(7, 8), "z");
+        assert_eq!(slice(0, 8), t.text);
+        assert_eq!(t.position(9), None);
+        // ATLAS.ti counts the CRLF as one position.
+        let a = SourceText::new("à\r\nè’\r\nz", true);
+        assert_eq!(
+            crate::text::slice(&a.text, a.position(2).unwrap(), a.position(4).unwrap()),
+            Some("è’")
+        );
+        assert_eq!(a.position(6), Some(6));
+        assert_eq!(a.position(7), None);
+        // A lone CR is a line break of its own.
+        assert_eq!(SourceText::new("a\rb", false).text, "a\nb");
+    }
+
+    #[test]
+    fn paths_outside_the_archive_are_refused() {
+        assert_eq!(entry_name("internal://x.txt", "s").unwrap(), "x.txt");
+        assert_eq!(entry_name("board.txt", "s").unwrap(), "board.txt");
+        for bad in [
+            "internal://../x.txt",
+            "absolute:///etc/passwd",
+            "relative://../a.txt",
+            "/etc/passwd",
+            "C:\\x.txt",
+        ] {
+            assert!(entry_name(bad, "s").is_err(), "{bad}");
+        }
+    }
+}

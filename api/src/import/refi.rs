@@ -1,0 +1,445 @@
+//! Reading QDA-XML (REFI-QDA `project.qde` and `.qdc` codebooks) into plain structs, before
+//! anything touches the database. Elements are matched by local name so that files without
+//! the namespace still read; optional attributes may be missing. A DTD is refused outright,
+//! so no entity, internal or external, is ever expanded.
+
+use crate::error::{ServiceError, ServiceResult};
+use roxmltree::{Document, Node};
+
+#[derive(Debug, Default)]
+pub struct Project {
+    pub name: Option<String>,
+    pub origin: Option<String>,
+    pub creating_user: Option<String>,
+    pub users: Vec<User>,
+    /// Parents before their children.
+    pub codes: Vec<Code>,
+    pub cases: Vec<Case>,
+    pub sources: Vec<TextSource>,
+    pub notes: Vec<Note>,
+    /// Notes on the project as a whole.
+    pub note_refs: Vec<String>,
+    /// What was read but cannot be imported, for the report.
+    pub skipped: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct User {
+    pub guid: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Code {
+    pub guid: String,
+    pub name: String,
+    pub color: Option<String>,
+    pub description: Option<String>,
+    /// Index into `Project::codes`.
+    pub parent: Option<usize>,
+    pub note_refs: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Case {
+    pub guid: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub source_refs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Text {
+    Content(String),
+    Path(String),
+    Missing,
+}
+
+#[derive(Debug)]
+pub struct TextSource {
+    pub guid: String,
+    pub name: Option<String>,
+    pub text: Text,
+    pub description: Option<String>,
+    pub creating_user: Option<String>,
+    pub selections: Vec<Selection>,
+    pub note_refs: Vec<String>,
+    /// (variable name, value as written) of the source's variable values.
+    pub variables: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct Selection {
+    pub guid: String,
+    pub start: i64,
+    pub end: i64,
+    pub creating_user: Option<String>,
+    pub description: Option<String>,
+    pub codings: Vec<Coding>,
+    pub note_refs: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Coding {
+    pub code: String,
+    pub creating_user: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Note {
+    pub guid: String,
+    pub name: Option<String>,
+    pub creating_user: Option<String>,
+    pub text: Text,
+}
+
+/// The text of an XML file: UTF-8 (a BOM is dropped) or UTF-16 with its BOM.
+pub fn decode_xml(bytes: &[u8], what: &str) -> ServiceResult<String> {
+    let utf16 = |be: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|p| {
+                if be {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).ok()
+    };
+    let text = match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8(rest.to_vec()).ok(),
+        [0xFF, 0xFE, ..] => utf16(false),
+        [0xFE, 0xFF, ..] => utf16(true),
+        _ => String::from_utf8(bytes.to_vec()).ok(),
+    };
+    text.ok_or_else(|| {
+        ServiceError::bad_input(format!("{what} is not UTF-8 (nor UTF-16 with a BOM) text"))
+    })
+}
+
+fn parse_document<'a>(xml: &'a str, what: &str) -> ServiceResult<Document<'a>> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: 5_000_000,
+    };
+    Document::parse_with_options(xml, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => ServiceError::bad_input(format!(
+            "{what} declares a DTD (<!DOCTYPE …>); QDA-XML has none, and entities are never resolved: refused"
+        )),
+        e => ServiceError::bad_input(format!("{what} is not well-formed XML: {e}")),
+    })
+}
+
+fn children<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
+    n.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn child<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>> {
+    children(n, name).next()
+}
+
+fn attr(n: Node, name: &str) -> Option<String> {
+    n.attribute(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn text_of(n: Option<Node>) -> Option<String> {
+    let t: String = n?
+        .descendants()
+        .filter(|d| d.is_text())
+        .filter_map(|d| d.text())
+        .collect();
+    (!t.trim().is_empty()).then_some(t)
+}
+
+fn refs(n: Node, name: &'static str) -> Vec<String> {
+    children(n, name)
+        .filter_map(|r| attr(r, "targetGUID"))
+        .collect()
+}
+
+fn guid(n: Node, what: &str) -> ServiceResult<String> {
+    attr(n, "guid")
+        .map(|g| {
+            g.trim_matches(|c| c == '{' || c == '}')
+                .to_ascii_lowercase()
+        })
+        .ok_or_else(|| ServiceError::bad_input(format!("a {what} has no guid")))
+}
+
+/// GUIDs compare without braces and case.
+pub fn norm_guid(g: &str) -> String {
+    g.trim()
+        .trim_matches(|c| c == '{' || c == '}')
+        .to_ascii_lowercase()
+}
+
+fn text_ref(n: Node) -> Text {
+    if let Some(content) = child(n, "PlainTextContent") {
+        let t: String = content
+            .descendants()
+            .filter(|d| d.is_text())
+            .filter_map(|d| d.text())
+            .collect();
+        return Text::Content(t);
+    }
+    match attr(n, "plainTextPath") {
+        Some(p) => Text::Path(p),
+        None => Text::Missing,
+    }
+}
+
+fn codes_into(parent_node: Node, parent: Option<usize>, out: &mut Vec<Code>) -> ServiceResult<()> {
+    for c in children(parent_node, "Code") {
+        let index = out.len();
+        out.push(Code {
+            guid: guid(c, "code")?,
+            name: attr(c, "name").unwrap_or_default(),
+            color: attr(c, "color"),
+            description: text_of(child(c, "Description")),
+            parent,
+            note_refs: refs(c, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+        });
+        codes_into(c, Some(index), out)?;
+    }
+    Ok(())
+}
+
+/// A `.qdc` codebook: `<CodeBook><Codes>…`.
+pub fn parse_codebook(xml: &str) -> ServiceResult<Project> {
+    let doc = parse_document(xml, "the codebook")?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "CodeBook" {
+        return Err(ServiceError::bad_input(format!(
+            "a REFI-QDA codebook has a <CodeBook> root, not <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let mut project = Project::default();
+    if let Some(codes) = child(root, "Codes") {
+        codes_into(codes, None, &mut project.codes)?;
+    }
+    Ok(project)
+}
+
+fn selection(s: Node) -> ServiceResult<Option<Selection>> {
+    let position = |name| attr(s, name).and_then(|v| v.parse::<i64>().ok());
+    let (Some(start), Some(end)) = (position("startPosition"), position("endPosition")) else {
+        return Ok(None);
+    };
+    let codings = children(s, "Coding")
+        .filter_map(|c| {
+            let code = child(c, "CodeRef").and_then(|r| attr(r, "targetGUID"))?;
+            Some(Coding {
+                code: norm_guid(&code),
+                creating_user: attr(c, "creatingUser").map(|g| norm_guid(&g)),
+            })
+        })
+        .collect();
+    Ok(Some(Selection {
+        guid: guid(s, "selection")?,
+        start,
+        end,
+        creating_user: attr(s, "creatingUser").map(|g| norm_guid(&g)),
+        description: text_of(child(s, "Description")),
+        codings,
+        note_refs: refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+    }))
+}
+
+/// A `project.qde`.
+pub fn parse_project(xml: &str) -> ServiceResult<Project> {
+    let doc = parse_document(xml, "project.qde")?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "Project" {
+        return Err(ServiceError::bad_input(format!(
+            "a REFI-QDA project has a <Project> root, not <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let mut p = Project {
+        name: attr(root, "name"),
+        origin: attr(root, "origin"),
+        creating_user: attr(root, "creatingUserGUID").map(|g| norm_guid(&g)),
+        note_refs: refs(root, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+        ..Default::default()
+    };
+    if let Some(users) = child(root, "Users") {
+        for u in children(users, "User") {
+            p.users.push(User {
+                guid: guid(u, "user")?,
+                name: attr(u, "name").or_else(|| attr(u, "id")),
+            });
+        }
+    }
+    if let Some(codes) = child(root, "CodeBook").and_then(|b| child(b, "Codes")) {
+        codes_into(codes, None, &mut p.codes)?;
+    }
+    if let Some(cases) = child(root, "Cases") {
+        for c in children(cases, "Case") {
+            p.cases.push(Case {
+                guid: guid(c, "case")?,
+                name: attr(c, "name"),
+                description: text_of(child(c, "Description")),
+                source_refs: refs(c, "SourceRef").iter().map(|g| norm_guid(g)).collect(),
+            });
+            let extra = children(c, "CodeRef").count()
+                + children(c, "VariableValue").count()
+                + children(c, "SelectionRef").count();
+            if extra > 0 {
+                p.skipped.push(format!(
+                    "case {:?}: {extra} code, variable or selection reference(s) not imported",
+                    attr(c, "name").unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let variable_names: std::collections::HashMap<String, String> = child(root, "Variables")
+        .into_iter()
+        .flat_map(|v| children(v, "Variable"))
+        .filter_map(|v| Some((norm_guid(&attr(v, "guid")?), attr(v, "name")?)))
+        .collect();
+    if let Some(sources) = child(root, "Sources") {
+        for s in sources.children().filter(|c| c.is_element()) {
+            let kind = s.tag_name().name();
+            let name = attr(s, "name").unwrap_or_else(|| attr(s, "guid").unwrap_or_default());
+            if kind != "TextSource" {
+                let selections = s
+                    .children()
+                    .filter(|c| c.is_element() && c.tag_name().name().ends_with("Selection"))
+                    .count();
+                let label = match kind {
+                    "PDFSource" => "PDF",
+                    "PictureSource" => "picture",
+                    "AudioSource" => "audio",
+                    "VideoSource" => "video",
+                    other => other,
+                };
+                p.skipped.push(format!(
+                    "{label} source {name:?} skipped with its {selections} selection(s): only text sources are imported"
+                ));
+                continue;
+            }
+            let mut selections = Vec::new();
+            for sel in children(s, "PlainTextSelection") {
+                match selection(sel)? {
+                    Some(x) => selections.push(x),
+                    None => p.skipped.push(format!(
+                        "a selection of {name:?} has no integer startPosition/endPosition: skipped"
+                    )),
+                }
+            }
+            let whole = children(s, "Coding").count();
+            if whole > 0 {
+                p.skipped.push(format!(
+                    "{whole} coding(s) of the whole source {name:?} not imported (only selections are)"
+                ));
+            }
+            let variables = children(s, "VariableValue")
+                .filter_map(|v| {
+                    let target = child(v, "VariableRef").and_then(|r| attr(r, "targetGUID"))?;
+                    let name = variable_names.get(&norm_guid(&target))?.clone();
+                    let value = v
+                        .children()
+                        .find(|c| c.is_element() && c.tag_name().name().ends_with("Value"))
+                        .and_then(|c| c.text())
+                        .map(|t| t.trim().to_owned())?;
+                    Some((name, value))
+                })
+                .collect();
+            p.sources.push(TextSource {
+                guid: guid(s, "text source")?,
+                name: attr(s, "name"),
+                text: text_ref(s),
+                description: text_of(child(s, "Description")),
+                creating_user: attr(s, "creatingUser").map(|g| norm_guid(&g)),
+                selections,
+                note_refs: refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+                variables,
+            });
+        }
+    }
+    if let Some(notes) = child(root, "Notes") {
+        for n in children(notes, "Note") {
+            p.notes.push(Note {
+                guid: guid(n, "note")?,
+                name: attr(n, "name"),
+                creating_user: attr(n, "creatingUser").map(|g| norm_guid(&g)),
+                text: text_ref(n),
+            });
+        }
+    }
+    for (element, what) in [("Links", "Link"), ("Sets", "Set"), ("Graphs", "Graph")] {
+        if let Some(e) = root
+            .children()
+            .find(|c| c.is_element() && c.tag_name().name() == element)
+        {
+            let n = e.children().filter(|c| c.is_element()).count();
+            p.skipped.push(format!(
+                "{n} {what}(s) not imported: quaderno has no such thing"
+            ));
+        }
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(r: ServiceResult<Project>) -> String {
+        match r {
+            Err(ServiceError::BadInput(m)) => m,
+            other => panic!("expected bad input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dtds_and_entities_are_refused_never_expanded() {
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE Project [<!ENTITY x SYSTEM "file:///etc/passwd">]><Project name="&x;"/>"#;
+        assert!(bad(parse_project(xxe)).contains("DTD"));
+        let laughs =
+            r#"<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><Project name="&b;"/>"#;
+        assert!(bad(parse_project(laughs)).contains("DTD"));
+        // An entity without a DTD is simply unknown.
+        assert!(bad(parse_project(r#"<Project name="&x;"/>"#)).contains("not well-formed"));
+    }
+
+    #[test]
+    fn missing_optional_attributes_and_namespaces_are_tolerated() {
+        let p = parse_project(
+            r#"<Project name="p"><CodeBook><Codes><Code guid="{AAAAAAAA-0000-0000-0000-000000000001}" isCodable="true" name="a"><Code guid="aaaaaaaa-0000-0000-0000-000000000002" name="b"/></Code></Codes></CodeBook>
+            <Sources><TextSource guid="aaaaaaaa-0000-0000-0000-000000000003"><PlainTextContent>città</PlainTextContent>
+            <PlainTextSelection guid="aaaaaaaa-0000-0000-0000-000000000004" startPosition="0" endPosition="5"><Coding guid="aaaaaaaa-0000-0000-0000-000000000005"><CodeRef targetGUID="AAAAAAAA-0000-0000-0000-000000000002"/></Coding></PlainTextSelection>
+            <PlainTextSelection guid="aaaaaaaa-0000-0000-0000-000000000006" startPosition="x" endPosition="5"/></TextSource>
+            <PDFSource guid="aaaaaaaa-0000-0000-0000-000000000007" name="scan"><PDFSelection guid="aaaaaaaa-0000-0000-0000-000000000008" page="1" firstX="0" firstY="0" secondX="1" secondY="1"/></PDFSource></Sources></Project>"#,
+        )
+        .unwrap();
+        assert_eq!(p.codes.len(), 2);
+        assert_eq!(p.codes[1].parent, Some(0));
+        assert_eq!(p.codes[0].guid, "aaaaaaaa-0000-0000-0000-000000000001");
+        assert_eq!(p.sources[0].selections.len(), 1);
+        assert_eq!(p.sources[0].selections[0].codings[0].code, p.codes[1].guid);
+        assert!(matches!(&p.sources[0].text, Text::Content(t) if t == "città"));
+        assert_eq!(p.skipped.len(), 2, "{:?}", p.skipped);
+        assert!(p
+            .skipped
+            .iter()
+            .any(|s| s.contains("PDF source \"scan\"") && s.contains("1 selection")));
+    }
+
+    #[test]
+    fn encodings_other_than_utf8_and_utf16_are_refused() {
+        assert_eq!(decode_xml(b"\xEF\xBB\xBF<a/>", "x").unwrap(), "<a/>");
+        assert_eq!(decode_xml(b"\xFF\xFE<\0a\0/\0>\0", "x").unwrap(), "<a/>");
+        let latin1 = b"<Project name=\"citt\xE0\"/>";
+        assert!(
+            matches!(decode_xml(latin1, "x"), Err(ServiceError::BadInput(m)) if m.contains("not UTF-8"))
+        );
+    }
+}

@@ -1,0 +1,1123 @@
+//! REFI-QDA exchange and CSV exports: .qdpx export valid against Project.xsd (checked with
+//! xmllint), exact import of projects written by other tools, vendor differences, the round
+//! trip, the CSV tables, and bad files refused whole. The project files are read here with
+//! roxmltree and zip, independently of the server's own reader.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Cursor, Read, Write};
+
+use api_entities::{code, interview, quotation, study};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Value};
+use tests::{error_code, id_number, TestServer};
+
+const IMPORT: &str = "mutation($file: Upload!, $studyId: ID) { importQdpx(file: $file, studyId: $studyId) { study { id title } codes interviews quotations warnings } }";
+
+fn shared(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../shared/refi/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `importQdpx` as a browser sends it: a multipart request (graphql-multipart-request-spec).
+async fn import(
+    server: &TestServer,
+    token: Option<&str>,
+    file_name: &str,
+    bytes: Vec<u8>,
+    study: Option<&Value>,
+) -> Value {
+    let operations = json!({"query": IMPORT, "variables": {"file": null, "studyId": study}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(file_name.to_owned())
+                .mime_str("application/octet-stream")
+                .unwrap(),
+        );
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/graphql", server.url))
+        .multipart(form);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+async fn download(server: &TestServer, token: Option<&str>, path: &str) -> (u16, Vec<u8>) {
+    let mut req = reqwest::Client::new().get(format!("{}{path}", server.url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.bytes().await.unwrap().to_vec())
+}
+
+fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).expect("a zip");
+    let mut out = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        out.insert(f.name().unwrap().to_string(), data);
+    }
+    out
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        w.start_file(*name, options).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn slice(text: &str, start: usize, end: usize) -> String {
+    text.chars().skip(start).take(end - start).collect()
+}
+
+/// A project as other tools see it: code paths with colours, sources with their texts,
+/// selections with their text and code paths.
+#[derive(Debug, PartialEq, Eq)]
+struct Summary {
+    codes: Vec<(String, Option<String>)>,
+    sources: Vec<(String, String)>,
+    /// (source name, start, end, text, code paths)
+    selections: Vec<(String, i64, i64, String, Vec<String>)>,
+    cases: Vec<(String, Vec<String>)>,
+}
+
+fn local<'a>(n: roxmltree::Node<'a, 'a>, name: &str) -> Vec<roxmltree::Node<'a, 'a>> {
+    n.children()
+        .filter(|c| c.is_element() && c.tag_name().name() == name)
+        .collect()
+}
+
+fn summary(files: &BTreeMap<String, Vec<u8>>) -> Summary {
+    let xml = String::from_utf8(files["project.qde"].clone()).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let root = doc.root_element();
+    let mut paths: HashMap<String, String> = HashMap::new();
+    let mut codes = Vec::new();
+    fn walk(
+        n: roxmltree::Node,
+        prefix: &str,
+        paths: &mut HashMap<String, String>,
+        codes: &mut Vec<(String, Option<String>)>,
+    ) {
+        for c in n
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().name() == "Code")
+        {
+            let path = format!("{prefix}{}", c.attribute("name").unwrap());
+            paths.insert(c.attribute("guid").unwrap().to_lowercase(), path.clone());
+            codes.push((path.clone(), c.attribute("color").map(str::to_owned)));
+            walk(c, &format!("{path}/"), paths, codes);
+        }
+    }
+    if let Some(book) = local(root, "CodeBook").first() {
+        walk(local(*book, "Codes")[0], "", &mut paths, &mut codes);
+    }
+    codes.sort();
+    let mut sources = Vec::new();
+    let mut selections = Vec::new();
+    let mut source_names = HashMap::new();
+    for s in root.descendants().filter(|n| n.has_tag_name("TextSource")) {
+        let file = s
+            .attribute("plainTextPath")
+            .unwrap()
+            .trim_start_matches("internal://");
+        let key = files
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&format!("sources/{file}")))
+            .unwrap();
+        let text = String::from_utf8(files[key].clone()).unwrap();
+        let text = text.trim_start_matches('\u{FEFF}').to_owned();
+        let name = s
+            .attribute("name")
+            .unwrap_or(file.trim_end_matches(".txt"))
+            .to_owned();
+        source_names.insert(s.attribute("guid").unwrap().to_owned(), name.clone());
+        for sel in local(s, "PlainTextSelection") {
+            let start: i64 = sel.attribute("startPosition").unwrap().parse().unwrap();
+            let end: i64 = sel.attribute("endPosition").unwrap().parse().unwrap();
+            let mut codes: Vec<String> = sel
+                .descendants()
+                .filter(|n| n.has_tag_name("CodeRef"))
+                .map(|r| paths[&r.attribute("targetGUID").unwrap().to_lowercase()].clone())
+                .collect();
+            codes.sort();
+            selections.push((
+                name.clone(),
+                start,
+                end,
+                slice(&text, start as usize, end as usize),
+                codes,
+            ));
+        }
+        sources.push((name, text));
+    }
+    sources.sort();
+    selections.sort();
+    let mut cases: Vec<(String, Vec<String>)> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("Case"))
+        .map(|c| {
+            let mut s: Vec<String> = local(c, "SourceRef")
+                .iter()
+                .map(|r| source_names[r.attribute("targetGUID").unwrap()].clone())
+                .collect();
+            s.sort();
+            (c.attribute("name").unwrap_or_default().to_owned(), s)
+        })
+        .collect();
+    cases.sort();
+    Summary {
+        codes,
+        sources,
+        selections,
+        cases,
+    }
+}
+
+/// Validates `project.qde` against the REFI-QDA schema with xmllint (Debian: libxml2-utils).
+fn assert_valid_against_project_xsd(qde: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("project.qde");
+    std::fs::write(&file, qde).unwrap();
+    let xsd = format!(
+        "{}/../../shared/refi/Project.xsd",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema", &xsd])
+        .arg(&file)
+        .output()
+        .expect("xmllint must be installed to validate exports (apt-get install libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "project.qde does not validate against Project.xsd:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every quotation of a study: (interview label, start, end, text, code paths).
+async fn quotations(
+    server: &TestServer,
+    token: &str,
+    study: &Value,
+) -> Vec<(String, i64, i64, String, Vec<String>)> {
+    let data = server
+        .ok(
+            Some(token),
+            "query($s: ID!) { quotations(filter: {studyIds: [$s]}, first: 1000) { totalCount edges { node { start end text interview { label } codes { path } } } } }",
+            json!({"s": study}),
+        )
+        .await;
+    let mut out: Vec<_> = data["quotations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            let mut codes: Vec<String> = n["codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["path"].as_str().unwrap().to_owned())
+                .collect();
+            codes.sort();
+            (
+                n["interview"]["label"].as_str().unwrap().to_owned(),
+                n["start"].as_i64().unwrap(),
+                n["end"].as_i64().unwrap(),
+                n["text"].as_str().unwrap().to_owned(),
+                codes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        data["quotations"]["totalCount"].as_u64().unwrap() as usize,
+        out.len()
+    );
+    out.sort();
+    out
+}
+
+async fn count_codes(server: &TestServer, study_id: i64) -> u64 {
+    code::Entity::find()
+        .filter(code::Column::StudyId.eq(study_id))
+        .count(&server.db.conn)
+        .await
+        .unwrap()
+}
+
+/// Rows of the tables an import writes, to show that a refused import wrote nothing.
+async fn row_counts(server: &TestServer) -> [u64; 4] {
+    let db = &server.db.conn;
+    [
+        study::Entity::find().count(db).await.unwrap(),
+        code::Entity::find().count(db).await.unwrap(),
+        interview::Entity::find().count(db).await.unwrap(),
+        quotation::Entity::find().count(db).await.unwrap(),
+    ]
+}
+
+#[tokio::test]
+async fn projects_written_by_other_tools_import_exactly() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    for (file, empty_sources) in [
+        ("demo-qualitative-coding.qdpx", 0),
+        ("nvivo_project.qdpx", 2),
+    ] {
+        let bytes = shared(file);
+        let files = unzip(&bytes);
+        let xml = String::from_utf8(files["project.qde"].clone()).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
+
+        let body = import(&server, Some(&admin), file, bytes.clone(), None).await;
+        assert!(body.get("errors").is_none(), "{file}: {body:#}");
+        let report = &body["data"]["importQdpx"];
+        assert_eq!(report["codes"], count("Code"), "{file}");
+        assert_eq!(report["interviews"], count("TextSource"), "{file}");
+        assert_eq!(report["quotations"], count("PlainTextSelection"), "{file}");
+        assert_eq!(report["study"]["title"], "qc project");
+        let warnings = report["warnings"].as_array().unwrap();
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.as_str().unwrap().contains("has no text"))
+                .count(),
+            empty_sources,
+            "{file}: {warnings:?}"
+        );
+        let study = report["study"]["id"].clone();
+        let study_id = id_number(study.as_str().unwrap());
+        assert_eq!(count_codes(&server, study_id).await, count("Code") as u64);
+
+        // Each quotation is exactly the code-point slice of the source text the file gives.
+        let expected = summary(&files).selections;
+        let got = quotations(&server, &admin, &study).await;
+        assert_eq!(got.len(), count("PlainTextSelection"));
+        assert_eq!(got, expected, "{file}");
+        assert!(got.iter().all(|q| !q.3.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn the_export_validates_against_project_xsd_and_matches_the_study() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    let studies = server
+        .ok(
+            Some(&admin),
+            "{ studies { edges { node { id title } } } }",
+            json!({}),
+        )
+        .await;
+    let study = studies["studies"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|s| {
+            s["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Reti territoriali")
+        })
+        .unwrap()["id"]
+        .clone();
+    // A memo on a code and one on the study become notes, referred to from what they are on.
+    let codebook = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { id name color } } } }",
+            json!({"s": study}),
+        )
+        .await;
+    let first_code = codebook["node"]["codebook"][0].clone();
+    for (target, text) in [
+        (&first_code["id"], "Nota sul codice: è così’"),
+        (&study, "Nota sullo studio"),
+    ] {
+        server
+            .ok(Some(&admin), "mutation($t: ID!, $x: String!) { createMemo(input: {targetId: $t, text: $x}) { id } }", json!({"t": target, "x": text}))
+            .await;
+    }
+
+    let exports = server
+        .ok(Some(&admin), "query($s: ID!) { studyExports(studyId: $s) { qdpxUrl quotationsCsvUrl codeCaseMatrixCsvUrl } }", json!({"s": study}))
+        .await["studyExports"]
+        .clone();
+    let url = exports["qdpxUrl"].as_str().unwrap();
+    let (status, bytes) = download(&server, Some(&admin), url).await;
+    assert_eq!(status, 200);
+    let (_, again) = download(&server, Some(&admin), url).await;
+    assert_eq!(bytes, again, "the same study exports to the same bytes");
+
+    let files = unzip(&bytes);
+    assert_valid_against_project_xsd(&files["project.qde"]);
+    assert!(files
+        .keys()
+        .all(|k| k == "project.qde" || (k.starts_with("sources/") && k.ends_with(".txt"))));
+
+    // Selections are the study's quotations, positions in code points.
+    let s = summary(&files);
+    let ours = quotations(&server, &admin, &study).await;
+    assert_eq!(ours.len(), 127);
+    assert_eq!(s.selections, ours);
+    assert!(
+        ours.iter().any(|q| q.3.chars().count() != q.3.len()),
+        "some quotation has non-ASCII text"
+    );
+
+    let xml = String::from_utf8(files["project.qde"].clone()).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().namespace(), Some("urn:QDA-XML:project:1.0"));
+    assert_eq!(s.sources.len(), 16);
+    assert_eq!(s.cases.len(), 4);
+    assert_eq!(
+        s.cases
+            .iter()
+            .map(|(_, sources)| sources.len())
+            .sum::<usize>(),
+        16
+    );
+    let study_id = id_number(study.as_str().unwrap());
+    assert_eq!(s.codes.len() as u64, count_codes(&server, study_id).await);
+    assert!(
+        s.codes.iter().any(|(p, _)| p.contains('/')),
+        "hierarchy kept"
+    );
+    let coloured = s.codes.iter().filter(|(_, c)| c.is_some()).count();
+    assert!(
+        coloured > 0
+            && s.codes
+                .iter()
+                .all(|(_, c)| c.as_ref().is_none_or(|c| c.len() == 7))
+    );
+    // Users are the coders; codings name them.
+    let users: HashMap<&str, &str> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("User"))
+        .map(|u| (u.attribute("guid").unwrap(), u.attribute("name").unwrap()))
+        .collect();
+    assert!(!users.is_empty());
+    assert!(root
+        .descendants()
+        .filter(|n| n.has_tag_name("PlainTextSelection"))
+        .all(|s| s
+            .attribute("creatingUser")
+            .is_some_and(|u| users.contains_key(u))));
+    // Notes.
+    let note = root
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("Note")
+                && n.descendants()
+                    .any(|t| t.text() == Some("Nota sul codice: è così’"))
+        })
+        .expect("the code memo as a note");
+    let code_node = root
+        .descendants()
+        .find(|n| n.has_tag_name("Code") && n.attribute("name") == first_code["name"].as_str())
+        .unwrap();
+    assert!(local(code_node, "NoteRef")
+        .iter()
+        .any(|r| r.attribute("targetGUID") == note.attribute("guid")));
+    let study_note = root
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("Note")
+                && n.descendants()
+                    .any(|t| t.text() == Some("Nota sullo studio"))
+        })
+        .expect("the study memo as a note");
+    assert!(
+        local(root, "NoteRef")
+            .iter()
+            .any(|r| r.attribute("targetGUID") == study_note.attribute("guid")),
+        "the study memo hangs on the project"
+    );
+
+    // An unknown study is not found, a malformed id is a bad request.
+    let (status, _) = download(&server, None, "/studies/U3R1ZHk6OTk5OQ/export.qdpx").await;
+    assert_eq!(status, 404);
+    let (status, _) = download(&server, None, "/studies/nope/export.qdpx").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn export_import_export_keeps_codes_sources_and_selections() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    let first = server
+        .ok(
+            Some(&admin),
+            "{ studies(first: 10) { edges { node { id title } } } }",
+            json!({}),
+        )
+        .await["studies"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["title"].as_str().unwrap().starts_with("Reti"))
+        .unwrap()["node"]["id"]
+        .clone();
+    let path = |s: &Value| format!("/studies/{}/export.qdpx", s.as_str().unwrap());
+    let (_, exported) = download(&server, Some(&admin), &path(&first)).await;
+    let body = import(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(report["quotations"], 127);
+    assert_eq!(report["interviews"], 16);
+    assert_eq!(report["warnings"], json!([]));
+    let copy = report["study"]["id"].clone();
+    assert_ne!(copy, first);
+    let (_, re_exported) = download(&server, Some(&admin), &path(&copy)).await;
+    let (a, b) = (summary(&unzip(&exported)), summary(&unzip(&re_exported)));
+    assert_eq!(a.codes, b.codes);
+    assert_eq!(a.sources, b.sources);
+    assert_eq!(a.selections, b.selections);
+    assert_eq!(a.cases, b.cases);
+    assert_eq!(
+        quotations(&server, &admin, &first).await,
+        quotations(&server, &admin, &copy).await
+    );
+    // Interview dates and roles travel as variables of the sources.
+    let interviews = |study: Value| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            let data = server
+                .ok(Some(admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { label interviews { edges { node { label conductedOn intervieweeRole } } } } } } } } }", json!({"s": study}))
+                .await;
+            let mut rows: Vec<String> = Vec::new();
+            for c in data["node"]["cases"]["edges"].as_array().unwrap() {
+                for i in c["node"]["interviews"]["edges"].as_array().unwrap() {
+                    rows.push(format!("{} {}", c["node"]["label"], i["node"]));
+                }
+            }
+            rows.sort();
+            rows
+        }
+    };
+    let original = interviews(first.clone()).await;
+    assert!(
+        original.iter().any(|r| r.contains("\"conductedOn\":\"2")),
+        "{original:?}"
+    );
+    assert!(
+        original
+            .iter()
+            .any(|r| !r.contains("\"intervieweeRole\":null")),
+        "{original:?}"
+    );
+    assert_eq!(original, interviews(copy.clone()).await);
+}
+
+const TEXT_CRLF: &str = "INT: Com’è la città?\r\nR: Là è difficile, però…\r\nINT: Perché?\r\n";
+
+fn project_with_positions(origin: &str, crlf_counts_one: bool) -> String {
+    let text = if crlf_counts_one {
+        TEXT_CRLF.replace("\r\n", "\n")
+    } else {
+        TEXT_CRLF.to_owned()
+    };
+    let span = |needle: &str| {
+        let b = text.find(needle).unwrap();
+        let s = text[..b].chars().count();
+        (s, s + needle.chars().count())
+    };
+    let sel = |n: u32, needle: &str, code: &str| {
+        let (s, e) = span(needle);
+        format!(
+            r#"<PlainTextSelection guid="00000000-0000-0000-0001-{n:012}" startPosition="{s}" endPosition="{e}"><Coding guid="00000000-0000-0000-0002-{n:012}"><CodeRef targetGUID="{code}"/></Coding></PlainTextSelection>"#
+        )
+    };
+    format!(
+        r##"<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="Vendors" origin="{origin}">
+<CodeBook><Codes><Code guid="{{AAAAAAAA-0000-0000-0000-00000000000A}}" name="Luoghi" isCodable="false" color="#abc"><Code guid="aaaaaaaa-0000-0000-0000-00000000000b" name="Città/paese" isCodable="true"/></Code><Code guid="aaaaaaaa-0000-0000-0000-00000000000c" name="Ragioni"/></Codes></CodeBook>
+<Sources>
+<TextSource guid="bbbbbbbb-0000-0000-0000-000000000001" plainTextPath="internal://one.txt">{}{}</TextSource>
+<TextSource guid="bbbbbbbb-0000-0000-0000-000000000002" name="Seconda" plainTextPath="two.txt">{}</TextSource>
+<PDFSource guid="cccccccc-0000-0000-0000-000000000001" name="Delibera.pdf" path="internal://d.pdf"><PDFSelection guid="cccccccc-0000-0000-0000-000000000002" page="1" firstX="0" firstY="0" secondX="9" secondY="9"/><PDFSelection guid="cccccccc-0000-0000-0000-000000000003" page="2" firstX="0" firstY="0" secondX="9" secondY="9"/></PDFSource>
+<AudioSource guid="cccccccc-0000-0000-0000-000000000004" name="Registrazione"/>
+</Sources></Project>"##,
+        sel(1, "città", "AAAAAAAA-0000-0000-0000-00000000000B"),
+        sel(2, "Perché", "aaaaaaaa-0000-0000-0000-00000000000c"),
+        sel(
+            3,
+            "Là è difficile, però…",
+            "aaaaaaaa-0000-0000-0000-00000000000a"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn vendor_differences_are_tolerated_and_skips_reported() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    for (origin, crlf_counts_one) in [("ATLAS.ti 23.2", true), ("MAXQDA 2022", false)] {
+        let qde = project_with_positions(origin, crlf_counts_one);
+        let bom_text = format!("\u{FEFF}{TEXT_CRLF}");
+        let zip = zip_of(&[
+            ("project.qde", qde.as_bytes()),
+            ("Sources/one.txt", bom_text.as_bytes()),
+            ("Sources/two.txt", TEXT_CRLF.as_bytes()),
+        ]);
+        let body = import(&server, Some(&admin), "vendor.qdpx", zip, None).await;
+        assert!(body.get("errors").is_none(), "{origin}: {body:#}");
+        let report = &body["data"]["importQdpx"];
+        assert_eq!(report["interviews"], 2);
+        assert_eq!(report["quotations"], 3);
+        assert_eq!(report["codes"], 3);
+        let warnings: Vec<&str> = report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("PDF source \"Delibera.pdf\"") && w.contains("2 selection(s)")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("audio source \"Registrazione\"")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("Città/paese")),
+            "{warnings:?}"
+        );
+        let got = quotations(&server, &admin, &report["study"]["id"]).await;
+        let texts: Vec<(&str, &str, &str)> = got
+            .iter()
+            .map(|q| (q.0.as_str(), q.3.as_str(), q.4[0].as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("Seconda", "Là è difficile, però…", "Luoghi"),
+                ("one", "città", "Luoghi/Città∕paese"),
+                ("one", "Perché", "Ragioni"),
+            ],
+            "{origin}"
+        );
+        let codebook = server
+            .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { codebook { name color children { name } } } } }", json!({"s": report["study"]["id"]}))
+            .await;
+        assert_eq!(codebook["node"]["codebook"][0]["color"], "#AABBCC");
+        // Transcripts are stored with LF, without the BOM.
+        let transcripts = server
+            .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { interviews { edges { node { transcript } } } } } } } } }", json!({"s": report["study"]["id"]}))
+            .await;
+        let case = &transcripts["node"]["cases"]["edges"][0]["node"];
+        let interviews = case["interviews"]["edges"].as_array().unwrap();
+        assert_eq!(
+            interviews.len(),
+            2,
+            "both sources in the case for caseless sources"
+        );
+        for e in interviews {
+            assert_eq!(e["node"]["transcript"], TEXT_CRLF.replace("\r\n", "\n"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_codebook_imports_into_a_study_and_again_without_duplicates() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "Codebook", &["Testo qualsiasi."])
+        .await;
+    let qdc = r##"<?xml version="1.0" encoding="utf-8"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="QualCoder"><Codes><Code guid="dddddddd-0000-0000-0000-000000000001" name="Welfare" isCodable="true" color="#112233"><Description>Politiche sociali</Description><Code guid="dddddddd-0000-0000-0000-000000000002" name="Casa" isCodable="true"/></Code></Codes></CodeBook>"##;
+    let first = import(
+        &server,
+        Some(&admin),
+        "codici.qdc",
+        qdc.into(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert!(first.get("errors").is_none(), "{first:#}");
+    assert_eq!(first["data"]["importQdpx"]["codes"], 2);
+    assert_eq!(first["data"]["importQdpx"]["study"]["id"], corpus.study);
+    let again = import(
+        &server,
+        Some(&admin),
+        "codici.qdc",
+        qdc.into(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert_eq!(again["data"]["importQdpx"]["codes"], 0);
+    assert!(again["data"]["importQdpx"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("2 code(s) matched"));
+    let study_id = id_number(corpus.study.as_str().unwrap());
+    assert_eq!(count_codes(&server, study_id).await, 2);
+    let codebook = server
+        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { codebook { name color description children { path } } } } }", json!({"s": corpus.study}))
+        .await;
+    assert_eq!(
+        codebook["node"]["codebook"],
+        json!([{"name": "Welfare", "color": "#112233", "description": "Politiche sociali", "children": [{"path": "Welfare/Casa"}]}])
+    );
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_whole_with_a_reason() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let good_qde = project_with_positions("QualCoder", false);
+    let sample = shared("demo-qualitative-coding.qdpx");
+    let with_qde = |qde: &str| {
+        zip_of(&[
+            ("project.qde", qde.as_bytes()),
+            ("sources/one.txt", TEXT_CRLF.as_bytes()),
+            ("sources/two.txt", TEXT_CRLF.as_bytes()),
+        ])
+    };
+    let bomb = zip_of(&[("project.qde", &vec![b' '; 16 * 1024 * 1024])]);
+    assert!(bomb.len() < 200_000);
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "truncated zip",
+            "p.qdpx",
+            sample[..sample.len() / 2].to_vec(),
+            "not a readable zip",
+        ),
+        (
+            "not a zip",
+            "p.qdpx",
+            b"just some text".to_vec(),
+            "not a zip",
+        ),
+        ("zip bomb", "p.qdpx", bomb, "zip bomb"),
+        (
+            "path escaping the archive",
+            "p.qdpx",
+            zip_of(&[
+                ("project.qde", good_qde.as_bytes()),
+                ("../../etc/evil.txt", b"x"),
+            ]),
+            "outside the archive",
+        ),
+        (
+            "source path escaping the archive",
+            "p.qdpx",
+            with_qde(&good_qde.replace("internal://one.txt", "internal://../../etc/passwd")),
+            "outside the archive",
+        ),
+        (
+            "external entity",
+            "p.qdpx",
+            with_qde(&good_qde.replace(
+                "<Project ",
+                "<!DOCTYPE Project [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<Project ",
+            )),
+            "DTD",
+        ),
+        (
+            "missing source file",
+            "p.qdpx",
+            zip_of(&[
+                ("project.qde", good_qde.as_bytes()),
+                ("sources/one.txt", TEXT_CRLF.as_bytes()),
+            ]),
+            "does not contain",
+        ),
+        (
+            "source not UTF-8",
+            "p.qdpx",
+            zip_of(&[
+                ("project.qde", good_qde.as_bytes()),
+                ("sources/one.txt", b"Citt\xE0 e paese"),
+                ("sources/two.txt", TEXT_CRLF.as_bytes()),
+            ]),
+            "not UTF-8",
+        ),
+        (
+            "project.qde not UTF-8",
+            "p.qdpx",
+            zip_of(&[("project.qde", b"<Project name=\"Citt\xE0\"/>")]),
+            "not UTF-8",
+        ),
+        (
+            "malformed XML",
+            "p.qdpx",
+            with_qde(
+                &good_qde
+                    .chars()
+                    .take(good_qde.chars().count() / 2)
+                    .collect::<String>(),
+            ),
+            "not well-formed",
+        ),
+        (
+            "no project.qde",
+            "p.qdpx",
+            zip_of(&[("sources/one.txt", b"x")]),
+            "no project.qde",
+        ),
+        (
+            "codebook with a DTD",
+            "c.qdc",
+            b"<!DOCTYPE CodeBook [<!ENTITY a \"aaaa\">]><CodeBook><Codes/></CodeBook>".to_vec(),
+            "DTD",
+        ),
+    ];
+    let before = row_counts(&server).await;
+    for (what, name, bytes, reason) in cases {
+        let body = import(&server, Some(&admin), name, bytes, None).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{what}: {body:#}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{what}: {message}");
+        assert_eq!(row_counts(&server).await, before, "{what}: nothing written");
+    }
+}
+
+#[tokio::test]
+async fn an_import_refused_midway_leaves_nothing_behind() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Studio", &["Testo."]).await;
+    let study_id = id_number(corpus.study.as_str().unwrap());
+    let analyst = server.token("analista", "analyst", Some(study_id)).await;
+    let viewer = server.token("lettore", "viewer", Some(study_id)).await;
+    // Codes are written before the case the analyst may not create: all must go.
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="p"><CodeBook><Codes><Code guid="eeeeeeee-0000-0000-0000-000000000001" name="Nuovo" isCodable="true"/></Codes></CodeBook><Cases><Case guid="eeeeeeee-0000-0000-0000-000000000002" name="Caso nuovo"><SourceRef targetGUID="eeeeeeee-0000-0000-0000-000000000003"/></Case></Cases><Sources><TextSource guid="eeeeeeee-0000-0000-0000-000000000003" name="T"><PlainTextContent>Città è però.</PlainTextContent><PlainTextSelection guid="eeeeeeee-0000-0000-0000-000000000004" startPosition="0" endPosition="5"/></TextSource></Sources></Project>"#;
+    let zip = zip_of(&[("project.qde", qde.as_bytes())]);
+    let before = row_counts(&server).await;
+    let body = import(
+        &server,
+        Some(&analyst),
+        "p.qdpx",
+        zip.clone(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body:#}");
+    assert_eq!(row_counts(&server).await, before);
+    assert_eq!(count_codes(&server, study_id).await, 0);
+    let body = import(
+        &server,
+        Some(&viewer),
+        "p.qdpx",
+        zip.clone(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    let body = import(&server, None, "p.qdpx", zip.clone(), None).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body:#}");
+    assert_eq!(row_counts(&server).await, before);
+    // Into the existing case the analyst may import; the inline text's slice is exact.
+    let into_case = qde.replace("Caso nuovo", "Caso");
+    let body = import(
+        &server,
+        Some(&analyst),
+        "p.qdpx",
+        zip_of(&[("project.qde", into_case.as_bytes())]),
+        Some(&corpus.study),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let got = quotations(&server, &analyst, &corpus.study).await;
+    assert_eq!(
+        got,
+        vec![("T".to_owned(), 0, 5, "Città".to_owned(), vec![])]
+    );
+}
+
+#[tokio::test]
+async fn quotations_and_the_code_case_matrix_export_as_csv() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let text = "INT: Com’è la città?\nR: Là è difficile, però si va avanti.";
+    let corpus = server.corpus(&admin, "Tabelle", &[text]).await;
+    let code = |name: &str, parent: Option<&Value>| {
+        let server = &server;
+        let admin = &admin;
+        let study = corpus.study.clone();
+        let name = name.to_owned();
+        let parent = parent.cloned();
+        async move {
+            server
+                .ok(Some(admin), "mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id } }", json!({"s": study, "n": name, "p": parent}))
+                .await["createCode"]["id"]
+                .clone()
+        }
+    };
+    let luoghi = code("Luoghi", None).await;
+    let citta = code("Città", Some(&luoghi)).await;
+    let ostacoli = code("Ostacoli", None).await;
+    let span = |needle: &str| {
+        let b = text.find(needle).unwrap();
+        let s = text[..b].chars().count();
+        (s, s + needle.chars().count())
+    };
+    for (needle, codes, memo) in [
+        ("la città", vec![&citta], Some("luogo, \"centrale\"")),
+        ("Là è difficile, però", vec![&ostacoli, &luoghi], None),
+    ] {
+        let (s, e) = span(needle);
+        server
+            .ok(Some(&admin), "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!, $m: String) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c, memo: $m}) { id } }", json!({"i": corpus.interviews[0]["id"], "s": s, "e": e, "c": codes, "m": memo}))
+            .await;
+    }
+    let study = corpus.study.as_str().unwrap();
+    let (status, body) = download(
+        &server,
+        Some(&admin),
+        &format!("/studies/{study}/quotations.csv"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(body.as_slice());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "study",
+            "case",
+            "interview",
+            "start",
+            "end",
+            "text",
+            "codes",
+            "coder",
+            "memo"
+        ]
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let (s1, e1) = span("la città");
+    let (s2, e2) = span("Là è difficile, però");
+    assert_eq!(
+        rows,
+        [
+            [
+                "Tabelle",
+                "Caso",
+                "Int. 1",
+                &s1.to_string(),
+                &e1.to_string(),
+                "la città",
+                "Luoghi/Città",
+                "admin",
+                "luogo, \"centrale\""
+            ],
+            [
+                "Tabelle",
+                "Caso",
+                "Int. 1",
+                &s2.to_string(),
+                &e2.to_string(),
+                "Là è difficile, però",
+                "Luoghi; Ostacoli",
+                "admin",
+                ""
+            ],
+        ]
+    );
+    let (status, body) = download(
+        &server,
+        Some(&admin),
+        &format!("/studies/{study}/code-case-matrix.csv"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "code,Caso\nLuoghi,2\nLuoghi/Città,1\nOstacoli,1\n",
+        "a code counts with its descendants"
+    );
+    let (status, _) = download(&server, None, &format!("/studies/{study}/quotations.csv")).await;
+    assert_eq!(status, 404, "a private study is not found without a token");
+}
+
+#[tokio::test]
+async fn notes_become_memos_and_adjustments_are_reported() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Note" creatingUserGUID="f0000000-0000-0000-0000-000000000001">
+<Users><User guid="f0000000-0000-0000-0000-000000000001" name="Giulia"/><User guid="f0000000-0000-0000-0000-000000000002" id="MR"/></Users>
+<CodeBook><Codes>
+  <Code guid="f1000000-0000-0000-0000-000000000001" name="Casa" isCodable="true" color="verde"><NoteRef targetGUID="f4000000-0000-0000-0000-000000000002"/></Code>
+  <Code guid="f1000000-0000-0000-0000-000000000002" name="casa" isCodable="true"/>
+</Codes></CodeBook>
+<Variables><Variable guid="f5000000-0000-0000-0000-000000000001" name="Età" typeOfVariable="Integer"/><Variable guid="f5000000-0000-0000-0000-000000000002" name="Role" typeOfVariable="Text"/></Variables>
+<Cases>
+  <Case guid="f2000000-0000-0000-0000-000000000001" name="Asti"><Description>Un caso piccolo</Description><SourceRef targetGUID="f3000000-0000-0000-0000-000000000001"/></Case>
+  <Case guid="f2000000-0000-0000-0000-000000000002" name="Alba"><SourceRef targetGUID="f3000000-0000-0000-0000-000000000001"/></Case>
+</Cases>
+<Sources><TextSource guid="f3000000-0000-0000-0000-000000000001" name="Int. A" creatingUser="f0000000-0000-0000-0000-000000000002">
+  <PlainTextContent>La casa è lì, però cara.</PlainTextContent>
+  <PlainTextSelection guid="f3100000-0000-0000-0000-000000000001" startPosition="3" endPosition="7"><Description>casa!</Description>
+    <Coding guid="f3200000-0000-0000-0000-000000000001"><CodeRef targetGUID="f1000000-0000-0000-0000-000000000002"/></Coding>
+    <Coding guid="f3200000-0000-0000-0000-000000000002"><CodeRef targetGUID="f1000000-0000-0000-0000-0000000000ff"/></Coding>
+    <NoteRef targetGUID="f4000000-0000-0000-0000-000000000001"/></PlainTextSelection>
+  <PlainTextSelection guid="f3100000-0000-0000-0000-000000000002" startPosition="10" endPosition="99"/>
+  <PlainTextSelection guid="f3100000-0000-0000-0000-000000000003" startPosition="5" endPosition="5"/>
+  <VariableValue><VariableRef targetGUID="f5000000-0000-0000-0000-000000000001"/><IntegerValue>54</IntegerValue></VariableValue>
+  <VariableValue><VariableRef targetGUID="f5000000-0000-0000-0000-000000000002"/><TextValue>assessora</TextValue></VariableValue>
+</TextSource></Sources>
+<Notes>
+  <Note guid="f4000000-0000-0000-0000-000000000001" name="n1" creatingUser="f0000000-0000-0000-0000-000000000001"><PlainTextContent>Nota sulla citazione: è così’</PlainTextContent></Note>
+  <Note guid="f4000000-0000-0000-0000-000000000002" name="n2"><PlainTextContent>Nota sul codice</PlainTextContent></Note>
+  <Note guid="f4000000-0000-0000-0000-000000000003" name="n3"><PlainTextContent>Nota sul progetto</PlainTextContent></Note>
+</Notes></Project>"#;
+    let body = import(
+        &server,
+        Some(&admin),
+        "note.qdpx",
+        zip_of(&[("project.qde", qde.as_bytes())]),
+        None,
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(
+        (report["codes"].as_i64(), report["quotations"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let warnings = report["warnings"].to_string();
+    for expected in [
+        "colour \\\"verde\\\"",
+        "the second is named \\\"casa (2)\\\"",
+        "belongs to several cases",
+        "(10–99) lies outside the text",
+        "(5–5) lies outside the text or is empty",
+        "which the project does not define",
+        "variable \\\"Età\\\" not imported",
+    ] {
+        assert!(warnings.contains(expected), "{expected} in {warnings}");
+    }
+    let study = report["study"]["id"].clone();
+    let data = server
+        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { memos { text author { name } } codebook { name memos { text author { name } } } cases { edges { node { label memos { text } interviews { edges { node { label intervieweeRole } } } } } } } } }", json!({"s": study}))
+        .await;
+    let s = &data["node"];
+    assert_eq!(
+        s["memos"],
+        json!([{"text": "Nota sul progetto", "author": {"name": "Giulia"}}])
+    );
+    assert_eq!(s["codebook"][0]["name"], "Casa");
+    assert_eq!(s["codebook"][0]["memos"][0]["text"], "Nota sul codice");
+    assert_eq!(s["codebook"][1]["name"], "casa (2)");
+    let cases = s["cases"]["edges"].as_array().unwrap();
+    assert_eq!(cases[0]["node"]["label"], "Asti");
+    assert_eq!(cases[0]["node"]["memos"][0]["text"], "Un caso piccolo");
+    assert_eq!(
+        cases[0]["node"]["interviews"]["edges"][0]["node"],
+        json!({"label": "Int. A", "intervieweeRole": "assessora"})
+    );
+    assert_eq!(cases[1]["node"]["interviews"]["edges"], json!([]));
+    let q = server
+        .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { text memo coder { name } codes { name } memos { text author { name } } } } } }", json!({"s": study}))
+        .await;
+    assert_eq!(
+        q["quotations"]["edges"][0]["node"],
+        json!({"text": "casa", "memo": "casa!", "coder": {"name": "MR"}, "codes": [{"name": "casa (2)"}],
+               "memos": [{"text": "Nota sulla citazione: è così’", "author": {"name": "Giulia"}}]})
+    );
+}
+
+#[tokio::test]
+async fn import_and_export_rights_follow_the_study_roles() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Privato", &["Testo."]).await;
+    let n = id_number(corpus.study.as_str().unwrap());
+    let other = server
+        .ok(
+            Some(&admin),
+            r#"mutation { createStudy(input: {title: "Altro"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    // A project with a case the study lacks: only owners (and admins) may bring it in.
+    let with_case = r#"<Project name="p"><Cases><Case guid="a1000000-0000-0000-0000-000000000001" name="Nuovo caso"><SourceRef targetGUID="a1000000-0000-0000-0000-000000000002"/></Case></Cases><Sources><TextSource guid="a1000000-0000-0000-0000-000000000002" name="T"><PlainTextContent>Testo nuovo.</PlainTextContent></TextSource></Sources></Project>"#;
+    let zip = zip_of(&[("project.qde", with_case.as_bytes())]);
+    let exports = "query($s: ID!) { studyExports(studyId: $s) { qdpxUrl } }";
+    for (role, expected, can_read) in [
+        ("analyst", Some("FORBIDDEN"), true),
+        ("evaluator", Some("FORBIDDEN"), true),
+        ("viewer", Some("FORBIDDEN"), true),
+        ("outsider", Some("NOT_FOUND"), false),
+        ("owner", None, true),
+    ] {
+        let token = if role == "outsider" {
+            server
+                .token(role, "owner", Some(id_number(other.as_str().unwrap())))
+                .await
+        } else {
+            server.token(role, role, Some(n)).await
+        };
+        let body = import(
+            &server,
+            Some(&token),
+            "p.qdpx",
+            zip.clone(),
+            Some(&corpus.study),
+        )
+        .await;
+        match expected {
+            None => assert!(body.get("errors").is_none(), "{role}: {body:#}"),
+            Some(code) => assert_eq!(error_code(&body), code, "{role}: {body:#}"),
+        }
+        let r = server
+            .gql(Some(&token), exports, json!({"s": corpus.study}))
+            .await;
+        assert_eq!(r.get("errors").is_none(), can_read, "{role}: {r}");
+        let (status, _) = download(
+            &server,
+            Some(&token),
+            &format!("/studies/{}/export.qdpx", corpus.study.as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(status, if can_read { 200 } else { 404 }, "{role}");
+    }
+    // Anyone with an account may import a project as a study of their own.
+    let outsider = server
+        .token(
+            "outsider",
+            "owner",
+            Some(id_number(other.as_str().unwrap())),
+        )
+        .await;
+    let body = import(&server, Some(&outsider), "p.qdpx", zip, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let mine = body["data"]["importQdpx"]["study"]["id"].clone();
+    let r = server
+        .gql(Some(&outsider), exports, json!({"s": mine}))
+        .await;
+    assert!(
+        r.get("errors").is_none(),
+        "the importer owns the new study: {r}"
+    );
+    let r = server.gql(None, exports, json!({"s": mine})).await;
+    assert_eq!(error_code(&r), "NOT_FOUND", "the new study is private");
+}
