@@ -190,12 +190,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            if !opts.no_demo {
-                demo::load_if_empty(&database.conn).await?;
-            }
             // The index writer has its own small pool, so that its polling neither waits
             // behind requests nor counts as their statements.
             let index_db = db::connect(&opts.database_url(), 2).await?;
+            if !opts.no_demo {
+                // The lock is held on the index pool, so that a one-connection main pool
+                // is left to the loading itself.
+                db::exclusively(&index_db.conn, demo::load_if_empty(&database.conn)).await?;
+            }
             let search = crate::search::SearchIndex::open(
                 &opts.data_dir.join("index"),
                 index_db.conn,

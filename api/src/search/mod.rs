@@ -14,8 +14,8 @@ pub mod query;
 pub mod schema;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -45,10 +45,22 @@ pub enum SearchError {
 
 type Progress = Box<dyn Fn(usize, usize) + Send + Sync>;
 
+/// How far the writer has followed the change log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Every change numbered up to here is searchable; each commit records it.
+    pub through: i64,
+    /// The highest change applied (changes numbered below it may still be awaited).
+    pub high: i64,
+    /// Polls of the log finished (see `SearchIndex::sync`).
+    pub polls: u64,
+}
+
 /// State shared between the searchers and the writer task.
 pub(crate) struct Shared {
-    /// The last change-log sequence applied and committed.
-    pub applied: watch::Sender<i64>,
+    pub position: watch::Sender<Position>,
+    /// Polls of the log begun.
+    pub polls_started: AtomicU64,
     pub ready: AtomicBool,
     pub wake: Notify,
     pub stop: AtomicBool,
@@ -117,21 +129,20 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let (applied, _) = watch::channel(start_seq);
+        let (position, _) = watch::channel(Position {
+            through: start_seq,
+            high: start_seq,
+            polls: 0,
+        });
         let shared = Arc::new(Shared {
-            applied,
+            position,
+            polls_started: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             progress: opts.progress,
         });
-        let indexer = Indexer {
-            writer: Arc::new(Mutex::new(writer)),
-            reader: reader.clone(),
-            fields,
-            db,
-            shared: shared.clone(),
-        };
+        let indexer = Indexer::new(writer, reader.clone(), fields, db, shared.clone());
         let task = tokio::spawn(indexer.run(rebuild));
         Ok(Arc::new(Self {
             index,
@@ -157,28 +168,34 @@ impl SearchIndex {
         self.shared.ready.load(Ordering::SeqCst)
     }
 
-    /// The last change-log sequence applied.
+    /// Every change-log sequence up to this one is searchable.
     pub fn applied_seq(&self) -> i64 {
-        *self.shared.applied.borrow()
+        self.shared.position.borrow().through
+    }
+
+    /// How far the writer has followed the change log.
+    pub fn position(&self) -> Position {
+        *self.shared.position.borrow()
     }
 
     /// Waits until every change committed to the database so far is searchable (bounded).
     /// Mutations call it so that a search after they return sees them.
     pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
         let target = indexer::max_seq(db).await?;
-        self.wait_for(target).await;
-        Ok(())
-    }
-
-    /// Waits until `seq` is applied, or the timeout passes.
-    pub async fn wait_for(&self, seq: i64) {
-        let mut rx = self.shared.applied.subscribe();
+        // A poll that begins after this point sees every change committed before it,
+        // including ones numbered below changes already applied.
+        let begun = self.shared.polls_started.load(Ordering::SeqCst);
+        let mut rx = self.shared.position.subscribe();
         self.shared.wake.notify_one();
-        let reached =
-            tokio::time::timeout(SYNC_TIMEOUT, rx.wait_for(|applied| *applied >= seq)).await;
+        let reached = tokio::time::timeout(
+            SYNC_TIMEOUT,
+            rx.wait_for(|p| p.polls > begun && p.high >= target),
+        )
+        .await;
         if reached.is_err() {
-            tracing::warn!(seq, "search index did not catch up in time");
+            tracing::warn!(seq = target, "search index did not catch up in time");
         }
+        Ok(())
     }
 
     /// Waits until the index is ready (start-up rebuild done), then until it has caught up.
