@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `token`. Flags win over the environment.
+//! The command line: `serve` (default), `migrate`, `reindex`, `schema`, `token`, `backup`.
+//! Flags win over the environment.
 
 use std::path::PathBuf;
 
@@ -84,6 +85,13 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy the SQLite database to FILE, consistently, while the server may be running
+    /// (for PostgreSQL use pg_dump: see README).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -124,12 +132,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let opts = cli.global;
+    if let Some(Command::Backup { output }) = &cli.command {
+        return backup(&opts, output).await;
+    }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let database = db::connect(&opts.database_url(), opts.db_max_connections).await?;
     db::migrate(&database.conn).await?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Schema => unreachable!("handled before connecting"),
+        Command::Schema | Command::Backup { .. } => unreachable!("handled before migrating"),
         Command::Reindex => reindex(&opts, &database).await,
         Command::Migrate => {
             eprintln!("migrations applied");
@@ -257,6 +268,44 @@ async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Resul
         index.segment_count(),
         index.applied_seq()
     );
+    Ok(())
+}
+
+/// `quaderno backup -o FILE`: `VACUUM INTO` copies the database as of one read transaction,
+/// so it is consistent while a server keeps writing (WAL lets both run).
+async fn backup(opts: &GlobalOptions, output: &std::path::Path) -> anyhow::Result<()> {
+    let url = opts.database_url();
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "quaderno backup copies SQLite databases; for PostgreSQL use pg_dump \
+             (e.g. `pg_dump --format=custom --file=quaderno.dump \"$DATABASE_URL\"`, \
+             restore with pg_restore; see README, Backups)"
+        );
+    }
+    if output.exists() {
+        anyhow::bail!("{} exists already; name a new file", output.display());
+    }
+    let database_file = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if !std::path::Path::new(database_file).exists() {
+        anyhow::bail!("no database at {database_file}");
+    }
+    let database = db::connect(&url, 1).await?;
+    let target = output.to_str().context("the backup path must be UTF-8")?;
+    use sea_orm::ConnectionTrait as _;
+    database
+        .conn
+        .execute_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            format!("VACUUM INTO '{}'", target.replace('\'', "''")),
+        ))
+        .await
+        .with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("backup written to {}", output.display());
     Ok(())
 }
 

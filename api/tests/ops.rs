@@ -1,0 +1,197 @@
+//! Operating the binary: help on every subcommand, online SQLite backups.
+
+mod common;
+
+use std::process::Command;
+
+use clap::CommandFactory as _;
+use common::{serve, wait_ready, BIN};
+use serde_json::{json, Value};
+
+/// Every subcommand path, nested ones included (`token create`…), read from the parser itself
+/// so that subcommands added later are covered too.
+fn subcommand_paths(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    for sub in cmd.get_subcommands() {
+        let mut path = prefix.to_vec();
+        path.push(sub.get_name().to_owned());
+        out.push(path.clone());
+        subcommand_paths(sub, &path, out);
+    }
+}
+
+#[test]
+fn every_subcommand_prints_help_and_exits_zero() {
+    let mut paths = Vec::new();
+    subcommand_paths(&api::cli::Cli::command(), &[], &mut paths);
+    for expected in ["serve", "migrate", "reindex", "schema", "token", "backup"] {
+        assert!(
+            paths.iter().any(|p| p == &[expected.to_owned()]),
+            "{expected} missing from {paths:?}"
+        );
+    }
+    paths.push(Vec::new());
+    for path in paths {
+        let out = Command::new(BIN)
+            .args(&path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{path:?} --help failed: {out:?}");
+        assert!(
+            stdout.contains("Usage: quaderno"),
+            "{path:?} --help: {stdout}"
+        );
+        // The global options are documented on every subcommand.
+        assert!(stdout.contains("--database-url"), "{path:?}: {stdout}");
+    }
+}
+
+async fn gql(url: &str, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_a_running_servers_sqlite_database_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "create", "--user", "ops", "--role", "admin"])
+        .args(["--no-demo", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let server = serve(dir.path(), &["--no-demo"]);
+    wait_ready(&server.url).await;
+    let study = gql(
+        &server.url,
+        &token,
+        r#"mutation { createStudy(input: {title: "Backup"}) { id } }"#,
+        json!({}),
+    )
+    .await["createStudy"]["id"]
+        .clone();
+    let case = gql(
+        &server.url,
+        &token,
+        "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Novara\"}) { id } }",
+        json!({ "s": study }),
+    )
+    .await["createCase"]["id"]
+        .clone();
+    let transcript = "INT: Com’è andata?\n\nR: Però la città è cambiata.";
+    gql(
+        &server.url,
+        &token,
+        "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: $t}) { id } }",
+        json!({ "c": case, "t": transcript }),
+    )
+    .await;
+
+    // Writers keep going while the backup runs.
+    let writer = {
+        let (url, token, case) = (server.url.clone(), token.clone(), case.clone());
+        tokio::spawn(async move {
+            for n in 0..30 {
+                gql(
+                    &url,
+                    &token,
+                    "mutation($c: ID!, $l: String!) { createInterview(input: {caseId: $c, label: $l, transcript: \"R: Ancora.\"}) { id } }",
+                    json!({ "c": case, "l": format!("Int. bis {n}") }),
+                )
+                .await;
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let copy = dir.path().join("copia.db");
+    let out = Command::new(BIN)
+        .args(["backup", "-o"])
+        .arg(&copy)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    writer.await.unwrap();
+
+    let backup = api::db::connect(&format!("sqlite://{}", copy.display()), 1)
+        .await
+        .unwrap();
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _};
+    let integrity = backup
+        .conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA integrity_check",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let interviews = entities::interview::Entity::find()
+        .all(&backup.conn)
+        .await
+        .unwrap();
+    let first = interviews
+        .iter()
+        .find(|i| i.label == "Int. 1")
+        .expect("the interview written before the backup");
+    assert_eq!(first.transcript, transcript);
+    assert!(interviews.len() <= 31);
+    // The copy is a whole quaderno database: the binary serves it.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(&copy, restored.path().join("quaderno.db")).unwrap();
+    let server2 = serve(restored.path(), &["--no-demo"]);
+    wait_ready(&server2.url).await;
+    let found = gql(
+        &server2.url,
+        &token,
+        "{ search(query: \"città\") { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(found["search"]["totalCount"], 1, "{found}");
+
+    // Refused: an existing file, and PostgreSQL (pointing at pg_dump).
+    let again = Command::new(BIN)
+        .args(["backup", "-o"])
+        .arg(&copy)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let pg = Command::new(BIN)
+        .args(["backup", "-o", "x.dump"])
+        .args(["--database-url", "postgres://nobody@127.0.0.1:1/none"])
+        .output()
+        .unwrap();
+    assert!(!pg.status.success());
+    assert!(
+        String::from_utf8_lossy(&pg.stderr).contains("pg_dump"),
+        "{pg:?}"
+    );
+}
