@@ -230,10 +230,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 limits,
             ));
             println!("listening on http://{addr}");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is
+            // bounded by the request timeout, so the wait is too), then commit the index.
+            let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: finishing requests in flight");
+                let _ = stopping_tx.send(true);
+            });
+            let grace = std::time::Duration::from_secs(opts.request_timeout + 5);
+            let overdue = async move {
+                let mut rx = stopping_rx;
+                let _ = rx.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            };
+            tokio::select! {
+                served = server => served?,
+                _ = overdue => tracing::warn!("requests still running after {grace:?}: leaving them"),
+            }
             search.shutdown().await;
+            tracing::info!(seq = search.applied_seq(), "search index committed; bye");
             Ok(())
         }
     }
