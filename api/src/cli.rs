@@ -70,6 +70,21 @@ pub struct GlobalOptions {
         global = true
     )]
     pub db_max_connections: u32,
+    /// Log lines on standard error: `text` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "QUADERNO_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -126,7 +141,7 @@ impl GlobalOptions {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(cli.global.log_format);
     if matches!(cli.command, Some(Command::Schema)) {
         print!("{}", crate::graphql::sdl());
         return Ok(());
@@ -325,13 +340,17 @@ async fn backup(opts: &GlobalOptions, output: &std::path::Path) -> anyhow::Resul
     Ok(())
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // One object a line, with the request span's fields (request_id) in `span`.
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
 }
 
 async fn shutdown_signal() {

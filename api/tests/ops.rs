@@ -274,3 +274,192 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("search index committed"), "{log}");
 }
+
+/// A sample's value in the Prometheus text, 0 when absent.
+fn sample(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_operations_and_error_codes_and_requests_carry_an_id() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    wait_ready(&url).await;
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let r = http.get(format!("{url}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        r.text().await.unwrap()
+    };
+    let post = |body: Value, id: Option<&'static str>| {
+        let mut r = http.post(format!("{url}/graphql")).json(&body);
+        if let Some(id) = id {
+            r = r.header("x-request-id", id);
+        }
+        r.send()
+    };
+
+    let before = scrape().await;
+    for _ in 0..3 {
+        let r = post(
+            json!({"query": "query ElencoStudi { studies { totalCount } }"}),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let bad = post(json!({"query": "query Rotto { campoInesistente }"}), None)
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let refused = post(
+        json!({"query": "mutation Nuovo { createStudy(input: {title: \"x\"}) { id } }"}),
+        None,
+    )
+    .await
+    .unwrap()
+    .json::<Value>()
+    .await
+    .unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    let after = scrape().await;
+    let requests = r#"quaderno_graphql_requests_total{operation="ElencoStudi"}"#;
+    assert_eq!(
+        sample(&after, requests) - sample(&before, requests),
+        3.0,
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"quaderno_graphql_request_duration_seconds_count{operation="ElencoStudi"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"quaderno_graphql_errors_total{code="BAD_USER_INPUT",operation="Rotto"}"#
+        ),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"quaderno_graphql_errors_total{code="UNAUTHENTICATED",operation="Nuovo"}"#
+        ),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"quaderno_graphql_errors_total{code="BAD_USER_INPUT",operation="ElencoStudi"}"#
+        ),
+        0.0
+    );
+    // The demo is indexed and caught up; the pools are reported.
+    assert!(
+        sample(&after, r#"quaderno_index{measure="docs"}"#) > 100.0,
+        "{after}"
+    );
+    assert!(sample(&after, r#"quaderno_index{measure="size_bytes"}"#) > 0.0);
+    assert!(sample(&after, r#"quaderno_index{measure="segments"}"#) >= 1.0);
+    assert_eq!(sample(&after, r#"quaderno_index{measure="ready"}"#), 1.0);
+    assert_eq!(
+        sample(&after, r#"quaderno_index{measure="lag_changes"}"#),
+        0.0
+    );
+    assert!(after.contains("quaderno_index_lag_seconds 0"), "{after}");
+    assert!(sample(&after, r#"quaderno_index{measure="applied_seq"}"#) > 0.0);
+    assert_eq!(
+        sample(
+            &after,
+            r#"quaderno_db_pool_connections{pool="requests",state="max"}"#
+        ),
+        8.0
+    );
+    assert!(
+        sample(
+            &after,
+            r#"quaderno_db_pool_connections{pool="requests",state="open"}"#
+        ) >= 1.0
+    );
+    assert!(sample(&after, "quaderno_sql_statements_total") > 0.0);
+
+    // Request ids: a client's is echoed, otherwise one is made; either is in the log.
+    let echoed = post(
+        json!({"query": "{ studies { totalCount } }"}),
+        Some("prova-42"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "prova-42");
+    let made = post(json!({"query": "{ studies { totalCount } }"}), None)
+        .await
+        .unwrap();
+    let made_id = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made_id.len(), 36, "a UUID: {made_id}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    let log = log.join().unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for id in ["prova-42", made_id.as_str()] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["span"]["request_id"] == id && l["fields"]["status"] == 200),
+            "no log line with request_id {id}: {log}"
+        );
+    }
+}

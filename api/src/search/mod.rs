@@ -56,6 +56,13 @@ pub struct Position {
     pub polls: u64,
 }
 
+/// How far the index trails the change log.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lag {
+    pub changes: i64,
+    pub seconds: f64,
+}
+
 /// State shared between the searchers and the writer task.
 pub(crate) struct Shared {
     pub position: watch::Sender<Position>,
@@ -69,6 +76,10 @@ pub(crate) struct Shared {
 
 pub struct SearchIndex {
     index: Index,
+    dir: std::path::PathBuf,
+    /// The writer's pool, also for the operational queries (lag) that should not count as
+    /// requests' statements.
+    db: DatabaseConnection,
     reader: IndexReader,
     fields: Fields,
     shared: Arc<Shared>,
@@ -142,10 +153,12 @@ impl SearchIndex {
             stop: AtomicBool::new(false),
             progress: opts.progress,
         });
-        let indexer = Indexer::new(writer, reader.clone(), fields, db, shared.clone());
+        let indexer = Indexer::new(writer, reader.clone(), fields, db.clone(), shared.clone());
         let task = tokio::spawn(indexer.run(rebuild));
         Ok(Arc::new(Self {
             index,
+            dir: dir.to_owned(),
+            db,
             reader,
             fields,
             shared,
@@ -204,6 +217,55 @@ impl SearchIndex {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.sync(db).await
+    }
+
+    /// How far the index trails the change log: changes logged but not applied, and the age
+    /// of the oldest of them.
+    pub async fn lag(&self) -> Result<Lag, SearchError> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let high = self.position().high;
+        let newest = indexer::max_seq(&self.db).await?;
+        if newest <= high {
+            return Ok(Lag::default());
+        }
+        let oldest = entities::change_log::Entity::find()
+            .filter(entities::change_log::Column::Seq.gt(high))
+            .order_by_asc(entities::change_log::Column::Seq)
+            .one(&self.db)
+            .await?;
+        let seconds = oldest.map_or(0.0, |c| {
+            (chrono::Utc::now() - c.created_at)
+                .num_milliseconds()
+                .max(0) as f64
+                / 1000.0
+        });
+        Ok(Lag {
+            changes: newest - high,
+            seconds,
+        })
+    }
+
+    /// The writer's database pool.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Bytes of the index's files on disk.
+    pub fn size_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Documents (passages and quotations) searchable now.
+    pub fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
     }
 
     /// Number of segments in the index (operations: merges keep it low).
