@@ -1,13 +1,12 @@
 //! HTTP: the GraphQL endpoint, GraphiQL, health, readiness and metrics. The caller is
 //! resolved here, once per request, from the Bearer token.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::time::Duration;
@@ -82,13 +81,14 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let graphql_get = if limits.graphiql {
-        get(graphiql)
+        get(crate::graphiql::page)
     } else {
         get(|| async { (StatusCode::NOT_FOUND, "GraphiQL is switched off") })
     };
     Router::new()
         .route("/graphql", graphql_get.post(graphql))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/assets/{file}", get(crate::graphiql::asset))
         .route(
             "/studies/{study}/discontinuities/matrix.svg",
             get(matrix_svg),
@@ -127,15 +127,6 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         request_id = %id,
         method = %request.method(),
         uri = %request.uri(),
-    )
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
     )
 }
 

@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
