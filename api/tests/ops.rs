@@ -463,3 +463,57 @@ async fn metrics_count_operations_and_error_codes_and_requests_carry_an_id() {
         );
     }
 }
+
+/// /readyz is 503 while the index is being rebuilt, 200 after; /healthz is 200 throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_while_the_index_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
+    let db = api::db::connect(&url, 4).await.unwrap();
+    api::db::migrate(&db.conn).await.unwrap();
+    api::demo::load_if_empty(&db.conn).await.unwrap();
+    // The rebuild reports progress after each chunk; the first report waits for the test.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(Some(gate));
+    let index_db = api::db::connect(&url, 2).await.unwrap();
+    let search = api::search::SearchIndex::open(
+        &dir.path().join("index"),
+        index_db.conn,
+        api::search::OpenOptions {
+            force_rebuild: true,
+            progress: Some(Box::new(move |_, _| {
+                if let Some(g) = gate.lock().unwrap().take() {
+                    let _ = g.recv();
+                }
+            })),
+        },
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = api::http::router(api::http::AppState::new(db, search.clone()));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let get = |path: &'static str| async move {
+        reqwest::get(format!("http://{addr}{path}"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get("/healthz").await, 200);
+    assert_eq!(get("/readyz").await, 503);
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(sample(&metrics, r#"quaderno_index{measure="ready"}"#), 0.0);
+    release.send(()).unwrap();
+    let start = std::time::Instant::now();
+    while get("/readyz").await != 200 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    search.shutdown().await;
+}

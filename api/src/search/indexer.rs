@@ -482,10 +482,12 @@ impl Indexer {
             .await?;
         let mut high = start.high;
         for c in &changes {
+            // Also for numbers above `high`: a failed poll may have left them as gaps.
+            self.gaps.remove(&c.seq);
             if c.seq > high {
                 if c.seq - high <= MAX_GAPS {
                     for missing in high + 1..c.seq {
-                        self.gaps.insert(missing, Gap::new());
+                        self.gaps.entry(missing).or_insert_with(Gap::new);
                     }
                 } else {
                     tracing::warn!(
@@ -495,8 +497,6 @@ impl Indexer {
                     );
                 }
                 high = c.seq;
-            } else {
-                self.gaps.remove(&c.seq);
             }
         }
         self.expire_gaps().await?;
