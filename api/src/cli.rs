@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `token`, `import`, `export`. Flags win over the environment.
+//! The command line: `serve` (default), `migrate`, `reindex`, `schema`, `token`, `import`,
+//! `export`, `backup`. Flags win over the environment.
 
 use std::path::PathBuf;
 
@@ -69,6 +70,21 @@ pub struct GlobalOptions {
         global = true
     )]
     pub db_max_connections: u32,
+    /// Log lines on standard error: `text` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "QUADERNO_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -105,6 +121,13 @@ pub enum Command {
         format: ExportFormat,
         /// The file to write.
         #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Copy the SQLite database to FILE, consistently, while the server may be running
+    /// (for PostgreSQL use pg_dump: see README).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
     },
 }
@@ -148,18 +171,21 @@ impl GlobalOptions {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(cli.global.log_format);
     if matches!(cli.command, Some(Command::Schema)) {
         print!("{}", crate::graphql::sdl());
         return Ok(());
     }
     let opts = cli.global;
+    if let Some(Command::Backup { output }) = &cli.command {
+        return backup(&opts, output).await;
+    }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let database = db::connect(&opts.database_url(), opts.db_max_connections).await?;
     db::migrate(&database.conn).await?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Schema => unreachable!("handled before connecting"),
+        Command::Schema | Command::Backup { .. } => unreachable!("handled before migrating"),
         Command::Reindex => reindex(&opts, &database).await,
         Command::Migrate => {
             eprintln!("migrations applied");
@@ -271,12 +297,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            if !opts.no_demo {
-                demo::load_if_empty(&database.conn).await?;
-            }
             // The index writer has its own small pool, so that its polling neither waits
             // behind requests nor counts as their statements.
             let index_db = db::connect(&opts.database_url(), 2).await?;
+            if !opts.no_demo {
+                // The lock is held on the index pool, so that a one-connection main pool
+                // is left to the loading itself.
+                db::exclusively(&index_db.conn, demo::load_if_empty(&database.conn)).await?;
+            }
             let search = crate::search::SearchIndex::open(
                 &opts.data_dir.join("index"),
                 index_db.conn,
@@ -298,10 +326,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 limits,
             ));
             println!("listening on http://{addr}");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is
+            // bounded by the request timeout, so the wait is too), then commit the index.
+            let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: finishing requests in flight");
+                let _ = stopping_tx.send(true);
+            });
+            let grace = std::time::Duration::from_secs(opts.request_timeout + 5);
+            let overdue = async move {
+                let mut rx = stopping_rx;
+                let _ = rx.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            };
+            tokio::select! {
+                served = server => served?,
+                _ = overdue => tracing::warn!("requests still running after {grace:?}: leaving them"),
+            }
             search.shutdown().await;
+            tracing::info!(seq = search.applied_seq(), "search index committed; bye");
             Ok(())
         }
     }
@@ -402,13 +446,55 @@ pub async fn import_refi_file(
     Ok(report)
 }
 
-fn init_tracing() {
+/// `quaderno backup -o FILE`: `VACUUM INTO` copies the database as of one read transaction,
+/// so it is consistent while a server keeps writing (WAL lets both run).
+async fn backup(opts: &GlobalOptions, output: &std::path::Path) -> anyhow::Result<()> {
+    let url = opts.database_url();
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "quaderno backup copies SQLite databases; for PostgreSQL use pg_dump \
+             (e.g. `pg_dump --format=custom --file=quaderno.dump \"$DATABASE_URL\"`, \
+             restore with pg_restore; see README, Backups)"
+        );
+    }
+    if output.exists() {
+        anyhow::bail!("{} exists already; name a new file", output.display());
+    }
+    let database_file = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if !std::path::Path::new(database_file).exists() {
+        anyhow::bail!("no database at {database_file}");
+    }
+    let database = db::connect(&url, 1).await?;
+    let target = output.to_str().context("the backup path must be UTF-8")?;
+    use sea_orm::ConnectionTrait as _;
+    database
+        .conn
+        .execute_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            format!("VACUUM INTO '{}'", target.replace('\'', "''")),
+        ))
+        .await
+        .with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("backup written to {}", output.display());
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // One object a line, with the request span's fields (request_id) in `span`.
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
 }
 
 async fn shutdown_signal() {

@@ -56,24 +56,46 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     const LOCK_KEY: i64 = 0x7175_6164_6572; // "quader"
     if conn.get_database_backend() == DbBackend::Postgres {
-        let lock = Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_lock({LOCK_KEY})"),
-        );
-        // The lock is per session: hold one connection for lock, migrate, unlock.
+        // A transaction-level lock, released by the commit itself: a session lock released
+        // before the commit let the next replica in while the tables were still invisible
+        // to it, and its CREATE TABLE then failed.
         let txn = conn.begin().await?;
-        txn.execute_raw(lock).await?;
-        let result = Migrator::up(&txn, None).await;
         txn.execute_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+            format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
         ))
         .await?;
-        result?;
+        Migrator::up(&txn, None).await?;
         txn.commit().await
     } else {
         Migrator::up(conn, None).await
     }
+}
+
+/// Runs `work` while holding a PostgreSQL advisory lock, so that of several replicas starting
+/// at once only one does it at a time (loading the demo into an empty database: the others
+/// then find it loaded). On SQLite it just runs. The lock is taken on `lock_conn`, which
+/// `work` should not need.
+pub async fn exclusively<T, F>(lock_conn: &DatabaseConnection, work: F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    const LOCK_KEY: i64 = 0x7175_6164_6473; // "quadds"
+    if lock_conn.get_database_backend() != DbBackend::Postgres {
+        return work.await;
+    }
+    // A transaction-level lock: released when the transaction ends, also if this process
+    // dies.
+    let holder = lock_conn.begin().await?;
+    holder
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+        ))
+        .await?;
+    let result = work.await;
+    holder.commit().await?;
+    result
 }
 
 /// Begins a write transaction. On SQLite it starts IMMEDIATE, so that two writers queue on the

@@ -1,20 +1,20 @@
 //! HTTP: the GraphQL endpoint, GraphiQL, health, readiness and metrics. The caller is
 //! resolved here, once per request, from the Bearer token.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::time::Duration;
 
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ use crate::export;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::graphql::live::Events;
 use crate::graphql::{build_schema_with, QuadernoSchema, RequestCtx};
+use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::service::discontinuities::{self, Judgments};
 use crate::ServiceError;
@@ -57,6 +58,7 @@ pub struct AppState {
     pub events: Events,
     pub schema: QuadernoSchema,
     pub limits: Limits,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             events: Events::default(),
             schema: build_schema_with(limits.introspection),
             limits,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }
@@ -78,13 +81,14 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let graphql_get = if limits.graphiql {
-        get(graphiql)
+        get(crate::graphiql::page)
     } else {
         get(|| async { (StatusCode::NOT_FOUND, "GraphiQL is switched off") })
     };
     Router::new()
         .route("/graphql", graphql_get.post(graphql))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/assets/{file}", get(crate::graphiql::asset))
         .route(
             "/studies/{study}/discontinuities/matrix.svg",
             get(matrix_svg),
@@ -105,16 +109,30 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Outermost first on the way in: an id is set (kept if the client sent one), the
+        // request's span carries it, and the response echoes it.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
+/// The log span of one request, with its id (every log line inside it carries the id).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        uri = %request.uri(),
     )
 }
 
@@ -153,9 +171,17 @@ async fn graphql(
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let request = req.into_inner();
+    let operation = crate::metrics::operation_name(&request);
     let caller = match caller_from_headers(&state.db, &headers).await {
         Ok(c) => c,
-        Err(msg) => return unauthenticated(&msg),
+        Err(msg) => {
+            state
+                .metrics
+                .observe(&operation, started.elapsed(), ["UNAUTHENTICATED"]);
+            return unauthenticated(&msg);
+        }
     };
     let ctx = RequestCtx::new(
         state.db.conn.clone(),
@@ -163,8 +189,22 @@ async fn graphql(
         state.search.clone(),
         state.events.clone(),
     );
-    let mut resp = state.schema.execute(req.into_inner().data(ctx)).await;
+    let mut resp = state.schema.execute(request.data(ctx)).await;
     code_client_errors(&mut resp.errors);
+    state.metrics.observe(
+        &operation,
+        started.elapsed(),
+        resp.errors.iter().map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|c| match c {
+                    async_graphql::Value::String(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .unwrap_or("BAD_USER_INPUT")
+        }),
+    );
     GraphQLResponse::from(resp).into_response()
 }
 
@@ -450,19 +490,6 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = format!(
-        "# HELP quaderno_sql_statements_total SQL statements run since start.\n\
-         # TYPE quaderno_sql_statements_total counter\n\
-         quaderno_sql_statements_total {}\n\
-         # HELP quaderno_index_applied_seq Last change-log sequence applied to the search index.\n\
-         # TYPE quaderno_index_applied_seq gauge\n\
-         quaderno_index_applied_seq {}\n\
-         # HELP quaderno_index_segments Searchable segments in the index.\n\
-         # TYPE quaderno_index_segments gauge\n\
-         quaderno_index_segments {}\n",
-        state.db.statement_count(),
-        state.search.applied_seq(),
-        state.search.segment_count()
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    let body = state.metrics.render(&state.db, &state.search).await;
+    ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body)
 }

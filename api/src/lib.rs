@@ -12,9 +12,11 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod import;
+pub mod metrics;
 pub mod service;
 pub mod text;
 

@@ -18,8 +18,10 @@ pub const MAX_REPEATS: usize = 3;
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-/// Connection plumbing repeats legitimately at every level.
-const PLUMBING: &[&str] = &["edges", "node", "pageInfo", "__typename"];
+/// Connection plumbing repeats legitimately at every level, and so does introspection's
+/// `ofType` (GraphiQL's schema query nests it nine deep for `[[T!]!]!`-like types; it ends at
+/// a named type, and the depth limit bounds it anyway).
+const PLUMBING: &[&str] = &["edges", "node", "pageInfo", "__typename", "ofType"];
 
 struct Walk<'a> {
     fragments: &'a HashMap<Name, async_graphql::Positioned<FragmentDefinition>>,

@@ -21,8 +21,9 @@ use super::schema::{KIND_PASSAGE, KIND_QUOTATION};
 use super::{SearchError, SearchIndex};
 use crate::text::cp_offset;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
+    #[default]
     Transcripts,
     Quotations,
 }
@@ -40,7 +41,7 @@ pub struct Filter {
     pub conducted_to: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     pub query: String,
     pub scope: Scope,

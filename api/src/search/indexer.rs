@@ -1,16 +1,24 @@
 //! The one writer of the index. It tails `change_log` from the sequence recorded in the last
 //! commit, rebuilds documents from the database (the source of truth), and commits in batches
 //! so that many single edits do not leave many segments.
+//!
+//! On PostgreSQL sequence numbers are handed out when a row is inserted but become visible
+//! when its transaction commits, so seq 7 can appear after seq 8 has been read. A hole in the
+//! numbers is therefore kept as a *gap* and asked for again on every poll until it shows up,
+//! or until every transaction that could still commit it has ended (a rolled-back insert
+//! leaves a hole forever). Commits record the sequence below the oldest open gap, so a
+//! restart replays from there; replaying is harmless because every change is rebuilt from
+//! the database's current state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use entities::{case_ambito, change_log, code, interview, quotation, quotation_code, study_case};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::{Deserialize, Serialize};
 use tantivy::schema::Term;
@@ -19,7 +27,7 @@ use tantivy::{IndexReader, IndexWriter, TantivyDocument};
 use super::analyzer::ANALYZER_VERSION;
 use super::passages;
 use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
-use super::Shared;
+use super::{Position, Shared};
 use crate::text;
 
 /// What each commit records: the analyzer it was built with and the last change applied.
@@ -33,6 +41,37 @@ pub struct Payload {
 const BATCH: u64 = 5_000;
 /// Interviews per database round trip while rebuilding.
 const REBUILD_CHUNK: usize = 100;
+/// How often the log is polled for other replicas' writes (local ones wake the writer at once).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// A gap younger than this is always waited for: the transaction that took the number may
+/// not have an id yet, so the snapshot check below could miss it.
+const GAP_GRACE: Duration = Duration::from_secs(1);
+/// A gap is given up after this whatever the database says, so that one stuck session cannot
+/// hold the recorded position back forever.
+const GAP_GIVE_UP: Duration = Duration::from_secs(600);
+/// At most this many missing numbers are tracked; a larger jump (a sequence reset by hand)
+/// is taken as it is.
+const MAX_GAPS: i64 = 10_000;
+/// After a rebuild, holes among this many latest numbers are treated as gaps.
+const REBUILD_GAP_WINDOW: i64 = 1_000;
+
+/// A sequence number not (yet) seen in the log.
+#[derive(Debug, Clone, Copy)]
+struct Gap {
+    since: Instant,
+    /// The next transaction id when the grace period ended: once every transaction older
+    /// than that has finished, nobody can commit this number any more.
+    horizon: Option<i64>,
+}
+
+impl Gap {
+    fn new() -> Self {
+        Self {
+            since: Instant::now(),
+            horizon: None,
+        }
+    }
+}
 
 pub(super) struct Indexer {
     /// Shared only with `spawn_blocking` closures: this task is the one writer.
@@ -41,6 +80,7 @@ pub(super) struct Indexer {
     pub fields: Fields,
     pub db: DatabaseConnection,
     pub shared: Arc<Shared>,
+    gaps: BTreeMap<i64, Gap>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -292,10 +332,24 @@ impl Indexer {
         })
         .await
         .map_err(|_| IndexError::Panicked)??;
-        if let Some(seq) = commit {
-            self.shared.applied.send_replace(seq);
-        }
         Ok(())
+    }
+
+    pub fn new(
+        writer: IndexWriter,
+        reader: IndexReader,
+        fields: Fields,
+        db: DatabaseConnection,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            writer: Arc::new(Mutex::new(writer)),
+            reader,
+            fields,
+            db,
+            shared,
+            gaps: BTreeMap::new(),
+        }
     }
 
     /// Builds the whole index from the database.
@@ -319,23 +373,144 @@ impl Indexer {
                 progress(((n + 1) * REBUILD_CHUNK).min(total), total);
             }
         }
-        self.apply(Vec::new(), Some(seq)).await?;
+        // Changes numbered below `seq` but not yet committed when it was read were not in
+        // the rebuild: wait for them like for any gap.
+        self.gaps.clear();
+        let recent: Vec<i64> = change_log::Entity::find()
+            .select_only()
+            .column(change_log::Column::Seq)
+            .filter(change_log::Column::Seq.gt(seq - REBUILD_GAP_WINDOW))
+            .filter(change_log::Column::Seq.lte(seq))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let present: std::collections::HashSet<i64> = recent.into_iter().collect();
+        for missing in (seq - REBUILD_GAP_WINDOW + 1).max(1)..=seq {
+            if !present.contains(&missing) {
+                self.gaps.insert(missing, Gap::new());
+            }
+        }
+        self.expire_gaps().await?;
+        let through = self.through(seq);
+        self.apply(Vec::new(), Some(through)).await?;
+        self.shared.position.send_modify(|p| {
+            p.through = through;
+            p.high = seq;
+        });
         tracing::info!(interviews = total, seq, "search index rebuilt");
+        Ok(())
+    }
+
+    /// Everything up to the returned sequence is applied: below the oldest gap.
+    fn through(&self, high: i64) -> i64 {
+        self.gaps.keys().next().map_or(high, |g| g - 1)
+    }
+
+    /// Drops the gaps nobody can fill any more.
+    async fn expire_gaps(&mut self) -> Result<(), IndexError> {
+        if self.gaps.is_empty() {
+            return Ok(());
+        }
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            // SQLite has one writer at a time, which takes its number and commits before the
+            // next begins: a hole is a rollback, never a change still to come.
+            self.gaps.clear();
+            return Ok(());
+        }
+        let now = Instant::now();
+        let waiting = |g: &Gap| g.horizon.is_none() && now.duration_since(g.since) >= GAP_GRACE;
+        if !self
+            .gaps
+            .values()
+            .any(|g| waiting(g) || g.horizon.is_some())
+        {
+            return Ok(());
+        }
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest, \
+                        pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next",
+            ))
+            .await?;
+        let Some(row) = row else { return Ok(()) };
+        let oldest: i64 = row.try_get("", "oldest")?;
+        let next: i64 = row.try_get("", "next")?;
+        for g in self.gaps.values_mut() {
+            if waiting(g) {
+                g.horizon = Some(next);
+            }
+        }
+        let before = self.gaps.len();
+        self.gaps.retain(|seq, g| {
+            let ended = g.horizon.is_some_and(|h| oldest >= h);
+            let stale = now.duration_since(g.since) >= GAP_GIVE_UP;
+            if stale && !ended {
+                tracing::warn!(seq, "gave up waiting for change-log entry");
+            }
+            !(ended || stale)
+        });
+        if self.gaps.len() != before {
+            tracing::debug!(
+                dropped = before - self.gaps.len(),
+                "change-log gaps closed (rolled back)"
+            );
+        }
         Ok(())
     }
 
     /// Applies the next batch of logged changes; returns how many there were.
     pub async fn catch_up(&mut self) -> Result<usize, IndexError> {
-        let from = *self.shared.applied.borrow();
+        // Counted before reading, so that `SearchIndex::sync` knows this poll saw every
+        // change committed before it started.
+        let poll = self.shared.polls_started.fetch_add(1, Ordering::SeqCst) + 1;
+        let result = self.poll_once().await;
+        self.shared
+            .position
+            .send_modify(|p| p.polls = p.polls.max(poll));
+        result
+    }
+
+    async fn poll_once(&mut self) -> Result<usize, IndexError> {
+        let start = *self.shared.position.borrow();
+        let mut wanted = Condition::any().add(change_log::Column::Seq.gt(start.high));
+        if !self.gaps.is_empty() {
+            wanted = wanted.add(change_log::Column::Seq.is_in(self.gaps.keys().copied()));
+        }
         let changes = change_log::Entity::find()
-            .filter(change_log::Column::Seq.gt(from))
+            .filter(wanted)
             .order_by_asc(change_log::Column::Seq)
             .limit(BATCH)
             .all(&self.db)
             .await?;
-        let Some(last) = changes.last().map(|c| c.seq) else {
+        let mut high = start.high;
+        for c in &changes {
+            // Also for numbers above `high`: a failed poll may have left them as gaps.
+            self.gaps.remove(&c.seq);
+            if c.seq > high {
+                if c.seq - high <= MAX_GAPS {
+                    for missing in high + 1..c.seq {
+                        self.gaps.entry(missing).or_insert_with(Gap::new);
+                    }
+                } else {
+                    tracing::warn!(
+                        from = high,
+                        to = c.seq,
+                        "change-log numbers jump; not waiting for the hole"
+                    );
+                }
+                high = c.seq;
+            }
+        }
+        self.expire_gaps().await?;
+        let through = self.through(high);
+        if changes.is_empty() {
+            if through != start.through {
+                self.shared.position.send_modify(|p| p.through = through);
+            }
             return Ok(0);
-        };
+        }
         // Only the latest state matters: rebuild each touched entity once, in log order.
         let mut touched: BTreeMap<i64, (String, i64)> = BTreeMap::new();
         let mut seen: HashMap<(String, i64), i64> = HashMap::new();
@@ -364,7 +539,14 @@ impl Indexer {
                 other => tracing::warn!(entity = other, "unknown entity in change_log"),
             }
         }
-        self.apply(ops, Some(last)).await?;
+        self.apply(ops, Some(through)).await?;
+        self.shared.position.send_modify(|p| {
+            *p = Position {
+                through,
+                high,
+                ..*p
+            }
+        });
         Ok(changes.len())
     }
 
@@ -392,11 +574,7 @@ impl Indexer {
         while !self.shared.stop.load(Ordering::SeqCst) {
             match self.catch_up().await {
                 Ok(0) => {
-                    let _ = tokio::time::timeout(
-                        Duration::from_millis(500),
-                        self.shared.wake.notified(),
-                    )
-                    .await;
+                    let _ = tokio::time::timeout(POLL_INTERVAL, self.shared.wake.notified()).await;
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -16,8 +16,8 @@ pub mod query;
 pub mod schema;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -47,10 +47,29 @@ pub enum SearchError {
 
 type Progress = Box<dyn Fn(usize, usize) + Send + Sync>;
 
+/// How far the writer has followed the change log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Every change numbered up to here is searchable; each commit records it.
+    pub through: i64,
+    /// The highest change applied (changes numbered below it may still be awaited).
+    pub high: i64,
+    /// Polls of the log finished (see `SearchIndex::sync`).
+    pub polls: u64,
+}
+
+/// How far the index trails the change log.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lag {
+    pub changes: i64,
+    pub seconds: f64,
+}
+
 /// State shared between the searchers and the writer task.
 pub(crate) struct Shared {
-    /// The last change-log sequence applied and committed.
-    pub applied: watch::Sender<i64>,
+    pub position: watch::Sender<Position>,
+    /// Polls of the log begun.
+    pub polls_started: AtomicU64,
     pub ready: AtomicBool,
     pub wake: Notify,
     pub stop: AtomicBool,
@@ -59,6 +78,10 @@ pub(crate) struct Shared {
 
 pub struct SearchIndex {
     index: Index,
+    dir: std::path::PathBuf,
+    /// The writer's pool, also for the operational queries (lag) that should not count as
+    /// requests' statements.
+    db: DatabaseConnection,
     reader: IndexReader,
     fields: Fields,
     shared: Arc<Shared>,
@@ -119,24 +142,25 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let (applied, _) = watch::channel(start_seq);
+        let (position, _) = watch::channel(Position {
+            through: start_seq,
+            high: start_seq,
+            polls: 0,
+        });
         let shared = Arc::new(Shared {
-            applied,
+            position,
+            polls_started: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             progress: opts.progress,
         });
-        let indexer = Indexer {
-            writer: Arc::new(Mutex::new(writer)),
-            reader: reader.clone(),
-            fields,
-            db,
-            shared: shared.clone(),
-        };
+        let indexer = Indexer::new(writer, reader.clone(), fields, db.clone(), shared.clone());
         let task = tokio::spawn(indexer.run(rebuild));
         Ok(Arc::new(Self {
             index,
+            dir: dir.to_owned(),
+            db,
             reader,
             fields,
             shared,
@@ -159,28 +183,34 @@ impl SearchIndex {
         self.shared.ready.load(Ordering::SeqCst)
     }
 
-    /// The last change-log sequence applied.
+    /// Every change-log sequence up to this one is searchable.
     pub fn applied_seq(&self) -> i64 {
-        *self.shared.applied.borrow()
+        self.shared.position.borrow().through
+    }
+
+    /// How far the writer has followed the change log.
+    pub fn position(&self) -> Position {
+        *self.shared.position.borrow()
     }
 
     /// Waits until every change committed to the database so far is searchable (bounded).
     /// Mutations call it so that a search after they return sees them.
     pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
         let target = indexer::max_seq(db).await?;
-        self.wait_for(target).await;
-        Ok(())
-    }
-
-    /// Waits until `seq` is applied, or the timeout passes.
-    pub async fn wait_for(&self, seq: i64) {
-        let mut rx = self.shared.applied.subscribe();
+        // A poll that begins after this point sees every change committed before it,
+        // including ones numbered below changes already applied.
+        let begun = self.shared.polls_started.load(Ordering::SeqCst);
+        let mut rx = self.shared.position.subscribe();
         self.shared.wake.notify_one();
-        let reached =
-            tokio::time::timeout(SYNC_TIMEOUT, rx.wait_for(|applied| *applied >= seq)).await;
+        let reached = tokio::time::timeout(
+            SYNC_TIMEOUT,
+            rx.wait_for(|p| p.polls > begun && p.high >= target),
+        )
+        .await;
         if reached.is_err() {
-            tracing::warn!(seq, "search index did not catch up in time");
+            tracing::warn!(seq = target, "search index did not catch up in time");
         }
+        Ok(())
     }
 
     /// Waits until the index is ready (start-up rebuild done), then until it has caught up.
@@ -189,6 +219,55 @@ impl SearchIndex {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.sync(db).await
+    }
+
+    /// How far the index trails the change log: changes logged but not applied, and the age
+    /// of the oldest of them.
+    pub async fn lag(&self) -> Result<Lag, SearchError> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let high = self.position().high;
+        let newest = indexer::max_seq(&self.db).await?;
+        if newest <= high {
+            return Ok(Lag::default());
+        }
+        let oldest = entities::change_log::Entity::find()
+            .filter(entities::change_log::Column::Seq.gt(high))
+            .order_by_asc(entities::change_log::Column::Seq)
+            .one(&self.db)
+            .await?;
+        let seconds = oldest.map_or(0.0, |c| {
+            (chrono::Utc::now() - c.created_at)
+                .num_milliseconds()
+                .max(0) as f64
+                / 1000.0
+        });
+        Ok(Lag {
+            changes: newest - high,
+            seconds,
+        })
+    }
+
+    /// The writer's database pool.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Bytes of the index's files on disk.
+    pub fn size_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Documents (passages and quotations) searchable now.
+    pub fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
     }
 
     /// Number of segments in the index (operations: merges keep it low).
