@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod service;
 pub mod text;
 

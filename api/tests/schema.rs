@@ -88,7 +88,6 @@ const PENDING: &[&str] = &[
     "Query.search(excludeForms)",
     "SearchResults.matchedForms",
     "Mutation.importQdpx",
-    "Upload",
     "MatchMode",
     "MatchedForm",
     "ImportReport",

@@ -19,6 +19,7 @@ pub mod quotations;
 pub mod scalars;
 pub mod search;
 pub mod studies;
+pub mod transcripts;
 pub mod users;
 
 use std::collections::HashSet;
@@ -58,6 +59,7 @@ pub struct Mutation(
     quotations::QuotationMutation,
     discontinuities::DiscontinuityMutation,
     memos::MemoMutation,
+    transcripts::TranscriptMutation,
 );
 
 pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;
