@@ -84,6 +84,27 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import transcripts (.txt, .md, .docx) as new interviews of a case: all files or none.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The files; each becomes an interview labelled by its name ("Int. 3.docx" → "Int. 3").
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The study (global ID or number).
+    #[arg(long)]
+    pub study: String,
+    /// The case (global ID, number, or label); needed when the study has more than one.
+    #[arg(long)]
+    pub case: Option<String>,
+    /// The transcripts' language.
+    #[arg(long, default_value = "it")]
+    pub language: String,
+    /// The user the import is recorded under (created if new); acts as an instance admin.
+    #[arg(long, default_value = "cli")]
+    pub user: String,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -158,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Import(args) => crate::import::cli::run(&database.conn, args).await,
         Command::Token(TokenCommand::List) => {
             println!(
                 "{:>5}  {:<20} {:<6} {:<25} {:<25} revoked",

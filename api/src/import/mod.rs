@@ -2,5 +2,6 @@
 //! text or a clear `BadInput` out) and happens before any write, so that one bad file in a
 //! batch leaves the database untouched.
 
+pub mod cli;
 pub mod docx;
 pub mod transcripts;

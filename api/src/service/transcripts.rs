@@ -2,8 +2,8 @@
 //! first (`import::transcripts`), then all interviews are written in one transaction, so a
 //! batch with one bad file imports nothing.
 
-use entities::interview;
-use sea_orm::DatabaseConnection;
+use entities::{interview, study_case};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
@@ -102,4 +102,54 @@ pub async fn import_transcripts(
     authorize_import(db, caller, case_id).await?;
     let read = read_all(files).await?;
     save(db, caller, case_id, language, read).await
+}
+
+/// The case of a study that an import goes into: by number, or by label, or the study's only
+/// case when none is named.
+pub async fn case_for_import(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    study_id: i64,
+    case: Option<&str>,
+) -> ServiceResult<i64> {
+    let study = crate::service::studies::readable_study(db, caller, study_id).await?;
+    let cases = study_case::Entity::find()
+        .filter(study_case::Column::StudyId.eq(study.id))
+        .order_by_asc(study_case::Column::Id)
+        .all(db)
+        .await?;
+    let labels = || {
+        cases
+            .iter()
+            .map(|c| format!("{} ({:?})", c.id, c.label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let found = match case.map(str::trim) {
+        Some(r) => cases
+            .iter()
+            .find(|c| r.parse() == Ok(c.id) || c.label == r)
+            .ok_or_else(|| {
+                ServiceError::bad_input(format!(
+                    "the study has no case {r:?}; its cases: {}",
+                    labels()
+                ))
+            })?,
+        None => match cases.as_slice() {
+            [only] => only,
+            [] => {
+                return Err(ServiceError::bad_input(
+                    "the study has no cases yet: create one first",
+                ))
+            }
+            _ => {
+                return Err(ServiceError::bad_input(format!(
+                    "the study has {} cases; name one with --case: {}",
+                    cases.len(),
+                    labels()
+                )))
+            }
+        },
+    };
+    Ok(found.id)
 }
