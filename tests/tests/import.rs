@@ -346,10 +346,25 @@ async fn one_bad_file_imports_nothing_and_is_named() {
             "{name}: nothing imported"
         );
     }
-    // The same good file alone goes in.
-    let (_, ok) = upload(&server, Some(&token), IMPORT, json!({"c": case}), &[good]).await;
+    let (_, none) = upload(&server, Some(&token), IMPORT, json!({"c": case}), &[]).await;
+    assert_eq!(error_code(&none), "BAD_USER_INPUT", "{none:#}");
+    // The same good file alone goes in; a second time it is warned about, not refused.
+    let (_, ok) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &[good.clone()],
+    )
+    .await;
     assert!(ok.get("errors").is_none(), "{ok:#}");
-    assert_eq!(interview_count(&server, &token).await, 1);
+    assert_eq!(ok["data"]["importTranscripts"]["warnings"], json!([]));
+    let (_, again) = upload(&server, Some(&token), IMPORT, json!({"c": case}), &[good]).await;
+    assert_eq!(
+        again["data"]["importTranscripts"]["warnings"],
+        json!(["buono.txt: the case already has an interview labelled \"buono\""])
+    );
+    assert_eq!(interview_count(&server, &token).await, 2);
 }
 
 #[tokio::test]
@@ -371,7 +386,7 @@ async fn only_analysts_and_owners_import_and_the_case_must_exist() {
     .await;
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
     let (_, anonymous) = upload(&server, None, IMPORT, json!({"c": corpus.case}), &file()).await;
-    assert_ne!(anonymous["errors"][0]["extensions"]["code"], Value::Null);
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous:#}");
     assert!(anonymous["data"].is_null(), "{anonymous:#}");
     let (_, accepted) = upload(
         &server,

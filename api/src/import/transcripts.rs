@@ -468,6 +468,19 @@ mod tests {
 
         let clean = read("pulito.txt", "Intervistatore: già.\n".as_bytes()).unwrap();
         assert!(clean.steps.is_empty());
+        assert!(clean.warnings.is_empty());
+        let prose = read(
+            "C:\\dati\\nota.txt",
+            "Solo appunti, senza turni.".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(prose.file_name, "nota.txt");
+        assert_eq!(prose.turns, 0);
+        assert!(
+            prose.warnings[0].contains("no speaker turns"),
+            "{:?}",
+            prose.warnings
+        );
     }
 
     #[test]

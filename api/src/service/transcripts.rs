@@ -60,8 +60,23 @@ pub async fn save(
     read: Vec<Transcript>,
 ) -> ServiceResult<Vec<ImportedTranscript>> {
     let txn = begin_write(db).await?;
+    let mut labels: Vec<String> = interview::Entity::find()
+        .filter(interview::Column::CaseId.eq(case_id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|i| i.label)
+        .collect();
     let mut out = Vec::with_capacity(read.len());
-    for t in read {
+    for mut t in read {
+        let label = t.label();
+        if labels.contains(&label) {
+            t.warnings.push(format!(
+                "{}: the case already has an interview labelled {label:?}",
+                t.file_name
+            ));
+        }
+        labels.push(label);
         let interview = insert_interview(
             &txn,
             caller,
