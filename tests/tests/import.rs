@@ -354,7 +354,7 @@ async fn one_bad_file_imports_nothing_and_is_named() {
         Some(&token),
         IMPORT,
         json!({"c": case}),
-        &[good.clone()],
+        std::slice::from_ref(&good),
     )
     .await;
     assert!(ok.get("errors").is_none(), "{ok:#}");
