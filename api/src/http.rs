@@ -151,10 +151,30 @@ pub async fn caller_from_headers(db: &Database, headers: &HeaderMap) -> Result<C
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
-    req: Result<GraphQLRequest, GraphQLRejection>,
+    request: axum::extract::Request,
 ) -> Response {
-    let req = match req {
+    // The multipart parser reports a body cut short by the limit only as "failed to read
+    // stream"; watching the body tells an oversize upload from a malformed one.
+    let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = over_limit.clone();
+    let request = request.map(|body| {
+        use futures_util::StreamExt as _;
+        axum::body::Body::from_stream(body.into_data_stream().inspect(move |chunk| {
+            if chunk
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("length limit exceeded"))
+            {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }))
+    });
+    let req = match <GraphQLRequest as axum::extract::FromRequest<()>>::from_request(request, &())
+        .await
+    {
         Ok(r) => r,
+        Err(_) if over_limit.load(std::sync::atomic::Ordering::Relaxed) => {
+            return too_large_response(state.limits.max_body_bytes)
+        }
         Err(rejection) => return unreadable_request(rejection, state.limits.max_body_bytes),
     };
     let caller = match caller_from_headers(&state.db, &headers).await {

@@ -443,6 +443,14 @@ async fn an_upload_over_the_body_limit_gets_a_clear_error() {
         "{body:#}"
     );
     assert_eq!(interview_count(&server, &token).await, 0);
+
+    // Without a declared length the limit is met while the upload is read: same answer.
+    let (status, body) = chunked_upload(&server, &token, &case, 100 * 1024).await;
+    assert_eq!(status, 413, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["maxBodyBytes"], 65536);
+    assert_eq!(interview_count(&server, &token).await, 0);
     // A malformed multipart request is answered in GraphQL's shape too.
     let bad = reqwest::Client::new()
         .post(format!("{}/graphql", server.url))
@@ -455,4 +463,60 @@ async fn an_upload_over_the_body_limit_gets_a_clear_error() {
     assert_eq!(bad.status(), 400);
     let body: Value = bad.json().await.unwrap();
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+}
+
+/// A multipart import sent with `Transfer-Encoding: chunked` over a raw connection, so that
+/// the server cannot refuse on a declared length. Returns the status and the body.
+async fn chunked_upload(
+    server: &TestServer,
+    token: &str,
+    case: &Value,
+    size: usize,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let operations = json!({"query": IMPORT, "variables": {"c": case, "files": [null]}});
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("operations", operations.to_string()),
+        ("map", json!({"0": ["variables.files.0"]}).to_string()),
+    ] {
+        body.extend(
+            format!("--X\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend(
+        b"--X\r\nContent-Disposition: form-data; name=\"0\"; filename=\"lungo.txt\"\r\n\r\nR: ",
+    );
+    body.extend(std::iter::repeat_n(b'a', size));
+    body.extend(b"\r\n--X--\r\n");
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=X\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(8192) {
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend(chunk);
+        framed.extend(b"\r\n");
+        // The server may answer and stop reading before the upload ends.
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
