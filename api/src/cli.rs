@@ -100,17 +100,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Import files into a study: REFI-QDA projects (.qdpx) and codebooks (.qdc).
-    Import {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// The study (global ID or number); without it each project becomes a new study.
-        #[arg(long)]
-        study: Option<String>,
-        /// Who imports (created if new): owner of new studies, coder where the file names none.
-        #[arg(long, default_value = "admin")]
-        user: String,
-    },
+    /// Import transcripts (.txt, .md, .docx) as interviews of a case, all files or none; or
+    /// REFI-QDA projects (.qdpx) and codebooks (.qdc), each into a new study or --study.
+    Import(ImportArgs),
     /// Export a study to a file.
     Export {
         /// The study (global ID or number).
@@ -137,6 +129,28 @@ pub enum ExportFormat {
     Qdpx,
     Csv,
     MatrixCsv,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The files: transcripts, each becoming an interview labelled by its name ("Int. 3.docx"
+    /// → "Int. 3"); or REFI-QDA files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The study (global ID or number). Transcripts need it; a REFI-QDA project without it
+    /// becomes a new study.
+    #[arg(long)]
+    pub study: Option<String>,
+    /// The case (global ID, number, or label); needed when the study has more than one.
+    #[arg(long)]
+    pub case: Option<String>,
+    /// The transcripts' language.
+    #[arg(long, default_value = "it")]
+    pub language: String,
+    /// The user the import is recorded under (created if new; owner of new studies, coder
+    /// where a project names none); acts as an instance admin.
+    #[arg(long, default_value = "cli")]
+    pub user: String,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -189,18 +203,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => reindex(&opts, &database).await,
         Command::Migrate => {
             eprintln!("migrations applied");
-            Ok(())
-        }
-        Command::Import { files, study, user } => {
-            let caller = operator(&database, &user).await?;
-            let study_id = study
-                .as_deref()
-                .map(crate::graphql::ids::parse_study_ref)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for file in &files {
-                import_refi_file(&database, &caller, file, study_id).await?;
-            }
             Ok(())
         }
         Command::Export {
@@ -265,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Import(args) => crate::import::cli::run(&database.conn, args).await,
         Command::Token(TokenCommand::List) => {
             println!(
                 "{:>5}  {:<20} {:<6} {:<25} {:<25} revoked",
@@ -381,69 +384,6 @@ async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Resul
         index.applied_seq()
     );
     Ok(())
-}
-
-/// The person at the console: they hold the database, so they act as an administrator.
-async fn operator(database: &db::Database, name: &str) -> anyhow::Result<auth::Caller> {
-    let user = auth::ensure_user(&database.conn, name)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(auth::Caller {
-        user: Some(auth::CallerUser {
-            id: user.id,
-            name: user.name,
-            is_admin: true,
-            roles: Default::default(),
-        }),
-    })
-}
-
-/// `quaderno import` of one REFI-QDA file (.qdpx project, .qdc codebook).
-pub async fn import_refi_file(
-    database: &db::Database,
-    caller: &auth::Caller,
-    file: &std::path::Path,
-    study_id: Option<i64>,
-) -> anyhow::Result<crate::import::ImportReport> {
-    let ext = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if !matches!(ext.as_str(), "qdpx" | "qdc" | "qde") {
-        anyhow::bail!(
-            "{}: only REFI-QDA files (.qdpx, .qdc) are imported here",
-            file.display()
-        );
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let report = crate::import::import_refi(
-        &database.conn,
-        caller,
-        name,
-        &bytes,
-        study_id,
-        crate::import::Limits::default(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    println!(
-        "{}: study {} ({}): {} codes, {} interviews, {} quotations",
-        file.display(),
-        report.study.id,
-        crate::graphql::ids::encode(crate::graphql::ids::Kind::Study, report.study.id).0,
-        report.codes,
-        report.interviews,
-        report.quotations
-    );
-    for w in &report.warnings {
-        eprintln!("  warning: {w}");
-    }
-    Ok(report)
 }
 
 /// `quaderno backup -o FILE`: `VACUUM INTO` copies the database as of one read transaction,

@@ -2,7 +2,9 @@
 //! resolved here, once per request, from the Bearer token.
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{
+    rejection::GraphQLRejection, GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket,
+};
 use axum::extract::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -105,6 +107,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(axum::middleware::map_response_with_state(
+            limits.max_body_bytes,
+            explain_too_large,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
@@ -169,8 +175,32 @@ pub async fn caller_from_headers(db: &Database, headers: &HeaderMap) -> Result<C
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    request: axum::extract::Request,
 ) -> Response {
+    // The multipart parser reports a body cut short by the limit only as "failed to read
+    // stream"; watching the body tells an oversize upload from a malformed one.
+    let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = over_limit.clone();
+    let request = request.map(|body| {
+        use futures_util::StreamExt as _;
+        axum::body::Body::from_stream(body.into_data_stream().inspect(move |chunk| {
+            if chunk
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("length limit exceeded"))
+            {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }))
+    });
+    let req = match <GraphQLRequest as axum::extract::FromRequest<()>>::from_request(request, &())
+        .await
+    {
+        Ok(r) => r,
+        Err(_) if over_limit.load(std::sync::atomic::Ordering::Relaxed) => {
+            return too_large_response(state.limits.max_body_bytes)
+        }
+        Err(rejection) => return unreadable_request(rejection, state.limits.max_body_bytes),
+    };
     let started = std::time::Instant::now();
     let request = req.into_inner();
     let operation = crate::metrics::operation_name(&request);
@@ -206,6 +236,59 @@ async fn graphql(
         }),
     );
     GraphQLResponse::from(resp).into_response()
+}
+
+/// A GraphQL-shaped error for a request that could not be read (malformed JSON or multipart,
+/// a batch, a body over the limit), so that upload clients see a sentence and a code.
+fn unreadable_request(rejection: GraphQLRejection, max_body_bytes: usize) -> Response {
+    let err = rejection.0;
+    let mut chain: Vec<String> = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    let too_large = matches!(err, async_graphql::ParseRequestError::PayloadTooLarge)
+        || chain.iter().any(|m| m.contains("length limit exceeded"));
+    if too_large {
+        return too_large_response(max_body_bytes);
+    }
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("the request cannot be read: {}", chain.join(": ")),
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }]
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+fn too_large_response(max_body_bytes: usize) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!(
+                "the request body is larger than the {max_body_bytes} bytes this server accepts \
+                 (uploads included); send fewer or smaller files per request, or raise \
+                 --max-body-mb (QUADERNO_MAX_BODY_MB)"
+            ),
+            "extensions": { "code": "BAD_USER_INPUT", "maxBodyBytes": max_body_bytes }
+        }]
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
+}
+
+/// The body limit answers a declared oversize body with a bare 413; say why, as GraphQL does.
+async fn explain_too_large(State(max_body_bytes): State<usize>, response: Response) -> Response {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && plain {
+        too_large_response(max_body_bytes)
+    } else {
+        response
+    }
 }
 
 /// Every error the server raises carries a code (see `graphql::error`); the ones without are

@@ -18,6 +18,12 @@ pub struct Model {
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The file name an imported transcript was read from; None when typed in.
+    pub source_file: Option<String>,
+    /// JSON array of the normalisation steps that changed an imported text (see
+    /// `api::import::transcripts::Step`); None when typed in.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub normalisation: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_init;
 mod m20261123_000002_memos;
 mod m20261123_000003_audit_log;
+mod m20261123_000004_interview_source;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261123_000002_memos::Migration),
             Box::new(m20261123_000003_audit_log::Migration),
+            Box::new(m20261123_000004_interview_source::Migration),
         ]
     }
 }

@@ -79,6 +79,15 @@ impl Interview {
         let page = page::in_memory(&rows, |q| q.id, page_request(first, after)?)?;
         Ok(connection(page, |q| q.id, Quotation))
     }
+    /// The file an imported transcript was read from; null when it was typed in.
+    async fn source_file(&self) -> Option<&str> {
+        self.0.source_file.as_deref()
+    }
+    /// The normalisation steps that changed an imported transcript on the way in (empty when
+    /// the file was stored as read); null when the transcript was typed in.
+    async fn normalisation(&self) -> Option<Vec<super::transcripts::NormalisationStep>> {
+        super::transcripts::recorded_steps(self.0.normalisation.as_deref())
+    }
     /// Optimistic-concurrency version of the transcript.
     async fn version(&self) -> i32 {
         self.0.version

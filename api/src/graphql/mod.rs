@@ -20,6 +20,7 @@ pub mod quotations;
 pub mod scalars;
 pub mod search;
 pub mod studies;
+pub mod transcripts;
 pub mod users;
 
 use std::collections::HashSet;
@@ -61,6 +62,7 @@ pub struct Mutation(
     discontinuities::DiscontinuityMutation,
     memos::MemoMutation,
     qdpx::QdpxMutation,
+    transcripts::TranscriptMutation,
 );
 
 pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;

@@ -1,11 +1,15 @@
-//! Bringing other tools' work in: REFI-QDA projects (.qdpx) and codebooks (.qdc). The file is
-//! read and checked whole first (archive, XML, every referenced text, every position); then
-//! one transaction writes the study, or nothing is written. Every problem with the file is
-//! `ServiceError::BadInput` with a sentence saying what is wrong.
+//! Getting data in from files researchers already hold: transcripts (.txt, .md, .docx) and
+//! other tools' work as REFI-QDA projects (.qdpx) and codebooks (.qdc). A file is read and
+//! checked whole first (archive, XML, text encoding, every referenced text and position), before
+//! any write; then one transaction writes everything, or nothing is written. Every problem with
+//! a file is `ServiceError::BadInput` with a sentence saying what is wrong.
 
 pub mod archive;
+pub mod cli;
+pub mod docx;
 pub mod qdpx;
 pub mod refi;
+pub mod transcripts;
 
 use sea_orm::DatabaseConnection;
 

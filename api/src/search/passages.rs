@@ -14,18 +14,27 @@ pub struct Passage {
 
 /// Whether a line opens a speaker turn: "INT:", "R:", "Intervistatore:", "D. Rossi:"…
 pub fn is_turn_start(line: &str) -> bool {
+    speaker_of(line).is_some()
+}
+
+/// The speaker label a line opens with ("D. Rossi" in "D. Rossi: dunque"), if it opens a turn.
+pub fn speaker_of(line: &str) -> Option<&str> {
     let line = line.trim_start();
-    let Some((label, _)) = line.split_once(':') else {
-        return false;
-    };
+    let (label, _) = line.split_once(':')?;
     let label = label.trim();
+    is_speaker_label(label).then_some(label)
+}
+
+/// Whether a text reads as a speaker label: short, capitalised, letters (Italian surnames
+/// keep their apostrophe: "D'Amico"), no digits, so that "Nel 2021:" is not a speaker.
+pub fn is_speaker_label(label: &str) -> bool {
     !label.is_empty()
         && label.chars().count() <= 25
         && label.chars().next().is_some_and(char::is_uppercase)
         && label.split_whitespace().count() <= 3
         && label
             .chars()
-            .all(|c| c.is_alphabetic() || c == ' ' || c == '.')
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '\'' | '’'))
 }
 
 pub fn split(transcript: &str) -> Vec<Passage> {
@@ -141,5 +150,8 @@ mod tests {
             "Nel 2021: la pandemia, e poi tutto il resto"
         ));
         assert!(!is_turn_start("senza etichetta"));
+        assert!(is_turn_start("D'Amico: sì"));
+        assert_eq!(speaker_of("  Intervistata: bene"), Some("Intervistata"));
+        assert_eq!(speaker_of("R:"), Some("R"));
     }
 }

@@ -48,6 +48,27 @@ pub async fn create_interview(
     caller: &Caller,
     input: NewInterview,
 ) -> ServiceResult<interview::Model> {
+    let txn = begin_write(db).await?;
+    let i = insert_interview(&txn, caller, input, None).await?;
+    txn.commit().await?;
+    Ok(i)
+}
+
+/// Where an imported transcript came from and which normalisation steps changed its text.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub source_file: String,
+    pub normalisation: Vec<String>,
+}
+
+/// Creates an interview inside the caller's transaction (an import writes many or none),
+/// with the change-log entry the search index follows and the audit record.
+pub async fn insert_interview<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    input: NewInterview,
+    provenance: Option<Provenance>,
+) -> ServiceResult<interview::Model> {
     let label = non_empty(&input.label, "label")?;
     if input.transcript.trim().is_empty() {
         return Err(ServiceError::bad_input("the transcript must not be empty"));
@@ -55,10 +76,21 @@ pub async fn create_interview(
     let length = i32::try_from(char_len(&input.transcript))
         .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
     let language = non_empty(&input.language, "language")?;
-    let txn = begin_write(db).await?;
-    let (c, s) = readable_case(&txn, caller, input.case_id).await?;
+    let (c, s) = readable_case(txn, caller, input.case_id).await?;
     caller.authorize(s.id, s.is_public, Permission::Code)?;
     let now = Utc::now();
+    let operation = if provenance.is_some() {
+        "importTranscript"
+    } else {
+        "createInterview"
+    };
+    let (source_file, normalisation) = match provenance {
+        Some(p) => (
+            Some(p.source_file),
+            Some(serde_json::to_string(&p.normalisation).unwrap_or_else(|_| "[]".into())),
+        ),
+        None => (None, None),
+    };
     let i = interview::ActiveModel {
         case_id: Set(c.id),
         label: Set(label),
@@ -70,22 +102,23 @@ pub async fn create_interview(
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+        source_file: Set(source_file),
+        normalisation: Set(normalisation),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    change_log::append(&txn, change_log::Entity::Interview, i.id, Op::Upsert).await?;
+    change_log::append(txn, change_log::Entity::Interview, i.id, Op::Upsert).await?;
     crate::service::audit::record(
-        &txn,
+        txn,
         caller,
-        "createInterview",
+        operation,
         "interview",
         i.id,
         Some(s.id),
-        json!({"after": {"label": i.label, "length": i.length}}),
+        json!({"after": {"label": i.label, "length": i.length, "sourceFile": i.source_file}}),
     )
     .await?;
-    txn.commit().await?;
     Ok(i)
 }
 

@@ -15,3 +15,4 @@ pub mod page;
 pub mod quotations;
 pub mod studies;
 pub mod territory;
+pub mod transcripts;

@@ -1,0 +1,557 @@
+//! Transcripts from files: .txt, .md and .docx become one normalised text each, with the
+//! speaker turns that search passages follow (`search::passages`).
+//!
+//! Normalisation, in this order, each step recorded only when it changed the text:
+//! 1. the bytes must be UTF-8 (a .docx's XML is decoded by its parser); otherwise the file
+//!    is refused, naming the first bad byte — guessing Latin-1 would silently garble à è ’;
+//! 2. a leading byte-order mark is dropped (`BOM_STRIPPED`);
+//! 3. CRLF and lone CR become LF (`LINE_ENDINGS`);
+//! 4. Unicode NFC (`UNICODE_NFC`), so that "è" typed as e + combining accent is the same code
+//!    point as everywhere else, and offsets and search agree;
+//! 5. Markdown only (`MARKDOWN`): the text is kept readable as prose — heading markers
+//!    (`# `), block quotes (`> `), emphasis and code markers (`**`, `__`, `*`, `_`, `` ` ``),
+//!    link targets (`[text](url)` keeps "text"), backslash escapes and code fences are
+//!    removed; list markers, tables and HTML are left as written;
+//! 6. speaker labels (`SPEAKER_LABELS`): a label on a paragraph of its own — "Intervistatore"
+//!    in bold in a Word file, `**R:**` in Markdown, "INT:" followed by a blank line — gets its
+//!    colon and is joined to the turn it opens, so that the passage of the turn starts with it.
+//!
+//! A Word paragraph becomes a line. Where the document has speaker turns, the lines of a turn
+//! stay together and a blank line separates turns; without turns every paragraph is followed
+//! by a blank line. Either way search passages are turns, or paragraphs.
+
+use unicode_normalization::{is_nfc, UnicodeNormalization};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::import::docx;
+use crate::search::passages::{is_speaker_label, is_turn_start, speaker_of};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Docx,
+}
+
+impl Format {
+    /// The format by file extension (case-insensitive).
+    pub fn of_file(name: &str) -> ServiceResult<Format> {
+        let ext = name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "txt" | "text" => Ok(Format::Text),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "docx" => Ok(Format::Docx),
+            "qdpx" | "qdc" => Err(ServiceError::bad_input(format!(
+                "{name}: REFI-QDA projects and codebooks are not transcripts; import them with importQdpx"
+            ))),
+            "doc" => Err(ServiceError::bad_input(format!(
+                "{name}: old Word (.doc) files cannot be read; save it as .docx"
+            ))),
+            _ => Err(ServiceError::bad_input(format!(
+                "{name}: unknown transcript format; use .txt, .md or .docx"
+            ))),
+        }
+    }
+}
+
+/// A normalisation step that changed the text (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    BomStripped,
+    LineEndings,
+    UnicodeNfc,
+    Markdown,
+    SpeakerLabels,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] = [
+        Step::BomStripped,
+        Step::LineEndings,
+        Step::UnicodeNfc,
+        Step::Markdown,
+        Step::SpeakerLabels,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::BomStripped => "BOM_STRIPPED",
+            Step::LineEndings => "LINE_ENDINGS",
+            Step::UnicodeNfc => "UNICODE_NFC",
+            Step::Markdown => "MARKDOWN",
+            Step::SpeakerLabels => "SPEAKER_LABELS",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+}
+
+/// A file read and normalised, ready to become an interview.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    /// The file name without directories.
+    pub file_name: String,
+    pub format: Format,
+    pub text: String,
+    pub steps: Vec<Step>,
+    /// Lines that open a speaker turn, and the speakers in order of first appearance.
+    pub turns: usize,
+    pub speakers: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Transcript {
+    /// The interview label the file name suggests: "Int. 3.docx" → "Int. 3".
+    pub fn label(&self) -> String {
+        let stem = self
+            .file_name
+            .rsplit_once('.')
+            .map_or(self.file_name.as_str(), |(s, _)| s)
+            .trim();
+        if stem.is_empty() {
+            self.file_name.clone()
+        } else {
+            stem.to_owned()
+        }
+    }
+}
+
+/// Reads one file. Errors are `BadInput` sentences that start with the file name.
+pub fn read(file_name: &str, bytes: &[u8]) -> ServiceResult<Transcript> {
+    let file_name = file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(file_name)
+        .trim()
+        .to_owned();
+    if file_name.is_empty() {
+        return Err(ServiceError::bad_input("a file has no name"));
+    }
+    let format = Format::of_file(&file_name)?;
+    let bad = |m: String| ServiceError::bad_input(format!("{file_name}: {m}"));
+    let mut steps = Vec::new();
+    let mut text = match format {
+        Format::Text | Format::Markdown => decode(bytes).map_err(bad)?,
+        Format::Docx => {
+            let paragraphs = docx::paragraphs(bytes).map_err(bad)?;
+            let (text, labelled) = docx_text(paragraphs);
+            if labelled {
+                steps.push(Step::SpeakerLabels);
+            }
+            text
+        }
+    };
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        text = rest.to_owned();
+        steps.insert(0, Step::BomStripped);
+    }
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n").replace('\r', "\n");
+        steps.push(Step::LineEndings);
+    }
+    if !is_nfc(&text) {
+        text = text.nfc().collect();
+        steps.push(Step::UnicodeNfc);
+    }
+    if format == Format::Markdown {
+        let stripped = strip_markdown(&text);
+        if stripped != text {
+            text = stripped;
+            steps.push(Step::Markdown);
+        }
+    }
+    if format != Format::Docx {
+        let joined = join_lone_labels(&text);
+        if joined != text {
+            text = joined;
+            steps.push(Step::SpeakerLabels);
+        }
+    }
+    steps.sort_by_key(|s| Step::ALL.iter().position(|x| x == s));
+    if text.trim().is_empty() {
+        return Err(bad("the file holds no text".into()));
+    }
+    let mut speakers: Vec<String> = Vec::new();
+    let mut turns = 0;
+    for line in text.lines() {
+        if let Some(s) = speaker_of(line) {
+            turns += 1;
+            if !speakers.iter().any(|k| k == s) {
+                speakers.push(s.to_owned());
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    if turns == 0 {
+        warnings.push(format!(
+            "{file_name}: no speaker turns recognised (\"INT:\", \"R:\", \"Intervistatore:\"…); search passages follow paragraphs"
+        ));
+    }
+    Ok(Transcript {
+        file_name,
+        format,
+        text,
+        steps,
+        turns,
+        speakers,
+        warnings,
+    })
+}
+
+/// Strict UTF-8, with the usual wrong encodings named.
+fn decode(bytes: &[u8]) -> Result<String, String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("the file is UTF-16; save it as UTF-8".into());
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        format!(
+            "not UTF-8: byte 0x{:02X} at offset {at} (line {line}) is not valid UTF-8 (a Latin-1 or Windows-1252 file?); save it as UTF-8",
+            bytes[at]
+        )
+    })?;
+    if text.contains('\0') {
+        return Err(
+            "the file contains NUL characters: not a text file (UTF-16 without a byte-order mark?)"
+                .into(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
+/// A Word document's paragraphs as text (see the module documentation); and whether a
+/// speaker label was completed or joined.
+fn docx_text(paragraphs: Vec<docx::Paragraph>) -> (String, bool) {
+    let mut labelled = false;
+    let mut lines: Vec<String> = Vec::new();
+    for p in paragraphs {
+        let text = p.text.trim_end();
+        if text.trim().is_empty() {
+            continue;
+        }
+        // A bold "Intervistatore" alone on its paragraph names the speaker of what follows.
+        let bare = text.trim();
+        if p.bold && !bare.ends_with(':') && is_speaker_label(bare) {
+            lines.push(format!("{bare}:"));
+            labelled = true;
+        } else {
+            lines.push(text.to_owned());
+        }
+    }
+    let joined = join_lone_labels(&lines.join("\n"));
+    let lines: Vec<&str> = joined.lines().collect();
+    let has_turns = lines.iter().any(|l| is_turn_start(l));
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if !has_turns || is_turn_start(line) {
+                "\n\n"
+            } else {
+                "\n"
+            });
+        }
+        out.push_str(line);
+    }
+    (out, labelled)
+}
+
+/// A line holding only a speaker label ("R:") is joined to the text that follows it: blank
+/// lines in between are dropped, the label's line then runs straight into the turn.
+fn join_lone_labels(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut after_label = false;
+    for line in text.split('\n') {
+        if after_label && line.trim().is_empty() {
+            continue;
+        }
+        after_label = speaker_of(line).is_some_and(|_| {
+            line.trim_end().ends_with(':')
+                && line
+                    .split_once(':')
+                    .is_some_and(|(_, r)| r.trim().is_empty())
+        });
+        out.push(line);
+    }
+    // A label at the very end has nothing to join; its dropped blank lines do not matter.
+    out.join("\n")
+}
+
+/// Markdown kept readable as prose (see the module documentation).
+fn strip_markdown(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for line in text.split('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            out.push(line.to_owned());
+            continue;
+        }
+        // Quote markers go with the indentation before them; other lines keep theirs.
+        let mut l = line;
+        if trimmed.starts_with('>') {
+            l = trimmed;
+            while let Some(rest) = l.strip_prefix('>') {
+                l = rest.trim_start();
+            }
+        }
+        if is_rule(l) {
+            out.push(String::new());
+            continue;
+        }
+        let lt = l.trim_start();
+        let hashes = lt.chars().take_while(|&c| c == '#').count();
+        if (1..=6).contains(&hashes) && lt[hashes..].starts_with([' ', '\t']) {
+            l = lt[hashes..].trim().trim_end_matches('#').trim_end();
+        }
+        let inline = strip_inline(l);
+        // `**Intervistatore**` alone on its line is a speaker label.
+        let bare = inline.trim();
+        if l.trim().starts_with(['*', '_'])
+            && bare != l.trim()
+            && !bare.ends_with(':')
+            && is_speaker_label(bare)
+        {
+            out.push(format!("{bare}:"));
+        } else {
+            out.push(inline);
+        }
+    }
+    out.join("\n")
+}
+
+/// `---`, `***`, `___` (three or more, spaces allowed) and setext underlines `===`.
+fn is_rule(l: &str) -> bool {
+    let t: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+    t.len() >= 3
+        && (t.chars().all(|c| c == '-')
+            || t.chars().all(|c| c == '*')
+            || t.chars().all(|c| c == '_')
+            || t.chars().all(|c| c == '='))
+}
+
+/// Removes emphasis, code and link markup from one line.
+fn strip_inline(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if chars.get(i + 1).is_some_and(|n| n.is_ascii_punctuation()) => {
+                out.push(chars[i + 1]);
+                i += 2;
+            }
+            '*' | '_' | '`' => {
+                let run = chars[i..].iter().take_while(|&&x| x == c).count();
+                let before = i.checked_sub(1).map(|j| chars[j]);
+                let after = chars.get(i + run).copied();
+                let opens = after.is_some_and(|a| !a.is_whitespace())
+                    && (c != '_' || !before.is_some_and(char::is_alphanumeric));
+                let closer = opens
+                    .then(|| find_closer(&chars, i + run, c, run))
+                    .flatten();
+                match closer {
+                    Some(end) => {
+                        let inner: String = chars[i + run..end].iter().collect();
+                        if c == '`' {
+                            out.push_str(&inner);
+                        } else {
+                            out.push_str(&strip_inline(&inner));
+                        }
+                        i = end + run;
+                    }
+                    None => {
+                        out.extend(&chars[i..i + run]);
+                        i += run;
+                    }
+                }
+            }
+            '!' if chars.get(i + 1) == Some(&'[') => match link(&chars, i + 1) {
+                Some((text, next)) => {
+                    out.push_str(&strip_inline(&text));
+                    i = next;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            },
+            '[' => match link(&chars, i) {
+                Some((text, next)) => {
+                    out.push_str(&strip_inline(&text));
+                    i = next;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            },
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The start of a run of exactly `run` delimiters `c` that closes emphasis opened before
+/// `from`: preceded by a non-space, and for `_` not followed by a letter.
+fn find_closer(chars: &[char], from: usize, c: char, run: usize) -> Option<usize> {
+    let mut j = from;
+    while j < chars.len() {
+        if chars[j] == c {
+            let len = chars[j..].iter().take_while(|&&x| x == c).count();
+            let before = chars[j - 1];
+            let after = chars.get(j + len).copied();
+            if len == run
+                && j > from
+                && !before.is_whitespace()
+                && (c != '_' || !after.is_some_and(char::is_alphanumeric))
+            {
+                return Some(j);
+            }
+            j += len;
+        } else {
+            j += 1;
+        }
+    }
+    None
+}
+
+/// `[text](target)` starting at `open` (the `[`): the text and the index after `)`.
+fn link(chars: &[char], open: usize) -> Option<(String, usize)> {
+    let close = open + chars[open..].iter().position(|&c| c == ']')?;
+    if chars.get(close + 1) != Some(&'(') {
+        return None;
+    }
+    let end = close + 1 + chars[close + 1..].iter().position(|&c| c == ')')?;
+    Some((chars[open + 1..close].iter().collect(), end + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::passages::split;
+
+    fn error(r: ServiceResult<Transcript>) -> String {
+        match r {
+            Err(ServiceError::BadInput(m)) => m,
+            other => panic!("expected BadInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_is_normalised_and_each_change_recorded() {
+        // BOM, CRLF, a lone CR, and "è" as e + combining grave accent.
+        let raw = "\u{feff}INT: Com\u{2019}\u{e8} andata?\r\nR: Bene, e\u{300} vero.\rFine.";
+        let t = read("Int. 1.txt", raw.as_bytes()).unwrap();
+        assert_eq!(t.text, "INT: Com’è andata?\nR: Bene, è vero.\nFine.");
+        assert_eq!(
+            t.steps,
+            [Step::BomStripped, Step::LineEndings, Step::UnicodeNfc]
+        );
+        assert_eq!(t.turns, 2);
+        assert_eq!(t.speakers, ["INT", "R"]);
+        assert_eq!(t.label(), "Int. 1");
+        assert!(t.warnings.is_empty());
+
+        let clean = read("pulito.txt", "Intervistatore: già.\n".as_bytes()).unwrap();
+        assert!(clean.steps.is_empty());
+        assert!(clean.warnings.is_empty());
+        let prose = read(
+            "C:\\dati\\nota.txt",
+            "Solo appunti, senza turni.".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(prose.file_name, "nota.txt");
+        assert_eq!(prose.turns, 0);
+        assert!(
+            prose.warnings[0].contains("no speaker turns"),
+            "{:?}",
+            prose.warnings
+        );
+    }
+
+    #[test]
+    fn wrong_encodings_are_refused_naming_the_file() {
+        let latin1 = b"INT: citt\xe0\nR: s\xec";
+        let m = error(read("vecchio.txt", latin1));
+        assert!(m.starts_with("vecchio.txt: not UTF-8"), "{m}");
+        assert!(m.contains("0xE0") && m.contains("line 1"), "{m}");
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("R: s\u{ec}".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert!(error(read("w.txt", &utf16)).contains("UTF-16"));
+        let no_bom: Vec<u8> = "R: si".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(error(read("w.txt", &no_bom)).contains("NUL"));
+        assert!(error(read("vuoto.md", b" \n\n ")).contains("no text"));
+        assert!(error(read("progetto.qdpx", b"PK")).contains("importQdpx"));
+        assert!(error(read("foto.jpg", b"x")).contains("unknown transcript format"));
+    }
+
+    #[test]
+    fn markdown_is_kept_readable_and_bold_labels_open_turns() {
+        let md = "# Intervista 3\n\n> **Intervistatore**\n\nCom’è nata la rete?\n\n**R:** Con _fatica_ e *molta* pazienza, vedi [il sito](http://x.it).\n\n---\n\nUn file_name_con_trattini e 2 * 3 = 6.";
+        let t = read("int3.md", md.as_bytes()).unwrap();
+        assert_eq!(
+            t.text,
+            "Intervista 3\n\nIntervistatore:\nCom’è nata la rete?\n\nR: Con fatica e molta pazienza, vedi il sito.\n\n\n\nUn file_name_con_trattini e 2 * 3 = 6."
+        );
+        assert_eq!(t.steps, [Step::Markdown, Step::SpeakerLabels]);
+        assert_eq!(t.speakers, ["Intervistatore", "R"]);
+    }
+
+    #[test]
+    fn passages_of_an_imported_text_follow_its_turns() {
+        let txt = "INT:\n\nCome va in città?\nR: Così così.\nSeconda riga della risposta.\n\nINT: E poi?\nD. Rossi: Poi è cambiato tutto.";
+        let t = read("a.txt", txt.as_bytes()).unwrap();
+        let passages = split(&t.text);
+        let speakers: Vec<Option<&str>> = passages.iter().map(|p| speaker_of(&p.text)).collect();
+        assert_eq!(
+            speakers,
+            [Some("INT"), Some("R"), Some("INT"), Some("D. Rossi")]
+        );
+        for p in &passages {
+            let opening = p.text.lines().filter(|l| is_turn_start(l)).count();
+            assert_eq!(opening, 1, "one speaker per passage: {:?}", p.text);
+        }
+        assert_eq!(t.turns, 4);
+    }
+
+    #[test]
+    fn word_paragraphs_become_lines_grouped_by_turn() {
+        let p = |text: &str, bold: bool| docx::Paragraph {
+            text: text.into(),
+            bold,
+        };
+        let (text, labelled) = docx_text(vec![
+            p("Intervista del 3 maggio", false),
+            p("Intervistatrice", true),
+            p("Com’è andata?", false),
+            p("", false),
+            p("Intervistata:", true),
+            p("Bene.", false),
+            p("Poi però è cambiato.", false),
+        ]);
+        assert!(labelled);
+        assert_eq!(
+            text,
+            "Intervista del 3 maggio\n\nIntervistatrice:\nCom’è andata?\n\nIntervistata:\nBene.\nPoi però è cambiato."
+        );
+        let (plain, labelled) = docx_text(vec![p("Primo.", false), p("Secondo.", false)]);
+        assert!(!labelled);
+        assert_eq!(plain, "Primo.\n\nSecondo.");
+    }
+}
