@@ -5,24 +5,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{gql, serve, wait_ready, BIN};
-use serde_json::{json, Value};
-
-async fn gql_vars(url: &str, token: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{url}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use common::{admin_token, gql, gql_vars, serve, wait_ready};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_bulk_import_leaves_index_and_database_in_agreement() {
@@ -32,26 +18,7 @@ async fn sigkill_during_a_bulk_import_leaves_index_and_database_in_agreement() {
         .await
         .unwrap();
     let db_flag = ["--database-url", url.as_str(), "--no-demo"];
-    let out = Command::new(BIN)
-        .args([
-            "token",
-            "create",
-            "--user",
-            "importer",
-            "--role",
-            "admin",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .args(db_flag)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = admin_token(dir.path(), &db_flag);
 
     let server = serve(dir.path(), &db_flag);
     wait_ready(&server.url).await;

@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 
 use clap::CommandFactory as _;
-use common::{serve, wait_ready, BIN};
+use common::{admin_token, gql_data, serve, wait_ready, BIN};
 use serde_json::{json, Value};
 
 /// Every subcommand path, nested ones included (`token create`…), read from the parser itself
@@ -47,36 +47,13 @@ fn every_subcommand_prints_help_and_exits_zero() {
     }
 }
 
-async fn gql(url: &str, token: &str, query: &str, variables: Value) -> Value {
-    let body: Value = reqwest::Client::new()
-        .post(format!("{url}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    body["data"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_copies_a_running_servers_sqlite_database_consistently() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["token", "create", "--user", "ops", "--role", "admin"])
-        .args(["--no-demo", "--data-dir"])
-        .arg(dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = admin_token(dir.path(), &["--no-demo"]);
     let server = serve(dir.path(), &["--no-demo"]);
     wait_ready(&server.url).await;
-    let study = gql(
+    let study = gql_data(
         &server.url,
         &token,
         r#"mutation { createStudy(input: {title: "Backup"}) { id } }"#,
@@ -84,7 +61,7 @@ async fn backup_copies_a_running_servers_sqlite_database_consistently() {
     )
     .await["createStudy"]["id"]
         .clone();
-    let case = gql(
+    let case = gql_data(
         &server.url,
         &token,
         "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Novara\"}) { id } }",
@@ -93,7 +70,7 @@ async fn backup_copies_a_running_servers_sqlite_database_consistently() {
     .await["createCase"]["id"]
         .clone();
     let transcript = "INT: Com’è andata?\n\nR: Però la città è cambiata.";
-    gql(
+    gql_data(
         &server.url,
         &token,
         "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: $t}) { id } }",
@@ -106,7 +83,7 @@ async fn backup_copies_a_running_servers_sqlite_database_consistently() {
         let (url, token, case) = (server.url.clone(), token.clone(), case.clone());
         tokio::spawn(async move {
             for n in 0..30 {
-                gql(
+                gql_data(
                     &url,
                     &token,
                     "mutation($c: ID!, $l: String!) { createInterview(input: {caseId: $c, label: $l, transcript: \"R: Ancora.\"}) { id } }",
@@ -164,7 +141,7 @@ async fn backup_copies_a_running_servers_sqlite_database_consistently() {
     std::fs::copy(&copy, restored.path().join("quaderno.db")).unwrap();
     let server2 = serve(restored.path(), &["--no-demo"]);
     wait_ready(&server2.url).await;
-    let found = gql(
+    let found = gql_data(
         &server2.url,
         &token,
         "{ search(query: \"città\") { totalCount } }",

@@ -4,40 +4,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Server, BIN};
-use serde_json::{json, Value};
-
-async fn gql_vars(url: &str, token: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{url}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn admin_token(data_dir: &std::path::Path, db_flags: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(["token", "create", "--user", "ops", "--role", "admin"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(db_flags)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use common::{admin_token, gql_vars, serve, wait_ready, Server};
+use serde_json::json;
 
 async fn search_count(url: &str, token: &str, word: &str) -> i64 {
     let r = gql_vars(

@@ -56,6 +56,45 @@ pub async fn wait_ready(url: &str) {
     panic!("{url} never became ready");
 }
 
+/// A GraphQL request with variables, as the token's user: the whole response.
+pub async fn gql_vars(url: &str, token: &str, query: &str, variables: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The `data` of a request that must succeed.
+pub async fn gql_data(url: &str, token: &str, query: &str, variables: Value) -> Value {
+    let body = gql_vars(url, token, query, variables).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+/// An instance-admin token made by `quaderno token create`, as an operator would.
+pub fn admin_token(data_dir: &std::path::Path, flags: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "create", "--user", "ops", "--role", "admin"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(flags)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 pub async fn gql(url: &str, token: Option<&str>, query: &str) -> Value {
     let mut req = reqwest::Client::new()
         .post(format!("{url}/graphql"))
