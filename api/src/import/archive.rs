@@ -1,6 +1,7 @@
 //! Reading an uploaded zip without trusting it: entry names must stay inside the archive,
-//! what is inflated is counted (not the sizes the archive declares) against a total cap and a
-//! compression-ratio cap, and every failure is the uploader's bad input.
+//! what is inflated is counted (not the sizes the archive declares) against a per-entry cap,
+//! a total cap and a compression-ratio cap, an entry may not hold more than it declares, and
+//! every failure is the uploader's bad input.
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
@@ -12,6 +13,9 @@ use crate::error::{ServiceError, ServiceResult};
 pub struct Limits {
     /// All entries read, inflated, together.
     pub max_total_bytes: u64,
+    /// Any one entry, inflated; checked against the declared sizes of all entries when the
+    /// archive is opened, and again while reading.
+    pub max_entry_bytes: u64,
     /// Inflated ÷ compressed size of one entry above which it is taken for a bomb (entries
     /// under `ratio_floor_bytes` are exempt: tiny files compress oddly).
     pub max_ratio: u64,
@@ -23,6 +27,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_total_bytes: 512 * 1024 * 1024,
+            // A .qdpx may carry media that is never read: only the total counts.
+            max_entry_bytes: u64::MAX,
             max_ratio: 200,
             ratio_floor_bytes: 1024 * 1024,
             max_entries: 10_000,
@@ -35,6 +41,8 @@ pub struct Archive<'a> {
     /// Entry name as a lookup key (see `key`) → index.
     names: HashMap<String, usize>,
     limits: Limits,
+    /// What the file entries claim to expand to, together.
+    declared_total: u64,
     read_so_far: u64,
 }
 
@@ -54,6 +62,16 @@ fn corrupt(e: impl std::fmt::Display) -> ServiceError {
     ))
 }
 
+/// `n` bytes, in MiB when that is exact and large.
+fn size_text(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 impl<'a> Archive<'a> {
     pub fn open(bytes: &'a [u8], limits: Limits) -> ServiceResult<Self> {
         let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
@@ -65,6 +83,7 @@ impl<'a> Archive<'a> {
             )));
         }
         let mut names = HashMap::new();
+        let mut declared_total = 0u64;
         for i in 0..zip.len() {
             let entry = zip.by_index_raw(i).map_err(corrupt)?;
             let raw = entry.name().map_err(corrupt)?.into_owned();
@@ -78,7 +97,15 @@ impl<'a> Archive<'a> {
                     "the archive entry {raw:?} points outside the archive"
                 )));
             }
+            if entry.size() > limits.max_entry_bytes {
+                return Err(ServiceError::bad_input(format!(
+                    "the archive entry {raw:?} would expand to {} bytes, more than the {} allowed for one entry",
+                    entry.size(),
+                    size_text(limits.max_entry_bytes)
+                )));
+            }
             if !entry.is_dir() {
+                declared_total = declared_total.saturating_add(entry.size());
                 names.insert(key(&raw), i);
             }
         }
@@ -86,8 +113,23 @@ impl<'a> Archive<'a> {
             zip,
             names,
             limits,
+            declared_total,
             read_so_far: 0,
         })
+    }
+
+    /// Refuses, before anything is inflated, an archive whose entries together declare more
+    /// than `max_total_bytes`. For packages that are read whole (a .docx), not for a .qdpx,
+    /// whose media may be large and is never read.
+    pub fn check_declared_total(&self) -> ServiceResult<()> {
+        if self.declared_total > self.limits.max_total_bytes {
+            return Err(ServiceError::bad_input(format!(
+                "the archive would expand to {} bytes, more than the {} allowed in all",
+                self.declared_total,
+                size_text(self.limits.max_total_bytes)
+            )));
+        }
+        Ok(())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -100,30 +142,45 @@ impl<'a> Archive<'a> {
             return Ok(None);
         };
         let limits = self.limits;
-        let budget = limits.max_total_bytes.saturating_sub(self.read_so_far);
-        let mut entry = self.zip.by_index(index).map_err(corrupt)?;
-        let compressed = entry.compressed_size().max(1);
-        let too_dense =
-            |size: u64| size > limits.ratio_floor_bytes && size / compressed > limits.max_ratio;
-        let bomb = || {
-            ServiceError::bad_input(format!(
-                "the archive entry {name:?} expands too much (more than {}:1, or past {} MiB in all): refused as a zip bomb",
-                limits.max_ratio,
-                limits.max_total_bytes / (1024 * 1024)
-            ))
-        };
-        if entry.size() > budget || too_dense(entry.size()) {
-            return Err(bomb());
+        let budget = limits
+            .max_entry_bytes
+            .min(limits.max_total_bytes.saturating_sub(self.read_so_far));
+        if self.zip.by_index_data(index).map_err(corrupt)?.encrypted() {
+            return Err(ServiceError::bad_input(format!(
+                "the archive entry {name:?} is encrypted; save the file without a password"
+            )));
         }
-        // The declared size may lie: count what actually comes out.
-        let mut out = Vec::with_capacity(entry.size().min(budget) as usize);
+        let mut entry = self.zip.by_index(index).map_err(corrupt)?;
+        let declared = entry.size();
+        let compressed = entry.compressed_size().max(1);
+        if declared > limits.ratio_floor_bytes && declared / compressed > limits.max_ratio {
+            return Err(ServiceError::bad_input(format!(
+                "the archive entry {name:?} would expand to {declared} bytes, {}:1 (more than {}:1): refused as a zip bomb",
+                declared / compressed,
+                limits.max_ratio
+            )));
+        }
+        // The declared size is within `max_entry_bytes` (see `open`): past the budget is past
+        // the total.
+        if declared > budget {
+            return Err(ServiceError::bad_input(format!(
+                "the archive entry {name:?} would expand to {declared} bytes, past the {} allowed in all: refused as a zip bomb",
+                size_text(limits.max_total_bytes)
+            )));
+        }
+        // The declared size is a claim: reading stops one byte past it, so a lying header
+        // cannot make the decompressor run on (the zip crate also refuses such an entry; this
+        // does not depend on it). Within it, the checks above hold.
+        let mut out = Vec::with_capacity(declared.min(1 << 20) as usize);
         (&mut entry)
-            .take(budget + 1)
+            .take(declared + 1)
             .read_to_end(&mut out)
             .map_err(corrupt)?;
         let got = out.len() as u64;
-        if got > budget || too_dense(got) {
-            return Err(bomb());
+        if got > declared {
+            return Err(ServiceError::bad_input(format!(
+                "the archive entry {name:?} holds more data than the archive declares ({declared} bytes): refused"
+            )));
         }
         self.read_so_far += got;
         Ok(Some(out))
@@ -200,5 +257,58 @@ mod tests {
             );
             assert!(err.contains("not a readable zip"), "{err}");
         }
+    }
+
+    #[test]
+    fn declared_sizes_are_held_to_the_entry_and_total_caps() {
+        let bytes = zip_of(&[("a.xml", &[b'x'; 5000]), ("b.xml", &[b'y'; 5000])]);
+        let one = Limits {
+            max_entry_bytes: 4096,
+            ..Limits::default()
+        };
+        let err = message(Archive::open(&bytes, one).err().unwrap());
+        assert!(
+            err.contains("\"a.xml\" would expand to 5000 bytes, more than the 4096 bytes allowed"),
+            "{err}"
+        );
+        let all = Limits {
+            max_total_bytes: 8192,
+            ..Limits::default()
+        };
+        let mut a = Archive::open(&bytes, all).unwrap();
+        let err = message(a.check_declared_total().unwrap_err());
+        assert!(
+            err.contains("would expand to 10000 bytes, more than the 8192 bytes allowed in all"),
+            "{err}"
+        );
+        // Without that check (a .qdpx) only what is read counts.
+        assert_eq!(a.read("a.xml").unwrap().unwrap().len(), 5000);
+        let err = message(a.read("b.xml").unwrap_err());
+        assert!(err.contains("zip bomb"), "{err}");
+    }
+
+    /// A header that declares a small size for a large entry: reading stops past the claim.
+    #[test]
+    fn an_entry_holding_more_than_it_declares_is_refused() {
+        let text = "parola ".repeat(2000);
+        let mut bytes = zip_of(&[("project.qde", text.as_bytes())]);
+        let small = 100u32.to_le_bytes();
+        // Uncompressed size: offset 22 of the local header, 24 of the central directory entry.
+        for (sig, at) in [(0x04034b50u32, 22), (0x02014b50, 24)] {
+            let pos = bytes
+                .windows(4)
+                .position(|w| w == sig.to_le_bytes())
+                .unwrap();
+            bytes[pos + at..pos + at + 4].copy_from_slice(&small);
+        }
+        let mut a = Archive::open(&bytes, Limits::default()).unwrap();
+        let err = message(a.read("project.qde").unwrap_err());
+        // The zip crate notices first ("larger than its declared uncompressed size"); the
+        // check in `read` stands behind it.
+        assert!(
+            err.contains("more data than the archive declares")
+                || err.contains("larger than its declared"),
+            "{err}"
+        );
     }
 }

@@ -2,37 +2,27 @@
 //! paragraphs (`w:p`) of runs (`w:r`) of text (`w:t`). Only the text is read: tabs and line
 //! breaks are kept, everything else (styles, fields, deleted text, drawings) is ignored.
 //!
-//! The file comes from outside, so the archive is checked before it is trusted: entry names
-//! must stay inside the archive, sizes are capped as declared and again as actually read (a
-//! small file must not expand into gigabytes), and the XML may not declare a DTD, so no entity
-//! is ever defined, let alone fetched.
+//! The file comes from outside, so the archive is read through [`Archive`], as a REFI-QDA
+//! project is: entry names must stay inside the archive, sizes are capped as declared and
+//! again as actually read (a small file must not expand into gigabytes), and the XML is
+//! parsed with `roxmltree`, which refuses any DTD, so no entity is ever defined, let alone
+//! fetched.
 
-use std::io::{Cursor, Read};
+use roxmltree::{Document, Node};
 
-use quick_xml::events::Event;
-use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::NsReader;
-use zip::ZipArchive;
+use crate::error::ServiceError;
+use crate::import::archive::{Archive, Limits};
+use crate::import::refi::decode_xml;
 
-/// Caps on what an archive may hold and expand to.
-#[derive(Debug, Clone, Copy)]
-pub struct ArchiveLimits {
-    pub max_entries: usize,
-    /// Uncompressed size of any one entry.
-    pub max_entry_bytes: u64,
-    /// Uncompressed size of all entries together, as declared, and of what is read.
-    pub max_total_bytes: u64,
-}
-
-impl Default for ArchiveLimits {
-    fn default() -> Self {
-        // A long transcript's document.xml is a few MiB; pictures in a Word file barely
-        // compress, so real files stay far below these.
-        Self {
-            max_entries: 10_000,
-            max_entry_bytes: 64 * 1024 * 1024,
-            max_total_bytes: 256 * 1024 * 1024,
-        }
+/// Caps on what a Word file may hold and expand to.
+pub fn default_limits() -> Limits {
+    // A long transcript's document.xml is a few MiB; pictures in a Word file barely
+    // compress, so real files stay far below these.
+    Limits {
+        max_entries: 10_000,
+        max_entry_bytes: 64 * 1024 * 1024,
+        max_total_bytes: 256 * 1024 * 1024,
+        ..Limits::default()
     }
 }
 
@@ -47,314 +37,229 @@ pub struct Paragraph {
 const W: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
 const W_STRICT: &str = "http://purl.oclc.org/ooxml/wordprocessingml/main";
 const MAIN_PART: &str = "word/document.xml";
+/// More XML nodes than a `word/document.xml` within the 64 MiB entry cap is likely to hold
+/// (as for REFI-QDA), and a bound on the parser's memory: unlike a streaming reader,
+/// `roxmltree` keeps the whole tree.
+const MAX_XML_NODES: u32 = 5_000_000;
 
 /// The paragraphs of a .docx file. Errors are sentences for the user (without the file name).
 pub fn paragraphs(bytes: &[u8]) -> Result<Vec<Paragraph>, String> {
-    paragraphs_with(bytes, ArchiveLimits::default())
+    paragraphs_with(bytes, default_limits())
 }
 
-pub fn paragraphs_with(bytes: &[u8], limits: ArchiveLimits) -> Result<Vec<Paragraph>, String> {
-    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
-        format!("not a readable Word file (a .docx is a zip archive; this one is corrupt or truncated: {e})")
-    })?;
-    check_entries(&archive, limits)?;
-    let mut read_so_far = 0u64;
-    let main = main_part(&mut archive, limits, &mut read_so_far)?;
-    let xml = read_entry(&mut archive, &main, limits, &mut read_so_far)?
+pub fn paragraphs_with(bytes: &[u8], limits: Limits) -> Result<Vec<Paragraph>, String> {
+    let mut archive = Archive::open(bytes, limits).map_err(message)?;
+    // A Word file is read whole: refuse it before anything is inflated.
+    archive.check_declared_total().map_err(message)?;
+    let main = main_part(&mut archive)?;
+    let xml = archive
+        .read(&main)
+        .map_err(message)?
         .ok_or_else(|| format!("not a Word document: the archive has no {main}"))?;
     document_paragraphs(&xml).map_err(|e| format!("{main}: {e}"))
 }
 
-/// Refuses archives with too many entries, names that escape the archive, or declared sizes
-/// over the caps, before anything is decompressed.
-fn check_entries(archive: &ZipArchive<Cursor<&[u8]>>, limits: ArchiveLimits) -> Result<(), String> {
-    if archive.len() > limits.max_entries {
-        return Err(format!(
-            "the archive has {} entries, more than the {} allowed",
-            archive.len(),
-            limits.max_entries
-        ));
-    }
-    let mut declared = 0u64;
-    for i in 0..archive.len() {
-        let entry = archive
-            .by_index_data(i)
-            .map_err(|e| format!("corrupt archive entry {i}: {e}"))?;
-        let name = entry
-            .name()
-            .map_err(|e| format!("archive entry {i} has an unreadable name: {e}"))?
-            .into_owned();
-        let escapes = entry.enclosed_name().is_none()
-            || name.starts_with(['/', '\\'])
-            || name.split(['/', '\\']).any(|part| part == "..")
-            || name.contains(':');
-        if escapes {
-            return Err(format!(
-                "archive entry {name:?} points outside the archive; refused"
-            ));
-        }
-        if entry.size() > limits.max_entry_bytes {
-            return Err(format!(
-                "archive entry {name:?} would expand to {} bytes, more than the {} allowed",
-                entry.size(),
-                limits.max_entry_bytes
-            ));
-        }
-        declared = declared.saturating_add(entry.size());
-        if declared > limits.max_total_bytes {
-            return Err(format!(
-                "the archive would expand to more than the {} bytes allowed",
-                limits.max_total_bytes
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Reads one entry whole, or None if there is no such entry. The declared size is a claim:
-/// reading stops one byte past it (and past the caps), so a lying header cannot make the
-/// decompressor run on.
-fn read_entry(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
-    name: &str,
-    limits: ArchiveLimits,
-    read_so_far: &mut u64,
-) -> Result<Option<Vec<u8>>, String> {
-    let Some(index) = archive.index_for_name(name) else {
-        return Ok(None);
-    };
-    let file = archive
-        .by_index(index)
-        .map_err(|e| format!("cannot open {name} in the archive: {e}"))?;
-    if file.encrypted() {
-        return Err(format!(
-            "{name} is encrypted; save the file without a password"
-        ));
-    }
-    let declared = file.size();
-    let budget = limits
-        .max_entry_bytes
-        .min(limits.max_total_bytes.saturating_sub(*read_so_far));
-    let mut buf = Vec::with_capacity(declared.min(budget).min(1 << 20) as usize);
-    file.take(declared.min(budget).saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("{name} is corrupt or truncated: {e}"))?;
-    let got = buf.len() as u64;
-    if got > declared {
-        return Err(format!(
-            "{name} holds more data than the archive declares ({declared} bytes); refused"
-        ));
-    }
-    if got > budget {
-        return Err(format!(
-            "{name} expands beyond the {budget} bytes allowed; refused"
-        ));
-    }
-    *read_so_far += got;
-    Ok(Some(buf))
-}
-
-/// The main document part named by the package relationships (`_rels/.rels`), else the
-/// usual `word/document.xml`.
-fn main_part(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
-    limits: ArchiveLimits,
-    read_so_far: &mut u64,
-) -> Result<String, String> {
-    let Some(rels) = read_entry(archive, "_rels/.rels", limits, read_so_far)? else {
-        return Ok(MAIN_PART.to_owned());
-    };
-    let mut reader = NsReader::from_reader(&rels[..]);
-    let mut buf = Vec::new();
-    loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| format!("_rels/.rels is not well-formed XML: {e}"))?;
-        match event {
-            Event::DocType(_) => return Err(DTD_REFUSED.into()),
-            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Relationship" => {
-                let attr = |key: &str| {
-                    e.try_get_attribute(key).ok().flatten().and_then(|a| {
-                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .ok()
-                            .map(|v| v.into_owned())
-                    })
-                };
-                let is_main = attr("Type").is_some_and(|t| t.ends_with("/officeDocument"));
-                if let (true, Some(target)) = (is_main, attr("Target")) {
-                    return Ok(target.trim_start_matches('/').to_owned());
-                }
-            }
-            Event::Eof => return Ok(MAIN_PART.to_owned()),
-            _ => {}
-        }
-        buf.clear();
+/// The sentence of a `BadInput` error (the caller prefixes the file name).
+fn message(e: ServiceError) -> String {
+    match e {
+        ServiceError::BadInput(m) => m,
+        other => other.to_string(),
     }
 }
 
 const DTD_REFUSED: &str =
     "the XML declares a DTD (<!DOCTYPE>), which a Word file never does; refused, entities are never resolved";
 
-fn is_w(ns: &ResolveResult) -> bool {
-    matches!(ns, ResolveResult::Bound(Namespace(n)) if *n == W || *n == W_STRICT)
-}
-
-/// A paragraph being read.
-#[derive(Default)]
-struct Open {
-    text: String,
-    /// Runs with visible text, and how many of them were bold.
-    runs: usize,
-    bold_runs: usize,
-}
-
-/// The paragraphs of `word/document.xml`.
-pub fn document_paragraphs(xml: &[u8]) -> Result<Vec<Paragraph>, String> {
-    let mut reader = NsReader::from_reader(xml);
-    let mut buf = Vec::new();
-    let mut out = Vec::new();
-    // Paragraphs nest (a text box inside a paragraph): the inner one is finished first.
-    let mut open: Vec<Open> = Vec::new();
-    let mut in_run = false;
-    let mut run_bold = false;
-    let mut run_text = false;
-    let mut in_run_props = false;
-    let mut in_text = false;
-    let mut depth = 0usize;
-    let mut is_document = false;
-    loop {
-        let (ns, event) = reader
-            .read_resolved_event_into(&mut buf)
-            .map_err(|e| format!("not well-formed XML: {e}"))?;
-        match event {
-            Event::DocType(_) => return Err(DTD_REFUSED.into()),
-            Event::Start(ref e) | Event::Empty(ref e) if depth == 0 => {
-                is_document = is_w(&ns) && e.local_name().as_ref() == "document";
-                depth += usize::from(matches!(event, Event::Start(_)));
-            }
-            Event::Start(ref e) | Event::Empty(ref e) if is_w(&ns) => {
-                // An empty element (`<w:p/>`, `<w:t/>`) opens and closes at once.
-                let empty = matches!(event, Event::Empty(_));
-                depth += usize::from(!empty);
-                match e.local_name().as_ref() {
-                    "p" if empty => out.push(Paragraph {
-                        text: String::new(),
-                        bold: false,
-                    }),
-                    "p" => open.push(Open::default()),
-                    "r" if !empty => {
-                        in_run = true;
-                        run_bold = false;
-                        run_text = false;
-                    }
-                    "rPr" if in_run && !empty => in_run_props = true,
-                    "b" if in_run_props => {
-                        let off = e
-                            .attributes()
-                            .flatten()
-                            .find(|a| a.key.local_name().as_ref() == "val")
-                            .and_then(|a| {
-                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                    .ok()
-                                    .map(|v| v.into_owned())
-                            })
-                            .is_some_and(|v| matches!(v.as_str(), "0" | "false" | "off"));
-                        run_bold = !off;
-                    }
-                    "t" if !empty => in_text = true,
-                    "tab" if in_run => push_text(&mut open, "\t", &mut run_text),
-                    "br" | "cr" if in_run => push_text(&mut open, "\n", &mut run_text),
-                    _ => {}
-                }
-            }
-            Event::Start(_) => depth += 1,
-            Event::End(_) if depth == 0 => {
-                return Err("not well-formed XML: a stray end tag".into())
-            }
-            Event::End(e) if is_w(&ns) => {
-                depth -= 1;
-                match e.local_name().as_ref() {
-                    "p" => {
-                        if let Some(p) = open.pop() {
-                            out.push(Paragraph {
-                                bold: p.runs > 0 && p.bold_runs == p.runs,
-                                text: p.text,
-                            });
-                        }
-                    }
-                    "r" => {
-                        if run_text {
-                            if let Some(p) = open.last_mut() {
-                                p.runs += 1;
-                                p.bold_runs += usize::from(run_bold);
-                            }
-                        }
-                        in_run = false;
-                        in_run_props = false;
-                    }
-                    "rPr" => in_run_props = false,
-                    "t" => in_text = false,
-                    _ => {}
-                }
-            }
-            Event::End(_) => depth -= 1,
-            Event::Text(t) if in_text => {
-                push_text(&mut open, &t.xml10_content(), &mut run_text);
-            }
-            Event::GeneralRef(r) => {
-                let c = resolve_reference(&r)?;
-                if in_text {
-                    push_text(&mut open, c.encode_utf8(&mut [0; 4]), &mut run_text);
-                }
-            }
-            Event::Eof if depth > 0 => {
-                return Err("the XML ends before its elements close: the file is truncated".into())
-            }
-            Event::Eof => break,
-            _ => {}
+/// Parses one XML part. Errors do not name it: the caller does.
+fn parse(xml: &str) -> Result<Document<'_>, String> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_XML_NODES,
+    };
+    Document::parse_with_options(xml, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => DTD_REFUSED.to_owned(),
+        roxmltree::Error::UnknownEntityReference(name, _) => format!(
+            "the XML uses the undeclared entity &{name};; refused, entities are never resolved"
+        ),
+        roxmltree::Error::NodesLimitReached => {
+            format!("the XML has more than {MAX_XML_NODES} nodes; refused")
         }
-        buf.clear();
+        e => format!("not well-formed XML: {e}"),
+    })
+}
+
+/// The main document part named by the package relationships (`_rels/.rels`), else the
+/// usual `word/document.xml`.
+fn main_part(archive: &mut Archive) -> Result<String, String> {
+    let Some(rels) = archive.read("_rels/.rels").map_err(message)? else {
+        return Ok(MAIN_PART.to_owned());
+    };
+    let rels = decode_xml(&rels, "_rels/.rels").map_err(message)?;
+    let rels = parse(&rels).map_err(|e| format!("_rels/.rels: {e}"))?;
+    let main = rels
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == "Relationship")
+        .find(|n| {
+            n.attribute("Type")
+                .is_some_and(|t| t.ends_with("/officeDocument"))
+                && n.attribute("Target").is_some()
+        })
+        .and_then(|n| n.attribute("Target"))
+        .map(|t| t.trim_start_matches('/').to_owned());
+    Ok(main.unwrap_or_else(|| MAIN_PART.to_owned()))
+}
+
+/// A WordprocessingML element named `name`.
+fn is_w(n: Node, name: &str) -> bool {
+    n.is_element()
+        && n.tag_name().name() == name
+        && matches!(n.tag_name().namespace(), Some(ns) if ns == W || ns == W_STRICT)
+}
+
+/// What is open around the current node: paragraphs nest (a text box inside a paragraph),
+/// runs sit in paragraphs.
+enum Open {
+    Paragraph {
+        text: String,
+        /// Runs with visible text, and how many of them were bold.
+        runs: usize,
+        bold_runs: usize,
+    },
+    Run {
+        bold: bool,
+        /// Whether it gave its paragraph visible text.
+        text: bool,
+    },
+}
+
+/// Adds text to the innermost paragraph, and marks the run it is in (if that run is in the
+/// paragraph) as carrying text when it is not white space.
+fn push_text(open: &mut [Open], text: &str) {
+    let mut run_marked = false;
+    for o in open.iter_mut().rev() {
+        match o {
+            Open::Run { text: t, .. } if !run_marked => {
+                *t |= !text.trim().is_empty();
+                run_marked = true;
+            }
+            Open::Run { .. } => {}
+            Open::Paragraph { text: p, .. } => {
+                p.push_str(text);
+                return;
+            }
+        }
     }
-    if !is_document {
+}
+
+enum Edge<'a, 'i> {
+    Open(Node<'a, 'i>),
+    Close(Node<'a, 'i>),
+}
+
+/// Every element under `root` (itself included), opened and closed in document order,
+/// without recursion: a hostile file may nest deeply.
+fn walk<'a, 'i>(root: Node<'a, 'i>, mut visit: impl FnMut(Edge<'a, 'i>)) {
+    let mut ancestors: Vec<Node<'a, 'i>> = Vec::new();
+    for n in root.descendants().filter(|n| n.is_element()) {
+        while let Some(&top) = ancestors.last() {
+            if n.parent() == Some(top) {
+                break;
+            }
+            ancestors.pop();
+            visit(Edge::Close(top));
+        }
+        visit(Edge::Open(n));
+        ancestors.push(n);
+    }
+    while let Some(top) = ancestors.pop() {
+        visit(Edge::Close(top));
+    }
+}
+
+/// The paragraphs of `word/document.xml`, innermost first when they nest.
+pub fn document_paragraphs(xml: &[u8]) -> Result<Vec<Paragraph>, String> {
+    let xml = decode_xml(xml, "its XML").map_err(message)?;
+    let doc = parse(&xml)?;
+    let root = doc.root_element();
+    if !is_w(root, "document") {
         return Err("not a Word document body (no w:document element)".into());
     }
-    Ok(out)
-}
-
-fn push_text(open: &mut [Open], text: &str, run_text: &mut bool) {
-    if let Some(p) = open.last_mut() {
-        p.text.push_str(text);
-        if !text.trim().is_empty() {
-            *run_text = true;
+    let mut out = Vec::new();
+    let mut open: Vec<Open> = Vec::new();
+    // Inside a `w:del` (deleted text, tracked changes), nothing is read.
+    let mut deleted = 0usize;
+    walk(root, |edge| match edge {
+        Edge::Open(n) if is_w(n, "del") => deleted += 1,
+        Edge::Close(n) if is_w(n, "del") => deleted -= 1,
+        _ if deleted > 0 => {}
+        Edge::Open(n) => {
+            let in_run = matches!(open.last(), Some(Open::Run { .. }));
+            if is_w(n, "p") {
+                open.push(Open::Paragraph {
+                    text: String::new(),
+                    runs: 0,
+                    bold_runs: 0,
+                });
+            } else if is_w(n, "r") {
+                open.push(Open::Run {
+                    bold: false,
+                    text: false,
+                });
+            } else if is_w(n, "b") && n.parent().is_some_and(|p| is_w(p, "rPr")) && in_run {
+                // The run's own properties (`w:r/w:rPr/w:b`), not the paragraph mark's.
+                let off = n
+                    .attributes()
+                    .find(|a| a.name() == "val")
+                    .is_some_and(|a| matches!(a.value(), "0" | "false" | "off"));
+                if let Some(Open::Run { bold, .. }) = open.last_mut() {
+                    *bold = !off;
+                }
+            } else if is_w(n, "t") {
+                for t in n.children().filter(|c| c.is_text()) {
+                    push_text(&mut open, t.text().unwrap_or_default());
+                }
+            } else if is_w(n, "tab") && in_run {
+                push_text(&mut open, "\t");
+            } else if (is_w(n, "br") || is_w(n, "cr")) && in_run {
+                push_text(&mut open, "\n");
+            }
         }
-    }
-}
-
-/// `&lt;`-style predefined entities and character references; with no DTD allowed, any other
-/// name is undeclared, which XML makes a fatal error.
-fn resolve_reference(r: &quick_xml::events::BytesRef) -> Result<char, String> {
-    if let Some(c) = r
-        .resolve_char_ref()
-        .map_err(|e| format!("bad character reference &{};: {e}", &**r))?
-    {
-        return Ok(c);
-    }
-    match &**r {
-        "lt" => Ok('<'),
-        "gt" => Ok('>'),
-        "amp" => Ok('&'),
-        "apos" => Ok('\''),
-        "quot" => Ok('"'),
-        other => Err(format!(
-            "the XML uses the undeclared entity &{other};; refused, entities are never resolved"
-        )),
-    }
+        Edge::Close(n) if is_w(n, "p") => {
+            if let Some(Open::Paragraph {
+                text,
+                runs,
+                bold_runs,
+            }) = open.pop()
+            {
+                out.push(Paragraph {
+                    bold: runs > 0 && bold_runs == runs,
+                    text,
+                });
+            }
+        }
+        Edge::Close(n) if is_w(n, "r") => {
+            if let Some(Open::Run { bold, text: true }) = open.pop() {
+                if let Some(Open::Paragraph {
+                    runs, bold_runs, ..
+                }) = open
+                    .iter_mut()
+                    .rev()
+                    .find(|o| matches!(o, Open::Paragraph { .. }))
+                {
+                    *runs += 1;
+                    *bold_runs += usize::from(bold);
+                }
+            }
+        }
+        _ => {}
+    });
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Cursor, Write};
     use zip::write::SimpleFileOptions;
 
     fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -373,11 +278,12 @@ mod tests {
         )
     }
 
-    fn limits() -> ArchiveLimits {
-        ArchiveLimits {
+    fn limits() -> Limits {
+        Limits {
             max_entries: 10,
             max_entry_bytes: 4096,
             max_total_bytes: 8192,
+            ..default_limits()
         }
     }
 
@@ -513,5 +419,25 @@ mod tests {
             e.contains("more data than the archive declares") || e.contains("corrupt"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn text_boxes_nest_and_deleted_runs_leave_nothing() {
+        let body = r#"
+<w:p><w:r><w:t>Prima </w:t></w:r><w:r><w:pict><w:txbxContent><w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="720"/></w:tabs></w:pPr><w:r><w:rPr><w:b/></w:rPr><w:t>nel riquadro</w:t></w:r></w:p></w:txbxContent></w:pict></w:r>
+  <w:del w:id="1"><w:r><w:tab/><w:delText>via</w:delText><w:br/></w:r></w:del><w:r><w:t>dopo</w:t></w:r></w:p>"#;
+        let doc = document(body);
+        let file = archive(&[("word/document.xml", doc.as_bytes())]);
+        let p = paragraphs(&file).unwrap();
+        let texts: Vec<(&str, bool)> = p.iter().map(|p| (p.text.as_str(), p.bold)).collect();
+        assert_eq!(texts, [("nel riquadro", true), ("Prima dopo", false)]);
+        let strict = r#"<w:document xmlns:w="http://purl.oclc.org/ooxml/wordprocessingml/main"><w:body><w:p><w:r><w:t>rigoroso</w:t></w:r></w:p></w:body></w:document>"#;
+        let file = archive(&[("word/document.xml", strict.as_bytes())]);
+        assert_eq!(paragraphs(&file).unwrap()[0].text, "rigoroso");
+        let other = r#"<w:document xmlns:w="urn:altro"><w:p/></w:document>"#;
+        let file = archive(&[("word/document.xml", other.as_bytes())]);
+        assert!(paragraphs(&file)
+            .unwrap_err()
+            .contains("no w:document element"));
     }
 }
