@@ -355,10 +355,10 @@ impl Vocabulary {
             }
             let roll = rng.below(100);
             if roll < 4 {
-                out.push_str(*rng.pick(ELISIONS));
+                out.push_str(rng.pick::<&str>(ELISIONS));
                 prev = None;
             } else if roll < 7 {
-                out.push_str(*rng.pick(PHRASES));
+                out.push_str(rng.pick::<&str>(PHRASES));
                 prev = None;
             } else {
                 let w = self.word(rng, prev);
@@ -414,7 +414,7 @@ impl Corpus {
         let mut t = String::with_capacity(size + 2_000);
         while t.len() < size {
             t.push_str("INT: ");
-            t.push_str(*rng.pick(QUESTIONS));
+            t.push_str(rng.pick::<&str>(QUESTIONS));
             t.push(' ');
             self.vocabulary.sentence(&mut rng, &mut t, 4, 12, '?');
             t.push('\n');
