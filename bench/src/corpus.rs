@@ -339,7 +339,9 @@ impl Vocabulary {
             }
         }
         if rng.chance(0.5) {
-            rng.below(BUILT_IN.len())
+            // The built-in list has a repeated word, so it holds one entry fewer than
+            // BUILT_IN; clamping keeps seeded corpora as they were measured.
+            rng.below(BUILT_IN.len()).min(self.words.len() - 1)
         } else {
             rng.below(self.words.len())
         }

@@ -40,9 +40,11 @@ fn harness_runs_every_workload_on_corpus_s() {
     assert!(report.statements.len() >= 2, "{:?}", report.statements);
     let (small, large) = (report.statements[0], *report.statements.last().unwrap());
     assert_eq!(large.0, config.quotations);
-    // An N+1 read would cost one statement or more per row; batches may split a little.
+    // An N+1 read costs a statement or more per row. DataLoader batches do split when
+    // resolving a level outlasts the loader's delay (debug builds, busy machines), so the
+    // count is allowed to grow, but by far less than the rows.
     assert!(
-        large.1 <= small.1 + 5,
+        large.1.saturating_sub(small.1) < (large.0 - small.0) as u64 / 2,
         "statements grow with rows: {:?}",
         report.statements
     );
