@@ -20,6 +20,7 @@ fn count(index: &SearchIndex, q: &str, scope: Scope) -> usize {
             fuzzy: false,
             offset: 0,
             limit: 10,
+            facets: true,
         })
         .expect("search")
         .total

@@ -13,7 +13,7 @@ use super::scalars::Date;
 use super::{rc, Conn, RequestCtx, Total};
 use crate::search::query::Mode;
 use crate::search::{self, Scope};
-use crate::service::{studies, territory};
+use crate::service::{interviews, studies, territory};
 
 /// Most hits in one page of search results.
 const MAX_HITS: i32 = 100;
@@ -257,7 +257,7 @@ async fn labelled(r: &RequestCtx, facets: search::Facets) -> async_graphql::Resu
     let ids = |v: &[(i64, usize)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
     let cases = l.case.load_many(ids(&facets.cases)).await?;
     let ambiti = l.ambito.load_many(ids(&facets.ambiti)).await?;
-    let interviews = l.interview.load_many(ids(&facets.interviews)).await?;
+    let interviews = interviews::labels(&r.db, &ids(&facets.interviews)).await?;
     let codes = l.code.load_many(ids(&facets.codes)).await?;
     let mut out = SearchFacets::default();
     for (id, n) in facets.cases {
@@ -279,10 +279,10 @@ async fn labelled(r: &RequestCtx, facets: search::Facets) -> async_graphql::Resu
         }
     }
     for (id, n) in facets.interviews {
-        if let Some(i) = first(interviews.get(&id)) {
+        if let Some(label) = interviews.get(&id) {
             out.interviews.push(FacetCount {
                 value: encode(Kind::Interview, id).0,
-                label: i.label,
+                label: label.clone(),
                 count: n as i32,
             });
         }
@@ -336,6 +336,8 @@ impl SearchQuery {
             SearchScope::Quotations => Scope::Quotations,
         };
         let (offset, limit) = paging(first.unwrap_or(20), MAX_HITS, after)?;
+        // Facets cost a pass over every hit and a label lookup per value: only when asked.
+        let facets = ctx.look_ahead().field("facets").exists();
         let request = search::SearchRequest {
             query,
             scope,
@@ -346,6 +348,7 @@ impl SearchQuery {
             fuzzy: fuzzy.unwrap_or(false),
             offset,
             limit,
+            facets,
         };
         let index = r.search.clone();
         let out = tokio::task::spawn_blocking(move || index.search(&request))
@@ -371,7 +374,11 @@ impl SearchQuery {
             total_count: out.total as i32,
             edges,
             page_info,
-            facets: labelled(r, out.facets).await?,
+            facets: if facets {
+                labelled(r, out.facets).await?
+            } else {
+                SearchFacets::default()
+            },
             matched_forms: out
                 .matched_forms
                 .into_iter()

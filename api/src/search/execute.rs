@@ -54,6 +54,9 @@ pub struct SearchRequest {
     pub fuzzy: bool,
     pub offset: usize,
     pub limit: usize,
+    /// Count hits per case, ambito, interview (and code); without it only the total is
+    /// counted, which is cheaper when every hit would be visited for nothing.
+    pub facets: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +274,7 @@ impl SearchIndex {
         };
         let facets = FacetCollector {
             codes: req.scope == Scope::Quotations,
+            counts: req.facets,
         };
         let (top, counted) = if req.limit == 0 {
             (Vec::new(), searcher.search(&query, &facets)?)
@@ -417,6 +421,8 @@ fn snippet(text: &str, first: Option<(usize, usize)>) -> String {
 /// Counts hits per case, ambito, interview and (quotations) code over the whole result set.
 struct FacetCollector {
     codes: bool,
+    /// False: count the total only.
+    counts: bool,
 }
 
 #[derive(Default)]
@@ -447,6 +453,11 @@ impl FacetCounts {
 
 struct SegmentFacets {
     counts: FacetCounts,
+    /// None when only the total is counted.
+    columns: Option<FacetColumns>,
+}
+
+struct FacetColumns {
     case: Column<u64>,
     ambito: Column<u64>,
     interview: Column<u64>,
@@ -463,16 +474,23 @@ impl Collector for FacetCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentFacets> {
         let ff = reader.fast_fields();
+        let columns = if self.counts {
+            Some(FacetColumns {
+                case: ff.u64("case_id")?,
+                ambito: ff.u64("ambito_id")?,
+                interview: ff.u64("interview_id")?,
+                code: if self.codes {
+                    Some(ff.u64("code_direct")?)
+                } else {
+                    None
+                },
+            })
+        } else {
+            None
+        };
         Ok(SegmentFacets {
             counts: FacetCounts::default(),
-            case: ff.u64("case_id")?,
-            ambito: ff.u64("ambito_id")?,
-            interview: ff.u64("interview_id")?,
-            code: if self.codes {
-                Some(ff.u64("code_direct")?)
-            } else {
-                None
-            },
+            columns,
         })
     }
 
@@ -505,16 +523,19 @@ impl SegmentCollector for SegmentFacets {
     fn collect(&mut self, doc: DocId, _: Score) {
         let c = &mut self.counts;
         c.total += 1;
+        let Some(columns) = &self.columns else {
+            return;
+        };
         for (column, map) in [
-            (&self.case, &mut c.cases),
-            (&self.ambito, &mut c.ambiti),
-            (&self.interview, &mut c.interviews),
+            (&columns.case, &mut c.cases),
+            (&columns.ambito, &mut c.ambiti),
+            (&columns.interview, &mut c.interviews),
         ] {
             for v in column.values_for_doc(doc) {
                 *map.entry(v).or_default() += 1;
             }
         }
-        if let Some(code) = &self.code {
+        if let Some(code) = &columns.code {
             for v in code.values_for_doc(doc) {
                 *c.codes.entry(v).or_default() += 1;
             }
