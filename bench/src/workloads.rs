@@ -320,7 +320,9 @@ async fn import(
             "server peak RSS after import / RSS now",
             format!("{} / {}", mib(peak), mib(rss)),
         );
-        let segments = client.metric("quaderno_index_segments").await?;
+        let segments = client
+            .metric(r#"quaderno_index{measure="segments"}"#)
+            .await?;
         report.row("W1", "index segments after import", segments.to_string());
     }
     Ok(Study {
@@ -446,7 +448,7 @@ async fn quotations(
 
 fn search_query(facets: bool) -> String {
     format!(
-        "query($q: String!, $f: SearchFilter) {{ search(query: $q, first: 20, filter: $f) {{ totalCount edges {{ node {{ score start end snippet highlights {{ start end }} interview {{ id label }} }} }} {} }} }}",
+        "query($q: String!, $f: SearchFilter) {{ search(query: $q, match: STEM, first: 20, filter: $f) {{ totalCount edges {{ node {{ score start end snippet highlights {{ start end }} interview {{ id label }} }} }} {} }} }}",
         if facets {
             "facets { cases { value label count } interviews { value label count } }"
         } else {
@@ -723,7 +725,9 @@ async fn edits(
     }
     let rest = config.edits.saturating_sub(samples);
     let elapsed = t.elapsed();
-    let segments = client.metric("quaderno_index_segments").await?;
+    let segments = client
+        .metric(r#"quaderno_index{measure="segments"}"#)
+        .await?;
     report.segments_after_edits = Some(segments);
     report.row(
         "W2",
