@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use entities::{case_ambito, code, interview, quotation, quotation_code, study_case};
+use entities::{case_ambito, code, interview, quotation, study_case};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::auth::Caller;
@@ -51,17 +51,8 @@ impl Coding {
             .filter(quotation::Column::InterviewId.is_in(case_of_interview.keys().copied()))
             .all(db)
             .await?;
-        let mut codes_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-        for link in quotation_code::Entity::find()
-            .filter(quotation_code::Column::QuotationId.is_in(quotations.iter().map(|q| q.id)))
-            .all(db)
-            .await?
-        {
-            codes_of
-                .entry(link.quotation_id)
-                .or_default()
-                .insert(link.code_id);
-        }
+        let codes_of =
+            super::quotations::codes_of_quotations(db, quotations.iter().map(|q| q.id)).await?;
         let mut ambiti_of_case: HashMap<i64, Vec<i64>> = HashMap::new();
         for link in case_ambito::Entity::find()
             .filter(case_ambito::Column::CaseId.is_in(case_ids.clone()))

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use entities::{app_user, code, interview, memo, quotation, quotation_code, study, study_case};
+use entities::{app_user, code, interview, memo, quotation, study, study_case};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::auth::Caller;
@@ -56,21 +56,12 @@ impl StudyContent {
             .all(db)
             .await?;
         quotations.sort_by_key(|q| (q.interview_id, q.start_pos, q.end_pos, q.id));
-        let mut codes_of: HashMap<i64, Vec<i64>> = HashMap::new();
-        for link in quotation_code::Entity::find()
-            .filter(quotation_code::Column::QuotationId.is_in(quotations.iter().map(|q| q.id)))
-            .all(db)
-            .await?
-        {
-            codes_of
-                .entry(link.quotation_id)
-                .or_default()
-                .push(link.code_id);
-        }
-        for ids in codes_of.values_mut() {
-            ids.sort_unstable();
-            ids.dedup();
-        }
+        let codes_of: HashMap<i64, Vec<i64>> =
+            super::quotations::codes_of_quotations(db, quotations.iter().map(|q| q.id))
+                .await?
+                .into_iter()
+                .map(|(q, codes)| (q, codes.into_iter().collect()))
+                .collect();
         let memos = memo::Entity::find()
             .filter(memo::Column::StudyId.eq(study.id))
             .order_by_asc(memo::Column::Id)

@@ -1,7 +1,7 @@
 //! Coded quotations: spans [start, end) of a transcript in code points, with codes, a memo,
 //! the coder, and a version for optimistic concurrency.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
 use entities::{ambito, case_ambito, code, interview, quotation, quotation_code, study_case};
@@ -367,6 +367,25 @@ pub async fn list(
 }
 
 /// Quotations carrying any (or, with `all`, each) of `roots` or one of their descendants.
+/// The codes each quotation carries (sorted, once each), in one query.
+pub async fn codes_of_quotations<C: ConnectionTrait>(
+    db: &C,
+    quotation_ids: impl IntoIterator<Item = i64>,
+) -> ServiceResult<HashMap<i64, BTreeSet<i64>>> {
+    let mut codes_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    for link in quotation_code::Entity::find()
+        .filter(quotation_code::Column::QuotationId.is_in(quotation_ids))
+        .all(db)
+        .await?
+    {
+        codes_of
+            .entry(link.quotation_id)
+            .or_default()
+            .insert(link.code_id);
+    }
+    Ok(codes_of)
+}
+
 pub async fn quotations_with_codes<C: ConnectionTrait>(
     db: &C,
     roots: &[i64],
