@@ -439,17 +439,11 @@ async fn matrix_csv(
     let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
     let csv = export::discontinuities::matrix_csv(&judgments, &rows)
         .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"discontinuities.csv\"",
-            ),
-        ],
-        csv,
-    )
-        .into_response())
+    Ok(download(
+        "text/csv; charset=utf-8",
+        "discontinuities.csv".into(),
+        csv.into_bytes(),
+    ))
 }
 
 async fn cascade_svg(

@@ -105,8 +105,7 @@ async fn import_transcripts(
         Some((Kind::Case, n)) => n.to_string(),
         _ => c.to_owned(),
     });
-    let caller = caller.clone();
-    let case_id = service::case_for_import(db, &caller, study_id, case_ref.as_deref())
+    let case_id = service::case_for_import(db, caller, study_id, case_ref.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -142,7 +141,7 @@ async fn import_transcripts(
         );
     }
     bar.set_message("saving");
-    let saved = service::save(db, &caller, case_id, &args.language, read)
+    let saved = service::save(db, caller, case_id, &args.language, read)
         .await
         .map_err(|e| anyhow::anyhow!("nothing imported: {e}"))?;
     bar.finish_with_message("imported");

@@ -201,7 +201,6 @@ impl SearchIndex {
         query: &dyn Query,
         matchers: &[Matcher],
     ) -> Result<Vec<(String, usize)>, SearchError> {
-        let compiler = self.compiler(searcher, Mode::Lemma, false, HashSet::new());
         let mut candidates: Vec<String> = Vec::new();
         for m in matchers {
             let (side, terms): (Side, Vec<&String>) = match m {
@@ -213,7 +212,7 @@ impl SearchIndex {
                 Matcher::Fuzzy { .. } => continue,
             };
             for term in terms {
-                for form in forms_of_term(searcher, &compiler, side, term)? {
+                for form in forms_of_term(searcher, self.fields.text_exact, side, term)? {
                     if !candidates.contains(&form) {
                         candidates.push(form);
                     }
@@ -221,13 +220,13 @@ impl SearchIndex {
             }
         }
         candidates.truncate(MAX_FORMS);
-        let count = |field: Field, form: &str| -> tantivy::Result<usize> {
+        let count = |spelling: &str| -> tantivy::Result<usize> {
             let with_form = BooleanQuery::new(vec![
                 (Occur::Must, query.box_clone()),
                 (
                     Occur::Must,
                     Box::new(TermQuery::new(
-                        Term::from_field_text(field, form),
+                        Term::from_field_text(self.fields.text_surface, spelling),
                         IndexRecordOption::Basic,
                     )),
                 ),
@@ -236,12 +235,9 @@ impl SearchIndex {
         };
         let mut out = Vec::new();
         for folded in candidates {
-            if count(self.fields.text_exact, &folded)? == 0 {
-                continue;
-            }
             // Report the forms as written ("città"), each spelling with its own count.
             for spelling in spellings(searcher, self.fields.text_surface, &folded)? {
-                let n = count(self.fields.text_surface, &spelling)?;
+                let n = count(&spelling)?;
                 if n > 0 {
                     out.push((spelling, n));
                 }

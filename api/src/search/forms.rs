@@ -9,7 +9,7 @@ use tantivy::Searcher;
 
 use super::analyzer::{self, UNKNOWN_MARK};
 use super::lexicon::lexicon;
-use super::query::{Compiler, Side};
+use super::query::Side;
 
 /// Most dictionary terms one stem scan reads.
 const MAX_SCAN: usize = 2000;
@@ -17,11 +17,10 @@ const MAX_SCAN: usize = 2000;
 /// The folded surface forms present in the index that `term` (analysed on `side`) matches.
 pub fn forms_of_term(
     searcher: &Searcher,
-    compiler: &Compiler<'_>,
+    exact: Field,
     side: Side,
     term: &str,
 ) -> tantivy::Result<Vec<String>> {
-    let exact = compiler.field(Side::Exact);
     match side {
         Side::Exact => present(searcher, exact, [term.to_owned()]),
         Side::Lemma => match term.strip_prefix(UNKNOWN_MARK) {

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use fst::{IntoStreamer, Streamer};
+use fst::Streamer;
 
 /// Lemmas kept per form (a form rarely belongs to more: `lavori` → lavoro, lavorare).
 pub const MAX_LEMMAS: usize = 3;
@@ -89,19 +89,6 @@ impl Lexicon {
             map
         });
         map.get(lemma).map(Vec::as_slice).unwrap_or_default()
-    }
-
-    /// Forms folded into the lexicon whose key starts with `prefix` (for tests and tools).
-    pub fn forms_with_prefix(&self, prefix: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut stream = self.forms.range().ge(prefix).into_stream();
-        while let Some((form, _)) = stream.next() {
-            if !form.starts_with(prefix.as_bytes()) {
-                break;
-            }
-            out.push(String::from_utf8_lossy(form).into_owned());
-        }
-        out
     }
 }
 

@@ -412,7 +412,7 @@ pub struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    pub fn field(&self, side: Side) -> Field {
+    fn field(&self, side: Side) -> Field {
         match side {
             Side::Lemma => self.text_lemma,
             Side::Stemmed => self.text,
@@ -445,7 +445,7 @@ impl Compiler<'_> {
         out: &mut Vec<Matcher>,
     ) -> tantivy::Result<Box<dyn Query>> {
         if side != Side::Exact && !self.excluded.is_empty() {
-            let all = forms::forms_of_term(self.searcher, self, side, &tok.term)?;
+            let all = forms::forms_of_term(self.searcher, self.text_exact, side, &tok.term)?;
             if all.iter().any(|f| self.excluded.contains(f)) {
                 let kept: HashSet<String> = all
                     .into_iter()
