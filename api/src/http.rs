@@ -219,7 +219,8 @@ async fn graphql(
         state.search.clone(),
         state.events.clone(),
     );
-    let mut resp = state.schema.execute(request.data(ctx)).await;
+    let mut resp =
+        crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx))).await;
     code_client_errors(&mut resp.errors);
     state.metrics.observe(
         &operation,

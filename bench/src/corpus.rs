@@ -385,8 +385,6 @@ pub struct Interview {
     pub number: usize,
     pub case: usize,
     pub label: String,
-    /// ISO date.
-    pub conducted_on: String,
     pub transcript: String,
 }
 
@@ -432,29 +430,13 @@ impl Corpus {
             }
             t.push('\n');
         }
-        let day = 18_628 + (n * 7 % 1_000) as i64; // from 2021-01-01
         Interview {
             number: n,
             case: n % CASES,
             label: format!("Int. {}", n + 1),
-            conducted_on: date_of(day),
             transcript: t,
         }
     }
-}
-
-/// Days since 1970-01-01 as an ISO date (civil-from-days, Howard Hinnant's algorithm).
-fn date_of(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[cfg(test)]
@@ -474,12 +456,5 @@ mod tests {
         assert!(a.transcript.contains('à') || a.transcript.contains('è'));
         let len = a.transcript.len();
         assert!((30_000..100_000).contains(&len), "{len}");
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(date_of(0), "1970-01-01");
-        assert_eq!(date_of(18_628), "2021-01-01");
-        assert_eq!(date_of(19_417), "2023-03-01");
     }
 }

@@ -90,8 +90,7 @@ fn passage_docs(f: &Fields, id: u64, case: u64, i: &Interview) -> Vec<TantivyDoc
             doc.add_u64(f.case_id, case);
             doc.add_u64(f.start, p.start as u64);
             doc.add_u64(f.end, p.end as u64);
-            doc.add_text(f.text, &p.text);
-            doc.add_text(f.text_exact, &p.text);
+            f.add_text(&mut doc, &p.text);
             doc
         })
         .collect()

@@ -184,21 +184,46 @@ impl Client {
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await?;
-        let status = resp.status();
-        let body: Value = resp
-            .json()
-            .await
-            .with_context(|| format!("HTTP {status}: body is not JSON"))?;
-        Ok(body)
+        json_body(resp).await
     }
 
     /// `data`, or an error carrying the first GraphQL error.
     pub async fn ok(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let body = self.gql(query, variables).await?;
-        if let Some(errors) = body.get("errors") {
-            bail!("GraphQL errors: {errors}");
+        data(self.gql(query, variables).await?)
+    }
+
+    /// `data` of an operation whose `files` variable is a list of uploads
+    /// (graphql-multipart-request-spec), as a front end sends transcripts.
+    pub async fn upload(
+        &self,
+        query: &str,
+        mut variables: Value,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> anyhow::Result<Value> {
+        variables["files"] = Value::Array(vec![Value::Null; files.len()]);
+        let map: serde_json::Map<String, Value> = (0..files.len())
+            .map(|i| (i.to_string(), json!([format!("variables.files.{i}")])))
+            .collect();
+        let mut form = reqwest::multipart::Form::new()
+            .text(
+                "operations",
+                json!({"query": query, "variables": variables}).to_string(),
+            )
+            .text("map", Value::Object(map).to_string());
+        for (i, (name, bytes)) in files.into_iter().enumerate() {
+            form = form.part(
+                i.to_string(),
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
         }
-        Ok(body["data"].clone())
+        let resp = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await?;
+        data(json_body(resp).await?)
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
@@ -214,6 +239,21 @@ impl Client {
             .and_then(|v| v.trim().parse().ok())
             .with_context(|| format!("{name} not in /metrics"))
     }
+}
+
+async fn json_body(resp: reqwest::Response) -> anyhow::Result<Value> {
+    let status = resp.status();
+    resp.json()
+        .await
+        .with_context(|| format!("HTTP {status}: body is not JSON"))
+}
+
+/// `data`, or an error carrying the GraphQL errors.
+fn data(body: Value) -> anyhow::Result<Value> {
+    if let Some(errors) = body.get("errors") {
+        bail!("GraphQL errors: {errors}");
+    }
+    Ok(body["data"].clone())
 }
 
 /// Bytes of every file under `dir`.

@@ -229,7 +229,11 @@ impl TerritoryQuery {
             page_request(first, after)?,
         )
         .await?;
-        Ok(connection(page, |m| m.id, |m| Ambito::new(m, at)))
+        Ok(connection(
+            page,
+            |m: &ambito::Model| m.id,
+            |m| Ambito::new(m, at),
+        ))
     }
 
     async fn ambito(
@@ -265,6 +269,10 @@ impl TerritoryQuery {
             page_request(first, after)?,
         )
         .await?;
-        Ok(connection(page, |m| m.id, |m| EnteGestore::new(m, at)))
+        Ok(connection(
+            page,
+            |m: &ente_gestore::Model| m.id,
+            |m| EnteGestore::new(m, at),
+        ))
     }
 }

@@ -14,8 +14,28 @@ use super::{connection, page_request, patch, rc, Conn};
 use crate::service::{interviews as service, page, studies};
 use crate::text;
 
+/// The whole transcript of an interview, loaded once per request.
+pub async fn transcript_of(
+    ctx: &Context<'_>,
+    interview_id: i64,
+) -> async_graphql::Result<std::sync::Arc<str>> {
+    rc(ctx)
+        .loaders
+        .transcript
+        .load_one(interview_id)
+        .await?
+        .ok_or_else(|| not_found("interview"))
+}
+
+/// An interview as read for GraphQL: its transcript is loaded only when asked for.
 #[derive(Clone)]
-pub struct Interview(pub interview::Model);
+pub struct Interview(pub interview::Head);
+
+impl From<interview::Model> for Interview {
+    fn from(m: interview::Model) -> Self {
+        Self(m.into())
+    }
+}
 
 #[Object]
 impl Interview {
@@ -53,20 +73,24 @@ impl Interview {
     /// The transcript, or the [start, end) slice of it (code points).
     async fn transcript(
         &self,
+        ctx: &Context<'_>,
         start: Option<i32>,
         end: Option<i32>,
-    ) -> async_graphql::Result<&str> {
+    ) -> async_graphql::Result<String> {
         let s = start.unwrap_or(0);
         let e = end.unwrap_or(self.0.length);
         if s < 0 || e < s {
             return Err(bad_input("need 0 ≤ start ≤ end"));
         }
-        text::slice(&self.0.transcript, s as usize, e as usize).ok_or_else(|| {
-            bad_input(format!(
-                "[{s}, {e}) is outside the transcript ({} code points)",
-                self.0.length
-            ))
-        })
+        let transcript = transcript_of(ctx, self.0.id).await?;
+        text::slice(&transcript, s as usize, e as usize)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "[{s}, {e}) is outside the transcript ({} code points)",
+                    self.0.length
+                ))
+            })
     }
     /// Quotations of this interview, by position.
     async fn quotations(
@@ -196,7 +220,7 @@ impl InterviewMutation {
         )
         .await?;
         r.searchable().await;
-        Ok(Interview(i))
+        Ok(Interview::from(i))
     }
 
     /// Edits an interview; a new transcript re-anchors its quotations.
@@ -222,7 +246,7 @@ impl InterviewMutation {
         .await?;
         r.searchable().await;
         Ok(InterviewUpdate {
-            interview: Interview(edit.interview),
+            interview: Interview::from(edit.interview),
             moved_quotations: edit.moved as i32,
             lost_quotations: edit
                 .lost

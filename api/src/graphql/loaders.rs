@@ -3,12 +3,15 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::*;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder, Value,
+    ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
+    Value,
 };
 
 use super::error::LoadError;
@@ -51,6 +54,56 @@ where
             }
         }
         Ok(out)
+    }
+}
+
+/// Interviews without their transcripts, grouped by their id or their case.
+pub struct InterviewHeads {
+    db: DatabaseConnection,
+    column: interview::Column,
+}
+
+impl Loader<i64> for InterviewHeads {
+    type Value = Vec<interview::Head>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = interview::Entity::find()
+            .filter(self.column.is_in(keys.iter().copied()))
+            .order_by_asc(interview::Column::Id)
+            .into_partial_model::<interview::Head>()
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<i64, Vec<interview::Head>> = HashMap::new();
+        for row in rows {
+            let key = match self.column {
+                interview::Column::CaseId => row.case_id,
+                _ => row.id,
+            };
+            out.entry(key).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// Whole transcripts by interview id, read only where a text is asked for.
+pub struct Transcripts {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for Transcripts {
+    type Value = Arc<str>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<str>>, Self::Error> {
+        let rows: Vec<(i64, String)> = interview::Entity::find()
+            .select_only()
+            .columns([interview::Column::Id, interview::Column::Transcript])
+            .filter(interview::Column::Id.is_in(keys.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(id, t)| (id, t.into())).collect())
     }
 }
 
@@ -229,13 +282,23 @@ impl Loader<Target> for MemosOf {
 
 type Dl<T> = DataLoader<T, HashMapCache>;
 
+/// A request's loader: its batches go out once per pass of the executor (see `batching`),
+/// so it need not wait for more keys.
 fn dl<K, T>(loader: T) -> Dl<T>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     T: Loader<K>,
 {
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(
+        loader,
+        super::batching::spawn_fetch,
+        HashMapCache::default(),
+    )
+    .delay(Duration::ZERO)
 }
+
+/// How long a subscription's loaders collect keys: its events are not resolved in passes.
+const SUBSCRIPTION_DELAY: Duration = Duration::from_millis(1);
 
 fn by<E>(db: &DatabaseConnection, column: E::Column, order: Vec<E::Column>) -> Dl<ByColumn<E>>
 where
@@ -280,7 +343,8 @@ pub struct Loaders {
     pub study: Dl<ByColumn<study::Entity>>,
     pub case: Dl<ByColumn<study_case::Entity>>,
     pub intervention: Dl<ByColumn<intervention::Entity>>,
-    pub interview: Dl<ByColumn<interview::Entity>>,
+    pub interview: Dl<InterviewHeads>,
+    pub transcript: Dl<Transcripts>,
     pub code: Dl<ByColumn<code::Entity>>,
     pub quotation: Dl<ByColumn<quotation::Entity>>,
     pub discontinuity: Dl<ByColumn<discontinuity::Entity>>,
@@ -302,7 +366,7 @@ pub struct Loaders {
     pub codes_of_study: Dl<ByColumn<code::Entity>>,
     pub ambiti_of_case: Dl<Linked<case_ambito::Entity, ambito::Entity>>,
     pub projects_of_case: Dl<Linked<case_project::Entity, project::Entity>>,
-    pub interviews_of_case: Dl<ByColumn<interview::Entity>>,
+    pub interviews_of_case: Dl<InterviewHeads>,
     pub interventions_of_case: Dl<ByColumn<intervention::Entity>>,
     pub discontinuities_of_case: Dl<ByColumn<discontinuity::Entity>>,
     pub discontinuities_of_intervention: Dl<ByColumn<discontinuity::Entity>>,
@@ -320,7 +384,9 @@ impl Loaders {
     pub fn uncached(db: &DatabaseConnection) -> Self {
         let l = Self::new(db);
         macro_rules! off {
-            ($($f:ident),*) => { $( l.$f.enable_all_cache(false); )* };
+            ($($f:ident),*) => {
+                Self { $( $f: { l.$f.enable_all_cache(false); l.$f.delay(SUBSCRIPTION_DELAY) } ),* }
+            };
         }
         off!(
             ambito,
@@ -330,6 +396,7 @@ impl Loaders {
             case,
             intervention,
             interview,
+            transcript,
             code,
             quotation,
             discontinuity,
@@ -360,8 +427,7 @@ impl Loaders {
             memos_of,
             causes_of,
             effects_of
-        );
-        l
+        )
     }
 
     pub fn new(db: &DatabaseConnection) -> Self {
@@ -374,7 +440,11 @@ impl Loaders {
             study: by(db, study::Column::Id, vec![]),
             case: by(db, study_case::Column::Id, vec![]),
             intervention: by(db, intervention::Column::Id, vec![]),
-            interview: by(db, interview::Column::Id, vec![]),
+            interview: dl(InterviewHeads {
+                db: db.clone(),
+                column: interview::Column::Id,
+            }),
+            transcript: dl(Transcripts { db: db.clone() }),
             code: by(db, code::Column::Id, vec![]),
             quotation: by(db, quotation::Column::Id, vec![]),
             discontinuity: by(db, discontinuity::Column::Id, vec![]),
@@ -440,7 +510,10 @@ impl Loaders {
                 case_project::Column::ProjectId,
                 project::Column::Id,
             ),
-            interviews_of_case: by(db, interview::Column::CaseId, vec![interview::Column::Id]),
+            interviews_of_case: dl(InterviewHeads {
+                db: db.clone(),
+                column: interview::Column::CaseId,
+            }),
             interventions_of_case: by(
                 db,
                 intervention::Column::CaseId,
@@ -485,12 +558,11 @@ impl Loaders {
     }
 }
 
-/// One row by primary key through a `ByColumn` loader on the id.
-pub async fn one<E>(loader: &Dl<ByColumn<E>>, id: i64) -> Result<Option<E::Model>, LoadError>
+/// One row by primary key through a loader on the id.
+pub async fn one<T, V>(loader: &Dl<T>, id: i64) -> Result<Option<V>, LoadError>
 where
-    E: EntityTrait + Sync,
-    E::Model: Sync,
-    E::Column: Send + Sync,
+    T: Loader<i64, Value = Vec<V>, Error = LoadError>,
+    V: Send + Sync + Clone + 'static,
 {
     Ok(loader
         .load_one(id)

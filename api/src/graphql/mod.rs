@@ -4,6 +4,7 @@
 pub mod ambiti;
 pub mod analysis;
 pub mod audit;
+pub mod batching;
 pub mod codes;
 pub mod discontinuities;
 pub mod error;

@@ -40,11 +40,9 @@ impl Quotation {
     }
     /// Exactly transcript[start, end).
     async fn text(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let i = one(&rc(ctx).loaders.interview, self.0.interview_id)
-            .await?
-            .ok_or_else(|| not_found("interview"))?;
+        let transcript = super::interviews::transcript_of(ctx, self.0.interview_id).await?;
         crate::text::slice(
-            &i.transcript,
+            &transcript,
             self.0.start_pos as usize,
             self.0.end_pos as usize,
         )

@@ -129,7 +129,7 @@ impl TranscriptMutation {
             .map(|s| ImportedTranscript {
                 file_name: s.transcript.file_name,
                 format: s.transcript.format.into(),
-                interview: Interview(s.interview),
+                interview: Interview::from(s.interview),
                 normalisation: s.transcript.steps.into_iter().map(Into::into).collect(),
                 turns: i32::try_from(s.transcript.turns).unwrap_or(i32::MAX),
                 speakers: s.transcript.speakers,

@@ -10,7 +10,7 @@
 //! restart replays from there; replaying is harmless because every change is rebuilt from
 //! the database's current state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -187,10 +187,7 @@ impl Context {
                 self.common(f, &mut doc, i);
                 doc.add_u64(f.start, p.start as u64);
                 doc.add_u64(f.end, p.end as u64);
-                doc.add_text(f.text, &p.text);
-                doc.add_text(f.text_exact, &p.text);
-                doc.add_text(f.text_lemma, &p.text);
-                doc.add_text(f.text_surface, &p.text);
+                f.add_text(&mut doc, &p.text);
                 doc
             })
             .collect()
@@ -225,10 +222,7 @@ impl Context {
         }
         doc.add_u64(f.start, q.start_pos as u64);
         doc.add_u64(f.end, q.end_pos as u64);
-        doc.add_text(f.text, quoted);
-        doc.add_text(f.text_exact, quoted);
-        doc.add_text(f.text_lemma, quoted);
-        doc.add_text(f.text_surface, quoted);
+        f.add_text(&mut doc, quoted);
         Some(doc)
     }
 }
@@ -280,11 +274,18 @@ impl Indexer {
         Ok(())
     }
 
-    async fn quotation_docs(&self, ids: &[i64], ops: &mut Vec<Op>) -> Result<(), IndexError> {
-        let quotations = quotation::Entity::find()
+    /// Documents for these quotations, except those of the `skip` interviews.
+    async fn quotation_docs(
+        &self,
+        ids: &[i64],
+        skip: &HashSet<i64>,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), IndexError> {
+        let mut quotations = quotation::Entity::find()
             .filter(quotation::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?;
+        quotations.retain(|q| !skip.contains(&q.interview_id));
         let interview_ids: Vec<i64> = quotations.iter().map(|q| q.interview_id).collect();
         let ctx = Context::load(&self.db, &interview_ids).await?;
         let codes = codes_of(&self.db, ids).await?;
@@ -384,7 +385,7 @@ impl Indexer {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let present: std::collections::HashSet<i64> = recent.into_iter().collect();
+        let present: HashSet<i64> = recent.into_iter().collect();
         for missing in (seq - REBUILD_GAP_WINDOW + 1).max(1)..=seq {
             if !present.contains(&missing) {
                 self.gaps.insert(missing, Gap::new());
@@ -520,24 +521,38 @@ impl Indexer {
             }
             touched.insert(c.seq, (c.entity.clone(), c.entity_id));
         }
-        let f = self.fields;
-        let mut ops = Vec::new();
+        let mut interviews = Vec::new();
+        let mut quotations = Vec::new();
         for (entity, id) in touched.into_values() {
             match entity.as_str() {
-                "interview" => {
-                    ops.push(Op::Delete(Term::from_field_u64(f.passage_of, id as u64)));
-                    ops.push(Op::Delete(Term::from_field_u64(
-                        f.quotation_interview,
-                        id as u64,
-                    )));
-                    self.interview_docs(&[id], &mut ops).await?;
-                }
-                "quotation" => {
-                    ops.push(Op::Delete(Term::from_field_u64(f.quotation_id, id as u64)));
-                    self.quotation_docs(&[id], &mut ops).await?;
-                }
+                "interview" => interviews.push(id),
+                "quotation" => quotations.push(id),
                 other => tracing::warn!(entity = other, "unknown entity in change_log"),
             }
+        }
+        // Every delete before any add: a delete removes only documents added before it.
+        let f = self.fields;
+        let mut ops = Vec::new();
+        for &id in &interviews {
+            ops.push(Op::Delete(Term::from_field_u64(f.passage_of, id as u64)));
+            ops.push(Op::Delete(Term::from_field_u64(
+                f.quotation_interview,
+                id as u64,
+            )));
+        }
+        for &id in &quotations {
+            ops.push(Op::Delete(Term::from_field_u64(f.quotation_id, id as u64)));
+        }
+        // Loaded a chunk at a time (a bulk import logs thousands of interviews) and handed to
+        // the writer as they come, so that reading the database and indexing overlap.
+        for chunk in interviews.chunks(REBUILD_CHUNK) {
+            self.interview_docs(chunk, &mut ops).await?;
+            self.apply(std::mem::take(&mut ops), None).await?;
+        }
+        // Quotations of a re-read interview were added with it.
+        let reread: HashSet<i64> = interviews.iter().copied().collect();
+        for chunk in quotations.chunks(REBUILD_CHUNK) {
+            self.quotation_docs(chunk, &reread, &mut ops).await?;
         }
         self.apply(ops, Some(through)).await?;
         self.shared.position.send_modify(|p| {

@@ -38,6 +38,20 @@ pub struct Fields {
     pub text_surface: Field,
 }
 
+impl Fields {
+    /// Adds a passage's or quotation's text under every analyzer the search modes read.
+    pub fn add_text(&self, doc: &mut tantivy::TantivyDocument, text: &str) {
+        for field in [
+            self.text,
+            self.text_exact,
+            self.text_lemma,
+            self.text_surface,
+        ] {
+            doc.add_text(field, text);
+        }
+    }
+}
+
 pub fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let key = NumericOptions::default()

@@ -1,8 +1,8 @@
 //! Keyset pagination over ascending ids: stable cursors whatever is inserted meanwhile.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, PartialModelTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 
 use crate::error::{ServiceError, ServiceResult};
@@ -38,16 +38,18 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// Runs `select` (already filtered) as one page ordered by `id`, plus a count.
-pub async fn by_id<E, C>(
+/// Runs `select` (already filtered) as one page ordered by `id`, plus a count; rows are read
+/// as `M`, the entity's model or a partial model of it.
+pub async fn by_id<E, M, C>(
     db: &C,
     select: Select<E>,
     id: E::Column,
     req: PageRequest,
-) -> ServiceResult<Page<E::Model>>
+) -> ServiceResult<Page<M>>
 where
     E: EntityTrait,
     E::Model: Sync,
+    M: PartialModelTrait + Send + Sync,
     C: ConnectionTrait,
 {
     let limit = req.limit()?;
@@ -56,7 +58,11 @@ where
     if let Some(after) = req.after {
         q = q.filter(id.gt(after));
     }
-    let mut items = q.limit(limit as u64 + 1).all(db).await?;
+    let mut items = q
+        .limit(limit as u64 + 1)
+        .into_partial_model::<M>()
+        .all(db)
+        .await?;
     let has_next = items.len() > limit;
     items.truncate(limit);
     Ok(Page {
