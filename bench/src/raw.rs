@@ -2,20 +2,21 @@
 //! analyzers and passage splitting (its public items, so that the baseline follows them when
 //! they change), but no database, no GraphQL, no HTTP.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RegexQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Term};
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Term, Value as _};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{
-    DocId, Index, IndexReader, ReloadPolicy, Score, SegmentOrdinal, SegmentReader, TantivyDocument,
+    DocId, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal, SegmentReader,
+    TantivyDocument,
 };
 
 use api::search::schema::{self, Fields, KIND_PASSAGE};
-use api::search::{analyzer, passages};
+use api::search::{analyzer, passages, query};
 
 use crate::corpus::Interview;
 
@@ -120,7 +121,6 @@ pub fn index_loop(
 
 /// A searcher over an index directory (the server's own, opened read-only beside it).
 pub struct RawSearcher {
-    index: Index,
     reader: IndexReader,
     fields: Fields,
 }
@@ -143,29 +143,32 @@ impl RawSearcher {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let (_, fields) = schema::build();
-        Ok(Self {
-            index,
-            reader,
-            fields,
-        })
+        Ok(Self { reader, fields })
     }
 
     pub fn reload(&self) -> tantivy::Result<()> {
         self.reader.reload()
     }
 
-    fn query(&self, q: &BenchQuery) -> tantivy::Result<Box<dyn Query>> {
+    /// The tantivy query quaderno runs for `q` in its default (LEMMA) mode, built with its
+    /// own parser and compiler: the baseline measures what the server adds, not a different
+    /// query.
+    fn query(&self, searcher: &Searcher, q: &BenchQuery) -> tantivy::Result<Box<dyn Query>> {
         let f = &self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.text]);
-        parser.set_conjunction_by_default();
-        let text: Box<dyn Query> = match &q.shape {
-            Shape::Prefix(p) => {
-                Box::new(RegexQuery::from_pattern(&format!("{p}.*"), f.text_exact)?)
-            }
-            _ => parser
-                .parse_query(&q.syntax())
-                .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?,
+        let expr =
+            query::parse(&q.syntax()).map_err(|e| tantivy::TantivyError::InvalidArgument(e.0))?;
+        let compiler = query::Compiler {
+            searcher,
+            text: f.text,
+            text_exact: f.text_exact,
+            text_lemma: f.text_lemma,
+            mode: query::Mode::Lemma,
+            fuzzy: false,
+            excluded: HashSet::new(),
         };
+        let text = compiler
+            .compile(&expr)?
+            .map_or_else(|| Box::new(EmptyQuery) as Box<dyn Query>, |c| c.query);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
             (Occur::Must, text),
             (
@@ -192,7 +195,7 @@ impl RawSearcher {
     /// (faceted) counts per case and interview.
     pub fn search(&self, q: &BenchQuery, limit: usize) -> tantivy::Result<RawResult> {
         let searcher = self.reader.searcher();
-        let query = self.query(q)?;
+        let query = self.query(&searcher, q)?;
         let (top, total, facets) = if q.facets {
             let (top, total, facets) = searcher.search(
                 &query,
@@ -210,7 +213,8 @@ impl RawSearcher {
             )?;
             (top, total, HashMap::new())
         };
-        let snippets = SnippetGenerator::create(&searcher, &*query, self.fields.text)?;
+        // The lemma field holds the query's terms; its text is the stored passage.
+        let snippets = SnippetGenerator::create(&searcher, &*query, self.fields.text_lemma)?;
         let mut out = RawResult {
             total,
             hits: top.len(),
@@ -219,7 +223,11 @@ impl RawSearcher {
         };
         for (_, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            out.snippet_bytes += snippets.snippet_from_doc(&doc).fragment().len();
+            let text = doc
+                .get_first(self.fields.text)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            out.snippet_bytes += snippets.snippet(text).fragment().len();
         }
         Ok(out)
     }

@@ -480,7 +480,7 @@ async fn quotations(
 
 fn search_query(facets: bool) -> String {
     format!(
-        "query($q: String!, $f: SearchFilter) {{ search(query: $q, match: STEM, first: 20, filter: $f) {{ totalCount edges {{ node {{ score start end snippet highlights {{ start end }} interview {{ id label }} }} }} {} }} }}",
+        "query($q: String!, $f: SearchFilter) {{ search(query: $q, first: 20, filter: $f) {{ totalCount edges {{ node {{ score start end snippet highlights {{ start end }} interview {{ id label }} }} }} {} }} }}",
         if facets {
             "facets { cases { value label count } interviews { value label count } }"
         } else {

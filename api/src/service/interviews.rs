@@ -4,7 +4,7 @@ use chrono::{NaiveDate, Utc};
 use entities::{interview, quotation, quotation_code, study, study_case};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -16,6 +16,24 @@ use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
 use crate::service::studies::{non_empty, readable_case};
 use crate::text::char_len;
+
+/// Labels of interviews by id. Facets can name every interview of a study; reading only
+/// columns stored before the transcript keeps SQLite from walking each transcript's
+/// overflow pages to reach the columns after it.
+pub async fn labels<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> ServiceResult<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = interview::Entity::find()
+        .select_only()
+        .column(interview::Column::Id)
+        .column(interview::Column::Label)
+        .filter(interview::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
 
 /// An interview with its case and study, checked readable (NOT_FOUND otherwise).
 pub async fn readable_interview<C: ConnectionTrait>(
