@@ -13,6 +13,7 @@
 //! with a known word, whose terms carry no `~`.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
@@ -41,14 +42,21 @@ pub const UNKNOWN_MARK: char = '~';
 /// analysts search for.
 const STOP_WORDS: &str = include_str!("stopwords_it.txt");
 
+/// Built once: analyzers are made per highlighted hit, and hashing the list each time was
+/// the largest cost of a search's hits.
 fn stop_words() -> StopWordFilter {
-    StopWordFilter::remove(
-        STOP_WORDS
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned),
-    )
+    static FILTER: OnceLock<StopWordFilter> = OnceLock::new();
+    FILTER
+        .get_or_init(|| {
+            StopWordFilter::remove(
+                STOP_WORDS
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            )
+        })
+        .clone()
 }
 
 pub fn stemmed() -> TextAnalyzer {

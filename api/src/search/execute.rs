@@ -9,7 +9,9 @@ use std::collections::HashSet;
 
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument};
 
@@ -105,10 +107,25 @@ const SNIPPET_CONTEXT: usize = 80;
 /// Most surface forms counted for one search (a verb has about fifty).
 const MAX_FORMS: usize = 200;
 
+/// Up to this many ids are filtered by a union of term queries: a `TermSetQuery` builds an
+/// FST for every search, which cost more than the rest of a one-case search.
+const SMALL_ID_SET: usize = 32;
+
+/// Documents whose `field` holds one of `ids`, all scored alike.
 fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
-    Box::new(TermSetQuery::new(
-        ids.iter().map(|&id| Term::from_field_u64(field, id as u64)),
-    ))
+    let terms = ids.iter().map(|&id| Term::from_field_u64(field, id as u64));
+    if ids.len() > SMALL_ID_SET {
+        return Box::new(TermSetQuery::new(terms));
+    }
+    let any: Box<dyn Query> = Box::new(BooleanQuery::new(
+        terms
+            .map(|t| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+                (Occur::Should, q)
+            })
+            .collect(),
+    ));
+    Box::new(ConstScoreQuery::new(any, 1.0))
 }
 
 impl SearchIndex {
