@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{gql, serve, wait_ready, BIN};
+use common::{gql, serve, stdout_of, wait_ready, BIN};
 
 #[tokio::test]
 async fn serve_starts_on_a_free_port_with_the_demo_data_and_graphiql() {
@@ -50,12 +50,7 @@ async fn serve_starts_on_a_free_port_with_the_demo_data_and_graphiql() {
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = stdout_of(out);
     let token = stdout.trim();
     assert_eq!(stdout.lines().count(), 1);
     assert!(token.len() >= 43, "a 256-bit token: {token}");

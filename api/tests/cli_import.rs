@@ -6,7 +6,7 @@ mod common;
 use std::io::{Cursor, Write};
 use std::process::{Command, Output};
 
-use common::{gql, serve, wait_ready, BIN};
+use common::{gql, serve, stdout_of, wait_ready, BIN};
 use serde_json::Value;
 
 const SEARCH: &str = r#"{ search(query: "ornitorinco") { totalCount } }"#;
@@ -161,12 +161,7 @@ async fn import_puts_files_into_a_case_all_or_nothing() {
             case_id,
         ],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of(out);
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
     assert!(
         stdout.lines().next().unwrap().starts_with("Nuova 1.txt\t"),

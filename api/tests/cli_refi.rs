@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::BIN;
+use common::{stdout_of, BIN};
 
 fn quaderno(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -29,13 +29,7 @@ fn sample() -> String {
 #[test]
 fn import_and_export_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let out = quaderno(dir.path(), &["import", &sample()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of(quaderno(dir.path(), &["import", &sample()]));
     assert!(
         stdout.contains("study 1 ") && stdout.contains("262 codes, 2 interviews, 158 quotations"),
         "{stdout}"
@@ -63,11 +57,7 @@ fn import_and_export_from_the_command_line() {
             qdpx.to_str().unwrap(),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_of(out);
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&qdpx).unwrap()).unwrap();
     assert_eq!(zip.len(), 5, "project.qde and four sources");
     let mut qde = String::new();

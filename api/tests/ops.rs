@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 
 use clap::CommandFactory as _;
-use common::{admin_token, gql_data, serve, wait_ready, BIN};
+use common::{admin_token, gql_data, serve, stdout_of, wait_ready, BIN};
 use serde_json::{json, Value};
 
 /// Every subcommand path, nested ones included (`token create`…), read from the parser itself
@@ -103,11 +103,7 @@ async fn backup_copies_a_running_servers_sqlite_database_consistently() {
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_of(out);
     writer.await.unwrap();
 
     let backup = api::db::connect(&format!("sqlite://{}", copy.display()), 1)

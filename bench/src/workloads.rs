@@ -425,8 +425,8 @@ async fn quotations(
     );
 
     let nested = "query($s: ID!, $n: Int!) { quotations(filter: {studyIds: [$s]}, first: $n) { totalCount edges { node { id start end text memo codes { id name path } interview { id label case { id label } } } } } }";
-    // (rows, fewest statements, most statements) over the repetitions: DataLoader batches
-    // can split when resolving a level outlasts the loader's delay, so the count can vary.
+    // (rows, fewest statements, most statements) over the repetitions: a range, so that a
+    // read whose batches split (they did, before `graphql::batching`) shows as such.
     let mut statements: Vec<(usize, u64, u64)> = Vec::new();
     let reps = (config.search_iterations / 4).clamp(3, 30);
     let mut sizes: Vec<usize> = [10, 100, config.quotations]

@@ -87,12 +87,17 @@ pub fn admin_token(data_dir: &std::path::Path, flags: &[&str]) -> String {
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
+    stdout_of(out).trim().to_owned()
+}
+
+/// The standard output of a command that must have succeeded; its standard error otherwise.
+pub fn stdout_of(out: std::process::Output) -> String {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    String::from_utf8(out.stdout).unwrap()
 }
 
 pub async fn gql(url: &str, token: Option<&str>, query: &str) -> Value {
