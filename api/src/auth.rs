@@ -7,8 +7,8 @@ use chrono::Utc;
 use entities::{api_token, app_user, study_member};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -150,35 +150,59 @@ fn new_secret() -> String {
     )
 }
 
+/// One row per role of the token's user (one row with no study when it has none).
+#[derive(FromQueryResult)]
+struct TokenGrant {
+    user_id: i64,
+    name: String,
+    is_admin: bool,
+    expires_at: Option<chrono::DateTime<Utc>>,
+    revoked_at: Option<chrono::DateTime<Utc>>,
+    study_id: Option<i64>,
+    role: Option<String>,
+}
+
 /// Resolves a Bearer secret to a caller. Unknown, revoked or expired tokens are refused.
+///
+/// Every request starts here, so token, user and roles come in one statement.
 pub async fn caller_from_token(db: &DatabaseConnection, secret: &str) -> ServiceResult<Caller> {
-    let Some(token) = api_token::Entity::find()
+    let grants = api_token::Entity::find()
+        .select_only()
+        .column(api_token::Column::UserId)
+        .column(api_token::Column::ExpiresAt)
+        .column(api_token::Column::RevokedAt)
+        .column(app_user::Column::Name)
+        .column(app_user::Column::IsAdmin)
+        .column(study_member::Column::StudyId)
+        .column(study_member::Column::Role)
+        .join(JoinType::InnerJoin, api_token::Relation::AppUser.def())
+        .join(
+            JoinType::LeftJoin,
+            study_member::Relation::AppUser.def().rev(),
+        )
         .filter(api_token::Column::TokenHash.eq(hash_token(secret)))
-        .one(db)
-        .await?
-    else {
+        .into_model::<TokenGrant>()
+        .all(db)
+        .await?;
+    let Some(first) = grants.first() else {
         return Err(ServiceError::Unauthenticated);
     };
     let now = Utc::now();
-    if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
+    if first.revoked_at.is_some() || first.expires_at.is_some_and(|t| t <= now) {
         return Err(ServiceError::Unauthenticated);
     }
-    let user = app_user::Entity::find_by_id(token.user_id)
-        .one(db)
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
-    let roles = study_member::Entity::find()
-        .filter(study_member::Column::UserId.eq(user.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|m| StudyRole::parse(&m.role).map(|r| (m.study_id, r)))
+    let roles = grants
+        .iter()
+        .filter_map(|g| {
+            let role = StudyRole::parse(g.role.as_deref()?)?;
+            Some((g.study_id?, role))
+        })
         .collect();
     Ok(Caller {
         user: Some(CallerUser {
-            id: user.id,
-            name: user.name,
-            is_admin: user.is_admin,
+            id: first.user_id,
+            name: first.name.clone(),
+            is_admin: first.is_admin,
             roles,
         }),
     })

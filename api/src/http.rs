@@ -202,8 +202,8 @@ async fn graphql(
         Err(rejection) => return unreadable_request(rejection, state.limits.max_body_bytes),
     };
     let started = std::time::Instant::now();
-    let request = req.into_inner();
-    let operation = crate::metrics::operation_name(&request);
+    let mut request = req.into_inner();
+    let operation = crate::metrics::operation_name(&mut request);
     let caller = match caller_from_headers(&state.db, &headers).await {
         Ok(c) => c,
         Err(msg) => {

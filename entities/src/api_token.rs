@@ -16,6 +16,14 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The user the token acts for.
+    #[sea_orm(
+        belongs_to = "super::app_user::Entity",
+        from = "Column::UserId",
+        to = "super::app_user::Column::Id"
+    )]
+    AppUser,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -6,6 +6,7 @@ mod m20261123_000001_init;
 mod m20261123_000002_memos;
 mod m20261123_000003_audit_log;
 mod m20261123_000004_interview_source;
+mod m20261123_000005_transcript_last;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_memos::Migration),
             Box::new(m20261123_000003_audit_log::Migration),
             Box::new(m20261123_000004_interview_source::Migration),
+            Box::new(m20261123_000005_transcript_last::Migration),
         ]
     }
 }

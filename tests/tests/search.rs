@@ -292,6 +292,45 @@ async fn facets_agree_with_totals_and_cursors_walk_every_hit_once() {
     }
 }
 
+/// A facet list gives the values with the most hits first, as many as `first` asks (100
+/// unless asked), and refuses a limit out of range.
+#[tokio::test]
+async fn facet_lists_are_ordered_by_hits_and_cut_at_first() {
+    let server = TestServer::demo().await;
+    let facets = |first: Value| {
+        let server = &server;
+        async move {
+            server
+                .gql(
+                    None,
+                    "query($n: Int!) { search(query: \"lavoro OR famiglie\") { facets { interviews(first: $n) { value count } all: interviews { value count } } } }",
+                    json!({"n": first}),
+                )
+                .await
+        }
+    };
+    let body = facets(json!(2)).await;
+    let f = &body["data"]["search"]["facets"];
+    let all = f["all"].as_array().unwrap();
+    assert!(
+        all.len() > 2,
+        "the demo has more interviews with hits: {all:?}"
+    );
+    let counts: Vec<i64> = all.iter().map(|v| v["count"].as_i64().unwrap()).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    assert_eq!(f["interviews"].as_array().unwrap()[..], all[..2]);
+    let none = facets(json!(0)).await;
+    assert_eq!(none["data"]["search"]["facets"]["interviews"], json!([]));
+    for bad in [json!(-1), json!(10_001)] {
+        let refused = facets(bad.clone()).await;
+        assert_eq!(
+            error_code(&refused),
+            "BAD_USER_INPUT",
+            "first: {bad}: {refused}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn filters_restrict_hits_and_counts() {
     let server = TestServer::demo().await;

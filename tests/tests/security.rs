@@ -175,6 +175,55 @@ async fn tokens_are_random_hashed_revocable_and_expire() {
     assert!(listed.iter().any(|t| t.revoked_at.is_some()));
 }
 
+/// Every request identifies its caller first: one statement, however many studies the user
+/// has a role in, and every one of those roles counts.
+#[tokio::test]
+async fn a_caller_with_roles_in_several_studies_is_identified_in_one_statement() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let analysed = study_n(&server, Some(&admin)).await;
+    let viewed = study_n(&server, Some(&admin)).await;
+    let hidden = study_n(&server, Some(&admin)).await;
+    server
+        .token("ada", "analyst", Some(id_number(&analysed)))
+        .await;
+    let ada = server
+        .token("ada", "viewer", Some(id_number(&viewed)))
+        .await;
+    let code = "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"accesso\"}) { id } }";
+    let read = "query($s: ID!) { node(id: $s) { id } }";
+    assert!(server.gql(Some(&ada), code, json!({"s": analysed})).await["errors"].is_null());
+    let as_viewer = server.gql(Some(&ada), code, json!({"s": viewed})).await;
+    assert_eq!(error_code(&as_viewer), "FORBIDDEN", "{as_viewer}");
+    assert_eq!(
+        server.ok(Some(&ada), read, json!({"s": viewed})).await["node"]["id"],
+        viewed
+    );
+    assert!(server.ok(Some(&ada), read, json!({"s": hidden})).await["node"].is_null());
+
+    let cost = |token: Option<String>| {
+        let server = &server;
+        async move {
+            let before = server.statements().await;
+            server
+                .ok(token.as_deref(), "{ __typename }", json!({}))
+                .await;
+            server.statements().await - before
+        }
+    };
+    assert_eq!(
+        cost(Some(ada.clone())).await,
+        1,
+        "statements to identify ada"
+    );
+    assert_eq!(
+        cost(Some(admin.clone())).await,
+        1,
+        "statements to identify the admin"
+    );
+    assert_eq!(cost(None).await, 0, "statements for an anonymous caller");
+}
+
 #[tokio::test]
 async fn every_write_is_audited_for_owners_and_the_log_is_append_only() {
     let server = TestServer::empty().await;

@@ -136,13 +136,116 @@ pub struct FacetCount {
     pub count: i32,
 }
 
-#[derive(SimpleObject, Default)]
-pub struct SearchFacets {
-    pub cases: Vec<FacetCount>,
-    pub ambiti: Vec<FacetCount>,
-    pub interviews: Vec<FacetCount>,
-    /// QUOTATIONS scope only; empty otherwise.
-    pub codes: Vec<FacetCount>,
+/// Hits counted per case, ambito, interview and code over the whole result set, values with
+/// the most hits first. Each list gives its first `first` values (100 unless asked), labelled
+/// only when selected: a broad query over ten thousand interviews counts them all, but a
+/// front end shows the top of the list.
+#[derive(Default)]
+pub struct SearchFacets(search::Facets);
+
+/// Most values one facet list returns.
+const MAX_FACET_VALUES: i32 = 10_000;
+
+fn facet_values(
+    values: &[(i64, usize)],
+    first: Option<i32>,
+) -> async_graphql::Result<&[(i64, usize)]> {
+    let first = first.unwrap_or(100);
+    if !(0..=MAX_FACET_VALUES).contains(&first) {
+        return Err(bad_input(format!(
+            "`first` must be between 0 and {MAX_FACET_VALUES}"
+        )));
+    }
+    Ok(&values[..values.len().min(first as usize)])
+}
+
+fn ids(values: &[(i64, usize)]) -> Vec<i64> {
+    values.iter().map(|v| v.0).collect()
+}
+
+#[Object]
+impl SearchFacets {
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<FacetCount>> {
+        let values = facet_values(&self.0.cases, first)?;
+        let cases = rc(ctx).loaders.case.load_many(ids(values)).await?;
+        Ok(values
+            .iter()
+            .filter_map(|&(id, n)| {
+                let c = first_row(cases.get(&id))?;
+                Some(FacetCount {
+                    value: encode(Kind::Case, id).0,
+                    label: c.label,
+                    count: n as i32,
+                })
+            })
+            .collect())
+    }
+
+    async fn ambiti(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<FacetCount>> {
+        let values = facet_values(&self.0.ambiti, first)?;
+        let ambiti = rc(ctx).loaders.ambito.load_many(ids(values)).await?;
+        Ok(values
+            .iter()
+            .filter_map(|&(id, n)| {
+                let a = first_row(ambiti.get(&id))?;
+                Some(FacetCount {
+                    value: a.code,
+                    label: a.name,
+                    count: n as i32,
+                })
+            })
+            .collect())
+    }
+
+    async fn interviews(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<FacetCount>> {
+        let values = facet_values(&self.0.interviews, first)?;
+        let labels = interviews::labels(&rc(ctx).db, &ids(values)).await?;
+        Ok(values
+            .iter()
+            .filter_map(|&(id, n)| {
+                Some(FacetCount {
+                    value: encode(Kind::Interview, id).0,
+                    label: labels.get(&id)?.clone(),
+                    count: n as i32,
+                })
+            })
+            .collect())
+    }
+
+    /// QUOTATIONS scope only; empty otherwise. Labels are code paths ("Accesso / Barriere").
+    async fn codes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<FacetCount>> {
+        let l = &rc(ctx).loaders;
+        let values = facet_values(&self.0.codes, first)?;
+        let codes = l.code.load_many(ids(values)).await?;
+        let mut out = Vec::with_capacity(values.len());
+        for &(id, n) in values {
+            if let Some(c) = first_row(codes.get(&id)) {
+                let study_codes = all(&l.codes_of_study, c.study_id).await?;
+                out.push(FacetCount {
+                    value: encode(Kind::Code, id).0,
+                    label: code_path(&c, &study_codes),
+                    count: n as i32,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[derive(SimpleObject)]
@@ -247,57 +350,8 @@ fn paging(first: i32, max: i32, after: Option<String>) -> async_graphql::Result<
     Ok((offset, first as usize))
 }
 
-/// Labels for facet values, loaded in one batch per kind.
-fn first<T: Clone>(rows: Option<&Vec<T>>) -> Option<T> {
+fn first_row<T: Clone>(rows: Option<&Vec<T>>) -> Option<T> {
     rows.and_then(|v| v.first().cloned())
-}
-
-async fn labelled(r: &RequestCtx, facets: search::Facets) -> async_graphql::Result<SearchFacets> {
-    let l = &r.loaders;
-    let ids = |v: &[(i64, usize)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
-    let cases = l.case.load_many(ids(&facets.cases)).await?;
-    let ambiti = l.ambito.load_many(ids(&facets.ambiti)).await?;
-    let interviews = interviews::labels(&r.db, &ids(&facets.interviews)).await?;
-    let codes = l.code.load_many(ids(&facets.codes)).await?;
-    let mut out = SearchFacets::default();
-    for (id, n) in facets.cases {
-        if let Some(c) = first(cases.get(&id)) {
-            out.cases.push(FacetCount {
-                value: encode(Kind::Case, id).0,
-                label: c.label,
-                count: n as i32,
-            });
-        }
-    }
-    for (id, n) in facets.ambiti {
-        if let Some(a) = first(ambiti.get(&id)) {
-            out.ambiti.push(FacetCount {
-                value: a.code,
-                label: a.name,
-                count: n as i32,
-            });
-        }
-    }
-    for (id, n) in facets.interviews {
-        if let Some(label) = interviews.get(&id) {
-            out.interviews.push(FacetCount {
-                value: encode(Kind::Interview, id).0,
-                label: label.clone(),
-                count: n as i32,
-            });
-        }
-    }
-    for (id, n) in facets.codes {
-        if let Some(c) = first(codes.get(&id)) {
-            let study_codes = all(&l.codes_of_study, c.study_id).await?;
-            out.codes.push(FacetCount {
-                value: encode(Kind::Code, id).0,
-                label: code_path(&c, &study_codes),
-                count: n as i32,
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[derive(Default)]
@@ -336,7 +390,7 @@ impl SearchQuery {
             SearchScope::Quotations => Scope::Quotations,
         };
         let (offset, limit) = paging(first.unwrap_or(20), MAX_HITS, after)?;
-        // Facets cost a pass over every hit and a label lookup per value: only when asked.
+        // Facets cost a pass over every hit: only when asked.
         let facets = ctx.look_ahead().field("facets").exists();
         let request = search::SearchRequest {
             query,
@@ -374,11 +428,7 @@ impl SearchQuery {
             total_count: out.total as i32,
             edges,
             page_info,
-            facets: if facets {
-                labelled(r, out.facets).await?
-            } else {
-                SearchFacets::default()
-            },
+            facets: SearchFacets(out.facets),
             matched_forms: out
                 .matched_forms
                 .into_iter()

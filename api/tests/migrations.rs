@@ -1,0 +1,76 @@
+//! Migrations applied to a database that already holds data.
+
+use migration::{Migrator, MigratorTrait as _};
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+
+async fn rows(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        .await
+        .unwrap()
+}
+
+/// On SQLite the transcript moves to the end of the interview row (so that reading the other
+/// columns does not walk its overflow pages), and nothing is lost on the way: texts, ids and
+/// the quotations that point at them.
+#[tokio::test]
+async fn transcript_moves_last_on_sqlite_keeping_texts_and_quotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
+    let db = api::db::connect(&url, 2).await.unwrap().conn;
+    Migrator::up(&db, Some(4)).await.unwrap();
+    api::demo::load_if_empty(&db).await.unwrap();
+
+    let columns = |db| async move {
+        rows(
+            db,
+            "SELECT name FROM pragma_table_info('interview') ORDER BY cid",
+        )
+        .await
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect::<Vec<_>>()
+    };
+    let texts = |db| async move {
+        rows(db, "SELECT id, transcript FROM interview ORDER BY id")
+            .await
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get::<i64>("", "id").unwrap(),
+                    r.try_get::<String>("", "transcript").unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let quotations = |db| async move {
+        rows(db, "SELECT count(*) AS n FROM quotation").await[0]
+            .try_get::<i64>("", "n")
+            .unwrap()
+    };
+    let before = columns(&db).await;
+    assert_ne!(before.last().map(String::as_str), Some("transcript"));
+    let texts_before = texts(&db).await;
+    let quotations_before = quotations(&db).await;
+    assert!(!texts_before.is_empty() && quotations_before > 0);
+    assert!(texts_before
+        .iter()
+        .any(|(_, t)| t.contains('’') && t.contains('à')));
+
+    api::db::migrate(&db).await.unwrap();
+
+    let after = columns(&db).await;
+    assert_eq!(after.last().map(String::as_str), Some("transcript"));
+    let mut sorted_before = before.clone();
+    let mut sorted_after = after.clone();
+    sorted_before.sort();
+    sorted_after.sort();
+    assert_eq!(sorted_before, sorted_after, "the same columns, reordered");
+    assert_eq!(texts(&db).await, texts_before);
+    assert_eq!(quotations(&db).await, quotations_before);
+    // Foreign keys still hold and the text column still refuses NULL.
+    assert!(rows(&db, "PRAGMA foreign_key_check").await.is_empty());
+    let null = db
+        .execute_unprepared("UPDATE interview SET transcript = NULL")
+        .await;
+    assert!(null.is_err(), "transcript accepted NULL");
+}
