@@ -140,9 +140,10 @@ pub struct FacetCount {
 /// the most hits first. Each list gives its first `first` values (100 unless asked), labelled
 /// only when selected: a broad query over ten thousand interviews counts them all, but a
 /// front end shows the top of the list.
-#[derive(Default)]
 pub struct SearchFacets(search::Facets);
 
+/// Values a facet list returns unless asked (the default of each list's `first`).
+const FACET_VALUES: i32 = 100;
 /// Most values one facet list returns.
 const MAX_FACET_VALUES: i32 = 10_000;
 
@@ -150,7 +151,7 @@ fn facet_values(
     values: &[(i64, usize)],
     first: Option<i32>,
 ) -> async_graphql::Result<&[(i64, usize)]> {
-    let first = first.unwrap_or(100);
+    let first = first.unwrap_or(FACET_VALUES);
     if !(0..=MAX_FACET_VALUES).contains(&first) {
         return Err(bad_input(format!(
             "`first` must be between 0 and {MAX_FACET_VALUES}"
@@ -163,12 +164,16 @@ fn ids(values: &[(i64, usize)]) -> Vec<i64> {
     values.iter().map(|v| v.0).collect()
 }
 
+fn first_row<T: Clone>(rows: Option<&Vec<T>>) -> Option<T> {
+    rows.and_then(|v| v.first().cloned())
+}
+
 #[Object]
 impl SearchFacets {
     async fn cases(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100)] first: Option<i32>,
+        #[graphql(default_with = "Some(FACET_VALUES)")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<FacetCount>> {
         let values = facet_values(&self.0.cases, first)?;
         let cases = rc(ctx).loaders.case.load_many(ids(values)).await?;
@@ -188,7 +193,7 @@ impl SearchFacets {
     async fn ambiti(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100)] first: Option<i32>,
+        #[graphql(default_with = "Some(FACET_VALUES)")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<FacetCount>> {
         let values = facet_values(&self.0.ambiti, first)?;
         let ambiti = rc(ctx).loaders.ambito.load_many(ids(values)).await?;
@@ -208,7 +213,7 @@ impl SearchFacets {
     async fn interviews(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100)] first: Option<i32>,
+        #[graphql(default_with = "Some(FACET_VALUES)")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<FacetCount>> {
         let values = facet_values(&self.0.interviews, first)?;
         let labels = interviews::labels(&rc(ctx).db, &ids(values)).await?;
@@ -228,7 +233,7 @@ impl SearchFacets {
     async fn codes(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100)] first: Option<i32>,
+        #[graphql(default_with = "Some(FACET_VALUES)")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<FacetCount>> {
         let l = &rc(ctx).loaders;
         let values = facet_values(&self.0.codes, first)?;
@@ -348,10 +353,6 @@ fn paging(first: i32, max: i32, after: Option<String>) -> async_graphql::Result<
     }
     let offset = decode_cursor(after.as_deref())?.map_or(0, |p| p as usize + 1);
     Ok((offset, first as usize))
-}
-
-fn first_row<T: Clone>(rows: Option<&Vec<T>>) -> Option<T> {
-    rows.and_then(|v| v.first().cloned())
 }
 
 #[derive(Default)]

@@ -654,30 +654,18 @@ impl Compiler<'_> {
     }
 }
 
-/// The terms each side of the matchers looks for; `None` for a side that must see every
-/// token (a typo-tolerant word is compared with each of them).
-fn wanted_terms(matchers: &[Matcher]) -> [Option<HashSet<&str>>; 3] {
-    let index = |side: Side| side as usize;
-    let mut wanted: [Option<HashSet<&str>>; 3] = Default::default();
-    let mut every = [false; 3];
+/// The terms the matchers of each side look for, indexed by `Side`.
+fn wanted_terms(matchers: &[Matcher]) -> [HashSet<&str>; 3] {
+    let mut wanted: [HashSet<&str>; 3] = Default::default();
     for m in matchers {
-        let (side, terms): (Side, Vec<&str>) = match m {
-            Matcher::Terms { side, terms } => (*side, terms.iter().map(String::as_str).collect()),
+        match m {
+            Matcher::Terms { side, terms } => {
+                wanted[*side as usize].extend(terms.iter().map(String::as_str))
+            }
             Matcher::Phrase { side, terms, .. } => {
-                (*side, terms.iter().map(|(_, t)| t.as_str()).collect())
+                wanted[*side as usize].extend(terms.iter().map(|(_, t)| t.as_str()))
             }
-            Matcher::Fuzzy { .. } => {
-                every[index(Side::Exact)] = true;
-                continue;
-            }
-        };
-        wanted[index(side)]
-            .get_or_insert_with(HashSet::new)
-            .extend(terms);
-    }
-    for (w, every) in wanted.iter_mut().zip(every) {
-        if every {
-            *w = None;
+            Matcher::Fuzzy { .. } => {}
         }
     }
     wanted
@@ -689,29 +677,30 @@ fn wanted_terms(matchers: &[Matcher]) -> [Option<HashSet<&str>>; 3] {
 /// for, so a passage costs one pass whatever its length in words.
 pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
     let wanted = wanted_terms(matchers);
+    // A typo-tolerant word is compared with every exact token.
+    let fuzzy = matchers.iter().any(|m| matches!(m, Matcher::Fuzzy { .. }));
     let mut lemmas: Option<Vec<Tok>> = None;
     let mut stemmed: Option<Vec<Tok>> = None;
     let mut exact: Option<Vec<Tok>> = None;
     let mut spans = Vec::new();
-    let among = |side: Side| {
-        let wanted = wanted[side as usize].as_ref();
-        move |term: &str| wanted.is_none_or(|w| w.contains(term))
-    };
     for m in matchers {
         let side = match m {
             Matcher::Terms { side, .. } | Matcher::Phrase { side, .. } => *side,
             Matcher::Fuzzy { .. } => Side::Exact,
         };
         let toks: &Vec<Tok> = match side {
-            Side::Lemma => lemmas.get_or_insert_with(|| match &wanted[Side::Lemma as usize] {
-                Some(w) => analyzer::lemma_tokens_among(text, w),
-                None => analyzer::tokens(&mut analyzer::lemmatised(), text),
+            Side::Lemma => lemmas.get_or_insert_with(|| {
+                analyzer::lemma_tokens_among(text, &wanted[Side::Lemma as usize])
             }),
             Side::Stemmed => stemmed.get_or_insert_with(|| {
-                analyzer::tokens_where(&mut analyzer::stemmed(), text, among(Side::Stemmed))
+                let wanted = &wanted[Side::Stemmed as usize];
+                analyzer::tokens_where(&mut analyzer::stemmed(), text, |t| wanted.contains(t))
             }),
             Side::Exact => exact.get_or_insert_with(|| {
-                analyzer::tokens_where(&mut analyzer::exact(), text, among(Side::Exact))
+                let wanted = &wanted[Side::Exact as usize];
+                analyzer::tokens_where(&mut analyzer::exact(), text, |t| {
+                    fuzzy || wanted.contains(t)
+                })
             }),
         };
         match m {
