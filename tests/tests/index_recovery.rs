@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use api::search::analyzer::ANALYZER_VERSION;
 use api::search::query::Mode;
-use api::search::{Filter, Scope, SearchIndex, SearchRequest};
+use api::search::{FacetSelection, Filter, Scope, SearchIndex, SearchRequest};
 use tests::TestServer;
 
 fn count(index: &SearchIndex, q: &str, scope: Scope) -> usize {
@@ -20,7 +20,7 @@ fn count(index: &SearchIndex, q: &str, scope: Scope) -> usize {
             fuzzy: false,
             offset: 0,
             limit: 10,
-            facets: true,
+            facets: FacetSelection::ALL,
         })
         .expect("search")
         .total

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use api::search::{FacetSelection, SearchRequest};
 use serde_json::{json, Value};
 use tests::{error_code, id_number, TestServer};
 
@@ -329,6 +330,55 @@ async fn facet_lists_are_ordered_by_hits_and_cut_at_first() {
             "first: {bad}: {refused}"
         );
     }
+}
+
+/// Only the facet lists a query selects are counted (each costs a map update per hit),
+/// however the query selects them.
+#[tokio::test]
+async fn only_the_selected_facet_lists_are_counted() {
+    let server = TestServer::demo().await;
+    let request = |facets| SearchRequest {
+        query: "lavoro OR famiglie".into(),
+        limit: 0,
+        facets,
+        ..Default::default()
+    };
+    let cases_only = server
+        .search
+        .search(&request(FacetSelection {
+            cases: true,
+            ..Default::default()
+        }))
+        .unwrap();
+    assert!(!cases_only.facets.cases.is_empty());
+    assert!(cases_only.facets.interviews.is_empty());
+    assert!(cases_only.facets.ambiti.is_empty());
+    let all = server.search.search(&request(FacetSelection::ALL)).unwrap();
+    assert_eq!(all.total, cases_only.total);
+    assert_eq!(all.facets.cases, cases_only.facets.cases);
+    assert!(!all.facets.interviews.is_empty());
+    assert!(!all.facets.ambiti.is_empty());
+
+    // Through GraphQL, a list selected in a fragment or under an alias is counted too.
+    let body = server
+        .ok(
+            None,
+            "{ search(query: \"lavoro OR famiglie\") { facets { ...Lists byCase: cases { count } } } } fragment Lists on SearchFacets { interviews { count } ambiti { count } }",
+            json!({}),
+        )
+        .await;
+    let facets = &body["search"]["facets"];
+    let total = |list: &str| -> i64 {
+        facets[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["count"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(total("interviews") as usize, all.total);
+    assert!(total("ambiti") > 0, "{facets}");
+    assert_eq!(total("byCase") as usize, all.total);
 }
 
 #[tokio::test]

@@ -391,8 +391,14 @@ impl SearchQuery {
             SearchScope::Quotations => Scope::Quotations,
         };
         let (offset, limit) = paging(first.unwrap_or(20), MAX_HITS, after)?;
-        // Facets cost a pass over every hit: only when asked.
-        let facets = ctx.look_ahead().field("facets").exists();
+        // Each facet list costs a map update per hit: count only the lists selected.
+        let selected = ctx.look_ahead().field("facets");
+        let facets = search::FacetSelection {
+            cases: selected.field("cases").exists(),
+            ambiti: selected.field("ambiti").exists(),
+            interviews: selected.field("interviews").exists(),
+            codes: selected.field("codes").exists(),
+        };
         let request = search::SearchRequest {
             query,
             scope,

@@ -56,9 +56,28 @@ pub struct SearchRequest {
     pub fuzzy: bool,
     pub offset: usize,
     pub limit: usize,
-    /// Count hits per case, ambito, interview (and code); without it only the total is
-    /// counted, which is cheaper when every hit would be visited for nothing.
-    pub facets: bool,
+    /// The facet lists to count: each costs a map update per hit, so only those asked for
+    /// are counted (with none, only the total).
+    pub facets: FacetSelection,
+}
+
+/// Which facet lists a search counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FacetSelection {
+    pub cases: bool,
+    pub ambiti: bool,
+    pub interviews: bool,
+    /// Counted in QUOTATIONS scope only (passages carry no codes).
+    pub codes: bool,
+}
+
+impl FacetSelection {
+    pub const ALL: Self = Self {
+        cases: true,
+        ambiti: true,
+        interviews: true,
+        codes: true,
+    };
 }
 
 #[derive(Debug, Clone)]
@@ -285,10 +304,10 @@ impl SearchIndex {
         } else {
             Vec::new()
         };
-        let facets = FacetCollector {
-            codes: req.scope == Scope::Quotations,
-            counts: req.facets,
-        };
+        let facets = FacetCollector(FacetSelection {
+            codes: req.facets.codes && req.scope == Scope::Quotations,
+            ..req.facets
+        });
         let (top, counted) = if req.limit == 0 {
             (Vec::new(), searcher.search(&query, &facets)?)
         } else {
@@ -431,12 +450,9 @@ fn snippet(text: &str, first: Option<(usize, usize)>) -> String {
     out
 }
 
-/// Counts hits per case, ambito, interview and (quotations) code over the whole result set.
-struct FacetCollector {
-    codes: bool,
-    /// False: count the total only.
-    counts: bool,
-}
+/// Counts hits per case, ambito, interview and (quotations) code over the whole result set:
+/// the lists selected, and always the total.
+struct FacetCollector(FacetSelection);
 
 #[derive(Default)]
 struct FacetCounts {
@@ -447,6 +463,14 @@ struct FacetCounts {
     codes: HashMap<u64, usize>,
 }
 
+#[derive(Clone, Copy)]
+enum Facet {
+    Case,
+    Ambito,
+    Interview,
+    Code,
+}
+
 fn sorted(map: HashMap<u64, usize>) -> Vec<(i64, usize)> {
     let mut v: Vec<(i64, usize)> = map.into_iter().map(|(k, n)| (k as i64, n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -454,6 +478,15 @@ fn sorted(map: HashMap<u64, usize>) -> Vec<(i64, usize)> {
 }
 
 impl FacetCounts {
+    fn of(&mut self, facet: Facet) -> &mut HashMap<u64, usize> {
+        match facet {
+            Facet::Case => &mut self.cases,
+            Facet::Ambito => &mut self.ambiti,
+            Facet::Interview => &mut self.interviews,
+            Facet::Code => &mut self.codes,
+        }
+    }
+
     fn into_facets(self) -> Facets {
         Facets {
             cases: sorted(self.cases),
@@ -466,15 +499,8 @@ impl FacetCounts {
 
 struct SegmentFacets {
     counts: FacetCounts,
-    /// None when only the total is counted.
-    columns: Option<FacetColumns>,
-}
-
-struct FacetColumns {
-    case: Column<u64>,
-    ambito: Column<u64>,
-    interview: Column<u64>,
-    code: Option<Column<u64>>,
+    /// The fast field of each facet counted.
+    columns: Vec<(Column<u64>, Facet)>,
 }
 
 impl Collector for FacetCollector {
@@ -487,20 +513,18 @@ impl Collector for FacetCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentFacets> {
         let ff = reader.fast_fields();
-        let columns = if self.counts {
-            Some(FacetColumns {
-                case: ff.u64("case_id")?,
-                ambito: ff.u64("ambito_id")?,
-                interview: ff.u64("interview_id")?,
-                code: if self.codes {
-                    Some(ff.u64("code_direct")?)
-                } else {
-                    None
-                },
-            })
-        } else {
-            None
-        };
+        let selected = &self.0;
+        let mut columns = Vec::new();
+        for (wanted, field, facet) in [
+            (selected.cases, "case_id", Facet::Case),
+            (selected.ambiti, "ambito_id", Facet::Ambito),
+            (selected.interviews, "interview_id", Facet::Interview),
+            (selected.codes, "code_direct", Facet::Code),
+        ] {
+            if wanted {
+                columns.push((ff.u64(field)?, facet));
+            }
+        }
         Ok(SegmentFacets {
             counts: FacetCounts::default(),
             columns,
@@ -534,23 +558,11 @@ impl SegmentCollector for SegmentFacets {
     type Fruit = FacetCounts;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        let c = &mut self.counts;
-        c.total += 1;
-        let Some(columns) = &self.columns else {
-            return;
-        };
-        for (column, map) in [
-            (&columns.case, &mut c.cases),
-            (&columns.ambito, &mut c.ambiti),
-            (&columns.interview, &mut c.interviews),
-        ] {
+        self.counts.total += 1;
+        for (column, facet) in &self.columns {
+            let map = self.counts.of(*facet);
             for v in column.values_for_doc(doc) {
                 *map.entry(v).or_default() += 1;
-            }
-        }
-        if let Some(code) = &columns.code {
-            for v in code.values_for_doc(doc) {
-                *c.codes.entry(v).or_default() += 1;
             }
         }
     }

@@ -24,7 +24,9 @@ use sea_orm::DatabaseConnection;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 use tokio::sync::{watch, Notify};
 
-pub use execute::{ConcordanceLine, Facets, Filter, Hit, Scope, SearchOutput, SearchRequest};
+pub use execute::{
+    ConcordanceLine, FacetSelection, Facets, Filter, Hit, Scope, SearchOutput, SearchRequest,
+};
 use indexer::{Indexer, Payload};
 use schema::Fields;
 
