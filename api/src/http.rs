@@ -25,7 +25,7 @@ use crate::db::Database;
 use crate::export;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::graphql::live::Events;
-use crate::graphql::{build_schema_with, QuadernoSchema, RequestCtx};
+use crate::graphql::{build_schema_with, limits, QuadernoSchema, RequestCtx};
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::service::discontinuities::{self, Judgments};
@@ -219,8 +219,12 @@ async fn graphql(
         state.search.clone(),
         state.events.clone(),
     );
-    let mut resp =
-        crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx))).await;
+    let mut resp = match limits::check_request(&mut request, &ctx.caller) {
+        Ok(()) => {
+            crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx))).await
+        }
+        Err(refused) => async_graphql::Response::from_errors(vec![refused]),
+    };
     code_client_errors(&mut resp.errors);
     state.metrics.observe(
         &operation,
@@ -314,7 +318,7 @@ async fn graphql_ws(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let schema = state.schema.clone();
+            let schema = Checked(state.schema.clone());
             GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let mut headers = HeaderMap::new();
@@ -340,6 +344,47 @@ async fn graphql_ws(
                 .serve()
                 .await
         })
+}
+
+/// The schema as the WebSocket endpoint runs it: every operation passes the same checks as
+/// an HTTP request first, with the caller of the connection.
+#[derive(Clone)]
+struct Checked(QuadernoSchema);
+
+impl Checked {
+    fn refusal(
+        request: &mut async_graphql::Request,
+        session: Option<&async_graphql::Data>,
+    ) -> Option<async_graphql::Response> {
+        let ctx = session
+            .and_then(|data| data.get(&std::any::TypeId::of::<RequestCtx>()))
+            .and_then(|ctx| ctx.downcast_ref::<RequestCtx>());
+        let anonymous = Caller::anonymous();
+        let caller = ctx.map_or(&anonymous, |ctx| &ctx.caller);
+        let refused = limits::check_request(request, caller).err()?;
+        Some(async_graphql::Response::from_errors(vec![refused]))
+    }
+}
+
+impl async_graphql::Executor for Checked {
+    async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
+        match Self::refusal(&mut request, None) {
+            Some(refused) => refused,
+            None => self.0.execute(request).await,
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use futures_util::StreamExt as _;
+        match Self::refusal(&mut request, session.as_deref()) {
+            Some(refused) => futures_util::stream::once(async { refused }).boxed(),
+            None => async_graphql::Executor::execute_stream(&self.0, request, session),
+        }
+    }
 }
 
 /// Errors of the download routes, as HTTP statuses (the GraphQL edge has its own mapping).

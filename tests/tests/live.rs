@@ -142,3 +142,59 @@ async fn coders_see_each_others_quotations_as_they_happen() {
     let answer = next(&mut forger).await;
     assert_ne!(answer["type"], "connection_ack", "{answer}");
 }
+
+/// The first error code of an answer to a socket operation: execution errors come in a
+/// `next` payload, operations refused before they run may come as `error`.
+fn socket_error_code(answer: &Value) -> &str {
+    let errors = match answer["type"].as_str() {
+        Some("error") => &answer["payload"],
+        _ => &answer["payload"]["errors"],
+    };
+    errors[0]["extensions"]["code"].as_str().unwrap_or_default()
+}
+
+/// Operations sent over the socket pass the checks of an HTTP request: no mutation without a
+/// token, no cyclic query; an ordinary query runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_operations_pass_the_same_checks_as_http_requests() {
+    let server = TestServer::demo().await;
+    let mut socket = connect(&server, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let send = |id: &str, query: String| {
+        Message::text(
+            json!({"id": id, "type": "subscribe", "payload": {"query": query}}).to_string(),
+        )
+    };
+    socket
+        .send(send("1", "{ ambito(code: \"24\") { name } }".into()))
+        .await
+        .unwrap();
+    let answer = next(&mut socket).await;
+    assert!(
+        answer["payload"]["data"]["ambito"]["name"].is_string(),
+        "{answer}"
+    );
+    assert_eq!(next(&mut socket).await["type"], "complete");
+
+    socket
+        .send(send(
+            "2",
+            "mutation { createStudy(input: {title: \"Anonimo\"}) { id } }".into(),
+        ))
+        .await
+        .unwrap();
+    let answer = next(&mut socket).await;
+    assert_eq!(socket_error_code(&answer), "UNAUTHENTICATED", "{answer}");
+
+    let cyclic = format!(
+        "{{ ambito(code: \"24\") {{ {}code{} }} }}",
+        "enti { ambiti { ".repeat(6),
+        " } }".repeat(6)
+    );
+    socket.send(send("3", cyclic)).await.unwrap();
+    let mut answer = next(&mut socket).await;
+    if answer["type"] == "complete" {
+        answer = next(&mut socket).await;
+    }
+    assert_eq!(socket_error_code(&answer), "BAD_USER_INPUT", "{answer}");
+}

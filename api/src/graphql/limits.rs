@@ -1,17 +1,21 @@
-//! Limits on the shape of a query, checked once it is parsed (HTTP and WebSocket alike):
-//! at most `MAX_ALIASES` aliased fields, and no field repeated more than `MAX_REPEATS`
-//! times along one path (cyclic queries such as ambito → enti → ambiti → enti …); and no
-//! mutation without a token. Depth and
-//! complexity are bounded by the schema itself (`build_schema`).
+//! Limits on the shape of a query, checked at the edge once it is parsed (HTTP and WebSocket
+//! alike): at most `MAX_ALIASES` aliased fields, and no field repeated more than
+//! `MAX_REPEATS` times along one path (cyclic queries such as ambito → enti → ambiti → enti
+//! …); and no mutation without a token. Depth and complexity are bounded by the schema
+//! itself (`build_schema`).
+//!
+//! The checks run before the executor rather than as an async-graphql extension: with any
+//! extension installed the executor wraps every field of every object in the extension
+//! chain, which cost 0.1–0.15 ms of a 0.7 ms search for 20 hits.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
-    ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+    ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, Name, ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensionValues, Name, Request, ServerError};
+
+use crate::auth::Caller;
 
 pub const MAX_ALIASES: usize = 50;
 pub const MAX_REPEATS: usize = 3;
@@ -94,48 +98,32 @@ pub fn check(doc: &ExecutableDocument) -> Result<(), String> {
     Ok(())
 }
 
-pub struct QueryLimits;
-
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimits)
+/// Checks a request before it runs. The document parsed here stays in the request, and the
+/// executor reuses it; a query that does not parse is left to the executor to report.
+pub fn check_request(request: &mut Request, caller: &Caller) -> Result<(), ServerError> {
+    let Ok(doc) = request.parsed_query() else {
+        return Ok(());
+    };
+    let refuse = |message: String, code: &str| {
+        let mut e = ServerError::new(message, None);
+        let mut ext = ErrorExtensionValues::default();
+        ext.set("code", code);
+        e.extensions = Some(ext);
+        e
+    };
+    check(doc).map_err(|m| refuse(m, "BAD_USER_INPUT"))?;
+    // Every write needs a token: refuse anonymous mutations before anything runs.
+    let mutation = doc
+        .operations
+        .iter()
+        .any(|(_, op)| op.node.ty == OperationType::Mutation);
+    if mutation && caller.user.is_none() {
+        return Err(refuse(
+            "authentication required: send `Authorization: Bearer <token>`".into(),
+            "UNAUTHENTICATED",
+        ));
     }
-}
-
-#[async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let refuse = |message: String, code: &str| {
-            let mut e = ServerError::new(message, None);
-            let mut ext = ErrorExtensionValues::default();
-            ext.set("code", code);
-            e.extensions = Some(ext);
-            e
-        };
-        check(&doc).map_err(|m| refuse(m, "BAD_USER_INPUT"))?;
-        // Every write needs a token: refuse anonymous mutations before anything runs.
-        let mutation = doc
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation);
-        let anonymous = ctx
-            .data_opt::<super::RequestCtx>()
-            .is_none_or(|r| r.caller.user.is_none());
-        if mutation && anonymous {
-            return Err(refuse(
-                "authentication required: send `Authorization: Bearer <token>`".into(),
-                "UNAUTHENTICATED",
-            ));
-        }
-        Ok(doc)
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -68,15 +68,15 @@ pub struct Mutation(
 
 pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;
 
-/// The schema with its limits; introspection can be switched off for production.
+/// The schema with its limits (the shape checks of `limits` run at the edge, before it);
+/// introspection can be switched off for production.
 pub fn build_schema_with(introspection: bool) -> QuadernoSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .register_output_type::<node::Node>()
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_recursive_depth(32)
-        .limit_directives(10)
-        .extension(limits::QueryLimits);
+        .limit_directives(10);
     if introspection {
         builder.finish()
     } else {
