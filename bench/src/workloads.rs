@@ -156,6 +156,11 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let (peak, _) = srv.memory();
     report.row("W1", "server peak RSS (since last start)", mib(peak));
     srv.stop().await?;
+    if config.runs("W3") {
+        // The server's index is free now: open it in this process to see what of a search's
+        // time is the search itself.
+        search_in_process(config, &spec, &token, &queries, &study, &mut report).await?;
+    }
 
     if config.runs("W7") {
         match &config.fts_postgres {
@@ -579,6 +584,105 @@ async fn search(
         p50s.push(a50);
     }
     Ok(p50s)
+}
+
+/// W3 without HTTP: each query through quaderno's search function as the resolver calls it,
+/// and through the GraphQL executor in this process (token checked, loaders, labels), beside
+/// the raw searcher. Together with the HTTP numbers this says where a search's time goes.
+async fn search_in_process(
+    config: &Config,
+    spec: &ServerSpec,
+    token: &str,
+    queries: &[BenchQuery],
+    study: &Study,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use api::search::{FacetSelection, Filter, SearchIndex, SearchRequest};
+    let db = api::db::connect(&spec.database_url(), 2).await?;
+    let index_dir = spec.data_dir.join("index");
+    let index = SearchIndex::open(&index_dir, db.conn.clone(), Default::default())?;
+    index.ready(&db.conn).await?;
+    let raw = RawSearcher::open(&index_dir)?;
+    raw.reload()?;
+    let schema = api::graphql::build_schema();
+    let events = api::graphql::live::Events::default();
+    for q in queries {
+        let request = SearchRequest {
+            query: q.syntax(),
+            filter: Filter {
+                case_ids: q.case.map(|c| vec![c]),
+                ..Default::default()
+            },
+            limit: 20,
+            // What the W3 query selects.
+            facets: FacetSelection {
+                cases: q.facets,
+                interviews: q.facets,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let gql = search_query(q.facets);
+        let vars = async_graphql::Variables::from_json(search_vars(q, study));
+        let (mut core, mut executor, mut base) =
+            (Samples::default(), Samples::default(), Samples::default());
+        for k in 0..config.search_iterations + 3 {
+            let t = Instant::now();
+            let out = index.search(&request)?;
+            let d_core = t.elapsed();
+            let t = Instant::now();
+            let caller = api::auth::caller_from_token(&db.conn, token)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ctx = api::graphql::RequestCtx::new(
+                db.conn.clone(),
+                caller,
+                index.clone(),
+                events.clone(),
+            );
+            let answer = api::graphql::batching::in_passes(
+                schema.execute(
+                    async_graphql::Request::new(gql.as_str())
+                        .variables(vars.clone())
+                        .data(ctx),
+                ),
+            )
+            .await;
+            let d_executor = t.elapsed();
+            if !answer.errors.is_empty() {
+                bail!("{}: {:?}", q.name, answer.errors);
+            }
+            let t = Instant::now();
+            let raw_out = raw.search(q, 20)?;
+            let d_raw = t.elapsed();
+            if out.total != raw_out.total {
+                report.mismatches.push(format!(
+                    "{} in process: {} hits, {} on the raw searcher",
+                    q.name, out.total, raw_out.total
+                ));
+            }
+            if k >= 3 {
+                core.push(d_core);
+                executor.push(d_executor);
+                base.push(d_raw);
+            }
+        }
+        let raw50 = base.pct(50.0).as_secs_f64().max(1e-9);
+        report
+            .row(
+                "W3",
+                format!(
+                    "{} in process p50: search function / GraphQL executor (no HTTP)",
+                    q.name
+                ),
+                format!("{} / {}", ms(core.pct(50.0)), ms(executor.pct(50.0))),
+            )
+            .baseline(ms(base.pct(50.0)))
+            .ratio(core.pct(50.0).as_secs_f64() / raw50);
+    }
+    index.shutdown().await;
+    db.conn.close().await?;
+    Ok(())
 }
 
 /// W4: clients in parallel running the query mix for a while; every body is checked.

@@ -32,6 +32,10 @@ fn harness_runs_every_workload_on_corpus_s() {
             "{w} reported nothing"
         );
     }
+    assert!(
+        report.rows.iter().any(|r| r.metric.contains("in process")),
+        "W3 in process reported nothing"
+    );
     if postgres.is_some() {
         assert!(report.rows.iter().any(|r| r.workload == "W7"));
     }
