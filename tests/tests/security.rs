@@ -71,6 +71,30 @@ async fn hostile_requests_are_refused_while_the_server_keeps_answering() {
     assert!(deep.get("errors").is_none(), "{deep}");
 }
 
+/// Fragments chained thousands deep, or spreading the next one twice at every level, are
+/// refused before anything walks them whole (a walk following the chain overflowed the
+/// stack), and the server keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragment_chains_are_refused_and_harm_nothing() {
+    let server = TestServer::demo().await;
+    let chain: String = (0..20_000)
+        .map(|n| format!("fragment F{n} on Query {{ ...F{} }} ", n + 1))
+        .collect();
+    let chained = format!("query {{ ...F0 }} {chain} fragment F20000 on Query {{ __typename }}");
+    let doubling: String = (0..30)
+        .map(|n| format!("fragment D{n} on Query {{ ...D{m} ...D{m} }} ", m = n + 1))
+        .collect();
+    let doubled = format!("query {{ ...D0 }} {doubling} fragment D30 on Query {{ __typename }}");
+    for q in [chained, doubled] {
+        let refused = server.gql(None, &q, json!({})).await;
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    }
+    let answered = server
+        .ok(None, "{ ambito(code: \"24\") { name } }", json!({}))
+        .await;
+    assert!(answered["ambito"]["name"].is_string());
+}
+
 #[tokio::test]
 async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
     let limits = api::http::Limits {

@@ -21,6 +21,14 @@ pub const MAX_ALIASES: usize = 50;
 pub const MAX_REPEATS: usize = 3;
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 2_000;
+/// Nesting with fragments expanded, counted as async-graphql counts it. The schema enforces
+/// it too, but only after these checks, whose walk follows fragment spreads: a chain of
+/// thousands of fragments would otherwise recurse here until the stack overflows.
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+/// Selections (fields, spreads, inline fragments) visited with fragments expanded: a
+/// fragment spread twice, spreading one spread twice, and so on, doubles the walk at every
+/// level.
+pub const MAX_EXPANDED_SELECTIONS: usize = 20_000;
 
 /// Connection plumbing repeats legitimately at every level, and so does introspection's
 /// `ofType` (GraphiQL's schema query nests it nine deep for `[[T!]!]!`-like types; it ends at
@@ -30,16 +38,29 @@ const PLUMBING: &[&str] = &["edges", "node", "pageInfo", "__typename", "ofType"]
 struct Walk<'a> {
     fragments: &'a HashMap<Name, async_graphql::Positioned<FragmentDefinition>>,
     aliases: usize,
+    selections: usize,
 }
 
 impl Walk<'_> {
     fn visit(
         &mut self,
         set: &SelectionSet,
+        depth: usize,
         path: &mut Vec<String>,
         fragments_seen: &mut Vec<Name>,
     ) -> Result<(), String> {
+        if depth > MAX_RECURSIVE_DEPTH {
+            return Err(format!(
+                "the query nests deeper than {MAX_RECURSIVE_DEPTH} levels (fragments included)"
+            ));
+        }
         for item in &set.items {
+            self.selections += 1;
+            if self.selections > MAX_EXPANDED_SELECTIONS {
+                return Err(format!(
+                    "the query has more than {MAX_EXPANDED_SELECTIONS} selections once its fragments are expanded"
+                ));
+            }
             match &item.node {
                 Selection::Field(f) => {
                     let f = &f.node;
@@ -59,12 +80,14 @@ impl Walk<'_> {
                             "`{name}` is nested more than {MAX_REPEATS} times in one path: cyclic queries are refused"
                         ));
                     }
-                    path.push(name);
-                    self.visit(&f.selection_set.node, path, fragments_seen)?;
-                    path.pop();
+                    if !f.selection_set.node.items.is_empty() {
+                        path.push(name);
+                        self.visit(&f.selection_set.node, depth + 1, path, fragments_seen)?;
+                        path.pop();
+                    }
                 }
                 Selection::InlineFragment(i) => {
-                    self.visit(&i.node.selection_set.node, path, fragments_seen)?
+                    self.visit(&i.node.selection_set.node, depth + 1, path, fragments_seen)?
                 }
                 Selection::FragmentSpread(s) => {
                     let name = &s.node.fragment_name.node;
@@ -73,7 +96,12 @@ impl Walk<'_> {
                     }
                     if let Some(def) = self.fragments.get(name) {
                         fragments_seen.push(name.clone());
-                        self.visit(&def.node.selection_set.node, path, fragments_seen)?;
+                        self.visit(
+                            &def.node.selection_set.node,
+                            depth + 1,
+                            path,
+                            fragments_seen,
+                        )?;
                         fragments_seen.pop();
                     }
                 }
@@ -87,10 +115,12 @@ pub fn check(doc: &ExecutableDocument) -> Result<(), String> {
     let mut walk = Walk {
         fragments: &doc.fragments,
         aliases: 0,
+        selections: 0,
     };
     for (_, op) in doc.operations.iter() {
         walk.visit(
             &op.node.selection_set.node,
+            0,
             &mut Vec::new(),
             &mut Vec::new(),
         )?;
@@ -153,5 +183,31 @@ mod tests {
             shape("query { ...F } fragment F on Query { ...G } fragment G on Query { ...F }")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn fragment_chains_and_doublings_are_refused_without_walking_them_all() {
+        let chain: String = (0..50_000)
+            .map(|n| format!("fragment F{n} on Query {{ ...F{} }} ", n + 1))
+            .collect();
+        let refused = shape(&format!(
+            "query {{ ...F0 }} {chain} fragment F50000 on Query {{ me {{ id }} }}"
+        ));
+        assert!(refused.unwrap_err().contains("deeper than"));
+        // Each level spreads the next twice: 2^30 leaves if walked.
+        let doubling: String = (0..30)
+            .map(|n| format!("fragment D{n} on Query {{ ...D{m} ...D{m} }} ", m = n + 1))
+            .collect();
+        let refused = shape(&format!(
+            "query {{ ...D0 }} {doubling} fragment D30 on Query {{ me {{ id }} }}"
+        ));
+        assert!(refused.unwrap_err().contains("fragments are expanded"));
+        // GraphiQL's own nesting (`ofType` nine deep) stays well inside the limits.
+        let of_type = format!(
+            "{{ __schema {{ types {{ {}name{} }} }} }}",
+            "ofType { ".repeat(9),
+            " }".repeat(9)
+        );
+        assert!(shape(&of_type).is_ok());
     }
 }

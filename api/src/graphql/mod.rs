@@ -75,7 +75,7 @@ pub fn build_schema_with(introspection: bool) -> QuadernoSchema {
         .register_output_type::<node::Node>()
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
+        .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
         .limit_directives(10);
     if introspection {
         builder.finish()
