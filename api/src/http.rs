@@ -352,16 +352,22 @@ async fn graphql_ws(
 struct Checked(QuadernoSchema);
 
 impl Checked {
+    /// The refusal of a request that fails the checks, for the caller found in the
+    /// connection's data or in the request's own.
     fn refusal(
         request: &mut async_graphql::Request,
         session: Option<&async_graphql::Data>,
     ) -> Option<async_graphql::Response> {
-        let ctx = session
-            .and_then(|data| data.get(&std::any::TypeId::of::<RequestCtx>()))
-            .and_then(|ctx| ctx.downcast_ref::<RequestCtx>());
-        let anonymous = Caller::anonymous();
-        let caller = ctx.map_or(&anonymous, |ctx| &ctx.caller);
-        let refused = limits::check_request(request, caller).err()?;
+        let of = |data: &async_graphql::Data| {
+            data.get(&std::any::TypeId::of::<RequestCtx>())
+                .and_then(|ctx| ctx.downcast_ref::<RequestCtx>())
+                .map(|ctx| ctx.caller.clone())
+        };
+        let caller = session
+            .and_then(of)
+            .or_else(|| of(&request.data))
+            .unwrap_or_default();
+        let refused = limits::check_request(request, &caller).err()?;
         Some(async_graphql::Response::from_errors(vec![refused]))
     }
 }

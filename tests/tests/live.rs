@@ -185,6 +185,11 @@ async fn socket_operations_pass_the_same_checks_as_http_requests() {
         .unwrap();
     let answer = next(&mut socket).await;
     assert_eq!(socket_error_code(&answer), "UNAUTHENTICATED", "{answer}");
+    // Refused at the edge, before the resolver (which would refuse it too).
+    assert!(
+        answer.to_string().contains("authentication required"),
+        "{answer}"
+    );
 
     let cyclic = format!(
         "{{ ambito(code: \"24\") {{ {}code{} }} }}",
