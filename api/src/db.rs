@@ -33,16 +33,12 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
     // sqlx pings a pooled connection on every checkout by default: a second round trip per
-    // statement (on SQLite a second hop to the connection's thread; ~40% of a one-case
-    // search's time went to statements). A SQLite connection is a file handle in this
-    // process and cannot go stale; a PostgreSQL one can (server restart, proxy or firewall
-    // timeouts), so it is tested only after sitting idle.
+    // statement (on SQLite a second hop to the connection's thread: `SELECT 1` took 0.080 ms
+    // with it, 0.035 ms without). A SQLite connection is a file handle in this process and
+    // cannot go stale; a PostgreSQL one can (server restart, proxy or firewall timeouts), so
+    // it is tested only after sitting idle.
     if url.starts_with("sqlite:") {
         opt.test_before_acquire(false);
-    } else {
-        opt.test_before_acquire_if_idle_for(Duration::from_secs(30));
-    }
-    if url.starts_with("sqlite:") {
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
         // instead of failing. Writers also begin IMMEDIATE (see `begin_write`).
         opt.map_sqlx_sqlite_opts(|o| {
@@ -51,6 +47,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
                 .create_if_missing(true)
                 .foreign_keys(true)
         });
+    } else {
+        opt.test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
     let mut conn = SeaDatabase::connect(opt).await?;
     let statements = Arc::new(AtomicU64::new(0));
