@@ -1,12 +1,13 @@
 //! Limits on the shape of a query, checked at the edge once it is parsed (HTTP and WebSocket
 //! alike): at most `MAX_ALIASES` aliased fields, and no field repeated more than
 //! `MAX_REPEATS` times along one path (cyclic queries such as ambito → enti → ambiti → enti
-//! …); and no mutation without a token. Depth and complexity are bounded by the schema
-//! itself (`build_schema`).
+//! …); nesting and size with fragments expanded (`MAX_RECURSIVE_DEPTH`,
+//! `MAX_EXPANDED_SELECTIONS`); and no mutation without a token. Field depth and complexity
+//! are bounded by the schema itself (`build_schema`).
 //!
 //! The checks run before the executor rather than as an async-graphql extension: with any
 //! extension installed the executor wraps every field of every object in the extension
-//! chain, which cost 0.1–0.15 ms of a 0.7 ms search for 20 hits.
+//! chain, which cost 0.10–0.18 ms of a 0.7–0.8 ms search for 20 hits.
 
 use std::collections::HashMap;
 
