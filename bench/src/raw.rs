@@ -87,6 +87,7 @@ fn passage_docs(f: &Fields, id: u64, case: u64, i: &Interview) -> Vec<TantivyDoc
             doc.add_u64(f.kind, KIND_PASSAGE);
             doc.add_u64(f.passage_of, id);
             doc.add_u64(f.interview_id, id);
+            doc.add_text(f.interview_label, &i.label);
             doc.add_u64(f.study_id, 1);
             doc.add_u64(f.case_id, case);
             doc.add_u64(f.start, p.start as u64);

@@ -700,3 +700,132 @@ async fn edits_are_searchable_when_the_mutation_returns_and_commits_stay_batched
     let segments = server.search.segment_count();
     assert!(segments <= 50, "{segments} segments after 200 single edits");
 }
+
+#[tokio::test]
+async fn hits_name_their_interviews_from_the_index_and_read_the_rest_once() {
+    let server = TestServer::empty().await;
+    let (token, _study, _case, ids) = corpus(
+        &server,
+        &[
+            "I: Com’è cambiata l’attività? R: La comunità è più unita, c’è più fiducia.",
+            "I: E le famiglie? R: Più fiducia nei servizi, però l’attesa è lunga.",
+            "R: Senza fiducia non si lavora: è così da quando è iniziato il progetto.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    const HITS: &str = "query($q: String!) { search(query: $q) { totalCount edges { node { start interview { id label } } } } }";
+    const COUNT: &str =
+        "query($q: String!) { search(query: $q) { totalCount edges { node { start } } } }";
+    const HEADS: &str = "query($q: String!) { search(query: $q) { edges { node { interview { id label length version case { label } } } } } }";
+    let vars = json!({"q": "fiducia"});
+
+    let statements = |query: &'static str| {
+        let server = &server;
+        let vars = vars.clone();
+        async move {
+            let before = server.statements().await;
+            let data = server.ok(t, query, vars).await;
+            (server.statements().await - before, data)
+        }
+    };
+    let (bare, _) = statements(COUNT).await;
+    let (named, data) = statements(HITS).await;
+    assert_eq!(
+        named,
+        bare,
+        "a page of hits named its interviews with {} more statements",
+        named - bare
+    );
+    let mut labels: Vec<(String, String)> = data["search"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let i = &e["node"]["interview"];
+            (
+                i["id"].as_str().unwrap().into(),
+                i["label"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    labels.sort();
+    let expected: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| (id.as_str().unwrap().into(), format!("Int. {}", n + 1)))
+        .collect();
+    assert_eq!(labels, expected);
+
+    // Any other field reads the hits' interviews in one statement, and their cases in one.
+    let (heads, data) = statements(HEADS).await;
+    assert_eq!(heads, bare + 2, "{heads} statements against {bare}");
+    for e in data["search"]["edges"].as_array().unwrap() {
+        let i = &e["node"]["interview"];
+        let n = server
+            .ok(
+                t,
+                "query($id: ID!) { node(id: $id) { ... on Interview { label length version case { label } } } }",
+                json!({"id": i["id"]}),
+            )
+            .await;
+        for field in ["label", "length", "version", "case"] {
+            assert_eq!(i[field], n["node"][field], "{field}");
+        }
+    }
+
+    // A rename is in the hits once the mutation returns, in both scopes and the concordance.
+    server
+        .ok(
+            t,
+            "mutation($id: ID!) { updateInterview(input: {id: $id, version: 1, label: \"Int. 1 (responsabile d’area)\"}) { interview { label } } }",
+            json!({"id": ids[0]}),
+        )
+        .await;
+    server
+        .ok(
+            t,
+            "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 0, end: 40, codeIds: []}) { id } }",
+            json!({"i": ids[0]}),
+        )
+        .await;
+    let renamed = |data: &Value, list: &str| -> Vec<String> {
+        data[list]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["node"]["interview"]["id"] == ids[0])
+            .map(|e| e["node"]["interview"]["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let passages = server.ok(t, HITS, vars.clone()).await;
+    let quotations = server
+        .ok(
+            t,
+            "query($q: String!) { search(query: $q, scope: QUOTATIONS) { edges { node { interview { id label } } } } }",
+            json!({"q": "attività"}),
+        )
+        .await;
+    let lines = server
+        .ok(
+            t,
+            "query($q: String!) { concordance(term: $q) { edges { node { interview { id label } } } } }",
+            vars.clone(),
+        )
+        .await;
+    for (found, list) in [
+        (&passages, "search"),
+        (&quotations, "search"),
+        (&lines, "concordance"),
+    ] {
+        let labels = renamed(found, list);
+        assert!(
+            !labels.is_empty(),
+            "no hit of the renamed interview in {found}"
+        );
+        assert!(
+            labels.iter().all(|l| l == "Int. 1 (responsabile d’area)"),
+            "{labels:?}"
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! Interviews and their transcripts (positions in code points).
 
+use std::borrow::Cow;
+
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use entities::interview;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -28,12 +30,42 @@ pub async fn transcript_of(
 }
 
 /// An interview as read for GraphQL: its transcript is loaded only when asked for.
+///
+/// A search hit knows its interview from the index, by id and label: a page of hits showing
+/// `interview { id label }` (what a results list shows) then costs no database read, and any
+/// other field reads the interview's head through the request's loader, once per request.
 #[derive(Clone)]
-pub struct Interview(pub interview::Head);
+pub enum Interview {
+    /// Read from the database.
+    Read(interview::Head),
+    /// Named by a search index document, with the label it was indexed with (a mutation
+    /// returns only once the index holds its change, so a writer reads its own rename).
+    Indexed { id: i64, label: String },
+}
 
 impl From<interview::Model> for Interview {
     fn from(m: interview::Model) -> Self {
-        Self(m.into())
+        Self::Read(m.into())
+    }
+}
+
+impl Interview {
+    fn interview_id(&self) -> i64 {
+        match self {
+            Self::Read(h) => h.id,
+            Self::Indexed { id, .. } => *id,
+        }
+    }
+
+    /// Everything but the transcript, read now if the index named this interview.
+    async fn head(&self, ctx: &Context<'_>) -> async_graphql::Result<Cow<'_, interview::Head>> {
+        match self {
+            Self::Read(h) => Ok(Cow::Borrowed(h)),
+            Self::Indexed { id, .. } => one(&rc(ctx).loaders.interview, *id)
+                .await?
+                .map(Cow::Owned)
+                .ok_or_else(|| not_found("interview")),
+        }
     }
 }
 
@@ -41,34 +73,39 @@ impl From<interview::Model> for Interview {
 impl Interview {
     /// Notes on this, newest last.
     async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
-        super::memos::memos_of(ctx, crate::service::memos::Target::Interview(self.0.id)).await
+        let target = crate::service::memos::Target::Interview(self.interview_id());
+        super::memos::memos_of(ctx, target).await
     }
     pub async fn id(&self) -> ID {
-        encode(Kind::Interview, self.0.id)
+        encode(Kind::Interview, self.interview_id())
     }
     /// As cited in the study, e.g. "Int. 10".
     async fn label(&self) -> &str {
-        &self.0.label
+        match self {
+            Self::Read(h) => &h.label,
+            Self::Indexed { label, .. } => label,
+        }
     }
     async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Case> {
-        one(&rc(ctx).loaders.case, self.0.case_id)
+        let case_id = self.head(ctx).await?.case_id;
+        one(&rc(ctx).loaders.case, case_id)
             .await?
             .map(Case)
             .ok_or_else(|| not_found("case"))
     }
-    async fn conducted_on(&self) -> Option<Date> {
-        self.0.conducted_on.map(Date)
+    async fn conducted_on(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
+        Ok(self.head(ctx).await?.conducted_on.map(Date))
     }
     /// Pseudonymised role of the interviewee, e.g. "direttore del consorzio".
-    async fn interviewee_role(&self) -> Option<&str> {
-        self.0.interviewee_role.as_deref()
+    async fn interviewee_role(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.head(ctx).await?.interviewee_role.clone())
     }
-    async fn language(&self) -> &str {
-        &self.0.language
+    async fn language(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.head(ctx).await?.language.clone())
     }
     /// Transcript length in code points.
-    async fn length(&self) -> i32 {
-        self.0.length
+    async fn length(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.head(ctx).await?.length)
     }
     /// The transcript, or the [start, end) slice of it (code points).
     async fn transcript(
@@ -77,18 +114,18 @@ impl Interview {
         start: Option<i32>,
         end: Option<i32>,
     ) -> async_graphql::Result<String> {
+        let length = self.head(ctx).await?.length;
         let s = start.unwrap_or(0);
-        let e = end.unwrap_or(self.0.length);
+        let e = end.unwrap_or(length);
         if s < 0 || e < s {
             return Err(bad_input("need 0 ≤ start ≤ end"));
         }
-        let transcript = transcript_of(ctx, self.0.id).await?;
+        let transcript = transcript_of(ctx, self.interview_id()).await?;
         text::slice(&transcript, s as usize, e as usize)
             .map(str::to_owned)
             .ok_or_else(|| {
                 bad_input(format!(
-                    "[{s}, {e}) is outside the transcript ({} code points)",
-                    self.0.length
+                    "[{s}, {e}) is outside the transcript ({length} code points)"
                 ))
             })
     }
@@ -99,22 +136,32 @@ impl Interview {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Quotation>> {
-        let rows = all(&rc(ctx).loaders.quotations_of_interview, self.0.id).await?;
+        let rows = all(
+            &rc(ctx).loaders.quotations_of_interview,
+            self.interview_id(),
+        )
+        .await?;
         let page = page::in_memory(&rows, |q| q.id, page_request(first, after)?)?;
         Ok(connection(page, |q| q.id, Quotation))
     }
     /// The file an imported transcript was read from; null when it was typed in.
-    async fn source_file(&self) -> Option<&str> {
-        self.0.source_file.as_deref()
+    async fn source_file(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.head(ctx).await?.source_file.clone())
     }
     /// The normalisation steps that changed an imported transcript on the way in (empty when
     /// the file was stored as read); null when the transcript was typed in.
-    async fn normalisation(&self) -> Option<Vec<super::transcripts::NormalisationStep>> {
-        super::transcripts::recorded_steps(self.0.normalisation.as_deref())
+    async fn normalisation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<super::transcripts::NormalisationStep>>> {
+        let head = self.head(ctx).await?;
+        Ok(super::transcripts::recorded_steps(
+            head.normalisation.as_deref(),
+        ))
     }
     /// Optimistic-concurrency version of the transcript.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.head(ctx).await?.version)
     }
 }
 
@@ -146,7 +193,7 @@ impl InterviewQuery {
             page_request(first, after)?,
         )
         .await?;
-        Ok(connection(page, |m| m.id, Interview))
+        Ok(connection(page, |m| m.id, Interview::Read))
     }
 }
 

@@ -91,7 +91,7 @@ impl NodeQuery {
             },
             Kind::Interview => match one(&l.interview, n).await? {
                 Some(i) if readable_case(r, i.case_id).await? => {
-                    Some(Node::Interview(Interview(i)))
+                    Some(Node::Interview(Interview::Read(i)))
                 }
                 _ => None,
             },

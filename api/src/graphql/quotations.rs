@@ -29,7 +29,7 @@ impl Quotation {
     async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
         one(&rc(ctx).loaders.interview, self.0.interview_id)
             .await?
-            .map(Interview)
+            .map(Interview::Read)
             .ok_or_else(|| not_found("interview"))
     }
     async fn start(&self) -> i32 {

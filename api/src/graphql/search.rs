@@ -84,11 +84,12 @@ impl SearchHit {
     async fn score(&self) -> f64 {
         f64::from(self.0.score)
     }
-    async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
-        one(&rc(ctx).loaders.interview, self.0.interview_id)
-            .await?
-            .map(Interview)
-            .ok_or_else(|| super::error::not_found("interview"))
+    /// Its id and label as indexed with this hit; other fields are read when asked for.
+    async fn interview(&self) -> Interview {
+        Interview::Indexed {
+            id: self.0.interview_id,
+            label: self.0.interview_label.clone(),
+        }
     }
     /// Set in QUOTATIONS scope.
     async fn quotation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Quotation>> {
@@ -268,11 +269,12 @@ pub struct ConcordanceLine(search::ConcordanceLine);
 
 #[Object]
 impl ConcordanceLine {
-    async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
-        one(&rc(ctx).loaders.interview, self.0.interview_id)
-            .await?
-            .map(Interview)
-            .ok_or_else(|| super::error::not_found("interview"))
+    /// Its id and label as indexed with this hit; other fields are read when asked for.
+    async fn interview(&self) -> Interview {
+        Interview::Indexed {
+            id: self.0.interview_id,
+            label: self.0.interview_label.clone(),
+        }
     }
     /// The keyword's span in the transcript (code points).
     async fn start(&self) -> i32 {

@@ -100,7 +100,7 @@ impl Case {
     ) -> async_graphql::Result<Conn<Interview>> {
         let rows = all(&rc(ctx).loaders.interviews_of_case, self.0.id).await?;
         let page = page::in_memory(&rows, |i| i.id, page_request(first, after)?)?;
-        Ok(connection(page, |i| i.id, Interview))
+        Ok(connection(page, |i| i.id, Interview::Read))
     }
     /// The project's action lines studied in this case (e.g. housing, job placement).
     async fn interventions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Intervention>> {

@@ -84,6 +84,8 @@ impl FacetSelection {
 pub struct Hit {
     pub score: f32,
     pub interview_id: i64,
+    /// As the interview was labelled when this passage or quotation was indexed.
+    pub interview_label: String,
     pub quotation_id: Option<i64>,
     pub start: usize,
     pub end: usize,
@@ -114,6 +116,8 @@ pub struct SearchOutput {
 #[derive(Debug, Clone)]
 pub struct ConcordanceLine {
     pub interview_id: i64,
+    /// As the interview was labelled when the passage was indexed.
+    pub interview_label: String,
     pub start: usize,
     pub end: usize,
     pub left: String,
@@ -343,16 +347,14 @@ impl SearchIndex {
         let f = &self.fields;
         let doc: TantivyDocument = searcher.doc(address)?;
         let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64());
-        let text = doc
-            .get_first(f.text)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned();
+        let str_of = |field| doc.get_first(field).and_then(|v| v.as_str());
+        let text = str_of(f.text).unwrap_or_default().to_owned();
         let start = u64_of(f.start).unwrap_or(0) as usize;
         let spans = query::highlight(&text, matchers);
         Ok(Hit {
             score,
             interview_id: u64_of(f.interview_id).unwrap_or(0) as i64,
+            interview_label: str_of(f.interview_label).unwrap_or_default().to_owned(),
             quotation_id: u64_of(f.quotation_id).map(|q| q as i64),
             start,
             end: u64_of(f.end).unwrap_or(0) as usize,
@@ -395,6 +397,10 @@ impl SearchIndex {
                 .get_first(f.interview_id)
                 .and_then(|v| v.as_u64())
                 .unwrap_or(0) as i64;
+            let interview_label = doc
+                .get_first(f.interview_label)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             for (a, b) in query::highlight(text, &compiled.matchers) {
                 let left: String = {
                     let before: Vec<char> = text[..a].chars().collect();
@@ -404,6 +410,7 @@ impl SearchIndex {
                 };
                 lines.push(ConcordanceLine {
                     interview_id,
+                    interview_label: interview_label.to_owned(),
                     start: base + cp_offset(text, a),
                     end: base + cp_offset(text, b),
                     left,

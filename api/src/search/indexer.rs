@@ -165,6 +165,7 @@ impl Context {
     /// The fields every document of an interview carries.
     fn common(&self, f: &Fields, doc: &mut TantivyDocument, i: &interview::Model) {
         doc.add_u64(f.interview_id, i.id as u64);
+        doc.add_text(f.interview_label, &i.label);
         if let Some(c) = self.cases.get(&i.case_id) {
             doc.add_u64(f.study_id, c.study_id as u64);
             doc.add_u64(f.case_id, c.id as u64);

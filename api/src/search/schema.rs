@@ -15,6 +15,9 @@ pub const KIND_QUOTATION: u64 = 1;
 pub struct Fields {
     pub kind: Field,
     pub interview_id: Field,
+    /// The interview's label when the document was made: a page of hits names its interviews
+    /// without a database read (the interview's change log entry re-indexes it on a rename).
+    pub interview_label: Field,
     /// Set on passages only: the interview whose transcript they cut (delete key).
     pub passage_of: Field,
     pub quotation_id: Field,
@@ -82,6 +85,7 @@ pub fn build() -> (Schema, Fields) {
     let fields = Fields {
         kind: b.add_u64_field("kind", INDEXED | FAST),
         interview_id: b.add_u64_field("interview_id", key.clone()),
+        interview_label: b.add_text_field("interview_label", STORED),
         passage_of: b.add_u64_field("passage_of", INDEXED),
         quotation_id: b.add_u64_field("quotation_id", key),
         quotation_interview: b.add_u64_field("quotation_interview", INDEXED),
