@@ -123,7 +123,16 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let queries = raw::queries(filter_case);
     let mut api_p50 = Vec::new();
     if config.runs("W3") {
-        api_p50 = search(config, &client, &data_dir, &queries, &study, &mut report).await?;
+        api_p50 = search(
+            config,
+            &client,
+            &srv,
+            &data_dir,
+            &queries,
+            &study,
+            &mut report,
+        )
+        .await?;
     }
     if config.runs("W4") {
         concurrency(config, &client, &queries, &study, &mut report).await?;
@@ -500,10 +509,14 @@ fn search_vars(q: &BenchQuery, study: &Study) -> Value {
 }
 
 /// W3: every query through GraphQL over HTTP and on the raw searcher over the same index,
-/// alternating so that both see the same noise. Returns the API's p50 per query.
+/// alternating so that both see the same noise. Returns the API's p50 per query. The
+/// server's CPU time per request, read around each request, says how much of a request's time
+/// is work in the server rather than waiting.
+#[allow(clippy::too_many_arguments)]
 async fn search(
     config: &Config,
     client: &Client,
+    server: &Server,
     data_dir: &std::path::Path,
     queries: &[BenchQuery],
     study: &Study,
@@ -513,21 +526,26 @@ async fn search(
     raw.reload()?;
     // What no query can go below: HTTP, the token lookup and the GraphQL executor.
     let mut floor = Samples::default();
+    let mut floor_cpu = Duration::ZERO;
     for k in 0..config.search_iterations + 3 {
+        let cpu = server.cpu_time();
         let t = Instant::now();
         client.ok("{ __typename }", json!({})).await?;
+        let d = t.elapsed();
         if k >= 3 {
-            floor.push(t.elapsed());
+            floor.push(d);
+            floor_cpu += server.cpu_time().saturating_sub(cpu);
         }
     }
     report.row(
         "W3",
-        "floor: authenticated `{ __typename }` over HTTP p50/p95/p99",
+        "floor: authenticated `{ __typename }` over HTTP p50/p95/p99 · server CPU per request",
         format!(
-            "{} / {} / {}",
+            "{} / {} / {} · {}",
             ms(floor.pct(50.0)),
             ms(floor.pct(95.0)),
-            ms(floor.pct(99.0))
+            ms(floor.pct(99.0)),
+            ms(floor_cpu / config.search_iterations.max(1) as u32)
         ),
     );
     let mut p50s = Vec::new();
@@ -538,10 +556,15 @@ async fn search(
         let mut base = Samples::default();
         let mut api_total = 0;
         let mut raw_total = 0;
+        let mut api_cpu = Duration::ZERO;
         for k in 0..config.search_iterations + 3 {
+            let cpu = server.cpu_time();
             let t = Instant::now();
             let body = client.ok(&gql, vars.clone()).await?;
             let d = t.elapsed();
+            if k >= 3 {
+                api_cpu += server.cpu_time().saturating_sub(cpu);
+            }
             api_total = body["search"]["totalCount"].as_u64().unwrap_or(0) as usize;
             let (r, q2) = (raw.clone(), q.clone());
             let t = Instant::now();
@@ -569,11 +592,17 @@ async fn search(
             .row(
                 "W3",
                 format!(
-                    "{} `{}` p50/p95/p99 (hits {api_total} vs {raw_total})",
+                    "{} `{}` p50/p95/p99 (hits {api_total} vs {raw_total}) · server CPU per request",
                     q.name,
                     q.syntax()
                 ),
-                format!("{} / {} / {}", ms(a50), ms(a95), ms(a99)),
+                format!(
+                    "{} / {} / {} · {}",
+                    ms(a50),
+                    ms(a95),
+                    ms(a99),
+                    ms(api_cpu / config.search_iterations.max(1) as u32)
+                ),
             )
             .baseline(format!("{} / {} / {}", ms(b50), ms(b95), ms(b99)))
             .ratio(r50)
