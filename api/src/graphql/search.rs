@@ -269,7 +269,7 @@ pub struct ConcordanceLine(search::ConcordanceLine);
 
 #[Object]
 impl ConcordanceLine {
-    /// Its id and label as indexed with this hit; other fields are read when asked for.
+    /// Its id and label as indexed with this line; other fields are read when asked for.
     async fn interview(&self) -> Interview {
         Interview::Indexed {
             id: self.0.interview_id,
