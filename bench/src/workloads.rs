@@ -617,7 +617,8 @@ async fn search(
 
 /// W3 without HTTP: each query through quaderno's search function as the resolver calls it,
 /// and through the GraphQL executor in this process (token and query shape checked as the
-/// HTTP handler does, loaders, labels), beside the raw searcher. Together with the HTTP numbers this says where a search's time goes.
+/// HTTP handler does, hits resolved as GraphQL objects), beside the raw searcher. Together with
+/// the HTTP numbers this says where a search's time goes.
 async fn search_in_process(
     config: &Config,
     spec: &ServerSpec,
