@@ -151,9 +151,10 @@ impl RawSearcher {
         self.reader.reload()
     }
 
-    /// The tantivy query quaderno runs for `q` in its default (LEMMA) mode, built with its
-    /// own parser and compiler: the baseline measures what the server adds, not a different
-    /// query.
+    /// The tantivy query quaderno compiles for `q`'s words in its default (LEMMA) mode, with
+    /// its own parser and compiler, so that both sides look for the same thing. The filters
+    /// are term queries, as tantivy's documentation writes them; the server runs its filters
+    /// unscored, one of the things it does better than this loop (BENCHMARKS.md, session 7).
     fn query(&self, searcher: &Searcher, q: &BenchQuery) -> tantivy::Result<Box<dyn Query>> {
         let f = &self.fields;
         let expr =
@@ -234,7 +235,8 @@ impl RawSearcher {
     }
 }
 
-/// Hits per case, from the fast field (what a faceted search counts).
+/// Hits per case and interview, from the fast fields, in a hash map as one would write it
+/// (the server counts in arrays indexed by id since session 7).
 struct CaseCounter;
 
 struct SegmentCases {
