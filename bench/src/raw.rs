@@ -152,9 +152,9 @@ impl RawSearcher {
     }
 
     /// The tantivy query quaderno compiles for `q`'s words in its default (LEMMA) mode, with
-    /// its own parser and compiler, so that both sides look for the same thing. The filters
-    /// are term queries, as tantivy's documentation writes them; the server runs its filters
-    /// unscored, one of the things it does better than this loop (BENCHMARKS.md, session 7).
+    /// its own parser and compiler, so that both sides look for the same thing. Each filter
+    /// is a plain `TermQuery`, as one would write it; the server runs its filters unscored
+    /// since session 7, one of the things it does better than this baseline (BENCHMARKS.md).
     fn query(&self, searcher: &Searcher, q: &BenchQuery) -> tantivy::Result<Box<dyn Query>> {
         let f = &self.fields;
         let expr =

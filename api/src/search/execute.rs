@@ -9,9 +9,7 @@ use std::collections::HashSet;
 
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Cardinality, Column};
-use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery,
-};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument};
 
@@ -20,6 +18,7 @@ use super::forms::{forms_of_term, spellings};
 use super::indexer::day_number;
 use super::query::{self, Compiler, Matcher, Mode, Side};
 use super::schema::{KIND_PASSAGE, KIND_QUOTATION};
+use super::unscored::Unscored;
 use super::{SearchError, SearchIndex};
 use crate::text::cp_offset;
 
@@ -184,11 +183,9 @@ impl SearchIndex {
                 bound(f.conducted_to, false),
             )));
         }
-        // Filters add nothing to a passage's rank. Scored, the kind term (in nearly every
-        // document) cost a BM25 computation per hit, for a constant.
         out.into_iter()
             .map(|q| {
-                let filter: Box<dyn Query> = Box::new(ConstScoreQuery::new(q, 0.0));
+                let filter: Box<dyn Query> = Box::new(Unscored(q));
                 (Occur::Must, filter)
             })
             .collect()

@@ -14,6 +14,7 @@ pub mod lexicon;
 pub mod passages;
 pub mod query;
 pub mod schema;
+mod unscored;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
