@@ -393,7 +393,7 @@ impl SearchQuery {
             SearchScope::Quotations => Scope::Quotations,
         };
         let (offset, limit) = paging(first.unwrap_or(20), MAX_HITS, after)?;
-        // Each facet list costs a map update per hit: count only the lists selected.
+        // Each facet list costs a count per hit: count only the lists selected.
         let selected = ctx.look_ahead().field("facets");
         let facets = search::FacetSelection {
             cases: selected.field("cases").exists(),

@@ -55,7 +55,7 @@ pub struct SearchRequest {
     pub fuzzy: bool,
     pub offset: usize,
     pub limit: usize,
-    /// The facet lists to count: each costs a map update per hit, so only those asked for
+    /// The facet lists to count: each costs a count per hit, so only those asked for
     /// are counted (with none, only the total).
     pub facets: FacetSelection,
 }
