@@ -10,6 +10,7 @@ pub mod server;
 pub mod workloads;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use report::Report;
 
@@ -36,6 +37,8 @@ pub struct Config {
     pub workloads: Vec<String>,
     /// Timed runs of each W3 query (each side).
     pub search_iterations: usize,
+    /// W3: longest wait for the server to go idle after the import.
+    pub settle_limit: Duration,
     /// W2: edits timed one by one until searchable.
     pub edit_samples: usize,
     /// W2: single edits in all, before the segment count is read.
@@ -62,6 +65,7 @@ impl Config {
             fts_postgres: None,
             workloads: ALL.iter().map(|s| s.to_string()).collect(),
             search_iterations: 200,
+            settle_limit: Duration::from_secs(300),
             edit_samples: 200,
             edits: 10_000,
             concurrency_seconds: 10.0,
@@ -75,6 +79,7 @@ impl Config {
     pub fn smoke(work_dir: PathBuf, exe: PathBuf) -> Self {
         Self {
             search_iterations: 3,
+            settle_limit: Duration::from_secs(5),
             edit_samples: 5,
             edits: 30,
             concurrency_seconds: 0.3,

@@ -114,18 +114,31 @@ impl Server {
         self.child.id()
     }
 
-    /// CPU time the server's threads have run so far (Linux `schedstat`, nanoseconds): over a
-    /// run of requests, it tells the server's work per request from time spent waiting.
+    /// CPU time the server's threads have run so far (see [`CpuClock`]).
     pub fn cpu_time(&self) -> Duration {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()));
-        let ns: u64 = tasks
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            .sum();
-        Duration::from_nanos(ns)
+        self.cpu_clock().read()
+    }
+
+    /// The server's CPU time, readable from another thread.
+    pub fn cpu_clock(&self) -> CpuClock {
+        CpuClock(self.pid())
+    }
+
+    /// Waits until the server has been nearly idle (under 5% of a core) for a second, at
+    /// most `limit`; returns how long that took. After a bulk import the index goes on
+    /// merging segments for a while, with pauses between merges: a search timed meanwhile
+    /// times the merges too.
+    pub async fn settle(&self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let window = Duration::from_millis(500);
+        let mut quiet = 0;
+        while quiet < 2 && started.elapsed() < limit {
+            let before = self.cpu_time();
+            tokio::time::sleep(window).await;
+            let busy = self.cpu_time().saturating_sub(before);
+            quiet = if busy < window / 20 { quiet + 1 } else { 0 };
+        }
+        started.elapsed()
     }
 
     /// Peak and current resident memory of the server process, in bytes.
@@ -171,6 +184,25 @@ impl Server {
     }
 }
 
+/// CPU time a process's threads have run so far (Linux `schedstat`): over a run of
+/// requests, it tells the server's work per request from time spent waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuClock(u32);
+
+impl CpuClock {
+    pub fn read(&self) -> Duration {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.0));
+        let ns: u64 = tasks
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .sum();
+        Duration::from_nanos(ns)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
@@ -189,6 +221,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same client with a connection pool of its own, for use on another runtime (a
+    /// pooled connection is served by a task of the runtime that opened it).
+    pub fn with_own_connections(&self) -> anyhow::Result<Client> {
+        Ok(Client {
+            http: reqwest::Client::builder().build()?,
+            url: self.url.clone(),
+            token: self.token.clone(),
+        })
+    }
+
     /// The whole response body (data and errors), failing only on transport errors.
     pub async fn gql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
         let resp = self
