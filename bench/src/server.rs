@@ -114,11 +114,6 @@ impl Server {
         self.child.id()
     }
 
-    /// CPU time the server's threads have run so far (see [`CpuClock`]).
-    pub fn cpu_time(&self) -> Duration {
-        self.cpu_clock().read()
-    }
-
     /// The server's CPU time, readable from another thread.
     pub fn cpu_clock(&self) -> CpuClock {
         CpuClock(self.pid())
@@ -131,11 +126,12 @@ impl Server {
     pub async fn settle(&self, limit: Duration) -> Duration {
         let started = Instant::now();
         let window = Duration::from_millis(500);
+        let clock = self.cpu_clock();
         let mut quiet = 0;
         while quiet < 2 && started.elapsed() < limit {
-            let before = self.cpu_time();
+            let before = clock.read();
             tokio::time::sleep(window).await;
-            let busy = self.cpu_time().saturating_sub(before);
+            let busy = clock.read().saturating_sub(before);
             quiet = if busy < window / 20 { quiet + 1 } else { 0 };
         }
         started.elapsed()

@@ -511,7 +511,6 @@ fn search_vars(q: &BenchQuery, study: &Study) -> Value {
 /// W3: every query through GraphQL over HTTP and on the raw searcher over the same index.
 /// Returns the API's p50 per query. The server's CPU time per request, read around each
 /// request, says how much of a request's time is work in the server rather than waiting.
-#[allow(clippy::too_many_arguments)]
 async fn search(
     config: &Config,
     client: &Client,
