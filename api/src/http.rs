@@ -177,34 +177,20 @@ async fn graphql(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Response {
-    // The multipart parser reports a body cut short by the limit only as "failed to read
-    // stream"; watching the body tells an oversize upload from a malformed one.
-    let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = over_limit.clone();
-    let request = request.map(|body| {
-        use futures_util::StreamExt as _;
-        axum::body::Body::from_stream(body.into_data_stream().inspect(move |chunk| {
-            if chunk
-                .as_ref()
-                .is_err_and(|e| e.to_string().contains("length limit exceeded"))
-            {
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        }))
-    });
-    let req = match <GraphQLRequest as axum::extract::FromRequest<()>>::from_request(request, &())
-        .await
-    {
-        Ok(r) => r,
-        Err(_) if over_limit.load(std::sync::atomic::Ordering::Relaxed) => {
-            return too_large_response(state.limits.max_body_bytes)
-        }
-        Err(rejection) => return unreadable_request(rejection, state.limits.max_body_bytes),
-    };
     let started = std::time::Instant::now();
-    let mut request = req.into_inner();
-    let operation = crate::metrics::operation_name(&mut request);
-    let caller = match caller_from_headers(&state.db, &headers).await {
+    // The token's statement is mostly a wait for the database: the body is read and the
+    // document parsed (naming the operation parses it, once) during that wait. `join!` polls
+    // the lookup first, so its statement is under way before the rest starts.
+    let (caller, operation) = tokio::join!(caller_from_headers(&state.db, &headers), async {
+        let mut request = read_operation(request, state.limits.max_body_bytes).await?;
+        let name = crate::metrics::operation_name(&mut request);
+        Ok::<_, Response>((request, name))
+    });
+    let (mut request, operation) = match operation {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
+    };
+    let caller = match caller {
         Ok(c) => c,
         Err(msg) => {
             state
@@ -241,6 +227,35 @@ async fn graphql(
         }),
     );
     GraphQLResponse::from(resp).into_response()
+}
+
+/// The GraphQL request in the body (JSON or a multipart upload), or the response refusing it.
+async fn read_operation(
+    request: axum::extract::Request,
+    max_body_bytes: usize,
+) -> Result<async_graphql::Request, Response> {
+    // The multipart parser reports a body cut short by the limit only as "failed to read
+    // stream"; watching the body tells an oversize upload from a malformed one.
+    let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = over_limit.clone();
+    let request = request.map(|body| {
+        use futures_util::StreamExt as _;
+        axum::body::Body::from_stream(body.into_data_stream().inspect(move |chunk| {
+            if chunk
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("length limit exceeded"))
+            {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }))
+    });
+    match <GraphQLRequest as axum::extract::FromRequest<()>>::from_request(request, &()).await {
+        Ok(r) => Ok(r.into_inner()),
+        Err(_) if over_limit.load(std::sync::atomic::Ordering::Relaxed) => {
+            Err(too_large_response(max_body_bytes))
+        }
+        Err(rejection) => Err(unreadable_request(rejection, max_body_bytes)),
+    }
 }
 
 /// A GraphQL-shaped error for a request that could not be read (malformed JSON or multipart,
