@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{auth, db, demo, http};
@@ -332,7 +333,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Small writes go out at once: a subscription's events are small WebSocket
             // frames, and Nagle's algorithm would hold one back until the previous one is
             // acknowledged, which a peer delaying its ACKs makes up to 40 ms on Linux.
-            use axum::serve::ListenerExt as _;
             let listener = listener.tap_io(|tcp| {
                 if let Err(e) = tcp.set_nodelay(true) {
                     tracing::warn!(error = %e, "could not set TCP_NODELAY");
