@@ -107,10 +107,12 @@ async fn nested_reads_cost_the_same_number_of_statements_whatever_the_rows() {
     let token = server.admin().await;
     let small = seed(&server, &token, 1, 2, 5).await;
     let large = seed(&server, &token, 3, 3, 15).await;
-    // The pool opens connections as reads need them. A batch that waits for a new one (slow
-    // on PostgreSQL) lets the rest of the query run ahead, and a key asked again while its
-    // first batch is in flight is fetched twice: one more statement, once, seen in CI as 21
-    // against 20. The comparison is between reads on a pool that has grown.
+    // Once, in CI on PostgreSQL, the first large read counted 21 statements against 20 (not
+    // reproduced in hundreds of reads since). The likely cause: the pool opens connections
+    // as reads need them; a batch waiting for a new one (slow on PostgreSQL) lets the rest
+    // of the query run ahead, and `codes_of_study`, asked by `codebook` and again by every
+    // quotation code's `path`, is fetched twice if its first batch is still in flight. So
+    // the reads compared run on a pool that has grown.
     nested_statements(&server, &token, &large).await;
     let (small_statements, small_rows) = nested_statements(&server, &token, &small).await;
     let (large_statements, large_rows) = nested_statements(&server, &token, &large).await;
