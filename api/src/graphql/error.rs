@@ -20,7 +20,7 @@ pub fn not_found(what: &str) -> async_graphql::Error {
     coded(format!("{what} not found"), "NOT_FOUND")
 }
 
-fn internal(detail: &dyn std::fmt::Display) -> async_graphql::Error {
+pub(super) fn internal(detail: &dyn std::fmt::Display) -> async_graphql::Error {
     let log_id = format!("{:016x}", rand::random::<u64>());
     tracing::error!(log_id, error = %detail, "internal error");
     async_graphql::Error::new(format!("internal error (log id {log_id})")).extend_with(|_, e| {
