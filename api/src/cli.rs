@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{auth, db, demo, http};
@@ -330,14 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 limits,
             ));
             println!("listening on http://{addr}");
-            // Small writes go out at once: a subscription's events are small WebSocket
-            // frames, and Nagle's algorithm would hold one back until the previous one is
-            // acknowledged, which a peer delaying its ACKs makes up to 40 ms on Linux.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::warn!(error = %e, "could not set TCP_NODELAY");
-                }
-            });
+            let listener = http::accepting(listener);
             // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is
             // bounded by the request timeout, so the wait is too), then commit the index.
             let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
