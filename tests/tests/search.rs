@@ -1,10 +1,6 @@
 //! Full-text search: Italian analysis, operators, highlights that slice exactly the matched
 //! words, search-then-code, facets that agree with totals, stable cursors, filters, bad
 //! queries, access, concordance, and read-your-writes.
-//!
-//! Some tests run on a multi-threaded runtime, as the server does: there a search runs on the
-//! request's thread (`block_in_place`); on the default current-thread runtime it goes to the
-//! blocking pool.
 
 use std::collections::HashSet;
 
@@ -64,7 +60,7 @@ async fn corpus(server: &TestServer, texts: &[&str]) -> (String, Value, Value, V
     (token, c.study, c.case, ids)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn italian_forms_elisions_and_accents_match_and_highlight_exactly() {
     let server = TestServer::demo().await;
     let cases: &[(&str, &[&str])] = &[
@@ -385,7 +381,7 @@ async fn only_the_selected_facet_lists_are_counted() {
     assert_eq!(total("byCase") as usize, all.total);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn filters_restrict_hits_and_counts() {
     let server = TestServer::demo().await;
     let all = search(&server, None, "lavoro", json!({})).await;
@@ -481,7 +477,7 @@ async fn filters_restrict_hits_and_counts() {
     assert_eq!(error_code(&wrong), "BAD_USER_INPUT");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn bad_queries_get_bad_query_never_a_crash() {
     let server = TestServer::demo().await;
     let long = "parola ".repeat(1500);
@@ -552,7 +548,7 @@ async fn a_private_study_leaves_no_trace_for_outsiders() {
     assert!(id_number(study.as_str().unwrap()) > 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn concordance_lists_every_occurrence_in_context() {
     let server = TestServer::demo().await;
     const KWIC: &str = "query($t: String!, $first: Int, $after: String) { concordance(term: $t, window: 30, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { start end left keyword right interview { id transcript } } } } }";

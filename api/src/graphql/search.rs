@@ -349,29 +349,18 @@ async fn index_filter(
     })
 }
 
-/// Runs a search: CPU work, from a few microseconds to tens of milliseconds on L.
+/// Runs a search on the blocking pool: it is CPU work, from microseconds to tens of
+/// milliseconds on L, that would hold an async worker and every request queued behind it.
+/// A panic in the search becomes an INTERNAL error for this request alone.
 ///
-/// On the server's multi-threaded runtime it runs on the request's own thread, through
-/// `block_in_place`, which first hands the thread's other tasks to another worker: a long
-/// search holds up no other request, and a short one skips the trip to the blocking pool and
-/// back, whose two thread wake-ups cost 0.08–0.27 ms per search on these machines
-/// (BENCHMARKS.md, sessions 9 and 10). A current-thread runtime cannot hand its tasks over,
-/// so there the search goes to the blocking pool. Either way a panic in the search becomes an
-/// INTERNAL error for this request alone.
-async fn off_the_runtime<T: Send + 'static>(
+/// Running it on the request's own thread through `block_in_place` was measured and not kept:
+/// 0.06 ms less per search in process, no difference over HTTP (BENCHMARKS.md, session 10).
+async fn on_the_blocking_pool<T: Send + 'static>(
     search: impl FnOnce() -> T + Send + 'static,
 ) -> async_graphql::Result<T> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        tokio::task::block_in_place(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(search))
-        })
-        .map_err(|_| internal(&"the search panicked"))
-    } else {
-        tokio::task::spawn_blocking(search)
-            .await
-            .map_err(|e| internal(&e))
-    }
+    tokio::task::spawn_blocking(search)
+        .await
+        .map_err(|e| internal(&e))
 }
 
 fn paging(first: i32, max: i32, after: Option<String>) -> async_graphql::Result<(usize, usize)> {
@@ -439,7 +428,7 @@ impl SearchQuery {
             facets,
         };
         let index = r.search.clone();
-        let out = off_the_runtime(move || index.search(&request)).await??;
+        let out = on_the_blocking_pool(move || index.search(&request)).await??;
         let count = out.hits.len();
         let edges = out
             .hits
@@ -491,7 +480,7 @@ impl SearchQuery {
         let (offset, limit) = paging(first.unwrap_or(50), MAX_LINES, after)?;
         let filter = index_filter(r, filter.unwrap_or_default(), Scope::Transcripts).await?;
         let index = r.search.clone();
-        let (total, lines) = off_the_runtime(move || {
+        let (total, lines) = on_the_blocking_pool(move || {
             index.concordance(&term, &filter, window as usize, offset, limit)
         })
         .await??;
@@ -514,60 +503,16 @@ impl SearchQuery {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
-    use std::thread;
-    use std::time::Duration;
-
     use super::*;
 
-    fn is_internal(e: async_graphql::Error) -> bool {
-        e.extensions.and_then(|x| x.get("code").cloned()) == Some("INTERNAL".into())
-    }
-
-    /// One worker: if the search held it, the task that answers could not run.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_search_runs_on_the_requests_thread_and_holds_up_no_other_task() {
-        let (ask, asked) = tokio::sync::oneshot::channel::<()>();
-        let (answer, answered) = mpsc::channel();
-        tokio::spawn(async move {
-            asked.await.ok();
-            answer.send(()).ok();
-        });
-        let caller = thread::current().id();
-        let (same_thread, answered) = off_the_runtime(move || {
-            ask.send(()).ok();
-            let answered = answered.recv_timeout(Duration::from_secs(5)).is_ok();
-            (thread::current().id() == caller, answered)
-        })
-        .await
-        .unwrap();
-        assert!(same_thread, "the search left the request's thread");
-        assert!(answered, "the other task did not run while the search did");
-    }
-
     #[tokio::test]
-    async fn on_a_current_thread_runtime_a_search_goes_to_the_blocking_pool() {
-        let caller = thread::current().id();
-        let elsewhere = off_the_runtime(move || thread::current().id() != caller)
-            .await
-            .unwrap();
-        assert!(elsewhere);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_panicking_search_is_an_internal_error_on_either_runtime() {
-        let failed = off_the_runtime(|| panic!("index corrupted")).await;
-        assert!(is_internal(failed.unwrap_err()));
-        let failed = tokio::task::spawn_blocking(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(off_the_runtime(|| panic!("index corrupted")))
-        })
-        .await
-        .unwrap();
-        assert!(is_internal(failed.unwrap_err()));
-        // The runtime is still serving.
-        assert_eq!(off_the_runtime(|| 7).await.unwrap(), 7);
+    async fn a_panicking_search_is_an_internal_error_and_the_next_one_runs() {
+        let failed = on_the_blocking_pool(|| panic!("index corrupted")).await;
+        let code = failed
+            .unwrap_err()
+            .extensions
+            .and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some("INTERNAL".into()));
+        assert_eq!(on_the_blocking_pool(|| 7).await.unwrap(), 7);
     }
 }
