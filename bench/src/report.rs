@@ -122,6 +122,16 @@ impl Samples {
         v[rank.clamp(1, v.len()) - 1]
     }
 
+    /// "p50 / p95 / p99" in milliseconds.
+    pub fn spread(&self) -> String {
+        format!(
+            "{} / {} / {}",
+            ms(self.pct(50.0)),
+            ms(self.pct(95.0)),
+            ms(self.pct(99.0))
+        )
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

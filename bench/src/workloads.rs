@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{bail, ensure, Context as _};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -546,15 +546,17 @@ async fn search(
     })
     .await??;
     let per_request = |cpu: Duration| ms(cpu / iterations.max(1) as u32);
-    let floor = &timed.floor;
+    report.row(
+        "W3",
+        "transport: GET /healthz over HTTP p50/p95/p99 (no token, no GraphQL)",
+        timed.transport.spread(),
+    );
     report.row(
         "W3",
         "floor: authenticated `{ __typename }` over HTTP p50/p95/p99 · server CPU per request",
         format!(
-            "{} / {} / {} · {}",
-            ms(floor.pct(50.0)),
-            ms(floor.pct(95.0)),
-            ms(floor.pct(99.0)),
+            "{} · {}",
+            timed.floor.spread(),
             per_request(timed.floor_cpu)
         ),
     );
@@ -605,6 +607,8 @@ async fn search(
 /// What W3 timed.
 #[derive(Default)]
 struct Timed {
+    /// GET /healthz: the loopback, hyper and the router's layers, without a token or GraphQL.
+    transport: Samples,
     floor: Samples,
     /// The server's CPU time over the timed floor requests.
     floor_cpu: Duration,
@@ -620,9 +624,10 @@ struct QueryTimes {
     raw_total: usize,
 }
 
-/// W3's timing: the floor (what no query can go below: HTTP, the token lookup and the
-/// GraphQL executor), then each query through GraphQL and on the raw searcher, alternately so
-/// that both see the same noise; the first runs of each warm caches on both sides.
+/// W3's timing: the floors (what no query can go below: HTTP alone, then HTTP with the token
+/// lookup and the GraphQL executor), then each query through GraphQL and on the raw searcher,
+/// alternately so that both see the same noise; the first runs of each warm caches on both
+/// sides.
 ///
 /// It runs alone on a single-threaded runtime, the raw search inline. On a multi-threaded
 /// runtime the client hands every request and response between threads (its connection is
@@ -637,6 +642,15 @@ async fn time_queries(
 ) -> anyhow::Result<Timed> {
     const WARM_UP: usize = 3;
     let mut timed = Timed::default();
+    for k in 0..iterations + WARM_UP {
+        let t = Instant::now();
+        let (status, _) = client.get("/healthz").await?;
+        let d = t.elapsed();
+        ensure!(status == 200, "/healthz answered {status}");
+        if k >= WARM_UP {
+            timed.transport.push(d);
+        }
+    }
     for k in 0..iterations + WARM_UP {
         let cpu = clock.read();
         let t = Instant::now();
