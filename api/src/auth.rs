@@ -71,12 +71,12 @@ impl StudyRole {
 }
 
 /// The caller of one request, resolved once from the Bearer token.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     pub user: Option<CallerUser>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerUser {
     pub id: i64,
     pub name: String,

@@ -166,8 +166,8 @@ pub enum TokenCommand {
         /// The study (global ID or number) the role applies to.
         #[arg(long)]
         study: Option<String>,
-        /// Days until the token expires; never by default.
-        #[arg(long)]
+        /// Days until the token expires (1 to 36,500); never by default.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=36_500))]
         expires_in_days: Option<i64>,
     },
     /// List tokens (never their secrets).
@@ -452,4 +452,36 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn token_create(days: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from([
+            "quaderno",
+            "token",
+            "create",
+            "--user",
+            "ada",
+            "--role",
+            "admin",
+            "--expires-in-days",
+            days,
+        ])
+    }
+
+    /// An expiry past the calendar's end would overflow the date (a panic), and one of zero or
+    /// fewer days would make a token that is dead on arrival.
+    #[test]
+    fn token_expiry_is_refused_outside_a_century() {
+        assert!(token_create("30").is_ok());
+        for days in ["0", "-5", "100000000"] {
+            let refused = token_create(days).unwrap_err();
+            assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
+        }
+    }
 }

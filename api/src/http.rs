@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::service::discontinuities::{self, Judgments};
 use crate::ServiceError;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 
 /// The connections the server accepts on `listener`.
 ///
@@ -158,33 +159,85 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
-/// A GraphQL-shaped error response for failures before execution (bad token).
-fn unauthenticated(message: &str) -> Response {
-    let body = serde_json::json!({
-        "data": null,
-        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }]
-    });
-    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+/// Why a request has no caller.
+pub enum CallerError {
+    /// A malformed header, or an unknown, revoked or expired token: the client's to fix.
+    Refused(&'static str),
+    /// The lookup itself failed (the database is down): the server's, not the token's.
+    Failed(ServiceError),
+}
+
+impl CallerError {
+    /// The answer of the GraphQL endpoint: 401 UNAUTHENTICATED, or 500 INTERNAL with a log id
+    /// (a client told that its token is bad would throw a good one away).
+    fn graphql_response(self) -> Response {
+        let (status, error) = match self {
+            Self::Refused(message) => (
+                StatusCode::UNAUTHORIZED,
+                async_graphql::ServerError::new(message, None),
+            ),
+            Self::Failed(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                async_graphql::Error::from(e).into_server_error(Default::default()),
+            ),
+        };
+        let mut errors = vec![error];
+        if status == StatusCode::UNAUTHORIZED {
+            errors[0].extensions = Some({
+                let mut ext = async_graphql::ErrorExtensionValues::default();
+                ext.set("code", "UNAUTHENTICATED");
+                ext
+            });
+        }
+        let body = serde_json::json!({ "data": null, "errors": errors });
+        (status, Json(body)).into_response()
+    }
+
+    /// The code of this error's GraphQL error, for the metrics.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Refused(_) => "UNAUTHENTICATED",
+            Self::Failed(_) => "INTERNAL",
+        }
+    }
+
+    /// As the error of a WebSocket's `connection_init` or of one of its operations.
+    fn into_graphql_error(self) -> async_graphql::Error {
+        match self {
+            Self::Refused(message) => crate::graphql::error::coded(message, "UNAUTHENTICATED"),
+            Self::Failed(e) => e.into(),
+        }
+    }
 }
 
 /// Resolves the caller: anonymous without a header, an error for a bad or unknown token.
-pub async fn caller_from_headers(db: &Database, headers: &HeaderMap) -> Result<Caller, String> {
+pub async fn caller_from_headers(
+    db: &Database,
+    headers: &HeaderMap,
+) -> Result<Caller, CallerError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Caller::anonymous());
     };
     let value = value
         .to_str()
-        .map_err(|_| "malformed Authorization header")?;
-    let secret = value
-        .strip_prefix("Bearer ")
-        .ok_or("the Authorization header must be `Bearer <token>`")?;
-    match auth::caller_from_token(&db.conn, secret.trim()).await {
+        .map_err(|_| CallerError::Refused("malformed Authorization header"))?;
+    let secret = value.strip_prefix("Bearer ").ok_or(CallerError::Refused(
+        "the Authorization header must be `Bearer <token>`",
+    ))?;
+    caller_from_secret(db, Some(secret.trim())).await
+}
+
+/// The caller of a token's secret (anonymous without one).
+async fn caller_from_secret(db: &Database, secret: Option<&str>) -> Result<Caller, CallerError> {
+    let Some(secret) = secret else {
+        return Ok(Caller::anonymous());
+    };
+    match auth::caller_from_token(&db.conn, secret).await {
         Ok(c) => Ok(c),
-        Err(ServiceError::Unauthenticated) => Err("unknown, revoked or expired token".into()),
-        Err(e) => {
-            tracing::error!(error = %e, "token lookup failed");
-            Err("could not check the token".into())
+        Err(ServiceError::Unauthenticated) => {
+            Err(CallerError::Refused("unknown, revoked or expired token"))
         }
+        Err(e) => Err(CallerError::Failed(e)),
     }
 }
 
@@ -208,14 +261,15 @@ async fn graphql(
     };
     let caller = match caller {
         Ok(c) => c,
-        Err(msg) => {
+        Err(refused) => {
             state
                 .metrics
-                .observe(&operation, started.elapsed(), ["UNAUTHENTICATED"]);
-            return unauthenticated(&msg);
+                .observe(&operation, started.elapsed(), [refused.code()]);
+            return refused.graphql_response();
         }
     };
-    let ctx = RequestCtx::new(
+    let ctx = RequestCtx::for_operation(
+        operation_type(&mut request),
         state.db.conn.clone(),
         caller,
         state.search.clone(),
@@ -327,6 +381,21 @@ async fn explain_too_large(State(max_body_bytes): State<usize>, response: Respon
     }
 }
 
+/// The type of the operation a request runs (a query when it names none that exists: the
+/// executor then reports the request's mistake).
+fn operation_type(request: &mut async_graphql::Request) -> OperationType {
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return OperationType::Query;
+    };
+    let operation = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.map_or(OperationType::Query, |op| op.node.ty)
+}
+
 /// Every error the server raises carries a code (see `graphql::error`); the ones without are
 /// async-graphql's own parse, validation and input-coercion errors: the client's input.
 fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
@@ -341,6 +410,10 @@ fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
 /// Subscriptions over graphql-transport-ws (or the older graphql-ws). Browsers cannot set
 /// headers on WebSockets, so the token comes in the `connection_init` payload:
 /// `{"Authorization": "Bearer <token>"}`; without one the caller is anonymous.
+///
+/// A bad token is refused at `connection_init`. A good one is looked up again for every
+/// operation sent over the socket and before every event of a subscription, as for every
+/// HTTP request: a revoked token stops working at once, also on a socket opened before.
 async fn graphql_ws(
     State(state): State<AppState>,
     protocol: GraphQLProtocol,
@@ -349,27 +422,32 @@ async fn graphql_ws(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let schema = Checked(state.schema.clone());
-            GraphQLWebSocket::new(socket, schema, protocol)
+            let db = state.db.clone();
+            GraphQLWebSocket::new(socket, Checked(state), protocol)
                 .on_connection_init(move |payload| async move {
-                    let mut headers = HeaderMap::new();
-                    let token = payload
+                    let value = payload
                         .get("Authorization")
                         .or_else(|| payload.get("authorization"))
                         .and_then(|v| v.as_str());
-                    if let Some(value) = token.and_then(|t| t.parse().ok()) {
-                        headers.insert(header::AUTHORIZATION, value);
-                    }
-                    let caller = caller_from_headers(&state.db, &headers)
+                    let secret = match value {
+                        None => None,
+                        Some(v) => Some(
+                            v.strip_prefix("Bearer ")
+                                .ok_or_else(|| {
+                                    CallerError::Refused(
+                                        "the Authorization value must be `Bearer <token>`",
+                                    )
+                                    .into_graphql_error()
+                                })?
+                                .trim()
+                                .to_owned(),
+                        ),
+                    };
+                    caller_from_secret(&db, secret.as_deref())
                         .await
-                        .map_err(async_graphql::Error::new)?;
+                        .map_err(CallerError::into_graphql_error)?;
                     let mut data = async_graphql::Data::default();
-                    data.insert(RequestCtx::for_subscription(
-                        state.db.conn.clone(),
-                        caller,
-                        state.search.clone(),
-                        state.events.clone(),
-                    ));
+                    data.insert(SocketToken(secret));
                     Ok(data)
                 })
                 .serve()
@@ -377,38 +455,22 @@ async fn graphql_ws(
         })
 }
 
-/// The schema as the WebSocket endpoint runs it: every operation passes the same checks as
-/// an HTTP request first, with the caller of the connection.
-#[derive(Clone)]
-struct Checked(QuadernoSchema);
+/// The token a WebSocket was opened with.
+struct SocketToken(Option<String>);
 
-impl Checked {
-    /// The refusal of a request that fails the checks, for the caller found in the
-    /// connection's data or in the request's own.
-    fn refusal(
-        request: &mut async_graphql::Request,
-        session: Option<&async_graphql::Data>,
-    ) -> Option<async_graphql::Response> {
-        let of = |data: &async_graphql::Data| {
-            data.get(&std::any::TypeId::of::<RequestCtx>())
-                .and_then(|ctx| ctx.downcast_ref::<RequestCtx>())
-                .map(|ctx| ctx.caller.clone())
-        };
-        let caller = session
-            .and_then(of)
-            .or_else(|| of(&request.data))
-            .unwrap_or_default();
-        let refused = limits::check_request(request, &caller).err()?;
-        Some(async_graphql::Response::from_errors(vec![refused]))
-    }
-}
+/// The schema as the WebSocket endpoint runs it: every operation is run as an HTTP request
+/// is, with the caller looked up again from the socket's token, the same checks, the same
+/// context for its type and error codes on every error.
+#[derive(Clone)]
+struct Checked(AppState);
 
 impl async_graphql::Executor for Checked {
-    async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
-        match Self::refusal(&mut request, None) {
-            Some(refused) => refused,
-            None => self.0.execute(request).await,
-        }
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        use futures_util::StreamExt as _;
+        self.execute_stream(request, None)
+            .next()
+            .await
+            .unwrap_or_default()
     }
 
     fn execute_stream(
@@ -416,11 +478,76 @@ impl async_graphql::Executor for Checked {
         mut request: async_graphql::Request,
         session: Option<Arc<async_graphql::Data>>,
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
-        use futures_util::StreamExt as _;
-        match Self::refusal(&mut request, session.as_deref()) {
-            Some(refused) => futures_util::stream::once(async { refused }).boxed(),
-            None => async_graphql::Executor::execute_stream(&self.0, request, session),
-        }
+        use futures_util::{stream, StreamExt as _};
+        let state = self.0.clone();
+        let secret = session
+            .as_deref()
+            .and_then(|d| d.get(&std::any::TypeId::of::<SocketToken>()))
+            .and_then(|t| t.downcast_ref::<SocketToken>())
+            .and_then(|t| t.0.clone());
+        let refusal = |e: CallerError| {
+            async_graphql::Response::from_errors(vec![e
+                .into_graphql_error()
+                .into_server_error(Default::default())])
+        };
+        let answers = async move {
+            let caller = match caller_from_secret(&state.db, secret.as_deref()).await {
+                Ok(c) => c,
+                Err(e) => return stream::once(async move { refusal(e) }).boxed(),
+            };
+            if let Err(refused) = limits::check_request(&mut request, &caller) {
+                let refused = async_graphql::Response::from_errors(vec![refused]);
+                return stream::once(async { refused }).boxed();
+            }
+            let ty = operation_type(&mut request);
+            let ctx = RequestCtx::for_operation(
+                ty,
+                state.db.conn.clone(),
+                caller.clone(),
+                state.search.clone(),
+                state.events.clone(),
+            );
+            let request = request.data(ctx);
+            if ty != OperationType::Subscription {
+                let schema = state.schema.clone();
+                return stream::once(async move {
+                    crate::graphql::batching::in_passes(schema.execute(request)).await
+                })
+                .boxed();
+            }
+            // Each event goes out only if the token still stands for the same caller: a
+            // revoked token or a changed role ends the subscription with the reason.
+            let events = state.schema.execute_stream(request);
+            stream::unfold(Some(events), move |events| {
+                let (db, secret, caller) = (state.db.clone(), secret.clone(), caller.clone());
+                async move {
+                    let mut events = events?;
+                    let event = events.next().await?;
+                    match caller_from_secret(&db, secret.as_deref()).await {
+                        Ok(now) if now == caller => Some((event, Some(events))),
+                        Ok(_) => Some((
+                            async_graphql::Response::from_errors(vec![
+                                crate::graphql::error::coded(
+                                    "your access to this study changed: subscribe again",
+                                    "FORBIDDEN",
+                                )
+                                .into_server_error(Default::default()),
+                            ]),
+                            None,
+                        )),
+                        Err(e) => Some((refusal(e), None)),
+                    }
+                }
+            })
+            .boxed()
+        };
+        stream::once(answers)
+            .flatten()
+            .map(|mut answer| {
+                code_client_errors(&mut answer.errors);
+                answer
+            })
+            .boxed()
     }
 }
 
@@ -441,6 +568,15 @@ impl From<ServiceError> for HttpError {
             }
         };
         Self(status, e.to_string())
+    }
+}
+
+impl From<CallerError> for HttpError {
+    fn from(e: CallerError) -> Self {
+        match e {
+            CallerError::Refused(m) => Self(StatusCode::UNAUTHORIZED, m.into()),
+            CallerError::Failed(e) => e.into(),
+        }
     }
 }
 
@@ -473,9 +609,7 @@ async fn matrix_for(
     study: &str,
     params: &MatrixParams,
 ) -> Result<(Judgments, Vec<discontinuities::MatrixRow>), HttpError> {
-    let caller = caller_from_headers(&state.db, headers)
-        .await
-        .map_err(|m| HttpError(StatusCode::UNAUTHORIZED, m))?;
+    let caller = caller_from_headers(&state.db, headers).await?;
     let judgments =
         Judgments::load(&state.db.conn, &caller, global_id(study, Kind::Study)?).await?;
     let rows = match params.rows.as_deref() {
@@ -535,9 +669,7 @@ async fn cascade_svg(
     Path(case): Path<String>,
     Query(params): Query<MatrixParams>,
 ) -> Result<Response, HttpError> {
-    let caller = caller_from_headers(&state.db, &headers)
-        .await
-        .map_err(|m| HttpError(StatusCode::UNAUTHORIZED, m))?;
+    let caller = caller_from_headers(&state.db, &headers).await?;
     let case_id = global_id(&case, Kind::Case)?;
     let (case, study) =
         crate::service::studies::readable_case(&state.db.conn, &caller, case_id).await?;
@@ -571,9 +703,7 @@ async fn study_content(
     headers: &HeaderMap,
     study: &str,
 ) -> Result<crate::service::exchange::StudyContent, HttpError> {
-    let caller = caller_from_headers(&state.db, headers)
-        .await
-        .map_err(|m| HttpError(StatusCode::UNAUTHORIZED, m))?;
+    let caller = caller_from_headers(&state.db, headers).await?;
     let id = global_id(study, Kind::Study)?;
     Ok(crate::service::exchange::StudyContent::load(&state.db.conn, &caller, id).await?)
 }

@@ -203,3 +203,113 @@ async fn socket_operations_pass_the_same_checks_as_http_requests() {
     }
     assert_eq!(socket_error_code(&answer), "BAD_USER_INPUT", "{answer}");
 }
+
+/// The id of a user's only token.
+async fn token_id(server: &TestServer, user: &str) -> i64 {
+    let tokens = api::auth::list_tokens(&server.db.conn).await.unwrap();
+    let mine: Vec<_> = tokens.iter().filter(|t| t.user == user).collect();
+    assert_eq!(mine.len(), 1, "{tokens:?}");
+    mine[0].id
+}
+
+/// A socket is looked at again for every operation and every event, as an HTTP request is:
+/// a revoked token stops at once, a changed role ends a subscription, a new role is seen by
+/// the next operation on a socket opened before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_follows_its_token_revoked_or_changed() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "Revoche", &["R: Perché l’ente è qui? Sì, è così."])
+        .await;
+    let (study, interview) = (corpus.study, corpus.interviews[0]["id"].clone());
+    let number = id_number(study.as_str().unwrap());
+    let carla = server.token("carla", "analyst", Some(number)).await;
+    let dario = server.token("dario", "viewer", Some(number)).await;
+    let create = |start: i64| {
+        json!({"query": "mutation($i: ID!, $s: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: 20, codeIds: []}) { id } }",
+               "variables": {"i": interview, "s": start}})
+    };
+
+    let mut revoked = connect(&server, Some(&carla)).await;
+    assert_eq!(next(&mut revoked).await["type"], "connection_ack");
+    subscribe(&mut revoked, &study).await;
+    let mut changed = connect(&server, Some(&dario)).await;
+    assert_eq!(next(&mut changed).await["type"], "connection_ack");
+    subscribe(&mut changed, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let body = create(3);
+    server
+        .ok(
+            Some(&admin),
+            body["query"].as_str().unwrap(),
+            body["variables"].clone(),
+        )
+        .await;
+    for socket in [&mut revoked, &mut changed] {
+        let event = next(socket).await;
+        assert_eq!(
+            event["payload"]["data"]["quotationChanged"]["kind"], "CREATED",
+            "{event}"
+        );
+    }
+
+    api::auth::revoke_token(&server.db.conn, token_id(&server, "carla").await)
+        .await
+        .unwrap();
+    // Dario becomes an owner: a new token for him changes his role in the study.
+    server.token("dario", "owner", Some(number)).await;
+    let body = create(4);
+    server
+        .ok(
+            Some(&admin),
+            body["query"].as_str().unwrap(),
+            body["variables"].clone(),
+        )
+        .await;
+    let stopped = next(&mut revoked).await;
+    assert_eq!(socket_error_code(&stopped), "UNAUTHENTICATED", "{stopped}");
+    assert_eq!(next(&mut revoked).await["type"], "complete");
+    let ended = next(&mut changed).await;
+    assert_eq!(socket_error_code(&ended), "FORBIDDEN", "{ended}");
+    assert_eq!(next(&mut changed).await["type"], "complete");
+
+    // The revoked token can no longer write over its open socket.
+    revoked
+        .send(Message::text(
+            json!({"id": "2", "type": "subscribe", "payload": create(5)}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let refused = next(&mut revoked).await;
+    assert_eq!(socket_error_code(&refused), "UNAUTHENTICATED", "{refused}");
+    // Dario's socket, opened as a viewer, now writes as the owner he has become.
+    changed
+        .send(Message::text(
+            json!({"id": "2", "type": "subscribe", "payload": create(6)}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let written = next(&mut changed).await;
+    assert!(
+        written["payload"]["data"]["createQuotation"]["id"].is_string(),
+        "{written}"
+    );
+}
+
+/// Every error over the socket carries a code, as over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_errors_carry_codes() {
+    let server = TestServer::demo().await;
+    let mut socket = connect(&server, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": "{ nosuchfield }"}})
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+    let answer = next(&mut socket).await;
+    assert_eq!(socket_error_code(&answer), "BAD_USER_INPUT", "{answer}");
+}

@@ -105,12 +105,27 @@ impl Subscription {
         )
         .await?;
         let receiver = BroadcastStream::new(r.events.0.subscribe());
-        Ok(receiver.filter_map(move |event| match event {
-            Ok(e) if e.study_id == study.id => Some(QuotationChange {
-                kind: e.kind,
-                id: e.quotation_id,
-            }),
-            _ => None,
-        }))
+        let (db, caller) = (r.db.clone(), r.caller.clone());
+        // The study is checked again before each event: one made private since (or deleted)
+        // ends the subscription rather than streaming on to a caller who may no longer read it.
+        Ok(receiver
+            .filter_map(move |event| match event {
+                Ok(e) if e.study_id == study.id => Some(QuotationChange {
+                    kind: e.kind,
+                    id: e.quotation_id,
+                }),
+                _ => None,
+            })
+            .then(move |change| {
+                let (db, caller) = (db.clone(), caller.clone());
+                async move {
+                    crate::service::studies::readable_study(&db, &caller, study.id)
+                        .await
+                        .ok()
+                        .map(|_| change)
+                }
+            })
+            .take_while(Option::is_some)
+            .filter_map(|change| change))
     }
 }

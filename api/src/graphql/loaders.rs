@@ -382,10 +382,20 @@ pub struct Loaders {
 impl Loaders {
     /// Loaders without caches, for subscriptions: each event must read current data.
     pub fn uncached(db: &DatabaseConnection) -> Self {
+        Self::without_cache(db, SUBSCRIPTION_DELAY)
+    }
+
+    /// Loaders without caches whose batches still go out once per pass, for mutations: their
+    /// fields run one after another, and each must read what the previous one wrote.
+    pub fn uncached_in_passes(db: &DatabaseConnection) -> Self {
+        Self::without_cache(db, Duration::ZERO)
+    }
+
+    fn without_cache(db: &DatabaseConnection, delay: Duration) -> Self {
         let l = Self::new(db);
         macro_rules! off {
             ($($f:ident),*) => {
-                Self { $( $f: { l.$f.enable_all_cache(false); l.$f.delay(SUBSCRIPTION_DELAY) } ),* }
+                Self { $( $f: { l.$f.enable_all_cache(false); l.$f.delay(delay) } ),* }
             };
         }
         off!(

@@ -28,6 +28,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Context, MergedObject, OutputType, Schema, SimpleObject};
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
@@ -100,9 +101,12 @@ pub struct RequestCtx {
     pub loaders: Loaders,
     pub search: Arc<SearchIndex>,
     pub events: live::Events,
-    readable: OnceCell<Option<HashSet<i64>>>,
-    /// A study's judgments, loaded once per request however many cases ask for them.
-    judgments: tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>,
+    /// The studies the caller may read, once per request (not kept by a subscription: a
+    /// study made private stops its events).
+    readable: Option<OnceCell<Option<HashSet<i64>>>>,
+    /// A study's judgments, loaded once per request however many cases ask for them (not
+    /// kept for mutations: see `for_mutation`).
+    judgments: Option<tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>>,
 }
 
 impl RequestCtx {
@@ -119,15 +123,51 @@ impl RequestCtx {
             loaders,
             search,
             events,
-            readable: OnceCell::new(),
-            judgments: Default::default(),
+            readable: Some(OnceCell::new()),
+            judgments: Some(Default::default()),
+        }
+    }
+
+    /// For a mutation: its fields run one after another, and each must read what the previous
+    /// ones wrote (`a: updateQuotation(…) { codes } b: updateQuotation(…) { codes }`), so
+    /// nothing read is kept from one field to the next.
+    pub fn for_mutation(
+        db: DatabaseConnection,
+        caller: Caller,
+        search: Arc<SearchIndex>,
+        events: live::Events,
+    ) -> Self {
+        Self {
+            loaders: Loaders::uncached_in_passes(&db),
+            judgments: None,
+            ..Self::new(db, caller, search, events)
+        }
+    }
+
+    /// The context an operation of this type runs with.
+    pub fn for_operation(
+        operation: OperationType,
+        db: DatabaseConnection,
+        caller: Caller,
+        search: Arc<SearchIndex>,
+        events: live::Events,
+    ) -> Self {
+        match operation {
+            OperationType::Query => Self::new(db, caller, search, events),
+            OperationType::Mutation => Self::for_mutation(db, caller, search, events),
+            OperationType::Subscription => Self::for_subscription(db, caller, search, events),
         }
     }
 
     /// The discontinuity judgments of a study the caller may read (loaded once per request).
     pub async fn judgments(&self, study_id: i64) -> async_graphql::Result<Arc<Judgments>> {
+        let Some(judgments) = &self.judgments else {
+            return Ok(Arc::new(
+                Judgments::load(&self.db, &self.caller, study_id).await?,
+            ));
+        };
         // Held while loading, so that concurrent resolvers wait and reuse the first load.
-        let mut cache = self.judgments.lock().await;
+        let mut cache = judgments.lock().await;
         if let Some(j) = cache.get(&study_id) {
             return Ok(j.clone());
         }
@@ -145,6 +185,8 @@ impl RequestCtx {
     ) -> Self {
         Self {
             loaders: Loaders::uncached(&db),
+            readable: None,
+            judgments: None,
             ..Self::new(db, caller, search, events)
         }
     }
@@ -159,15 +201,17 @@ impl RequestCtx {
 
     /// Whether the caller may read a study; computed once per request.
     pub async fn can_read_study(&self, study_id: i64) -> async_graphql::Result<bool> {
-        let set = self
-            .readable
-            .get_or_try_init(|| async {
-                crate::service::studies::readable_study_ids(&self.db, &self.caller)
-                    .await
-                    .map(|ids| ids.map(|v| v.into_iter().collect::<HashSet<_>>()))
-            })
-            .await?;
-        Ok(set.as_ref().is_none_or(|s| s.contains(&study_id)))
+        let load = || async {
+            crate::service::studies::readable_study_ids(&self.db, &self.caller)
+                .await
+                .map(|ids| ids.map(|v| v.into_iter().collect::<HashSet<_>>()))
+        };
+        let readable =
+            |set: &Option<HashSet<i64>>| set.as_ref().is_none_or(|s| s.contains(&study_id));
+        Ok(match &self.readable {
+            Some(cell) => readable(cell.get_or_try_init(load).await?),
+            None => readable(&load().await?),
+        })
     }
 }
 

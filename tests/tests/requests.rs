@@ -1,0 +1,87 @@
+//! What one request sees: the fields of a mutation document in order, each reading what the
+//! previous wrote; and a database failing under the token's lookup, which is the server's
+//! fault, not the token's.
+
+use serde_json::json;
+use tests::{error_code, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mutation_of_a_document_reads_what_the_previous_wrote() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let corpus = server
+        .corpus(&admin, "Sequenze", &["R: Là c’è l’unità più città."])
+        .await;
+    let (study, interview) = (&corpus.study, &corpus.interviews[0]["id"]);
+    let mut codes = Vec::new();
+    for name in ["Luogo", "Comunità"] {
+        let code = server
+            .ok(
+                t,
+                "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }",
+                json!({"s": study, "n": name}),
+            )
+            .await["createCode"]["id"]
+            .clone();
+        codes.push(code);
+    }
+    let q = server
+        .ok(
+            t,
+            "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 5, codeIds: []}) { id } }",
+            json!({"i": interview}),
+        )
+        .await["createQuotation"]["id"]
+        .clone();
+    let both = server
+        .ok(
+            t,
+            "mutation($q: ID!, $a: ID!, $b: ID!) {
+               a: updateQuotation(input: {id: $q, version: 1, codeIds: [$a]}) { version text codes { name } }
+               b: updateQuotation(input: {id: $q, version: 2, start: 22, end: 27, codeIds: [$b]}) { version text codes { name } }
+             }",
+            json!({"q": q, "a": codes[0], "b": codes[1]}),
+        )
+        .await;
+    assert_eq!(
+        both["a"],
+        json!({"version": 2, "text": "Là", "codes": [{"name": "Luogo"}]})
+    );
+    assert_eq!(
+        both["b"],
+        json!({"version": 3, "text": "città", "codes": [{"name": "Comunità"}]}),
+        "the second field reads the second write, not the first one's cached rows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_lookup_is_internal_not_a_bad_token() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    server.ok(Some(&admin), "{ me { name } }", json!({})).await;
+    // The server's pool is closed under it, as when the database goes away.
+    server.db.conn.close_by_ref().await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/graphql", server.url))
+        .bearer_auth(&admin)
+        .json(&json!({"query": "{ me { name } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "INTERNAL", "{body:#}");
+    assert!(
+        body["errors"][0]["extensions"]["logId"].is_string(),
+        "{body:#}"
+    );
+    // Downloads too: 500, not 401.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/studies/U3R1ZHk6MQ/quotations.csv", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+}
