@@ -299,7 +299,8 @@ pub async fn create_token_for(
         &txn,
         &Caller::anonymous(),
         "createToken",
-        "api_token",
+        // What the study sees written is the user's role in it.
+        "user",
         user.id,
         study_id,
         serde_json::json!({"after": {"user": user.name, "role": role}}),
@@ -359,7 +360,7 @@ pub async fn revoke_token(db: &DatabaseConnection, id: i64) -> ServiceResult<()>
             &txn,
             &Caller::anonymous(),
             "revokeToken",
-            "api_token",
+            "user",
             token.user_id,
             None,
             serde_json::json!({"token": id}),

@@ -320,6 +320,15 @@ async fn every_write_is_audited_for_owners_and_the_log_is_append_only() {
         error_code(&server.gql(Some(&analyst), LOG, json!({"s": study})).await),
         "FORBIDDEN"
     );
+    // The role granted on the command line is logged as a write to that user.
+    let analista = server.ok(Some(&analyst), "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let granted = server.ok(Some(&admin), LOG, json!({"s": study})).await["auditLog"].clone();
+    let grant = &granted["edges"][6]["node"];
+    assert_eq!(
+        (&grant["operation"], &grant["entity"], &grant["entityId"]),
+        (&json!("createToken"), &json!("user"), &analista),
+        "{grant}"
+    );
     assert_eq!(
         error_code(&server.gql(None, LOG, json!({"s": study})).await),
         "NOT_FOUND"

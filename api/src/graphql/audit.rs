@@ -40,9 +40,14 @@ impl AuditEntry {
             "intervention" => Kind::Intervention,
             "interview" => Kind::Interview,
             "code" => Kind::Code,
+            "quotation" => Kind::Quotation,
             "discontinuity" => Kind::Discontinuity,
             "memo" => Kind::Memo,
-            _ => Kind::Quotation,
+            "user" => Kind::User,
+            // Older rows name tokens by their user (`api_token`); any other entity keeps its
+            // own name, so that no ID ever points at an unrelated quotation.
+            "api_token" => Kind::User,
+            other => return ID(format!("{other}:{}", self.0.entity_id)),
         };
         encode(kind, self.0.entity_id)
     }
