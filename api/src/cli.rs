@@ -469,8 +469,7 @@ mod tests {
             "ada",
             "--role",
             "admin",
-            "--expires-in-days",
-            days,
+            &format!("--expires-in-days={days}"),
         ])
     }
 
