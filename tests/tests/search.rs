@@ -829,3 +829,127 @@ async fn hits_name_their_interviews_from_the_index_and_read_the_rest_once() {
         );
     }
 }
+
+/// A cursor is the client's to forge: past the result window or negative it is refused, and
+/// the server keeps answering. (A cursor far out once made tantivy reserve room for every hit
+/// up to it, and the process aborted on the allocation.)
+#[tokio::test]
+async fn forged_search_cursors_are_refused_and_the_server_keeps_answering() {
+    use base64::Engine as _;
+    let server = TestServer::demo().await;
+    let cursor = |raw: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("cursor:{raw}"))
+    };
+    for (raw, says) in [
+        ("1000000000000", "10000"),
+        ("9223372036854775807", "10000"),
+        ("9999", "10000"),
+        ("-1", "negative"),
+        ("-9223372036854775808", "negative"),
+    ] {
+        let r = server
+            .gql(
+                None,
+                SEARCH,
+                json!({"q": "casa", "first": 20, "after": cursor(raw)}),
+            )
+            .await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{raw}: {r}");
+        let message = r["errors"][0]["message"].as_str().unwrap().replace(',', "");
+        assert!(message.contains(says), "{raw}: {message}");
+    }
+    // The last position of the window is still a page (of what is left of the window).
+    let last = search(
+        &server,
+        None,
+        "casa",
+        json!({"first": 20, "after": cursor("9998")}),
+    )
+    .await;
+    assert_eq!(last["edges"], json!([]));
+    assert_eq!(last["pageInfo"]["hasNextPage"], false);
+
+    // A concordance has no window (it reads every occurrence whatever the page), but a
+    // negative cursor is refused there too.
+    const KWIC: &str = "query($t: String!, $after: String) { concordance(term: $t, after: $after) { totalCount edges { cursor } } }";
+    let r = server
+        .gql(None, KWIC, json!({"t": "casa", "after": cursor("-2")}))
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    let far = server
+        .ok(
+            None,
+            KWIC,
+            json!({"t": "casa", "after": cursor("9223372036854775807")}),
+        )
+        .await;
+    assert_eq!(far["concordance"]["edges"], json!([]));
+    assert!(far["concordance"]["totalCount"].as_i64().unwrap() > 0);
+
+    // Still serving.
+    assert!(
+        search(&server, None, "casa", json!({})).await["totalCount"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+}
+
+/// A group of exclusions restricts the conjunction it stands in (`casa (-affitto)` is
+/// `casa -affitto`); it used to compile to nothing and be dropped, so the exclusion was
+/// silently ignored. On one side of OR it excludes from nothing and is refused.
+#[tokio::test]
+async fn a_group_of_exclusions_excludes() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: Cerchiamo una casa in affitto vicino al centro.",
+            "R: La casa l'abbiamo comprata con il mutuo, vent'anni fa.",
+            "R: Una casa popolare, finalmente, per tutta la famiglia.",
+            "R: L'affitto è troppo alto per le famiglie giovani.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    let count = |r: &Value| r["totalCount"].as_i64().unwrap();
+    for (q, n) in [
+        ("casa", 3),
+        ("casa -affitto", 2),
+        ("casa (-affitto)", 2),
+        ("casa AND (NOT affitto)", 2),
+        ("(NOT affitto) casa", 2),
+        ("casa +(-affitto)", 2),
+        ("casa (-affitto -mutuo)", 1),
+        ("casa (NOT affitto NOT mutuo)", 1),
+        ("casa ((-affitto) -mutuo)", 1),
+        ("casa (-(affitto OR mutuo))", 1),
+        // Stop words leave the group with exclusions alone: they still apply.
+        ("casa (per -affitto)", 2),
+        ("(casa OR famiglie) (-affitto)", 2),
+        ("(casa (-mutuo)) OR famiglie", 3),
+    ] {
+        let r = search(&server, t, q, json!({})).await;
+        assert_eq!(count(&r), n, "{q}: {r:#}");
+    }
+    // The excluded word is not a highlight.
+    let r = search(&server, t, "casa (-mutuo)", json!({})).await;
+    assert!(
+        highlighted(&r).iter().all(|w| w == "casa"),
+        "{:?}",
+        highlighted(&r)
+    );
+    // Exclusions alone on a side of OR (or negated again) are explained, not ignored.
+    for q in [
+        "-affitto OR casa",
+        "casa OR -affitto",
+        "casa OR (NOT affitto)",
+        "casa (mutuo OR -affitto)",
+        "casa -(-affitto)",
+    ] {
+        let r = server.gql(t, SEARCH, json!({"q": q})).await;
+        assert_eq!(error_code(&r), "BAD_QUERY", "{q}: {r}");
+        let message = r["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("affitto"), "{q}: {message}");
+    }
+}

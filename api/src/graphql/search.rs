@@ -19,6 +19,11 @@ use crate::service::{interviews, studies, territory};
 const MAX_HITS: i32 = 100;
 /// Most lines in one page of a concordance (they are short).
 const MAX_LINES: i32 = 1000;
+/// How deep search results can be paged (as Elasticsearch's `max_result_window`; `search`'s
+/// description names it): ranking keeps every hit up to the end of the page in memory
+/// (tantivy reserves room for twice as many), so a position taken from a cursor has to be
+/// bounded.
+const MAX_RESULT_WINDOW: usize = 10_000;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum SearchScope {
@@ -363,12 +368,34 @@ async fn on_the_blocking_pool<T: Send + 'static>(
         .map_err(|e| internal(&e))
 }
 
+/// The offset and size of the page after `after`. A cursor comes back from the client, who
+/// may have forged it: it must be a position we could have handed out.
 fn paging(first: i32, max: i32, after: Option<String>) -> async_graphql::Result<(usize, usize)> {
     if !(0..=max).contains(&first) {
         return Err(bad_input(format!("`first` must be between 0 and {max}")));
     }
-    let offset = decode_cursor(after.as_deref())?.map_or(0, |p| p as usize + 1);
+    let offset = match decode_cursor(after.as_deref())? {
+        None => 0,
+        Some(p) if p < 0 => {
+            return Err(bad_input(
+                "`after` is not a valid cursor: its position is negative",
+            ))
+        }
+        Some(p) => usize::try_from(p).unwrap_or(usize::MAX).saturating_add(1),
+    };
     Ok((offset, first as usize))
+}
+
+/// `paging` within the result window: a page stops at its end, and a cursor at or past it is
+/// refused, so that a client following `endCursor` never meets the error.
+fn windowed(offset: usize, limit: usize) -> async_graphql::Result<usize> {
+    if offset >= MAX_RESULT_WINDOW {
+        return Err(bad_input(format!(
+            "`after` points past the first {MAX_RESULT_WINDOW} hits, which is as deep as search \
+             results can be paged: narrow the query or the filter to reach the others"
+        )));
+    }
+    Ok(limit.min(MAX_RESULT_WINDOW.saturating_sub(offset)))
 }
 
 #[derive(Default)]
@@ -383,7 +410,8 @@ impl SearchQuery {
     /// Italian lexicon (casa ↔ case, not caso); unknown words use a stemmer that never merges
     /// two known words. Accents and case are ignored. Passages holding the typed form rank
     /// first, then BM25. `matchedForms` lists what the query really found; `fuzzy` tolerates
-    /// typos.
+    /// typos. Only the first 10000 hits can be paged through (`after` a later position is
+    /// BAD_USER_INPUT, and a page ends there); `totalCount` still counts them all.
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
@@ -407,6 +435,7 @@ impl SearchQuery {
             SearchScope::Quotations => Scope::Quotations,
         };
         let (offset, limit) = paging(first.unwrap_or(20), MAX_HITS, after)?;
+        let limit = windowed(offset, limit)?;
         // Each facet list costs a count per hit: count only the lists selected.
         let selected = ctx.look_ahead().field("facets");
         let facets = search::FacetSelection {
@@ -441,7 +470,7 @@ impl SearchQuery {
             .collect::<Vec<_>>();
         let page_info = PageInfo {
             has_previous_page: offset > 0,
-            has_next_page: offset + count < out.total,
+            has_next_page: offset + count < out.total.min(MAX_RESULT_WINDOW),
             start_cursor: edges.first().map(|e| e.cursor.clone()),
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         };
@@ -504,6 +533,34 @@ impl SearchQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn after(position: i64) -> Option<String> {
+        Some(encode_cursor(position))
+    }
+
+    #[test]
+    fn cursors_stay_within_the_result_window() {
+        assert_eq!(paging(20, MAX_HITS, None).unwrap(), (0, 20));
+        assert_eq!(paging(20, MAX_HITS, after(39)).unwrap(), (40, 20));
+        // A page is cut at the end of the window rather than refused, so that following
+        // `endCursor` with any page size ends without an error.
+        assert_eq!(windowed(9_990, 20).unwrap(), 10);
+        assert_eq!(windowed(9_999, 0).unwrap(), 0);
+        for position in [9_999, 10_000, 1_000_000_000_000, i64::MAX] {
+            let (offset, limit) = paging(20, MAX_HITS, after(position)).unwrap();
+            assert!(windowed(offset, limit).is_err(), "{position}");
+        }
+        for position in [-1, -2, i64::MIN] {
+            assert!(paging(20, MAX_HITS, after(position)).is_err(), "{position}");
+        }
+        assert!(paging(MAX_HITS + 1, MAX_HITS, None).is_err());
+        assert!(paging(-1, MAX_HITS, None).is_err());
+        // A concordance reads every line whatever the page: a far cursor is an empty page.
+        assert_eq!(
+            paging(50, MAX_LINES, after(i64::MAX)).unwrap().0,
+            i64::MAX as usize + 1
+        );
+    }
 
     #[tokio::test]
     async fn a_panicking_search_is_an_internal_error_and_the_next_one_runs() {

@@ -57,7 +57,8 @@ pub struct Position {
     pub through: i64,
     /// The highest change applied (changes numbered below it may still be awaited).
     pub high: i64,
-    /// Polls of the log finished (see `SearchIndex::sync`).
+    /// Polls of the log finished and applied; a failed one does not count (see
+    /// `SearchIndex::sync`).
     pub polls: u64,
 }
 
@@ -201,7 +202,8 @@ impl SearchIndex {
     pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
         let target = indexer::max_seq(db).await?;
         // A poll that begins after this point sees every change committed before it,
-        // including ones numbered below changes already applied.
+        // including ones numbered below changes already applied; it counts once it has
+        // applied them.
         let begun = self.shared.polls_started.load(Ordering::SeqCst);
         let mut rx = self.shared.position.subscribe();
         self.shared.wake.notify_one();

@@ -157,11 +157,20 @@ impl Parser {
             }
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        if items.len() == 1 {
+            return Ok(items.remove(0));
+        }
+        // Matching every passage without the word, such a side would swamp the others: the
+        // analyst meant to restrict a word, which takes the exclusion next to it.
+        if let Some(alone) = items.iter().find(|e| !has_positive(e) && excludes(e)) {
+            let shown = show(alone);
+            return Err(err(format!(
+                "`{shown}` stands alone on one side of OR, and an exclusion only leaves \
+                 passages out of the words next to it: write `casa {shown}`, or \
+                 `(casa OR abitare) {shown}` to leave them out of every side"
+            )));
+        }
+        Ok(Expr::Or(items))
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
@@ -206,11 +215,11 @@ impl Parser {
                 ) {
                     return Err(err("`NOT` must be followed by a word or phrase"));
                 }
-                Ok((Occur::MustNot, self.primary()?))
+                negated(self.primary()?)
             }
             Some(Token::Minus) => {
                 self.pos += 1;
-                Ok((Occur::MustNot, self.primary()?))
+                negated(self.primary()?)
             }
             Some(Token::Plus) => {
                 self.pos += 1;
@@ -241,6 +250,19 @@ impl Parser {
             _ => Err(err("an operator stands where a word or phrase should be")),
         }
     }
+}
+
+/// An excluded clause. Excluding a group of exclusions would mean looking for its words:
+/// the analyst should write them so.
+fn negated(e: Expr) -> Result<(Occur, Expr), ParseError> {
+    if !has_positive(&e) && excludes(&e) {
+        return Err(err(format!(
+            "`-({})` excludes an exclusion: to look for those words, write them without `-` or \
+             `NOT`",
+            show(&e)
+        )));
+    }
+    Ok((Occur::MustNot, e))
 }
 
 fn positive(e: Expr) -> Result<Expr, ParseError> {
@@ -330,6 +352,50 @@ fn has_positive(e: &Expr) -> bool {
         Expr::And(items) => items
             .iter()
             .any(|(o, e)| *o != Occur::MustNot && has_positive(e)),
+    }
+}
+
+/// Whether a clause leaves passages out (`-form:` only narrows how words match).
+fn excludes(e: &Expr) -> bool {
+    match e {
+        Expr::Word { .. } | Expr::Phrase { .. } | Expr::ExcludedForm(_) => false,
+        Expr::Or(items) => items.iter().any(excludes),
+        Expr::And(items) => items.iter().any(|(o, e)| match o {
+            Occur::MustNot => !matches!(e, Expr::ExcludedForm(_)),
+            _ => excludes(e),
+        }),
+    }
+}
+
+/// A clause as the analyst could have typed it, for error messages.
+fn show(e: &Expr) -> String {
+    let grouped = |e: &Expr| match e {
+        Expr::And(items) if items.len() > 1 => format!("({})", show(e)),
+        Expr::Or(_) => format!("({})", show(e)),
+        _ => show(e),
+    };
+    match e {
+        Expr::Word {
+            text,
+            prefix,
+            exact,
+        } => format!(
+            "{}{text}{}",
+            if *exact { "=" } else { "" },
+            if *prefix { "*" } else { "" }
+        ),
+        Expr::Phrase { text, slop: 0 } => format!("\"{text}\""),
+        Expr::Phrase { text, slop } => format!("\"{text}\"~{slop}"),
+        Expr::ExcludedForm(f) => format!("form:{f}"),
+        Expr::Or(items) => items.iter().map(grouped).collect::<Vec<_>>().join(" OR "),
+        Expr::And(items) => items
+            .iter()
+            .map(|(o, e)| match o {
+                Occur::MustNot => format!("-{}", grouped(e)),
+                _ => grouped(e),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -557,7 +623,7 @@ impl Compiler<'_> {
         e: &Expr,
         positive: bool,
         out: &mut Vec<Matcher>,
-    ) -> tantivy::Result<Option<Box<dyn Query>>> {
+    ) -> tantivy::Result<Clause> {
         // Matchers of negated clauses are not highlights.
         let mut sink = Vec::new();
         let out = if positive { out } else { &mut sink };
@@ -567,12 +633,12 @@ impl Compiler<'_> {
             } => {
                 let stem = Self::analyse(Side::Exact, text);
                 let [tok] = stem.as_slice() else {
-                    return Ok(Some(Box::new(EmptyQuery)));
+                    return Ok(Clause::Query(Box::new(EmptyQuery)));
                 };
                 let mut terms = self.expand_prefix(&tok.term)?;
                 terms.retain(|t| !self.excluded.contains(t));
                 if terms.is_empty() {
-                    return Ok(Some(Box::new(EmptyQuery)));
+                    return Ok(Clause::Query(Box::new(EmptyQuery)));
                 }
                 let query = BooleanQuery::new(
                     terms
@@ -584,7 +650,7 @@ impl Compiler<'_> {
                     side: Side::Exact,
                     terms: terms.into_iter().collect(),
                 });
-                Some(Box::new(query))
+                Clause::Query(Box::new(query))
             }
             Expr::Word { text, exact, .. } if self.fuzzy && !*exact => {
                 let toks = Self::analyse(Side::Exact, text);
@@ -604,8 +670,10 @@ impl Compiler<'_> {
                         )),
                     ));
                 }
-                (!clauses.is_empty())
-                    .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+                Clause::from(
+                    (!clauses.is_empty())
+                        .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>),
+                )
             }
             Expr::Word { text, exact, .. } => {
                 let side = if *exact {
@@ -613,44 +681,85 @@ impl Compiler<'_> {
                 } else {
                     self.mode.side()
                 };
-                self.phrase(side, text, 0, out)?
+                Clause::from(self.phrase(side, text, 0, out)?)
             }
-            Expr::Phrase { text, slop } => self.phrase(self.mode.side(), text, *slop, out)?,
-            Expr::ExcludedForm(_) => None,
+            Expr::Phrase { text, slop } => {
+                Clause::from(self.phrase(self.mode.side(), text, *slop, out)?)
+            }
+            Expr::ExcludedForm(_) => Clause::Nothing,
             Expr::Or(items) => {
                 let mut clauses = Vec::new();
                 for item in items {
-                    if let Some(q) = self.compile_expr(item, positive, out)? {
+                    // A side left with exclusions alone (the parser refuses them as typed, so
+                    // its words were stop words) has nothing to look for, like a side of stop
+                    // words.
+                    if let Clause::Query(q) = self.compile_expr(item, positive, out)? {
                         clauses.push((Occur::Should, q));
                     }
                 }
-                (!clauses.is_empty())
-                    .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+                Clause::from(
+                    (!clauses.is_empty())
+                        .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>),
+                )
             }
             Expr::And(items) => {
                 let mut clauses = Vec::new();
                 for (occur, item) in items {
                     let keep = positive && *occur != Occur::MustNot;
-                    if let Some(q) = self.compile_expr(item, keep, out)? {
-                        clauses.push((*occur, q));
+                    match (self.compile_expr(item, keep, out)?, occur) {
+                        (Clause::Nothing, _) => {}
+                        (Clause::Query(q), _) => clauses.push((*occur, q)),
+                        // `casa -(di -affitto)` with `di` a stop word: not (not affitto).
+                        (Clause::Exclusions(excluded), Occur::MustNot) => clauses.push((
+                            Occur::Must,
+                            Box::new(BooleanQuery::new(
+                                excluded.into_iter().map(|q| (Occur::Should, q)).collect(),
+                            )),
+                        )),
+                        // `casa (-affitto -mutuo)` is `casa -affitto -mutuo`.
+                        (Clause::Exclusions(excluded), _) => {
+                            clauses.extend(excluded.into_iter().map(|q| (Occur::MustNot, q)))
+                        }
                     }
                 }
-                if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
-                    // Only stop words were left to look for.
-                    None
+                if clauses.is_empty() {
+                    Clause::Nothing
+                } else if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                    // Nothing to look for here (a group of exclusions, or of stop words and
+                    // exclusions): what is left narrows the conjunction around it. tantivy
+                    // would match nothing with these clauses alone.
+                    Clause::Exclusions(clauses.into_iter().map(|(_, q)| q).collect())
                 } else {
-                    Some(Box::new(BooleanQuery::new(clauses)))
+                    Clause::Query(Box::new(BooleanQuery::new(clauses)))
                 }
             }
         })
     }
 
-    /// `None` when nothing searchable is left (a query of stop words).
+    /// `None` when nothing searchable is left (a query of stop words, perhaps with
+    /// exclusions: there is nothing to leave them out of).
     pub fn compile(&self, e: &Expr) -> tantivy::Result<Option<Compiled>> {
         let mut matchers = Vec::new();
-        Ok(self
-            .compile_expr(e, true, &mut matchers)?
-            .map(|query| Compiled { query, matchers }))
+        Ok(match self.compile_expr(e, true, &mut matchers)? {
+            Clause::Query(query) => Some(Compiled { query, matchers }),
+            Clause::Nothing | Clause::Exclusions(_) => None,
+        })
+    }
+}
+
+/// What a clause of the query compiles to.
+enum Clause {
+    /// Nothing to look for: only stop words, or `-form:` (applied to every word instead).
+    Nothing,
+    /// The passages it finds.
+    Query(Box<dyn Query>),
+    /// Only passages to leave out: it restricts the conjunction it stands in.
+    Exclusions(Vec<Box<dyn Query>>),
+}
+
+impl From<Option<Box<dyn Query>>> for Clause {
+    fn from(q: Option<Box<dyn Query>>) -> Self {
+        q.map_or(Clause::Nothing, Clause::Query)
     }
 }
 
@@ -869,6 +978,111 @@ mod tests {
         ] {
             let e = parse(q).expect_err(q);
             assert!(!e.0.is_empty());
+        }
+    }
+
+    /// Exclusions alone on a side of OR, or excluded again, are refused and named; beside
+    /// the words they restrict they parse, in a group or not.
+    #[test]
+    fn exclusions_standing_alone_are_explained() {
+        for (q, shown) in [
+            ("-affitto OR casa", "`-affitto`"),
+            ("casa OR -affitto", "`-affitto`"),
+            ("casa OR (NOT affitto NOT mutuo)", "`-affitto -mutuo`"),
+            (
+                "casa (mutuo OR -\"canone concordato\")",
+                "`-\"canone concordato\"`",
+            ),
+            ("casa -(-affitto)", "`-(-affitto)`"),
+            ("casa NOT (-(affitto OR mutuo))", "`-(-(affitto OR mutuo))`"),
+        ] {
+            let e = parse(q).expect_err(q);
+            assert!(e.0.contains(shown), "{q}: {}", e.0);
+        }
+        for q in [
+            "casa (-affitto)",
+            "casa AND (NOT affitto)",
+            "casa (-affitto -mutuo)",
+            "casa OR abitare -affitto",
+            "(casa OR abitare) -affitto",
+            // Leaving a form out is not an exclusion of passages.
+            "-form:case OR casa",
+        ] {
+            assert!(parse(q).is_ok(), "{q}: {:?}", parse(q));
+        }
+    }
+
+    /// Which of these passages a query finds, compiled against a small index.
+    fn found(passages: &[&str], q: &str) -> Vec<usize> {
+        use crate::search::schema;
+        use tantivy::collector::DocSetCollector;
+        use tantivy::schema::Value;
+        use tantivy::{Index, TantivyDocument};
+
+        let (schema, f) = schema::build();
+        let index = Index::create_in_ram(schema);
+        analyzer::register(&index);
+        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        for (n, text) in passages.iter().enumerate() {
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(f.start, n as u64);
+            f.add_text(&mut doc, text);
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let compiler = Compiler {
+            searcher: &searcher,
+            text: f.text,
+            text_exact: f.text_exact,
+            text_lemma: f.text_lemma,
+            mode: Mode::Lemma,
+            fuzzy: false,
+            excluded: HashSet::new(),
+        };
+        let Some(compiled) = compiler.compile(&parse(q).unwrap()).unwrap() else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = searcher
+            .search(&compiled.query, &DocSetCollector)
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                let doc: TantivyDocument = searcher.doc(a).unwrap();
+                doc.get_first(f.start).and_then(|v| v.as_u64()).unwrap() as usize
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// A group of exclusions narrows the conjunction it stands in; it used to compile to
+    /// nothing and be dropped, so `casa (-affitto)` found every casa.
+    #[test]
+    fn a_group_of_exclusions_leaves_its_words_out() {
+        let passages = [
+            "Cerchiamo una casa in affitto vicino al centro.",
+            "La casa l'abbiamo comprata con il mutuo.",
+            "Una casa popolare, finalmente, per la famiglia.",
+            "L'affitto è troppo alto per le famiglie giovani.",
+        ];
+        for (q, want) in [
+            ("casa", vec![0, 1, 2]),
+            ("casa -affitto", vec![1, 2]),
+            ("casa (-affitto)", vec![1, 2]),
+            ("casa AND (NOT affitto)", vec![1, 2]),
+            ("casa (-affitto -mutuo)", vec![2]),
+            ("casa ((-affitto) -mutuo)", vec![2]),
+            ("casa (-(affitto OR mutuo))", vec![2]),
+            ("(casa OR famiglie) (-affitto)", vec![1, 2]),
+            // With its word a stop word, the group still excludes; excluded again, its
+            // exclusion becomes the word to look for.
+            ("casa (per -affitto)", vec![1, 2]),
+            ("casa -(per -affitto)", vec![0]),
+            // Nothing to look for but stop words: nothing found, exclusions or not.
+            ("per (-affitto)", vec![]),
+        ] {
+            assert_eq!(found(&passages, q), want, "{q}");
         }
     }
 }
