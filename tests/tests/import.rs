@@ -217,6 +217,46 @@ async fn txt_md_and_docx_become_interviews_with_their_normalisation_and_turns() 
 }
 
 #[tokio::test]
+async fn long_lines_of_unclosed_markdown_import_in_linear_time() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let case = case(&server, &token).await;
+    // Openers that never close, each a line of its own: scanning from every one of them to
+    // the end of its line took over twenty minutes here (a debug build); now well under a
+    // second. The markup of an ordinary line is still stripped.
+    let brackets = format!("INT: {}", "[".repeat(200_000));
+    let stars = format!("R: {}", "*a ".repeat(200_000));
+    let images = format!("INT: {}", "![".repeat(100_000));
+    let ordinary = "R: Con _fatica_ e *molta* pazienza, vedi [il sito](http://x.it).";
+    let md = [brackets.as_str(), &stars, &images, ordinary].join("\n");
+    assert!(md.len() > 1_000_000);
+    let (status, body) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &[("Lunga.md", md.into_bytes())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let t = &body["data"]["importTranscripts"]["transcripts"][0];
+    assert_eq!(t["normalisation"], json!(["MARKDOWN"]));
+    assert_eq!(t["turns"], 4);
+    let expected = [
+        brackets.as_str(),
+        &stars,
+        &images,
+        "R: Con fatica e molta pazienza, vedi il sito.",
+    ]
+    .join("\n");
+    assert!(
+        t["interview"]["transcript"] == expected.as_str(),
+        "the transcript differs from what was expected"
+    );
+}
+
+#[tokio::test]
 async fn search_passages_of_an_imported_docx_follow_its_speaker_turns() {
     let server = TestServer::empty().await;
     let token = server.admin().await;

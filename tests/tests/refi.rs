@@ -288,14 +288,19 @@ async fn projects_written_by_other_tools_import_exactly() {
         assert!(body.get("errors").is_none(), "{file}: {body:#}");
         let report = &body["data"]["importQdpx"];
         assert_eq!(report["codes"], count("Code"), "{file}");
-        assert_eq!(report["interviews"], count("TextSource"), "{file}");
+        // NVivo writes a source for each document without text: skipped, and said so.
+        assert_eq!(
+            report["interviews"],
+            count("TextSource") - empty_sources,
+            "{file}"
+        );
         assert_eq!(report["quotations"], count("PlainTextSelection"), "{file}");
         assert_eq!(report["study"]["title"], "qc project");
         let warnings = report["warnings"].as_array().unwrap();
         assert_eq!(
             warnings
                 .iter()
-                .filter(|w| w.as_str().unwrap().contains("has no text"))
+                .filter(|w| w.as_str().unwrap().contains("has no text: skipped"))
                 .count(),
             empty_sources,
             "{file}: {warnings:?}"
@@ -757,6 +762,16 @@ async fn bad_files_are_refused_whole_with_a_reason() {
             "not UTF-8",
         ),
         (
+            "NUL in a source text",
+            "p.qdpx",
+            zip_of(&[
+                ("project.qde", good_qde.as_bytes()),
+                ("sources/one.txt", "Città\0 e paese".as_bytes()),
+                ("sources/two.txt", TEXT_CRLF.as_bytes()),
+            ]),
+            "sources/one.txt (source \"bbbbbbbb-0000-0000-0000-000000000001\") contains a NUL character",
+        ),
+        (
             "project.qde not UTF-8",
             "p.qdpx",
             zip_of(&[("project.qde", b"<Project name=\"Citt\xE0\"/>")]),
@@ -893,6 +908,8 @@ async fn quotations_and_the_code_case_matrix_export_as_csv() {
     )
     .await;
     assert_eq!(status, 200);
+    // A byte-order mark, so that Excel reads "città" as UTF-8; CSV readers skip it.
+    assert!(body.starts_with("\u{FEFF}study,".as_bytes()));
     let mut reader = csv::Reader::from_reader(body.as_slice());
     assert_eq!(
         reader.headers().unwrap().iter().collect::<Vec<_>>(),
@@ -950,7 +967,7 @@ async fn quotations_and_the_code_case_matrix_export_as_csv() {
     assert_eq!(status, 200);
     assert_eq!(
         String::from_utf8(body).unwrap(),
-        "code,Caso\nLuoghi,2\nLuoghi/Città,1\nOstacoli,1\n",
+        "\u{FEFF}code,Caso\nLuoghi,2\nLuoghi/Città,1\nOstacoli,1\n",
         "a code counts with its descendants"
     );
     let (status, _) = download(&server, None, &format!("/studies/{study}/quotations.csv")).await;
@@ -1120,4 +1137,247 @@ async fn import_and_export_rights_follow_the_study_roles() {
     );
     let r = server.gql(None, exports, json!({"s": mine})).await;
     assert_eq!(error_code(&r), "NOT_FOUND", "the new study is private");
+}
+
+/// A codebook of `levels` codes, each inside the one before.
+fn nested_codebook(levels: usize) -> Vec<u8> {
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="utf-8"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>"#,
+    );
+    for n in 0..levels {
+        xml.push_str(&format!(
+            r#"<Code guid="{n:08x}-0000-0000-0000-000000000000" name="L{n}">"#
+        ));
+    }
+    xml.push_str(&"</Code>".repeat(levels));
+    xml.push_str("</Codes></CodeBook>");
+    xml.into_bytes()
+}
+
+#[tokio::test]
+async fn a_codebook_nested_too_deep_is_refused_and_the_server_keeps_answering() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let before = row_counts(&server).await;
+    // Nested far deeper than a thread's stack holds parser frames, under the body limit.
+    let deep = nested_codebook(100_000);
+    assert!(deep.len() > 2_000_000 && deep.len() < 8 * 1024 * 1024);
+    let body = import(&server, Some(&admin), "profondo.qdc", deep, None).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("at most 250 levels"), "{message}");
+    // One level over the limit is refused naming the code; at the limit all comes in.
+    let body = import(
+        &server,
+        Some(&admin),
+        "appena.qdc",
+        nested_codebook(251),
+        None,
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("more than 250 levels") && message.contains("\"L250\""),
+        "{message}"
+    );
+    assert_eq!(row_counts(&server).await, before, "nothing written");
+    let body = import(
+        &server,
+        Some(&admin),
+        "limite.qdc",
+        nested_codebook(250),
+        None,
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["importQdpx"]["codes"], 250);
+    let data = server
+        .ok(Some(&admin), "{ studies { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data["studies"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn codes_deeper_than_the_limit_export_at_it_and_come_back() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let text = "R: Là è così’, in città.";
+    let corpus = server.corpus(&admin, "Profondo", &[text]).await;
+    let study_id = id_number(corpus.study.as_str().unwrap());
+    // The services set no depth limit: 300 levels, written straight to the database.
+    let mut chain: Vec<i64> = Vec::new();
+    for n in 0..300 {
+        let c = code::ActiveModel {
+            study_id: Set(study_id),
+            parent_id: Set(chain.last().copied()),
+            name: Set(format!("L{n}")),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(&server.db.conn)
+        .await
+        .unwrap();
+        chain.push(c.id);
+    }
+    let code_id = |id: i64| api::graphql::ids::encode(api::graphql::ids::Kind::Code, id).0;
+    for (start, end, code) in [
+        (3, 5, chain[299]),
+        (8, 13, chain[100]),
+        (18, 23, chain[250]),
+    ] {
+        server
+            .ok(Some(&admin), "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c}) { id } }", json!({"i": corpus.interviews[0]["id"], "s": start, "e": end, "c": [code_id(code)]}))
+            .await;
+    }
+    let (status, exported) = download(
+        &server,
+        Some(&admin),
+        &format!("/studies/{}/export.qdpx", corpus.study.as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let files = unzip(&exported);
+    assert_valid_against_project_xsd(&files["project.qde"]);
+    let xml = String::from_utf8(files["project.qde"].clone()).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let codes: HashMap<&str, roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("Code"))
+        .map(|n| (n.attribute("guid").unwrap(), n))
+        .collect();
+    assert_eq!(codes.len(), 300, "no code left out");
+    let level = |n: &roxmltree::Node| n.ancestors().filter(|a| a.has_tag_name("Code")).count();
+    assert_eq!(codes.values().map(level).max(), Some(250));
+    let name_of = |n: &roxmltree::Node| n.attribute("name").unwrap().to_owned();
+    let at_limit: Vec<String> = codes
+        .values()
+        .filter(|n| level(n) == 250)
+        .map(name_of)
+        .collect();
+    assert_eq!(
+        at_limit.len(),
+        300 - 249,
+        "the deeper codes sit at the limit"
+    );
+    for r in doc.descendants().filter(|n| n.has_tag_name("CodeRef")) {
+        assert!(codes.contains_key(r.attribute("targetGUID").unwrap()));
+    }
+    // And the file comes back in whole, each quotation with its code.
+    let body = import(&server, Some(&admin), "profondo.qdpx", exported, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(
+        (report["codes"].as_i64(), report["quotations"].as_i64()),
+        (Some(300), Some(3))
+    );
+    let last = |q: &(String, i64, i64, String, Vec<String>)| {
+        let path = &q.4[0];
+        (
+            q.1,
+            q.2,
+            q.3.clone(),
+            path.rsplit('/').next().unwrap().to_owned(),
+        )
+    };
+    let original: Vec<_> = quotations(&server, &admin, &corpus.study)
+        .await
+        .iter()
+        .map(last)
+        .collect();
+    let copy: Vec<_> = quotations(&server, &admin, &report["study"]["id"])
+        .await
+        .iter()
+        .map(last)
+        .collect();
+    assert_eq!(original, copy);
+    assert_eq!(original[0].3, "L299");
+}
+
+#[tokio::test]
+async fn a_transcript_that_begins_with_u_feff_makes_the_round_trip_exactly() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let text = "\u{FEFF}INT: Com’è la città?\nR: Là è difficile, però…";
+    let corpus = server.corpus(&admin, "Segno", &[text]).await;
+    let span = |needle: &str| {
+        let b = text.find(needle).unwrap();
+        let s = text[..b].chars().count();
+        (s, s + needle.chars().count())
+    };
+    for needle in ["\u{FEFF}INT", "Com’è", "città", "Là è difficile, però…"] {
+        let (s, e) = span(needle);
+        server
+            .ok(Some(&admin), "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": corpus.interviews[0]["id"], "s": s, "e": e}))
+            .await;
+    }
+    let transcript = |study: Value| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            server
+                .ok(Some(admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { interviews { edges { node { transcript length } } } } } } } } }", json!({"s": study}))
+                .await["node"]["cases"]["edges"][0]["node"]["interviews"]["edges"][0]["node"]
+                .clone()
+        }
+    };
+    assert_eq!(transcript(corpus.study.clone()).await["transcript"], text);
+    let (_, exported) = download(
+        &server,
+        Some(&admin),
+        &format!("/studies/{}/export.qdpx", corpus.study.as_str().unwrap()),
+    )
+    .await;
+    // The text's own U+FEFF, behind a byte-order mark that readers drop.
+    let files = unzip(&exported);
+    let source = files
+        .iter()
+        .find(|(k, _)| k.starts_with("sources/"))
+        .unwrap()
+        .1;
+    assert_eq!(source.as_slice(), format!("\u{FEFF}{text}").as_bytes());
+    let body = import(&server, Some(&admin), "segno.qdpx", exported, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(report["warnings"], json!([]));
+    let copy = report["study"]["id"].clone();
+    assert_eq!(
+        transcript(copy.clone()).await,
+        transcript(corpus.study.clone()).await
+    );
+    let original = quotations(&server, &admin, &corpus.study).await;
+    assert_eq!(original.len(), 4);
+    assert!(original.iter().any(|q| q.3 == "Com’è"));
+    assert_eq!(quotations(&server, &admin, &copy).await, original);
+}
+
+#[tokio::test]
+async fn sources_without_text_are_skipped_and_said_so() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Vuoti"><Cases><Case guid="a2000000-0000-0000-0000-000000000001" name="Asti"><SourceRef targetGUID="a2000000-0000-0000-0000-000000000002"/><SourceRef targetGUID="a2000000-0000-0000-0000-000000000003"/></Case></Cases><Sources>
+<TextSource guid="a2000000-0000-0000-0000-000000000002" name="Piena"><PlainTextContent>Là è così’.</PlainTextContent><PlainTextSelection guid="a2000000-0000-0000-0000-000000000004" startPosition="0" endPosition="2"/></TextSource>
+<TextSource guid="a2000000-0000-0000-0000-000000000003" name="Vuota" plainTextPath="internal://vuota.txt"><PlainTextSelection guid="a2000000-0000-0000-0000-000000000005" startPosition="0" endPosition="2"/></TextSource>
+</Sources></Project>"#;
+    let zip = zip_of(&[
+        ("project.qde", qde.as_bytes()),
+        ("sources/vuota.txt", "\u{FEFF} \r\n\t\n".as_bytes()),
+    ]);
+    let body = import(&server, Some(&admin), "vuoti.qdpx", zip, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(
+        (report["interviews"].as_i64(), report["quotations"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        report["warnings"],
+        json!(["source \"Vuota\" has no text: skipped with its 1 selection(s)"])
+    );
+    let got = quotations(&server, &admin, &report["study"]["id"]).await;
+    assert_eq!(
+        got,
+        vec![("Piena".to_owned(), 0, 2, "Là".to_owned(), vec![])]
+    );
 }

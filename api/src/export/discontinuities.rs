@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use super::table::Table;
+use super::xml::Within;
 use crate::service::discontinuities::{Judgments, MatrixRow, DIMENSIONS};
 
 /// Italian labels, as evaluators know the framework.
@@ -35,11 +37,9 @@ fn intensity_label(i: &str) -> &'static str {
     }
 }
 
+/// Every string the pictures show goes between tags.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    super::xml::escape(s, Within::Text)
 }
 
 const FONT: &str = "font-family=\"Helvetica, Arial, sans-serif\"";
@@ -251,8 +251,8 @@ pub fn cascade_svg(
 
 /// The matrix as CSV: one line per judgment shown (consensus and assessments).
 pub fn matrix_csv(j: &Judgments, rows: &[MatrixRow]) -> Result<String, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
+    let mut out = Table::default();
+    out.row([
         "case",
         "intervention",
         "dimension",
@@ -277,7 +277,7 @@ pub fn matrix_csv(j: &Judgments, rows: &[MatrixRow]) -> Result<String, csv::Erro
                     .map_or("", |i| i.label.as_str());
                 let evaluator = j.evaluators.get(&d.evaluator_id).map_or("", String::as_str);
                 let evidence = j.evidence.get(&d.id).map_or(0, Vec::len).to_string();
-                out.write_record([
+                out.row([
                     case,
                     intervention,
                     cell.dimension,
@@ -291,6 +291,5 @@ pub fn matrix_csv(j: &Judgments, rows: &[MatrixRow]) -> Result<String, csv::Erro
             }
         }
     }
-    let bytes = out.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
+    out.finish()
 }

@@ -4,3 +4,5 @@
 pub mod discontinuities;
 pub mod qdpx;
 pub mod quotations_csv;
+mod table;
+mod xml;

@@ -1,18 +1,20 @@
 //! A study as a REFI-QDA project (.qdpx): a zip with `project.qde` (QDA-XML 1.0, valid
 //! against Project.xsd) and each transcript as `sources/<guid>.txt`. Positions are code
-//! points into those files, which hold the transcripts exactly as stored (UTF-8, LF).
+//! points into those files, which hold the transcripts exactly as stored (UTF-8, LF; a
+//! transcript that begins with U+FEFF gets a byte-order mark before it).
 //!
 //! GUIDs are UUID v5 of the object's kind and number within a namespace drawn from the study
 //! (its number and creation time), so exporting twice yields the same bytes and another
 //! instance's study 1 does not collide with ours.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
+use super::xml::{escape, Within};
 use crate::service::exchange::StudyContent;
 
 pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
@@ -59,6 +61,49 @@ pub fn interview_variable(name: &str) -> Option<InterviewVariable> {
     }
 }
 
+/// The deepest code hierarchy a project carries, in and out: the importer refuses deeper
+/// codebooks, the exporter writes deeper codes at this level. Readers built on libxml2
+/// (xmllint among them) stop at 256 levels of elements unless told otherwise, and
+/// `Project/CodeBook/Codes` above the codes and a `Description` in the deepest take four.
+pub const MAX_CODE_DEPTH: usize = 250;
+
+/// Every code once, parents before children and siblings in the study's order, with the
+/// level (1 for a root) it is written at. Codes deeper than `MAX_CODE_DEPTH` are written at
+/// that level, after their ancestor there, so that the codings that refer to them still
+/// resolve and the file imports again; for the same reason a code cut off from the roots by
+/// a cycle (which the codebook rules forbid) is written as a root rather than left out. No
+/// recursion: a hierarchy as deep as the database holds cannot exhaust the stack.
+fn codebook_order(codes: &[entities::code::Model]) -> Vec<(&entities::code::Model, usize)> {
+    let known: HashSet<i64> = codes.iter().map(|c| c.id).collect();
+    let mut children: HashMap<Option<i64>, Vec<&entities::code::Model>> = HashMap::new();
+    for c in codes {
+        let parent = c.parent_id.filter(|p| known.contains(p));
+        children.entry(parent).or_default().push(c);
+    }
+    let mut order = Vec::with_capacity(codes.len());
+    let mut seen: HashSet<i64> = HashSet::with_capacity(codes.len());
+    let mut stack: Vec<(&entities::code::Model, usize)> = Vec::new();
+    let roots = children.get(&None).into_iter().flatten().copied();
+    // The roots first; then whatever they did not reach.
+    for start in roots.chain(codes.iter()) {
+        if seen.contains(&start.id) {
+            continue;
+        }
+        stack.push((start, 1));
+        while let Some((c, level)) = stack.pop() {
+            if !seen.insert(c.id) {
+                continue;
+            }
+            order.push((c, level));
+            let below = (level + 1).min(MAX_CODE_DEPTH);
+            for child in children.get(&Some(c.id)).into_iter().flatten().rev() {
+                stack.push((child, below));
+            }
+        }
+    }
+    order
+}
+
 /// The .qdpx archive.
 pub fn qdpx(content: &StudyContent) -> std::io::Result<Vec<u8>> {
     let guids = Guids::of(content);
@@ -73,51 +118,15 @@ pub fn qdpx(content: &StudyContent) -> std::io::Result<Vec<u8>> {
             format!("sources/{}.txt", guids.guid("interview", i.id)),
             options,
         )?;
+        // Readers (ours too) take a leading U+FEFF for the byte-order mark and drop it before
+        // counting positions: a mark before a transcript that begins with one keeps it a
+        // character of the text, and every position where it was.
+        if i.transcript.starts_with('\u{FEFF}') {
+            zip.write_all("\u{FEFF}".as_bytes())?;
+        }
         zip.write_all(i.transcript.as_bytes())?;
     }
     Ok(zip.finish()?.into_inner())
-}
-
-/// XML 1.0 cannot carry most C0 controls, not even escaped.
-fn xml_char(c: char) -> char {
-    match c {
-        '\t' | '\n' | '\r' => c,
-        c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
-        c => c,
-    }
-}
-
-fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().map(xml_char) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            // A literal CR would be read back as LF.
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn escape_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().map(xml_char) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Attribute-value normalisation would turn these into spaces.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn xsd_datetime(t: &DateTime<Utc>) -> String {
@@ -132,7 +141,7 @@ impl Xml {
         let _ = write!(self.0, "<{name}");
         for (k, v) in attrs {
             if let Some(v) = v {
-                let _ = write!(self.0, " {k}=\"{}\"", escape_attr(v));
+                let _ = write!(self.0, " {k}=\"{}\"", escape(v, Within::Attribute));
             }
         }
         self.0.push_str(if empty { "/>" } else { ">" });
@@ -147,7 +156,7 @@ impl Xml {
         let _ = write!(self.0, "</{name}>");
     }
     fn text_element(&mut self, name: &str, text: &str) {
-        let _ = write!(self.0, "<{name}>{}</{name}>", escape_text(text));
+        let _ = write!(self.0, "<{name}>{}</{name}>", escape(text, Within::Text));
     }
 }
 
@@ -203,20 +212,14 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
     };
 
     if !content.codes.is_empty() {
-        let known: std::collections::HashSet<i64> = content.codes.iter().map(|c| c.id).collect();
-        let mut children: HashMap<Option<i64>, Vec<&entities::code::Model>> = HashMap::new();
-        for c in &content.codes {
-            let parent = c.parent_id.filter(|p| known.contains(p));
-            children.entry(parent).or_default().push(c);
-        }
-        fn code(
-            x: &mut Xml,
-            c: &entities::code::Model,
-            children: &HashMap<Option<i64>, Vec<&entities::code::Model>>,
-            guids: &Guids,
-            note_refs: &dyn Fn(&mut Xml, &str, i64),
-            depth: usize,
-        ) {
+        x.open("CodeBook", &[]);
+        x.open("Codes", &[]);
+        let mut open = 0;
+        for (c, level) in codebook_order(&content.codes) {
+            while open >= level {
+                x.close("Code");
+                open -= 1;
+            }
             x.open(
                 "Code",
                 &[
@@ -229,19 +232,11 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
             if let Some(d) = c.description.as_deref().filter(|d| !d.is_empty()) {
                 x.text_element("Description", d);
             }
-            note_refs(x, "code", c.id);
-            // Codebook rules forbid cycles; the bound keeps a corrupt one from recursing forever.
-            if depth < 256 {
-                for child in children.get(&Some(c.id)).into_iter().flatten() {
-                    code(x, child, children, guids, note_refs, depth + 1);
-                }
-            }
-            x.close("Code");
+            note_refs(&mut x, "code", c.id);
+            open += 1;
         }
-        x.open("CodeBook", &[]);
-        x.open("Codes", &[]);
-        for root in children.get(&None).into_iter().flatten() {
-            code(&mut x, root, &children, guids, &note_refs, 0);
+        for _ in 0..open {
+            x.close("Code");
         }
         x.close("Codes");
         x.close("CodeBook");

@@ -1,15 +1,17 @@
 //! Tables of a study's coding as CSV: every quotation with its context, and the code × case
 //! matrix (quotations per cell, a code counting with its descendants as `codeCaseMatrix` does).
-//! Texts are written exactly as stored; offsets are code points.
+//! Texts are written as stored, but for the guard against formulas (`table`); offsets are code
+//! points.
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::table::Table;
 use crate::service::codes::with_descendants;
 use crate::service::exchange::StudyContent;
 
 pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
+    let mut out = Table::default();
+    out.row([
         "study",
         "case",
         "interview",
@@ -48,7 +50,7 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
             .coder_id
             .and_then(|u| content.users.get(&u))
             .map_or("", |u| u.name.as_str());
-        out.write_record([
+        out.row([
             content.study.title.as_str(),
             cases.get(&i.case_id).copied().unwrap_or_default(),
             i.label.as_str(),
@@ -60,15 +62,15 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
             q.memo.as_deref().unwrap_or_default(),
         ])?;
     }
-    finish(out)
+    out.finish()
 }
 
 /// One row per code (by path), one column per case (by number), quotation counts in the cells.
 pub fn code_case_matrix_csv(content: &StudyContent) -> Result<String, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = Table::default();
     let mut header = vec!["code".to_owned()];
     header.extend(content.cases.iter().map(|c| c.label.clone()));
-    out.write_record(&header)?;
+    out.row(&header)?;
     let case_of_interview: HashMap<i64, i64> = content
         .interviews
         .iter()
@@ -103,12 +105,7 @@ pub fn code_case_matrix_csv(content: &StudyContent) -> Result<String, csv::Error
                 .iter()
                 .map(|c| counts.get(&c.id).copied().unwrap_or(0).to_string()),
         );
-        out.write_record(&record)?;
+        out.row(&record)?;
     }
-    finish(out)
-}
-
-fn finish(out: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
-    let bytes = out.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))
+    out.finish()
 }

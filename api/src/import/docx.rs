@@ -13,6 +13,7 @@ use roxmltree::{Document, Node};
 use crate::error::ServiceError;
 use crate::import::archive::{Archive, Limits};
 use crate::import::refi::decode_xml;
+use crate::import::xml::{on_parser_stack, MAX_XML_DEPTH};
 
 /// Caps on what a Word file may hold and expand to.
 pub fn default_limits() -> Limits {
@@ -70,8 +71,14 @@ fn message(e: ServiceError) -> String {
 const DTD_REFUSED: &str =
     "the XML declares a DTD (<!DOCTYPE>), which a Word file never does; refused, entities are never resolved";
 
-/// Parses one XML part. Errors do not name it: the caller does.
+/// Parses one XML part, on the parser's stack (`xml::on_parser_stack`). Errors do not name
+/// it: the caller does.
 fn parse(xml: &str) -> Result<Document<'_>, String> {
+    if super::xml::nests_deeper_than(xml, MAX_XML_DEPTH) {
+        return Err(format!(
+            "the XML nests elements more than {MAX_XML_DEPTH} levels deep, which a Word file never does; refused"
+        ));
+    }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_XML_NODES,
@@ -95,17 +102,20 @@ fn main_part(archive: &mut Archive) -> Result<String, String> {
         return Ok(MAIN_PART.to_owned());
     };
     let rels = decode_xml(&rels, "_rels/.rels").map_err(message)?;
-    let rels = parse(&rels).map_err(|e| format!("_rels/.rels: {e}"))?;
-    let main = rels
-        .descendants()
-        .filter(|n| n.is_element() && n.tag_name().name() == "Relationship")
-        .find(|n| {
-            n.attribute("Type")
-                .is_some_and(|t| t.ends_with("/officeDocument"))
-                && n.attribute("Target").is_some()
-        })
-        .and_then(|n| n.attribute("Target"))
-        .map(|t| t.trim_start_matches('/').to_owned());
+    let main = on_parser_stack(|| {
+        let rels = parse(&rels).map_err(|e| format!("_rels/.rels: {e}"))?;
+        let main = rels
+            .descendants()
+            .filter(|n| n.is_element() && n.tag_name().name() == "Relationship")
+            .find(|n| {
+                n.attribute("Type")
+                    .is_some_and(|t| t.ends_with("/officeDocument"))
+                    && n.attribute("Target").is_some()
+            })
+            .and_then(|n| n.attribute("Target"))
+            .map(|t| t.trim_start_matches('/').to_owned());
+        Ok::<_, String>(main)
+    })?;
     Ok(main.unwrap_or_else(|| MAIN_PART.to_owned()))
 }
 
@@ -179,7 +189,11 @@ fn walk<'a, 'i>(root: Node<'a, 'i>, mut visit: impl FnMut(Edge<'a, 'i>)) {
 /// The paragraphs of `word/document.xml`, innermost first when they nest.
 pub fn document_paragraphs(xml: &[u8]) -> Result<Vec<Paragraph>, String> {
     let xml = decode_xml(xml, "its XML").map_err(message)?;
-    let doc = parse(&xml)?;
+    on_parser_stack(|| paragraphs_of(&xml))
+}
+
+fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
+    let doc = parse(xml)?;
     let root = doc.root_element();
     if !is_w(root, "document") {
         return Err("not a Word document body (no w:document element)".into());
@@ -439,5 +453,29 @@ mod tests {
         assert!(paragraphs(&file)
             .unwrap_err()
             .contains("no w:document element"));
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_parser_stack_holds_is_refused() {
+        // Text boxes in text boxes, as deep as the cap: read, innermost paragraph first.
+        let boxes = |n: usize| {
+            let open = "<w:p><w:r><w:pict><w:txbxContent>".repeat(n);
+            let close = "</w:txbxContent></w:pict></w:r></w:p>".repeat(n);
+            document(&format!(
+                "{open}<w:p><w:r><w:t>fondo</w:t></w:r></w:p>{close}"
+            ))
+        };
+        let levels = (MAX_XML_DEPTH - 8) / 4;
+        let file = archive(&[("word/document.xml", boxes(levels).as_bytes())]);
+        let p = paragraphs(&file).unwrap();
+        assert_eq!(p.len(), levels + 1);
+        assert_eq!(p[0].text, "fondo");
+        // Far deeper: refused before the parser recurses into it.
+        assert!(document_paragraphs(boxes(100_000).as_bytes())
+            .unwrap_err()
+            .contains("more than 1000 levels deep"));
+        let rels = format!("{}{}", "<r>".repeat(100_000), "</r>".repeat(100_000));
+        let file = archive(&[("_rels/.rels", rels.as_bytes())]);
+        assert!(paragraphs(&file).unwrap_err().contains("_rels/.rels"));
     }
 }

@@ -10,6 +10,7 @@ pub mod docx;
 pub mod qdpx;
 pub mod refi;
 pub mod transcripts;
+mod xml;
 
 use sea_orm::DatabaseConnection;
 
@@ -32,7 +33,8 @@ pub struct ImportReport {
 
 /// A source's text with CRLF (and lone CR) turned into LF, and the vendor's positions mapped
 /// onto it. Most tools count a CRLF as two positions; ATLAS.ti counts it as one, which is
-/// already our unit.
+/// already our unit. Positions count the characters of the text as given: a text file's
+/// byte-order mark is gone before (`read_text`), a U+FEFF after it is a character.
 #[derive(Debug)]
 pub struct SourceText {
     pub text: String,
@@ -44,7 +46,6 @@ pub struct SourceText {
 
 impl SourceText {
     pub fn new(raw: &str, crlf_counts_one: bool) -> Self {
-        let raw = raw.strip_prefix('\u{FEFF}').unwrap_or(raw);
         let mut text = String::with_capacity(raw.len());
         let mut dropped = Vec::new();
         let mut chars = raw.chars().enumerate().peekable();
@@ -186,13 +187,28 @@ fn read_text(
         return Err(missing());
     };
     let bytes = zip.read(found)?.ok_or_else(missing)?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    String::from_utf8(bytes.to_vec()).map(Some).map_err(|e| {
+    decode_text(&bytes, &format!("{found} ({whose})")).map(Some)
+}
+
+/// A text file of the archive: UTF-8, without its byte-order mark. Only one mark goes: it
+/// says the encoding, and vendors' positions do not count it; a second U+FEFF is the text's
+/// own first character (our export writes one so, see `export::qdpx`).
+fn decode_text(bytes: &[u8], what: &str) -> ServiceResult<String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         ServiceError::bad_input(format!(
-            "{found} ({whose}) is not UTF-8 text (invalid byte at {}); REFI-QDA texts are UTF-8",
-            e.utf8_error().valid_up_to()
+            "{what} is not UTF-8 text (invalid byte at {}); REFI-QDA texts are UTF-8",
+            e.valid_up_to()
         ))
-    })
+    })?;
+    // PostgreSQL refuses NUL in text, and no transcript holds one (the transcript importer
+    // refuses it too): the file is wrong, not the server.
+    if let Some(at) = text.find('\0') {
+        return Err(ServiceError::bad_input(format!(
+            "{what} contains a NUL character (at byte {at}): not a text file (UTF-16 without a byte-order mark?)"
+        )));
+    }
+    Ok(text.to_owned())
 }
 
 fn prepare(
@@ -211,8 +227,15 @@ fn prepare(
         match read_text(&mut zip, &s.text, &whose)? {
             Some(raw) => {
                 let text = SourceText::new(&raw, crlf_counts_one);
+                // An interview must have a transcript (`insert_interview`), and nothing of an
+                // empty one can have been coded; NVivo writes such sources for its documents
+                // without text, so they are not reason enough to refuse the project.
                 if text.text.trim().is_empty() {
-                    warnings.push(format!("{whose} has no text"));
+                    warnings.push(format!(
+                        "{whose} has no text: skipped with its {} selection(s)",
+                        s.selections.len()
+                    ));
+                    continue;
                 }
                 texts.push(text);
                 kept.push(s);
@@ -245,7 +268,7 @@ mod tests {
     #[test]
     fn crlf_positions_map_onto_the_lf_text() {
         // "à\r\nè’\r\nz": vendor positions count CR and LF apart.
-        let t = SourceText::new("\u{FEFF}à\r\nè’\r\nz", false);
+        let t = SourceText::new("à\r\nè’\r\nz", false);
         assert_eq!(t.text, "à\nè’\nz");
         assert_eq!(t.length, 6);
         let slice = |a: i64, b: i64| {
@@ -265,6 +288,30 @@ mod tests {
         assert_eq!(a.position(7), None);
         // A lone CR is a line break of its own.
         assert_eq!(SourceText::new("a\rb", false).text, "a\nb");
+    }
+
+    #[test]
+    fn one_byte_order_mark_goes_and_nul_is_refused() {
+        let bom = "\u{FEFF}";
+        assert_eq!(decode_text("città".as_bytes(), "t").unwrap(), "città");
+        assert_eq!(
+            decode_text(format!("{bom}città").as_bytes(), "t").unwrap(),
+            "città"
+        );
+        // The text's own U+FEFF, after the mark, counts as its first position.
+        let own = decode_text(format!("{bom}{bom}è’").as_bytes(), "t").unwrap();
+        assert_eq!(own, format!("{bom}è’"));
+        let t = SourceText::new(&own, false);
+        assert_eq!(t.length, 3);
+        assert_eq!(crate::text::slice(&t.text, 1, 3), Some("è’"));
+        for (bytes, reason) in [(&b"a\0b"[..], "NUL"), (b"citt\xE0", "not UTF-8")] {
+            match decode_text(bytes, "sources/x.txt (source \"Int. 1\")") {
+                Err(ServiceError::BadInput(m)) => {
+                    assert!(m.contains(reason) && m.contains("source \"Int. 1\""), "{m}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! so no entity, internal or external, is ever expanded.
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::export::qdpx::MAX_CODE_DEPTH;
 use roxmltree::{Document, Node};
 
 #[derive(Debug, Default)]
@@ -119,7 +120,17 @@ pub fn decode_xml(bytes: &[u8], what: &str) -> ServiceResult<String> {
     })
 }
 
+/// The deepest element nesting QDA-XML has: codes under `Project/CodeBook/Codes`, and a
+/// description or note reference in the deepest of them.
+const MAX_QDA_DEPTH: usize = MAX_CODE_DEPTH + 8;
+
+/// Call on the parser's stack (`xml::on_parser_stack`).
 fn parse_document<'a>(xml: &'a str, what: &str) -> ServiceResult<Document<'a>> {
+    if super::xml::nests_deeper_than(xml, MAX_QDA_DEPTH) {
+        return Err(ServiceError::bad_input(format!(
+            "{what} nests elements more than {MAX_QDA_DEPTH} levels deep, which no REFI-QDA file needs (codes nest at most {MAX_CODE_DEPTH} levels); refused"
+        )));
+    }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: 5_000_000,
@@ -194,8 +205,21 @@ fn text_ref(n: Node) -> Text {
     }
 }
 
-fn codes_into(parent_node: Node, parent: Option<usize>, out: &mut Vec<Code>) -> ServiceResult<()> {
+/// The codes under `parent_node`, which sits at `depth` (0 for `<Codes>`). The depth is
+/// checked before going down, so a hostile file cannot take the stack with it.
+fn codes_into(
+    parent_node: Node,
+    parent: Option<usize>,
+    depth: usize,
+    out: &mut Vec<Code>,
+) -> ServiceResult<()> {
     for c in children(parent_node, "Code") {
+        if depth == MAX_CODE_DEPTH {
+            return Err(ServiceError::bad_input(format!(
+                "the codebook nests codes more than {MAX_CODE_DEPTH} levels deep (code {:?}); quaderno takes at most {MAX_CODE_DEPTH} levels",
+                attr(c, "name").unwrap_or_default()
+            )));
+        }
         let index = out.len();
         out.push(Code {
             guid: guid(c, "code")?,
@@ -205,13 +229,17 @@ fn codes_into(parent_node: Node, parent: Option<usize>, out: &mut Vec<Code>) -> 
             parent,
             note_refs: refs(c, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
         });
-        codes_into(c, Some(index), out)?;
+        codes_into(c, Some(index), depth + 1, out)?;
     }
     Ok(())
 }
 
 /// A `.qdc` codebook: `<CodeBook><Codes>…`.
 pub fn parse_codebook(xml: &str) -> ServiceResult<Project> {
+    super::xml::on_parser_stack(|| codebook(xml))
+}
+
+fn codebook(xml: &str) -> ServiceResult<Project> {
     let doc = parse_document(xml, "the codebook")?;
     let root = doc.root_element();
     if root.tag_name().name() != "CodeBook" {
@@ -222,7 +250,7 @@ pub fn parse_codebook(xml: &str) -> ServiceResult<Project> {
     }
     let mut project = Project::default();
     if let Some(codes) = child(root, "Codes") {
-        codes_into(codes, None, &mut project.codes)?;
+        codes_into(codes, None, 0, &mut project.codes)?;
     }
     Ok(project)
 }
@@ -254,6 +282,10 @@ fn selection(s: Node) -> ServiceResult<Option<Selection>> {
 
 /// A `project.qde`.
 pub fn parse_project(xml: &str) -> ServiceResult<Project> {
+    super::xml::on_parser_stack(|| project(xml))
+}
+
+fn project(xml: &str) -> ServiceResult<Project> {
     let doc = parse_document(xml, "project.qde")?;
     let root = doc.root_element();
     if root.tag_name().name() != "Project" {
@@ -278,7 +310,7 @@ pub fn parse_project(xml: &str) -> ServiceResult<Project> {
         }
     }
     if let Some(codes) = child(root, "CodeBook").and_then(|b| child(b, "Codes")) {
-        codes_into(codes, None, &mut p.codes)?;
+        codes_into(codes, None, 0, &mut p.codes)?;
     }
     if let Some(cases) = child(root, "Cases") {
         for c in children(cases, "Case") {
@@ -431,6 +463,33 @@ mod tests {
             .skipped
             .iter()
             .any(|s| s.contains("PDF source \"scan\"") && s.contains("1 selection")));
+    }
+
+    #[test]
+    fn codebooks_nest_at_most_max_code_depth_levels() {
+        let nested = |levels: usize| {
+            let mut xml = String::from("<CodeBook><Codes>");
+            for n in 0..levels {
+                xml.push_str(&format!(
+                    r#"<Code guid="aaaaaaaa-0000-0000-0000-{n:012}" name="c{n}">"#
+                ));
+            }
+            xml.push_str(&"</Code>".repeat(levels));
+            xml.push_str("</Codes></CodeBook>");
+            xml
+        };
+        let p = parse_codebook(&nested(MAX_CODE_DEPTH)).unwrap();
+        assert_eq!(p.codes.len(), MAX_CODE_DEPTH);
+        assert_eq!(p.codes[MAX_CODE_DEPTH - 1].parent, Some(MAX_CODE_DEPTH - 2));
+        let m = bad(parse_codebook(&nested(MAX_CODE_DEPTH + 1)));
+        assert!(
+            m.contains("more than 250 levels") && m.contains("\"c250\""),
+            "{m}"
+        );
+        // Far deeper than any stack holds in frames: refused all the same.
+        assert!(bad(parse_codebook(&nested(100_000))).contains("at most 250 levels"));
+        let project = format!("<Project>{}</Project>", nested(MAX_CODE_DEPTH + 1));
+        assert!(bad(parse_project(&project)).contains("more than 250 levels"));
     }
 
     #[test]

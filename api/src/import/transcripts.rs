@@ -20,6 +20,8 @@
 //! stay together and a blank line separates turns; without turns every paragraph is followed
 //! by a blank line. Either way search passages are turns, or paragraphs.
 
+use std::collections::HashMap;
+
 use unicode_normalization::{is_nfc, UnicodeNormalization};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -339,36 +341,50 @@ fn is_rule(l: &str) -> bool {
             || t.chars().all(|c| c == '='))
 }
 
-/// Removes emphasis, code and link markup from one line.
+/// Removes emphasis, code and link markup from one line. The text inside emphasis and link
+/// text is stripped in turn, as a line of its own would be: a span is worked through
+/// from `lo` to `hi`, and looking around never crosses its ends.
+///
+/// Linear in the line but for a logarithm: closers and brackets are looked up in `Marks`,
+/// built once, and spans are kept on a stack rather than the call stack. (Scanning from
+/// every `[` or `*` to the end of the line made a long line of them cost minutes.)
 fn strip_inline(line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
+    let marks = Marks::of(&chars);
     let mut out = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < chars.len() {
+    // The spans enclosing the current one: (lo, hi, where to go on in it).
+    let mut enclosing: Vec<(usize, usize, usize)> = Vec::new();
+    let (mut lo, mut hi, mut i) = (0, chars.len(), 0);
+    loop {
+        if i >= hi {
+            match enclosing.pop() {
+                Some(span) => (lo, hi, i) = span,
+                None => break,
+            }
+            continue;
+        }
+        let at = |k: usize| chars[..hi].get(k).copied();
         let c = chars[i];
         match c {
-            '\\' if chars.get(i + 1).is_some_and(|n| n.is_ascii_punctuation()) => {
+            '\\' if at(i + 1).is_some_and(|n| n.is_ascii_punctuation()) => {
                 out.push(chars[i + 1]);
                 i += 2;
             }
             '*' | '_' | '`' => {
-                let run = chars[i..].iter().take_while(|&&x| x == c).count();
-                let before = i.checked_sub(1).map(|j| chars[j]);
-                let after = chars.get(i + run).copied();
+                let run = chars[i..hi].iter().take_while(|&&x| x == c).count();
+                let before = (i > lo).then(|| chars[i - 1]);
+                let after = at(i + run);
                 let opens = after.is_some_and(|a| !a.is_whitespace())
                     && (c != '_' || !before.is_some_and(char::is_alphanumeric));
-                let closer = opens
-                    .then(|| find_closer(&chars, i + run, c, run))
-                    .flatten();
+                let closer = opens.then(|| marks.closer(c, run, i + run, hi)).flatten();
                 match closer {
-                    Some(end) => {
-                        let inner: String = chars[i + run..end].iter().collect();
-                        if c == '`' {
-                            out.push_str(&inner);
-                        } else {
-                            out.push_str(&strip_inline(&inner));
-                        }
+                    Some(end) if c == '`' => {
+                        out.extend(&chars[i + run..end]);
                         i = end + run;
+                    }
+                    Some(end) => {
+                        enclosing.push((lo, hi, end + run));
+                        (lo, hi, i) = (i + run, end, i + run);
                     }
                     None => {
                         out.extend(&chars[i..i + run]);
@@ -376,26 +392,22 @@ fn strip_inline(line: &str) -> String {
                     }
                 }
             }
-            '!' if chars.get(i + 1) == Some(&'[') => match link(&chars, i + 1) {
-                Some((text, next)) => {
-                    out.push_str(&strip_inline(&text));
-                    i = next;
+            '!' | '[' => {
+                let open = if c == '!' { i + 1 } else { i };
+                match (at(open) == Some('['))
+                    .then(|| marks.link(&chars, open, hi))
+                    .flatten()
+                {
+                    Some((close, next)) => {
+                        enclosing.push((lo, hi, next));
+                        (lo, hi, i) = (open + 1, close, open + 1);
+                    }
+                    None => {
+                        out.push(c);
+                        i += 1;
+                    }
                 }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            },
-            '[' => match link(&chars, i) {
-                Some((text, next)) => {
-                    out.push_str(&strip_inline(&text));
-                    i = next;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            },
+            }
             _ => {
                 out.push(c);
                 i += 1;
@@ -405,38 +417,76 @@ fn strip_inline(line: &str) -> String {
     out
 }
 
-/// The start of a run of exactly `run` delimiters `c` that closes emphasis opened before
-/// `from`: preceded by a non-space, and for `_` not followed by a letter.
-fn find_closer(chars: &[char], from: usize, c: char, run: usize) -> Option<usize> {
-    let mut j = from;
-    while j < chars.len() {
-        if chars[j] == c {
-            let len = chars[j..].iter().take_while(|&&x| x == c).count();
-            let before = chars[j - 1];
-            let after = chars.get(j + len).copied();
-            if len == run
-                && j > from
-                && !before.is_whitespace()
-                && (c != '_' || !after.is_some_and(char::is_alphanumeric))
-            {
-                return Some(j);
-            }
-            j += len;
-        } else {
-            j += 1;
-        }
-    }
-    None
+/// Where in a line emphasis can close and links end.
+///
+/// A closer is a run of exactly as many delimiters as the opener, preceded by a non-space,
+/// and for `_` not followed by a letter or digit. Whether a run qualifies does not depend on
+/// the span it is looked for in: spans end at a delimiter run of another kind, at a `]` or
+/// at the end of the line, never inside a run, and the character after a run that ends a
+/// span is such a delimiter or bracket, never a letter.
+struct Marks {
+    /// Starts of the runs that can close emphasis, by delimiter and run length, ascending.
+    closers: HashMap<(char, usize), Vec<usize>>,
+    brackets: Vec<usize>,
+    parens: Vec<usize>,
 }
 
-/// `[text](target)` starting at `open` (the `[`): the text and the index after `)`.
-fn link(chars: &[char], open: usize) -> Option<(String, usize)> {
-    let close = open + chars[open..].iter().position(|&c| c == ']')?;
-    if chars.get(close + 1) != Some(&'(') {
-        return None;
+impl Marks {
+    fn of(chars: &[char]) -> Self {
+        let mut marks = Marks {
+            closers: HashMap::new(),
+            brackets: Vec::new(),
+            parens: Vec::new(),
+        };
+        let mut j = 0;
+        while j < chars.len() {
+            let c = chars[j];
+            match c {
+                '*' | '_' | '`' => {
+                    let len = chars[j..].iter().take_while(|&&x| x == c).count();
+                    let before = j.checked_sub(1).map(|b| chars[b]);
+                    let after = chars.get(j + len).copied();
+                    if before.is_some_and(|b| !b.is_whitespace())
+                        && (c != '_' || !after.is_some_and(char::is_alphanumeric))
+                    {
+                        marks.closers.entry((c, len)).or_default().push(j);
+                    }
+                    j += len;
+                    continue;
+                }
+                ']' => marks.brackets.push(j),
+                ')' => marks.parens.push(j),
+                _ => {}
+            }
+            j += 1;
+        }
+        marks
     }
-    let end = close + 1 + chars[close + 1..].iter().position(|&c| c == ')')?;
-    Some((chars[open + 1..close].iter().collect(), end + 1))
+
+    /// The start of the first run that closes emphasis of `run` delimiters `c` opened before
+    /// `from`, within the span ending at `hi`.
+    fn closer(&self, c: char, run: usize, from: usize, hi: usize) -> Option<usize> {
+        let starts = self.closers.get(&(c, run))?;
+        let first = starts[starts.partition_point(|&s| s <= from)..].first()?;
+        (*first < hi).then_some(*first)
+    }
+
+    /// `[text](target)` starting at `open` (the `[`), within the span ending at `hi`: the
+    /// index of the `]` and the index after the `)`.
+    fn link(&self, chars: &[char], open: usize, hi: usize) -> Option<(usize, usize)> {
+        let first_after = |marks: &[usize], k: usize| {
+            marks[marks.partition_point(|&m| m <= k)..]
+                .first()
+                .copied()
+                .filter(|&m| m < hi)
+        };
+        let close = first_after(&self.brackets, open)?;
+        if close + 1 >= hi || chars[close + 1] != '(' {
+            return None;
+        }
+        let end = first_after(&self.parens, close + 1)?;
+        Some((close, end + 1))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,171 @@
+//! Tables and pictures hold what users typed without turning it against whoever opens them:
+//! every CSV download starts with a UTF-8 byte-order mark and neutralises the cells a
+//! spreadsheet would run as formulas, and characters XML cannot carry never make an SVG
+//! unreadable.
+
+use serde_json::{json, Value};
+use tests::{id_number, TestServer};
+
+async fn download(server: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.bytes().await.unwrap().to_vec())
+}
+
+/// The records of a CSV download, its header first, after checking the byte-order mark.
+fn records(body: &[u8]) -> Vec<Vec<String>> {
+    let rest = body
+        .strip_prefix("\u{FEFF}".as_bytes())
+        .expect("a CSV download starts with a byte-order mark");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(rest);
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    for cell in rows.iter().flatten() {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a formula left in {cell:?}"
+        );
+    }
+    rows
+}
+
+#[tokio::test]
+async fn downloads_neutralise_formulas_and_survive_control_characters() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let study = server
+        .ok(
+            t,
+            "mutation { createStudy(input: {title: \"=Studio\"}) { id } }",
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let label = "+Caso \u{1}<&> città";
+    let case = server
+        .ok(
+            t,
+            "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l}) { id } }",
+            json!({"s": study, "l": label}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let text = "=SOMMA(1;2) in città\n@tutti: sì, è così’";
+    let interview = server
+        .ok(
+            t,
+            "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"-Int. 1\", transcript: $t}) { id } }",
+            json!({"c": case, "t": text}),
+        )
+        .await["createInterview"]["id"]
+        .clone();
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"@codice\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let span = |needle: &str| {
+        let b = text.find(needle).unwrap();
+        let s = text[..b].chars().count();
+        (s, s + needle.chars().count())
+    };
+    let mut quotations: Vec<Value> = Vec::new();
+    for (needle, memo) in [("=SOMMA(1;2)", "-nota"), ("@tutti: sì", "\tnota")] {
+        let (s, e) = span(needle);
+        quotations.push(
+            server
+                .ok(t, "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!, $m: String) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c, memo: $m}) { id } }", json!({"i": interview, "s": s, "e": e, "c": [code], "m": memo}))
+                .await["createQuotation"]["id"]
+                .clone(),
+        );
+    }
+    let eva = server
+        .token(
+            "@eva",
+            "evaluator",
+            Some(id_number(study.as_str().unwrap())),
+        )
+        .await;
+    server
+        .ok(Some(&eva), "mutation($i: TagDiscontinuityInput!) { tagDiscontinuity(input: $i) { id } }", json!({"i": {"caseId": case, "dimension": "PROBLEM_DEFINITION", "intensity": "SIGNIFICANT", "evidenceQuotationIds": [quotations[0]]}}))
+        .await;
+    let s = study.as_str().unwrap();
+
+    let (status, body) = download(&server, &admin, &format!("/studies/{s}/quotations.csv")).await;
+    assert_eq!(status, 200);
+    let neutral_label = format!("'{label}");
+    let rows = records(&body);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[1],
+        [
+            "'=Studio",
+            &neutral_label,
+            "'-Int. 1",
+            "0",
+            "11",
+            "'=SOMMA(1;2)",
+            "'@codice",
+            "admin",
+            "'-nota"
+        ]
+    );
+    assert_eq!(rows[2][5], "'@tutti: sì");
+    assert_eq!(rows[2][8], "'\tnota");
+
+    let (status, body) = download(
+        &server,
+        &admin,
+        &format!("/studies/{s}/code-case-matrix.csv"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        records(&body),
+        [vec!["code", neutral_label.as_str()], vec!["'@codice", "2"]]
+    );
+
+    let (status, body) = download(
+        &server,
+        &admin,
+        &format!("/studies/{s}/discontinuities.csv"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows = records(&body);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][0], neutral_label);
+    assert_eq!(rows[1][7], "'@eva");
+
+    // U+0001 cannot be in XML even escaped: it becomes U+FFFD, and the pictures parse.
+    let shown = "+Caso \u{FFFD}<&> città";
+    for path in [
+        format!("/studies/{s}/discontinuities/matrix.svg"),
+        format!("/cases/{}/cascade.svg", case.as_str().unwrap()),
+    ] {
+        let (status, body) = download(&server, &admin, &path).await;
+        assert_eq!(status, 200, "{path}");
+        let svg = String::from_utf8(body).unwrap();
+        let doc = roxmltree::Document::parse(&svg)
+            .unwrap_or_else(|e| panic!("{path} is not well-formed XML: {e}"));
+        assert!(
+            doc.descendants()
+                .filter_map(|n| n.text())
+                .any(|t| t.contains(shown)),
+            "{path} shows the label"
+        );
+    }
+}
