@@ -7,6 +7,7 @@ mod m20261123_000002_memos;
 mod m20261123_000003_audit_log;
 mod m20261123_000004_interview_source;
 mod m20261123_000005_transcript_last;
+mod m20261123_000006_code_sibling_names;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_audit_log::Migration),
             Box::new(m20261123_000004_interview_source::Migration),
             Box::new(m20261123_000005_transcript_last::Migration),
+            Box::new(m20261123_000006_code_sibling_names::Migration),
         ]
     }
 }

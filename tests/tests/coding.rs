@@ -427,3 +427,360 @@ async fn quotations_are_retrieved_by_any_or_all_codes_in_transcript_order() {
     }
     assert_eq!(paged, ids(&all));
 }
+
+#[tokio::test]
+async fn a_code_listed_twice_in_an_all_match_counts_once() {
+    let s = study().await;
+    let casa = s.code("Casa", None).await;
+    let luogo = s.code("Luogo", None).await;
+    let q = s.quote("La casa popolare manca", 0, &[&casa]).await;
+    s.quote("in città", 0, &[&luogo]).await;
+    const Q: &str = "query($f: QuotationFilter) { quotations(filter: $f) { totalCount edges { node { id } } } }";
+    for codes in [json!([casa, casa]), json!([casa])] {
+        let r = s
+            .ok(Q, json!({"f": {"codeIds": codes, "codeMatch": "ALL"}}))
+            .await;
+        assert_eq!(r["quotations"]["totalCount"], 1, "{codes}: {r}");
+        assert_eq!(r["quotations"]["edges"][0]["node"]["id"], q["id"]);
+    }
+}
+
+#[tokio::test]
+async fn siblings_created_at_once_with_one_name_leave_one_code() {
+    let s = study().await;
+    let bisogni = s.code("Bisogni", None).await;
+    for parent in [None, Some(&bisogni)] {
+        let runs = (0..8).map(|k| {
+            let name = if k % 2 == 0 { "Lavoro" } else { "lavoro" };
+            s.gql(
+                "mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id } }",
+                json!({"s": s.study, "n": name, "p": parent}),
+            )
+        });
+        let results = futures::future::join_all(runs).await;
+        let created = results.iter().filter(|r| r.get("errors").is_none()).count();
+        assert_eq!(created, 1, "under {parent:?}: {results:#?}");
+        for r in results.iter().filter(|r| r.get("errors").is_some()) {
+            assert_eq!(error_code(r), "CONFLICT", "{r:#}");
+        }
+    }
+    let codebook = s
+        .ok(
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { path children { path } } } } }",
+            json!({"s": s.study}),
+        )
+        .await["node"]["codebook"]
+        .clone();
+    let mut paths: Vec<String> = codebook
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c["children"].as_array().unwrap()))
+        .map(|c| c["path"].as_str().unwrap().to_lowercase())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["bisogni", "bisogni/lavoro", "lavoro"]);
+}
+
+/// The codes of every quotation of the study, by id.
+async fn codes_by_quotation(s: &Study) -> std::collections::HashMap<String, Vec<Value>> {
+    let r = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Interview { quotations(first: 1000) { edges { node { id codes { id } } } } } } }",
+            json!({"i": s.interview["id"]}),
+        )
+        .await;
+    r["node"]["quotations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let codes = e["node"]["codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].clone())
+                .collect();
+            (e["node"]["id"].as_str().unwrap().to_owned(), codes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_merge_loses_no_coding_made_while_it_runs() {
+    use std::time::Duration;
+    let s = &study().await;
+    for round in 0..4 {
+        let source = s.code(&format!("Fonte {round}"), None).await;
+        let target = s.code(&format!("Meta {round}"), None).await;
+        let mut plain = Vec::new();
+        for n in 0..12 {
+            let q = s.ok(
+                "mutation($i: ID!, $s: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: 40, codeIds: []}) { id } }",
+                json!({"i": s.interview["id"], "s": n}),
+            )
+            .await["createQuotation"]["id"]
+            .clone();
+            plain.push(q);
+        }
+        // Coders add the source code (to new and to existing quotations) before, during and
+        // after the merge.
+        let creates = (0..12).map(|n| {
+            let source = source.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(3 * n)).await;
+                s.gql(
+                    "mutation($i: ID!, $s: Int!, $c: ID!) { createQuotation(input: {interviewId: $i, start: $s, end: 50, codeIds: [$c]}) { id } }",
+                    json!({"i": s.interview["id"], "s": n, "c": source}),
+                )
+                .await
+            }
+        });
+        let updates = plain.iter().enumerate().map(|(n, q)| {
+            let source = source.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(3 * n as u64 + 1)).await;
+                s.gql(
+                    "mutation($q: ID!, $c: ID!) { updateQuotation(input: {id: $q, version: 1, codeIds: [$c]}) { id } }",
+                    json!({"q": q, "c": source}),
+                )
+                .await
+            }
+        });
+        let merge = async {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            s.gql(
+                "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+                json!({"a": source, "b": target}),
+            )
+            .await
+        };
+        let (created, updated, merged) = tokio::join!(
+            futures::future::join_all(creates),
+            futures::future::join_all(updates),
+            merge
+        );
+        assert!(merged.get("errors").is_none(), "{merged:#}");
+        let codes = codes_by_quotation(s).await;
+        let mut coded: Vec<(String, Value)> = Vec::new();
+        for r in &created {
+            match r.get("errors") {
+                None => coded.push((
+                    r["data"]["createQuotation"]["id"].as_str().unwrap().into(),
+                    r.clone(),
+                )),
+                Some(_) => assert!(["NOT_FOUND", "CONFLICT"].contains(&error_code(r)), "{r:#}"),
+            }
+        }
+        for (r, q) in updated.iter().zip(&plain) {
+            match r.get("errors") {
+                None => coded.push((q.as_str().unwrap().into(), r.clone())),
+                Some(_) => assert!(["NOT_FOUND", "CONFLICT"].contains(&error_code(r)), "{r:#}"),
+            }
+        }
+        for (q, answer) in coded {
+            assert_eq!(
+                codes[&q],
+                vec![target.clone()],
+                "round {round}: quotation {q} was coded ({answer}) and must carry the merged code"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn transcript_edits_and_concurrent_coding_do_not_overwrite_each_other() {
+    use std::time::Duration;
+    let s = &study().await;
+    let filler = "Premessa lunga che verrà tolta. ".repeat(12);
+    let old = format!("R: {filler}La casa popolare manca.");
+    let new = "R: La casa popolare manca.".to_owned();
+    let at = |text: &str, needle: &str| -> (usize, usize) {
+        let b = text.find(needle).unwrap();
+        let start = text[..b].chars().count();
+        (start, start + needle.chars().count())
+    };
+    let (casa, _) = at(&old, "casa popolare");
+    let (popolare_start, popolare_end) = at(&old, "popolare");
+    let case = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Interview { case { id } } } }",
+            json!({"i": s.interview["id"]}),
+        )
+        .await["node"]["case"]["id"]
+        .clone();
+    for round in 0..3 {
+        let interview = s
+            .ok(
+                "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id } }",
+                json!({"c": case, "l": format!("Modifica {round}"), "t": old}),
+            )
+            .await["createInterview"]["id"]
+            .clone();
+        const CREATE: &str = "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }";
+        let mut existing = Vec::new();
+        for _ in 0..16 {
+            existing.push(
+                s.ok(CREATE, json!({"i": interview, "s": casa, "e": casa + 4}))
+                    .await["createQuotation"]["id"]
+                    .clone(),
+            );
+        }
+        // Quoting "casa popolare" at its old place, and widening or moving older quotations
+        // onto "popolare", while the transcript loses its long opening.
+        let creates = (0..16).map(|n| {
+            let interview = interview.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2 * n)).await;
+                s.gql(
+                    CREATE,
+                    json!({"i": interview, "s": casa, "e": casa + "casa popolare".len()}),
+                )
+                .await
+            }
+        });
+        let updates = existing.iter().enumerate().map(|(n, q)| async move {
+            tokio::time::sleep(Duration::from_millis(2 * n as u64 + 1)).await;
+            s.gql(
+                "mutation($q: ID!, $s: Int!, $e: Int!) { updateQuotation(input: {id: $q, version: 1, start: $s, end: $e}) { id } }",
+                json!({"q": q, "s": popolare_start, "e": popolare_end}),
+            )
+            .await
+        });
+        let edit = async {
+            tokio::time::sleep(Duration::from_millis(12)).await;
+            s.gql(
+                "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { movedQuotations } }",
+                json!({"i": interview, "t": new}),
+            )
+            .await
+        };
+        let (created, updated, edited) = tokio::join!(
+            futures::future::join_all(creates),
+            futures::future::join_all(updates),
+            edit
+        );
+        assert!(edited.get("errors").is_none(), "{edited:#}");
+        let after = s
+            .ok(
+                "query($i: ID!) { node(id: $i) { ... on Interview { transcript quotations(first: 1000) { edges { node { id start end } } } } } }",
+                json!({"i": interview}),
+            )
+            .await;
+        let transcript: Vec<char> = after["node"]["transcript"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .collect();
+        let text_of: std::collections::HashMap<String, String> = after["node"]["quotations"]
+            ["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let n = &e["node"];
+                let (a, b) = (
+                    n["start"].as_u64().unwrap() as usize,
+                    n["end"].as_u64().unwrap() as usize,
+                );
+                let text = transcript
+                    .get(a..b)
+                    .map(|t| t.iter().collect())
+                    .unwrap_or_else(|| format!("[{a}, {b}) past the end"));
+                (n["id"].as_str().unwrap().to_owned(), text)
+            })
+            .collect();
+        for r in &created {
+            match r.get("errors") {
+                // Created before the edit: it followed its text.
+                None => assert_eq!(
+                    text_of[r["data"]["createQuotation"]["id"].as_str().unwrap()],
+                    "casa popolare",
+                    "round {round}"
+                ),
+                // After it: the old offsets no longer fit.
+                Some(_) => assert_eq!(error_code(r), "BAD_USER_INPUT", "{r:#}"),
+            }
+        }
+        for (r, q) in updated.iter().zip(&existing) {
+            let want = match r.get("errors") {
+                None => "popolare",
+                Some(_) => {
+                    assert_eq!(error_code(r), "CONFLICT", "{r:#}");
+                    "casa"
+                }
+            };
+            assert_eq!(text_of[q.as_str().unwrap()], want, "round {round}: {r}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sibling_names_are_unique_in_the_database_too_and_old_clashes_are_renamed() {
+    use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+    let s = study().await;
+    let bisogni = s.code("Bisogni", None).await;
+    let lavoro = s.code("Lavoro", None).await;
+    let under = s.code("Lavoro", Some(&bisogni)).await;
+    let db = &s.server.db.conn;
+    let copy = |id: i64, name: &'static str| {
+        format!("INSERT INTO code (study_id, parent_id, name, created_at) SELECT study_id, parent_id, '{name}', created_at FROM code WHERE id = {id}")
+    };
+    let (lavoro, under) = (
+        id_number(lavoro.as_str().unwrap()),
+        id_number(under.as_str().unwrap()),
+    );
+    // The index refuses what the services refuse, at the root (no parent) and below.
+    for (id, name) in [(lavoro, "LAVORO"), (under, "lavoro")] {
+        let e = db.execute_unprepared(&copy(id, name)).await.unwrap_err();
+        assert!(api::error::is_unique_violation(&e), "{e}");
+    }
+    // A database from before the index, holding clashes that a race left behind.
+    db.execute_unprepared("DROP INDEX ux_code_study_id_parent_id_name")
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "DELETE FROM seaql_migrations WHERE version = 'm20261123_000006_code_sibling_names'",
+    )
+    .await
+    .unwrap();
+    for (id, name) in [(lavoro, "LAVORO"), (lavoro, "lavoro"), (under, "lavoro")] {
+        db.execute_unprepared(&copy(id, name)).await.unwrap();
+    }
+    api::db::migrate(db).await.unwrap();
+    let codes: Vec<(i64, bool, String)> = api_entities::code::Entity::find()
+        .order_by_asc(api_entities::code::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.parent_id.is_some(), c.name))
+        .collect();
+    let b = id_number(bisogni.as_str().unwrap());
+    assert_eq!(
+        codes[..3],
+        [
+            (b, false, "Bisogni".to_owned()),
+            (lavoro, false, "Lavoro".to_owned()),
+            (under, true, "Lavoro".to_owned())
+        ],
+        "the oldest of each clash keeps its name"
+    );
+    let renamed: Vec<(bool, String)> = codes[3..]
+        .iter()
+        .map(|(id, below, name)| (*below, name.replace(&format!(" ({id})"), " (id)")))
+        .collect();
+    assert_eq!(
+        renamed,
+        [
+            (false, "LAVORO (id)".to_owned()),
+            (false, "lavoro (id)".to_owned()),
+            (true, "lavoro (id)".to_owned())
+        ]
+    );
+    let e = db
+        .execute_unprepared(&copy(lavoro, "Lavoro"))
+        .await
+        .unwrap_err();
+    assert!(api::error::is_unique_violation(&e), "{e}");
+}

@@ -1,5 +1,6 @@
 //! The one place where errors become GraphQL errors with a stable `extensions.code`.
-//! Database errors are logged with an id and reach the client as INTERNAL without details.
+//! Database errors are logged with an id and reach the client as INTERNAL without details;
+//! a write that ran into a concurrent one is a CONFLICT already (`ServiceError::from(DbErr)`).
 
 use std::sync::Arc;
 

@@ -1,19 +1,18 @@
 //! The codebook: hierarchical codes per study.
 
-use std::collections::BTreeSet;
-
 use chrono::Utc;
-use entities::{code, quotation_code};
+use entities::{code, quotation_code, study};
+use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::service::change_log;
 use crate::service::studies::{non_empty, readable_study};
 
@@ -53,6 +52,7 @@ pub async fn create_code(
     let txn = begin_write(db).await?;
     let s = readable_study(&txn, caller, input.study_id).await?;
     caller.authorize(s.id, s.is_public, Permission::Code)?;
+    lock_codebook(&txn, s.id).await?;
     if let Some(parent_id) = input.parent_id {
         let parent = code::Entity::find_by_id(parent_id)
             .one(&txn)
@@ -76,21 +76,20 @@ pub async fn create_code(
         .iter()
         .any(|c| c.name.to_lowercase() == name.to_lowercase())
     {
-        return Err(ServiceError::Conflict(format!(
-            "a code named {name:?} already exists at this level"
-        )));
+        return Err(name_taken(&name));
     }
     let c = code::ActiveModel {
         study_id: Set(s.id),
         parent_id: Set(input.parent_id),
-        name: Set(name),
+        name: Set(name.clone()),
         description: Set(input.description),
         color: Set(color),
         created_at: Set(Utc::now()),
         ..Default::default()
     }
     .insert(&txn)
-    .await?;
+    .await
+    .map_err(|e| sibling_clash(e, &name))?;
     crate::service::audit::record(
         &txn,
         caller,
@@ -103,6 +102,60 @@ pub async fn create_code(
     .await?;
     txn.commit().await?;
     Ok(c)
+}
+
+fn name_taken(name: &str) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "a code named {name:?} already exists at this level"
+    ))
+}
+
+/// A write refused by the unique index on sibling names: a code of that name was created
+/// meanwhile by a writer that does not take the codebook lock (an import).
+fn sibling_clash(e: sea_orm::DbErr, name: &str) -> ServiceError {
+    if is_unique_violation(&e) {
+        name_taken(name)
+    } else {
+        e.into()
+    }
+}
+
+/// Locks a study's codebook until the transaction ends. Codebook changes check the whole
+/// tree before writing (sibling names, no code under its own descendant, a merge's children);
+/// on PostgreSQL (READ COMMITTED) two of them could each pass their check against a tree
+/// without the other's change, e.g. two moves that together make a cycle. The study row
+/// stands for its codebook; `FOR NO KEY UPDATE` leaves the rows that refer to the study free
+/// to be written. SQLite serialises writers anyway and ignores the clause.
+async fn lock_codebook<C: ConnectionTrait>(txn: &C, study_id: i64) -> ServiceResult<()> {
+    study::Entity::find_by_id(study_id)
+        .select_only()
+        .column(study::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("study"))?;
+    Ok(())
+}
+
+/// Locks codes about to lose their links (merged or deleted) until the transaction ends.
+/// A quotation takes a code under a key-share lock on the code's row (its foreign key
+/// check, and `quotations::check_codes`), which this lock excludes: a quotation coded before
+/// holds it until it commits, so its link is seen below; one coded after waits and then
+/// finds the code gone. Without it a link added meanwhile went with the deleted code
+/// (ON DELETE CASCADE). In id order, so that two such writers never wait for each other
+/// crosswise. Returns how many of `ids` are still there.
+async fn lock_codes<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ServiceResult<usize> {
+    let locked: Vec<i64> = code::Entity::find()
+        .select_only()
+        .column(code::Column::Id)
+        .filter(code::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(code::Column::Id)
+        .lock(LockType::Update)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(locked.len())
 }
 
 /// All codes of a study, for path and descendant computations.
@@ -154,9 +207,17 @@ async fn code_in_study<C: ConnectionTrait>(
         .ok_or_else(|| ServiceError::not_found("code"))?;
     let s = readable_study(db, caller, c.study_id)
         .await
-        .map_err(|_| ServiceError::not_found("code"))?;
+        .map_err(|e| e.hidden_as("code"))?;
     caller.authorize(s.id, s.is_public, Permission::Code)?;
     Ok(c)
+}
+
+/// A code of a codebook read under `lock_codebook`; gone means merged or deleted meanwhile.
+fn find(all: &[code::Model], id: i64) -> ServiceResult<code::Model> {
+    all.iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or_else(|| ServiceError::not_found("code"))
 }
 
 fn check_unique_sibling(
@@ -201,8 +262,11 @@ pub async fn update_code(
     input: CodeUpdate,
 ) -> ServiceResult<code::Model> {
     let txn = begin_write(db).await?;
-    let current = code_in_study(&txn, caller, input.id).await?;
-    let all = study_codes(&txn, current.study_id).await?;
+    let study_id = code_in_study(&txn, caller, input.id).await?.study_id;
+    lock_codebook(&txn, study_id).await?;
+    // Read under the lock: the codebook as it is until commit.
+    let all = study_codes(&txn, study_id).await?;
+    let current = find(&all, input.id)?;
     let name = match &input.name {
         Some(n) => {
             let n = non_empty(n, "name")?;
@@ -227,7 +291,7 @@ pub async fn update_code(
     }
     check_unique_sibling(&all, parent, &name, current.id)?;
     let mut active: code::ActiveModel = current.clone().into();
-    active.name = Set(name);
+    active.name = Set(name.clone());
     active.parent_id = Set(parent);
     if let Some(color) = input.color {
         active.color = Set(color.as_deref().map(parse_color).transpose()?);
@@ -235,7 +299,10 @@ pub async fn update_code(
     if let Some(d) = input.description {
         active.description = Set(d);
     }
-    let updated = active.update(&txn).await?;
+    let updated = active
+        .update(&txn)
+        .await
+        .map_err(|e| sibling_clash(e, &name))?;
     if parent != current.parent_id {
         log_quotations_of(&txn, &with_descendants(&all, &[current.id])).await?;
     }
@@ -268,59 +335,54 @@ pub async fn merge_codes(
         ));
     }
     let txn = begin_write(db).await?;
-    let source = code_in_study(&txn, caller, source_id).await?;
-    let target = code_in_study(&txn, caller, target_id).await?;
-    if source.study_id != target.study_id {
+    let study_id = code_in_study(&txn, caller, source_id).await?.study_id;
+    if code_in_study(&txn, caller, target_id).await?.study_id != study_id {
         return Err(ServiceError::bad_input(
             "both codes must belong to the same study",
         ));
     }
-    let all = study_codes(&txn, source.study_id).await?;
+    lock_codebook(&txn, study_id).await?;
+    // The target is locked too: a quotation given it meanwhile could otherwise end up with
+    // two links to it, which its unique index refuses.
+    if lock_codes(&txn, &[source_id, target_id]).await? != 2 {
+        return Err(ServiceError::not_found("code"));
+    }
+    let all = study_codes(&txn, study_id).await?;
+    let (source, target) = (find(&all, source_id)?, find(&all, target_id)?);
     if with_descendants(&all, &[source.id]).contains(&target.id) {
         return Err(ServiceError::bad_input(
             "a code cannot be merged into one of its own descendants",
         ));
     }
-    let children: Vec<&code::Model> = all
-        .iter()
-        .filter(|c| c.parent_id == Some(source.id))
-        .collect();
-    for child in &children {
+    for child in all.iter().filter(|c| c.parent_id == Some(source.id)) {
         check_unique_sibling(&all, Some(target.id), &child.name, child.id)?;
     }
     // The search index re-reads every quotation touched, before and after.
     log_quotations_of(&txn, &with_descendants(&all, &[source.id])).await?;
-    let links = quotation_code::Entity::find()
-        .filter(quotation_code::Column::CodeId.is_in([source.id, target.id]))
-        .all(&txn)
+    // Whole sets, under the locks: every link the source has is moved, none read before.
+    let carry_target = Query::select()
+        .column(quotation_code::Column::QuotationId)
+        .from(quotation_code::Entity)
+        .and_where(quotation_code::Column::CodeId.eq(target.id))
+        .to_owned();
+    quotation_code::Entity::delete_many()
+        .filter(quotation_code::Column::CodeId.eq(source.id))
+        .filter(quotation_code::Column::QuotationId.in_subquery(carry_target))
+        .exec(&txn)
         .await?;
-    let has_target: BTreeSet<i64> = links
-        .iter()
-        .filter(|l| l.code_id == target.id)
-        .map(|l| l.quotation_id)
-        .collect();
-    for link in links.into_iter().filter(|l| l.code_id == source.id) {
-        if has_target.contains(&link.quotation_id) {
-            quotation_code::Entity::delete_by_id(link.id)
-                .exec(&txn)
-                .await?;
-        } else {
-            let mut a: quotation_code::ActiveModel = link.into();
-            a.code_id = Set(target.id);
-            a.update(&txn).await?;
-        }
-    }
-    for child in children {
-        let mut a: code::ActiveModel = child.clone().into();
-        a.parent_id = Set(Some(target.id));
-        a.update(&txn).await?;
-    }
+    quotation_code::Entity::update_many()
+        .col_expr(quotation_code::Column::CodeId, Expr::value(target.id))
+        .filter(quotation_code::Column::CodeId.eq(source.id))
+        .exec(&txn)
+        .await?;
+    code::Entity::update_many()
+        .col_expr(code::Column::ParentId, Expr::value(target.id))
+        .filter(code::Column::ParentId.eq(source.id))
+        .exec(&txn)
+        .await?;
     // The source's memos now describe the merged code.
     entities::memo::Entity::update_many()
-        .col_expr(
-            entities::memo::Column::TargetId,
-            sea_orm::sea_query::Expr::value(target.id),
-        )
+        .col_expr(entities::memo::Column::TargetId, Expr::value(target.id))
         .filter(entities::memo::Column::TargetKind.eq("code"))
         .filter(entities::memo::Column::TargetId.eq(source.id))
         .exec(&txn)
@@ -334,9 +396,13 @@ pub async fn merge_codes(
 /// Deletes a code and its descendants; refused while any of them is on a quotation.
 pub async fn delete_code(db: &DatabaseConnection, caller: &Caller, id: i64) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
-    let c = code_in_study(&txn, caller, id).await?;
-    let all = study_codes(&txn, c.study_id).await?;
+    let study_id = code_in_study(&txn, caller, id).await?.study_id;
+    lock_codebook(&txn, study_id).await?;
+    let all = study_codes(&txn, study_id).await?;
+    let c = find(&all, id)?;
     let subtree = with_descendants(&all, &[c.id]);
+    // Counted under the lock: no quotation takes one of these codes before they are gone.
+    lock_codes(&txn, &subtree).await?;
     let used = quotation_code::Entity::find()
         .filter(quotation_code::Column::CodeId.is_in(subtree.clone()))
         .count(&txn)

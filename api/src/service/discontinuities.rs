@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{is_unique_violation, or_stale, ServiceError, ServiceResult};
 use crate::service::studies::readable_case;
 
 pub const DIMENSIONS: &[&str] = &[
@@ -155,14 +155,14 @@ pub async fn tag(
     let now = Utc::now();
     let saved = match existing {
         Some(e) => {
+            let stale = |now: i32, sent: i32| {
+                ServiceError::Conflict(format!(
+                    "the judgment has changed: version {now}, you sent {sent}; reload and retry"
+                ))
+            };
             match input.expected_version {
                 Some(v) if v == e.version => {}
-                Some(v) => {
-                    return Err(ServiceError::Conflict(format!(
-                        "the judgment has changed: version {}, you sent {v}",
-                        e.version
-                    )))
-                }
+                Some(v) => return Err(stale(e.version, v)),
                 None => {
                     return Err(ServiceError::Conflict(format!(
                         "a judgment exists for this cell (version {}): send expectedVersion to update it",
@@ -178,7 +178,14 @@ pub async fn tag(
             a.version = Set(e.version + 1);
             a.updated_at = Set(now);
             a.evaluator_id = Set(user.id);
-            let updated = a.update(&txn).await?;
+            // On PostgreSQL another evaluator's request may have read the same version: only
+            // one update finds it, and its row lock keeps the evidence and causes below its own.
+            let updated = discontinuity::Entity::update(a)
+                .validate()?
+                .filter(discontinuity::Column::Version.eq(e.version))
+                .exec(&txn)
+                .await
+                .map_err(|err| or_stale(err, || stale(e.version + 1, e.version)))?;
             discontinuity_evidence::Entity::delete_many()
                 .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
                 .exec(&txn)
@@ -208,7 +215,19 @@ pub async fn tag(
                 ..Default::default()
             }
             .insert(&txn)
-            .await?
+            .await
+            .map_err(|e| {
+                // The same cell's first judgment, made at the same time (PostgreSQL).
+                if is_unique_violation(&e) {
+                    ServiceError::Conflict(
+                        "a judgment for this cell was just recorded: reload it and send \
+                         expectedVersion to update it"
+                            .into(),
+                    )
+                } else {
+                    e.into()
+                }
+            })?
         }
     };
     for qid in evidence {

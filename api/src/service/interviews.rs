@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDate, Utc};
 use entities::{interview, quotation, quotation_code, study, study_case};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect, Set,
@@ -11,7 +12,7 @@ use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
 use crate::service::studies::{non_empty, readable_case};
@@ -41,13 +42,39 @@ pub async fn readable_interview<C: ConnectionTrait>(
     caller: &Caller,
     interview_id: i64,
 ) -> ServiceResult<(interview::Model, study_case::Model, study::Model)> {
-    let i = interview::Entity::find_by_id(interview_id)
+    find_interview(db, caller, interview_id, None).await
+}
+
+/// An interview as `readable_interview` gives it, its row locked until the transaction
+/// ends. Every write to an interview's transcript or quotations takes this lock first: a
+/// transcript edit re-anchors the quotations it read, so on PostgreSQL (READ COMMITTED) a
+/// quotation created, moved or deleted meanwhile would be missed or overwritten with offsets
+/// from the old text. SQLite has no row locks; its writers are serialised anyway.
+pub async fn locked_interview<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    interview_id: i64,
+) -> ServiceResult<(interview::Model, study_case::Model, study::Model)> {
+    find_interview(txn, caller, interview_id, Some(LockType::NoKeyUpdate)).await
+}
+
+async fn find_interview<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    interview_id: i64,
+    lock: Option<LockType>,
+) -> ServiceResult<(interview::Model, study_case::Model, study::Model)> {
+    let mut select = interview::Entity::find_by_id(interview_id);
+    if let Some(lock) = lock {
+        select = select.lock(lock);
+    }
+    let i = select
         .one(db)
         .await?
         .ok_or_else(|| ServiceError::not_found("interview"))?;
     let (c, s) = readable_case(db, caller, i.case_id)
         .await
-        .map_err(|_| ServiceError::not_found("interview"))?;
+        .map_err(|e| e.hidden_as("interview"))?;
     Ok((i, c, s))
 }
 
@@ -179,13 +206,17 @@ pub async fn update_interview(
     input: InterviewUpdate,
 ) -> ServiceResult<TranscriptEdit> {
     let txn = begin_write(db).await?;
-    let (current, _case, study) = readable_interview(&txn, caller, input.id).await?;
+    // Locked before anything is read: the quotations below are all there are until commit.
+    let (current, _case, study) = locked_interview(&txn, caller, input.id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
+    let stale = |now: i32| {
+        ServiceError::Conflict(format!(
+            "the interview has changed: version {now}, you sent {}; reload and retry",
+            input.version
+        ))
+    };
     if current.version != input.version {
-        return Err(ServiceError::Conflict(format!(
-            "the interview has changed: version {}, you sent {}; reload and retry",
-            current.version, input.version
-        )));
+        return Err(stale(current.version));
     }
     let mut active: interview::ActiveModel = current.clone().into();
     if let Some(label) = &input.label {
@@ -275,7 +306,13 @@ pub async fn update_interview(
     }
     active.version = Set(current.version + 1);
     active.updated_at = Set(Utc::now());
-    let updated = active.update(&txn).await?;
+    // The version condition keeps the check and the write one step even without the lock.
+    let updated = interview::Entity::update(active)
+        .validate()?
+        .filter(interview::Column::Version.eq(current.version))
+        .exec(&txn)
+        .await
+        .map_err(|e| or_stale(e, || stale(current.version + 1)))?;
     // Re-indexes the passages and every quotation of the interview.
     change_log::append(&txn, change_log::Entity::Interview, updated.id, Op::Upsert).await?;
     crate::service::audit::record(

@@ -2,16 +2,17 @@
 
 use chrono::Utc;
 use entities::{code, memo, quotation};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
 };
 
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::interviews::readable_interview;
 use crate::service::studies::{readable_case, readable_study};
 
@@ -47,7 +48,10 @@ impl Target {
     }
 }
 
-/// The study a target belongs to, if the caller may read it (NOT_FOUND otherwise).
+/// The study a target belongs to, if the caller may read it (NOT_FOUND otherwise). Codes and
+/// quotations can be deleted (merged codes too), and memos have no foreign key to their
+/// target: the target's row is key-share locked until commit, so that a deletion waits for
+/// the memo and then deletes it with the rest, or goes first and the memo is NOT_FOUND.
 async fn study_of<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
@@ -59,6 +63,7 @@ async fn study_of<C: ConnectionTrait>(
         Target::Interview(id) => Ok(readable_interview(db, caller, id).await?.2),
         Target::Code(id) => {
             let c = code::Entity::find_by_id(id)
+                .lock(LockType::KeyShare)
                 .one(db)
                 .await?
                 .ok_or_else(|| ServiceError::not_found("code"))?;
@@ -66,6 +71,7 @@ async fn study_of<C: ConnectionTrait>(
         }
         Target::Quotation(id) => {
             let q = quotation::Entity::find_by_id(id)
+                .lock(LockType::KeyShare)
                 .one(db)
                 .await?
                 .ok_or_else(|| ServiceError::not_found("quotation"))?;
@@ -128,7 +134,7 @@ async fn own_memo<C: ConnectionTrait>(
         .ok_or_else(|| ServiceError::not_found("memo"))?;
     let study = readable_study(db, caller, m.study_id)
         .await
-        .map_err(|_| ServiceError::not_found("memo"))?;
+        .map_err(|e| e.hidden_as("memo"))?;
     let is_author = m.author_id.is_some() && m.author_id == caller.user_id();
     let permission = if is_author {
         Permission::Annotate
@@ -138,11 +144,17 @@ async fn own_memo<C: ConnectionTrait>(
     caller.authorize(study.id, study.is_public, permission)?;
     if m.version != version {
         return Err(ServiceError::Conflict(format!(
-            "the memo has changed: version {}, you sent {version}",
+            "the memo has changed: version {}, you sent {version}; reload and retry",
             m.version
         )));
     }
     Ok(m)
+}
+
+fn stale(version: i32) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "the memo has changed since version {version}; reload and retry"
+    ))
 }
 
 pub async fn update_memo(
@@ -161,7 +173,13 @@ pub async fn update_memo(
     a.text = Set(text.to_owned());
     a.version = Set(m.version + 1);
     a.updated_at = Set(Utc::now());
-    let updated = a.update(&txn).await?;
+    // On PostgreSQL another writer may have read the same version: only one update finds it.
+    let updated = memo::Entity::update(a)
+        .validate()?
+        .filter(memo::Column::Version.eq(version))
+        .exec(&txn)
+        .await
+        .map_err(|e| or_stale(e, || stale(version)))?;
     crate::service::audit::record(
         &txn,
         caller,
@@ -184,7 +202,14 @@ pub async fn delete_memo(
 ) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
     let m = own_memo(&txn, caller, id, version).await?;
-    memo::Entity::delete_by_id(id).exec(&txn).await?;
+    let deleted = memo::Entity::delete_many()
+        .filter(memo::Column::Id.eq(id))
+        .filter(memo::Column::Version.eq(version))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(stale(version));
+    }
     crate::service::audit::record(
         &txn,
         caller,

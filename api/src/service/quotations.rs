@@ -5,10 +5,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
 use entities::{ambito, case_ambito, code, interview, quotation, quotation_code, study_case};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -18,7 +18,7 @@ use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
-use crate::service::interviews::readable_interview;
+use crate::service::interviews::locked_interview;
 use crate::service::page::{Page, PageRequest};
 use crate::service::studies::readable_study_ids;
 
@@ -57,15 +57,22 @@ pub fn check_span(start: i64, end: i64, length: i32) -> ServiceResult<(i32, i32)
     Ok((start as i32, end as i32))
 }
 
-/// Codes must exist and belong to the interview's study.
+/// Codes must exist and belong to the interview's study. They stay so until commit: the
+/// key-share lock is the one the links' foreign key takes anyway, taken here before any link
+/// row is touched, so that a merge or deletion of these codes (which locks them first) and
+/// this write wait for each other instead of each holding what the other needs.
 async fn check_codes<C: ConnectionTrait>(
     db: &C,
     study_id: i64,
     code_ids: &[i64],
 ) -> ServiceResult<Vec<i64>> {
     let unique: BTreeSet<i64> = code_ids.iter().copied().collect();
+    if unique.is_empty() {
+        return Ok(Vec::new());
+    }
     let found = code::Entity::find()
         .filter(code::Column::Id.is_in(unique.iter().copied()))
+        .lock(LockType::KeyShare)
         .all(db)
         .await?;
     if found.len() != unique.len() {
@@ -109,7 +116,7 @@ pub async fn create_quotation(
     input: NewQuotation,
 ) -> ServiceResult<quotation::Model> {
     let txn = begin_write(db).await?;
-    let (interview, _case, study) = readable_interview(&txn, caller, input.interview_id).await?;
+    let (interview, _case, study) = locked_interview(&txn, caller, input.interview_id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     let (start, end) = check_span(input.start, input.end, interview.length)?;
     let code_ids = check_codes(&txn, study.id, &input.code_ids).await?;
@@ -134,20 +141,26 @@ pub async fn create_quotation(
     Ok(q)
 }
 
-/// A quotation with its interview, checked readable.
-async fn readable_quotation<C: ConnectionTrait>(
-    db: &C,
+/// A quotation to change, with its interview (locked, see `locked_interview`), checked
+/// readable.
+async fn quotation_to_write<C: ConnectionTrait>(
+    txn: &C,
     caller: &Caller,
     id: i64,
 ) -> ServiceResult<(quotation::Model, interview::Model, entities::study::Model)> {
-    let q = quotation::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("quotation"))?;
-    let (i, _c, s) = readable_interview(db, caller, q.interview_id)
+    let find = || async {
+        quotation::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("quotation"))
+    };
+    let q = find().await?;
+    let (i, _c, s) = locked_interview(txn, caller, q.interview_id)
         .await
-        .map_err(|_| ServiceError::not_found("quotation"))?;
-    Ok((q, i, s))
+        .map_err(|e| e.hidden_as("quotation"))?;
+    // Read again under the lock: a transcript edit that held it may have moved or deleted
+    // the quotation, and its version, span and codes are what this write starts from.
+    Ok((find().await?, i, s))
 }
 
 fn stale(current: i32, given: i32) -> ServiceError {
@@ -162,7 +175,7 @@ pub async fn update_quotation(
     input: QuotationUpdate,
 ) -> ServiceResult<quotation::Model> {
     let txn = begin_write(db).await?;
-    let (q, interview, study) = readable_quotation(&txn, caller, input.id).await?;
+    let (q, interview, study) = quotation_to_write(&txn, caller, input.id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     if q.version != input.version {
         return Err(stale(q.version, input.version));
@@ -223,7 +236,7 @@ pub async fn delete_quotation(
     version: i32,
 ) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
-    let (q, _interview, study) = readable_quotation(&txn, caller, id).await?;
+    let (q, _interview, study) = quotation_to_write(&txn, caller, id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     if q.version != version {
         return Err(stale(q.version, version));
@@ -266,7 +279,7 @@ pub async fn list(
     page: PageRequest,
 ) -> ServiceResult<Page<quotation::Model>> {
     use sea_orm::sea_query::Condition;
-    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    use sea_orm::{PaginatorTrait, QueryOrder};
 
     let limit = page.limit()?;
     let mut study_ids = readable_study_ids(db, caller).await?;
@@ -391,14 +404,22 @@ pub async fn quotations_with_codes<C: ConnectionTrait>(
     roots: &[i64],
     all: bool,
 ) -> ServiceResult<Vec<i64>> {
+    // A code named twice is one condition: counted twice, `all` could never be met.
+    let roots: BTreeSet<i64> = roots.iter().copied().collect();
     let root_codes = code::Entity::find()
         .filter(code::Column::Id.is_in(roots.iter().copied()))
         .all(db)
         .await?;
+    let mut codebooks: HashMap<i64, Vec<code::Model>> = HashMap::new();
     let mut per_root: Vec<BTreeSet<i64>> = Vec::new();
     for root in &root_codes {
-        let study = study_codes(db, root.study_id).await?;
-        let subtree = with_descendants(&study, &[root.id]);
+        let study = match codebooks.entry(root.study_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(study_codes(db, root.study_id).await?)
+            }
+        };
+        let subtree = with_descendants(study, &[root.id]);
         let tagged: BTreeSet<i64> = quotation_code::Entity::find()
             .filter(quotation_code::Column::CodeId.is_in(subtree))
             .all(db)

@@ -85,7 +85,7 @@ pub async fn readable_case<C: ConnectionTrait>(
         .ok_or_else(|| ServiceError::not_found("case"))?;
     let s = readable_study(db, caller, c.study_id)
         .await
-        .map_err(|_| ServiceError::not_found("case"))?;
+        .map_err(|e| e.hidden_as("case"))?;
     Ok((c, s))
 }
 
