@@ -85,3 +85,42 @@ async fn a_failing_token_lookup_is_internal_not_a_bad_token() {
         .unwrap();
     assert_eq!(resp.status(), 500);
 }
+
+/// U+0000 is refused wherever it comes, in variables or written in the query, before any
+/// write: PostgreSQL cannot store it (a database error, INTERNAL) and SQLite would keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_holding_nul_is_refused_before_it_reaches_the_database() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let corpus = server.corpus(&admin, "Nul", &["R: è così."]).await;
+    let create = "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"Int\", transcript: $t}) { id } }";
+    let sent = server
+        .gql(
+            t,
+            create,
+            json!({"c": corpus.case, "t": "R: sì\u{0}, è così."}),
+        )
+        .await;
+    assert_eq!(error_code(&sent), "BAD_USER_INPUT", "{sent:#}");
+    assert!(sent.to_string().contains("NUL"), "{sent:#}");
+    let written = server
+        .gql(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\\u0000\"}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    assert_eq!(error_code(&written), "BAD_USER_INPUT", "{written:#}");
+    let left = server
+        .ok(
+            t,
+            "query($c: ID!) { node(id: $c) { ... on Case { interviews { totalCount } } } }",
+            json!({"c": corpus.case}),
+        )
+        .await;
+    assert_eq!(
+        left["node"]["interviews"]["totalCount"], 1,
+        "nothing written"
+    );
+}

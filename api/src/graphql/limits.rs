@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, Name, Request, ServerError};
+use async_graphql::{ErrorExtensionValues, Name, Request, ServerError, Value};
 
 use crate::auth::Caller;
 
@@ -65,6 +65,15 @@ impl Walk<'_> {
             match &item.node {
                 Selection::Field(f) => {
                     let f = &f.node;
+                    // Variables stand in as null here: their values are checked apart.
+                    if f.arguments.iter().any(|(_, v)| {
+                        v.node
+                            .clone()
+                            .into_const_with(|_| Ok::<_, std::convert::Infallible>(Value::Null))
+                            .is_ok_and(|v| holds_nul(&v))
+                    }) {
+                        return Err(NUL_REFUSED.into());
+                    }
                     if f.alias.is_some() {
                         self.aliases += 1;
                         if self.aliases > MAX_ALIASES {
@@ -112,6 +121,20 @@ impl Walk<'_> {
     }
 }
 
+/// No database keeps U+0000 in text (PostgreSQL refuses it, SQLite cuts strings there), and
+/// no transcript, label or memo needs it: such input is refused whole, in one place, rather
+/// than failing as a database error wherever it is written.
+const NUL_REFUSED: &str = "text must not contain NUL (U+0000) characters";
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::List(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields.values().any(holds_nul),
+        _ => false,
+    }
+}
+
 pub fn check(doc: &ExecutableDocument) -> Result<(), String> {
     let mut walk = Walk {
         fragments: &doc.fragments,
@@ -132,15 +155,18 @@ pub fn check(doc: &ExecutableDocument) -> Result<(), String> {
 /// Checks a request before it runs. The document parsed here stays in the request, and the
 /// executor reuses it; a query that does not parse is left to the executor to report.
 pub fn check_request(request: &mut Request, caller: &Caller) -> Result<(), ServerError> {
-    let Ok(doc) = request.parsed_query() else {
-        return Ok(());
-    };
     let refuse = |message: String, code: &str| {
         let mut e = ServerError::new(message, None);
         let mut ext = ErrorExtensionValues::default();
         ext.set("code", code);
         e.extensions = Some(ext);
         e
+    };
+    if request.variables.values().any(holds_nul) {
+        return Err(refuse(NUL_REFUSED.into(), "BAD_USER_INPUT"));
+    }
+    let Ok(doc) = request.parsed_query() else {
+        return Ok(());
     };
     check(doc).map_err(|m| refuse(m, "BAD_USER_INPUT"))?;
     // Every write needs a token: refuse anonymous mutations before anything runs.
