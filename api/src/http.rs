@@ -171,25 +171,14 @@ impl CallerError {
     /// The answer of the GraphQL endpoint: 401 UNAUTHENTICATED, or 500 INTERNAL with a log id
     /// (a client told that its token is bad would throw a good one away).
     fn graphql_response(self) -> Response {
-        let (status, error) = match self {
-            Self::Refused(message) => (
-                StatusCode::UNAUTHORIZED,
-                async_graphql::ServerError::new(message, None),
-            ),
-            Self::Failed(e) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                async_graphql::Error::from(e).into_server_error(Default::default()),
-            ),
+        let status = match self {
+            Self::Refused(_) => StatusCode::UNAUTHORIZED,
+            Self::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut errors = vec![error];
-        if status == StatusCode::UNAUTHORIZED {
-            errors[0].extensions = Some({
-                let mut ext = async_graphql::ErrorExtensionValues::default();
-                ext.set("code", "UNAUTHENTICATED");
-                ext
-            });
-        }
-        let body = serde_json::json!({ "data": null, "errors": errors });
+        let body = serde_json::json!({
+            "data": null,
+            "errors": [outside_fields(self.into_graphql_error())]
+        });
         (status, Json(body)).into_response()
     }
 
@@ -208,6 +197,13 @@ impl CallerError {
             Self::Failed(e) => e.into(),
         }
     }
+}
+
+/// An error raised before or between fields (no field, no position in the query).
+fn outside_fields(e: async_graphql::Error) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(e.message, None);
+    error.extensions = e.extensions;
+    error
 }
 
 /// Resolves the caller: anonymous without a header, an error for a bad or unknown token.
@@ -486,9 +482,7 @@ impl async_graphql::Executor for Checked {
             .and_then(|t| t.downcast_ref::<SocketToken>())
             .and_then(|t| t.0.clone());
         let refusal = |e: CallerError| {
-            async_graphql::Response::from_errors(vec![e
-                .into_graphql_error()
-                .into_server_error(Default::default())])
+            async_graphql::Response::from_errors(vec![outside_fields(e.into_graphql_error())])
         };
         let answers = async move {
             let caller = match caller_from_secret(&state.db, secret.as_deref()).await {
@@ -526,13 +520,12 @@ impl async_graphql::Executor for Checked {
                     match caller_from_secret(&db, secret.as_deref()).await {
                         Ok(now) if now == caller => Some((event, Some(events))),
                         Ok(_) => Some((
-                            async_graphql::Response::from_errors(vec![
+                            async_graphql::Response::from_errors(vec![outside_fields(
                                 crate::graphql::error::coded(
                                     "your access to this study changed: subscribe again",
                                     "FORBIDDEN",
-                                )
-                                .into_server_error(Default::default()),
-                            ]),
+                                ),
+                            )]),
                             None,
                         )),
                         Err(e) => Some((refusal(e), None)),

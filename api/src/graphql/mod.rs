@@ -101,11 +101,11 @@ pub struct RequestCtx {
     pub loaders: Loaders,
     pub search: Arc<SearchIndex>,
     pub events: live::Events,
-    /// The studies the caller may read, once per request (not kept by a subscription: a
-    /// study made private stops its events).
+    /// The studies the caller may read, once per request (not kept by a subscription: see
+    /// `for_operation`).
     readable: Option<OnceCell<Option<HashSet<i64>>>>,
     /// A study's judgments, loaded once per request however many cases ask for them (not
-    /// kept for mutations: see `for_mutation`).
+    /// kept by mutations and subscriptions: see `for_operation`).
     judgments: Option<tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>>,
 }
 
@@ -128,23 +128,12 @@ impl RequestCtx {
         }
     }
 
-    /// For a mutation: its fields run one after another, and each must read what the previous
-    /// ones wrote (`a: updateQuotation(…) { codes } b: updateQuotation(…) { codes }`), so
-    /// nothing read is kept from one field to the next.
-    pub fn for_mutation(
-        db: DatabaseConnection,
-        caller: Caller,
-        search: Arc<SearchIndex>,
-        events: live::Events,
-    ) -> Self {
-        Self {
-            loaders: Loaders::uncached_in_passes(&db),
-            judgments: None,
-            ..Self::new(db, caller, search, events)
-        }
-    }
-
-    /// The context an operation of this type runs with.
+    /// The context an operation of this type runs with. A query keeps what it reads for the
+    /// whole request. A mutation's fields run one after another, and each must read what the
+    /// previous ones wrote (`a: updateQuotation(…) { codes } b: updateQuotation(…) { codes }`),
+    /// so it keeps nothing from one field to the next. A subscription lives long: it keeps
+    /// nothing at all, and checks again which studies it may read at every event (a study made
+    /// private stops its events).
     pub fn for_operation(
         operation: OperationType,
         db: DatabaseConnection,
@@ -152,10 +141,16 @@ impl RequestCtx {
         search: Arc<SearchIndex>,
         events: live::Events,
     ) -> Self {
-        match operation {
-            OperationType::Query => Self::new(db, caller, search, events),
-            OperationType::Mutation => Self::for_mutation(db, caller, search, events),
-            OperationType::Subscription => Self::for_subscription(db, caller, search, events),
+        let loaders = match operation {
+            OperationType::Query => return Self::new(db, caller, search, events),
+            OperationType::Mutation => Loaders::uncached_in_passes(&db),
+            OperationType::Subscription => Loaders::uncached(&db),
+        };
+        Self {
+            loaders,
+            readable: (operation == OperationType::Mutation).then(OnceCell::new),
+            judgments: None,
+            ..Self::new(db, caller, search, events)
         }
     }
 
@@ -174,21 +169,6 @@ impl RequestCtx {
         let j = Arc::new(Judgments::load(&self.db, &self.caller, study_id).await?);
         cache.insert(study_id, j.clone());
         Ok(j)
-    }
-
-    /// For a subscription: it lives long, so its loaders must not cache.
-    pub fn for_subscription(
-        db: DatabaseConnection,
-        caller: Caller,
-        search: Arc<SearchIndex>,
-        events: live::Events,
-    ) -> Self {
-        Self {
-            loaders: Loaders::uncached(&db),
-            readable: None,
-            judgments: None,
-            ..Self::new(db, caller, search, events)
-        }
     }
 
     /// After a write to searchable data: wait until a search sees it (read-your-writes).
