@@ -110,7 +110,7 @@ async fn nested_reads_cost_the_same_number_of_statements_whatever_the_rows() {
     // Once, in CI on PostgreSQL, the first large read counted 21 statements against 20 (not
     // reproduced in hundreds of reads since). The likely cause: the pool opens connections
     // as reads need them; a batch waiting for a new one (slow on PostgreSQL) lets the rest
-    // of the query run ahead, and `codes_of_study`, asked by `codebook` and again by every
+    // of the query run ahead, and `codebook`, asked by `Study.codebook` and again by every
     // quotation code's `path`, is fetched twice if its first batch is still in flight. So
     // the reads compared run on a pool that has grown.
     nested_statements(&server, &token, &large).await;
@@ -328,5 +328,310 @@ async fn private_studies_are_invisible_without_a_role() {
     assert_eq!(
         public["interviews"]["edges"][0]["node"]["transcript"],
         "INT:"
+    );
+}
+
+const INTERVIEW_PAGE: &str = "query($i: ID!, $n: Int!, $a: String) { node(id: $i) { ... on Interview { quotations(first: $n, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { id start version } } } } } }";
+const ROOT_PAGE: &str = "query($f: QuotationFilter, $n: Int!, $a: String) { quotations(filter: $f, first: $n, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { id start version interview { label } } } } }";
+
+/// One page of quotations, through `Interview.quotations` (`interview` set) or the root
+/// `quotations(filter:)` over `interviews`.
+async fn quotation_page(
+    server: &TestServer,
+    token: &str,
+    interview: Option<&Value>,
+    interviews: &[Value],
+    first: i64,
+    after: Option<&str>,
+) -> Value {
+    let body = match interview {
+        Some(i) => {
+            server
+                .gql(
+                    Some(token),
+                    INTERVIEW_PAGE,
+                    json!({"i": i, "n": first, "a": after}),
+                )
+                .await
+        }
+        None => {
+            server
+                .gql(
+                    Some(token),
+                    ROOT_PAGE,
+                    json!({"f": {"interviewIds": interviews}, "n": first, "a": after}),
+                )
+                .await
+        }
+    };
+    assert!(
+        body.get("errors").is_none(),
+        "page after {after:?}: {body:#}"
+    );
+    match interview {
+        Some(_) => body["data"]["node"]["quotations"].clone(),
+        None => body["data"]["quotations"].clone(),
+    }
+}
+
+/// "Int. n@start" for each edge of a page.
+fn positions(conn: &Value) -> Vec<String> {
+    conn["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            let label = n["interview"]["label"].as_str().unwrap_or("Int. 1");
+            format!("{label}@{}", n["start"])
+        })
+        .collect()
+}
+
+/// Between two pages another analyst deletes, moves forward or moves back the last
+/// quotation of the first page: the next page still starts right after where the first
+/// one ended, in the order as it now stands, neither skipping nor repeating a quotation.
+#[tokio::test]
+async fn quotation_pages_continue_where_they_were_whatever_happens_to_the_cursors_quotation() {
+    let server = TestServer::empty().await;
+    let owner = server.admin().await;
+    let text = "R: una frase qualsiasi, detta e ridetta. ".repeat(10);
+    for (root, change) in [
+        (false, "delete"),
+        (false, "forward"),
+        (false, "back"),
+        (true, "delete"),
+        (true, "forward"),
+        (true, "back"),
+    ] {
+        let corpus = server
+            .corpus(&owner, "Paging", &[text.as_str(), text.as_str()])
+            .await;
+        let study = tests::id_number(corpus.study.as_str().unwrap());
+        let other = server.token("bruna", "analyst", Some(study)).await;
+        let ids: Vec<Value> = corpus.interviews.iter().map(|i| i["id"].clone()).collect();
+        for interview in &ids {
+            for start in [0, 10, 20, 30, 40, 50] {
+                server
+                    .ok(
+                        Some(&owner),
+                        "mutation($i: ID!, $s: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: 55, codeIds: []}) { id } }",
+                        json!({"i": interview, "s": start + 2}),
+                    )
+                    .await;
+            }
+        }
+        let interview = (!root).then_some(&ids[0]);
+        let first = quotation_page(&server, &owner, interview, &ids, 3, None).await;
+        let mut seen = positions(&first);
+        let last = first["edges"][2]["node"].clone();
+        assert!(seen[2].ends_with("@22"), "{seen:?}");
+        let mutation = match change {
+            "delete" => "mutation($q: ID!, $v: Int!) { deleteQuotation(id: $q, version: $v) }",
+            "forward" => "mutation($q: ID!, $v: Int!) { updateQuotation(input: {id: $q, version: $v, start: 47}) { id } }",
+            _ => "mutation($q: ID!, $v: Int!) { updateQuotation(input: {id: $q, version: $v, start: 5}) { id } }",
+        };
+        server
+            .ok(
+                Some(&other),
+                mutation,
+                json!({"q": last["id"], "v": last["version"]}),
+            )
+            .await;
+        let mut after = first["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        while let Some(a) = after {
+            let page = quotation_page(&server, &owner, interview, &ids, 3, Some(&a)).await;
+            seen.extend(positions(&page));
+            after = match page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+                true => page["pageInfo"]["endCursor"].as_str().map(str::to_owned),
+                false => None,
+            };
+        }
+        let mut expected: Vec<String> = ["@2", "@12", "@22", "@32", "@42"]
+            .iter()
+            .map(|p| format!("Int. 1{p}"))
+            .collect();
+        if change == "forward" {
+            // Seen on page 1 at 22, and again at its new place: it did move past the cursor.
+            expected.push("Int. 1@47".into());
+        }
+        expected.push("Int. 1@52".into());
+        if root {
+            expected.extend([2, 12, 22, 32, 42, 52].map(|s| format!("Int. 2@{s}")));
+        }
+        assert_eq!(
+            seen,
+            expected,
+            "{change} through {}",
+            if root {
+                "quotations(filter:)"
+            } else {
+                "Interview.quotations"
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn quotation_cursors_are_checked_without_reading_the_quotation_they_name() {
+    use base64::Engine as _;
+    let server = TestServer::empty().await;
+    let owner = server.admin().await;
+    let corpus = server
+        .corpus(
+            &owner,
+            "Cursori",
+            &["R: prima intervista.", "R: seconda intervista."],
+        )
+        .await;
+    let ids: Vec<Value> = corpus.interviews.iter().map(|i| i["id"].clone()).collect();
+    for interview in &ids {
+        server
+            .ok(
+                Some(&owner),
+                "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 8, codeIds: []}) { id } }",
+                json!({"i": interview}),
+            )
+            .await;
+    }
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let refused = |body: &Value| -> String {
+        assert_eq!(error_code(body), "BAD_USER_INPUT", "{body:#}");
+        body["errors"][0]["message"].as_str().unwrap().to_owned()
+    };
+    // An id-only cursor, as served before: refused by name, on both lists.
+    let old = b64("cursor:1");
+    let body = server
+        .gql(
+            Some(&owner),
+            INTERVIEW_PAGE,
+            json!({"i": ids[0], "n": 5, "a": old}),
+        )
+        .await;
+    assert!(refused(&body).contains("older version"), "{body:#}");
+    let body = server
+        .gql(Some(&owner), ROOT_PAGE, json!({"n": 5, "a": old}))
+        .await;
+    assert!(refused(&body).contains("older version"), "{body:#}");
+    for bad in [
+        "not-a-cursor",
+        &b64("quotation-v1:1:2:3"),
+        &b64("quotation-v1:1:2:3:x"),
+    ] {
+        let body = server
+            .gql(Some(&owner), ROOT_PAGE, json!({"n": 5, "a": bad}))
+            .await;
+        refused(&body);
+    }
+    // A cursor of another interview's list is refused there.
+    let second = quotation_page(&server, &owner, Some(&ids[1]), &ids, 1, None).await;
+    let body = server
+        .gql(
+            Some(&owner),
+            INTERVIEW_PAGE,
+            json!({"i": ids[0], "n": 5, "a": second["pageInfo"]["endCursor"]}),
+        )
+        .await;
+    refused(&body);
+    // A well-formed key that no quotation has is just a place in the order: nothing tells
+    // whether a quotation with that id exists (or is readable).
+    let first = tests::id_number(ids[0].as_str().unwrap());
+    let page = quotation_page(
+        &server,
+        &owner,
+        None,
+        &ids,
+        5,
+        Some(&b64(&format!("quotation-v1:{first}:0:0:999999"))),
+    )
+    .await;
+    assert_eq!(page["totalCount"], 2);
+    assert_eq!(page["edges"].as_array().unwrap().len(), 2);
+}
+
+/// A code on more quotations than one statement can bind ids for (SQLite 32,766, PostgreSQL
+/// 65,535): filtering by it and analysing the study still answer, with every quotation.
+#[tokio::test]
+async fn a_code_on_more_quotations_than_a_statement_binds_is_still_read() {
+    use sea_orm::ConnectionTrait;
+    const MORE: u64 = 66_000;
+    let server = TestServer::empty().await;
+    let owner = server.admin().await;
+    let corpus = server
+        .corpus(&owner, "Tanti", &["R: una risposta breve."])
+        .await;
+    let code = server
+        .ok(
+            Some(&owner),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Ovunque\"}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let quotation = server
+        .ok(
+            Some(&owner),
+            "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 8, codeIds: [$c]}) { id } }",
+            json!({"i": corpus.interviews[0]["id"], "c": code}),
+        )
+        .await["createQuotation"]["id"]
+        .clone();
+    let (q, c) = (
+        tests::id_number(quotation.as_str().unwrap()),
+        tests::id_number(code.as_str().unwrap()),
+    );
+    // Copies of the quotation and its link, straight into the tables: through the API this
+    // many would take minutes.
+    let db = &server.db.conn;
+    db.execute_unprepared(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {MORE}) \
+         INSERT INTO quotation (interview_id, start_pos, end_pos, memo, coder_id, version, created_at, updated_at) \
+         SELECT q.interview_id, q.start_pos, q.end_pos, q.memo, q.coder_id, q.version, q.created_at, q.updated_at \
+         FROM quotation q CROSS JOIN n WHERE q.id = {q}"
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO quotation_code (quotation_id, code_id) \
+         SELECT q.id, {c} FROM quotation q \
+         WHERE q.interview_id = (SELECT interview_id FROM quotation WHERE id = {q}) AND q.id <> {q}"
+    ))
+    .await
+    .unwrap();
+    let data = server
+        .ok(
+            Some(&owner),
+            "query($s: ID!, $c: ID!) {
+               quotations(filter: {codeIds: [$c]}, first: 2) { totalCount }
+               all: quotations(filter: {codeIds: [$c], codeMatch: ALL}, first: 2) { totalCount }
+               codeFrequencies(studyId: $s) { code { id } quotations }
+             }",
+            json!({"s": corpus.study, "c": code}),
+        )
+        .await;
+    assert_eq!(data["quotations"]["totalCount"], MORE + 1);
+    assert_eq!(data["all"]["totalCount"], MORE + 1);
+    assert_eq!(
+        data["codeFrequencies"],
+        json!([{"code": {"id": code}, "quotations": MORE + 1}])
+    );
+    // Codes of a list of quotations as long.
+    use api_entities::quotation;
+    use sea_orm::{EntityTrait, QuerySelect};
+    let ids: Vec<i64> = quotation::Entity::find()
+        .select_only()
+        .column(quotation::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .unwrap();
+    let codes = api::service::quotations::codes_of_quotations(db, ids.iter().copied())
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), ids.len());
+    assert!(
+        codes.values().all(|of| of.len() == 1 && of.contains(&c)),
+        "{:?}",
+        codes.values().next()
     );
 }

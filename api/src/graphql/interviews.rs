@@ -13,6 +13,7 @@ use super::quotations::Quotation;
 use super::scalars::Date;
 use super::studies::Case;
 use super::{connection, page_request, patch, rc, Conn};
+use crate::service::quotations::QuotationKey;
 use crate::service::{interviews as service, page, studies};
 use crate::text;
 
@@ -141,8 +142,17 @@ impl Interview {
             self.interview_id(),
         )
         .await?;
-        let page = page::in_memory(&rows, |q| q.id, page_request(first, after)?)?;
-        Ok(connection(page, |q| q.id, Quotation))
+        let req = super::quotations::page_request(first, after)?;
+        if req
+            .after
+            .is_some_and(|k| k.interview_id != self.interview_id())
+        {
+            return Err(bad_input(
+                "`after` is a cursor of another interview's quotations",
+            ));
+        }
+        let page = page::in_memory(&rows, QuotationKey::of, req)?;
+        Ok(super::quotations::connection(page))
     }
     /// The file an imported transcript was read from; null when it was typed in.
     async fn source_file(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {

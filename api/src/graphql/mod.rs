@@ -78,11 +78,13 @@ pub fn build_schema_with(introspection: bool) -> QuadernoSchema {
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
         .limit_directives(10);
-    if introspection {
+    let schema = if introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
-    }
+    };
+    limits::learn_schema(|| schema.sdl());
+    schema
 }
 
 pub fn build_schema() -> QuadernoSchema {
@@ -107,6 +109,8 @@ pub struct RequestCtx {
     /// A study's judgments, loaded once per request however many cases ask for them (not
     /// kept by mutations and subscriptions: see `for_operation`).
     judgments: Option<tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>>,
+    /// The list items the request has asked for (bounded by `limits::within_budget`).
+    pub pages: Arc<limits::PageBudget>,
 }
 
 impl RequestCtx {
@@ -125,6 +129,7 @@ impl RequestCtx {
             events,
             readable: Some(OnceCell::new()),
             judgments: Some(Default::default()),
+            pages: Default::default(),
         }
     }
 
@@ -195,8 +200,12 @@ impl RequestCtx {
     }
 }
 
+/// The request's context. Every resolver that reads data comes through here, a connection
+/// field once for each object it is asked on: the one place its page is counted.
 pub fn rc<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
-    ctx.data_unchecked::<RequestCtx>()
+    let r = ctx.data_unchecked::<RequestCtx>();
+    r.pages.charge(ctx);
+    r
 }
 
 /// `totalCount` on every connection.
@@ -223,6 +232,15 @@ pub fn connection<M, T: OutputType>(
     id_of: impl Fn(&M) -> i64,
     wrap: impl Fn(M) -> T,
 ) -> Conn<T> {
+    connection_with(page, |m| ids::encode_cursor(id_of(m)), wrap)
+}
+
+/// Turns a page of models into a Relay connection, each edge's cursor made by `cursor_of`.
+pub fn connection_with<M, T: OutputType>(
+    page: Page<M>,
+    cursor_of: impl Fn(&M) -> String,
+    wrap: impl Fn(M) -> T,
+) -> Conn<T> {
     let mut c = Connection::with_additional_fields(
         page.has_previous,
         page.has_next,
@@ -233,7 +251,7 @@ pub fn connection<M, T: OutputType>(
     c.edges.extend(
         page.items
             .into_iter()
-            .map(|m| Edge::new(ids::encode_cursor(id_of(&m)), wrap(m))),
+            .map(|m| Edge::new(cursor_of(&m), wrap(m))),
     );
     c
 }

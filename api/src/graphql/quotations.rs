@@ -1,6 +1,8 @@
 //! Coded quotations: spans of a transcript tagged with codes by a coder.
 
 use async_graphql::{Context, Enum, InputObject, Object, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use entities::quotation;
 
 use super::codes::Code;
@@ -11,8 +13,61 @@ use super::live::{publish, ChangeKind};
 use super::loaders::{all, one};
 use super::scalars::DateTime;
 use super::users::User;
-use super::{connection, page_request, rc, Conn};
-use crate::service::quotations as service;
+use super::{rc, Conn};
+use crate::service::page::{KeyedRequest, Page};
+use crate::service::quotations::{self as service, QuotationKey};
+
+/// Quotation cursors carry the quotation's whole sort key, so that the next page starts
+/// after it without reading it again (it may be gone, or elsewhere, by then). Versioned, so
+/// that a change of order can refuse old cursors by name.
+const CURSOR_V1: &str = "quotation-v1";
+
+pub fn encode_cursor(k: &QuotationKey) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{CURSOR_V1}:{}:{}:{}:{}",
+        k.interview_id, k.start, k.end, k.id
+    ))
+}
+
+pub fn decode_cursor(cursor: &str) -> async_graphql::Result<QuotationKey> {
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    if text.starts_with("cursor:") {
+        return Err(bad_input(
+            "this quotation cursor is from an older version of the server; \
+             read the list again from its first page",
+        ));
+    }
+    let key = text.strip_prefix(CURSOR_V1).and_then(|rest| {
+        let mut parts = rest.strip_prefix(':')?.split(':');
+        let key = QuotationKey {
+            interview_id: parts.next()?.parse().ok()?,
+            start: parts.next()?.parse().ok()?,
+            end: parts.next()?.parse().ok()?,
+            id: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(key)
+    });
+    key.ok_or_else(|| bad_input(format!("{cursor:?} is not a valid cursor")))
+}
+
+pub fn page_request(
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<KeyedRequest<QuotationKey>> {
+    Ok(KeyedRequest {
+        first: first.map(i64::from),
+        after: after.as_deref().map(decode_cursor).transpose()?,
+    })
+}
+
+/// A page of quotations as a Relay connection with key cursors.
+pub fn connection(page: Page<quotation::Model>) -> Conn<Quotation> {
+    super::connection_with(page, |q| encode_cursor(&QuotationKey::of(q)), Quotation)
+}
 
 #[derive(Clone)]
 pub struct Quotation(pub quotation::Model);
@@ -122,7 +177,7 @@ impl QuotationQuery {
             coder_ids: ids(f.coder_ids, Kind::User)?,
         };
         let page = service::list(&r.db, &r.caller, query, page_request(first, after)?).await?;
-        Ok(connection(page, |m| m.id, Quotation))
+        Ok(connection(page))
     }
 }
 
@@ -220,5 +275,39 @@ impl QuotationMutation {
             publish(r, interview_id, ChangeKind::Deleted, quotation_id).await;
         }
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_carry_the_whole_key_and_old_ones_are_refused_by_name() {
+        let key = QuotationKey {
+            interview_id: 7,
+            start: 120,
+            end: 180,
+            id: 42,
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
+        let old = URL_SAFE_NO_PAD.encode("cursor:42");
+        assert!(decode_cursor(&old)
+            .unwrap_err()
+            .message
+            .contains("older version"));
+        for bad in ["", "nope", "quotation-v1:7:120:180:42"] {
+            assert!(decode_cursor(bad).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "quotation-v1:7:120:180",
+            "quotation-v1:7:120:180:42:1",
+            "quotation-v2:7:1:2:3",
+        ] {
+            assert!(
+                decode_cursor(&URL_SAFE_NO_PAD.encode(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

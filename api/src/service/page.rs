@@ -1,4 +1,6 @@
-//! Keyset pagination over ascending ids: stable cursors whatever is inserted meanwhile.
+//! Keyset pagination: a cursor is the sort key of the last item seen, and the next page
+//! starts at the first item whose key is greater. Nothing is looked up by the cursor, so a
+//! page continues where it should whatever was inserted, moved or deleted meanwhile.
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, PartialModelTrait, QueryFilter,
@@ -10,14 +12,17 @@ use crate::error::{ServiceError, ServiceResult};
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 1000;
 
-/// What a caller asked for: at most `first` items after the item with id `after`.
+/// What a caller asked for: at most `first` items whose sort key is greater than `after`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PageRequest {
+pub struct KeyedRequest<K> {
     pub first: Option<i64>,
-    pub after: Option<i64>,
+    pub after: Option<K>,
 }
 
-impl PageRequest {
+/// A request over a list ordered by id alone, where the id is the whole sort key.
+pub type PageRequest = KeyedRequest<i64>;
+
+impl<K> KeyedRequest<K> {
     pub fn limit(&self) -> ServiceResult<usize> {
         match self.first {
             None => Ok(DEFAULT_PAGE),
@@ -73,21 +78,18 @@ where
     })
 }
 
-/// Pages a list already in memory (children loaded in one batch by a DataLoader), using the
-/// same id cursors.
-pub fn in_memory<T: Clone>(
+/// Pages a list already in memory (children loaded in one batch by a DataLoader) and sorted
+/// ascending by `key_of`, from the first item whose key is greater than the cursor's: the
+/// cursor's own item may have been deleted or moved since it was handed out.
+pub fn in_memory<T: Clone, K: Ord>(
     all: &[T],
-    id_of: impl Fn(&T) -> i64,
-    req: PageRequest,
+    key_of: impl Fn(&T) -> K,
+    req: KeyedRequest<K>,
 ) -> ServiceResult<Page<T>> {
     let limit = req.limit()?;
-    let start = match req.after {
+    let start = match &req.after {
         None => 0,
-        Some(after) => all
-            .iter()
-            .position(|x| id_of(x) == after)
-            .map(|p| p + 1)
-            .ok_or_else(|| ServiceError::bad_input("`after` is not a cursor of this list"))?,
+        Some(after) => all.partition_point(|x| key_of(x) <= *after),
     };
     let rest = &all[start.min(all.len())..];
     Ok(Page {
@@ -96,4 +98,35 @@ pub fn in_memory<T: Clone>(
         has_previous: start > 0,
         total: all.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(first: i64, after: Option<i64>) -> PageRequest {
+        PageRequest {
+            first: Some(first),
+            after,
+        }
+    }
+
+    #[test]
+    fn an_in_memory_page_resumes_after_the_cursor_even_once_its_item_is_gone() {
+        let all = [2, 4, 6, 8, 10];
+        let first = in_memory(&all, |&x| x, req(2, None)).unwrap();
+        assert_eq!(first.items, [2, 4]);
+        assert!(first.has_next && !first.has_previous);
+        let without_4 = [2, 6, 8, 10];
+        let next = in_memory(&without_4, |&x| x, req(2, Some(4))).unwrap();
+        assert_eq!(next.items, [6, 8]);
+        assert!(next.has_next && next.has_previous);
+        let last = in_memory(&all, |&x| x, req(2, Some(8))).unwrap();
+        assert_eq!(last.items, [10]);
+        assert!(!last.has_next);
+        assert!(in_memory(&all, |&x| x, req(2, Some(99)))
+            .unwrap()
+            .items
+            .is_empty());
+    }
 }

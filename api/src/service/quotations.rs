@@ -19,7 +19,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
 use crate::service::interviews::locked_interview;
-use crate::service::page::{Page, PageRequest};
+use crate::service::page::{KeyedRequest, Page};
 use crate::service::studies::readable_study_ids;
 
 #[derive(Debug, Clone, Default)]
@@ -270,18 +270,45 @@ pub struct QuotationQuery {
     pub coder_ids: Option<Vec<i64>>,
 }
 
-/// Quotations the caller may read that match the query, ordered by interview and position,
-/// one page after the quotation `page.after`.
+/// Where a quotation stands in every list of quotations: ordered by interview, start, end,
+/// then id (fields in that order, so the derived ordering is the lists' order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QuotationKey {
+    pub interview_id: i64,
+    pub start: i32,
+    pub end: i32,
+    pub id: i64,
+}
+
+impl QuotationKey {
+    pub fn of(q: &quotation::Model) -> Self {
+        Self {
+            interview_id: q.interview_id,
+            start: q.start_pos,
+            end: q.end_pos,
+            id: q.id,
+        }
+    }
+}
+
+/// Quotations the caller may read that match the query, ordered by `QuotationKey`, one page
+/// after the key `page.after`.
 pub async fn list(
     db: &DatabaseConnection,
     caller: &Caller,
     query: QuotationQuery,
-    page: PageRequest,
+    page: KeyedRequest<QuotationKey>,
 ) -> ServiceResult<Page<quotation::Model>> {
     use sea_orm::sea_query::Condition;
-    use sea_orm::{PaginatorTrait, QueryOrder};
+    use sea_orm::{PaginatorTrait, QueryOrder, QueryTrait};
 
     let limit = page.limit()?;
+    let empty = || Page {
+        items: Vec::new(),
+        has_next: false,
+        has_previous: page.after.is_some(),
+        total: 0,
+    };
     let mut study_ids = readable_study_ids(db, caller).await?;
     if let Some(wanted) = query.study_ids {
         study_ids = Some(match study_ids {
@@ -292,7 +319,9 @@ pub async fn list(
             None => wanted,
         });
     }
-    // Narrow to interviews first: studies → cases (→ ambiti) → interviews.
+    // Narrow to interviews: studies → cases (→ ambiti) → interviews, as subqueries, so that
+    // no list of ids read here is sent back as bind parameters (a backend takes at most
+    // 32,766 or 65,535 of them per statement).
     let mut cases = study_case::Entity::find()
         .select_only()
         .column(study_case::Column::Id);
@@ -303,56 +332,47 @@ pub async fn list(
         cases = cases.filter(study_case::Column::Id.is_in(ids.iter().copied()));
     }
     if let Some(codes) = &query.ambito_codes {
-        let ambito_ids: Vec<i64> = ambito::Entity::find()
+        let ambiti = ambito::Entity::find()
             .select_only()
             .column(ambito::Column::Id)
-            .filter(ambito::Column::Code.is_in(codes.iter().cloned()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let in_ambiti: Vec<i64> = case_ambito::Entity::find()
+            .filter(ambito::Column::Code.is_in(codes.iter().cloned()));
+        let in_ambiti = case_ambito::Entity::find()
             .select_only()
             .column(case_ambito::Column::CaseId)
-            .filter(case_ambito::Column::AmbitoId.is_in(ambito_ids))
-            .into_tuple()
-            .all(db)
-            .await?;
-        cases = cases.filter(study_case::Column::Id.is_in(in_ambiti));
+            .filter(case_ambito::Column::AmbitoId.in_subquery(ambiti.into_query()));
+        cases = cases.filter(study_case::Column::Id.in_subquery(in_ambiti.into_query()));
     }
-    let case_ids: Vec<i64> = cases.into_tuple().all(db).await?;
     let mut interviews = interview::Entity::find()
         .select_only()
         .column(interview::Column::Id)
-        .filter(interview::Column::CaseId.is_in(case_ids));
+        .filter(interview::Column::CaseId.in_subquery(cases.into_query()));
     if let Some(ids) = &query.interview_ids {
         interviews = interviews.filter(interview::Column::Id.is_in(ids.iter().copied()));
     }
-    let interview_ids: Vec<i64> = interviews.into_tuple().all(db).await?;
-    let mut select =
-        quotation::Entity::find().filter(quotation::Column::InterviewId.is_in(interview_ids));
+    let mut select = quotation::Entity::find()
+        .filter(quotation::Column::InterviewId.in_subquery(interviews.into_query()));
     if let Some(ids) = &query.coder_ids {
         select = select.filter(quotation::Column::CoderId.is_in(ids.iter().copied()));
     }
     if let Some(roots) = &query.code_ids {
-        let ids = quotations_with_codes(db, roots, query.all_codes).await?;
-        select = select.filter(quotation::Column::Id.is_in(ids));
+        match carrying_codes(db, roots, query.all_codes).await? {
+            Some(condition) => select = select.filter(condition),
+            None => return Ok(empty()),
+        }
     }
     let total = select.clone().count(db).await?;
-    if let Some(after) = page.after {
-        let a = quotation::Entity::find_by_id(after)
-            .one(db)
-            .await?
-            .ok_or_else(|| ServiceError::bad_input("`after` is not a cursor of this list"))?;
+    if let Some(a) = page.after {
         use quotation::Column as Q;
-        // (interview, start, end, id) > the cursor's, spelled out for every backend.
+        // (interview, start, end, id) > the cursor's, spelled out for every backend. The key
+        // comes from the cursor itself: its quotation may be gone or moved by now.
         select = select.filter(
             Condition::any().add(Q::InterviewId.gt(a.interview_id)).add(
                 Condition::all().add(Q::InterviewId.eq(a.interview_id)).add(
-                    Condition::any().add(Q::StartPos.gt(a.start_pos)).add(
-                        Condition::all().add(Q::StartPos.eq(a.start_pos)).add(
-                            Condition::any().add(Q::EndPos.gt(a.end_pos)).add(
+                    Condition::any().add(Q::StartPos.gt(a.start)).add(
+                        Condition::all().add(Q::StartPos.eq(a.start)).add(
+                            Condition::any().add(Q::EndPos.gt(a.end)).add(
                                 Condition::all()
-                                    .add(Q::EndPos.eq(a.end_pos))
+                                    .add(Q::EndPos.eq(a.end))
                                     .add(Q::Id.gt(a.id)),
                             ),
                         ),
@@ -379,39 +399,63 @@ pub async fn list(
     })
 }
 
-/// Quotations carrying any (or, with `all`, each) of `roots` or one of their descendants.
-/// The codes each quotation carries (sorted, once each), in one query.
+/// Ids sent per statement by `codes_of_quotations`: each id is a bind parameter, and a
+/// study's quotations can outnumber what a statement takes (32,766 on SQLite, 65,535 on
+/// PostgreSQL).
+const IDS_PER_STATEMENT: usize = 1000;
+
+/// The codes each quotation carries (sorted, once each), in one query per 1,000 quotations.
 pub async fn codes_of_quotations<C: ConnectionTrait>(
     db: &C,
     quotation_ids: impl IntoIterator<Item = i64>,
 ) -> ServiceResult<HashMap<i64, BTreeSet<i64>>> {
+    codes_of_quotations_by(db, quotation_ids, IDS_PER_STATEMENT).await
+}
+
+async fn codes_of_quotations_by<C: ConnectionTrait>(
+    db: &C,
+    quotation_ids: impl IntoIterator<Item = i64>,
+    per_statement: usize,
+) -> ServiceResult<HashMap<i64, BTreeSet<i64>>> {
+    let ids: Vec<i64> = quotation_ids.into_iter().collect();
     let mut codes_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-    for link in quotation_code::Entity::find()
-        .filter(quotation_code::Column::QuotationId.is_in(quotation_ids))
-        .all(db)
-        .await?
-    {
-        codes_of
-            .entry(link.quotation_id)
-            .or_default()
-            .insert(link.code_id);
+    for chunk in ids.chunks(per_statement) {
+        for link in quotation_code::Entity::find()
+            .filter(quotation_code::Column::QuotationId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            codes_of
+                .entry(link.quotation_id)
+                .or_default()
+                .insert(link.code_id);
+        }
     }
     Ok(codes_of)
 }
 
-pub async fn quotations_with_codes<C: ConnectionTrait>(
+/// The condition on quotations "carries any (or, with `all`, each) of `roots` or one of
+/// their descendants", as subqueries on the links: the quotations a code tags can be more
+/// than a statement could bind. None when no quotation can match.
+async fn carrying_codes<C: ConnectionTrait>(
     db: &C,
     roots: &[i64],
     all: bool,
-) -> ServiceResult<Vec<i64>> {
+) -> ServiceResult<Option<sea_orm::sea_query::Condition>> {
+    use sea_orm::sea_query::Condition;
+    use sea_orm::QueryTrait;
+
     // A code named twice is one condition: counted twice, `all` could never be met.
     let roots: BTreeSet<i64> = roots.iter().copied().collect();
     let root_codes = code::Entity::find()
         .filter(code::Column::Id.is_in(roots.iter().copied()))
         .all(db)
         .await?;
+    if root_codes.is_empty() || (all && root_codes.len() < roots.len()) {
+        return Ok(None);
+    }
     let mut codebooks: HashMap<i64, Vec<code::Model>> = HashMap::new();
-    let mut per_root: Vec<BTreeSet<i64>> = Vec::new();
+    let mut subtrees: Vec<BTreeSet<i64>> = Vec::new();
     for root in &root_codes {
         let study = match codebooks.entry(root.study_id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -419,26 +463,24 @@ pub async fn quotations_with_codes<C: ConnectionTrait>(
                 e.insert(study_codes(db, root.study_id).await?)
             }
         };
-        let subtree = with_descendants(study, &[root.id]);
-        let tagged: BTreeSet<i64> = quotation_code::Entity::find()
-            .filter(quotation_code::Column::CodeId.is_in(subtree))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|l| l.quotation_id)
-            .collect();
-        per_root.push(tagged);
+        subtrees.push(with_descendants(study, &[root.id]).into_iter().collect());
     }
-    if root_codes.len() < roots.len() && all {
-        return Ok(Vec::new());
+    if !all {
+        // Any of them: one set of codes, one subquery.
+        subtrees = vec![subtrees.into_iter().flatten().collect()];
     }
-    let combined = if all {
-        per_root
-            .into_iter()
-            .reduce(|a, b| a.intersection(&b).copied().collect())
-            .unwrap_or_default()
-    } else {
-        per_root.into_iter().flatten().collect()
+    let tagged = |codes: BTreeSet<i64>| {
+        quotation::Column::Id.in_subquery(
+            quotation_code::Entity::find()
+                .select_only()
+                .column(quotation_code::Column::QuotationId)
+                .filter(quotation_code::Column::CodeId.is_in(codes))
+                .into_query(),
+        )
     };
-    Ok(combined.into_iter().collect())
+    Ok(Some(
+        subtrees
+            .into_iter()
+            .fold(Condition::all(), |c, codes| c.add(tagged(codes))),
+    ))
 }
