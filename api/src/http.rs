@@ -104,8 +104,10 @@ pub fn router(state: AppState) -> Router {
     } else {
         get(|| async { (StatusCode::NOT_FOUND, "GraphiQL is switched off") })
     };
-    Router::new()
-        .route("/graphql", graphql_get.post(graphql))
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout);
+    // POST /graphql keeps its own time, to answer as GraphQL does and be counted.
+    let timed = Router::new()
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphql/assets/{file}", get(crate::graphiql::asset))
         .route(
@@ -123,14 +125,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(timeout);
+    Router::new()
+        .route("/graphql", graphql_get.layer(timeout).post(graphql))
+        .merge(timed)
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(axum::middleware::map_response_with_state(
             limits.max_body_bytes,
             explain_too_large,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
         ))
         // Outermost first on the way in: an id is set (kept if the client sent one), the
         // request's span carries it, and the response echoes it.
@@ -237,18 +239,66 @@ async fn caller_from_secret(db: &Database, secret: Option<&str>) -> Result<Calle
     }
 }
 
+/// A GraphQL request over HTTP, abandoned after the request timeout (reading its body
+/// included) with a GraphQL error, counted in the metrics like any other.
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Response {
     let started = std::time::Instant::now();
+    let limit = state.limits.request_timeout;
+    let mut operation = None;
+    let answered = tokio::time::timeout(
+        limit,
+        answer_graphql(&state, headers, request, started, &mut operation),
+    )
+    .await;
+    match answered {
+        Ok(response) => response,
+        Err(_) => {
+            let operation = operation.as_deref().unwrap_or("anonymous");
+            state
+                .metrics
+                .observe(operation, started.elapsed(), ["TIMEOUT"]);
+            timed_out(limit)
+        }
+    }
+}
+
+/// The answer to a request that outlived the timeout. Abandoning it rolls back a write
+/// still in its transaction, but not one committed already (a mutation returns only once
+/// its change is searchable, well after its commit): the client must look before retrying.
+fn timed_out(limit: Duration) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!(
+                "the request took longer than {:.1} s and was abandoned; a mutation may have \
+                 been applied all the same (in whole or, over several fields, in part): reload \
+                 what it changes before retrying",
+                limit.as_secs_f64()
+            ),
+            "extensions": { "code": "TIMEOUT", "timeoutMs": limit.as_millis() as u64 }
+        }]
+    });
+    (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response()
+}
+
+async fn answer_graphql(
+    state: &AppState,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+    started: std::time::Instant,
+    operation_name: &mut Option<String>,
+) -> Response {
     // The token's statement is mostly a wait for the database: the body is read and the
     // document parsed (naming the operation parses it, once) during that wait. `join!` polls
     // the lookup first, so its statement is under way before the rest starts.
     let (caller, operation) = tokio::join!(caller_from_headers(&state.db, &headers), async {
         let mut request = read_operation(request, state.limits.max_body_bytes).await?;
         let name = crate::metrics::operation_name(&mut request);
+        *operation_name = Some(name.clone());
         Ok::<_, Response>((request, name))
     });
     let (mut request, operation) = match operation {
@@ -264,16 +314,22 @@ async fn graphql(
             return refused.graphql_response();
         }
     };
+    let ty = operation_type(&mut request);
     let ctx = RequestCtx::for_operation(
-        operation_type(&mut request),
+        ty,
         state.db.conn.clone(),
         caller,
         state.search.clone(),
         state.events.clone(),
     );
+    let pages = ctx.pages.clone();
     let mut resp = match limits::check_request(&mut request, &ctx.caller) {
         Ok(()) => {
-            crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx))).await
+            let execution =
+                crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx)));
+            limits::within_budget(&pages, ty, execution)
+                .await
+                .unwrap_or_else(|refused| async_graphql::Response::from_errors(vec![refused]))
         }
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
@@ -377,16 +433,19 @@ async fn explain_too_large(State(max_body_bytes): State<usize>, response: Respon
     }
 }
 
-/// The type of the operation a request runs (a query when it names none that exists: the
-/// executor then reports the request's mistake).
+/// The type of the operation a request runs, chosen as the executor chooses it: the one
+/// named by `operationName`, else the document's only operation, named or not (a query when
+/// that names none: the executor then reports the request's mistake).
 fn operation_type(request: &mut async_graphql::Request) -> OperationType {
     let name = request.operation_name.clone();
     let Ok(doc) = request.parsed_query() else {
         return OperationType::Query;
     };
     let operation = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
         (DocumentOperations::Multiple(_), None) => None,
     };
     operation.map_or(OperationType::Query, |op| op.node.ty)
@@ -415,8 +474,13 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // A message is a request like an HTTP body, and is bounded alike (tungstenite alone would
+    // take 64 MiB messages).
+    let max = state.limits.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max)
+        .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let db = state.db.clone();
             GraphQLWebSocket::new(socket, Checked(state), protocol)
@@ -501,11 +565,16 @@ impl async_graphql::Executor for Checked {
                 state.search.clone(),
                 state.events.clone(),
             );
+            let pages = ctx.pages.clone();
             let request = request.data(ctx);
+            let over_budget = |refused| async_graphql::Response::from_errors(vec![refused]);
             if ty != OperationType::Subscription {
                 let schema = state.schema.clone();
                 return stream::once(async move {
-                    crate::graphql::batching::in_passes(schema.execute(request)).await
+                    let execution = crate::graphql::batching::in_passes(schema.execute(request));
+                    limits::within_budget(&pages, ty, execution)
+                        .await
+                        .unwrap_or_else(over_budget)
                 })
                 .boxed();
             }
@@ -514,9 +583,15 @@ impl async_graphql::Executor for Checked {
             let events = state.schema.execute_stream(request);
             stream::unfold(Some(events), move |events| {
                 let (db, secret, caller) = (state.db.clone(), secret.clone(), caller.clone());
+                let pages = pages.clone();
                 async move {
                     let mut events = events?;
-                    let event = events.next().await?;
+                    // Each event is bounded alone: a subscription may live for days.
+                    pages.reset();
+                    let event = match limits::within_budget(&pages, ty, events.next()).await {
+                        Ok(event) => event?,
+                        Err(refused) => return Some((over_budget(refused), None)),
+                    };
                     match caller_from_secret(&db, secret.as_deref()).await {
                         Ok(now) if now == caller => Some((event, Some(events))),
                         Ok(_) => Some((

@@ -11,7 +11,11 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
-    let mut request = format!("{}/graphql/ws", server.url.replace("http", "ws"))
+    connect_to(&server.url, token).await
+}
+
+async fn connect_to(url: &str, token: Option<&str>) -> Socket {
+    let mut request = format!("{}/graphql/ws", url.replace("http", "ws"))
         .into_client_request()
         .unwrap();
     request.headers_mut().insert(
@@ -312,4 +316,138 @@ async fn socket_errors_carry_codes() {
         .unwrap();
     let answer = next(&mut socket).await;
     assert_eq!(socket_error_code(&answer), "BAD_USER_INPUT", "{answer}");
+}
+
+/// A subscription written as a named operation, sent without `operationName` (what
+/// graphql-ws clients do with a one-operation document), runs as a subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_subscription_runs_without_an_operation_name() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "Nomi", &["R: La città è più bella."])
+        .await;
+    let mut socket = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let query = "subscription Watch($s: ID!) { quotationChanged(studyId: $s) { kind id } }";
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"s": corpus.study}}})
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let q = server
+        .ok(Some(&admin), "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 5, codeIds: []}) { id } }", json!({"i": corpus.interviews[0]["id"]}))
+        .await["createQuotation"]["id"]
+        .clone();
+    let event = next(&mut socket).await;
+    assert_eq!(
+        event["payload"]["data"]["quotationChanged"],
+        json!({"kind": "CREATED", "id": q}),
+        "{event}"
+    );
+}
+
+/// A socket message is bounded as an HTTP body is (`--max-body-mb`), not by tungstenite's
+/// 64 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_messages_are_bounded_like_request_bodies() {
+    let server = TestServer::start(tests::Options {
+        demo: false,
+        limits: api::http::Limits {
+            max_body_bytes: 64 * 1024,
+            ..Default::default()
+        },
+    })
+    .await;
+    let padded = |bytes: usize| {
+        let query = format!("{{ __typename }} #{}", "x".repeat(bytes));
+        Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string(),
+        )
+    };
+    let mut socket = connect(&server, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    socket.send(padded(32 * 1024)).await.unwrap();
+    let answer = next(&mut socket).await;
+    assert_eq!(answer["payload"]["data"]["__typename"], "Query", "{answer}");
+    assert_eq!(next(&mut socket).await["type"], "complete");
+    // Over the limit: the server drops the socket rather than reading the message.
+    let _ = socket.send(padded(100 * 1024)).await;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("the server ends the socket in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                assert!(
+                    v["type"] == "ping" || v["type"] == "pong",
+                    "the oversize message was answered: {v}"
+                );
+            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// A subscriber that falls behind the channel (more than its 1,024 changes) is told so and
+/// ended, rather than silently missing changes. The changes are published straight into the
+/// channel of a second server over the same data, on this one thread, so that no subscriber
+/// can take them as they come.
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_told_to_reload() {
+    let server = TestServer::demo().await;
+    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
+    let events = state.events.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(async move {
+        let _ = axum::serve(api::http::accepting(listener), api::http::router(state)).await;
+    });
+    let studies = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await;
+    let study = studies["studies"]["edges"][0]["node"]["id"].clone();
+    let study_id = id_number(study.as_str().unwrap());
+    let change = |quotation_id| api::graphql::live::QuotationEvent {
+        study_id,
+        kind: api::graphql::live::ChangeKind::Created,
+        quotation_id,
+    };
+    let mut socket = connect_to(&url, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    subscribe(&mut socket, &study).await;
+    // Once a change comes through, the subscription is listening.
+    let first = loop {
+        events.publish(change(1));
+        match tokio::time::timeout(std::time::Duration::from_millis(100), next(&mut socket)).await {
+            Ok(event) => break event,
+            Err(_) => continue,
+        }
+    };
+    assert_eq!(
+        first["payload"]["data"]["quotationChanged"]["kind"], "CREATED",
+        "{first}"
+    );
+    // Drain what the loop above may have published twice.
+    while let Ok(event) =
+        tokio::time::timeout(std::time::Duration::from_millis(100), next(&mut socket)).await
+    {
+        assert_eq!(event["type"], "next", "{event}");
+    }
+    for n in 0..2_000 {
+        events.publish(change(n));
+    }
+    let told = next(&mut socket).await;
+    assert_eq!(
+        told["payload"]["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{told}"
+    );
+    assert!(told.to_string().contains("subscribe again"), "{told}");
+    assert_eq!(next(&mut socket).await["type"], "complete");
+    serving.abort();
 }

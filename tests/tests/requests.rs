@@ -1,6 +1,6 @@
-//! What one request sees: the fields of a mutation document in order, each reading what the
-//! previous wrote; and a database failing under the token's lookup, which is the server's
-//! fault, not the token's.
+//! What one request sees: the fields of a mutation document in order (named or not), each
+//! reading what the previous wrote; a database failing under the token's lookup, which is the
+//! server's fault, not the token's; and text holding NUL, refused wherever it is written.
 
 use serde_json::json;
 use tests::{error_code, TestServer};
@@ -123,4 +123,57 @@ async fn text_holding_nul_is_refused_before_it_reaches_the_database() {
         left["node"]["interviews"]["totalCount"], 1,
         "nothing written"
     );
+}
+
+/// A document holding one named mutation, sent without `operationName`, runs as the
+/// mutation it is: each field reads what the previous wrote (not a query's cached rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_mutation_runs_as_a_mutation_without_an_operation_name() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "Nominata", &["R: Là c’è l’unità più città."])
+        .await;
+    let both = server
+        .ok(
+            Some(&admin),
+            "mutation Due($i: ID!) {
+               a: createQuotation(input: {interviewId: $i, start: 3, end: 5, codeIds: []}) { interview { quotations { totalCount } } }
+               b: createQuotation(input: {interviewId: $i, start: 22, end: 27, codeIds: []}) { interview { quotations { totalCount } } }
+             }",
+            json!({"i": corpus.interviews[0]["id"]}),
+        )
+        .await;
+    assert_eq!(both["a"]["interview"]["quotations"]["totalCount"], 1);
+    assert_eq!(
+        both["b"]["interview"]["quotations"]["totalCount"], 2,
+        "the second field reads the second write: {both}"
+    );
+}
+
+/// A variable's default is written in the query like any other value: U+0000 there is
+/// refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variable_default_holding_nul_is_refused() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let corpus = server.corpus(&admin, "Nul", &["R: è così."]).await;
+    let refused = server
+        .gql(
+            t,
+            "mutation($s: ID!, $n: String = \"Casa\\u0000\") { createCode(input: {studyId: $s, name: $n}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused:#}");
+    assert!(refused.to_string().contains("NUL"), "{refused:#}");
+    let codebook = server
+        .ok(
+            t,
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    assert_eq!(codebook["node"]["codebook"], json!([]), "nothing written");
 }

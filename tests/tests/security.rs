@@ -129,7 +129,7 @@ async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
         limits,
     })
     .await;
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let addr = hasty.url.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let body = r#"{"query": "{ studies { totalCount } }"}"#;
@@ -140,14 +140,96 @@ async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body.as_bytes()[..10]).await.unwrap();
     let started = std::time::Instant::now();
-    let mut answer = vec![0u8; 512];
-    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream))
         .await
-        .expect("the server answers before the client gives up")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..n]);
+        .expect("the server answers before the client gives up");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(5));
+    // Answered as GraphQL answers, with a code, and counted.
+    let (_, json) = answer.split_once("\r\n\r\n").unwrap();
+    let json: Value = serde_json::from_str(json).expect("a JSON body");
+    assert_eq!(error_code(&json), "TIMEOUT", "{json}");
+    assert!(json.to_string().contains("reload"), "{json}");
+    let (_, metrics) = hasty.get("/metrics").await;
+    assert!(
+        metrics
+            .contains(r#"quaderno_graphql_errors_total{code="TIMEOUT",operation="anonymous"} 1"#),
+        "{metrics}"
+    );
+}
+
+/// One HTTP/1.1 response, read up to the end of its body.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            });
+            if n == 0 || length.is_some_and(|len| body.len() >= len) {
+                return text;
+            }
+        } else if n == 0 {
+            return text;
+        }
+    }
+}
+
+/// List sizes count. Whole transcripts are estimated before anything runs, from the page
+/// sizes above them; the list items a request asks for are counted as it runs, once for
+/// every object each page hangs from. Realistic nested reads pass both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_sizes_count_towards_the_limits() {
+    let server = TestServer::demo().await;
+    // On the demo: 16 interviews, 8 quotations each, every quotation's interview's
+    // quotations, each with its interview's transcript, 50 times over.
+    let flood_one = "interviews(first: 1000) { edges { node { quotations(first: 1000) { edges { node { interview { quotations(first: 1000) { edges { node { interview { transcript } } } } } } } } } } }";
+    let flood: String = (0..50).map(|n| format!("a{n}: {flood_one} ")).collect();
+    let refused = server.gql(None, &format!("{{ {flood} }}"), json!({})).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert!(refused.to_string().contains("transcripts"), "{refused}");
+    // Without transcripts: 1,000 + 16 × 1,000 + 127 × 1,000 items asked, refused while it
+    // runs, with one error and no data.
+    let pages = "query($n: Int) { interviews(first: $n) { edges { node { quotations(first: $n) { edges { node { interview { quotations(first: $n) { edges { node { id } } } } } } } } } } }";
+    let refused = server.gql(None, pages, json!({"n": 1000})).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert!(refused.to_string().contains("list items"), "{refused}");
+    assert_eq!(refused["data"], Value::Null, "{refused}");
+    assert_eq!(refused["errors"].as_array().unwrap().len(), 1, "{refused}");
+    // The same shape with pages fitting the data runs.
+    let answered = server.ok(None, pages, json!({"n": 20})).await;
+    assert_eq!(
+        answered["interviews"]["edges"].as_array().unwrap().len(),
+        16
+    );
+    // A front end's page: 100 interviews with 50 coded quotations each.
+    let page = server
+        .ok(
+            None,
+            "{ interviews(first: 100) { totalCount edges { node { label quotations(first: 50) { totalCount edges { node { start end text codes { name path color } } } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page["interviews"]["totalCount"], 16);
+    // Every transcript of every case, at the default page sizes.
+    server
+        .ok(
+            None,
+            "{ cases { edges { node { interviews { edges { node { transcript } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let answered = server
+        .ok(None, "{ ambito(code: \"24\") { name } }", json!({}))
+        .await;
+    assert!(answered["ambito"]["name"].is_string());
 }
 
 #[tokio::test]

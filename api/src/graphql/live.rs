@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, Object, Subscription, ID};
 use futures_util::Stream;
 use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt as _;
 
@@ -91,12 +92,13 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// Every change to the quotations of a study, as it happens, to callers who may read the
-    /// study.
+    /// study. A subscriber that falls more than 1,024 changes (of any study) behind ends with
+    /// UNAVAILABLE: changes were lost, so it must subscribe again and reload what it shows.
     async fn quotation_changed(
         &self,
         ctx: &Context<'_>,
         study_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = QuotationChange>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<QuotationChange>>> {
         let r = rc(ctx);
         let study = crate::service::studies::readable_study(
             &r.db,
@@ -106,26 +108,45 @@ impl Subscription {
         .await?;
         let receiver = BroadcastStream::new(r.events.0.subscribe());
         let (db, caller) = (r.db.clone(), r.caller.clone());
-        // The study is checked again before each event: one made private since (or deleted)
-        // ends the subscription rather than streaming on to a caller who may no longer read it.
-        Ok(receiver
-            .filter_map(move |event| match event {
-                Ok(e) if e.study_id == study.id => Some(QuotationChange {
-                    kind: e.kind,
-                    id: e.quotation_id,
-                }),
-                _ => None,
-            })
-            .then(move |change| {
+        Ok(futures_util::stream::unfold(
+            Some(receiver),
+            move |receiver| {
                 let (db, caller) = (db.clone(), caller.clone());
                 async move {
-                    crate::service::studies::readable_study(&db, &caller, study.id)
-                        .await
-                        .ok()
-                        .map(|_| change)
+                    let mut receiver = receiver?;
+                    loop {
+                        let change = match receiver.next().await? {
+                            Ok(e) if e.study_id == study.id => QuotationChange {
+                                kind: e.kind,
+                                id: e.quotation_id,
+                            },
+                            Ok(_) => continue,
+                            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                                return Some((Err(lagged(missed)), None));
+                            }
+                        };
+                        // The study is checked again before each event: one made private since
+                        // (or deleted) ends the subscription rather than streaming on to a caller
+                        // who may no longer read it.
+                        crate::service::studies::readable_study(&db, &caller, study.id)
+                            .await
+                            .ok()?;
+                        return Some((Ok(change), Some(receiver)));
+                    }
                 }
-            })
-            .take_while(Option::is_some)
-            .filter_map(|change| change))
+            },
+        ))
     }
+}
+
+/// The end of a subscription that missed changes: it cannot tell which, so the client must
+/// start again from the database.
+fn lagged(missed: u64) -> async_graphql::Error {
+    super::error::coded(
+        format!(
+            "this subscription fell behind and missed up to {missed} changes: subscribe again and \
+             reload the quotations you show"
+        ),
+        "UNAVAILABLE",
+    )
 }
