@@ -169,7 +169,8 @@ impl RawSearcher {
             excluded: HashSet::new(),
         };
         let text = compiler
-            .compile(&expr)?
+            .compile(&expr)
+            .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?
             .map_or_else(|| Box::new(EmptyQuery) as Box<dyn Query>, |c| c.query);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
             (Occur::Must, text),

@@ -2,11 +2,57 @@
 //! words, search-then-code, facets that agree with totals, stable cursors, filters, bad
 //! queries, access, concordance, and read-your-writes.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashSet;
 
-use api::search::{FacetSelection, SearchRequest};
+use api::search::{FacetSelection, Filter, SearchRequest};
 use serde_json::{json, Value};
 use tests::{error_code, id_number, TestServer};
+
+/// Counts the bytes each thread allocates, so that a test can tell what a call builds
+/// (`allocated_by`); it allocates through the system allocator.
+struct Counting;
+
+thread_local! {
+    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_allocation(bytes: usize) {
+    // Not during the thread's teardown, when its counter is gone.
+    let _ = ALLOCATED.try_with(|n| n.set(n.get() + bytes));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The bytes `f` allocates on this thread, and what it returns.
+fn allocated_by<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let before = ALLOCATED.with(Cell::get);
+    let out = f();
+    (ALLOCATED.with(Cell::get) - before, out)
+}
 
 const SEARCH: &str = r#"
 query($q: String!, $scope: SearchScope, $f: SearchFilter, $first: Int, $after: String, $fuzzy: Boolean) {
@@ -956,5 +1002,293 @@ async fn a_group_of_exclusions_excludes() {
         assert_eq!(error_code(&r), "BAD_QUERY", "{q}: {r}");
         let message = r["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains("affitto"), "{q}: {message}");
+    }
+}
+
+/// Occurrences of `word` (any case) in `text`, as code-point spans.
+fn occurrences(text: &str, word: &str) -> Vec<(i64, i64)> {
+    let chars: Vec<char> = text.to_lowercase().chars().collect();
+    let word: Vec<char> = word.chars().collect();
+    (0..chars.len().saturating_sub(word.len() - 1))
+        .filter(|&i| chars[i..i + word.len()] == word[..])
+        .map(|i| (i as i64, (i + word.len()) as i64))
+        .collect()
+}
+
+/// A concordance's first pass keeps only where each matching passage is and how many lines
+/// it gives; the text of a line (context, keyword, label) is built for the page alone. Every
+/// page is the corresponding part of the whole list, in interview and transcript order, and
+/// the context a page asks for costs nothing for the lines before or after it.
+#[tokio::test]
+async fn concordance_pages_build_only_their_own_lines() {
+    let server = TestServer::empty().await;
+    let turn = |n: usize| {
+        let phrase = [
+            "la comunità è già là, ",
+            "però la Comunità c’è: ",
+            "una comunità più unita… ",
+        ][n % 3];
+        format!("R: {}fine.", phrase.repeat(40))
+    };
+    let transcripts: Vec<String> = (0..3)
+        .map(|i| {
+            (0..5)
+                .map(|t| turn(i + t))
+                .collect::<Vec<_>>()
+                .join("\n\nINT: E poi?\n\n")
+        })
+        .collect();
+    let texts: Vec<&str> = transcripts.iter().map(String::as_str).collect();
+    let (token, _s, _c, ids) = corpus(&server, &texts).await;
+    let t = Some(token.as_str());
+    let expected: Vec<(String, i64, i64)> = ids
+        .iter()
+        .zip(&transcripts)
+        .flat_map(|(id, text)| {
+            occurrences(text, "comunità")
+                .into_iter()
+                .map(|(s, e)| (id.as_str().unwrap().to_owned(), s, e))
+        })
+        .collect();
+    assert_eq!(expected.len(), 600);
+
+    const KWIC: &str = "query($first: Int, $after: String) { concordance(term: \"comunità\", window: 30, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { start end left keyword right interview { id label } } } } }";
+    let line = |n: &Value| -> (String, i64, i64) {
+        (
+            n["interview"]["id"].as_str().unwrap().to_owned(),
+            n["start"].as_i64().unwrap(),
+            n["end"].as_i64().unwrap(),
+        )
+    };
+    let whole = server.ok(t, KWIC, json!({"first": 1000})).await["concordance"].clone();
+    assert_eq!(whole["totalCount"], 600);
+    let whole: Vec<Value> = whole["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert_eq!(whole.iter().map(line).collect::<Vec<_>>(), expected);
+    for n in &whole {
+        let (id, s, e) = line(n);
+        let text = &transcripts[ids.iter().position(|i| i == id.as_str()).unwrap()];
+        assert_eq!(n["keyword"].as_str().unwrap(), slice(text, s, e));
+        // The context stops at the passage's ends.
+        let (left, right) = (n["left"].as_str().unwrap(), n["right"].as_str().unwrap());
+        assert!(slice(text, (s - 30).max(0), s).ends_with(left) && !left.is_empty());
+        assert!(slice(text, e, e + 30).starts_with(right) && !right.is_empty());
+        assert!(n["interview"]["label"]
+            .as_str()
+            .unwrap()
+            .starts_with("Int. "));
+    }
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = server
+            .ok(t, KWIC, json!({"first": 7, "after": after}))
+            .await["concordance"]
+            .clone();
+        assert_eq!(page["totalCount"], 600);
+        paged.extend(
+            page["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"].clone()),
+        );
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(paged, whole, "the pages differ from the whole list");
+
+    // The same page with 500 characters of context each side, or none: only the page's
+    // line is built, so they differ by that line's context alone. (Built for every line
+    // before the page was cut, the context cost 600 lines' worth.)
+    let page = |window| {
+        server
+            .search
+            .concordance("comunità", &Filter::default(), window, 300, 1)
+            .unwrap()
+    };
+    page(500);
+    let (bare, (total, lines)) = allocated_by(|| page(0));
+    assert_eq!((total, lines.len()), (600, 1));
+    assert_eq!(lines[0].left, "");
+    let (wide, (total, lines)) = allocated_by(|| page(500));
+    assert_eq!((total, lines.len()), (600, 1));
+    assert!(lines[0].left.chars().count() > 100);
+    assert_eq!(
+        (lines[0].start as i64, lines[0].end as i64),
+        (expected[300].1, expected[300].2)
+    );
+    let context = wide.saturating_sub(bare);
+    assert!(
+        context < 32 * 1024,
+        "500 characters of context on one line allocated {context} bytes"
+    );
+
+    // The hits of a search over the same passages highlight each occurrence exactly.
+    let hits = search(&server, t, "comunità", json!({})).await;
+    assert_eq!(hits["totalCount"], 15);
+    let words = highlighted(&hits);
+    assert_eq!(words.len(), 600);
+    assert!(words.iter().all(|w| w == "comunità"), "{words:?}");
+}
+
+/// A prefix on an elided or hyphenated word used to find nothing, silently, and to empty
+/// any conjunction it stood in: its leading articles now drop as from any word, and the
+/// rest is a phrase ending in the prefix. A `*` after no word is a BAD_QUERY.
+#[tokio::test]
+async fn prefixes_on_elided_and_hyphenated_words_find_their_words() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: L’anziano vive solo; l’anziana sta con la figlia.",
+            "R: Gli anziani del paese e le anziane sole.",
+            "R: Il tavolo di co-progettazione è partito, però la co-progettazione chiede tempo.",
+            "R: La progettazione dell’ente è in ritardo.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    for (q, n, words) in [
+        (
+            "l’anzian*",
+            2,
+            &["anziano", "anziana", "anziani", "anziane"][..],
+        ),
+        ("l’anzian* sole", 1, &["anziani", "anziane", "sole"]),
+        ("dell’ent* ritardo", 1, &["ente", "ritardo"]),
+        ("co-progett*", 1, &["co-progettazione"]),
+        ("co-progett* tempo", 1, &["co-progettazione", "tempo"]),
+    ] {
+        let r = search(&server, t, q, json!({})).await;
+        assert_eq!(r["totalCount"], n, "{q}: {r:#}");
+        let found: HashSet<String> = highlighted(&r).into_iter().collect();
+        let want: HashSet<String> = words.iter().map(|w| w.to_string()).collect();
+        assert_eq!(found, want, "{q}");
+    }
+    for q in ["co-*", "l’*", "l’a*"] {
+        let r = server.gql(t, SEARCH, json!({"q": q})).await;
+        assert_eq!(error_code(&r), "BAD_QUERY", "{q}: {r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains('*'));
+    }
+}
+
+const WITH_FORMS: &str = r#"
+query($q: String!, $x: [String!], $fuzzy: Boolean, $m: MatchMode) {
+  search(query: $q, excludeForms: $x, fuzzy: $fuzzy, match: $m, first: 100) {
+    totalCount
+    matchedForms { form count }
+    edges { node { start end highlights { start end } interview { transcript } } }
+  }
+}"#;
+
+/// A form left out (`excludeForms`, `-form:`) is left out of phrases and typo-tolerant
+/// words too, as of every word: they used to ignore it. A phrase then matches only
+/// through the forms left, and a passage holding it through them still matches.
+#[tokio::test]
+async fn left_out_forms_are_left_out_of_phrases_and_typo_tolerant_words() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: La casa popolare è lontana dal centro.\n\nR: Le case popolari sono poche, città per città.\n\nR: Case popolari qui, e una casa popolare là.",
+            "R: La cosa più difficile è la casa.\n\nR: Una cassa comune per la comunità.\n\nR: Una cosa sola: più fiducia.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    let run = |q: &'static str, vars: Value| {
+        let server = &server;
+        async move {
+            let mut v = json!({"q": q});
+            for (k, x) in vars.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            server.ok(t, WITH_FORMS, v).await["search"].clone()
+        }
+    };
+    let forms = |r: &Value| -> HashSet<String> {
+        r["matchedForms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["form"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let set = |w: &[&str]| -> HashSet<String> { w.iter().map(|w| w.to_string()).collect() };
+
+    let all = run("\"casa popolare\"", json!({})).await;
+    assert_eq!(all["totalCount"], 3);
+    for r in [
+        run("\"casa popolare\"", json!({"x": ["case"]})).await,
+        run("\"casa popolare\" -form:case", json!({})).await,
+        run("\"casa popolare\"~2", json!({"x": ["Case"]})).await,
+    ] {
+        assert_eq!(r["totalCount"], 2, "{r:#}");
+        // Counted over the passages found: one also says "popolari", elsewhere.
+        assert_eq!(forms(&r), set(&["casa", "popolare", "popolari"]));
+        assert!(highlighted(&r).iter().all(|w| w == "casa popolare"));
+    }
+    let r = run("\"casa popolare\"", json!({"x": ["casa", "case"]})).await;
+    assert_eq!(r["totalCount"], 0);
+
+    let fuzzy = run("casa", json!({"fuzzy": true})).await;
+    assert_eq!(fuzzy["totalCount"], 6);
+    let r = run("casa", json!({"fuzzy": true, "x": ["cosa"]})).await;
+    assert_eq!(r["totalCount"], 5, "{r:#}");
+    let words: HashSet<String> = highlighted(&r).into_iter().collect();
+    assert!(
+        !words.contains("cosa") && words.contains("cassa"),
+        "{words:?}"
+    );
+    assert!(!forms(&r).contains("cosa"));
+    let r = run("casa -form:cosa -form:cassa", json!({"fuzzy": true})).await;
+    assert_eq!(r["totalCount"], 4, "{r:#}");
+}
+
+/// `matchedForms` reports the accented spellings of short forms ("sì", "è") however many
+/// words sort between them and the form: a scan of 2,000 dictionary terms from the form's
+/// beginning stopped before them.
+#[tokio::test]
+async fn matched_forms_keep_short_accented_spellings() {
+    let server = TestServer::empty().await;
+    // The scan read 2,000 terms of each index segment, and the writer spreads one commit
+    // over up to four: enough words for more than 2,000 in each.
+    let filler: Vec<String> = (0..12_000).map(|n| format!("s{n} e{n}")).collect();
+    let transcript = format!(
+        "R: {}\n\nR: Sì, è così: si vede e si sente.\n\nR: È vero, sì.\n\nR: Si e no.",
+        filler.join(" ")
+    );
+    let (token, _s, _c, _ids) = corpus(&server, &[&transcript]).await;
+    let t = Some(token.as_str());
+    for (q, want) in [
+        ("e", &[("e", 2), ("è", 2)][..]),
+        ("si", &[("si", 2), ("sì", 2)]),
+        ("cosi", &[("così", 1)]),
+    ] {
+        let r = server
+            .ok(t, WITH_FORMS, json!({"q": q, "m": "EXACT"}))
+            .await["search"]
+            .clone();
+        let mut found: Vec<(String, i64)> = r["matchedForms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["form"].as_str().unwrap().to_owned(),
+                    f["count"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        found.sort();
+        let want: Vec<(String, i64)> = want.iter().map(|(f, n)| (f.to_string(), *n)).collect();
+        assert_eq!(found, want, "{q}");
     }
 }

@@ -3,11 +3,10 @@
 use async_graphql::connection::{Edge, PageInfo};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 
-use super::codes::code_path;
 use super::error::{bad_input, internal};
 use super::ids::{decode_all, decode_cursor, encode, encode_cursor, Kind};
 use super::interviews::Interview;
-use super::loaders::{all, one};
+use super::loaders::{codebook, one};
 use super::quotations::Quotation;
 use super::scalars::Date;
 use super::{rc, Conn, RequestCtx, Total};
@@ -247,10 +246,10 @@ impl SearchFacets {
         let mut out = Vec::with_capacity(values.len());
         for &(id, n) in values {
             if let Some(c) = first_row(codes.get(&id)) {
-                let study_codes = all(&l.codes_of_study, c.study_id).await?;
+                let book = codebook(&l.codebook, c.study_id).await?;
                 out.push(FacetCount {
                     value: encode(Kind::Code, id).0,
-                    label: code_path(&c, &study_codes),
+                    label: book.path(c.id),
                     count: n as i32,
                 });
             }
@@ -405,7 +404,11 @@ pub struct SearchQuery;
 impl SearchQuery {
     /// Full-text search. Syntax: words (all must match), "a phrase" (with ~N for slop),
     /// OR, AND, NOT / -word, +word, prefix*, parentheses; `=casa` matches that one form only
-    /// (EXACT for one word), `-form:caso` leaves a surface form out of every word's match.
+    /// (EXACT for one word). `-form:caso` (or `excludeForms`) leaves a surface form out of
+    /// every word's match, in phrases, prefixes and typo-tolerant words too: a phrase then
+    /// matches only through the forms left. A prefix on an elided or hyphenated word drops
+    /// the article and reads the rest as a phrase ending in the prefix (`l’anzian*` is
+    /// `anzian*`; `co-progett*` finds "co-progettazione"); a `*` after no word is BAD_QUERY.
     /// By default (`match: LEMMA`) a word matches the inflected forms of the same word from an
     /// Italian lexicon (casa ↔ case, not caso); unknown words use a stemmer that never merges
     /// two known words. Accents and case are ignored. Passages holding the typed form rank

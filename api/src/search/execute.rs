@@ -20,7 +20,6 @@ use super::query::{self, Compiler, Matcher, Mode, Side};
 use super::schema::{KIND_PASSAGE, KIND_QUOTATION};
 use super::unscored::Unscored;
 use super::{SearchError, SearchIndex};
-use crate::text::cp_offset;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
@@ -227,7 +226,7 @@ impl SearchIndex {
             .map(|t| t.term)
             .collect();
         let compiler = self.compiler(searcher, mode, fuzzy, excluded);
-        Ok(compiler.compile(&expr)?)
+        compiler.try_compile(&expr)
     }
 
     /// The surface forms behind the positive clauses, each with the number of results of
@@ -243,7 +242,7 @@ impl SearchIndex {
             let (side, terms): (Side, Vec<&String>) = match m {
                 Matcher::Terms { side, terms } => (*side, terms.iter().collect()),
                 Matcher::Phrase { side, terms, .. } => {
-                    (*side, terms.iter().map(|(_, t)| t).collect())
+                    (*side, terms.iter().flat_map(|(_, t)| t).collect())
                 }
                 // A typo-tolerant word's forms are its highlights; not listed.
                 Matcher::Fuzzy { .. } => continue,
@@ -356,15 +355,20 @@ impl SearchIndex {
             start,
             end: u64_of(f.end).unwrap_or(0) as usize,
             snippet: snippet(&text, spans.first().copied()),
-            highlights: spans
-                .iter()
-                .map(|&(a, b)| (start + cp_offset(&text, a), start + cp_offset(&text, b)))
+            highlights: code_point_spans(&text, &spans)
+                .into_iter()
+                .map(|(a, b)| (start + a, start + b))
                 .collect(),
         })
     }
 
     /// Every occurrence of `term` (a word, with its inflected forms, or a phrase) in the
     /// transcripts, ordered by interview and position. Returns the total and one page.
+    ///
+    /// Counting and ordering the lines needs every matching passage's occurrences, but only
+    /// the page's lines need their context: the first pass keeps, per passage, its place and
+    /// its number of occurrences; the second reads again only the passages the page falls
+    /// in. A page costs the same whatever `window`, and memory follows the passages found.
     pub fn concordance(
         &self,
         term: &str,
@@ -380,46 +384,118 @@ impl SearchIndex {
         };
         let mut clauses = vec![(Occur::Must, compiled.query)];
         clauses.extend(self.filter_clauses(Scope::Transcripts, filter));
-        let addresses = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut addresses: Vec<DocAddress> = searcher
+            .search(&BooleanQuery::new(clauses), &DocSetCollector)?
+            .into_iter()
+            .collect();
+        // In index order, the document store decompresses each of its blocks once.
+        addresses.sort_unstable();
         let f = &self.fields;
-        let mut lines = Vec::new();
+        let mut passages = Vec::new();
         for address in addresses {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let text = doc
-                .get_first(f.text)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            let base = doc.get_first(f.start).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
-            let interview_id = doc
-                .get_first(f.interview_id)
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0) as i64;
-            let interview_label = doc
-                .get_first(f.interview_label)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            for (a, b) in query::highlight(text, &compiled.matchers) {
-                let left: String = {
-                    let before: Vec<char> = text[..a].chars().collect();
-                    before[before.len().saturating_sub(window)..]
-                        .iter()
-                        .collect()
-                };
+            let occurrences = query::highlight(stored_str(&doc, f.text), &compiled.matchers).len();
+            if occurrences > 0 {
+                passages.push(Found {
+                    interview_id: stored_u64(&doc, f.interview_id) as i64,
+                    start: stored_u64(&doc, f.start) as usize,
+                    address,
+                    occurrences,
+                });
+            }
+        }
+        // A transcript's passages do not overlap: in passage order, their occurrences are in
+        // transcript order.
+        passages.sort_unstable_by_key(|p| (p.interview_id, p.start, p.address));
+        let total: usize = passages.iter().map(|p| p.occurrences).sum();
+        let mut lines = Vec::with_capacity(limit.min(total.saturating_sub(offset)));
+        let mut skip = offset;
+        for passage in &passages {
+            if lines.len() >= limit {
+                break;
+            }
+            if skip >= passage.occurrences {
+                skip -= passage.occurrences;
+                continue;
+            }
+            let doc: TantivyDocument = searcher.doc(passage.address)?;
+            let text = stored_str(&doc, f.text);
+            let label = stored_str(&doc, f.interview_label);
+            let spans = query::highlight(text, &compiled.matchers);
+            let wanted = limit - lines.len();
+            for (&(a, b), (from, to)) in spans
+                .iter()
+                .zip(code_point_spans(text, &spans))
+                .skip(skip)
+                .take(wanted)
+            {
                 lines.push(ConcordanceLine {
-                    interview_id,
-                    interview_label: interview_label.to_owned(),
-                    start: base + cp_offset(text, a),
-                    end: base + cp_offset(text, b),
-                    left,
+                    interview_id: passage.interview_id,
+                    interview_label: label.to_owned(),
+                    start: passage.start + from,
+                    end: passage.start + to,
+                    left: left_context(text, a, window),
                     keyword: text[a..b].to_owned(),
                     right: text[b..].chars().take(window).collect(),
                 });
             }
+            skip = 0;
         }
-        lines.sort_by_key(|l| (l.interview_id, l.start));
-        let total = lines.len();
-        Ok((total, lines.into_iter().skip(offset).take(limit).collect()))
+        Ok((total, lines))
     }
+}
+
+/// A passage a concordance found, as its first pass keeps it: where it is and how many
+/// lines it gives, not its text.
+struct Found {
+    interview_id: i64,
+    /// Code points, transcript coordinates.
+    start: usize,
+    address: DocAddress,
+    occurrences: usize,
+}
+
+fn stored_str(doc: &TantivyDocument, field: Field) -> &str {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+}
+
+fn stored_u64(doc: &TantivyDocument, field: Field) -> u64 {
+    doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+/// The `window` characters before byte `at`, read backwards from it.
+fn left_context(text: &str, at: usize, window: usize) -> String {
+    let before = &text[..at];
+    let from = match window.checked_sub(1) {
+        None => at,
+        Some(n) => before.char_indices().rev().nth(n).map_or(0, |(i, _)| i),
+    };
+    before[from..].to_owned()
+}
+
+/// Byte spans of `text` as code-point spans, counted in one pass over the text: `highlight`
+/// gives them sorted and disjoint, so each conversion goes on from where the previous one
+/// stopped (counting from the start for each was quadratic in a long passage full of
+/// matches). A span out of order is still right, counted again from the start.
+fn code_point_spans(text: &str, spans: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let (mut byte, mut cp) = (0, 0);
+    let mut to_cp = |b: usize| {
+        if b < byte {
+            (byte, cp) = (0, 0);
+        }
+        cp += text[byte..b].chars().count();
+        byte = b;
+        cp
+    };
+    spans
+        .iter()
+        .map(|&(a, b)| {
+            let a = to_cp(a);
+            (a, to_cp(b))
+        })
+        .collect()
 }
 
 /// A window of the text around the first match, cut at word boundaries.
@@ -704,5 +780,54 @@ mod tests {
         {
             assert_eq!(got, want);
         }
+    }
+    /// Converted in one sweep, highlights agree with counting each from the start of the
+    /// text; `highlight` gives them sorted and disjoint, which the sweep relies on, and a
+    /// span out of order would still be right.
+    #[test]
+    fn code_point_spans_agree_with_counting_from_the_start() {
+        use crate::text::{cp_offset, slice};
+        let text = "Nella comunità c’è più fiducia: la comunità è unita, però la Comunità… 🙂 \
+                    comunita."
+            .repeat(40);
+        let matchers = [Matcher::Terms {
+            side: Side::Exact,
+            terms: HashSet::from(["comunita".to_owned()]),
+        }];
+        let spans = query::highlight(&text, &matchers);
+        assert_eq!(spans.len(), 160);
+        assert!(
+            spans
+                .windows(2)
+                .all(|w| w[0].0 < w[0].1 && w[0].1 <= w[1].0),
+            "highlights not sorted and disjoint"
+        );
+        let counted: Vec<(usize, usize)> = spans
+            .iter()
+            .map(|&(a, b)| (cp_offset(&text, a), cp_offset(&text, b)))
+            .collect();
+        let swept = code_point_spans(&text, &spans);
+        assert_eq!(swept, counted);
+        for &(a, b) in &swept {
+            let word = slice(&text, a, b).unwrap().to_lowercase();
+            assert!(word == "comunità" || word == "comunita", "{word}");
+        }
+        let backwards: Vec<(usize, usize)> = spans.iter().rev().copied().collect();
+        let mut expected = counted.clone();
+        expected.reverse();
+        assert_eq!(code_point_spans(&text, &backwards), expected);
+        assert_eq!(code_point_spans(&text, &[]), []);
+    }
+
+    /// The left context is the `window` characters before the keyword, accents and
+    /// apostrophes counted as one each.
+    #[test]
+    fn left_context_counts_characters_back_from_the_keyword() {
+        let text = "Però l’ente è già là: comunità";
+        let at = text.find("comunità").unwrap();
+        assert_eq!(left_context(text, at, 0), "");
+        assert_eq!(left_context(text, at, 10), "è già là: ");
+        assert_eq!(left_context(text, at, 500), "Però l’ente è già là: ");
+        assert_eq!(left_context(text, 0, 5), "");
     }
 }

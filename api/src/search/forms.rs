@@ -42,25 +42,81 @@ pub fn forms_of_term(
 }
 
 /// The spellings (lower-cased, accents kept) in `surface` of a folded form: `citta` is
-/// written "città" or "citta". Italian accents sit on the last vowel, so the spellings share
-/// the folded form's prefix but its last letter.
+/// written "città" or "citta", `e` "e" or "è".
+///
+/// The form itself is looked up. Any other spelling has a letter beyond ASCII; up to its
+/// first such letter it is the folded form, and in the dictionary (sorted by UTF-8 bytes)
+/// the words going on from a prefix with a letter beyond ASCII come after all those going
+/// on with an ASCII one. So for each prefix of the form, the walk seeks straight to them,
+/// reads the words under each such letter that folds to the form's next letters and seeks
+/// past the others: a few seeks per letter of the form, whatever the size of the
+/// dictionary (a scan from the form's beginning stopped after 2,000 terms and never reached
+/// "sì" or "è").
 pub fn spellings(
     searcher: &Searcher,
     surface: Field,
     folded: &str,
 ) -> tantivy::Result<Vec<String>> {
-    let prefix: String = {
-        let mut chars: Vec<char> = folded.chars().collect();
-        chars.pop();
-        chars.into_iter().collect()
-    };
     let mut exact = analyzer::exact();
-    scan(
-        searcher,
-        surface,
-        &prefix,
-        |s| matches!(analyzer::tokens(&mut exact, s).as_slice(), [t] if t.term == folded),
-    )
+    let mut fold = |s: &str| match analyzer::tokens(&mut exact, s).as_slice() {
+        [t] => Some(t.term.clone()),
+        _ => None,
+    };
+    let mut out = BTreeSet::new();
+    let ascii = folded.bytes().take_while(u8::is_ascii).count();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(surface)?;
+        let terms = inverted.terms();
+        if terms.term_ord(folded)?.is_some() {
+            out.insert(folded.to_owned());
+        }
+        for i in 0..=ascii {
+            let prefix = &folded.as_bytes()[..i];
+            let mut from = [prefix, &[0x80]].concat();
+            loop {
+                let mut stream = terms.range().ge(&from).into_stream()?;
+                if !stream.advance() || !stream.key().starts_with(prefix) {
+                    break;
+                }
+                let Some(letter) = std::str::from_utf8(&stream.key()[i..])
+                    .ok()
+                    .and_then(|rest| rest.chars().next())
+                else {
+                    break;
+                };
+                let head = stream.key()[..i + letter.len_utf8()].to_vec();
+                let letter_fits = fold(letter.encode_utf8(&mut [0; 4]))
+                    .is_some_and(|l| folded[i..].starts_with(&l));
+                while letter_fits && stream.key().starts_with(&head) {
+                    if let Ok(word) = std::str::from_utf8(stream.key()) {
+                        if !out.contains(word) && fold(word).as_deref() == Some(folded) {
+                            out.insert(word.to_owned());
+                        }
+                    }
+                    if !stream.advance() {
+                        break;
+                    }
+                }
+                match successor(&head) {
+                    Some(next) => from = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The first key after every key beginning with `prefix`, if there is one.
+pub(super) fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut next = prefix.to_vec();
+    while let Some(last) = next.pop() {
+        if last < u8::MAX {
+            next.push(last + 1);
+            return Some(next);
+        }
+    }
+    None
 }
 
 fn present(
@@ -107,4 +163,52 @@ fn scan(
         }
     }
     Ok(out.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::schema;
+    use tantivy::{Index, TantivyDocument};
+
+    /// Short forms whose spellings carry an accent ("sì", "è") are found however many words
+    /// sort between the form and them: a scan from the form's beginning read 2,000 terms
+    /// and stopped, before "sì" (after every "s…" word spelt in ASCII) and "è" (after every
+    /// word beginning with an ASCII letter).
+    #[test]
+    fn accented_spellings_are_found_past_any_number_of_words() {
+        let (schema, f) = schema::build();
+        let index = Index::create_in_ram(schema);
+        analyzer::register(&index);
+        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        let filler: Vec<String> = (0..2_500).map(|n| format!("s{n} e{n}")).collect();
+        for text in [
+            filler.join(" "),
+            "Sì, È così: si vede e si sente. La città, la citta, perché però.".to_owned(),
+            "Ragù e caffè; l’ente è là, oltre la città.".to_owned(),
+        ] {
+            let mut doc = TantivyDocument::default();
+            f.add_text(&mut doc, &text);
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        for (folded, want) in [
+            ("si", &["si", "sì"][..]),
+            ("e", &["e", "è"]),
+            ("citta", &["citta", "città"]),
+            ("perche", &["perché"]),
+            ("cosi", &["così"]),
+            ("ragu", &["ragù"]),
+            ("la", &["la", "là"]),
+            ("ente", &["ente"]),
+            ("assente", &[]),
+        ] {
+            assert_eq!(
+                spellings(&searcher, f.text_surface, folded).unwrap(),
+                want,
+                "{folded}"
+            );
+        }
+    }
 }

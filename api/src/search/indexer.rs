@@ -310,17 +310,25 @@ pub fn day_number(d: chrono::NaiveDate) -> u64 {
     d.num_days_from_ce().max(0) as u64
 }
 
+/// Quotation ids per statement when reading their codes. A hundred interviews can hold tens
+/// of thousands of quotations, and one `IN` list of them all passed SQLite's 32,766 bound
+/// parameters (PostgreSQL's 65,535): the statement failed, and the rebuild or catch-up
+/// retried it forever.
+const IDS_PER_STATEMENT: usize = 1_000;
+
 async fn codes_of(
     db: &DatabaseConnection,
     quotation_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<i64>>, sea_orm::DbErr> {
     let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
-    for link in quotation_code::Entity::find()
-        .filter(quotation_code::Column::QuotationId.is_in(quotation_ids.iter().copied()))
-        .all(db)
-        .await?
-    {
-        out.entry(link.quotation_id).or_default().push(link.code_id);
+    for chunk in quotation_ids.chunks(IDS_PER_STATEMENT) {
+        for link in quotation_code::Entity::find()
+            .filter(quotation_code::Column::QuotationId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            out.entry(link.quotation_id).or_default().push(link.code_id);
+        }
     }
     Ok(out)
 }
@@ -1032,5 +1040,78 @@ mod tests {
             "the change was lost by the rebuild"
         );
         assert_eq!(s.position().through, s.position().high);
+    }
+
+    /// A quotation's codes are read a thousand quotations at a time. One interview can hold
+    /// more quotations than one statement may bind parameters (SQLite 32,766, PostgreSQL
+    /// 65,535): reading all their codes at once failed, and the rebuild retried forever.
+    #[tokio::test]
+    async fn an_interview_with_more_quotations_than_a_statement_binds_is_indexed() {
+        use crate::service::codes;
+        let mut s = setup().await;
+        let transcript = "R: Il tavolo di co-progettazione è partito, però in ritardo.";
+        let interview = s.interview(transcript).await;
+        let study_id = study_case::Entity::find_by_id(s.case_id)
+            .one(&s.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .study_id;
+        let code = codes::create_code(
+            &s.db,
+            &s.caller,
+            codes::NewCode {
+                study_id,
+                name: "Governance".into(),
+                parent_id: None,
+                description: None,
+                color: None,
+            },
+        )
+        .await
+        .unwrap();
+        let quotations: usize = match s.db.get_database_backend() {
+            DbBackend::Postgres => 66_000,
+            _ => 33_000,
+        };
+        let now = chrono::Utc::now();
+        let first = quotation::ActiveModel {
+            interview_id: Set(interview),
+            start_pos: Set(3),
+            end_pos: Set(transcript.chars().count() as i32),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&s.db)
+        .await
+        .unwrap();
+        s.db.execute_unprepared(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {more}) \
+             INSERT INTO quotation (interview_id, start_pos, end_pos, version, created_at, \
+             updated_at) SELECT q.interview_id, q.start_pos, q.end_pos, q.version, \
+             q.created_at, q.updated_at FROM quotation q, n WHERE q.id = {id}",
+            more = quotations - 1,
+            id = first.id,
+        ))
+        .await
+        .unwrap();
+        s.db.execute_unprepared(&format!(
+            "INSERT INTO quotation_code (quotation_id, code_id) \
+             SELECT id, {} FROM quotation WHERE interview_id = {interview}",
+            code.id
+        ))
+        .await
+        .unwrap();
+
+        s.indexer.rebuild().await.unwrap();
+        assert_eq!(s.docs_with("ritardo"), 1 + quotations);
+        let coded = TermQuery::new(
+            Term::from_field_u64(s.indexer.fields.code_id, code.id as u64),
+            IndexRecordOption::Basic,
+        );
+        let searcher = s.indexer.reader.searcher();
+        assert_eq!(searcher.search(&coded, &Count).unwrap(), quotations);
     }
 }

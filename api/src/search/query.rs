@@ -6,20 +6,30 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder};
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    RegexPhraseQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::Searcher;
 
 use super::analyzer::{self, Tok};
 use super::forms;
+use super::SearchError;
 
 /// Longest query accepted.
 pub const MAX_QUERY_CHARS: usize = 1000;
 /// Most index terms one `prefix*` may expand to.
 const MAX_EXPANSION: usize = 256;
+/// Bytes of alternatives in one position's pattern of a phrase of alternatives: tantivy
+/// refuses an automaton of more than 1,000 states, and a list of words makes at most one
+/// state per byte (plus the start).
+const PATTERN_BYTES: usize = 900;
+/// Most phrases of alternatives one phrase may become (one per combination of patterns).
+const MAX_PHRASE_PATTERNS: usize = 64;
+/// Terms skipped one by one under a dead prefix before the walk seeks past them.
+const SKIP_BEFORE_SEEK: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -307,14 +317,32 @@ fn word(raw: &str) -> Result<Expr, ParseError> {
             "`{raw}` has no letters or digits to search for"
         )));
     }
-    if prefix && rest.chars().count() < 2 {
-        return Err(err("a prefix needs at least two letters before `*`"));
+    if prefix {
+        prefix_stands_at_the_star(raw, rest)?;
     }
     Ok(Expr::Word {
         text: rest.to_owned(),
         prefix,
         exact,
     })
+}
+
+/// The prefix of `l’anzian*` or `co-progett*` is the last word before `*`: it has to end
+/// right there and be long enough to mean something.
+fn prefix_stands_at_the_star(raw: &str, rest: &str) -> Result<(), ParseError> {
+    if !rest.ends_with(char::is_alphanumeric) {
+        return Err(err(format!(
+            "`*` must follow the letters of a word, as in progett* (not `{raw}`)"
+        )));
+    }
+    match analyzer::tokens(&mut analyzer::exact(), rest).last() {
+        Some(t) if t.to == rest.len() && rest[t.from..].chars().count() >= 2 => Ok(()),
+        Some(t) if t.to == rest.len() => Err(err("a prefix needs at least two letters before `*`")),
+        // The analyzer leaves out words too long to be indexed.
+        _ => Err(err(format!(
+            "the word before `*` in `{raw}` is too long to be searched for"
+        ))),
+    }
 }
 
 /// Parses a query. The error says in plain words what is wrong.
@@ -443,6 +471,11 @@ impl Mode {
 /// passages holding only other forms of the word (BM25 scores stay far below this).
 const TYPED_FORM_BONUS: f32 = 100.0;
 
+/// A phrase's positions (offsets from its first word), each with the terms that may stand
+/// there: one, unless forms were left out (then the phrase reads the exact field) or the
+/// phrase ends in a prefix.
+pub type Positions = Vec<(usize, HashSet<String>)>;
+
 /// What one positive clause matches, to find it again in a passage's text.
 #[derive(Debug, Clone)]
 pub enum Matcher {
@@ -452,7 +485,7 @@ pub enum Matcher {
     },
     Phrase {
         side: Side,
-        terms: Vec<(usize, String)>,
+        terms: Positions,
         slop: u32,
     },
     Fuzzy {
@@ -509,7 +542,7 @@ impl Compiler<'_> {
         tok: &Tok,
         typed: Option<&str>,
         out: &mut Vec<Matcher>,
-    ) -> tantivy::Result<Box<dyn Query>> {
+    ) -> Result<Box<dyn Query>, SearchError> {
         if side != Side::Exact && !self.excluded.is_empty() {
             let all = forms::forms_of_term(self.searcher, self.text_exact, side, &tok.term)?;
             if all.iter().any(|f| self.excluded.contains(f)) {
@@ -579,6 +612,159 @@ impl Compiler<'_> {
         Ok(out.into_iter().collect())
     }
 
+    /// The index terms a typo-tolerant word reaches, found by walking the dictionary with its
+    /// automaton: once a term's beginning leaves the automaton, every term under that
+    /// beginning is passed over (skipped one by one for a few terms, then by seeking).
+    fn expand_fuzzy(&self, dfa: &DFA) -> tantivy::Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for segment in self.searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.text_exact)?;
+            let terms = inverted.terms();
+            let mut from: Vec<u8> = Vec::new();
+            'seek: loop {
+                let mut stream = terms.range().ge(&from).into_stream()?;
+                let mut dead: Option<Vec<u8>> = None;
+                let mut skipped = 0;
+                while stream.advance() {
+                    let key = stream.key();
+                    if let Some(prefix) = &dead {
+                        if key.starts_with(prefix) {
+                            skipped += 1;
+                            if skipped < SKIP_BEFORE_SEEK {
+                                continue;
+                            }
+                            match forms::successor(prefix) {
+                                Some(next) => {
+                                    from = next;
+                                    continue 'seek;
+                                }
+                                None => break 'seek,
+                            }
+                        }
+                    }
+                    let mut state = dfa.initial_state();
+                    dead = None;
+                    for (i, &b) in key.iter().enumerate() {
+                        state = dfa.transition(state, b);
+                        if state == SINK_STATE {
+                            dead = Some(key[..=i].to_vec());
+                            skipped = 0;
+                            break;
+                        }
+                    }
+                    if dead.is_none() && matches!(dfa.distance(state), Distance::Exact(_)) {
+                        out.insert(String::from_utf8_lossy(key).into_owned());
+                    }
+                }
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A phrase of terms on one side; positions holding several terms (forms left out, a
+    /// final prefix) are on the exact field. tantivy's phrases of patterns compile each
+    /// pattern to an automaton of at most 1,000 states, so a long list of alternatives is
+    /// cut into patterns of bounded length and the phrase looked for with each combination.
+    fn phrase_query(
+        &self,
+        side: Side,
+        terms: &[(usize, HashSet<String>)],
+        slop: u32,
+        shown: &str,
+    ) -> Result<Box<dyn Query>, SearchError> {
+        let field = self.field(side);
+        if terms.iter().all(|(_, t)| t.len() == 1) {
+            return Ok(Box::new(PhraseQuery::new_with_offset_and_slop(
+                terms
+                    .iter()
+                    .flat_map(|(o, t)| t.iter().map(|t| (*o, Term::from_field_text(field, t))))
+                    .collect(),
+                slop,
+            )));
+        }
+        let patterns: Vec<Vec<String>> = terms.iter().map(|(_, t)| patterns(t)).collect();
+        let combinations = patterns
+            .iter()
+            .try_fold(1usize, |n, p| n.checked_mul(p.len()))
+            .unwrap_or(usize::MAX);
+        if combinations > MAX_PHRASE_PATTERNS {
+            return Err(SearchError::BadQuery(format!(
+                "{shown} stands for too many phrases once its words' forms are listed: leave \
+                 fewer forms out of it, or make its prefix longer"
+            )));
+        }
+        let mut phrases: Vec<Vec<(usize, String)>> = vec![Vec::new()];
+        for ((offset, _), alternatives) in terms.iter().zip(&patterns) {
+            phrases = phrases
+                .into_iter()
+                .flat_map(|phrase| {
+                    alternatives.iter().map(move |p| {
+                        let mut longer = phrase.clone();
+                        longer.push((*offset, p.clone()));
+                        longer
+                    })
+                })
+                .collect();
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for phrase in phrases {
+            let query = RegexPhraseQuery::new_with_offset_and_slop(field, phrase, slop);
+            // Compiled now so that a pattern tantivy refuses is the analyst's error, not a
+            // failed search.
+            query
+                .regexes()
+                .map_err(|e| SearchError::BadQuery(format!("{shown} cannot be searched: {e}")))?;
+            clauses.push((Occur::Should, Box::new(query)));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// A phrase's positions with the forms the analyst left out taken away. `None` when
+    /// none of its words has such a form (it stays on its side); an empty position means it
+    /// cannot match. On the lemma and stem sides each word becomes the forms it stands for
+    /// in the index, on the exact field, as a single word does.
+    fn phrase_without_excluded(
+        &self,
+        side: Side,
+        terms: &[(usize, HashSet<String>)],
+    ) -> tantivy::Result<Option<Positions>> {
+        if self.excluded.is_empty() {
+            return Ok(None);
+        }
+        if side == Side::Exact {
+            if !terms
+                .iter()
+                .flat_map(|(_, t)| t)
+                .any(|t| self.excluded.contains(t))
+            {
+                return Ok(None);
+            }
+            return Ok(Some(
+                terms
+                    .iter()
+                    .map(|(o, t)| (*o, t - &self.excluded))
+                    .collect(),
+            ));
+        }
+        let mut forms = Vec::with_capacity(terms.len());
+        let mut touched = false;
+        for (offset, alternatives) in terms {
+            let mut all = HashSet::new();
+            for term in alternatives {
+                all.extend(forms::forms_of_term(
+                    self.searcher,
+                    self.text_exact,
+                    side,
+                    term,
+                )?);
+            }
+            touched |= all.iter().any(|f| self.excluded.contains(f));
+            forms.push((*offset, &all - &self.excluded));
+        }
+        Ok(touched.then_some(forms))
+    }
+
     /// Compiles a phrase (or a word that analyses into several tokens) on one side.
     fn phrase(
         &self,
@@ -586,7 +772,7 @@ impl Compiler<'_> {
         text: &str,
         slop: u32,
         out: &mut Vec<Matcher>,
-    ) -> tantivy::Result<Option<Box<dyn Query>>> {
+    ) -> Result<Option<Box<dyn Query>>, SearchError> {
         let toks = Self::analyse(side, text);
         Ok(match toks.len() {
             0 => None,
@@ -600,22 +786,118 @@ impl Compiler<'_> {
             }
             _ => {
                 let base = toks[0].position;
-                let terms: Vec<(usize, String)> = toks
+                let mut terms: Positions = toks
                     .iter()
-                    .map(|t| (t.position - base, t.term.clone()))
+                    .map(|t| (t.position - base, HashSet::from([t.term.clone()])))
                     .collect();
-                let field = self.field(side);
-                let query = PhraseQuery::new_with_offset_and_slop(
-                    terms
-                        .iter()
-                        .map(|(o, t)| (*o, Term::from_field_text(field, t)))
-                        .collect(),
-                    slop,
-                );
+                let mut side = side;
+                if let Some(kept) = self.phrase_without_excluded(side, &terms)? {
+                    if kept.iter().any(|(_, t)| t.is_empty()) {
+                        return Ok(Some(Box::new(EmptyQuery)));
+                    }
+                    (side, terms) = (Side::Exact, kept);
+                }
+                let query = self.phrase_query(side, &terms, slop, &format!("\"{text}\""))?;
                 out.push(Matcher::Phrase { side, terms, slop });
-                Some(Box::new(query))
+                Some(query)
             }
         })
+    }
+
+    /// `progett*`: the words of the index beginning so. A prefix on an elided or hyphenated
+    /// word (`l’anzian*`, `dell’ent*`, `co-progett*`) analyses into several words: the
+    /// leading stop words (the elided articles) are dropped, as from any word, and what is
+    /// left is a phrase whose last word is the prefix.
+    fn prefix(&self, text: &str, out: &mut Vec<Matcher>) -> Result<Clause, SearchError> {
+        let toks = Self::analyse(Side::Exact, text);
+        // The parser has made sure that a prefix ends in a word.
+        let Some((stem, before)) = toks.split_last() else {
+            return Ok(Clause::Nothing);
+        };
+        let mut content = analyzer::folded_content();
+        let articles = before
+            .iter()
+            .take_while(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
+            .count();
+        let words = &before[articles..];
+        let mut expansions = self.expand_prefix(&stem.term)?;
+        expansions.retain(|t| !self.excluded.contains(t));
+        if expansions.is_empty() || words.iter().any(|w| self.excluded.contains(&w.term)) {
+            return Ok(Clause::Query(Box::new(EmptyQuery)));
+        }
+        if words.is_empty() {
+            let query = BooleanQuery::new(
+                expansions
+                    .iter()
+                    .map(|t| (Occur::Should, self.term_query(Side::Exact, t)))
+                    .collect(),
+            );
+            out.push(Matcher::Terms {
+                side: Side::Exact,
+                terms: expansions.into_iter().collect(),
+            });
+            return Ok(Clause::Query(Box::new(query)));
+        }
+        let base = words[0].position;
+        let mut terms: Positions = words
+            .iter()
+            .map(|w| (w.position - base, HashSet::from([w.term.clone()])))
+            .collect();
+        terms.push((stem.position - base, expansions.into_iter().collect()));
+        let query = self.phrase_query(Side::Exact, &terms, 0, &format!("`{text}*`"))?;
+        out.push(Matcher::Phrase {
+            side: Side::Exact,
+            terms,
+            slop: 0,
+        });
+        Ok(Clause::Query(query))
+    }
+
+    /// A typo-tolerant word: the index terms one or two edits away. When the analyst left
+    /// out a form within its reach, it becomes exactly the other terms it reaches.
+    fn fuzzy(&self, text: &str, out: &mut Vec<Matcher>) -> Result<Clause, SearchError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for t in Self::analyse(Side::Exact, text) {
+            let distance = if t.term.chars().count() >= 8 { 2 } else { 1 };
+            let dfa = LevenshteinAutomatonBuilder::new(distance, true).build_dfa(&t.term);
+            let reaches_excluded = self
+                .excluded
+                .iter()
+                .any(|f| matches!(dfa.eval(f), Distance::Exact(_)));
+            if !reaches_excluded {
+                out.push(Matcher::Fuzzy {
+                    term: t.term.clone(),
+                    distance,
+                });
+                clauses.push((
+                    Occur::Must,
+                    Box::new(FuzzyTermQuery::new(
+                        Term::from_field_text(self.text_exact, &t.term),
+                        distance,
+                        true,
+                    )),
+                ));
+                continue;
+            }
+            let kept: HashSet<String> = self
+                .expand_fuzzy(&dfa)?
+                .into_iter()
+                .filter(|f| !self.excluded.contains(f))
+                .collect();
+            let query: Box<dyn Query> = Box::new(BooleanQuery::new(
+                kept.iter()
+                    .map(|f| (Occur::Should, self.term_query(Side::Exact, f)))
+                    .collect(),
+            ));
+            out.push(Matcher::Terms {
+                side: Side::Exact,
+                terms: kept,
+            });
+            clauses.push((Occur::Must, query));
+        }
+        Ok(Clause::from((!clauses.is_empty()).then(|| {
+            Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>
+        })))
     }
 
     fn compile_expr(
@@ -623,58 +905,15 @@ impl Compiler<'_> {
         e: &Expr,
         positive: bool,
         out: &mut Vec<Matcher>,
-    ) -> tantivy::Result<Clause> {
+    ) -> Result<Clause, SearchError> {
         // Matchers of negated clauses are not highlights.
         let mut sink = Vec::new();
         let out = if positive { out } else { &mut sink };
         Ok(match e {
             Expr::Word {
                 text, prefix: true, ..
-            } => {
-                let stem = Self::analyse(Side::Exact, text);
-                let [tok] = stem.as_slice() else {
-                    return Ok(Clause::Query(Box::new(EmptyQuery)));
-                };
-                let mut terms = self.expand_prefix(&tok.term)?;
-                terms.retain(|t| !self.excluded.contains(t));
-                if terms.is_empty() {
-                    return Ok(Clause::Query(Box::new(EmptyQuery)));
-                }
-                let query = BooleanQuery::new(
-                    terms
-                        .iter()
-                        .map(|t| (Occur::Should, self.term_query(Side::Exact, t)))
-                        .collect(),
-                );
-                out.push(Matcher::Terms {
-                    side: Side::Exact,
-                    terms: terms.into_iter().collect(),
-                });
-                Clause::Query(Box::new(query))
-            }
-            Expr::Word { text, exact, .. } if self.fuzzy && !*exact => {
-                let toks = Self::analyse(Side::Exact, text);
-                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for t in toks {
-                    let distance = if t.term.chars().count() >= 8 { 2 } else { 1 };
-                    out.push(Matcher::Fuzzy {
-                        term: t.term.clone(),
-                        distance,
-                    });
-                    clauses.push((
-                        Occur::Must,
-                        Box::new(FuzzyTermQuery::new(
-                            Term::from_field_text(self.text_exact, &t.term),
-                            distance,
-                            true,
-                        )),
-                    ));
-                }
-                Clause::from(
-                    (!clauses.is_empty())
-                        .then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>),
-                )
-            }
+            } => self.prefix(text, out)?,
+            Expr::Word { text, exact, .. } if self.fuzzy && !*exact => self.fuzzy(text, out)?,
             Expr::Word { text, exact, .. } => {
                 let side = if *exact {
                     Side::Exact
@@ -737,12 +976,22 @@ impl Compiler<'_> {
     }
 
     /// `None` when nothing searchable is left (a query of stop words, perhaps with
-    /// exclusions: there is nothing to leave them out of).
-    pub fn compile(&self, e: &Expr) -> tantivy::Result<Option<Compiled>> {
+    /// exclusions: there is nothing to leave them out of). A query that parses but still
+    /// cannot be searched (a phrase standing for too many) is `SearchError::BadQuery`.
+    pub fn try_compile(&self, e: &Expr) -> Result<Option<Compiled>, SearchError> {
         let mut matchers = Vec::new();
         Ok(match self.compile_expr(e, true, &mut matchers)? {
             Clause::Query(query) => Some(Compiled { query, matchers }),
             Clause::Nothing | Clause::Exclusions(_) => None,
+        })
+    }
+
+    /// `try_compile` in tantivy's errors, for code that speaks only those (the benchmark's
+    /// baseline): a query that cannot be searched is an invalid argument.
+    pub fn compile(&self, e: &Expr) -> tantivy::Result<Option<Compiled>> {
+        self.try_compile(e).map_err(|e| match e {
+            SearchError::Tantivy(e) => e,
+            other => tantivy::TantivyError::InvalidArgument(other.to_string()),
         })
     }
 }
@@ -763,6 +1012,43 @@ impl From<Option<Box<dyn Query>>> for Clause {
     }
 }
 
+/// Patterns matching exactly these terms, each listing at most `PATTERN_BYTES` of them.
+fn patterns(terms: &HashSet<String>) -> Vec<String> {
+    let mut sorted: Vec<&String> = terms.iter().collect();
+    sorted.sort();
+    let mut out: Vec<String> = Vec::new();
+    let mut bytes = 0;
+    for term in sorted {
+        let literal = literal_pattern(term);
+        match out.last_mut() {
+            Some(last) if bytes + term.len() <= PATTERN_BYTES => {
+                last.push('|');
+                last.push_str(&literal);
+                bytes += term.len();
+            }
+            _ => {
+                out.push(literal);
+                bytes = term.len();
+            }
+        }
+    }
+    out
+}
+
+/// A term as a pattern matching only itself. Index terms are letters and digits; anything
+/// else is written by its code point.
+fn literal_pattern(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    for c in term.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\x{{{:X}}}", c as u32));
+        }
+    }
+    out
+}
+
 /// The terms the matchers of each side look for, indexed by `Side`.
 fn wanted_terms(matchers: &[Matcher]) -> [HashSet<&str>; 3] {
     let mut wanted: [HashSet<&str>; 3] = Default::default();
@@ -771,9 +1057,8 @@ fn wanted_terms(matchers: &[Matcher]) -> [HashSet<&str>; 3] {
             Matcher::Terms { side, terms } => {
                 wanted[*side as usize].extend(terms.iter().map(String::as_str))
             }
-            Matcher::Phrase { side, terms, .. } => {
-                wanted[*side as usize].extend(terms.iter().map(|(_, t)| t.as_str()))
-            }
+            Matcher::Phrase { side, terms, .. } => wanted[*side as usize]
+                .extend(terms.iter().flat_map(|(_, t)| t.iter().map(String::as_str))),
             Matcher::Fuzzy { .. } => {}
         }
     }
@@ -846,18 +1131,26 @@ pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
 
 /// Occurrences of a phrase: the first term at some position, the others at their offsets
 /// (give or take the slop), as one span from the first to the last word.
-fn phrase_spans(toks: &[Tok], terms: &[(usize, String)], slop: u32) -> Vec<(usize, usize)> {
+fn phrase_spans(
+    toks: &[Tok],
+    terms: &[(usize, HashSet<String>)],
+    slop: u32,
+) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let Some((_, first)) = terms.first() else {
         return out;
     };
-    for (i, start) in toks.iter().enumerate().filter(|(_, t)| &t.term == first) {
+    for (i, start) in toks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| first.contains(&t.term))
+    {
         let mut end = start;
         let mut ok = true;
-        for (offset, term) in &terms[1..] {
+        for (offset, alternatives) in &terms[1..] {
             let want = start.position + offset;
             let found = toks[i..].iter().find(|t| {
-                &t.term == term
+                alternatives.contains(&t.term)
                     && t.position + (slop as usize) >= want
                     && t.position <= want + slop as usize
             });
@@ -1012,8 +1305,23 @@ mod tests {
         }
     }
 
+    /// How a test compiles its query.
+    #[derive(Default, Clone, Copy)]
+    struct Options {
+        mode: Mode,
+        fuzzy: bool,
+        /// Forms left out, as typed.
+        excluded: &'static [&'static str],
+    }
+
     /// Which of these passages a query finds, compiled against a small index.
     fn found(passages: &[&str], q: &str) -> Vec<usize> {
+        searched(passages, q, Options::default()).0
+    }
+
+    /// Which of these passages a query finds, and the words it highlights in them
+    /// (lower-cased, in passage order).
+    fn searched(passages: &[&str], q: &str, o: Options) -> (Vec<usize>, Vec<String>) {
         use crate::search::schema;
         use tantivy::collector::DocSetCollector;
         use tantivy::schema::Value;
@@ -1031,17 +1339,26 @@ mod tests {
         }
         writer.commit().unwrap();
         let searcher = index.reader().unwrap().searcher();
+        let expr = parse(q).unwrap();
         let compiler = Compiler {
             searcher: &searcher,
             text: f.text,
             text_exact: f.text_exact,
             text_lemma: f.text_lemma,
-            mode: Mode::Lemma,
-            fuzzy: false,
-            excluded: HashSet::new(),
+            mode: o.mode,
+            fuzzy: o.fuzzy,
+            // As `SearchIndex::compile` gathers them.
+            excluded: o
+                .excluded
+                .iter()
+                .map(|x| x.to_string())
+                .chain(excluded_forms(&expr))
+                .flat_map(|x| analyzer::tokens(&mut analyzer::exact(), &x))
+                .map(|t| t.term)
+                .collect(),
         };
-        let Some(compiled) = compiler.compile(&parse(q).unwrap()).unwrap() else {
-            return Vec::new();
+        let Some(compiled) = compiler.try_compile(&expr).unwrap() else {
+            return (Vec::new(), Vec::new());
         };
         let mut out: Vec<usize> = searcher
             .search(&compiled.query, &DocSetCollector)
@@ -1053,7 +1370,16 @@ mod tests {
             })
             .collect();
         out.sort_unstable();
-        out
+        let words = out
+            .iter()
+            .flat_map(|&n| {
+                let text = passages[n];
+                highlight(text, &compiled.matchers)
+                    .into_iter()
+                    .map(move |(a, b)| text[a..b].to_lowercase())
+            })
+            .collect();
+        (out, words)
     }
 
     /// A group of exclusions narrows the conjunction it stands in; it used to compile to
@@ -1084,5 +1410,159 @@ mod tests {
         ] {
             assert_eq!(found(&passages, q), want, "{q}");
         }
+    }
+    /// A prefix on an elided or hyphenated word analyses into several words. It used to
+    /// compile to nothing, silently: `l’anzian*` found nothing, and `l’anzian* soli` emptied
+    /// the whole conjunction. Leading articles drop as from any word; what is left is a
+    /// phrase ending in the prefix, highlighted as one span.
+    #[test]
+    fn a_prefix_on_an_elided_or_hyphenated_word_finds_its_words() {
+        let passages = [
+            "L’anziano vive solo, l’anziana con la figlia.",
+            "Gli anziani del paese e le anziane sole.",
+            "Il tavolo di co-progettazione è partito; la co-progettazione richiede tempo.",
+            "La progettazione dell’ente è in ritardo, però.",
+            "Dell’entusiasmo iniziale è rimasto poco: c’è stanchezza.",
+        ];
+        let o = Options::default();
+        for (q, want) in [
+            ("l’anzian*", vec![0, 1]),
+            ("l'anzian* sole", vec![1]),
+            ("dell’ent*", vec![3, 4]),
+            ("all’ent* ritardo", vec![3]),
+            ("co-progett*", vec![2]),
+            ("co-progett* tempo", vec![2]),
+            ("co-progett* ritardo", vec![]),
+            ("progett* ritardo", vec![3]),
+        ] {
+            assert_eq!(searched(&passages, q, o).0, want, "{q}");
+        }
+        let (_, words) = searched(&passages, "co-progett*", o);
+        assert_eq!(words, ["co-progettazione", "co-progettazione"]);
+        let (_, words) = searched(&passages, "l’anzian*", o);
+        assert_eq!(words, ["anziano", "anziana", "anziani", "anziane"]);
+        // Left out, a form is not reached through the prefix either.
+        let leaving = Options {
+            excluded: &["co-progettazione"],
+            ..o
+        };
+        assert_eq!(
+            searched(&passages, "co-progett*", leaving).0,
+            Vec::<usize>::new()
+        );
+        let leaving = Options {
+            excluded: &["anziani", "anziane"],
+            ..o
+        };
+        assert_eq!(searched(&passages, "l’anzian*", leaving).0, vec![0]);
+    }
+
+    /// What a prefix cannot mean is said, never searched for as nothing.
+    #[test]
+    fn a_prefix_that_ends_in_no_word_is_explained() {
+        for (q, says) in [
+            ("l’*", "must follow the letters"),
+            ("co-*", "must follow the letters"),
+            ("progett’*", "must follow the letters"),
+            ("l’a*", "two letters"),
+            ("co-p*", "two letters"),
+        ] {
+            let e = parse(q).expect_err(q);
+            assert!(e.0.contains(says), "{q}: {}", e.0);
+        }
+        let long = format!("{}*", "a".repeat(60));
+        assert!(parse(&long).expect_err("long").0.contains("too long"));
+        assert!(parse("co-progett*").is_ok());
+    }
+
+    /// A left-out form is left out of phrases and typo-tolerant words too (they used to
+    /// ignore it): a phrase matches only through the forms left, and a passage holding the
+    /// phrase through a kept form still matches.
+    #[test]
+    fn left_out_forms_are_left_out_of_phrases_and_typo_tolerant_words() {
+        let passages = [
+            "La casa popolare è lontana dal centro.",
+            "Le case popolari sono poche, città per città.",
+            "Case popolari qui, e una casa popolare là.",
+            "La cosa più difficile è la casa.",
+            "Una cassa comune per la comunità.",
+            "Una cosa sola: più fiducia.",
+        ];
+        let lemma = Options::default();
+        let leaving = |excluded| Options { excluded, ..lemma };
+        for (q, o, want) in [
+            ("\"casa popolare\"", lemma, vec![0, 1, 2]),
+            ("\"casa popolare\"", leaving(&["case"]), vec![0, 2]),
+            ("\"casa popolare\" -form:case", lemma, vec![0, 2]),
+            ("\"casa popolare\"", leaving(&["popolari"]), vec![0, 2]),
+            ("\"casa popolare\"", leaving(&["casa", "case"]), vec![]),
+            ("\"casa popolare\"~1", leaving(&["case"]), vec![0, 2]),
+            // Forms of other words leave the phrase as it was.
+            ("\"casa popolare\"", leaving(&["cosa"]), vec![0, 1, 2]),
+            // Typed in EXACT, a phrase holding a left-out form finds nothing.
+            (
+                "\"case popolari\"",
+                Options {
+                    mode: Mode::Exact,
+                    excluded: &["case"],
+                    ..lemma
+                },
+                vec![],
+            ),
+            (
+                "\"casa popolare\"",
+                Options {
+                    mode: Mode::Exact,
+                    excluded: &["case"],
+                    ..lemma
+                },
+                vec![0, 2],
+            ),
+        ] {
+            assert_eq!(
+                searched(&passages, q, o).0,
+                want,
+                "{q} leaving {:?}",
+                o.excluded
+            );
+        }
+        let (_, words) = searched(&passages, "\"casa popolare\"", leaving(&["case"]));
+        assert_eq!(words, ["casa popolare", "casa popolare"]);
+
+        let fuzzy = |excluded| Options {
+            fuzzy: true,
+            excluded,
+            ..lemma
+        };
+        assert_eq!(
+            searched(&passages, "casa", fuzzy(&[])).0,
+            vec![0, 1, 2, 3, 4, 5]
+        );
+        let (found, words) = searched(&passages, "casa", fuzzy(&["cosa"]));
+        assert_eq!(found, vec![0, 1, 2, 3, 4]);
+        assert!(!words.contains(&"cosa".to_owned()), "{words:?}");
+        assert!(words.contains(&"cassa".to_owned()), "{words:?}");
+        assert_eq!(
+            searched(&passages, "casa", fuzzy(&["cosa", "cassa", "case", "casa"])).0,
+            Vec::<usize>::new()
+        );
+    }
+
+    /// Phrases of alternatives are cut into patterns tantivy accepts (at most 1,000
+    /// automaton states each): a prefix reaching hundreds of words still finds each.
+    #[test]
+    fn a_phrase_prefix_reaching_many_words_finds_every_one() {
+        let words: Vec<String> = (0..300).map(|n| format!("progettazione{n:03}")).collect();
+        let passages: Vec<String> = words
+            .iter()
+            .map(|w| format!("Il co-{w} è partito."))
+            .collect();
+        let passages: Vec<&str> = passages.iter().map(String::as_str).collect();
+        let found = searched(&passages, "co-progettazione1*", Options::default()).0;
+        assert_eq!(found, (100..200).collect::<Vec<_>>());
+        let total: usize = words[..MAX_EXPANSION].iter().map(String::len).sum();
+        assert!(total > PATTERN_BYTES, "the expansions fit one pattern");
+        let found = searched(&passages, "co-progett*", Options::default()).0;
+        assert_eq!(found, (0..MAX_EXPANSION).collect::<Vec<_>>());
     }
 }
