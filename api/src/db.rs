@@ -7,9 +7,9 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, IsolationLevel, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 
 /// A connection pool and the number of SQL statements it has run (for /metrics and the
@@ -115,6 +115,24 @@ pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransactio
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
     })
     .await
+}
+
+/// Begins a transaction whose reads all see one state of the database, so that what several
+/// statements read fits together (a transcript with the quotation offsets of that same
+/// version, quotations with codes of the codebook read). PostgreSQL's default READ
+/// COMMITTED takes a snapshot per statement, REPEATABLE READ one per transaction; a SQLite
+/// read transaction in WAL mode keeps the snapshot of its first read.
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await
+        }
+        _ => db.begin().await,
+    }
 }
 
 /// A URL for a fresh, empty database for tests and benchmarks: a new database on the

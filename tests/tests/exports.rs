@@ -169,3 +169,114 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
         );
     }
 }
+
+/// A study of `2^doublings` interviews, each with one quotation of "casa" carrying one code,
+/// copied in SQL: more than a statement takes parameters. Returns the study's ID.
+async fn crowded_study(server: &TestServer, token: &str, doublings: u32) -> Value {
+    use sea_orm::ConnectionTrait;
+    let c = server
+        .corpus(token, "Affollato", &["R: La casa popolare manca."])
+        .await;
+    let t = Some(token);
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
+            json!({"s": c.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    server
+        .ok(t, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { id } }", json!({"i": c.interviews[0]["id"]}))
+        .await;
+    let db = &server.db.conn;
+    for _ in 0..doublings {
+        db.execute_unprepared("INSERT INTO interview (case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation) SELECT case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation FROM interview")
+            .await
+            .unwrap();
+    }
+    db.execute_unprepared("INSERT INTO quotation (interview_id, start_pos, end_pos, memo, coder_id, version, created_at, updated_at) SELECT i.id, q.start_pos, q.end_pos, q.memo, q.coder_id, q.version, q.created_at, q.updated_at FROM interview i CROSS JOIN quotation q WHERE i.id <> q.interview_id")
+        .await
+        .unwrap();
+    let code = id_number(code.as_str().unwrap());
+    db.execute_unprepared(&format!(
+        "INSERT INTO quotation_code (quotation_id, code_id) SELECT id, {code} FROM quotation"
+    ))
+    .await
+    .unwrap();
+    c.study
+}
+
+#[tokio::test]
+async fn a_study_with_more_interviews_than_a_statement_takes_parameters_is_exported() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    // 65,536: past PostgreSQL's 65,535 parameters and SQLite's 32,766.
+    let study = crowded_study(&server, &admin, 16).await;
+    let s = study.as_str().unwrap();
+    let (status, body) = download(&server, &admin, &format!("/studies/{s}/quotations.csv")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let rows = records(&body);
+    assert_eq!(rows.len(), 1 + 65_536);
+    assert_eq!(rows[65_536][5..7], ["casa", "Casa"]);
+}
+
+/// An export reads a dozen tables one statement at a time; a transcript edit committed
+/// between two of them must not give it the old transcript with the new quotation offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_export_reads_one_state_of_the_study_while_it_is_edited() {
+    use api::auth::{Caller, CallerUser};
+    use std::sync::{mpsc, Mutex};
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let old = "R: La casa popolare manca.";
+    let c = server.corpus(&admin, "Istantanea", &[old]).await;
+    let interview = c.interviews[0]["id"].clone();
+    server
+        .ok(t, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { text } }", json!({"i": interview}))
+        .await;
+    // A connection whose export stops right after reading the interviews, until the edit
+    // below has committed.
+    let (reached_tx, reached) = tokio::sync::oneshot::channel::<()>();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (reached_tx, go_rx) = (Mutex::new(Some(reached_tx)), Mutex::new(go_rx));
+    let mut conn = server.db.conn.clone();
+    conn.set_metric_callback(move |info| {
+        if info.statement.sql.contains(r#"FROM "interview""#) {
+            if let Some(reached) = reached_tx.lock().unwrap().take() {
+                reached.send(()).unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
+            }
+        }
+    });
+    let caller = Caller {
+        user: Some(CallerUser {
+            id: 1,
+            name: "admin".into(),
+            is_admin: true,
+            roles: Default::default(),
+        }),
+    };
+    let study_id = id_number(c.study.as_str().unwrap());
+    let export = tokio::spawn(async move {
+        api::service::exchange::StudyContent::load(&conn, &caller, study_id).await
+    });
+    reached.await.unwrap();
+    let edited = server
+        .ok(t, "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { movedQuotations } }", json!({"i": interview, "t": format!("INT: Una premessa.\n{old}")}))
+        .await;
+    assert_eq!(edited["updateInterview"]["movedQuotations"], 1);
+    go.send(()).unwrap();
+    let content = export.await.unwrap().unwrap();
+    assert_eq!(content.quotations.len(), 1);
+    let q = &content.quotations[0];
+    let transcript = &content.interviews[0].transcript;
+    assert_eq!(
+        api::text::slice(transcript, q.start_pos as usize, q.end_pos as usize),
+        Some("casa"),
+        "{transcript:?} [{}, {})",
+        q.start_pos,
+        q.end_pos
+    );
+}

@@ -7,7 +7,7 @@ use entities::code;
 
 use super::ambiti::Ambito;
 use super::codes::Code;
-use super::error::not_found;
+use super::error::{internal, not_found};
 use super::ids::{decode, decode_all, Kind};
 use super::loaders::one;
 use super::quotations::Quotation;
@@ -123,6 +123,16 @@ async fn coding(
     Ok((coding, codes, models))
 }
 
+/// Counting runs over every quotation of a study, and pairs of them: seconds of CPU on a big
+/// study, kept off the threads that serve other requests.
+async fn on_the_blocking_pool<T: Send + 'static>(
+    count: impl FnOnce() -> T + Send + 'static,
+) -> async_graphql::Result<T> {
+    tokio::task::spawn_blocking(count)
+        .await
+        .map_err(|e| internal(&e))
+}
+
 #[derive(Default)]
 pub struct AnalysisQuery;
 
@@ -144,7 +154,9 @@ impl AnalysisQuery {
             FrequencyGrouping::Case => Grouping::Case,
             FrequencyGrouping::Ambito => Grouping::Ambito,
         };
-        Ok(service::frequencies(&coding, &codes, grouping)
+        let rows =
+            on_the_blocking_pool(move || service::frequencies(&coding, &codes, grouping)).await?;
+        Ok(rows
             .into_iter()
             .map(|row| CodeFrequency {
                 code: models[&row.code_id].clone(),
@@ -163,7 +175,8 @@ impl AnalysisQuery {
         code_ids: Option<Vec<ID>>,
     ) -> async_graphql::Result<Vec<CooccurrenceCell>> {
         let (coding, codes, models) = coding(ctx, &study_id, code_ids).await?;
-        Ok(service::cooccurrence(&coding, &codes)
+        let cells = on_the_blocking_pool(move || service::cooccurrence(&coding, &codes)).await?;
+        Ok(cells
             .into_iter()
             .map(|(a, b, n)| CooccurrenceCell {
                 a: Code(models[&a].clone()),
@@ -181,7 +194,9 @@ impl AnalysisQuery {
         code_ids: Option<Vec<ID>>,
     ) -> async_graphql::Result<Vec<CodeCaseCell>> {
         let (coding, codes, models) = coding(ctx, &study_id, code_ids).await?;
-        Ok(service::code_case_matrix(&coding, &codes)
+        let cells =
+            on_the_blocking_pool(move || service::code_case_matrix(&coding, &codes)).await?;
+        Ok(cells
             .into_iter()
             .map(|(c, case_id, quotation_ids)| CodeCaseCell {
                 code: models[&c].clone(),

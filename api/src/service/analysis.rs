@@ -4,15 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use entities::{case_ambito, code, interview, quotation, study_case};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use entities::{case_ambito, code, interview, quotation, quotation_code, study_case};
+use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use crate::auth::Caller;
+use crate::db::begin_snapshot;
 use crate::error::ServiceResult;
-use crate::service::codes::with_descendants;
 use crate::service::studies::readable_study;
 
-/// A study's coding, loaded once (five queries).
+/// A study's coding, loaded once (seven queries, in one snapshot).
 pub struct Coding {
     pub codes: Vec<code::Model>,
     pub quotations: Vec<quotation::Model>,
@@ -25,38 +28,95 @@ pub struct Coding {
     pub case_ids: Vec<i64>,
 }
 
+/// `SELECT id FROM study_case WHERE study_id = ?`. A study's rows are selected through
+/// subqueries like this one rather than by listing their ids: a big study has more
+/// interviews or quotations than a statement takes parameters (32,766 on SQLite, 65,535 on
+/// PostgreSQL).
+pub(crate) fn cases_of_study(study_id: i64) -> SelectStatement {
+    Query::select()
+        .column(study_case::Column::Id)
+        .from(study_case::Entity)
+        .and_where(study_case::Column::StudyId.eq(study_id))
+        .to_owned()
+}
+
+pub(crate) fn interviews_of_study(study_id: i64) -> SelectStatement {
+    Query::select()
+        .column(interview::Column::Id)
+        .from(interview::Entity)
+        .and_where(interview::Column::CaseId.in_subquery(cases_of_study(study_id)))
+        .to_owned()
+}
+
+pub(crate) fn quotations_of_study(study_id: i64) -> SelectStatement {
+    Query::select()
+        .column(quotation::Column::Id)
+        .from(quotation::Entity)
+        .and_where(quotation::Column::InterviewId.in_subquery(interviews_of_study(study_id)))
+        .to_owned()
+}
+
+/// quotation → the codes it carries, for every quotation of a study.
+pub(crate) async fn codes_of_study_quotations<C: ConnectionTrait>(
+    db: &C,
+    study_id: i64,
+) -> ServiceResult<HashMap<i64, BTreeSet<i64>>> {
+    let mut codes_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let links: Vec<(i64, i64)> = quotation_code::Entity::find()
+        .select_only()
+        .column(quotation_code::Column::QuotationId)
+        .column(quotation_code::Column::CodeId)
+        .filter(quotation_code::Column::QuotationId.in_subquery(quotations_of_study(study_id)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (quotation_id, code_id) in links {
+        codes_of.entry(quotation_id).or_default().insert(code_id);
+    }
+    Ok(codes_of)
+}
+
 impl Coding {
     pub async fn load(
         db: &DatabaseConnection,
         caller: &Caller,
         study_id: i64,
     ) -> ServiceResult<Self> {
-        let study = readable_study(db, caller, study_id).await?;
+        // One snapshot: a quotation read must belong to an interview read, and carry codes
+        // of the codebook read.
+        let txn = begin_snapshot(db).await?;
+        let study = readable_study(&txn, caller, study_id).await?;
         let codes = code::Entity::find()
             .filter(code::Column::StudyId.eq(study.id))
-            .all(db)
+            .all(&txn)
             .await?;
-        let cases = study_case::Entity::find()
+        let case_ids: Vec<i64> = study_case::Entity::find()
+            .select_only()
+            .column(study_case::Column::Id)
             .filter(study_case::Column::StudyId.eq(study.id))
-            .all(db)
+            .into_tuple()
+            .all(&txn)
             .await?;
-        let case_ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
-        let interviews = interview::Entity::find()
-            .filter(interview::Column::CaseId.is_in(case_ids.clone()))
-            .all(db)
-            .await?;
-        let case_of_interview: HashMap<i64, i64> =
-            interviews.iter().map(|i| (i.id, i.case_id)).collect();
+        // Transcripts are not needed here, and are most of an interview's bytes.
+        let case_of_interview: HashMap<i64, i64> = interview::Entity::find()
+            .select_only()
+            .column(interview::Column::Id)
+            .column(interview::Column::CaseId)
+            .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
+            .into_tuple()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
         let quotations = quotation::Entity::find()
-            .filter(quotation::Column::InterviewId.is_in(case_of_interview.keys().copied()))
-            .all(db)
+            .filter(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
+            .all(&txn)
             .await?;
-        let codes_of =
-            super::quotations::codes_of_quotations(db, quotations.iter().map(|q| q.id)).await?;
+        let codes_of = codes_of_study_quotations(&txn, study.id).await?;
         let mut ambiti_of_case: HashMap<i64, Vec<i64>> = HashMap::new();
         for link in case_ambito::Entity::find()
-            .filter(case_ambito::Column::CaseId.is_in(case_ids.clone()))
-            .all(db)
+            .filter(case_ambito::Column::CaseId.in_subquery(cases_of_study(study.id)))
+            .all(&txn)
             .await?
         {
             ambiti_of_case
@@ -64,6 +124,7 @@ impl Coding {
                 .or_default()
                 .push(link.ambito_id);
         }
+        txn.commit().await?;
         Ok(Self {
             codes,
             quotations,
@@ -74,17 +135,37 @@ impl Coding {
         })
     }
 
-    /// The quotations carrying `code` or one of its descendants.
-    pub fn quotations_of(&self, code: i64) -> BTreeSet<i64> {
-        let subtree: BTreeSet<i64> = with_descendants(&self.codes, &[code]).into_iter().collect();
+    /// For each quotation (in order), the codes among `asked` it counts for: those it
+    /// carries and their ancestors, as a code counts with its descendants. Ascending.
+    fn counted_codes(&self, asked: &BTreeSet<i64>) -> Vec<Vec<i64>> {
+        let parent: HashMap<i64, Option<i64>> =
+            self.codes.iter().map(|c| (c.id, c.parent_id)).collect();
+        let mut lineage: HashMap<i64, Vec<i64>> = HashMap::new();
         self.quotations
             .iter()
-            .filter(|q| {
-                self.codes_of
-                    .get(&q.id)
-                    .is_some_and(|cs| !cs.is_disjoint(&subtree))
+            .map(|q| {
+                let mut counted: Vec<i64> = Vec::new();
+                for &carried in self.codes_of.get(&q.id).into_iter().flatten() {
+                    let line = lineage.entry(carried).or_insert_with(|| {
+                        // Up to the root, or to a code outside the codebook; the bound
+                        // guards against a cycle the codebook rules should prevent.
+                        let mut line = Vec::new();
+                        let mut current = Some(carried).filter(|c| parent.contains_key(c));
+                        for _ in 0..parent.len() {
+                            let Some(c) = current else { break };
+                            if asked.contains(&c) {
+                                line.push(c);
+                            }
+                            current = parent[&c].filter(|p| parent.contains_key(p));
+                        }
+                        line
+                    });
+                    counted.extend_from_slice(line);
+                }
+                counted.sort_unstable();
+                counted.dedup();
+                counted
             })
-            .map(|q| q.id)
             .collect()
     }
 
@@ -99,6 +180,18 @@ impl Coding {
             Some(ids) => ids.into_iter().filter(|c| known.contains(c)).collect(),
             None => known.into_iter().collect(),
         }
+    }
+
+    /// code → the quotations counting for it (descendants included), in quotation order.
+    fn quotations_by_code(&self, codes: &[i64]) -> HashMap<i64, Vec<&quotation::Model>> {
+        let asked: BTreeSet<i64> = codes.iter().copied().collect();
+        let mut by_code: HashMap<i64, Vec<&quotation::Model>> = HashMap::new();
+        for (q, counted) in self.quotations.iter().zip(self.counted_codes(&asked)) {
+            for c in counted {
+                by_code.entry(c).or_default().push(q);
+            }
+        }
+        by_code
     }
 }
 
@@ -120,16 +213,12 @@ pub struct Frequency {
 }
 
 pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequency> {
+    let by_code = coding.quotations_by_code(codes);
     let mut out = Vec::new();
     for &c in codes {
-        let qs = coding.quotations_of(c);
-        let tagged: Vec<&quotation::Model> = coding
-            .quotations
-            .iter()
-            .filter(|q| qs.contains(&q.id))
-            .collect();
+        let tagged = by_code.get(&c).map_or(&[][..], Vec::as_slice);
         let mut groups: BTreeMap<Option<i64>, Vec<&quotation::Model>> = BTreeMap::new();
-        for q in tagged {
+        for &q in tagged {
             match by {
                 Grouping::Study => groups.entry(None).or_default().push(q),
                 Grouping::Case => groups.entry(Some(coding.case_of(q))).or_default().push(q),
@@ -172,62 +261,308 @@ pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequenc
 /// For each pair of codes (a < b): quotations carrying both, plus pairs of distinct
 /// overlapping quotations of one interview carrying one each. Zero cells are left out.
 pub fn cooccurrence(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, usize)> {
-    let sets: BTreeMap<i64, BTreeSet<i64>> = codes
-        .iter()
-        .map(|&c| (c, coding.quotations_of(c)))
-        .collect();
-    let mut by_interview: HashMap<i64, Vec<&quotation::Model>> = HashMap::new();
-    for q in &coding.quotations {
-        by_interview.entry(q.interview_id).or_default().push(q);
-    }
-    let overlapping: Vec<(i64, i64)> = by_interview
-        .values()
-        .flat_map(|qs| {
-            let mut pairs = Vec::new();
-            for (i, a) in qs.iter().enumerate() {
-                for b in &qs[i + 1..] {
-                    if a.start_pos < b.end_pos && b.start_pos < a.end_pos {
-                        pairs.push((a.id, b.id));
-                    }
-                }
-            }
-            pairs
-        })
-        .collect();
-    let mut out = Vec::new();
-    let ids: Vec<i64> = sets.keys().copied().collect();
-    for (i, &a) in ids.iter().enumerate() {
-        for &b in &ids[i + 1..] {
-            let (qa, qb) = (&sets[&a], &sets[&b]);
-            let both = qa.intersection(qb).count();
-            let across = overlapping
-                .iter()
-                .filter(|(x, y)| {
-                    (qa.contains(x) && qb.contains(y)) || (qb.contains(x) && qa.contains(y))
-                })
-                .count();
-            if both + across > 0 {
-                out.push((a, b, both + across));
+    let asked: BTreeSet<i64> = codes.iter().copied().collect();
+    let counted = coding.counted_codes(&asked);
+    let mut cells: HashMap<(i64, i64), usize> = HashMap::new();
+    for cs in &counted {
+        for (i, &a) in cs.iter().enumerate() {
+            for &b in &cs[i + 1..] {
+                *cells.entry((a, b)).or_default() += 1;
             }
         }
     }
+    // Quotations counting for no asked code pair with nothing.
+    let mut by_interview: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (n, q) in coding.quotations.iter().enumerate() {
+        if !counted[n].is_empty() {
+            by_interview.entry(q.interview_id).or_default().push(n);
+        }
+    }
+    let mut pairs: Vec<(i64, i64)> = Vec::new();
+    for mut qs in by_interview.into_values() {
+        let q = |n: usize| &coding.quotations[n];
+        qs.sort_unstable_by_key(|&n| q(n).start_pos);
+        for (i, &x) in qs.iter().enumerate() {
+            // By start: the first quotation starting at or past x's end ends the overlaps.
+            for &y in qs[i + 1..]
+                .iter()
+                .take_while(|&&y| q(y).start_pos < q(x).end_pos)
+            {
+                if q(x).start_pos >= q(y).end_pos {
+                    continue;
+                }
+                // One pair of quotations counts once for a pair of codes, whichever
+                // carries which.
+                pairs.clear();
+                for &a in &counted[x] {
+                    for &b in &counted[y] {
+                        if a != b {
+                            pairs.push((a.min(b), a.max(b)));
+                        }
+                    }
+                }
+                pairs.sort_unstable();
+                pairs.dedup();
+                for &pair in &pairs {
+                    *cells.entry(pair).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut out: Vec<(i64, i64, usize)> = cells.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    out.sort_unstable();
     out
 }
 
 /// (code, case) → the quotations of that case carrying the code (or a descendant).
 pub fn code_case_matrix(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, Vec<i64>)> {
-    let mut out = Vec::new();
+    let mut cells: HashMap<(i64, i64), Vec<i64>> = HashMap::new();
+    for (c, qs) in coding.quotations_by_code(codes) {
+        for q in qs {
+            cells.entry((c, coding.case_of(q))).or_default().push(q.id);
+        }
+    }
+    let mut out = Vec::with_capacity(codes.len() * coding.case_ids.len());
     for &c in codes {
-        let qs = coding.quotations_of(c);
         for &case in &coding.case_ids {
-            let cell: Vec<i64> = coding
-                .quotations
-                .iter()
-                .filter(|q| qs.contains(&q.id) && coding.case_of(q) == case)
-                .map(|q| q.id)
-                .collect();
-            out.push((c, case, cell));
+            out.push((c, case, cells.get(&(c, case)).cloned().unwrap_or_default()));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::codes::with_descendants;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// The counts as first written: every code against every quotation, every pair of codes
+    /// against every overlapping pair. Slow, and plainly right.
+    mod reference {
+        use super::*;
+
+        pub fn quotations_of(coding: &Coding, code: i64) -> BTreeSet<i64> {
+            let subtree: BTreeSet<i64> = with_descendants(&coding.codes, &[code])
+                .into_iter()
+                .collect();
+            coding
+                .quotations
+                .iter()
+                .filter(|q| {
+                    coding
+                        .codes_of
+                        .get(&q.id)
+                        .is_some_and(|cs| !cs.is_disjoint(&subtree))
+                })
+                .map(|q| q.id)
+                .collect()
+        }
+
+        pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequency> {
+            let mut out = Vec::new();
+            for &c in codes {
+                let qs = quotations_of(coding, c);
+                let mut groups: BTreeMap<Option<i64>, Vec<&quotation::Model>> = BTreeMap::new();
+                for q in coding.quotations.iter().filter(|q| qs.contains(&q.id)) {
+                    match by {
+                        Grouping::Study => groups.entry(None).or_default().push(q),
+                        Grouping::Case => {
+                            groups.entry(Some(coding.case_of(q))).or_default().push(q)
+                        }
+                        Grouping::Ambito => {
+                            for a in coding
+                                .ambiti_of_case
+                                .get(&coding.case_of(q))
+                                .into_iter()
+                                .flatten()
+                            {
+                                groups.entry(Some(*a)).or_default().push(q);
+                            }
+                        }
+                    }
+                }
+                if by == Grouping::Study {
+                    groups.entry(None).or_default();
+                }
+                for (group, qs) in groups {
+                    out.push(Frequency {
+                        code_id: c,
+                        group,
+                        quotations: qs.len(),
+                        interviews: qs
+                            .iter()
+                            .map(|q| q.interview_id)
+                            .collect::<BTreeSet<_>>()
+                            .len(),
+                        cases: qs
+                            .iter()
+                            .map(|q| coding.case_of(q))
+                            .collect::<BTreeSet<_>>()
+                            .len(),
+                    });
+                }
+            }
+            out
+        }
+
+        pub fn cooccurrence(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, usize)> {
+            let sets: BTreeMap<i64, BTreeSet<i64>> = codes
+                .iter()
+                .map(|&c| (c, quotations_of(coding, c)))
+                .collect();
+            let qs = &coding.quotations;
+            let mut overlapping = Vec::new();
+            for (i, a) in qs.iter().enumerate() {
+                for b in &qs[i + 1..] {
+                    if a.interview_id == b.interview_id
+                        && a.start_pos < b.end_pos
+                        && b.start_pos < a.end_pos
+                    {
+                        overlapping.push((a.id, b.id));
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            let ids: Vec<i64> = sets.keys().copied().collect();
+            for (i, &a) in ids.iter().enumerate() {
+                for &b in &ids[i + 1..] {
+                    let (qa, qb) = (&sets[&a], &sets[&b]);
+                    let both = qa.intersection(qb).count();
+                    let across = overlapping
+                        .iter()
+                        .filter(|(x, y)| {
+                            (qa.contains(x) && qb.contains(y)) || (qb.contains(x) && qa.contains(y))
+                        })
+                        .count();
+                    if both + across > 0 {
+                        out.push((a, b, both + across));
+                    }
+                }
+            }
+            out
+        }
+
+        pub fn code_case_matrix(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, Vec<i64>)> {
+            let mut out = Vec::new();
+            for &c in codes {
+                let qs = quotations_of(coding, c);
+                for &case in &coding.case_ids {
+                    let cell = coding
+                        .quotations
+                        .iter()
+                        .filter(|q| qs.contains(&q.id) && coding.case_of(q) == case)
+                        .map(|q| q.id)
+                        .collect();
+                    out.push((c, case, cell));
+                }
+            }
+            out
+        }
+    }
+
+    /// A study with nested codes (now and then a code whose parent is outside the codebook,
+    /// or a cycle the rules should have prevented), quotations piled on a few short
+    /// transcripts so that many overlap, some carrying codes of another codebook.
+    fn random_coding(rng: &mut StdRng) -> Coding {
+        let now = chrono::Utc::now();
+        let n_codes = rng.random_range(1..12);
+        let mut codes: Vec<code::Model> = (0..n_codes)
+            .map(|n| code::Model {
+                id: 100 + n,
+                study_id: 1,
+                parent_id: (n > 0 && rng.random_bool(0.6))
+                    .then(|| 100 + rng.random_range(0..n))
+                    .or_else(|| rng.random_bool(0.05).then_some(999)),
+                name: format!("codice {n}"),
+                color: None,
+                description: None,
+                created_at: now,
+            })
+            .collect();
+        if n_codes > 2 && rng.random_bool(0.05) {
+            codes[0].parent_id = Some(100 + n_codes - 1);
+        }
+        let case_ids: Vec<i64> = (0..rng.random_range(1..4)).map(|c| 10 + c).collect();
+        let mut case_of_interview = HashMap::new();
+        for i in 0..rng.random_range(1..6) {
+            case_of_interview.insert(1000 + i, case_ids[rng.random_range(0..case_ids.len())]);
+        }
+        let interviews: Vec<i64> = case_of_interview.keys().copied().collect();
+        let mut ambiti_of_case: HashMap<i64, Vec<i64>> = HashMap::new();
+        for &c in &case_ids {
+            for a in 0..rng.random_range(0..3) {
+                ambiti_of_case.entry(c).or_default().push(500 + a);
+            }
+        }
+        let mut quotations = Vec::new();
+        let mut codes_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        for n in 0..rng.random_range(0..40) {
+            let start = rng.random_range(0..30);
+            let q = quotation::Model {
+                id: 5000 + n,
+                interview_id: interviews[rng.random_range(0..interviews.len())],
+                start_pos: start,
+                end_pos: start + rng.random_range(0..12),
+                memo: None,
+                coder_id: None,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            let carried: BTreeSet<i64> = (0..rng.random_range(0..4))
+                .map(|_| {
+                    if rng.random_bool(0.05) {
+                        7777
+                    } else {
+                        100 + rng.random_range(0..n_codes)
+                    }
+                })
+                .collect();
+            if !carried.is_empty() {
+                codes_of.insert(q.id, carried);
+            }
+            quotations.push(q);
+        }
+        Coding {
+            codes,
+            quotations,
+            case_of_interview,
+            ambiti_of_case,
+            codes_of,
+            case_ids,
+        }
+    }
+
+    #[test]
+    fn counts_equal_the_code_by_code_reference_on_random_studies() {
+        let mut rng = StdRng::seed_from_u64(20261123);
+        for round in 0..3000 {
+            let coding = random_coding(&mut rng);
+            let asked = rng.random_bool(0.5).then(|| {
+                (0..rng.random_range(0..8))
+                    .map(|_| 98 + rng.random_range(0..coding.codes.len() as i64 + 3))
+                    .collect()
+            });
+            let codes = coding.codes_or_all(asked);
+            for by in [Grouping::Study, Grouping::Case, Grouping::Ambito] {
+                assert_eq!(
+                    frequencies(&coding, &codes, by),
+                    reference::frequencies(&coding, &codes, by),
+                    "round {round}, {by:?}"
+                );
+            }
+            assert_eq!(
+                cooccurrence(&coding, &codes),
+                reference::cooccurrence(&coding, &codes),
+                "round {round}"
+            );
+            assert_eq!(
+                code_case_matrix(&coding, &codes),
+                reference::code_case_matrix(&coding, &codes),
+                "round {round}"
+            );
+        }
+    }
 }

@@ -2,13 +2,19 @@
 //! quotations with their codes, memos, the people who wrote them), loaded in a few queries for
 //! the REFI-QDA and CSV exports. Reading needs only read access to the study.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use entities::{app_user, code, interview, memo, quotation, study, study_case};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
+};
 
 use crate::auth::Caller;
+use crate::db::begin_snapshot;
 use crate::error::ServiceResult;
+use crate::service::analysis::{cases_of_study, codes_of_study_quotations, interviews_of_study};
 use crate::service::studies::readable_study;
 
 pub struct StudyContent {
@@ -30,7 +36,20 @@ pub struct StudyContent {
 }
 
 impl StudyContent {
-    pub async fn load<C: ConnectionTrait>(
+    /// Everything in one snapshot: an export taken while others code holds one state of
+    /// the study, never a transcript with another version's quotation offsets.
+    pub async fn load(
+        db: &DatabaseConnection,
+        caller: &Caller,
+        study_id: i64,
+    ) -> ServiceResult<Self> {
+        let txn = begin_snapshot(db).await?;
+        let content = Self::read(&txn, caller, study_id).await?;
+        txn.commit().await?;
+        Ok(content)
+    }
+
+    async fn read<C: ConnectionTrait>(
         db: &C,
         caller: &Caller,
         study_id: i64,
@@ -42,7 +61,7 @@ impl StudyContent {
             .all(db)
             .await?;
         let mut interviews = interview::Entity::find()
-            .filter(interview::Column::CaseId.is_in(cases.iter().map(|c| c.id)))
+            .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
             .all(db)
             .await?;
         interviews.sort_by_key(|i| (i.case_id, i.id));
@@ -52,28 +71,36 @@ impl StudyContent {
             .all(db)
             .await?;
         let mut quotations = quotation::Entity::find()
-            .filter(quotation::Column::InterviewId.is_in(interviews.iter().map(|i| i.id)))
+            .filter(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
             .all(db)
             .await?;
         quotations.sort_by_key(|q| (q.interview_id, q.start_pos, q.end_pos, q.id));
-        let codes_of: HashMap<i64, Vec<i64>> =
-            super::quotations::codes_of_quotations(db, quotations.iter().map(|q| q.id))
-                .await?
-                .into_iter()
-                .map(|(q, codes)| (q, codes.into_iter().collect()))
-                .collect();
+        let codes_of: HashMap<i64, Vec<i64>> = codes_of_study_quotations(db, study.id)
+            .await?
+            .into_iter()
+            .map(|(q, codes)| (q, codes.into_iter().collect()))
+            .collect();
         let memos = memo::Entity::find()
             .filter(memo::Column::StudyId.eq(study.id))
             .order_by_asc(memo::Column::Id)
             .all(db)
             .await?;
-        let user_ids: BTreeSet<i64> = quotations
-            .iter()
-            .filter_map(|q| q.coder_id)
-            .chain(memos.iter().filter_map(|m| m.author_id))
-            .collect();
+        let coders = Query::select()
+            .column(quotation::Column::CoderId)
+            .from(quotation::Entity)
+            .and_where(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
+            .to_owned();
+        let authors = Query::select()
+            .column(memo::Column::AuthorId)
+            .from(memo::Entity)
+            .and_where(memo::Column::StudyId.eq(study.id))
+            .to_owned();
         let users = app_user::Entity::find()
-            .filter(app_user::Column::Id.is_in(user_ids))
+            .filter(
+                Condition::any()
+                    .add(app_user::Column::Id.in_subquery(coders))
+                    .add(app_user::Column::Id.in_subquery(authors)),
+            )
             .all(db)
             .await?
             .into_iter()
@@ -89,19 +116,5 @@ impl StudyContent {
             memos,
             users,
         })
-    }
-
-    /// "Parent/Child" for a code of this study.
-    pub fn code_path(&self, id: i64) -> String {
-        let by_id: HashMap<i64, &code::Model> = self.codes.iter().map(|c| (c.id, c)).collect();
-        let mut names = Vec::new();
-        let mut current = by_id.get(&id).copied();
-        // The depth bound guards against a cycle the codebook rules should already prevent.
-        while let Some(c) = current.filter(|_| names.len() <= self.codes.len()) {
-            names.push(c.name.as_str());
-            current = c.parent_id.and_then(|p| by_id.get(&p).copied());
-        }
-        names.reverse();
-        names.join("/")
     }
 }

@@ -199,7 +199,8 @@ pub struct TranscriptEdit {
     pub lost: Vec<LostQuotation>,
 }
 
-/// Updates an interview. A new transcript re-anchors the quotations by text and context.
+/// Updates an interview. A new transcript re-anchors the quotations through a diff of the old
+/// and new text (`anchoring`): those whose words the edit changed are lost, never shifted.
 pub async fn update_interview(
     db: &DatabaseConnection,
     caller: &Caller,
