@@ -191,6 +191,78 @@ async fn the_codebook_can_be_renamed_recoloured_moved_merged_and_pruned() {
     assert!(q1["id"].is_string());
 }
 
+/// The codebook holds at most `MAX_CODE_DEPTH` (250) levels, whichever way a code gets
+/// there: created under the deepest, moved with its children, or given a merged code's
+/// children. Deeper trees could not be exported (REFI-QDA readers stop at 256 elements).
+#[tokio::test]
+async fn codes_nest_at_most_250_levels_whichever_way_they_get_there() {
+    let s = study().await;
+    let mut chain = vec![s.code("Livello 1", None).await];
+    for level in 2..=250 {
+        let below = s.code(&format!("Livello {level}"), chain.last()).await;
+        chain.push(below);
+    }
+    let at = |level: usize| &chain[level - 1];
+    const CREATE: &str = "mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id path } }";
+    let too_deep = s
+        .gql(CREATE, json!({"s": s.study, "n": "Più giù", "p": at(250)}))
+        .await;
+    assert_eq!(error_code(&too_deep), "BAD_USER_INPUT", "{too_deep}");
+    // A code with one child: two levels to place.
+    let ramo = s.code("Ramo", None).await;
+    let foglia = s.code("Foglia", Some(&ramo)).await;
+    const MOVE: &str =
+        "mutation($i: ID!, $p: ID) { updateCode(input: {id: $i, parentId: $p}) { path } }";
+    let refused = s.gql(MOVE, json!({"i": ramo, "p": at(249)})).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    let moved = s.ok(MOVE, json!({"i": ramo, "p": at(248)})).await;
+    assert_eq!(
+        moved["updateCode"]["path"]
+            .as_str()
+            .unwrap()
+            .matches('/')
+            .count(),
+        248
+    );
+    // Back to the root; then merged: Ramo's child takes the target's level plus one.
+    s.ok(MOVE, json!({"i": ramo, "p": null})).await;
+    const MERGE: &str =
+        "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }";
+    let refused = s.gql(MERGE, json!({"a": ramo, "b": at(250)})).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    s.ok(MERGE, json!({"a": ramo, "b": at(249)})).await;
+    let deepest = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Code { path parent { id } } } }",
+            json!({"i": foglia}),
+        )
+        .await;
+    assert_eq!(deepest["node"]["parent"]["id"], *at(249));
+    assert_eq!(
+        deepest["node"]["path"]
+            .as_str()
+            .unwrap()
+            .matches('/')
+            .count(),
+        249
+    );
+    // Nothing refused was written: the deepest level still holds Livello 250 and Foglia.
+    let codebook = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Code { children { name } } } }",
+            json!({"i": at(249)}),
+        )
+        .await;
+    let mut names: Vec<&str> = codebook["node"]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Foglia", "Livello 250"]);
+}
+
 #[tokio::test]
 async fn transcript_edits_reanchor_quotations_and_never_shift_them() {
     let s = study().await;
@@ -783,4 +855,58 @@ async fn sibling_names_are_unique_in_the_database_too_and_old_clashes_are_rename
         .await
         .unwrap_err();
     assert!(api::error::is_unique_violation(&e), "{e}");
+}
+
+#[tokio::test]
+async fn a_deleted_passage_is_reported_not_moved_onto_the_same_words_of_another_turn() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let t = Some(token.as_str());
+    let old = "INT: Come va il servizio?\nR1: Il servizio domiciliare è stato chiuso durante la pandemia.\nINT: E adesso?\nR1: Adesso il servizio domiciliare funziona benissimo.";
+    let new = "INT: Come va il servizio?\nINT: E adesso?\nR1: Adesso il servizio domiciliare funziona benissimo.";
+    let c = server.corpus(&token, "Servizi", &[old]).await;
+    let interview = &c.interviews[0]["id"];
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Chiusura\"}) { id } }",
+            json!({"s": c.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let quote = |start: usize| {
+        server.ok(
+            t,
+            "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c}) { id text } }",
+            json!({"i": interview, "s": start, "e": start + 20, "c": [code]}),
+        )
+    };
+    let closed = quote(33).await["createQuotation"].clone();
+    let second = old.rfind("servizio domiciliare").unwrap();
+    let working = quote(old[..second].chars().count()).await["createQuotation"].clone();
+    assert_eq!(closed["text"], "servizio domiciliare");
+    assert_eq!(working["text"], "servizio domiciliare");
+    const EDIT: &str = "mutation($i: ID!, $t: String!, $loss: Boolean) { updateInterview(input: {id: $i, version: 1, transcript: $t, allowQuotationLoss: $loss}) { movedQuotations lostQuotations { id start end text codeIds } } }";
+    let refused = server
+        .gql(t, EDIT, json!({"i": interview, "t": new, "loss": false}))
+        .await;
+    assert_eq!(error_code(&refused), "CONFLICT", "{refused:#}");
+    let done = server
+        .ok(t, EDIT, json!({"i": interview, "t": new, "loss": true}))
+        .await["updateInterview"]
+        .clone();
+    assert_eq!(
+        done["lostQuotations"],
+        json!([{"id": closed["id"], "start": 33, "end": 53, "text": "servizio domiciliare", "codeIds": [code]}])
+    );
+    assert_eq!(done["movedQuotations"], 1);
+    let left = server
+        .ok(t, "query($i: ID!) { node(id: $i) { ... on Interview { quotations { edges { node { id start end text } } } } } }", json!({"i": interview}))
+        .await;
+    let at = new.find("servizio domiciliare").unwrap();
+    let start = new[..at].chars().count();
+    assert_eq!(
+        left["node"]["quotations"]["edges"],
+        json!([{"node": {"id": working["id"], "start": start, "end": start + 20, "text": "servizio domiciliare"}}])
+    );
 }

@@ -3,10 +3,10 @@
 //! Texts are written as stored, but for the guard against formulas (`table`); offsets are code
 //! points.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use super::table::Table;
-use crate::service::codes::with_descendants;
+use crate::service::codes::Codebook;
 use crate::service::exchange::StudyContent;
 
 pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
@@ -29,6 +29,7 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
         .collect();
     let interviews: HashMap<i64, &entities::interview::Model> =
         content.interviews.iter().map(|i| (i.id, i)).collect();
+    let book = Codebook::new(content.codes.clone());
     let mut paths: Vec<String> = Vec::new();
     for q in &content.quotations {
         let Some(i) = interviews.get(&q.interview_id) else {
@@ -43,7 +44,7 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
                 .get(&q.id)
                 .into_iter()
                 .flatten()
-                .map(|c| content.code_path(*c)),
+                .map(|c| book.path(*c)),
         );
         paths.sort();
         let coder = q
@@ -76,34 +77,38 @@ pub fn code_case_matrix_csv(content: &StudyContent) -> Result<String, csv::Error
         .iter()
         .map(|i| (i.id, i.case_id))
         .collect();
+    let book = Codebook::new(content.codes.clone());
+    // One pass over the quotations: each counts once for every code it carries and every
+    // ancestor of those, in its case.
+    let mut counts: HashMap<(i64, i64), usize> = HashMap::new();
+    for q in &content.quotations {
+        let Some(&case) = case_of_interview.get(&q.interview_id) else {
+            continue;
+        };
+        let under: HashSet<i64> = content
+            .codes_of
+            .get(&q.id)
+            .into_iter()
+            .flatten()
+            .flat_map(|&c| book.lineage(c).map(|a| a.id))
+            .collect();
+        for code in under {
+            *counts.entry((code, case)).or_default() += 1;
+        }
+    }
     let mut rows: Vec<(String, i64)> = content
         .codes
         .iter()
-        .map(|c| (content.code_path(c.id), c.id))
+        .map(|c| (book.path(c.id), c.id))
         .collect();
     rows.sort();
     for (path, code) in rows {
-        let subtree: BTreeSet<i64> = with_descendants(&content.codes, &[code])
-            .into_iter()
-            .collect();
-        let mut counts: HashMap<i64, usize> = HashMap::new();
-        for q in &content.quotations {
-            let carries = content
-                .codes_of
-                .get(&q.id)
-                .is_some_and(|cs| cs.iter().any(|c| subtree.contains(c)));
-            if carries {
-                if let Some(case) = case_of_interview.get(&q.interview_id) {
-                    *counts.entry(*case).or_default() += 1;
-                }
-            }
-        }
         let mut record = vec![path];
         record.extend(
             content
                 .cases
                 .iter()
-                .map(|c| counts.get(&c.id).copied().unwrap_or(0).to_string()),
+                .map(|c| counts.get(&(code, c.id)).copied().unwrap_or(0).to_string()),
         );
         out.row(&record)?;
     }

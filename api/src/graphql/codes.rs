@@ -4,7 +4,7 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use entities::code;
 
 use super::ids::{decode, encode, Kind};
-use super::loaders::{all, one};
+use super::loaders::{codebook, one};
 use super::{patch, rc};
 use crate::service::codes as service;
 
@@ -37,17 +37,13 @@ impl Code {
         Ok(one(&rc(ctx).loaders.code, p).await?.map(Code))
     }
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
-        let rows = all(&rc(ctx).loaders.codes_of_study, self.0.study_id).await?;
-        Ok(rows
-            .into_iter()
-            .filter(|c| c.parent_id == Some(self.0.id))
-            .map(Code)
-            .collect())
+        let book = codebook(&rc(ctx).loaders.codebook, self.0.study_id).await?;
+        Ok(book.children(self.0.id).cloned().map(Code).collect())
     }
     /// Names from the root, joined by "/".
     async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let rows = all(&rc(ctx).loaders.codes_of_study, self.0.study_id).await?;
-        Ok(code_path(&self.0, &rows))
+        let book = codebook(&rc(ctx).loaders.codebook, self.0.study_id).await?;
+        Ok(book.path(self.0.id))
     }
     async fn quotation_count(
         &self,
@@ -61,22 +57,6 @@ impl Code {
             .await?
             .unwrap_or(0))
     }
-}
-
-/// Names from the root to `code`, joined by "/", given all codes of its study.
-pub fn code_path(code: &code::Model, study_codes: &[code::Model]) -> String {
-    let mut names = vec![code.name.clone()];
-    let mut parent = code.parent_id;
-    // The length guard bounds the walk even if the tree were corrupt.
-    while let Some(p) = parent.filter(|_| names.len() <= study_codes.len()) {
-        let Some(c) = study_codes.iter().find(|c| c.id == p) else {
-            break;
-        };
-        names.push(c.name.clone());
-        parent = c.parent_id;
-    }
-    names.reverse();
-    names.join("/")
 }
 
 #[derive(InputObject)]

@@ -1,7 +1,7 @@
 //! DataLoaders, built per request (never shared across callers), so that nested reads cost
 //! one query per level and relation, whatever the number of rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +9,14 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::*;
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
     Value,
 };
 
 use super::error::LoadError;
+use crate::service::codes::Codebook;
 use crate::service::memos::Target;
 use crate::service::territory::valid_on;
 
@@ -206,6 +208,39 @@ impl Loader<(i64, NaiveDate)> for MembersAt {
     }
 }
 
+/// Each study's codebook as a tree, shared by every code of the study that the request
+/// reads (its children, its path), so that a codebook's listing costs one pass over it.
+pub struct Codebooks {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for Codebooks {
+    type Value = Arc<Codebook>;
+    type Error = LoadError;
+
+    async fn load(&self, studies: &[i64]) -> Result<HashMap<i64, Arc<Codebook>>, LoadError> {
+        let mut codes: HashMap<i64, Vec<code::Model>> =
+            studies.iter().map(|&s| (s, Vec::new())).collect();
+        for c in code::Entity::find()
+            .filter(code::Column::StudyId.is_in(studies.iter().copied()))
+            .order_by_asc(code::Column::Id)
+            .all(&self.db)
+            .await?
+        {
+            codes.entry(c.study_id).or_default().push(c);
+        }
+        Ok(codes
+            .into_iter()
+            .map(|(s, codes)| (s, Arc::new(Codebook::new(codes))))
+            .collect())
+    }
+}
+
+/// The codebook of `study` (empty when it has no codes).
+pub async fn codebook(loader: &Dl<Codebooks>, study: i64) -> Result<Arc<Codebook>, LoadError> {
+    Ok(loader.load_one(study).await?.unwrap_or_default())
+}
+
 /// Distinct quotations per code, descendants included or not.
 pub struct QuotationCounts {
     db: DatabaseConnection,
@@ -217,35 +252,51 @@ impl Loader<(i64, bool)> for QuotationCounts {
 
     async fn load(&self, keys: &[(i64, bool)]) -> Result<HashMap<(i64, bool), i64>, LoadError> {
         let requested: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let studies: Vec<i64> = code::Entity::find()
+        let mut studies: Vec<i64> = code::Entity::find()
             .filter(code::Column::Id.is_in(requested))
             .all(&self.db)
             .await?
             .into_iter()
             .map(|c| c.study_id)
             .collect();
-        let all_codes = code::Entity::find()
-            .filter(code::Column::StudyId.is_in(studies))
+        studies.sort_unstable();
+        studies.dedup();
+        let codes = code::Entity::find()
+            .filter(code::Column::StudyId.is_in(studies.clone()))
             .all(&self.db)
             .await?;
+        // By study rather than by code id: a codebook may hold more codes than a statement
+        // takes parameters.
+        let codes_of_studies = Query::select()
+            .column(code::Column::Id)
+            .from(code::Entity)
+            .and_where(code::Column::StudyId.is_in(studies))
+            .to_owned();
         let links = quotation_code::Entity::find()
-            .filter(quotation_code::Column::CodeId.is_in(all_codes.iter().map(|c| c.id)))
+            .filter(quotation_code::Column::CodeId.in_subquery(codes_of_studies))
             .all(&self.db)
             .await?;
+        let book = Codebook::new(codes);
+        let mut quotations_of: HashMap<i64, Vec<i64>> = HashMap::new();
+        for l in links {
+            quotations_of
+                .entry(l.code_id)
+                .or_default()
+                .push(l.quotation_id);
+        }
         let mut out = HashMap::new();
         for &(code_id, deep) in keys {
             let codes = if deep {
-                crate::service::codes::with_descendants(&all_codes, &[code_id])
+                book.subtree(&[code_id])
             } else {
                 vec![code_id]
             };
-            let mut quotations: Vec<i64> = links
+            let quotations: HashSet<i64> = codes
                 .iter()
-                .filter(|l| codes.contains(&l.code_id))
-                .map(|l| l.quotation_id)
+                .filter_map(|c| quotations_of.get(c))
+                .flatten()
+                .copied()
                 .collect();
-            quotations.sort_unstable();
-            quotations.dedup();
             out.insert((code_id, deep), quotations.len() as i64);
         }
         Ok(out)
@@ -363,7 +414,7 @@ pub struct Loaders {
     pub cases_of_project: Dl<Linked<case_project::Entity, study_case::Entity>>,
 
     pub cases_of_study: Dl<ByColumn<study_case::Entity>>,
-    pub codes_of_study: Dl<ByColumn<code::Entity>>,
+    pub codebook: Dl<Codebooks>,
     pub ambiti_of_case: Dl<Linked<case_ambito::Entity, ambito::Entity>>,
     pub projects_of_case: Dl<Linked<case_project::Entity, project::Entity>>,
     pub interviews_of_case: Dl<InterviewHeads>,
@@ -423,7 +474,7 @@ impl Loaders {
             ambiti_of_project,
             cases_of_project,
             cases_of_study,
-            codes_of_study,
+            codebook,
             ambiti_of_case,
             projects_of_case,
             interviews_of_case,
@@ -507,7 +558,7 @@ impl Loaders {
                 study_case::Column::StudyId,
                 vec![study_case::Column::Id],
             ),
-            codes_of_study: by(db, code::Column::StudyId, vec![code::Column::Id]),
+            codebook: dl(Codebooks { db: db.clone() }),
             ambiti_of_case: linked(
                 db,
                 case_ambito::Column::CaseId,

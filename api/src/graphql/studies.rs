@@ -9,7 +9,7 @@ use super::codes::Code;
 use super::discontinuities::{Discontinuity, DiscontinuityDimension};
 use super::ids::{decode, decode_all, encode, Kind};
 use super::interviews::Interview;
-use super::loaders::{all, one};
+use super::loaders::{all, codebook, one};
 use super::projects::Project;
 use super::{connection, page_request, rc, today, Conn};
 use crate::service::{page, studies as service};
@@ -54,12 +54,8 @@ impl Study {
     }
     /// Root codes of the study's codebook; children hang below.
     async fn codebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
-        let rows = all(&rc(ctx).loaders.codes_of_study, self.0.id).await?;
-        Ok(rows
-            .into_iter()
-            .filter(|c| c.parent_id.is_none())
-            .map(Code)
-            .collect())
+        let book = codebook(&rc(ctx).loaders.codebook, self.0.id).await?;
+        Ok(book.roots().cloned().map(Code).collect())
     }
 }
 

@@ -4,7 +4,7 @@
 //! so no entity, internal or external, is ever expanded.
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::export::qdpx::MAX_CODE_DEPTH;
+use crate::service::codes::MAX_CODE_DEPTH;
 use roxmltree::{Document, Node};
 
 #[derive(Debug, Default)]

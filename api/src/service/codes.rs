@@ -1,5 +1,7 @@
 //! The codebook: hierarchical codes per study.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::Utc;
 use entities::{code, quotation_code, study};
 use sea_orm::sea_query::{Expr, LockType, Query};
@@ -63,6 +65,8 @@ pub async fn create_code(
                 "the parent code belongs to another study",
             ));
         }
+        let book = Codebook::new(study_codes(&txn, s.id).await?);
+        check_depth(book.depth(parent_id), 1)?;
     }
     let siblings = code::Entity::find()
         .filter(code::Column::StudyId.eq(s.id))
@@ -171,18 +175,121 @@ pub async fn study_codes<C: ConnectionTrait>(
 
 /// `roots` and all their descendants, from a study's full code list.
 pub fn with_descendants(all: &[code::Model], roots: &[i64]) -> Vec<i64> {
-    let mut out: Vec<i64> = roots.to_vec();
-    let mut i = 0;
-    while i < out.len() {
-        let current = out[i];
-        for c in all {
-            if c.parent_id == Some(current) && !out.contains(&c.id) {
-                out.push(c.id);
+    Codebook::new(all.to_vec()).subtree(roots)
+}
+
+/// The deepest a code may sit (1 for a root): deeper trees are no codebook anyone reads, and
+/// the REFI-QDA exchange format could not carry them. Readers built on libxml2 (xmllint among
+/// them) stop at 256 levels of elements, and `Project/CodeBook/Codes` above the codes and a
+/// `Description` in the deepest take four.
+pub const MAX_CODE_DEPTH: usize = 250;
+
+/// A study's codes as a tree, indexed so that walks over it (subtrees, paths, depths) cost
+/// what they visit: codebooks of thousands of codes are read whole by every listing, and a
+/// scan of the list per code made those reads quadratic.
+#[derive(Debug, Clone, Default)]
+pub struct Codebook {
+    codes: Vec<code::Model>,
+    position: HashMap<i64, usize>,
+    children: HashMap<i64, Vec<usize>>,
+}
+
+impl Codebook {
+    /// The codes in the order given (children are listed in it).
+    pub fn new(codes: Vec<code::Model>) -> Self {
+        let position: HashMap<i64, usize> =
+            codes.iter().enumerate().map(|(n, c)| (c.id, n)).collect();
+        let mut children: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (n, c) in codes.iter().enumerate() {
+            if let Some(p) = c.parent_id {
+                children.entry(p).or_default().push(n);
             }
         }
-        i += 1;
+        Self {
+            codes,
+            position,
+            children,
+        }
     }
-    out
+
+    pub fn get(&self, id: i64) -> Option<&code::Model> {
+        self.position.get(&id).map(|&n| &self.codes[n])
+    }
+
+    pub fn roots(&self) -> impl Iterator<Item = &code::Model> {
+        self.codes.iter().filter(|c| c.parent_id.is_none())
+    }
+
+    pub fn children(&self, id: i64) -> impl Iterator<Item = &code::Model> {
+        self.children
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .map(|&n| &self.codes[n])
+    }
+
+    /// `roots` and all their descendants, each once, roots first.
+    pub fn subtree(&self, roots: &[i64]) -> Vec<i64> {
+        let mut seen: HashSet<i64> = roots.iter().copied().collect();
+        let mut out: Vec<i64> = roots.to_vec();
+        let mut i = 0;
+        while let Some(&current) = out.get(i) {
+            for c in self.children(current) {
+                if seen.insert(c.id) {
+                    out.push(c.id);
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// `id` and its ancestors, up to the root. Bounded by the codebook's size: a cycle, which
+    /// the codebook rules forbid, could not make it loop.
+    pub fn lineage(&self, id: i64) -> impl Iterator<Item = &code::Model> {
+        std::iter::successors(self.get(id), |c| c.parent_id.and_then(|p| self.get(p)))
+            .take(self.codes.len())
+    }
+
+    /// Names from the root to `id`, joined by "/".
+    pub fn path(&self, id: i64) -> String {
+        let mut names: Vec<&str> = self.lineage(id).map(|c| c.name.as_str()).collect();
+        names.reverse();
+        names.join("/")
+    }
+
+    /// 1 for a root.
+    pub fn depth(&self, id: i64) -> usize {
+        self.lineage(id).count()
+    }
+
+    /// Levels from `id` down to its deepest descendant, `id` counted: 1 for a leaf.
+    pub fn height(&self, id: i64) -> usize {
+        let mut level: HashMap<i64, usize> = HashMap::from([(id, 1)]);
+        let mut highest = 1;
+        for c in self.subtree(&[id]).into_iter().skip(1) {
+            let below = self
+                .get(c)
+                .and_then(|c| c.parent_id)
+                .and_then(|p| level.get(&p))
+                .map_or(1, |l| l + 1);
+            highest = highest.max(below);
+            level.insert(c, below);
+        }
+        highest
+    }
+}
+
+/// Refuses a change that would put a code deeper than `MAX_CODE_DEPTH`: `height` levels
+/// hung below a code at `depth` (0 for the root level).
+fn check_depth(parent_depth: usize, height: usize) -> ServiceResult<()> {
+    if parent_depth + height > MAX_CODE_DEPTH {
+        return Err(ServiceError::bad_input(format!(
+            "codes nest at most {MAX_CODE_DEPTH} levels deep; this would take them to {}",
+            parent_depth + height
+        )));
+    }
+    Ok(())
 }
 
 /// Changes to a code; `None` leaves a field as it is.
@@ -221,18 +328,19 @@ fn find(all: &[code::Model], id: i64) -> ServiceResult<code::Model> {
 }
 
 fn check_unique_sibling(
-    all: &[code::Model],
+    book: &Codebook,
     parent: Option<i64>,
     name: &str,
     except: i64,
 ) -> ServiceResult<()> {
-    let clash = all.iter().any(|c| {
-        c.id != except && c.parent_id == parent && c.name.to_lowercase() == name.to_lowercase()
-    });
+    let folded = name.to_lowercase();
+    let same = |c: &code::Model| c.id != except && c.name.to_lowercase() == folded;
+    let clash = match parent {
+        Some(p) => book.children(p).any(same),
+        None => book.roots().any(same),
+    };
     if clash {
-        Err(ServiceError::Conflict(format!(
-            "a code named {name:?} already exists at this level"
-        )))
+        Err(name_taken(name))
     } else {
         Ok(())
     }
@@ -278,18 +386,22 @@ pub async fn update_code(
         None => current.name.clone(),
     };
     let parent = input.parent_id.unwrap_or(current.parent_id);
+    let book = Codebook::new(all);
+    let subtree = book.subtree(&[current.id]);
     if let Some(p) = parent {
-        let target = all
-            .iter()
-            .find(|c| c.id == p)
+        let target = book
+            .get(p)
             .ok_or_else(|| ServiceError::bad_input("the new parent is not a code of this study"))?;
-        if with_descendants(&all, &[current.id]).contains(&target.id) {
+        if subtree.contains(&target.id) {
             return Err(ServiceError::bad_input(
                 "a code cannot move under itself or one of its descendants",
             ));
         }
     }
-    check_unique_sibling(&all, parent, &name, current.id)?;
+    if parent != current.parent_id {
+        check_depth(parent.map_or(0, |p| book.depth(p)), book.height(current.id))?;
+    }
+    check_unique_sibling(&book, parent, &name, current.id)?;
     let mut active: code::ActiveModel = current.clone().into();
     active.name = Set(name.clone());
     active.parent_id = Set(parent);
@@ -304,7 +416,7 @@ pub async fn update_code(
         .await
         .map_err(|e| sibling_clash(e, &name))?;
     if parent != current.parent_id {
-        log_quotations_of(&txn, &with_descendants(&all, &[current.id])).await?;
+        log_quotations_of(&txn, &subtree).await?;
     }
     let view = |c: &code::Model| json!({"name": c.name, "parent": c.parent_id, "color": c.color, "description": c.description});
     crate::service::audit::record(
@@ -349,16 +461,20 @@ pub async fn merge_codes(
     }
     let all = study_codes(&txn, study_id).await?;
     let (source, target) = (find(&all, source_id)?, find(&all, target_id)?);
-    if with_descendants(&all, &[source.id]).contains(&target.id) {
+    let book = Codebook::new(all);
+    let subtree = book.subtree(&[source.id]);
+    if subtree.contains(&target.id) {
         return Err(ServiceError::bad_input(
             "a code cannot be merged into one of its own descendants",
         ));
     }
-    for child in all.iter().filter(|c| c.parent_id == Some(source.id)) {
-        check_unique_sibling(&all, Some(target.id), &child.name, child.id)?;
+    for child in book.children(source.id) {
+        check_unique_sibling(&book, Some(target.id), &child.name, child.id)?;
     }
+    // The source's children move up or down to the target's level.
+    check_depth(book.depth(target.id), book.height(source.id) - 1)?;
     // The search index re-reads every quotation touched, before and after.
-    log_quotations_of(&txn, &with_descendants(&all, &[source.id])).await?;
+    log_quotations_of(&txn, &subtree).await?;
     // Whole sets, under the locks: every link the source has is moved, none read before.
     let carry_target = Query::select()
         .column(quotation_code::Column::QuotationId)
@@ -400,7 +516,7 @@ pub async fn delete_code(db: &DatabaseConnection, caller: &Caller, id: i64) -> S
     lock_codebook(&txn, study_id).await?;
     let all = study_codes(&txn, study_id).await?;
     let c = find(&all, id)?;
-    let subtree = with_descendants(&all, &[c.id]);
+    let subtree = Codebook::new(all).subtree(&[c.id]);
     // Counted under the lock: no quotation takes one of these codes before they are gone.
     lock_codes(&txn, &subtree).await?;
     let used = quotation_code::Entity::find()
@@ -429,4 +545,60 @@ pub async fn delete_code(db: &DatabaseConnection, caller: &Caller, id: i64) -> S
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(id: i64, parent: Option<i64>, name: &str) -> code::Model {
+        code::Model {
+            id,
+            study_id: 1,
+            parent_id: parent,
+            name: name.to_owned(),
+            description: None,
+            color: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_codebook_walks_subtrees_paths_and_levels() {
+        let book = Codebook::new(vec![
+            code(1, None, "Bisogni"),
+            code(2, Some(1), "Casa"),
+            code(3, Some(2), "Sfratti"),
+            code(4, Some(1), "Lavoro"),
+            code(5, None, "Attori"),
+            code(6, Some(3), "Città"),
+        ]);
+        assert_eq!(book.subtree(&[1]), [1, 2, 4, 3, 6]);
+        assert_eq!(book.subtree(&[2, 3]), [2, 3, 6], "each code once");
+        assert_eq!(book.path(6), "Bisogni/Casa/Sfratti/Città");
+        assert_eq!(book.path(99), "");
+        assert_eq!((book.depth(1), book.depth(6)), (1, 4));
+        assert_eq!((book.height(1), book.height(2), book.height(4)), (4, 3, 1));
+        let roots: Vec<&str> = book.roots().map(|c| c.name.as_str()).collect();
+        assert_eq!(roots, ["Bisogni", "Attori"]);
+    }
+
+    /// The rules forbid cycles; a corrupt table holding one must still not hang a request.
+    #[test]
+    fn a_cycle_ends_every_walk() {
+        let book = Codebook::new(vec![code(1, Some(2), "A"), code(2, Some(1), "B")]);
+        assert_eq!(book.subtree(&[1]), [1, 2]);
+        assert_eq!(book.depth(1), 2);
+        assert_eq!(book.height(1), 2);
+        assert_eq!(book.path(1), "B/A");
+    }
+
+    #[test]
+    fn depth_is_checked_against_the_level_a_change_reaches() {
+        assert!(check_depth(249, 1).is_ok());
+        assert!(check_depth(248, 2).is_ok());
+        assert!(check_depth(250, 1).is_err());
+        assert!(check_depth(0, MAX_CODE_DEPTH).is_ok());
+        assert!(check_depth(0, MAX_CODE_DEPTH + 1).is_err());
+    }
 }
