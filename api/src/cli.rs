@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{auth, db, demo, http};
@@ -43,7 +44,7 @@ pub struct GlobalOptions {
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Do not load the demo dataset into an empty database.
-    #[arg(long, env = "QUADERNO_NO_DEMO", global = true)]
+    #[arg(long, env = "QUADERNO_NO_DEMO", value_parser = BoolishValueParser::new(), global = true)]
     pub no_demo: bool,
     /// The largest request body accepted, in MiB (uploads included).
     #[arg(long, env = "QUADERNO_MAX_BODY_MB", default_value_t = 8, global = true)]
@@ -57,10 +58,10 @@ pub struct GlobalOptions {
     )]
     pub request_timeout: u64,
     /// Refuse schema introspection (production deployments that publish the SDL instead).
-    #[arg(long, env = "QUADERNO_NO_INTROSPECTION", global = true)]
+    #[arg(long, env = "QUADERNO_NO_INTROSPECTION", value_parser = BoolishValueParser::new(), global = true)]
     pub no_introspection: bool,
     /// Do not serve GraphiQL at GET /graphql.
-    #[arg(long, env = "QUADERNO_NO_GRAPHIQL", global = true)]
+    #[arg(long, env = "QUADERNO_NO_GRAPHIQL", value_parser = BoolishValueParser::new(), global = true)]
     pub no_graphiql: bool,
     /// Most connections in the database pool.
     #[arg(
@@ -471,6 +472,35 @@ mod tests {
             "admin",
             &format!("--expires-in-days={days}"),
         ])
+    }
+
+    /// The README documents `QUADERNO_NO_DEMO=1` and its siblings: clap's default parser for
+    /// a flag's variable takes only `true`/`false`, and refused to start on `1`.
+    #[test]
+    fn switches_from_the_environment_take_1_and_0() {
+        let vars = [
+            "QUADERNO_NO_DEMO",
+            "QUADERNO_NO_INTROSPECTION",
+            "QUADERNO_NO_GRAPHIQL",
+        ];
+        let parse = |value: &str| {
+            for v in vars {
+                std::env::set_var(v, value);
+            }
+            let cli = Cli::try_parse_from(["quaderno", "serve"]);
+            for v in vars {
+                std::env::remove_var(v);
+            }
+            cli.map(|c| {
+                let g = c.global;
+                (g.no_demo, g.no_introspection, g.no_graphiql)
+            })
+        };
+        assert_eq!(parse("1").unwrap(), (true, true, true));
+        assert_eq!(parse("yes").unwrap(), (true, true, true));
+        assert_eq!(parse("0").unwrap(), (false, false, false));
+        assert_eq!(parse("false").unwrap(), (false, false, false));
+        assert!(parse("maybe").is_err());
     }
 
     /// An expiry past the calendar's end would overflow the date (a panic), and one of zero or

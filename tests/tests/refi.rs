@@ -480,8 +480,35 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
         .find(|e| e["node"]["title"].as_str().unwrap().starts_with("Reti"))
         .unwrap()["node"]["id"]
         .clone();
+    // Memos on a case (QDA-XML has no note references on cases) and on the study.
+    const MEMOS: &str = "query($s: ID!) { node(id: $s) { ... on Study { memos { text } cases { edges { node { label memos { text } } } } } } }";
+    let case = server.ok(Some(&admin), MEMOS, json!({"s": first})).await["node"]["cases"]["edges"]
+        [0]["node"]["label"]
+        .clone();
+    let case_id = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { id } } } } } }",
+            json!({"s": first}),
+        )
+        .await["node"]["cases"]["edges"][0]["node"]["id"]
+        .clone();
+    for (target, text) in [
+        (&case_id, "Caso difficile: è così’"),
+        (&case_id, "Seconda nota sul caso"),
+        (&first, "Nota sullo studio"),
+    ] {
+        server
+            .ok(
+                Some(&admin),
+                "mutation($t: ID!, $x: String!) { createMemo(input: {targetId: $t, text: $x}) { id } }",
+                json!({"t": target, "x": text}),
+            )
+            .await;
+    }
     let path = |s: &Value| format!("/studies/{}/export.qdpx", s.as_str().unwrap());
     let (_, exported) = download(&server, Some(&admin), &path(&first)).await;
+    assert_valid_against_project_xsd(&unzip(&exported)["project.qde"]);
     let body = import(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await;
     assert!(body.get("errors").is_none(), "{body:#}");
     let report = &body["data"]["importQdpx"];
@@ -530,6 +557,23 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
         "{original:?}"
     );
     assert_eq!(original, interviews(copy.clone()).await);
+    // The case's memos come back on the case (as one), not on the study.
+    let copied = server.ok(Some(&admin), MEMOS, json!({"s": copy})).await;
+    assert_eq!(
+        copied["node"]["memos"],
+        json!([{"text": "Nota sullo studio"}])
+    );
+    let on_case = copied["node"]["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["node"]["label"] == case)
+        .unwrap()["node"]["memos"]
+        .clone();
+    assert_eq!(
+        on_case,
+        json!([{"text": "Caso difficile: è così’\n\nSeconda nota sul caso"}])
+    );
 }
 
 const TEXT_CRLF: &str = "INT: Com’è la città?\r\nR: Là è difficile, però…\r\nINT: Perché?\r\n";

@@ -15,6 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::xml::{escape, Within};
+use crate::service::codes::MAX_CODE_DEPTH;
 use crate::service::exchange::StudyContent;
 
 pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
@@ -61,12 +62,6 @@ pub fn interview_variable(name: &str) -> Option<InterviewVariable> {
     }
 }
 
-/// The deepest code hierarchy a project carries, in and out: the importer refuses deeper
-/// codebooks, the exporter writes deeper codes at this level. Readers built on libxml2
-/// (xmllint among them) stop at 256 levels of elements unless told otherwise, and
-/// `Project/CodeBook/Codes` above the codes and a `Description` in the deepest take four.
-pub const MAX_CODE_DEPTH: usize = 250;
-
 /// Every code once, parents before children and siblings in the study's order, with the
 /// level (1 for a root) it is written at. Codes deeper than `MAX_CODE_DEPTH` are written at
 /// that level, after their ancestor there, so that the codings that refer to them still
@@ -102,6 +97,11 @@ fn codebook_order(codes: &[entities::code::Model]) -> Vec<(&entities::code::Mode
         }
     }
     order
+}
+
+/// A memo on one of the study's cases.
+fn is_case_memo(m: &entities::memo::Model) -> bool {
+    m.target_kind == "case"
 }
 
 /// The .qdpx archive.
@@ -277,6 +277,17 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
                     ("name", Some(c.label.clone())),
                 ],
             );
+            // Cases cannot refer to notes in QDA-XML 1.0: their memos are their description
+            // (which the importer turns back into a memo of the case).
+            let memos: Vec<&str> = content
+                .memos
+                .iter()
+                .filter(|m| is_case_memo(m) && m.target_id == c.id)
+                .map(|m| m.text.as_str())
+                .collect();
+            if !memos.is_empty() {
+                x.text_element("Description", &memos.join("\n\n"));
+            }
             for i in content.interviews.iter().filter(|i| i.case_id == c.id) {
                 x.empty(
                     "SourceRef",
@@ -356,24 +367,16 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
         x.close("Sources");
     }
 
-    if !content.memos.is_empty() {
-        let case_label: HashMap<i64, &str> = content
-            .cases
-            .iter()
-            .map(|c| (c.id, c.label.as_str()))
-            .collect();
+    let notes: Vec<&entities::memo::Model> =
+        content.memos.iter().filter(|m| !is_case_memo(m)).collect();
+    if !notes.is_empty() {
         x.open("Notes", &[]);
-        for m in &content.memos {
-            // Cases cannot refer to notes in QDA-XML 1.0: the name says what the note is on.
-            let name = match (m.target_kind.as_str(), case_label.get(&m.target_id)) {
-                ("case", Some(label)) => format!("Memo — {label}"),
-                _ => "Memo".to_owned(),
-            };
+        for m in notes {
             x.open(
                 "Note",
                 &[
                     ("guid", Some(guids.guid("memo", m.id))),
-                    ("name", Some(name)),
+                    ("name", Some("Memo".to_owned())),
                     ("creatingUser", user(m.author_id)),
                     ("creationDateTime", Some(xsd_datetime(&m.created_at))),
                     ("modifiedDateTime", Some(xsd_datetime(&m.updated_at))),

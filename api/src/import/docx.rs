@@ -126,6 +126,15 @@ fn is_w(n: Node, name: &str) -> bool {
         && matches!(n.tag_name().namespace(), Some(ns) if ns == W || ns == W_STRICT)
 }
 
+/// Markup compatibility: alternative renderings of one piece of content.
+const MC: &str = "http://schemas.openxmlformats.org/markup-compatibility/2006";
+
+fn is_skipped(n: Node) -> bool {
+    is_w(n, "del")
+        || is_w(n, "moveFrom")
+        || (n.tag_name().name() == "Fallback" && n.tag_name().namespace() == Some(MC))
+}
+
 /// What is open around the current node: paragraphs nest (a text box inside a paragraph),
 /// runs sit in paragraphs.
 enum Open {
@@ -200,12 +209,15 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
     }
     let mut out = Vec::new();
     let mut open: Vec<Open> = Vec::new();
-    // Inside a `w:del` (deleted text, tracked changes), nothing is read.
-    let mut deleted = 0usize;
+    // Nothing is read inside a subtree whose text is not, or not only here, part of the
+    // document: tracked deletions (`w:del`), the old place of tracked moves (`w:moveFrom`,
+    // whose text is also in its `w:moveTo`), and the `mc:Fallback` copy Word writes of every
+    // text box beside its `mc:Choice` (read, it would bring each box's text in twice).
+    let mut skipped = 0usize;
     walk(root, |edge| match edge {
-        Edge::Open(n) if is_w(n, "del") => deleted += 1,
-        Edge::Close(n) if is_w(n, "del") => deleted -= 1,
-        _ if deleted > 0 => {}
+        Edge::Open(n) if is_skipped(n) => skipped += 1,
+        Edge::Close(n) if is_skipped(n) => skipped -= 1,
+        _ if skipped > 0 => {}
         Edge::Open(n) => {
             let in_run = matches!(open.last(), Some(Open::Run { .. }));
             if is_w(n, "p") {
@@ -453,6 +465,30 @@ mod tests {
         assert!(paragraphs(&file)
             .unwrap_err()
             .contains("no w:document element"));
+    }
+
+    /// Word writes a text box twice, as `mc:Choice` (DrawingML) and `mc:Fallback` (VML), and a
+    /// tracked move as `w:moveFrom` and `w:moveTo`: each text is read once.
+    #[test]
+    fn text_boxes_and_moves_are_read_once() {
+        let body = format!(
+            r#"<w:p><w:r><w:t>Intervista</w:t></w:r><w:r><mc:AlternateContent xmlns:mc="{MC}">
+<mc:Choice Requires="wps"><w:drawing><wps:wsp xmlns:wps="urn:wps"><wps:txbx><w:txbxContent><w:p><w:r><w:t>Nota dell’intervistatrice</w:t></w:r></w:p></w:txbxContent></wps:txbx></wps:wsp></w:drawing></mc:Choice>
+<mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>Nota dell’intervistatrice</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback>
+</mc:AlternateContent></w:r></w:p>
+<w:p><w:moveFrom w:id="2"><w:r><w:t>spostato </w:t></w:r></w:moveFrom><w:r><w:t>città</w:t></w:r><w:moveTo w:id="3"><w:r><w:t> spostato</w:t></w:r></w:moveTo></w:p>"#
+        );
+        let doc = document(&body);
+        let file = archive(&[("word/document.xml", doc.as_bytes())]);
+        let texts: Vec<String> = paragraphs(&file)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(
+            texts,
+            ["Nota dell’intervistatrice", "Intervista", "città spostato"]
+        );
     }
 
     #[test]
