@@ -196,6 +196,44 @@ impl TestServer {
             interviews,
         }
     }
+
+    /// A study of `2^doublings` interviews, each with one quotation of "casa" carrying the
+    /// code "Casa", copied in SQL: enough to pass what a statement takes in parameters
+    /// (65,536 for 16 doublings: past PostgreSQL's 65,535 and SQLite's 32,766). Returns the
+    /// study's and the code's IDs.
+    pub async fn crowded_study(&self, token: &str, doublings: u32) -> (Value, Value) {
+        use sea_orm::ConnectionTrait;
+        let c = self
+            .corpus(token, "Affollato", &["R: La casa popolare manca."])
+            .await;
+        let t = Some(token);
+        let code = self
+            .ok(
+                t,
+                "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
+                json!({"s": c.study}),
+            )
+            .await["createCode"]["id"]
+            .clone();
+        self.ok(t, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { id } }", json!({"i": c.interviews[0]["id"]}))
+            .await;
+        let db = &self.db.conn;
+        for _ in 0..doublings {
+            db.execute_unprepared("INSERT INTO interview (case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation) SELECT case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation FROM interview")
+                .await
+                .unwrap();
+        }
+        db.execute_unprepared("INSERT INTO quotation (interview_id, start_pos, end_pos, memo, coder_id, version, created_at, updated_at) SELECT i.id, q.start_pos, q.end_pos, q.memo, q.coder_id, q.version, q.created_at, q.updated_at FROM interview i CROSS JOIN quotation q WHERE i.id <> q.interview_id")
+            .await
+            .unwrap();
+        let code_number = id_number(code.as_str().unwrap());
+        db.execute_unprepared(&format!(
+            "INSERT INTO quotation_code (quotation_id, code_id) SELECT id, {code_number} FROM quotation"
+        ))
+        .await
+        .unwrap();
+        (c.study, code)
+    }
 }
 
 /// The `extensions.code` of the first error.

@@ -261,43 +261,13 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
 
 #[tokio::test]
 async fn a_study_with_more_interviews_than_a_statement_takes_parameters_is_analysed() {
-    use sea_orm::ConnectionTrait;
     let server = TestServer::empty().await;
     let token = server.admin().await;
     let t = Some(token.as_str());
-    let c = server
-        .corpus(&token, "Affollato", &["R: La casa popolare manca."])
-        .await;
-    let code = server
-        .ok(
-            t,
-            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
-            json!({"s": c.study}),
-        )
-        .await["createCode"]["id"]
-        .clone();
-    server
-        .ok(t, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { id } }", json!({"i": c.interviews[0]["id"]}))
-        .await;
-    // Interviews copied in SQL to 65,536, one quotation each: past PostgreSQL's 65,535
-    // parameters and SQLite's 32,766.
-    let db = &server.db.conn;
-    for _ in 0..16 {
-        db.execute_unprepared("INSERT INTO interview (case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation) SELECT case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation FROM interview")
-            .await
-            .unwrap();
-    }
-    db.execute_unprepared("INSERT INTO quotation (interview_id, start_pos, end_pos, memo, coder_id, version, created_at, updated_at) SELECT i.id, q.start_pos, q.end_pos, q.memo, q.coder_id, q.version, q.created_at, q.updated_at FROM interview i CROSS JOIN quotation q WHERE i.id <> q.interview_id")
-        .await
-        .unwrap();
-    let code_number = tests::id_number(code.as_str().unwrap());
-    db.execute_unprepared(&format!(
-        "INSERT INTO quotation_code (quotation_id, code_id) SELECT id, {code_number} FROM quotation"
-    ))
-    .await
-    .unwrap();
+    // 65,536 interviews, one quotation each.
+    let (study, code) = server.crowded_study(&token, 16).await;
     let got = server
-        .ok(t, "query($s: ID!) { codeFrequencies(studyId: $s) { code { id } quotations interviews cases } codeCaseMatrix(studyId: $s) { count } }", json!({"s": c.study}))
+        .ok(t, "query($s: ID!) { codeFrequencies(studyId: $s) { code { id } quotations interviews cases } codeCaseMatrix(studyId: $s) { count } }", json!({"s": study}))
         .await;
     assert_eq!(
         got,

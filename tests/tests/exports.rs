@@ -170,49 +170,12 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
     }
 }
 
-/// A study of `2^doublings` interviews, each with one quotation of "casa" carrying one code,
-/// copied in SQL: more than a statement takes parameters. Returns the study's ID.
-async fn crowded_study(server: &TestServer, token: &str, doublings: u32) -> Value {
-    use sea_orm::ConnectionTrait;
-    let c = server
-        .corpus(token, "Affollato", &["R: La casa popolare manca."])
-        .await;
-    let t = Some(token);
-    let code = server
-        .ok(
-            t,
-            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
-            json!({"s": c.study}),
-        )
-        .await["createCode"]["id"]
-        .clone();
-    server
-        .ok(t, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { id } }", json!({"i": c.interviews[0]["id"]}))
-        .await;
-    let db = &server.db.conn;
-    for _ in 0..doublings {
-        db.execute_unprepared("INSERT INTO interview (case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation) SELECT case_id, label, conducted_on, interviewee_role, language, transcript, length, version, created_at, updated_at, source_file, normalisation FROM interview")
-            .await
-            .unwrap();
-    }
-    db.execute_unprepared("INSERT INTO quotation (interview_id, start_pos, end_pos, memo, coder_id, version, created_at, updated_at) SELECT i.id, q.start_pos, q.end_pos, q.memo, q.coder_id, q.version, q.created_at, q.updated_at FROM interview i CROSS JOIN quotation q WHERE i.id <> q.interview_id")
-        .await
-        .unwrap();
-    let code = id_number(code.as_str().unwrap());
-    db.execute_unprepared(&format!(
-        "INSERT INTO quotation_code (quotation_id, code_id) SELECT id, {code} FROM quotation"
-    ))
-    .await
-    .unwrap();
-    c.study
-}
-
 #[tokio::test]
 async fn a_study_with_more_interviews_than_a_statement_takes_parameters_is_exported() {
     let server = TestServer::empty().await;
     let admin = server.admin().await;
     // 65,536: past PostgreSQL's 65,535 parameters and SQLite's 32,766.
-    let study = crowded_study(&server, &admin, 16).await;
+    let (study, _) = server.crowded_study(&admin, 16).await;
     let s = study.as_str().unwrap();
     let (status, body) = download(&server, &admin, &format!("/studies/{s}/quotations.csv")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));

@@ -10,12 +10,12 @@
 //! restart replays from there; replaying is harmless because every change is rebuilt from
 //! the database's current state.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entities::{case_ambito, change_log, code, interview, quotation, quotation_code, study_case};
+use entities::{case_ambito, change_log, code, interview, quotation, study_case};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Statement,
@@ -28,6 +28,7 @@ use super::analyzer::ANALYZER_VERSION;
 use super::passages;
 use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
 use super::{Position, Shared};
+use crate::service::quotations::codes_of_quotations;
 use crate::text;
 
 /// What each commit records: the analyzer it was built with and the last change applied.
@@ -274,7 +275,7 @@ impl Context {
         &self,
         f: &Fields,
         q: &quotation::Model,
-        code_ids: &[i64],
+        code_ids: &BTreeSet<i64>,
     ) -> Option<TantivyDocument> {
         let i = self.interviews.get(&q.interview_id)?;
         let quoted = text::slice(&i.transcript, q.start_pos as usize, q.end_pos as usize)?;
@@ -310,29 +311,6 @@ pub fn day_number(d: chrono::NaiveDate) -> u64 {
     d.num_days_from_ce().max(0) as u64
 }
 
-/// Quotation ids per statement when reading their codes. A hundred interviews can hold tens
-/// of thousands of quotations, and one `IN` list of them all passed SQLite's 32,766 bound
-/// parameters (PostgreSQL's 65,535): the statement failed, and the rebuild or catch-up
-/// retried it forever.
-const IDS_PER_STATEMENT: usize = 1_000;
-
-async fn codes_of(
-    db: &DatabaseConnection,
-    quotation_ids: &[i64],
-) -> Result<HashMap<i64, Vec<i64>>, sea_orm::DbErr> {
-    let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
-    for chunk in quotation_ids.chunks(IDS_PER_STATEMENT) {
-        for link in quotation_code::Entity::find()
-            .filter(quotation_code::Column::QuotationId.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?
-        {
-            out.entry(link.quotation_id).or_default().push(link.code_id);
-        }
-    }
-    Ok(out)
-}
-
 impl Indexer {
     /// Documents for the passages and quotations of these interviews.
     async fn interview_docs(&self, ids: &[i64], ops: &mut Vec<Op>) -> Result<(), IndexError> {
@@ -345,13 +323,10 @@ impl Indexer {
             .filter(quotation::Column::InterviewId.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?;
-        let codes = codes_of(
-            &self.db,
-            &quotations.iter().map(|q| q.id).collect::<Vec<_>>(),
-        )
-        .await?;
+        let codes = codes_of_quotations(&self.db, quotations.iter().map(|q| q.id)).await?;
+        let none = BTreeSet::new();
         for q in &quotations {
-            let code_ids = codes.get(&q.id).map(Vec::as_slice).unwrap_or(&[]);
+            let code_ids = codes.get(&q.id).unwrap_or(&none);
             if let Some(doc) = ctx.quotation(&f, q, code_ids) {
                 ops.push(Op::Add(doc));
             }
@@ -373,10 +348,11 @@ impl Indexer {
         quotations.retain(|q| !skip.contains(&q.interview_id));
         let interview_ids: Vec<i64> = quotations.iter().map(|q| q.interview_id).collect();
         let ctx = Context::load(&self.db, &interview_ids).await?;
-        let codes = codes_of(&self.db, ids).await?;
+        let codes = codes_of_quotations(&self.db, ids.iter().copied()).await?;
+        let none = BTreeSet::new();
         let f = self.fields;
         for q in &quotations {
-            let code_ids = codes.get(&q.id).map(Vec::as_slice).unwrap_or(&[]);
+            let code_ids = codes.get(&q.id).unwrap_or(&none);
             if let Some(doc) = ctx.quotation(&f, q, code_ids) {
                 ops.push(Op::Add(doc));
             }

@@ -399,27 +399,20 @@ pub async fn list(
     })
 }
 
-/// Ids sent per statement by `codes_of_quotations`: each id is a bind parameter, and a
-/// study's quotations can outnumber what a statement takes (32,766 on SQLite, 65,535 on
-/// PostgreSQL).
+/// Ids sent per statement by `codes_of_quotations`: each id is a bind parameter, and the
+/// quotations of a study, or of the hundred interviews the search index rebuilds at once, can
+/// outnumber what a statement takes (32,766 on SQLite, 65,535 on PostgreSQL): the statement
+/// failed, and a rebuild retried it forever.
 const IDS_PER_STATEMENT: usize = 1000;
 
 /// The codes each quotation carries (sorted, once each), in one query per 1,000 quotations.
 pub async fn codes_of_quotations<C: ConnectionTrait>(
     db: &C,
     quotation_ids: impl IntoIterator<Item = i64>,
-) -> ServiceResult<HashMap<i64, BTreeSet<i64>>> {
-    codes_of_quotations_by(db, quotation_ids, IDS_PER_STATEMENT).await
-}
-
-async fn codes_of_quotations_by<C: ConnectionTrait>(
-    db: &C,
-    quotation_ids: impl IntoIterator<Item = i64>,
-    per_statement: usize,
-) -> ServiceResult<HashMap<i64, BTreeSet<i64>>> {
+) -> Result<HashMap<i64, BTreeSet<i64>>, sea_orm::DbErr> {
     let ids: Vec<i64> = quotation_ids.into_iter().collect();
     let mut codes_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-    for chunk in ids.chunks(per_statement) {
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
         for link in quotation_code::Entity::find()
             .filter(quotation_code::Column::QuotationId.is_in(chunk.iter().copied()))
             .all(db)
