@@ -257,7 +257,7 @@ pub async fn grant_role<C: ConnectionTrait>(
 /// `quaderno token create`: makes the user if needed, grants the role, returns the secret
 /// (shown once; only its hash is kept).
 pub async fn create_token_for(
-    db: &DatabaseConnection,
+    db: &impl crate::db::Writable,
     user_name: &str,
     role: &str,
     study_id: Option<i64>,
@@ -346,7 +346,7 @@ pub async fn list_tokens(db: &DatabaseConnection) -> ServiceResult<Vec<TokenInfo
 }
 
 /// Revokes a token: it stops working at once; the row stays for the record.
-pub async fn revoke_token(db: &DatabaseConnection, id: i64) -> ServiceResult<()> {
+pub async fn revoke_token(db: &impl crate::db::Writable, id: i64) -> ServiceResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let token = api_token::Entity::find_by_id(id)
         .one(&txn)

@@ -106,9 +106,22 @@ where
     result
 }
 
+/// Where a write can run: the pool, or an enclosing transaction. Inside one, a service's own
+/// transaction is a savepoint, and nothing it writes is committed until the enclosing one is
+/// (the demo dataset loads whole or not at all).
+pub trait Writable:
+    ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> + Sync
+{
+}
+
+impl<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> + Sync> Writable
+    for C
+{
+}
+
 /// Begins a write transaction. On SQLite it starts IMMEDIATE, so that two writers queue on the
 /// busy timeout rather than failing when a read lock would have to be upgraded.
-pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin_write(conn: &impl Writable) -> Result<DatabaseTransaction, DbErr> {
     conn.begin_with_options(TransactionOptions {
         isolation_level: None,
         access_mode: None,

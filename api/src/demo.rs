@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use anyhow::{anyhow, bail, Context as _};
 use chrono::NaiveDate;
 use entities::{ambito, study};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde::Deserialize;
 
 use crate::auth::{ensure_user, grant_role, Caller, CallerUser, StudyRole};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::service::{codes, discontinuities, interviews, quotations, studies, territory};
 
 const TERRITORY: &str = include_str!("../demo/territory.json");
@@ -253,18 +253,24 @@ struct JudgmentRow {
     evaluator: String,
 }
 
-/// Loads the demo dataset unless the database already holds studies or ambiti.
+/// Loads the demo dataset unless the database already holds studies or ambiti. It loads in
+/// one transaction: a first start killed while loading leaves the database empty, and the
+/// next start loads the demo again, rather than finding part of it and keeping that.
 pub async fn load_if_empty(db: &DatabaseConnection) -> anyhow::Result<()> {
-    if study::Entity::find().count(db).await? > 0 || ambito::Entity::find().count(db).await? > 0 {
+    let txn = begin_write(db).await?;
+    if study::Entity::find().count(&txn).await? > 0 || ambito::Entity::find().count(&txn).await? > 0
+    {
         return Ok(());
     }
     tracing::info!("empty database: loading the demo dataset");
-    load(db).await
+    load(&txn).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// A caller acting as a named demo user, with the roles given.
 async fn act_as(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     name: &str,
     roles: &[(i64, StudyRole)],
 ) -> anyhow::Result<Caller> {
@@ -291,7 +297,7 @@ fn find_span(haystack: &str, needle: &str, occurrence: usize) -> Option<(i64, i6
     Some((start as i64, (start + crate::text::char_len(needle)) as i64))
 }
 
-pub async fn load(db: &DatabaseConnection) -> anyhow::Result<()> {
+async fn load(db: &impl Writable) -> anyhow::Result<()> {
     let territory: Territory = serde_json::from_str(TERRITORY).context("territory.json")?;
     let projects: Vec<ProjectRow> = serde_json::from_str(PROJECTS).context("projects.json")?;
     let study_rows: Vec<StudyRow> = serde_json::from_str(STUDIES).context("studies.json")?;

@@ -266,23 +266,45 @@ async fn graphql(
     }
 }
 
-/// The answer to a request that outlived the timeout. Abandoning it rolls back a write
-/// still in its transaction, but not one committed already (a mutation returns only once
-/// its change is searchable, well after its commit): the client must look before retrying.
+/// The answer to a request that outlived the timeout.
 fn timed_out(limit: Duration) -> Response {
-    let body = serde_json::json!({
-        "data": null,
-        "errors": [{
-            "message": format!(
-                "the request took longer than {:.1} s and was abandoned; a mutation may have \
-                 been applied all the same (in whole or, over several fields, in part): reload \
-                 what it changes before retrying",
-                limit.as_secs_f64()
-            ),
-            "extensions": { "code": "TIMEOUT", "timeoutMs": limit.as_millis() as u64 }
-        }]
-    });
+    let body = serde_json::json!({ "data": null, "errors": [timeout_error(limit)] });
     (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response()
+}
+
+/// The error of an operation that outlived the timeout, over HTTP or a socket. Abandoning it
+/// rolls back a write still in its transaction, but not one committed already (a mutation
+/// returns only once its change is searchable, well after its commit): the client must look
+/// before retrying.
+fn timeout_error(limit: Duration) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(
+        format!(
+            "the request took longer than {:.1} s and was abandoned; a mutation may have been \
+             applied all the same (in whole or, over several fields, in part): reload what it \
+             changes before retrying",
+            limit.as_secs_f64()
+        ),
+        None,
+    );
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "TIMEOUT");
+    extensions.set("timeoutMs", limit.as_millis() as u64);
+    error.extensions = Some(extensions);
+    error
+}
+
+/// The codes of a response's errors, for the metrics.
+fn error_codes(response: &async_graphql::Response) -> impl Iterator<Item = &str> {
+    response.errors.iter().map(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .unwrap_or("BAD_USER_INPUT")
+    })
 }
 
 async fn answer_graphql(
@@ -334,20 +356,9 @@ async fn answer_graphql(
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
     code_client_errors(&mut resp.errors);
-    state.metrics.observe(
-        &operation,
-        started.elapsed(),
-        resp.errors.iter().map(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .and_then(|c| match c {
-                    async_graphql::Value::String(s) => Some(s.as_str()),
-                    _ => None,
-                })
-                .unwrap_or("BAD_USER_INPUT")
-        }),
-    );
+    state
+        .metrics
+        .observe(&operation, started.elapsed(), error_codes(&resp));
     GraphQLResponse::from(resp).into_response()
 }
 
@@ -548,14 +559,23 @@ impl async_graphql::Executor for Checked {
         let refusal = |e: CallerError| {
             async_graphql::Response::from_errors(vec![outside_fields(e.into_graphql_error())])
         };
+        // A query or mutation is timed and counted as over HTTP; a subscription, which may
+        // live for days, only when it is refused before its first event.
+        let started = std::time::Instant::now();
+        let operation = crate::metrics::operation_name(&mut request);
+        let metrics = state.metrics.clone();
+        let observed = move |answer: async_graphql::Response| {
+            metrics.observe(&operation, started.elapsed(), error_codes(&answer));
+            answer
+        };
         let answers = async move {
             let caller = match caller_from_secret(&state.db, secret.as_deref()).await {
                 Ok(c) => c,
-                Err(e) => return stream::once(async move { refusal(e) }).boxed(),
+                Err(e) => return stream::once(async move { observed(refusal(e)) }).boxed(),
             };
             if let Err(refused) = limits::check_request(&mut request, &caller) {
                 let refused = async_graphql::Response::from_errors(vec![refused]);
-                return stream::once(async { refused }).boxed();
+                return stream::once(async move { observed(refused) }).boxed();
             }
             let ty = operation_type(&mut request);
             let ctx = RequestCtx::for_operation(
@@ -570,11 +590,19 @@ impl async_graphql::Executor for Checked {
             let over_budget = |refused| async_graphql::Response::from_errors(vec![refused]);
             if ty != OperationType::Subscription {
                 let schema = state.schema.clone();
+                let limit = state.limits.request_timeout;
                 return stream::once(async move {
                     let execution = crate::graphql::batching::in_passes(schema.execute(request));
-                    limits::within_budget(&pages, ty, execution)
-                        .await
-                        .unwrap_or_else(over_budget)
+                    let answer =
+                        tokio::time::timeout(limit, limits::within_budget(&pages, ty, execution))
+                            .await
+                            .map_or_else(
+                                |_| {
+                                    async_graphql::Response::from_errors(vec![timeout_error(limit)])
+                                },
+                                |done| done.unwrap_or_else(over_budget),
+                            );
+                    observed(answer)
                 })
                 .boxed();
             }

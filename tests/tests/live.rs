@@ -451,3 +451,70 @@ async fn a_subscriber_that_falls_behind_is_told_to_reload() {
     assert_eq!(next(&mut socket).await["type"], "complete");
     serving.abort();
 }
+
+/// A query or mutation over a socket is abandoned after the request timeout as over HTTP,
+/// with the same TIMEOUT error, rolled back if it had not committed, and counted in
+/// `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_operations_time_out_like_http_requests() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let limits = api::http::Limits {
+        request_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    let server = TestServer::start(tests::Options {
+        demo: false,
+        limits,
+    })
+    .await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Attesa", &[]).await;
+    let code = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Attesa\"}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await["createCode"]
+        .clone();
+    // Another writer holds the code's row (on SQLite, the database's write lock), so the
+    // mutation below waits for certain: a fast operation could beat any short timeout.
+    let holder = server.db.conn.begin().await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "UPDATE code SET name = name WHERE id = {}",
+            id_number(code["id"].as_str().unwrap())
+        ))
+        .await
+        .unwrap();
+    let mut socket = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let rename =
+        "mutation Rinomina($c: ID!) { updateCode(input: {id: $c, name: \"Pazienza\"}) { name } }";
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": rename, "variables": {"c": code["id"]}}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answer = next(&mut socket).await;
+    assert_eq!(socket_error_code(&answer), "TIMEOUT", "{answer}");
+    assert!(answer.to_string().contains("reload"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    holder.rollback().await.unwrap();
+    // The abandoned mutation was rolled back: the code keeps its name.
+    let kept = server
+        .ok(
+            Some(&admin),
+            "query($c: ID!) { node(id: $c) { ... on Code { name } } }",
+            json!({"c": code["id"]}),
+        )
+        .await;
+    assert_eq!(kept["node"]["name"], "Attesa", "{kept}");
+    let (_, metrics) = server.get("/metrics").await;
+    assert!(
+        metrics.contains(r#"quaderno_graphql_errors_total{code="TIMEOUT",operation="Rinomina"} 1"#),
+        "{metrics}"
+    );
+}

@@ -610,3 +610,68 @@ async fn a_failing_database_is_internal_never_not_found() {
         assert_eq!(error_code(&r), "INTERNAL", "{table} hidden: {r:#}");
     }
 }
+
+/// What the demo dataset holds, counted in SQL.
+async fn demo_counts(db: &api::db::Database) -> Vec<(&'static str, i64)> {
+    use sea_orm::ConnectionTrait;
+    let mut counts = Vec::new();
+    for table in [
+        "ambito",
+        "ente_gestore",
+        "study",
+        "interview",
+        "quotation",
+        "discontinuity",
+    ] {
+        let row = db
+            .conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        counts.push((table, row.try_get::<i64>("", "n").unwrap()));
+    }
+    counts
+}
+
+/// A first start killed while it loads the demo dataset leaves nothing behind, so the next
+/// start loads all of it (it used to find part of it, take it for the demo and keep it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_demo_load_leaves_nothing_and_the_next_start_loads_it_all() {
+    let fresh = || async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = api::db::connect(&tests::fresh_database_url(&dir).await, 4)
+            .await
+            .unwrap();
+        api::db::migrate(&db.conn).await.unwrap();
+        (dir, db)
+    };
+    let (_whole_dir, whole) = fresh().await;
+    let before = whole.statement_count();
+    api::demo::load_if_empty(&whole.conn).await.unwrap();
+    let statements = whole.statement_count() - before;
+    let expected = demo_counts(&whole).await;
+    assert!(expected.iter().all(|&(_, n)| n > 0), "{expected:?}");
+
+    let (_dir, db) = fresh().await;
+    let before = db.statement_count();
+    let conn = db.conn.clone();
+    let loading = tokio::spawn(async move { api::demo::load_if_empty(&conn).await });
+    // Killed halfway: past the territory, with studies and interviews written.
+    while db.statement_count() - before < statements / 2 {
+        assert!(
+            !loading.is_finished(),
+            "the load ended before it was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    loading.abort();
+    assert!(loading.await.unwrap_err().is_cancelled());
+    let left = demo_counts(&db).await;
+    assert!(left.iter().all(|&(_, n)| n == 0), "{left:?}");
+    api::demo::load_if_empty(&db.conn).await.unwrap();
+    assert_eq!(demo_counts(&db).await, expected);
+}

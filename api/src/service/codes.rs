@@ -6,14 +6,14 @@ use chrono::Utc;
 use entities::{code, quotation_code, study};
 use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::service::change_log;
 use crate::service::studies::{non_empty, readable_study};
@@ -40,7 +40,7 @@ pub fn parse_color(s: &str) -> ServiceResult<String> {
 }
 
 pub async fn create_code(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: NewCode,
 ) -> ServiceResult<code::Model> {
@@ -365,7 +365,7 @@ async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> Service
 
 /// Renames, recolours, describes or moves a code (never under itself or its descendants).
 pub async fn update_code(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: CodeUpdate,
 ) -> ServiceResult<code::Model> {
@@ -436,7 +436,7 @@ pub async fn update_code(
 /// Merges `source` into `target`: its quotations take the target code (a quotation carrying
 /// both keeps one), its children move under the target, and the source disappears.
 pub async fn merge_codes(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     source_id: i64,
     target_id: i64,
@@ -510,7 +510,7 @@ pub async fn merge_codes(
 }
 
 /// Deletes a code and its descendants; refused while any of them is on a quotation.
-pub async fn delete_code(db: &DatabaseConnection, caller: &Caller, id: i64) -> ServiceResult<()> {
+pub async fn delete_code(db: &impl Writable, caller: &Caller, id: i64) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
     let study_id = code_in_study(&txn, caller, id).await?.study_id;
     lock_codebook(&txn, study_id).await?;

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{is_unique_violation, or_stale, ServiceError, ServiceResult};
 use crate::service::studies::readable_case;
 
@@ -55,7 +55,7 @@ fn one_of(value: &str, allowed: &[&str], what: &str) -> ServiceResult<()> {
 
 /// Records (or updates) the caller's judgment, or the consensus when `consensus` is set.
 pub async fn tag(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: Tag,
 ) -> ServiceResult<discontinuity::Model> {

@@ -4,14 +4,13 @@ use chrono::{NaiveDate, Utc};
 use entities::{interview, quotation, quotation_code, study, study_case};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
@@ -89,7 +88,7 @@ pub struct NewInterview {
 }
 
 pub async fn create_interview(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: NewInterview,
 ) -> ServiceResult<interview::Model> {
@@ -202,7 +201,7 @@ pub struct TranscriptEdit {
 /// Updates an interview. A new transcript re-anchors the quotations through a diff of the old
 /// and new text (`anchoring`): those whose words the edit changed are lost, never shifted.
 pub async fn update_interview(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: InterviewUpdate,
 ) -> ServiceResult<TranscriptEdit> {

@@ -4,14 +4,13 @@ use chrono::Utc;
 use entities::{code, memo, quotation};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::interviews::readable_interview;
 use crate::service::studies::{readable_case, readable_study};
@@ -81,7 +80,7 @@ async fn study_of<C: ConnectionTrait>(
 }
 
 pub async fn create_memo(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     target: Target,
     text: &str,
@@ -158,7 +157,7 @@ fn stale(version: i32) -> ServiceError {
 }
 
 pub async fn update_memo(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     id: i64,
     version: i32,
@@ -195,7 +194,7 @@ pub async fn update_memo(
 }
 
 pub async fn delete_memo(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     id: i64,
     version: i32,

@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
@@ -111,7 +111,7 @@ async fn set_codes<C: ConnectionTrait>(
 }
 
 pub async fn create_quotation(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: NewQuotation,
 ) -> ServiceResult<quotation::Model> {
@@ -170,7 +170,7 @@ fn stale(current: i32, given: i32) -> ServiceError {
 }
 
 pub async fn update_quotation(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: QuotationUpdate,
 ) -> ServiceResult<quotation::Model> {
@@ -230,7 +230,7 @@ pub async fn update_quotation(
 }
 
 pub async fn delete_quotation(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     id: i64,
     version: i32,

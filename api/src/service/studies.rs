@@ -2,15 +2,12 @@
 
 use chrono::Utc;
 use entities::{case_ambito, case_project, intervention, project, study, study_case};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use serde_json::json;
 
 use crate::auth::{grant_role, Caller, Permission, StudyRole};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::territory;
 
@@ -100,7 +97,7 @@ pub struct NewStudy {
 
 /// Creates a study; its creator becomes its OWNER.
 pub async fn create_study(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: NewStudy,
 ) -> ServiceResult<study::Model> {
@@ -144,7 +141,7 @@ pub struct NewCase {
 }
 
 pub async fn create_case(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     input: NewCase,
 ) -> ServiceResult<study_case::Model> {
@@ -213,7 +210,7 @@ pub async fn create_case(
 }
 
 pub async fn create_intervention(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     case_id: i64,
     label: &str,

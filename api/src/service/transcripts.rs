@@ -6,7 +6,7 @@ use entities::{interview, study_case};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::auth::{Caller, Permission};
-use crate::db::begin_write;
+use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
 use crate::import::transcripts::{self, Transcript};
 use crate::service::interviews::{insert_interview, NewInterview, Provenance};
@@ -53,7 +53,7 @@ pub async fn read_all(files: Vec<TranscriptFile>) -> ServiceResult<Vec<Transcrip
 
 /// Writes the transcripts read as interviews of one case, all or none.
 pub async fn save(
-    db: &DatabaseConnection,
+    db: &impl Writable,
     caller: &Caller,
     case_id: i64,
     language: &str,
