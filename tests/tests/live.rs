@@ -415,8 +415,10 @@ async fn a_subscriber_that_falls_behind_is_told_to_reload() {
     let study_id = id_number(study.as_str().unwrap());
     let change = |quotation_id| api::graphql::live::QuotationEvent {
         study_id,
-        kind: api::graphql::live::ChangeKind::Created,
-        quotation_id,
+        change: api::graphql::live::Change::One {
+            kind: api::graphql::live::ChangeKind::Created,
+            quotation_id,
+        },
     };
     let mut socket = connect_to(&url, None).await;
     assert_eq!(next(&mut socket).await["type"], "connection_ack");
@@ -517,4 +519,80 @@ async fn socket_operations_time_out_like_http_requests() {
         metrics.contains(r#"quaderno_graphql_errors_total{code="TIMEOUT",operation="Rinomina"} 1"#),
         "{metrics}"
     );
+}
+
+/// A transcript edit is heard like the quotation mutations: moved quotations as UPDATED with
+/// their new place, lost ones as DELETED; an edit moving more than a hundred ends the
+/// subscription with UNAVAILABLE (reload) instead of flooding the channel every study shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcript_edits_are_heard_as_quotation_changes() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let old = "R: La città è bella.\n\nR: Il paese è piccolo.";
+    let corpus = server.corpus(&admin, "Ascolto", &[old]).await;
+    let (study, interview) = (corpus.study, corpus.interviews[0]["id"].clone());
+    let quote = |start: usize, end: usize| {
+        let interview = interview.clone();
+        let server = &server;
+        async move {
+            server
+                .ok(t, "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": interview, "s": start, "e": end}))
+                .await["createQuotation"]["id"]
+                .clone()
+        }
+    };
+    let città = quote(6, 11).await;
+    let paese = quote(28, 33).await;
+    let mut watcher = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // "città" moves two places right; "paese" is gone.
+    let new = "R: Sì, la città è bella.\n\nR: Il borgo è piccolo.";
+    let edit = "mutation($i: ID!, $v: Int!, $t: String!) { updateInterview(input: {id: $i, version: $v, transcript: $t, allowQuotationLoss: true}) { movedQuotations } }";
+    server
+        .ok(t, edit, json!({"i": interview, "v": 1, "t": new}))
+        .await;
+    let moved = next(&mut watcher).await;
+    let change = &moved["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "UPDATED", "{moved}");
+    assert_eq!(change["id"], città);
+    assert_eq!(change["quotation"]["text"], "città");
+    let lost = next(&mut watcher).await;
+    assert_eq!(
+        lost["payload"]["data"]["quotationChanged"],
+        json!({"kind": "DELETED", "id": paese, "quotation": null}),
+        "{lost}"
+    );
+
+    // 101 quotations moved by one edit.
+    let long = format!("R: {}", "casa ".repeat(101));
+    let many = server.corpus(&admin, "Molte", &[&long]).await;
+    let interview = many.interviews[0]["id"].clone();
+    for n in 0..101 {
+        let start = 3 + 5 * n;
+        server
+            .ok(t, "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": interview, "s": start, "e": start + 4}))
+            .await;
+    }
+    let mut watcher = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &many.study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let edited = server
+        .ok(
+            t,
+            edit,
+            json!({"i": interview, "v": 1, "t": format!("INT: Allora?\n\n{long}")}),
+        )
+        .await;
+    assert_eq!(edited["updateInterview"]["movedQuotations"], 101);
+    let told = next(&mut watcher).await;
+    assert_eq!(
+        told["payload"]["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{told}"
+    );
+    assert!(told.to_string().contains("101 quotations"), "{told}");
+    assert_eq!(next(&mut watcher).await["type"], "complete");
 }

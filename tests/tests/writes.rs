@@ -675,3 +675,53 @@ async fn an_interrupted_demo_load_leaves_nothing_and_the_next_start_loads_it_all
     api::demo::load_if_empty(&db.conn).await.unwrap();
     assert_eq!(demo_counts(&db).await, expected);
 }
+
+/// Typed-in transcripts are stored as imported ones are: no byte-order mark, LF line ends,
+/// NFC; so a client that sends the same text back with CRLF keeps its quotations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_in_transcripts_are_normalised_like_imported_ones() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let sent = "\u{feff}INT: Com\u{2019}e\u{300} andata?\r\nR: Bene.\rINT: E poi?";
+    let stored = "INT: Com\u{2019}\u{e8} andata?\nR: Bene.\nINT: E poi?";
+    let c = server.corpus(&admin, "Normale", &[sent]).await;
+    let interview = &c.interviews[0];
+    let read = server
+        .ok(
+            t,
+            "query($i: ID!) { node(id: $i) { ... on Interview { transcript length } } }",
+            json!({"i": interview["id"]}),
+        )
+        .await;
+    assert_eq!(read["node"]["transcript"], stored);
+    assert_eq!(read["node"]["length"], stored.chars().count());
+    // A quotation across a line end ("Bene.\nINT: E poi?"), then the same text sent back
+    // with CRLF: nothing changed, nothing lost.
+    let start = stored
+        .find("Bene.")
+        .map(|b| stored[..b].chars().count())
+        .unwrap();
+    let end = stored.chars().count();
+    let q = server
+        .ok(
+            t,
+            "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id text } }",
+            json!({"i": interview["id"], "s": start, "e": end}),
+        )
+        .await["createQuotation"]
+        .clone();
+    assert_eq!(q["text"], "Bene.\nINT: E poi?");
+    let edited = server
+        .gql(
+            t,
+            "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { movedQuotations lostQuotations { id } interview { transcript } } }",
+            json!({"i": interview["id"], "t": stored.replace('\n', "\r\n")}),
+        )
+        .await;
+    assert!(edited["errors"].is_null(), "{edited}");
+    let edit = &edited["data"]["updateInterview"];
+    assert_eq!(edit["interview"]["transcript"], stored, "{edited}");
+    assert_eq!(edit["movedQuotations"], 0, "{edited}");
+    assert_eq!(edit["lostQuotations"], json!([]), "{edited}");
+}

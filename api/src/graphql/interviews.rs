@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::error::{bad_input, not_found};
 use super::ids::{decode, encode, Kind};
+use super::live::ChangeKind;
 use super::loaders::{all, one};
 use super::quotations::Quotation;
 use super::scalars::Date;
@@ -211,6 +212,8 @@ impl InterviewQuery {
 pub struct CreateInterviewInput {
     pub case_id: ID,
     pub label: String,
+    /// Stored as every transcript is: a leading byte-order mark dropped, CRLF and CR turned
+    /// into LF, Unicode NFC. Read `length` and `transcript` back before counting positions.
     pub transcript: String,
     pub conducted_on: Option<Date>,
     pub interviewee_role: Option<String>,
@@ -226,6 +229,7 @@ pub struct UpdateInterviewInput {
     pub label: Option<String>,
     /// The new transcript. Quotations follow their text; if some text is gone the edit is
     /// refused (CONFLICT) unless `allowQuotationLoss`, which deletes and reports them.
+    /// Normalised as on creation, so the same text sent with CRLF changes nothing.
     pub transcript: Option<String>,
     pub conducted_on: MaybeUndefined<Date>,
     pub interviewee_role: MaybeUndefined<String>,
@@ -302,9 +306,16 @@ impl InterviewMutation {
         )
         .await?;
         r.searchable().await;
+        let changes: Vec<_> = edit
+            .moved
+            .iter()
+            .map(|&q| (ChangeKind::Updated, q))
+            .chain(edit.lost.iter().map(|l| (ChangeKind::Deleted, l.id)))
+            .collect();
+        r.events.publish_all(edit.study_id, &changes);
         Ok(InterviewUpdate {
             interview: Interview::from(edit.interview),
-            moved_quotations: edit.moved as i32,
+            moved_quotations: edit.moved.len() as i32,
             lost_quotations: edit
                 .lost
                 .into_iter()

@@ -24,9 +24,21 @@ pub enum ChangeKind {
 #[derive(Debug, Clone, Copy)]
 pub struct QuotationEvent {
     pub study_id: i64,
-    pub kind: ChangeKind,
-    pub quotation_id: i64,
+    pub change: Change,
 }
+
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    /// One quotation created, changed or deleted.
+    One { kind: ChangeKind, quotation_id: i64 },
+    /// More quotations changed at once than are published one by one: the subscribers of
+    /// the study reload.
+    Many(usize),
+}
+
+/// Most changes one write publishes one by one. The channel holds 1,024 events for every
+/// study, so an import sending thousands would push the subscribers of all studies behind.
+pub const MAX_EVENTS_PER_WRITE: usize = 100;
 
 /// The in-process channel of quotation events.
 #[derive(Clone)]
@@ -43,6 +55,23 @@ impl Events {
         // No subscriber is not an error.
         let _ = self.0.send(event);
     }
+
+    /// The changes one write made to a study's quotations: one event each, or a single
+    /// `Change::Many` past `MAX_EVENTS_PER_WRITE`.
+    pub fn publish_all(&self, study_id: i64, changes: &[(ChangeKind, i64)]) {
+        if changes.len() > MAX_EVENTS_PER_WRITE {
+            return self.publish(QuotationEvent {
+                study_id,
+                change: Change::Many(changes.len()),
+            });
+        }
+        for &(kind, quotation_id) in changes {
+            self.publish(QuotationEvent {
+                study_id,
+                change: Change::One { kind, quotation_id },
+            });
+        }
+    }
 }
 
 /// Publishes a change to a quotation of an interview (the study is found through loaders).
@@ -53,11 +82,7 @@ pub async fn publish(r: &RequestCtx, interview_id: i64, kind: ChangeKind, quotat
         Some(c.study_id)
     };
     if let Some(study_id) = study.await {
-        r.events.publish(QuotationEvent {
-            study_id,
-            kind,
-            quotation_id,
-        });
+        r.events.publish_all(study_id, &[(kind, quotation_id)]);
     }
 }
 
@@ -92,8 +117,10 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// Every change to the quotations of a study, as it happens, to callers who may read the
-    /// study. A subscriber that falls more than 1,024 changes (of any study) behind ends with
-    /// UNAVAILABLE: changes were lost, so it must subscribe again and reload what it shows.
+    /// study: those of quotation mutations, of transcript edits (moved: UPDATED, lost:
+    /// DELETED) and of imports into the study (CREATED). A write that changes more than 100
+    /// quotations at once, or a subscriber that falls more than 1,024 changes (of any study)
+    /// behind, ends the subscription with UNAVAILABLE: subscribe again and reload.
     async fn quotation_changed(
         &self,
         ctx: &Context<'_>,
@@ -116,9 +143,12 @@ impl Subscription {
                     let mut receiver = receiver?;
                     loop {
                         let change = match receiver.next().await? {
-                            Ok(e) if e.study_id == study.id => QuotationChange {
-                                kind: e.kind,
-                                id: e.quotation_id,
+                            Ok(e) if e.study_id == study.id => match e.change {
+                                Change::One { kind, quotation_id } => QuotationChange {
+                                    kind,
+                                    id: quotation_id,
+                                },
+                                Change::Many(n) => return Some((Err(many_changed(n)), None)),
                             },
                             Ok(_) => continue,
                             Err(BroadcastStreamRecvError::Lagged(missed)) => {
@@ -137,6 +167,17 @@ impl Subscription {
             },
         ))
     }
+}
+
+/// The end of a subscription after a write that changed too many quotations to send each.
+fn many_changed(n: usize) -> async_graphql::Error {
+    super::error::coded(
+        format!(
+            "{n} quotations of this study changed at once (an import or a transcript edit): \
+             subscribe again and reload the quotations you show"
+        ),
+        "UNAVAILABLE",
+    )
 }
 
 /// The end of a subscription that missed changes: it cannot tell which, so the client must

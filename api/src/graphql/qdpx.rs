@@ -100,7 +100,7 @@ impl QdpxMutation {
             &r.db,
             &r.caller,
             &name,
-            &bytes,
+            bytes,
             study_id,
             import::Limits::default(),
         )

@@ -73,7 +73,7 @@ async fn import_project(
         db,
         caller,
         name,
-        &bytes,
+        bytes,
         study_id,
         crate::import::Limits::default(),
     )

@@ -93,13 +93,24 @@ pub async fn import_refi(
     db: &DatabaseConnection,
     caller: &Caller,
     file_name: &str,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     study_id: Option<i64>,
     limits: Limits,
 ) -> ServiceResult<ImportReport> {
     caller.require_user()?;
+    // Inflating, decoding and parsing a project of hundreds of megabytes takes seconds: off
+    // the async threads, which would otherwise stop serving every other request meanwhile.
+    let name = file_name.to_owned();
+    let prepared = tokio::task::spawn_blocking(move || read_refi(&name, &bytes, limits))
+        .await
+        .map_err(|e| ServiceError::bad_input(format!("the file could not be read: {e}")))??;
+    qdpx::write(db, caller, prepared, study_id).await
+}
+
+/// A REFI-QDA file read and checked whole, before anything is written.
+fn read_refi(file_name: &str, bytes: &[u8], limits: Limits) -> ServiceResult<Prepared> {
     let lower = file_name.to_ascii_lowercase();
-    let prepared = if is_zip(bytes) {
+    if is_zip(bytes) {
         let mut zip = archive::Archive::open(bytes, limits)?;
         let qde = zip.read("project.qde")?.ok_or_else(|| {
             ServiceError::bad_input(
@@ -107,29 +118,28 @@ pub async fn import_refi(
             )
         })?;
         let project = refi::parse_project(&refi::decode_xml(&qde, "project.qde")?)?;
-        prepare(project, Some(&mut zip))?
-    } else if lower.ends_with(".qdpx") {
+        return prepare(project, Some(&mut zip));
+    }
+    if lower.ends_with(".qdpx") {
         return Err(ServiceError::bad_input(
             "the .qdpx file is not a zip archive (corrupt, truncated, or another format)",
         ));
+    }
+    let xml = refi::decode_xml(bytes, "the file")?;
+    let root_is_codebook =
+        lower.ends_with(".qdc") || xml.contains("<CodeBook") && !xml.contains("<Project");
+    let project = if root_is_codebook {
+        refi::parse_codebook(&xml)?
     } else {
-        let xml = refi::decode_xml(bytes, "the file")?;
-        let root_is_codebook =
-            lower.ends_with(".qdc") || xml.contains("<CodeBook") && !xml.contains("<Project");
-        let project = if root_is_codebook {
-            refi::parse_codebook(&xml)?
-        } else {
-            refi::parse_project(&xml)?
-        };
-        let mut p = prepare(project, None)?;
-        if p.title.is_none() {
-            let stem = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
-            let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
-            p.title = Some(format!("Codebook {stem}"));
-        }
-        p
+        refi::parse_project(&xml)?
     };
-    qdpx::write(db, caller, prepared, study_id).await
+    let mut p = prepare(project, None)?;
+    if p.title.is_none() {
+        let stem = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+        let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
+        p.title = Some(format!("Codebook {stem}"));
+    }
+    Ok(p)
 }
 
 /// A project checked whole, with every text it needs in hand.

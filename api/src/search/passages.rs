@@ -73,11 +73,10 @@ fn push_trimmed(out: &mut Vec<Passage>, start: usize, text: &str) {
     }
     let mut start = start + lead;
     let mut rest = trimmed;
-    while rest.chars().count() > MAX_PASSAGE {
-        let limit = rest
-            .char_indices()
-            .nth(MAX_PASSAGE)
-            .map_or(rest.len(), |(b, _)| b);
+    // Looking only MAX_PASSAGE characters ahead keeps a paragraph of n characters O(n): a
+    // one-line transcript of megabytes would otherwise be recounted at every cut, inside the
+    // index's one writer.
+    while let Some((limit, _)) = rest.char_indices().nth(MAX_PASSAGE) {
         let cut = rest[..limit]
             .rfind(char::is_whitespace)
             .filter(|&b| b > 0)

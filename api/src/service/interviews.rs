@@ -114,10 +114,11 @@ pub async fn insert_interview<C: ConnectionTrait>(
     provenance: Option<Provenance>,
 ) -> ServiceResult<interview::Model> {
     let label = non_empty(&input.label, "label")?;
-    if input.transcript.trim().is_empty() {
+    let transcript = crate::text::normalise(input.transcript).text;
+    if transcript.trim().is_empty() {
         return Err(ServiceError::bad_input("the transcript must not be empty"));
     }
-    let length = i32::try_from(char_len(&input.transcript))
+    let length = i32::try_from(char_len(&transcript))
         .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
     let language = non_empty(&input.language, "language")?;
     let (c, s) = readable_case(txn, caller, input.case_id).await?;
@@ -141,7 +142,7 @@ pub async fn insert_interview<C: ConnectionTrait>(
         conducted_on: Set(input.conducted_on),
         interviewee_role: Set(input.interviewee_role),
         language: Set(language),
-        transcript: Set(input.transcript),
+        transcript: Set(transcript),
         length: Set(length),
         version: Set(1),
         created_at: Set(now),
@@ -193,8 +194,9 @@ pub struct LostQuotation {
 #[derive(Debug, Clone)]
 pub struct TranscriptEdit {
     pub interview: interview::Model,
+    pub study_id: i64,
     /// Quotations whose position changed.
-    pub moved: usize,
+    pub moved: Vec<i64>,
     pub lost: Vec<LostQuotation>,
 }
 
@@ -228,9 +230,13 @@ pub async fn update_interview(
     if let Some(r) = input.interviewee_role {
         active.interviewee_role = Set(r);
     }
-    let mut moved = 0;
+    let mut moved = Vec::new();
     let mut lost = Vec::new();
-    if let Some(new_text) = input.transcript.filter(|t| *t != current.transcript) {
+    let new_text = input
+        .transcript
+        .map(|t| crate::text::normalise(t).text)
+        .filter(|t| *t != current.transcript);
+    if let Some(new_text) = new_text {
         if new_text.trim().is_empty() {
             return Err(ServiceError::bad_input("the transcript must not be empty"));
         }
@@ -289,8 +295,8 @@ pub async fn update_interview(
                     a.end_pos = Set(e as i32);
                     a.version = Set(version);
                     a.updated_at = Set(now);
-                    a.update(&txn).await?;
-                    moved += 1;
+                    let q = a.update(&txn).await?;
+                    moved.push(q.id);
                 }
                 Some(_) => {}
                 None => {
@@ -325,7 +331,7 @@ pub async fn update_interview(
         json!({
             "before": {"label": current.label, "length": current.length, "version": current.version},
             "after": {"label": updated.label, "length": updated.length, "version": updated.version},
-            "movedQuotations": moved,
+            "movedQuotations": moved.len(),
             "lostQuotations": lost.iter().map(|l| l.id).collect::<Vec<_>>(),
         }),
     )
@@ -333,6 +339,7 @@ pub async fn update_interview(
     txn.commit().await?;
     Ok(TranscriptEdit {
         interview: updated,
+        study_id: study.id,
         moved,
         lost,
     })
