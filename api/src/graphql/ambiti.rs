@@ -208,7 +208,7 @@ pub struct TerritoryQuery;
 
 #[Object]
 impl TerritoryQuery {
-    /// The ambiti that existed on that date (default: today).
+    /// The ambiti that existed on that date (default: today, in Italy).
     async fn ambiti(
         &self,
         ctx: &Context<'_>,

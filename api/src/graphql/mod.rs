@@ -267,5 +267,38 @@ pub fn patch<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
 
 /// Today's date, the default for `at:` arguments.
 pub fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    date_in_italy(chrono::Utc::now())
+}
+
+/// The date in Italy at an instant. Memberships change at midnight Italian time (the 2023
+/// splits took effect on 1 January): a UTC date would keep the old enti for the first hour
+/// of the day (two in summer).
+fn date_in_italy(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::Europe::Rome).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    #[test]
+    fn today_is_the_date_in_italy() {
+        let new_year = Utc.with_ymd_and_hms(2022, 12, 31, 23, 30, 0).unwrap();
+        assert_eq!(
+            date_in_italy(new_year),
+            NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()
+        );
+        // Summer time: UTC+2.
+        let summer = Utc.with_ymd_and_hms(2023, 6, 30, 22, 30, 0).unwrap();
+        assert_eq!(
+            date_in_italy(summer),
+            NaiveDate::from_ymd_opt(2023, 7, 1).unwrap()
+        );
+        let afternoon = Utc.with_ymd_and_hms(2023, 6, 30, 12, 0, 0).unwrap();
+        assert_eq!(
+            date_in_italy(afternoon),
+            NaiveDate::from_ymd_opt(2023, 6, 30).unwrap()
+        );
+    }
 }
