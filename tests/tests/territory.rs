@@ -163,3 +163,41 @@ async fn enti_comuni_and_projects_keep_exact_figures() {
         .await;
     assert_eq!(node["node"]["title"], "Quadrante AL&AT");
 }
+
+/// Following a split, each ambito is seen on the day it changed: the successors of 24 with
+/// their enti from 1 January 2023, its predecessor with the enti of 31 December 2022, from
+/// whichever date 24 or 38 was asked for.
+#[tokio::test]
+async fn successions_show_each_side_on_the_day_of_the_change() {
+    let server = TestServer::demo().await;
+    let data = server
+        .ok(
+            None,
+            r#"{
+              a24: ambito(code: "24", at: "2022-06-01") { successors { code enti { acronym } } }
+              a38: ambito(code: "38", at: "2024-06-01") { predecessors { code enti { acronym } } }
+              split: ambito(code: "24", at: "2023-01-01") { enti { acronym } }
+              before: ambito(code: "24", at: "2022-12-31") { enti { acronym } }
+              on38: ambito(code: "38", at: "2023-01-01") { enti { acronym } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let successor = |code: &str| {
+        data["a24"]["successors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["code"] == code)
+            .unwrap()["enti"]
+            .clone()
+    };
+    assert_eq!(successor("24"), data["split"]["enti"], "{data}");
+    assert_eq!(successor("38"), data["on38"]["enti"], "{data}");
+    assert!(!successor("38").as_array().unwrap().is_empty(), "{data}");
+    assert_eq!(
+        data["a38"]["predecessors"][0]["enti"], data["before"]["enti"],
+        "{data}"
+    );
+    assert_eq!(data["before"]["enti"].as_array().unwrap().len(), 3);
+}

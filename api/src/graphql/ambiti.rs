@@ -2,12 +2,12 @@
 
 use async_graphql::{Context, Enum, Object, ID};
 use chrono::NaiveDate;
-use entities::{ambito, comune, ente_gestore};
+use entities::{ambito, ambito_succession, comune, ente_gestore};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::ids::{encode, Kind};
-use super::loaders::{all, one};
+use super::loaders::{all, one, Loaders};
 use super::projects::Project;
 use super::scalars::Date;
 use super::studies::Case;
@@ -24,6 +24,25 @@ pub struct Ambito {
 impl Ambito {
     pub fn new(model: ambito::Model, at: NaiveDate) -> Self {
         Self { model, at }
+    }
+
+    /// The ambiti at the other end of successions, each seen on the date `end` gives it
+    /// (this ambito's date when the succession has none), in the order of the links.
+    async fn across(
+        &self,
+        l: &Loaders,
+        links: Vec<ambito_succession::Model>,
+        end: impl Fn(&ambito_succession::Model) -> (i64, Option<NaiveDate>),
+    ) -> async_graphql::Result<Vec<Ambito>> {
+        let ends: Vec<_> = links.iter().map(end).collect();
+        let found = l.ambito.load_many(ends.iter().map(|e| e.0)).await?;
+        Ok(ends
+            .into_iter()
+            .filter_map(|(id, on)| {
+                let m = found.get(&id)?.first()?.clone();
+                Some(Ambito::new(m, on.unwrap_or(self.at)))
+            })
+            .collect())
     }
 }
 
@@ -63,15 +82,24 @@ impl Ambito {
             .map(|m| EnteGestore::new(m, at))
             .collect())
     }
-    /// Ambiti this one was split or merged from.
+    /// Ambiti this one was split or merged from (itself, when it went on under its code),
+    /// each as it was the day before the change: their `enti` then default to that day.
     async fn predecessors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambito>> {
-        let rows = all(&rc(ctx).loaders.predecessors, self.model.id).await?;
-        Ok(rows.into_iter().map(|m| Ambito::new(m, self.at)).collect())
+        let l = &rc(ctx).loaders;
+        let links = all(&l.predecessors, self.model.id).await?;
+        self.across(l, links, |s| {
+            let day_before = s.effective_on.map(|on| on.pred_opt().unwrap_or(on));
+            (s.predecessor_id, day_before)
+        })
+        .await
     }
-    /// Ambiti this one was split or merged into (itself, when it went on under its code).
+    /// Ambiti this one was split or merged into (itself, when it went on under its code),
+    /// each as it was on the day of the change: their `enti` then default to that day.
     async fn successors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambito>> {
-        let rows = all(&rc(ctx).loaders.successors, self.model.id).await?;
-        Ok(rows.into_iter().map(|m| Ambito::new(m, self.at)).collect())
+        let l = &rc(ctx).loaders;
+        let links = all(&l.successors, self.model.id).await?;
+        self.across(l, links, |s| (s.successor_id, s.effective_on))
+            .await
     }
     /// Cases about this ambito, in studies the caller may read.
     async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Case>> {

@@ -403,8 +403,9 @@ pub struct Loaders {
 
     pub enti_of_ambito_at: Dl<MembersAt>,
     pub ambiti_of_ente_at: Dl<MembersAt>,
-    pub predecessors: Dl<Linked<ambito_succession::Entity, ambito::Entity>>,
-    pub successors: Dl<Linked<ambito_succession::Entity, ambito::Entity>>,
+    /// Successions into an ambito, and out of it.
+    pub predecessors: Dl<ByColumn<ambito_succession::Entity>>,
+    pub successors: Dl<ByColumn<ambito_succession::Entity>>,
     pub cases_of_ambito: Dl<Linked<case_ambito::Entity, study_case::Entity>>,
     pub comuni_of_ente: Dl<ByColumn<comune::Entity>>,
     pub projects_led_by: Dl<ByColumn<project::Entity>>,
@@ -519,8 +520,8 @@ impl Loaders {
                 db: db.clone(),
                 side: MembershipSide::Ente,
             }),
-            predecessors: linked(db, S::SuccessorId, S::PredecessorId, ambito::Column::Id),
-            successors: linked(db, S::PredecessorId, S::SuccessorId, ambito::Column::Id),
+            predecessors: by(db, S::SuccessorId, vec![S::PredecessorId]),
+            successors: by(db, S::PredecessorId, vec![S::SuccessorId]),
             cases_of_ambito: linked(
                 db,
                 case_ambito::Column::AmbitoId,
