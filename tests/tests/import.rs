@@ -325,6 +325,83 @@ async fn search_passages_of_an_imported_docx_follow_its_speaker_turns() {
     );
 }
 
+/// The passages of an interview that a search finds, as text.
+async fn found(server: &TestServer, token: &str, interview: &Value, query: &str) -> Vec<String> {
+    let transcript = interview["transcript"].as_str().expect("imported");
+    let hits = server
+        .ok(
+            Some(token),
+            "query($q: String!, $f: SearchFilter) { search(query: $q, filter: $f, first: 50) { edges { node { start end } } } }",
+            json!({"q": query, "f": {"interviewIds": [interview["id"]]}}),
+        )
+        .await;
+    let mut passages: Vec<String> = hits["search"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = e["node"]["start"].as_u64().unwrap() as usize;
+            let end = e["node"]["end"].as_u64().unwrap() as usize;
+            transcript.chars().skip(s).take(end - s).collect()
+        })
+        .collect();
+    passages.sort();
+    passages
+}
+
+/// A soft line break (Shift+Enter) stays a line break of its paragraph, and Word's special
+/// characters keep their text: a non-breaking hyphen is a hyphen, a Symbol-font arrow an
+/// arrow, a positional tab a tab.
+#[tokio::test]
+async fn word_line_breaks_and_special_characters_are_kept() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let case = case(&server, &token).await;
+    let plain = docx_with(&document_xml(
+        r#"<w:p><w:r><w:t>Prima riga</w:t><w:br/><w:t>seconda riga</w:t></w:r></w:p><w:p><w:r><w:t>Il tavolo di co</w:t><w:noBreakHyphen/><w:t>progettazione</w:t><w:ptab w:relativeTo="margin" w:alignment="right" w:leader="none"/><w:t>p. 2</w:t></w:r></w:p>"#,
+    ));
+    let turns = docx_with(&document_xml(
+        r#"<w:p><w:r><w:t>INT: E la co</w:t><w:noBreakHyphen/><w:t>progettazione?</w:t></w:r></w:p><w:p><w:r><w:t xml:space="preserve">R: È partita</w:t><w:br/><w:br/><w:t xml:space="preserve">ma lentamente </w:t><w:sym w:font="Symbol" w:char="F0AE"/><w:t xml:space="preserve"> poi meglio.</w:t><w:sym w:font="Wingdings" w:char="F0E0"/></w:r></w:p>"#,
+    ));
+    let (status, body) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &[("Senza turni.docx", plain), ("Turni.docx", turns)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let t = &body["data"]["importTranscripts"]["transcripts"];
+    let (plain, turns) = (&t[0]["interview"], &t[1]["interview"]);
+    assert_eq!(
+        plain["transcript"],
+        "Prima riga\nseconda riga\n\nIl tavolo di co-progettazione\tp. 2"
+    );
+    assert_eq!(
+        turns["transcript"],
+        "INT: E la co-progettazione?\n\nR: È partita\nma lentamente → poi meglio."
+    );
+    assert_eq!(t[1]["turns"], 2);
+    assert_eq!(
+        found(&server, &token, plain, "seconda").await,
+        ["Prima riga\nseconda riga"]
+    );
+    assert_eq!(
+        found(&server, &token, plain, "co-progett*").await,
+        ["Il tavolo di co-progettazione\tp. 2"]
+    );
+    assert_eq!(
+        found(&server, &token, turns, "co-progett*").await,
+        ["INT: E la co-progettazione?"]
+    );
+    assert_eq!(
+        found(&server, &token, turns, "lentamente").await,
+        ["R: È partita\nma lentamente → poi meglio."]
+    );
+}
+
 #[tokio::test]
 async fn one_bad_file_imports_nothing_and_is_named() {
     let server = TestServer::empty().await;

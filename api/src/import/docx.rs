@@ -1,6 +1,8 @@
 //! Word (.docx) files: a zip archive whose main part, `word/document.xml`, holds the text in
 //! paragraphs (`w:p`) of runs (`w:r`) of text (`w:t`). Only the text is read: tabs and line
-//! breaks are kept, everything else (styles, fields, deleted text, drawings) is ignored.
+//! breaks are kept, and so are the characters Word writes as elements of their own
+//! (non-breaking hyphens, symbols); everything else (styles, fields, deleted text,
+//! drawings) is ignored.
 //!
 //! The file comes from outside, so the archive is read through [`Archive`], as a REFI-QDA
 //! project is: entry names must stay inside the archive, sizes are capped as declared and
@@ -244,10 +246,22 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
                 for t in n.children().filter(|c| c.is_text()) {
                     push_text(&mut open, t.text().unwrap_or_default());
                 }
-            } else if is_w(n, "tab") && in_run {
+            } else if (is_w(n, "tab") || is_w(n, "ptab")) && in_run {
                 push_text(&mut open, "\t");
             } else if (is_w(n, "br") || is_w(n, "cr")) && in_run {
                 push_text(&mut open, "\n");
+            } else if is_w(n, "noBreakHyphen") && in_run {
+                // U+002D, not U+2011: the index splits words at either, but the forms shown
+                // for hits, what analysts type and a browser's find all have the plain hyphen.
+                push_text(&mut open, "-");
+            } else if is_w(n, "sym") && in_run {
+                let attribute = |name| n.attributes().find(|a| a.name() == name);
+                if let Some(c) = symbol(
+                    attribute("font").map(|a| a.value()),
+                    attribute("char").map(|a| a.value()),
+                ) {
+                    push_text(&mut open, c.encode_utf8(&mut [0; 4]));
+                }
             }
         }
         Edge::Close(n) if is_w(n, "p") => {
@@ -280,6 +294,58 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
         _ => {}
     });
     Ok(out)
+}
+
+/// The character a `w:sym` (Insert > Symbol) shows, where Unicode has it. `w:char` is hex:
+/// a code point, or, in a symbol font, a position in the font's own encoding, usually
+/// offset by F000 into the private-use area. Read as Latin-1, a position would turn the
+/// Symbol font's α into "a" and a Wingdings arrow (F0E0) into "à": only the Symbol font's
+/// encoding is read, and other symbol fonts' positions and private-use characters give
+/// nothing.
+fn symbol(font: Option<&str>, code: Option<&str>) -> Option<char> {
+    let code = u32::from_str_radix(code?.trim(), 16).ok()?;
+    let font = font.unwrap_or_default().trim().to_ascii_lowercase();
+    let position = match code {
+        0x20..=0xFF => Some(code),
+        0xF020..=0xF0FF => Some(code - 0xF000),
+        _ => None,
+    };
+    if let Some(position) = position {
+        if font == "symbol" {
+            return symbol_font(position);
+        }
+        if font.starts_with("wingdings") || font.starts_with("webdings") {
+            return None;
+        }
+    }
+    let c = char::from_u32(code)?;
+    let private = matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..);
+    (!c.is_control() && !private && !matches!(c, '\u{FFFE}' | '\u{FFFF}')).then_some(c)
+}
+
+/// The Symbol font's encoding from 0x20 to 0x7E, then from 0xA0 to 0xFE (Adobe's, with
+/// Greek letters for Δ, Ω and μ and the standard ®, ©, ™ for the serif and sans ones);
+/// `\0` for 0xF0, which is empty, and for the pieces of large brackets, integrals, roots and
+/// arrows, which say nothing on their own.
+const SYMBOL_LOW: &str =
+    " !∀#∃%&∋()∗+,−./0123456789:;<=>?≅ΑΒΧΔΕΦΓΗΙϑΚΛΜΝΟΠΘΡΣΤΥςΩΞΨΖ[∴]⊥_\0αβχδεφγηιϕκλμνοπθρστυϖωξψζ{|}∼";
+const SYMBOL_HIGH: &str = concat!(
+    "€ϒ′≤⁄∞ƒ♣♦♥♠↔←↑→↓",
+    "°±″≥×∝∂•÷≠≡≈…\0\0↵",
+    "ℵℑℜ℘⊗⊕∅∩∪⊃⊇⊄⊂⊆∈∉",
+    "∠∇®©™∏√⋅¬∧∨⇔⇐⇑⇒⇓",
+    "◊⟨®©™∑\0\0\0\0\0\0\0\0\0\0",
+    "\0⟩∫\0\0\0\0\0\0\0\0\0\0\0\0",
+);
+
+fn symbol_font(position: u32) -> Option<char> {
+    let (table, first) = match position {
+        0x20..=0x7E => (SYMBOL_LOW, 0x20),
+        0xA0..=0xFE => (SYMBOL_HIGH, 0xA0),
+        _ => return None,
+    };
+    let at = usize::try_from(position - first).ok()?;
+    table.chars().nth(at).filter(|&c| c != '\0')
 }
 
 #[cfg(test)]
@@ -336,6 +402,37 @@ mod tests {
                 ("R: bene", false),
             ]
         );
+    }
+
+    /// Word's special characters are elements, not text: a non-breaking hyphen (Ctrl+Shift+-)
+    /// must stay a hyphen, or "co-progettazione" becomes "coprogettazione" and `co-progett*`
+    /// no longer finds it.
+    #[test]
+    fn special_characters_give_their_text() {
+        let body = r#"
+<w:p><w:r><w:t>co</w:t><w:noBreakHyphen/><w:t>progetta</w:t><w:softHyphen/><w:t>zione</w:t><w:ptab w:relativeTo="margin" w:alignment="right" w:leader="none"/><w:t>p. 2</w:t></w:r></w:p>
+<w:p><w:r><w:t>prima </w:t><w:sym w:font="Symbol" w:char="F0AE"/><w:t> dopo, </w:t><w:sym w:font="Symbol" w:char="f061"/><w:sym w:font="Symbol" w:char="F0B3"/><w:sym w:font="Symbol" w:char="0032"/><w:sym w:font="Calibri" w:char="2192"/><w:sym w:font="Arial" w:char="00E8"/></w:r></w:p>
+<w:p><w:r><w:t>niente:</w:t><w:sym w:font="Wingdings" w:char="F0E0"/><w:sym w:font="Wingdings" w:char="004A"/><w:sym w:font="Symbol" w:char="F0E6"/><w:sym w:font="Arial" w:char="E001"/><w:sym w:font="Arial" w:char="000A"/><w:sym w:font="Arial" w:char="zz"/><w:sym w:font="Arial"/><w:t>.</w:t></w:r></w:p>
+<w:p><w:r><w:rPr><w:b/></w:rPr><w:sym w:font="Symbol" w:char="F0AE"/></w:r></w:p>"#;
+        let doc = document(body);
+        let file = archive(&[("word/document.xml", doc.as_bytes())]);
+        let p = paragraphs(&file).unwrap();
+        let texts: Vec<(&str, bool)> = p.iter().map(|p| (p.text.as_str(), p.bold)).collect();
+        assert_eq!(
+            texts,
+            [
+                ("co-progettazione\tp. 2", false),
+                ("prima → dopo, α≥2→è", false),
+                ("niente:.", false),
+                ("→", true),
+            ]
+        );
+        // A character too many or too few shifts every symbol after it.
+        assert_eq!(SYMBOL_LOW.chars().count(), 0x7F - 0x20);
+        assert_eq!(SYMBOL_HIGH.chars().count(), 0xFF - 0xA0);
+        // The transcript is put in NFC: a symbol that is not would be recorded as a change.
+        assert!(unicode_normalization::is_nfc(SYMBOL_LOW));
+        assert!(unicode_normalization::is_nfc(SYMBOL_HIGH));
     }
 
     #[test]

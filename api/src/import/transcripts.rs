@@ -16,13 +16,12 @@
 //!    in bold in a Word file, `**R:**` in Markdown, "INT:" followed by a blank line — gets its
 //!    colon and is joined to the turn it opens, so that the passage of the turn starts with it.
 //!
-//! A Word paragraph becomes a line. Where the document has speaker turns, the lines of a turn
-//! stay together and a blank line separates turns; without turns every paragraph is followed
-//! by a blank line. Either way search passages are turns, or paragraphs.
+//! A Word paragraph becomes a line, or several where it has line breaks (Shift+Enter), with
+//! no empty line among them. Where the document has speaker turns, the lines of a turn stay
+//! together and a blank line separates turns; without turns a blank line separates
+//! paragraphs. Either way search passages are turns, or paragraphs.
 
 use std::collections::HashMap;
-
-use unicode_normalization::{is_nfc, UnicodeNormalization};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::import::docx;
@@ -148,16 +147,15 @@ pub fn read(file_name: &str, bytes: &[u8]) -> ServiceResult<Transcript> {
             text
         }
     };
-    if let Some(rest) = text.strip_prefix('\u{feff}') {
-        text = rest.to_owned();
+    let normalised = crate::text::normalise(text);
+    text = normalised.text;
+    if normalised.bom_stripped {
         steps.insert(0, Step::BomStripped);
     }
-    if text.contains('\r') {
-        text = text.replace("\r\n", "\n").replace('\r', "\n");
+    if normalised.line_endings {
         steps.push(Step::LineEndings);
     }
-    if !is_nfc(&text) {
-        text = text.nfc().collect();
+    if normalised.nfc {
         steps.push(Step::UnicodeNfc);
     }
     if format == Format::Markdown {
@@ -228,37 +226,49 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
 }
 
 /// A Word document's paragraphs as text (see the module documentation); and whether a
-/// speaker label was completed or joined.
+/// speaker label was completed.
 fn docx_text(paragraphs: Vec<docx::Paragraph>) -> (String, bool) {
     let mut labelled = false;
-    let mut lines: Vec<String> = Vec::new();
+    // The lines of each paragraph. A line break is kept inside its paragraph, never as an
+    // empty line: search reads an empty line as the end of a passage, and would cut the
+    // turn there and leave its rest without a speaker.
+    let mut blocks: Vec<Vec<String>> = Vec::new();
     for p in paragraphs {
-        let text = p.text.trim_end();
-        if text.trim().is_empty() {
+        let lines: Vec<String> = p
+            .text
+            .split('\n')
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        if lines.is_empty() {
             continue;
         }
         // A bold "Intervistatore" alone on its paragraph names the speaker of what follows.
-        let bare = text.trim();
+        let bare = p.text.trim();
         if p.bold && !bare.ends_with(':') && is_speaker_label(bare) {
-            lines.push(format!("{bare}:"));
+            blocks.push(vec![format!("{bare}:")]);
             labelled = true;
         } else {
-            lines.push(text.to_owned());
+            blocks.push(lines);
         }
     }
-    let joined = join_lone_labels(&lines.join("\n"));
-    let lines: Vec<&str> = joined.lines().collect();
-    let has_turns = lines.iter().any(|l| is_turn_start(l));
+    let has_turns = blocks.iter().flatten().any(|l| is_turn_start(l));
     let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            out.push_str(if !has_turns || is_turn_start(line) {
-                "\n\n"
-            } else {
-                "\n"
-            });
+    for (i, block) in blocks.iter().enumerate() {
+        for (j, line) in block.iter().enumerate() {
+            if i + j > 0 {
+                // Between turns, or between paragraphs where there are none; a turn opened
+                // after a line break is still a turn.
+                let blank = if has_turns {
+                    is_turn_start(line)
+                } else {
+                    j == 0
+                };
+                out.push_str(if blank { "\n\n" } else { "\n" });
+            }
+            out.push_str(line);
         }
-        out.push_str(line);
     }
     (out, labelled)
 }
@@ -603,5 +613,47 @@ mod tests {
         let (plain, labelled) = docx_text(vec![p("Primo.", false), p("Secondo.", false)]);
         assert!(!labelled);
         assert_eq!(plain, "Primo.\n\nSecondo.");
+    }
+
+    /// A soft line break (Shift+Enter, `w:br`) is a line of its paragraph, not a paragraph:
+    /// it was turned into a blank line, which without turns made a paragraph of each line,
+    /// and with turns cut a turn into two passages, the second without its speaker.
+    #[test]
+    fn word_line_breaks_stay_inside_their_paragraph() {
+        let p = |text: &str| docx::Paragraph {
+            text: text.into(),
+            bold: false,
+        };
+        let (text, _) = docx_text(vec![p("Prima riga\nseconda riga"), p("Altro paragrafo.")]);
+        assert_eq!(text, "Prima riga\nseconda riga\n\nAltro paragrafo.");
+        // Breaks in a row, or at either end of a paragraph, leave no empty line.
+        let (text, _) = docx_text(vec![p("\nUno \n\n \ndue\n"), p("\n"), p("Tre.")]);
+        assert_eq!(text, "Uno\ndue\n\nTre.");
+
+        let (text, _) = docx_text(vec![
+            p("INT: Com’è andata?"),
+            p("R: Bene.\n\nPoi meno."),
+            p("Dopo la pausa.\n"),
+            p("INT: E adesso?\nR: Adesso meglio."),
+        ]);
+        assert_eq!(
+            text,
+            "INT: Com’è andata?\n\nR: Bene.\nPoi meno.\nDopo la pausa.\n\nINT: E adesso?\n\nR: Adesso meglio."
+        );
+        let passages = split(&text);
+        let speakers: Vec<Option<&str>> = passages.iter().map(|p| speaker_of(&p.text)).collect();
+        assert_eq!(speakers, [Some("INT"), Some("R"), Some("INT"), Some("R")]);
+        assert_eq!(passages[1].text, "R: Bene.\nPoi meno.\nDopo la pausa.");
+
+        // A bold label ended by a line break still names the speaker of what follows.
+        let (text, labelled) = docx_text(vec![
+            docx::Paragraph {
+                text: "Intervistata\n".into(),
+                bold: true,
+            },
+            p("Bene."),
+        ]);
+        assert!(labelled);
+        assert_eq!(text, "Intervistata:\nBene.");
     }
 }
