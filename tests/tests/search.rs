@@ -1292,3 +1292,77 @@ async fn matched_forms_keep_short_accented_spellings() {
         assert_eq!(found, want, "{q}");
     }
 }
+
+const EXACT_SEARCH: &str = r#"
+query($q: String!, $f: SearchFilter) {
+  search(query: $q, filter: $f, match: EXACT, first: 100) {
+    totalCount edges { node { score } }
+  }
+}"#;
+
+/// Scores say nothing about studies the caller cannot read: BM25's statistics (how many
+/// documents hold a word, how long documents are) are counted over the caller's readable
+/// documents. Otherwise a word's score in one's own study drops when private studies hold it,
+/// and one could tell whether (and how often) a word occurs where one cannot read.
+#[tokio::test]
+async fn scores_do_not_depend_on_studies_the_caller_cannot_read() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let lobby = server
+        .corpus(&admin, "Anticamera", &["R: Nulla di notevole qui."])
+        .await;
+    let lobby_no = id_number(lobby.study.as_str().unwrap());
+    let user = server.token("ricercatrice", "viewer", Some(lobby_no)).await;
+    let own = server.corpus(&user, "Mia", &["R: zzqxw rossi"]).await;
+    let private = server
+        .corpus(
+            &admin,
+            "Riservato",
+            &[
+                "R: Il signor rossi è arrivato.",
+                "R: Ne parlava rossi, rossi soltanto.",
+                "R: Poi rossi è ripartito.",
+            ],
+        )
+        .await;
+    let score = |word: &'static str| {
+        let (server, user, study) = (&server, &user, own.study.clone());
+        async move {
+            let r = server
+                .ok(
+                    Some(user),
+                    EXACT_SEARCH,
+                    json!({"q": word, "f": {"studyIds": [study]}}),
+                )
+                .await["search"]
+                .clone();
+            assert_eq!(r["totalCount"], 1, "{word}: {r:#}");
+            r["edges"][0]["node"]["score"].as_f64().unwrap()
+        }
+    };
+    let (rare, shared) = (score("zzqxw").await, score("rossi").await);
+    assert!(
+        (rare - shared).abs() < 1e-6,
+        "a word private studies also hold scores {shared}, one they do not {rare}"
+    );
+    for n in 0..5 {
+        server
+            .ok(
+                Some(&admin),
+                "mutation($c: ID!, $l: String!) { createInterview(input: {caseId: $c, label: $l, transcript: \"R: Ancora rossi, e rossi di nuovo.\"}) { id } }",
+                json!({"c": private.case, "l": format!("Altro {n}")}),
+            )
+            .await;
+    }
+    let after = score("rossi").await;
+    assert!(
+        (after - shared).abs() < 1e-6,
+        "the score moved from {shared} to {after} as a private study gained the word"
+    );
+    let everyone = server
+        .ok(Some(&admin), EXACT_SEARCH, json!({"q": "rossi"}))
+        .await["search"]
+        .clone();
+    assert_eq!(everyone["totalCount"], 9);
+    assert!(everyone["edges"][0]["node"]["score"].as_f64().unwrap() > 0.0);
+}

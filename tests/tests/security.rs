@@ -700,3 +700,322 @@ async fn study_n(server: &TestServer, admin: Option<&str>) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A study with one case, interview, code and quotation, made by the token's user.
+struct Seeded {
+    study: Value,
+    case: Value,
+    interview: Value,
+    code: Value,
+    quotation: Value,
+}
+
+async fn seeded(server: &TestServer, token: &str, title: &str, public: bool) -> Seeded {
+    let t = Some(token);
+    let c = server
+        .ok(
+            t,
+            "mutation($t: String!, $p: Boolean) { createStudy(input: {title: $t, public: $p}) { id } }",
+            json!({"t": title, "p": public}),
+        )
+        .await;
+    let study = c["createStudy"]["id"].clone();
+    let case = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = server
+        .ok(
+            t,
+            "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"I\", transcript: \"R: La casa popolare manca.\"}) { id } }",
+            json!({"c": case}),
+        )
+        .await["createInterview"]["id"]
+        .clone();
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let quotation = server
+        .ok(
+            t,
+            "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: [$c]}) { id } }",
+            json!({"i": interview, "c": code}),
+        )
+        .await["createQuotation"]["id"]
+        .clone();
+    Seeded {
+        study,
+        case,
+        interview,
+        code,
+        quotation,
+    }
+}
+
+/// A global ID no row has.
+fn missing(kind: api::graphql::ids::Kind) -> Value {
+    json!(api::graphql::ids::encode(kind, 999_999).0)
+}
+
+/// The first error as a client reads it: message and extensions.
+fn first_error(body: &Value) -> Value {
+    let e = &body["errors"][0];
+    assert!(e.is_object(), "no error in {body:#}");
+    json!({"message": e["message"], "extensions": e["extensions"], "data": body["data"]})
+}
+
+/// A memo on anything of a study the caller may not read gets the very answer a memo on
+/// something missing gets: naming the target's study or interview told that it exists.
+#[tokio::test]
+async fn memos_on_targets_of_private_studies_are_refused_as_on_missing_ones() {
+    use api::graphql::ids::Kind;
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let hidden = seeded(&server, &admin, "Segreto", false).await;
+    let own = seeded(&server, &admin, "Mio", false).await;
+    let analyst = server
+        .token(
+            "bruno",
+            "analyst",
+            Some(id_number(own.study.as_str().unwrap())),
+        )
+        .await;
+    let b = Some(analyst.as_str());
+    let memo = "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"nota\"}) { id } }";
+    for (kind, hidden_id, own_id) in [
+        (Kind::Study, &hidden.study, &own.study),
+        (Kind::Case, &hidden.case, &own.case),
+        (Kind::Interview, &hidden.interview, &own.interview),
+        (Kind::Code, &hidden.code, &own.code),
+        (Kind::Quotation, &hidden.quotation, &own.quotation),
+    ] {
+        let hidden_r = server.gql(b, memo, json!({"t": hidden_id})).await;
+        let missing_r = server.gql(b, memo, json!({"t": missing(kind)})).await;
+        assert_eq!(error_code(&hidden_r), "NOT_FOUND", "{kind:?}: {hidden_r}");
+        assert_eq!(first_error(&hidden_r), first_error(&missing_r), "{kind:?}");
+        server.ok(b, memo, json!({"t": own_id})).await;
+    }
+    let memos = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { memos { id } } } }",
+            json!({"s": hidden.study}),
+        )
+        .await;
+    assert_eq!(memos["node"]["memos"], json!([]), "{memos}");
+}
+
+/// A code of a study the caller may not read is, on a quotation, a missing code; one of
+/// another study the caller reads may say where it belongs.
+#[tokio::test]
+async fn codes_of_private_studies_are_refused_on_quotations_as_missing_ones() {
+    use api::graphql::ids::Kind;
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let hidden = seeded(&server, &admin, "Segreto", false).await;
+    let own = seeded(&server, &admin, "Mio", false).await;
+    let open = seeded(&server, &admin, "Aperto", true).await;
+    let analyst = server
+        .token(
+            "bruno",
+            "analyst",
+            Some(id_number(own.study.as_str().unwrap())),
+        )
+        .await;
+    let b = Some(analyst.as_str());
+    let create = "mutation($i: ID!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: $c}) { id } }";
+    let update = "mutation($q: ID!, $c: [ID!]) { updateQuotation(input: {id: $q, version: 1, codeIds: $c}) { id } }";
+    for (hidden_codes, missing_codes) in [
+        (json!([hidden.code]), json!([missing(Kind::Code)])),
+        (
+            json!([own.code, hidden.code]),
+            json!([own.code, missing(Kind::Code)]),
+        ),
+    ] {
+        let hidden_r = server
+            .gql(b, create, json!({"i": own.interview, "c": hidden_codes}))
+            .await;
+        let missing_r = server
+            .gql(b, create, json!({"i": own.interview, "c": missing_codes}))
+            .await;
+        assert_eq!(error_code(&hidden_r), "NOT_FOUND", "{hidden_r}");
+        assert_eq!(first_error(&hidden_r), first_error(&missing_r));
+        let hidden_r = server
+            .gql(b, update, json!({"q": own.quotation, "c": hidden_codes}))
+            .await;
+        let missing_r = server
+            .gql(b, update, json!({"q": own.quotation, "c": missing_codes}))
+            .await;
+        assert_eq!(error_code(&hidden_r), "NOT_FOUND", "{hidden_r}");
+        assert_eq!(first_error(&hidden_r), first_error(&missing_r));
+    }
+    for r in [
+        server
+            .gql(b, create, json!({"i": own.interview, "c": [open.code]}))
+            .await,
+        server
+            .gql(b, update, json!({"q": own.quotation, "c": [open.code]}))
+            .await,
+    ] {
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+        assert!(r.to_string().contains("another study"), "{r}");
+    }
+    let left = server
+        .ok(
+            b,
+            "query($s: ID!, $q: ID!) { quotations(filter: {studyIds: [$s]}) { totalCount } node(id: $q) { ... on Quotation { version codes { id } } } }",
+            json!({"s": own.study, "q": own.quotation}),
+        )
+        .await;
+    assert_eq!(left["quotations"]["totalCount"], 1, "{left}");
+    assert_eq!(left["node"]["version"], 1, "{left}");
+    assert_eq!(left["node"]["codes"], json!([{"id": own.code}]), "{left}");
+}
+
+/// `node(id:)` on a User answers only for the caller, for admins, and for users that data
+/// the caller reads already shows (members, coders, …): walking through user IDs listed
+/// every account, coders imported under their real names included.
+#[tokio::test]
+async fn users_resolve_only_where_readable_data_shows_them() {
+    use api::graphql::ids::{encode, Kind};
+    use sea_orm::ConnectionTrait as _;
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let hidden = seeded(&server, &admin, "Segreto", false).await;
+    let hidden_n = id_number(hidden.study.as_str().unwrap());
+    let own = seeded(&server, &admin, "Mio", false).await;
+    let open = seeded(&server, &admin, "Aperto", true).await;
+    let coder = server.token("carla", "analyst", Some(hidden_n)).await;
+    server
+        .ok(
+            Some(&coder),
+            "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: []}) { id } }",
+            json!({"i": hidden.interview}),
+        )
+        .await;
+    let viewer = server.token("dario", "viewer", Some(hidden_n)).await;
+    let stranger = server
+        .token(
+            "bruno",
+            "analyst",
+            Some(id_number(own.study.as_str().unwrap())),
+        )
+        .await;
+    // A coder brought by an import: an account that is no member of any study.
+    let imported = api::auth::ensure_user(&server.db.conn, "Fulvia Rossi")
+        .await
+        .unwrap();
+    server
+        .db
+        .conn
+        .execute_unprepared(&format!(
+            "UPDATE quotation SET coder_id = {} WHERE id = {}",
+            imported.id,
+            id_number(open.quotation.as_str().unwrap())
+        ))
+        .await
+        .unwrap();
+    let me = |t: String| {
+        let server = &server;
+        async move { server.ok(Some(&t), "{ me { id } }", json!({})).await["me"]["id"].clone() }
+    };
+    let (carla, dario, bruno) = (
+        me(coder.clone()).await,
+        me(viewer.clone()).await,
+        me(stranger.clone()).await,
+    );
+    let fulvia = json!(encode(Kind::User, imported.id).0);
+    let node = "query($u: ID!) { node(id: $u) { ... on User { id name } } }";
+    let sees = |t: Option<String>, u: Value| {
+        let server = &server;
+        async move {
+            let r = server.gql(t.as_deref(), node, json!({"u": u})).await;
+            assert!(r.get("errors").is_none(), "{r}");
+            r["data"]["node"]["name"].as_str().map(str::to_owned)
+        }
+    };
+    let anyone: [(&str, Option<String>); 5] = [
+        ("anonymous", None),
+        ("stranger", Some(stranger.clone())),
+        ("viewer", Some(viewer.clone())),
+        ("coder", Some(coder.clone())),
+        ("admin", Some(admin.clone())),
+    ];
+    for (who, t) in &anyone {
+        let member = matches!(*who, "viewer" | "coder" | "admin");
+        assert_eq!(
+            sees(t.clone(), carla.clone()).await.is_some(),
+            member,
+            "{who} sees carla"
+        );
+        assert_eq!(
+            sees(t.clone(), dario.clone()).await.is_some(),
+            member,
+            "{who} sees dario"
+        );
+        assert_eq!(
+            sees(t.clone(), bruno.clone()).await.is_some(),
+            matches!(*who, "stranger" | "admin"),
+            "{who} sees bruno"
+        );
+        assert_eq!(
+            sees(t.clone(), fulvia.clone()).await.as_deref(),
+            Some("Fulvia Rossi"),
+            "{who} sees the coder of a public quotation"
+        );
+        // A user who is hidden reads exactly as one who does not exist.
+        let hidden_user = server.gql(t.as_deref(), node, json!({"u": carla})).await;
+        let no_user = server
+            .gql(t.as_deref(), node, json!({"u": missing(Kind::User)}))
+            .await;
+        if !member {
+            assert_eq!(hidden_user, no_user, "{who}");
+        }
+    }
+    // A study's owners see, in its audit log, an admin who wrote there without joining it.
+    let writer = server.token("rita", "admin", None).await;
+    server
+        .ok(
+            Some(&writer),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Lavoro\"}) { id } }",
+            json!({"s": hidden.study}),
+        )
+        .await;
+    let rita = me(writer).await;
+    let owner = server.token("olga", "owner", Some(hidden_n)).await;
+    assert_eq!(
+        sees(Some(owner), rita.clone()).await.as_deref(),
+        Some("rita")
+    );
+    assert_eq!(sees(Some(viewer.clone()), rita).await, None);
+    // The coder of a public quotation, where the quotation shows them.
+    let coded = server
+        .ok(
+            None,
+            "query($q: ID!) { node(id: $q) { ... on Quotation { coder { id name } } } }",
+            json!({"q": open.quotation}),
+        )
+        .await;
+    assert_eq!(coded["node"]["coder"]["id"], fulvia, "{coded}");
+    // Walking through user IDs, an anonymous caller meets the public study's owner and coder.
+    let mut met = std::collections::BTreeSet::new();
+    for n in 1..=imported.id + 5 {
+        if let Some(name) = sees(None, json!(encode(Kind::User, n).0)).await {
+            met.insert(name);
+        }
+    }
+    assert_eq!(
+        met,
+        ["Fulvia Rossi".to_owned(), "admin".to_owned()].into(),
+        "{met:?}"
+    );
+}

@@ -1,5 +1,6 @@
 //! `node(id:)`: every entity behind one global ID. Study data resolves only for callers who
-//! may read the study (null otherwise, never FORBIDDEN); territory is public.
+//! may read the study (null otherwise, never FORBIDDEN), users only for callers whose readable
+//! data shows them (`service::users::is_visible`); territory is public.
 
 use async_graphql::{Context, Interface, Object, ID};
 use sea_orm::EntityTrait;
@@ -74,7 +75,12 @@ impl NodeQuery {
                 .map_err(crate::ServiceError::from)?
                 .map(|m| Node::Comune(Comune(m))),
             Kind::Project => one(&l.project, n).await?.map(|m| Node::Project(Project(m))),
-            Kind::User => one(&l.user, n).await?.map(|m| Node::User(User(m))),
+            Kind::User => match one(&l.user, n).await? {
+                Some(u) if crate::service::users::is_visible(&r.db, &r.caller, u.id).await? => {
+                    Some(Node::User(User(u)))
+                }
+                _ => None,
+            },
             Kind::Study => match one(&l.study, n).await? {
                 Some(s) if r.can_read_study(s.id).await? => Some(Node::Study(Study(s))),
                 _ => None,

@@ -3,15 +3,22 @@
 
 use std::collections::HashMap;
 use std::ops::Bound;
+use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use std::collections::HashSet;
 
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Cardinality, Column};
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument};
+use tantivy::{
+    BitSet, DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader,
+    TantivyDocument, TERMINATED,
+};
 
 use super::analyzer;
 use super::forms::{forms_of_term, spellings};
@@ -190,6 +197,26 @@ impl SearchIndex {
             .collect()
     }
 
+    /// The documents of a scope in the studies `study_ids` (the caller's readable ones): what
+    /// a non-admin search's statistics are counted over. The other filters only narrow the
+    /// search within readable data, so they do not restrict the statistics.
+    fn readable_query(&self, scope: Scope, study_ids: &[i64]) -> BooleanQuery {
+        let kind = match scope {
+            Scope::Transcripts => KIND_PASSAGE,
+            Scope::Quotations => KIND_QUOTATION,
+        };
+        BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(self.fields.kind, kind),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+            (Occur::Must, term_set(self.fields.study_id, study_ids)),
+        ])
+    }
+
     fn compiler<'s>(
         &self,
         searcher: &'s tantivy::Searcher,
@@ -309,17 +336,30 @@ impl SearchIndex {
             ..req.facets
         });
         let (top, counted) = if req.limit == 0 {
+            // Nothing scored: the counts need no statistics.
             (Vec::new(), searcher.search(&query, &facets)?)
         } else {
-            searcher.search(
-                &query,
-                &(
-                    TopDocs::with_limit(req.limit)
-                        .and_offset(req.offset)
-                        .order_by_score(),
-                    facets,
-                ),
-            )?
+            let collector = (
+                TopDocs::with_limit(req.limit)
+                    .and_offset(req.offset)
+                    .order_by_score(),
+                facets,
+            );
+            match &req.filter.study_ids {
+                // Every study readable (admins): the index-wide statistics leak nothing.
+                None => searcher.search(&query, &collector)?,
+                // Privacy: BM25 weighs a term by how many documents hold it and a field by
+                // its average length, which tantivy counts over the whole index, private
+                // studies included; a caller comparing the scores (or the order) of hits in
+                // their own study could tell whether, and how often, a word occurs in
+                // studies they cannot read. Scored over the readable documents only, a hit's
+                // score depends on nothing the caller may not read.
+                Some(ids) => {
+                    let statistics =
+                        ReadableStatistics::new(&searcher, &self.readable_query(req.scope, ids))?;
+                    searcher.search_with_statistics_provider(&query, &collector, &statistics)?
+                }
+            }
         };
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
@@ -442,6 +482,102 @@ impl SearchIndex {
             skip = 0;
         }
         Ok((total, lines))
+    }
+}
+
+/// BM25 statistics counted over the live documents a query (the caller's readable studies,
+/// in one scope) matches, rather than over the whole index: see `SearchIndex::search`.
+/// Documents per segment are found once per search; a term's document frequency walks its
+/// postings against them, a field's token count sums their field norms (once per field).
+struct ReadableStatistics {
+    /// Per segment, in the searcher's order: the readable documents, and the same as a set.
+    segments: Vec<(SegmentReader, Vec<DocId>, BitSet)>,
+    docs: u64,
+    tokens: Mutex<HashMap<Field, u64>>,
+}
+
+impl ReadableStatistics {
+    fn new(searcher: &Searcher, readable: &dyn Query) -> tantivy::Result<Self> {
+        let weight = readable.weight(EnableScoring::disabled_from_searcher(searcher))?;
+        let mut segments = Vec::new();
+        let mut docs = 0;
+        for reader in searcher.segment_readers() {
+            let alive = reader.alive_bitset();
+            let mut set = BitSet::with_max_value(reader.max_doc());
+            let mut list = Vec::new();
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    set.insert(doc);
+                    list.push(doc);
+                }
+                doc = scorer.advance();
+            }
+            docs += list.len() as u64;
+            segments.push((reader.clone(), list, set));
+        }
+        Ok(Self {
+            segments,
+            docs,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+impl Bm25StatisticsProvider for ReadableStatistics {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&n) = cache.get(&field) {
+            return Ok(n);
+        }
+        let mut total = 0u64;
+        for (reader, list, _) in &self.segments {
+            let norms = reader.get_fieldnorms_reader(field)?;
+            total += list
+                .iter()
+                .map(|&d| u64::from(norms.fieldnorm(d)))
+                .sum::<u64>();
+        }
+        cache.insert(field, total);
+        Ok(total)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        // At least one, as the index-wide count: an average over no documents is not wanted
+        // even where nothing is scored.
+        Ok(self.docs.max(1))
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let mut n = 0u64;
+        for (reader, list, set) in &self.segments {
+            if list.is_empty() {
+                continue;
+            }
+            let inverted = reader.inverted_index(term.field())?;
+            let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else {
+                continue;
+            };
+            if (list.len() as u64) * 4 < u64::from(postings.doc_freq()) {
+                // Few readable documents, a common term: seek each readable one.
+                for &d in list {
+                    if postings.doc() > d {
+                        continue;
+                    }
+                    if postings.seek(d) == d {
+                        n += 1;
+                    }
+                }
+            } else {
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    n += u64::from(set.contains(doc));
+                    doc = postings.advance();
+                }
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -781,6 +917,81 @@ mod tests {
             assert_eq!(got, want);
         }
     }
+    /// Statistics over the readable documents are those of an index holding only them: other
+    /// studies, the other scope and deleted documents count for nothing, across segments.
+    #[test]
+    fn readable_statistics_are_those_of_the_readable_documents_alone() {
+        let (schema, f) = schema::build();
+        let docs: &[(u64, u64, &str)] = &[
+            (KIND_PASSAGE, 1, "rossi zzqxw"),
+            (KIND_PASSAGE, 1, "la casa di rossi è grande"),
+            (KIND_PASSAGE, 2, "rossi rossi rossi e ancora rossi"),
+            (KIND_QUOTATION, 1, "rossi"),
+            (KIND_PASSAGE, 2, "casa"),
+            (KIND_PASSAGE, 1, "nessuna parola cercata"),
+            (KIND_PASSAGE, 1, "rossi cancellato"),
+        ];
+        let build = |only_readable: bool| {
+            let index = Index::create_in_ram(schema.clone());
+            analyzer::register(&index);
+            let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+            for (n, &(kind, study, text)) in docs.iter().enumerate() {
+                let deleted = text.contains("cancellato");
+                if only_readable && (kind != KIND_PASSAGE || study != 1 || deleted) {
+                    continue;
+                }
+                let mut doc = TantivyDocument::default();
+                doc.add_u64(f.kind, kind);
+                doc.add_u64(f.study_id, study);
+                doc.add_u64(f.interview_id, n as u64);
+                f.add_text(&mut doc, text);
+                writer.add_document(doc).unwrap();
+                if n % 3 == 2 {
+                    writer.commit().unwrap();
+                }
+            }
+            writer.commit().unwrap();
+            if !only_readable {
+                writer.delete_term(Term::from_field_u64(f.interview_id, docs.len() as u64 - 1));
+                writer.commit().unwrap();
+            }
+            index.reader().unwrap().searcher()
+        };
+        let (all, alone) = (build(false), build(true));
+        assert!(all.segment_readers().len() > 1);
+        let readable = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.kind, KIND_PASSAGE),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>,
+            ),
+            (Occur::Must, term_set(f.study_id, &[1])),
+        ]);
+        let stats = ReadableStatistics::new(&all, &readable).unwrap();
+        let expected: &dyn Bm25StatisticsProvider = &alone;
+        assert_eq!(stats.total_num_docs().unwrap(), 3);
+        assert_eq!(
+            stats.total_num_docs().unwrap(),
+            expected.total_num_docs().unwrap()
+        );
+        for field in [f.text, f.text_exact, f.text_lemma] {
+            assert_eq!(
+                stats.total_num_tokens(field).unwrap(),
+                expected.total_num_tokens(field).unwrap()
+            );
+        }
+        for word in ["rossi", "casa", "zzqxw", "ancora", "assente"] {
+            let term = Term::from_field_text(f.text_exact, word);
+            assert_eq!(
+                stats.doc_freq(&term).unwrap(),
+                expected.doc_freq(&term).unwrap(),
+                "{word}"
+            );
+        }
+    }
+
     /// Converted in one sweep, highlights agree with counting each from the start of the
     /// text; `highlight` gives them sorted and disjoint, which the sweep relies on, and a
     /// span out of order would still be right.

@@ -47,10 +47,12 @@ impl Target {
     }
 }
 
-/// The study a target belongs to, if the caller may read it (NOT_FOUND otherwise). Codes and
-/// quotations can be deleted (merged codes too), and memos have no foreign key to their
-/// target: the target's row is key-share locked until commit, so that a deletion waits for
-/// the memo and then deletes it with the rest, or goes first and the memo is NOT_FOUND.
+/// The study a target belongs to, if the caller may read it: NOT_FOUND otherwise, naming the
+/// target whether it is missing or in a study the caller may not read (naming its study or
+/// interview would tell that the target exists). Codes and quotations can be deleted (merged
+/// codes too), and memos have no foreign key to their target: the target's row is key-share
+/// locked until commit, so that a deletion waits for the memo and then deletes it with the
+/// rest, or goes first and the memo is NOT_FOUND.
 async fn study_of<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
@@ -66,7 +68,9 @@ async fn study_of<C: ConnectionTrait>(
                 .one(db)
                 .await?
                 .ok_or_else(|| ServiceError::not_found("code"))?;
-            readable_study(db, caller, c.study_id).await
+            readable_study(db, caller, c.study_id)
+                .await
+                .map_err(|e| e.hidden_as("code"))
         }
         Target::Quotation(id) => {
             let q = quotation::Entity::find_by_id(id)
@@ -74,7 +78,10 @@ async fn study_of<C: ConnectionTrait>(
                 .one(db)
                 .await?
                 .ok_or_else(|| ServiceError::not_found("quotation"))?;
-            Ok(readable_interview(db, caller, q.interview_id).await?.2)
+            let (_, _, study) = readable_interview(db, caller, q.interview_id)
+                .await
+                .map_err(|e| e.hidden_as("quotation"))?;
+            Ok(study)
         }
     }
 }

@@ -16,3 +16,4 @@ pub mod quotations;
 pub mod studies;
 pub mod territory;
 pub mod transcripts;
+pub mod users;

@@ -20,7 +20,7 @@ use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
 use crate::service::interviews::locked_interview;
 use crate::service::page::{KeyedRequest, Page};
-use crate::service::studies::readable_study_ids;
+use crate::service::studies::{readable_study, readable_study_ids};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewQuotation {
@@ -57,12 +57,15 @@ pub fn check_span(start: i64, end: i64, length: i32) -> ServiceResult<(i32, i32)
     Ok((start as i32, end as i32))
 }
 
-/// Codes must exist and belong to the interview's study. They stay so until commit: the
-/// key-share lock is the one the links' foreign key takes anyway, taken here before any link
-/// row is touched, so that a merge or deletion of these codes (which locks them first) and
-/// this write wait for each other instead of each holding what the other needs.
+/// Codes must exist and belong to the interview's study. A code of a study the caller may
+/// not read is answered as a missing one: saying it belongs elsewhere would tell that it
+/// exists. They stay so until commit: the key-share lock is the one the links' foreign key
+/// takes anyway, taken here before any link row is touched, so that a merge or deletion of
+/// these codes (which locks them first) and this write wait for each other instead of each
+/// holding what the other needs.
 async fn check_codes<C: ConnectionTrait>(
     db: &C,
+    caller: &Caller,
     study_id: i64,
     code_ids: &[i64],
 ) -> ServiceResult<Vec<i64>> {
@@ -78,7 +81,17 @@ async fn check_codes<C: ConnectionTrait>(
     if found.len() != unique.len() {
         return Err(ServiceError::not_found("code"));
     }
-    if found.iter().any(|c| c.study_id != study_id) {
+    let elsewhere: BTreeSet<i64> = found
+        .iter()
+        .map(|c| c.study_id)
+        .filter(|&s| s != study_id)
+        .collect();
+    for &other in &elsewhere {
+        readable_study(db, caller, other)
+            .await
+            .map_err(|e| e.hidden_as("code"))?;
+    }
+    if !elsewhere.is_empty() {
         return Err(ServiceError::bad_input(
             "a code belongs to another study than the interview",
         ));
@@ -119,7 +132,7 @@ pub async fn create_quotation(
     let (interview, _case, study) = locked_interview(&txn, caller, input.interview_id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     let (start, end) = check_span(input.start, input.end, interview.length)?;
-    let code_ids = check_codes(&txn, study.id, &input.code_ids).await?;
+    let code_ids = check_codes(&txn, caller, study.id, &input.code_ids).await?;
     let now = Utc::now();
     let q = quotation::ActiveModel {
         interview_id: Set(interview.id),
@@ -186,7 +199,7 @@ pub async fn update_quotation(
         interview.length,
     )?;
     let code_ids = match &input.code_ids {
-        Some(ids) => Some(check_codes(&txn, study.id, ids).await?),
+        Some(ids) => Some(check_codes(&txn, caller, study.id, ids).await?),
         None => None,
     };
     // The version condition makes the update atomic on PostgreSQL too, where two
