@@ -50,23 +50,19 @@ pub fn cp_offset(s: &str, b: usize) -> usize {
     s[..b].chars().count()
 }
 
-/// A transcript as it is stored, typed in or imported: without a leading byte-order mark,
-/// with LF line ends and in Unicode NFC, so that "è" typed as e + combining accent counts as
-/// one code point like everywhere else, passages split on line ends, and a text sent again
-/// as the client holds it (with CRLF) matches what is stored.
+/// A transcript as it is stored, typed in or imported: with LF line ends and in Unicode NFC,
+/// so that "è" typed as e + combining accent counts as one code point like everywhere else,
+/// passages split on line ends, and a text sent again as the client holds it (with CRLF)
+/// matches what is stored. (A file's byte-order mark is the file's, dropped when it is
+/// read; a U+FEFF in a typed-in text is a character like any other.)
 pub struct Normalised {
     pub text: String,
-    pub bom_stripped: bool,
     pub line_endings: bool,
     pub nfc: bool,
 }
 
 pub fn normalise(mut text: String) -> Normalised {
     use unicode_normalization::{is_nfc, UnicodeNormalization};
-    let bom_stripped = text.starts_with('\u{feff}');
-    if bom_stripped {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
     let line_endings = text.contains('\r');
     if line_endings {
         text = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -77,7 +73,6 @@ pub fn normalise(mut text: String) -> Normalised {
     }
     Normalised {
         text,
-        bom_stripped,
         line_endings,
         nfc,
     }
@@ -88,13 +83,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transcripts_are_stored_without_bom_cr_or_decomposed_accents() {
+    fn transcripts_are_stored_without_cr_or_decomposed_accents() {
         let n = normalise("\u{feff}INT: Com\u{2019}e\u{300}?\r\nR: Bene.\rFine.".to_owned());
-        assert_eq!(n.text, "INT: Com\u{2019}\u{e8}?\nR: Bene.\nFine.");
-        assert!(n.bom_stripped && n.line_endings && n.nfc);
+        assert_eq!(n.text, "\u{feff}INT: Com\u{2019}\u{e8}?\nR: Bene.\nFine.");
+        assert!(n.line_endings && n.nfc);
         let n = normalise("R: già\nINT: sì".to_owned());
         assert_eq!(n.text, "R: già\nINT: sì");
-        assert!(!n.bom_stripped && !n.line_endings && !n.nfc);
+        assert!(!n.line_endings && !n.nfc);
     }
 
     #[test]

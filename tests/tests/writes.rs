@@ -676,15 +676,16 @@ async fn an_interrupted_demo_load_leaves_nothing_and_the_next_start_loads_it_all
     assert_eq!(demo_counts(&db).await, expected);
 }
 
-/// Typed-in transcripts are stored as imported ones are: no byte-order mark, LF line ends,
-/// NFC; so a client that sends the same text back with CRLF keeps its quotations.
+/// Typed-in transcripts are stored as imported ones are, with LF line ends and in NFC (a
+/// leading U+FEFF is a character there, kept); so a client that sends the same text back
+/// with CRLF keeps its quotations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_in_transcripts_are_normalised_like_imported_ones() {
     let server = TestServer::empty().await;
     let admin = server.admin().await;
     let t = Some(admin.as_str());
     let sent = "\u{feff}INT: Com\u{2019}e\u{300} andata?\r\nR: Bene.\rINT: E poi?";
-    let stored = "INT: Com\u{2019}\u{e8} andata?\nR: Bene.\nINT: E poi?";
+    let stored = "\u{feff}INT: Com\u{2019}\u{e8} andata?\nR: Bene.\nINT: E poi?";
     let c = server.corpus(&admin, "Normale", &[sent]).await;
     let interview = &c.interviews[0];
     let read = server

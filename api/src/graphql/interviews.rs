@@ -212,8 +212,8 @@ impl InterviewQuery {
 pub struct CreateInterviewInput {
     pub case_id: ID,
     pub label: String,
-    /// Stored as every transcript is: a leading byte-order mark dropped, CRLF and CR turned
-    /// into LF, Unicode NFC. Read `length` and `transcript` back before counting positions.
+    /// Stored as every transcript is: CRLF and CR turned into LF, Unicode NFC. Read `length`
+    /// and `transcript` back before counting positions.
     pub transcript: String,
     pub conducted_on: Option<Date>,
     pub interviewee_role: Option<String>,

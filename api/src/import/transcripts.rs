@@ -147,11 +147,12 @@ pub fn read(file_name: &str, bytes: &[u8]) -> ServiceResult<Transcript> {
             text
         }
     };
-    let normalised = crate::text::normalise(text);
-    text = normalised.text;
-    if normalised.bom_stripped {
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        text = rest.to_owned();
         steps.insert(0, Step::BomStripped);
     }
+    let normalised = crate::text::normalise(text);
+    text = normalised.text;
     if normalised.line_endings {
         steps.push(Step::LineEndings);
     }
