@@ -910,3 +910,285 @@ async fn a_deleted_passage_is_reported_not_moved_onto_the_same_words_of_another_
         json!([{"node": {"id": working["id"], "start": start, "end": start + 20, "text": "servizio domiciliare"}}])
     );
 }
+
+/// Runs `paused` up to its audit entry, its last write before it commits, and holds it
+/// there while `meanwhile` runs, until `meanwhile` has answered or waits for a lock itself;
+/// then lets `paused` commit. That is the window in which a codebook change has read what it
+/// read and has not committed yet. PostgreSQL only: SQLite runs one writer at a time, so
+/// there the two run one after the other.
+async fn with_paused<P, M>(
+    s: &Study,
+    operations: &[&str],
+    paused: P,
+    meanwhile: M,
+) -> (Value, Value)
+where
+    P: std::future::Future<Output = Value>,
+    M: std::future::Future<Output = Value>,
+{
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let db = &s.server.db.conn;
+    if db.get_database_backend() != DbBackend::Postgres {
+        let first = paused.await;
+        return (first, meanwhile.await);
+    }
+    // Advisory locks belong to one database: tests running side by side do not meet here.
+    db.execute_unprepared(
+        "CREATE OR REPLACE FUNCTION pause_audit() RETURNS trigger AS $$ \
+         BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$ LANGUAGE plpgsql",
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = operations.iter().map(|o| format!("'{o}'")).collect();
+    db.execute_unprepared(&format!(
+        "CREATE TRIGGER pause_audit BEFORE INSERT ON audit_log FOR EACH ROW \
+         WHEN (NEW.operation IN ({})) EXECUTE FUNCTION pause_audit()",
+        names.join(", ")
+    ))
+    .await
+    .unwrap();
+    let hold = db.begin().await.unwrap();
+    hold.execute_unprepared("SELECT pg_advisory_xact_lock(4242)")
+        .await
+        .unwrap();
+    let waiting = || async {
+        db.query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    };
+    let go = tokio::sync::Notify::new();
+    let answered = AtomicBool::new(false);
+    let (first, second, ()) = tokio::join!(
+        paused,
+        async {
+            go.notified().await;
+            let r = meanwhile.await;
+            answered.store(true, Ordering::SeqCst);
+            r
+        },
+        async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while waiting().await < 1 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the paused operation never reached its pause"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            go.notify_one();
+            while !answered.load(Ordering::SeqCst) && waiting().await < 2 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the other operation neither answered nor waited"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            hold.commit().await.unwrap();
+        }
+    );
+    db.execute_unprepared("DROP TRIGGER pause_audit ON audit_log")
+        .await
+        .unwrap();
+    (first, second)
+}
+
+/// Search carries each quotation's codes with their ancestors, so a move or merge re-logs
+/// every quotation under the codes it moves. A quotation coded while the move runs is either
+/// among them or written after the move: either way filtering by the new parent finds it.
+#[tokio::test]
+async fn quotations_coded_while_codes_move_or_merge_are_found_under_their_new_parent() {
+    let s = &study().await;
+    let bisogni = s.code("Bisogni", None).await;
+    let abitare = s.code("Abitare", None).await;
+    let casa = s.code("Casa", Some(&bisogni)).await;
+    let fonte = s.code("Fonte", None).await;
+    let sotto = s.code("Sotto", Some(&fonte)).await;
+    let meta = s.code("Meta", None).await;
+    const UNDER: &str = "query($c: [ID!]) { quotations(filter: {codeIds: $c}) { totalCount } search(query: \"casa\", scope: QUOTATIONS, filter: {codeIds: $c}) { totalCount } }";
+
+    let (moved, coded) = with_paused(
+        s,
+        &["updateCode"],
+        s.gql(
+            "mutation($i: ID!, $p: ID) { updateCode(input: {id: $i, parentId: $p}) { path } }",
+            json!({"i": casa, "p": abitare}),
+        ),
+        async { json!(s.quote("La casa popolare manca", 0, &[&casa]).await) },
+    )
+    .await;
+    assert!(moved.get("errors").is_none(), "{moved:#}");
+    assert!(coded["id"].is_string(), "{coded:#}");
+    let under = s.ok(UNDER, json!({"c": [abitare]})).await;
+    assert_eq!(under["quotations"]["totalCount"], 1);
+    assert_eq!(under["search"]["totalCount"], 1, "search follows the move");
+    assert_eq!(
+        s.ok(UNDER, json!({"c": [bisogni]})).await["search"]["totalCount"],
+        0
+    );
+
+    let (merged, coded) = with_paused(
+        s,
+        &["mergeCodes"],
+        s.gql(
+            "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+            json!({"a": fonte, "b": meta}),
+        ),
+        async { json!(s.quote("La casa è il primo problema", 0, &[&sotto]).await) },
+    )
+    .await;
+    assert!(merged.get("errors").is_none(), "{merged:#}");
+    assert!(coded["id"].is_string(), "{coded:#}");
+    let under = s.ok(UNDER, json!({"c": [meta]})).await;
+    assert_eq!(under["quotations"]["totalCount"], 1);
+    assert_eq!(
+        under["search"]["totalCount"], 1,
+        "search follows the merged code's children"
+    );
+}
+
+/// `importQdpx` as a browser sends it (graphql-multipart-request-spec), into a study.
+async fn import_into(s: &Study, file_name: &str, bytes: Vec<u8>) -> Value {
+    let operations = json!({
+        "query": "mutation($file: Upload!, $studyId: ID) { importQdpx(file: $file, studyId: $studyId) { codes quotations } }",
+        "variables": {"file": null, "studyId": s.study},
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(file_name.to_owned())
+                .mime_str("application/octet-stream")
+                .unwrap(),
+        );
+    reqwest::Client::new()
+        .post(format!("{}/graphql", s.server.url))
+        .bearer_auth(&s.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A code is deleted with its descendants, and not while any of them is on a quotation: a
+/// child that an import gives it meanwhile, with a quotation, stops the deletion instead of
+/// surviving it as a root.
+#[tokio::test]
+async fn a_code_deleted_while_an_import_gives_it_a_coded_child_is_kept() {
+    let s = &study().await;
+    let casa = s.code("Casa", None).await;
+    let project = r#"<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="Sfratti">
+<CodeBook><Codes><Code guid="eeeeeeee-0000-0000-0000-000000000001" name="Casa" isCodable="true"><Code guid="eeeeeeee-0000-0000-0000-000000000002" name="Sfratti" isCodable="true"/></Code></Codes></CodeBook>
+<Sources><TextSource guid="eeeeeeee-0000-0000-0000-000000000003" name="Inquilina"><PlainTextContent>Lo sfratto è arrivato a marzo.</PlainTextContent><PlainTextSelection guid="eeeeeeee-0000-0000-0000-000000000004" startPosition="3" endPosition="10"><Coding guid="eeeeeeee-0000-0000-0000-000000000005"><CodeRef targetGUID="eeeeeeee-0000-0000-0000-000000000002"/></Coding></PlainTextSelection></TextSource></Sources></Project>"#;
+    let (imported, deleted) = with_paused(
+        s,
+        &["importQdpx"],
+        import_into(s, "sfratti.qde", project.into()),
+        s.gql(
+            "mutation($c: ID!) { deleteCode(id: $c) }",
+            json!({"c": casa}),
+        ),
+    )
+    .await;
+    assert!(imported.get("errors").is_none(), "{imported:#}");
+    assert_eq!(imported["data"]["importQdpx"]["codes"], 1, "{imported:#}");
+    assert_eq!(error_code(&deleted), "CONFLICT", "{deleted:#}");
+    let codebook = s
+        .ok(
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name children { name quotationCount } } } } }",
+            json!({"s": s.study}),
+        )
+        .await;
+    assert_eq!(
+        codebook["node"]["codebook"],
+        json!([{"name": "Casa", "children": [{"name": "Sfratti", "quotationCount": 1}]}])
+    );
+}
+
+/// A code's ID says nothing to whoever may not read its study: given as a parent or as a
+/// merge target, it is answered exactly as an ID no code has. Who may read both studies is
+/// told what is wrong.
+#[tokio::test]
+async fn a_private_code_given_as_parent_is_answered_as_a_missing_one() {
+    use base64::Engine as _;
+    let s = study().await;
+    let private = s.code("Riservato", None).await;
+    let other = s.server.corpus(&s.token, "Altro", &[TEXT]).await;
+    let owner = s
+        .server
+        .token(
+            "ricercatrice",
+            "owner",
+            Some(id_number(other.study.as_str().unwrap())),
+        )
+        .await;
+    let t = Some(owner.as_str());
+    let mine = s
+        .server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Mio\"}) { id } }",
+            json!({"s": other.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let missing = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("Code:987654321"));
+    let asks = [
+        (
+            "createCode",
+            "mutation($s: ID!, $p: ID) { createCode(input: {studyId: $s, name: \"Figlio\", parentId: $p}) { id } }",
+            json!({"s": other.study}),
+            "p",
+        ),
+        (
+            "updateCode",
+            "mutation($i: ID!, $p: ID) { updateCode(input: {id: $i, parentId: $p}) { id } }",
+            json!({"i": mine}),
+            "p",
+        ),
+        (
+            "mergeCodes",
+            "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+            json!({"a": mine}),
+            "b",
+        ),
+    ];
+    for (what, query, vars, field) in asks {
+        let answer = |id: &Value| {
+            let mut v = vars.clone();
+            v[field] = id.clone();
+            s.server.gql(t, query, v)
+        };
+        let (hidden, absent) = (answer(&private).await, answer(&missing).await);
+        assert_eq!(error_code(&hidden), "NOT_FOUND", "{what}: {hidden:#}");
+        assert_eq!(
+            hidden["errors"][0]["message"], absent["errors"][0]["message"],
+            "{what}"
+        );
+        assert_eq!(
+            hidden["errors"][0]["extensions"], absent["errors"][0]["extensions"],
+            "{what}"
+        );
+        let mut v = vars.clone();
+        v[field] = private.clone();
+        let readable = s.server.gql(Some(&s.token), query, v).await;
+        assert_eq!(
+            error_code(&readable),
+            "BAD_USER_INPUT",
+            "{what}: {readable:#}"
+        );
+    }
+}

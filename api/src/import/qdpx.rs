@@ -15,7 +15,7 @@ use crate::db::begin_write;
 use crate::error::{ServiceError, ServiceResult};
 use crate::export::qdpx::InterviewVariable;
 use crate::service::change_log::{self, Op};
-use crate::service::codes::parse_color;
+use crate::service::codes::{lock_codebook, parse_color};
 use crate::service::studies::readable_study;
 
 /// The label of the case that takes the sources no REFI case names.
@@ -76,6 +76,13 @@ pub async fn write(
         Some(id) => {
             let s = readable_study(&txn, caller, id).await?;
             caller.authorize(s.id, s.is_public, Permission::Code)?;
+            // The codes are matched against the codebook and hung under its codes: a
+            // deletion or move meanwhile (PostgreSQL) would work on a tree without them, and
+            // a deleted parent would leave them as roots. Taken first, before this
+            // transaction holds anything that a holder of the lock could wait for.
+            if !project.codes.is_empty() {
+                lock_codebook(&txn, s.id).await?;
+            }
             (s, false)
         }
     };

@@ -56,16 +56,10 @@ pub async fn create_code(
     caller.authorize(s.id, s.is_public, Permission::Code)?;
     lock_codebook(&txn, s.id).await?;
     if let Some(parent_id) = input.parent_id {
-        let parent = code::Entity::find_by_id(parent_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("parent code"))?;
-        if parent.study_id != s.id {
-            return Err(ServiceError::bad_input(
-                "the parent code belongs to another study",
-            ));
-        }
         let book = Codebook::new(study_codes(&txn, s.id).await?);
+        if book.get(parent_id).is_none() {
+            return Err(not_a_parent_here(&txn, caller, parent_id).await);
+        }
         check_depth(book.depth(parent_id), 1)?;
     }
     let siblings = code::Entity::find()
@@ -108,14 +102,30 @@ pub async fn create_code(
     Ok(c)
 }
 
+/// Why `id` cannot be a parent in the study at hand, which does not hold it. A code of a
+/// study the caller may not read answers as a missing one: anything else would tell that the
+/// ID is in use.
+async fn not_a_parent_here<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> ServiceError {
+    let elsewhere = match code::Entity::find_by_id(id).one(db).await {
+        Ok(Some(c)) => c.study_id,
+        Ok(None) => return ServiceError::not_found("parent code"),
+        Err(e) => return e.into(),
+    };
+    match readable_study(db, caller, elsewhere).await {
+        Ok(_) => ServiceError::bad_input("the parent code belongs to another study"),
+        Err(e) => e.hidden_as("parent code"),
+    }
+}
+
 fn name_taken(name: &str) -> ServiceError {
     ServiceError::Conflict(format!(
         "a code named {name:?} already exists at this level"
     ))
 }
 
-/// A write refused by the unique index on sibling names: a code of that name was created
-/// meanwhile by a writer that does not take the codebook lock (an import).
+/// A write refused by the unique index on sibling names, which stands behind the check made
+/// under `lock_codebook`: a code of that name was written meanwhile by a writer that did not
+/// take the lock.
 fn sibling_clash(e: sea_orm::DbErr, name: &str) -> ServiceError {
     if is_unique_violation(&e) {
         name_taken(name)
@@ -130,7 +140,7 @@ fn sibling_clash(e: sea_orm::DbErr, name: &str) -> ServiceError {
 /// without the other's change, e.g. two moves that together make a cycle. The study row
 /// stands for its codebook; `FOR NO KEY UPDATE` leaves the rows that refer to the study free
 /// to be written. SQLite serialises writers anyway and ignores the clause.
-async fn lock_codebook<C: ConnectionTrait>(txn: &C, study_id: i64) -> ServiceResult<()> {
+pub(crate) async fn lock_codebook<C: ConnectionTrait>(txn: &C, study_id: i64) -> ServiceResult<()> {
     study::Entity::find_by_id(study_id)
         .select_only()
         .column(study::Column::Id)
@@ -160,6 +170,36 @@ async fn lock_codes<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ServiceResult<u
         .all(txn)
         .await?;
     Ok(locked.len())
+}
+
+/// Locks `roots` and all their descendants (see `lock_codes`) and returns the codebook read
+/// once they are locked, with that subtree. A move, merge or deletion changes what every
+/// quotation under these codes is filed under; a quotation coded with one of them
+/// meanwhile either holds its key-share lock before (its link is then seen and logged) or
+/// waits until the change is committed, so that search never reads it against the old
+/// tree. Read again after locking: a child added under one of them before the lock (by a
+/// writer that does not take `lock_codebook`) belongs to the subtree too, and locking a
+/// code keeps new children from being hung under it.
+async fn lock_subtree<C: ConnectionTrait>(
+    txn: &C,
+    study_id: i64,
+    roots: &[i64],
+) -> ServiceResult<(Codebook, Vec<i64>)> {
+    let mut locked: HashSet<i64> = HashSet::new();
+    loop {
+        let book = Codebook::new(study_codes(txn, study_id).await?);
+        let subtree = book.subtree(roots);
+        let unlocked: Vec<i64> = subtree
+            .iter()
+            .copied()
+            .filter(|id| !locked.contains(id))
+            .collect();
+        if unlocked.is_empty() {
+            return Ok((book, subtree));
+        }
+        lock_codes(txn, &unlocked).await?;
+        locked.extend(unlocked);
+    }
 }
 
 /// All codes of a study, for path and descendant computations.
@@ -320,9 +360,8 @@ async fn code_in_study<C: ConnectionTrait>(
 }
 
 /// A code of a codebook read under `lock_codebook`; gone means merged or deleted meanwhile.
-fn find(all: &[code::Model], id: i64) -> ServiceResult<code::Model> {
-    all.iter()
-        .find(|c| c.id == id)
+fn find(book: &Codebook, id: i64) -> ServiceResult<code::Model> {
+    book.get(id)
         .cloned()
         .ok_or_else(|| ServiceError::not_found("code"))
 }
@@ -372,9 +411,16 @@ pub async fn update_code(
     let txn = begin_write(db).await?;
     let study_id = code_in_study(&txn, caller, input.id).await?.study_id;
     lock_codebook(&txn, study_id).await?;
-    // Read under the lock: the codebook as it is until commit.
-    let all = study_codes(&txn, study_id).await?;
-    let current = find(&all, input.id)?;
+    // Read under the lock: the codebook as it is until commit. Only a move changes what
+    // search files quotations under.
+    let (book, subtree) = if input.parent_id.is_some() {
+        lock_subtree(&txn, study_id, &[input.id]).await?
+    } else {
+        let book = Codebook::new(study_codes(&txn, study_id).await?);
+        let subtree = book.subtree(&[input.id]);
+        (book, subtree)
+    };
+    let current = find(&book, input.id)?;
     let name = match &input.name {
         Some(n) => {
             let n = non_empty(n, "name")?;
@@ -386,12 +432,10 @@ pub async fn update_code(
         None => current.name.clone(),
     };
     let parent = input.parent_id.unwrap_or(current.parent_id);
-    let book = Codebook::new(all);
-    let subtree = book.subtree(&[current.id]);
     if let Some(p) = parent {
-        let target = book
-            .get(p)
-            .ok_or_else(|| ServiceError::bad_input("the new parent is not a code of this study"))?;
+        let Some(target) = book.get(p) else {
+            return Err(not_a_parent_here(&txn, caller, p).await);
+        };
         if subtree.contains(&target.id) {
             return Err(ServiceError::bad_input(
                 "a code cannot move under itself or one of its descendants",
@@ -459,10 +503,9 @@ pub async fn merge_codes(
     if lock_codes(&txn, &[source_id, target_id]).await? != 2 {
         return Err(ServiceError::not_found("code"));
     }
-    let all = study_codes(&txn, study_id).await?;
-    let (source, target) = (find(&all, source_id)?, find(&all, target_id)?);
-    let book = Codebook::new(all);
-    let subtree = book.subtree(&[source.id]);
+    // The source's descendants change ancestry: locked before their links are read.
+    let (book, subtree) = lock_subtree(&txn, study_id, &[source_id]).await?;
+    let (source, target) = (find(&book, source_id)?, find(&book, target_id)?);
     if subtree.contains(&target.id) {
         return Err(ServiceError::bad_input(
             "a code cannot be merged into one of its own descendants",
@@ -514,11 +557,10 @@ pub async fn delete_code(db: &impl Writable, caller: &Caller, id: i64) -> Servic
     let txn = begin_write(db).await?;
     let study_id = code_in_study(&txn, caller, id).await?.study_id;
     lock_codebook(&txn, study_id).await?;
-    let all = study_codes(&txn, study_id).await?;
-    let c = find(&all, id)?;
-    let subtree = Codebook::new(all).subtree(&[c.id]);
-    // Counted under the lock: no quotation takes one of these codes before they are gone.
-    lock_codes(&txn, &subtree).await?;
+    // Counted under the locks: no quotation takes one of these codes before they are gone,
+    // and no code joins the subtree, which would outlive it as a root (ON DELETE SET NULL).
+    let (book, subtree) = lock_subtree(&txn, study_id, &[id]).await?;
+    let c = find(&book, id)?;
     let used = quotation_code::Entity::find()
         .filter(quotation_code::Column::CodeId.is_in(subtree.clone()))
         .count(&txn)
