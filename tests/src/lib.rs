@@ -111,6 +111,41 @@ impl TestServer {
     }
 
     /// A token for a user with a role ("admin", or a study role with the study's number).
+    /// An operation with one file, as a browser sends it: a multipart request
+    /// (graphql-multipart-request-spec) whose variable `file_variable` takes the file.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        file_variable: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Value {
+        let operations = json!({"query": query, "variables": variables});
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text(
+                "map",
+                json!({"0": [format!("variables.{file_variable}")]}).to_string(),
+            )
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(file_name.to_owned())
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            );
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .multipart(form);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn token(&self, user: &str, role: &str, study: Option<i64>) -> String {
         api::auth::create_token_for(&self.db.conn, user, role, study, None)
             .await

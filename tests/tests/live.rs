@@ -596,3 +596,70 @@ async fn transcript_edits_are_heard_as_quotation_changes() {
     assert!(told.to_string().contains("101 quotations"), "{told}");
     assert_eq!(next(&mut watcher).await["type"], "complete");
 }
+
+/// Code merges and imports into a study are heard like the quotation mutations: the
+/// quotations a merge re-filed as UPDATED (with their new codes), those an import brought as
+/// CREATED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merges_and_imports_are_heard_as_quotation_changes() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let corpus = server
+        .corpus(&admin, "Fusioni", &["R: La casa è lì, però cara."])
+        .await;
+    let (study, interview) = (corpus.study, corpus.interviews[0]["id"].clone());
+    let code = |name: &str| {
+        let study = study.clone();
+        let name = name.to_owned();
+        let server = &server;
+        async move {
+            server
+                .ok(t, "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }", json!({"s": study, "n": name}))
+                .await["createCode"]["id"]
+                .clone()
+        }
+    };
+    let (abitare, casa) = (code("Abitare").await, code("Casa").await);
+    let q = server
+        .ok(t, "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: [$c]}) { id } }", json!({"i": interview, "c": casa}))
+        .await["createQuotation"]["id"]
+        .clone();
+    let mut watcher = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    server
+        .ok(
+            t,
+            "mutation($s: ID!, $t: ID!) { mergeCodes(sourceId: $s, targetId: $t) { id } }",
+            json!({"s": casa, "t": abitare}),
+        )
+        .await;
+    let merged = next(&mut watcher).await;
+    let change = &merged["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "UPDATED", "{merged}");
+    assert_eq!(change["id"], q);
+    assert_eq!(change["quotation"]["codes"], json!([{"name": "Abitare"}]));
+
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="p"><Sources><TextSource guid="eeeeeeee-0000-0000-0000-000000000003" name="Nuova"><PlainTextContent>Città è però.</PlainTextContent><PlainTextSelection guid="eeeeeeee-0000-0000-0000-000000000004" startPosition="0" endPosition="5"/></TextSource></Sources></Project>"#;
+    let imported = server
+        .upload(
+            t,
+            "mutation($f: Upload!, $s: ID) { importQdpx(file: $f, studyId: $s) { quotations } }",
+            json!({"f": null, "s": study}),
+            "f",
+            "p.qde",
+            qde.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(
+        imported["data"]["importQdpx"]["quotations"], 1,
+        "{imported}"
+    );
+    let created = next(&mut watcher).await;
+    let change = &created["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "CREATED", "{created}");
+    assert_eq!(change["quotation"]["text"], "Città");
+}

@@ -18,7 +18,7 @@ fn shared(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// `importQdpx` as a browser sends it: a multipart request (graphql-multipart-request-spec).
+/// `importQdpx` as a browser sends it (see `TestServer::upload`).
 async fn import(
     server: &TestServer,
     token: Option<&str>,
@@ -26,24 +26,10 @@ async fn import(
     bytes: Vec<u8>,
     study: Option<&Value>,
 ) -> Value {
-    let operations = json!({"query": IMPORT, "variables": {"file": null, "studyId": study}});
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({"0": ["variables.file"]}).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(file_name.to_owned())
-                .mime_str("application/octet-stream")
-                .unwrap(),
-        );
-    let mut req = reqwest::Client::new()
-        .post(format!("{}/graphql", server.url))
-        .multipart(form);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().json().await.unwrap()
+    let variables = json!({"file": null, "studyId": study});
+    server
+        .upload(token, IMPORT, variables, "file", file_name, bytes)
+        .await
 }
 
 async fn download(server: &TestServer, token: Option<&str>, path: &str) -> (u16, Vec<u8>) {

@@ -4,8 +4,9 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use entities::code;
 
 use super::ids::{decode, encode, Kind};
+use super::live::ChangeKind;
 use super::loaders::{codebook, one};
-use super::{patch, rc};
+use super::{patch, rc, RequestCtx};
 use crate::service::codes as service;
 
 #[derive(Clone)]
@@ -132,7 +133,7 @@ impl CodeMutation {
         )
         .await?;
         r.searchable().await;
-        Ok(Code(c))
+        Ok(Code(refiled(r, c)))
     }
 
     /// Merges one code into another: its quotations and children move to the target (a
@@ -152,7 +153,7 @@ impl CodeMutation {
         )
         .await?;
         r.searchable().await;
-        Ok(Code(c))
+        Ok(Code(refiled(r, c)))
     }
 
     /// Deletes an unused code with its (unused) descendants; CONFLICT while in use.
@@ -161,4 +162,16 @@ impl CodeMutation {
         service::delete_code(&r.db, &r.caller, decode(&id, Kind::Code)?).await?;
         Ok(id)
     }
+}
+
+/// Tells live subscribers of the quotations a code change re-filed (UPDATED: their codes, or
+/// where those codes sit, changed), and gives back the code.
+fn refiled(r: &RequestCtx, change: service::CodeChange) -> code::Model {
+    let changes: Vec<_> = change
+        .quotations
+        .iter()
+        .map(|&q| (ChangeKind::Updated, q))
+        .collect();
+    r.events.publish_all(change.code.study_id, &changes);
+    change.code
 }

@@ -7,6 +7,7 @@ use async_graphql::{Context, Object, SimpleObject, Upload, ID};
 
 use super::error::bad_input;
 use super::ids::{decode, encode, Kind};
+use super::live::ChangeKind;
 use super::rc;
 use super::studies::Study;
 use crate::import;
@@ -27,7 +28,7 @@ impl ImportReport {
         self.0.interviews as i32
     }
     async fn quotations(&self) -> i32 {
-        self.0.quotations as i32
+        self.0.quotations.len() as i32
     }
     /// What was skipped (non-text sources and their selections, variables, sets…) or
     /// adjusted, one sentence each.
@@ -106,6 +107,15 @@ impl QdpxMutation {
         )
         .await?;
         r.searchable().await;
+        if study_id.is_some() {
+            // Into a study subscribers may be watching (a new one has none yet).
+            let created: Vec<_> = report
+                .quotations
+                .iter()
+                .map(|&q| (ChangeKind::Created, q))
+                .collect();
+            r.events.publish_all(report.study.id, &created);
+        }
         Ok(ImportReport(report))
     }
 }

@@ -86,7 +86,7 @@ async fn import_project(
         encode(Kind::Study, report.study.id).0,
         report.codes,
         report.interviews,
-        report.quotations
+        report.quotations.len()
     );
     for w in &report.warnings {
         eprintln!("  warning: {w}");

@@ -26,7 +26,8 @@ pub struct ImportReport {
     /// Codes created (codes matching an existing one by name and place are reused).
     pub codes: usize,
     pub interviews: usize,
-    pub quotations: usize,
+    /// The quotations created.
+    pub quotations: Vec<i64>,
     /// What was skipped or adjusted, one sentence each.
     pub warnings: Vec<String>,
 }

@@ -247,7 +247,7 @@ pub async fn write(
 
     // Interviews and their quotations.
     let mut interviews = 0;
-    let mut quotations = 0;
+    let mut quotations = Vec::new();
     let mut interview_memos: Vec<(i64, String)> = Vec::new();
     let mut ignored_variables: HashSet<String> = HashSet::new();
     for (s, text) in project.sources.iter().zip(&texts) {
@@ -372,7 +372,7 @@ pub async fn write(
                 .await?;
             }
             change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
-            quotations += 1;
+            quotations.push(q.id);
             for r in &sel.note_refs {
                 note_targets.entry(r).or_insert(("quotation", q.id));
             }
@@ -425,7 +425,7 @@ pub async fn write(
         study.id,
         Some(study.id),
         json!({"after": {"newStudy": new_study, "codes": codes, "interviews": interviews,
-            "quotations": quotations, "memos": memo_count, "warnings": warnings.len()}}),
+            "quotations": quotations.len(), "memos": memo_count, "warnings": warnings.len()}}),
     )
     .await?;
     txn.commit().await?;

@@ -386,7 +386,7 @@ fn check_unique_sibling(
 }
 
 /// Logs every quotation carrying one of `codes`, so that search re-reads their codes.
-async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<()> {
+async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<Vec<i64>> {
     let mut quotations: Vec<i64> = quotation_code::Entity::find()
         .filter(quotation_code::Column::CodeId.is_in(codes.iter().copied()))
         .all(db)
@@ -396,10 +396,17 @@ async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> Service
         .collect();
     quotations.sort_unstable();
     quotations.dedup();
-    for q in quotations {
+    for &q in &quotations {
         change_log::append(db, change_log::Entity::Quotation, q, change_log::Op::Upsert).await?;
     }
-    Ok(())
+    Ok(quotations)
+}
+
+/// A code written, and the quotations filed under it or its descendants that the write
+/// re-filed (their codes or the codes' places changed): live subscribers hear of them.
+pub struct CodeChange {
+    pub code: code::Model,
+    pub quotations: Vec<i64>,
 }
 
 /// Renames, recolours, describes or moves a code (never under itself or its descendants).
@@ -407,7 +414,7 @@ pub async fn update_code(
     db: &impl Writable,
     caller: &Caller,
     input: CodeUpdate,
-) -> ServiceResult<code::Model> {
+) -> ServiceResult<CodeChange> {
     let txn = begin_write(db).await?;
     let study_id = code_in_study(&txn, caller, input.id).await?.study_id;
     lock_codebook(&txn, study_id).await?;
@@ -459,9 +466,11 @@ pub async fn update_code(
         .update(&txn)
         .await
         .map_err(|e| sibling_clash(e, &name))?;
-    if parent != current.parent_id {
-        log_quotations_of(&txn, &subtree).await?;
-    }
+    let quotations = if parent != current.parent_id {
+        log_quotations_of(&txn, &subtree).await?
+    } else {
+        Vec::new()
+    };
     let view = |c: &code::Model| json!({"name": c.name, "parent": c.parent_id, "color": c.color, "description": c.description});
     crate::service::audit::record(
         &txn,
@@ -474,7 +483,10 @@ pub async fn update_code(
     )
     .await?;
     txn.commit().await?;
-    Ok(updated)
+    Ok(CodeChange {
+        code: updated,
+        quotations,
+    })
 }
 
 /// Merges `source` into `target`: its quotations take the target code (a quotation carrying
@@ -484,7 +496,7 @@ pub async fn merge_codes(
     caller: &Caller,
     source_id: i64,
     target_id: i64,
-) -> ServiceResult<code::Model> {
+) -> ServiceResult<CodeChange> {
     if source_id == target_id {
         return Err(ServiceError::bad_input(
             "a code cannot be merged into itself",
@@ -517,7 +529,7 @@ pub async fn merge_codes(
     // The source's children move up or down to the target's level.
     check_depth(book.depth(target.id), book.height(source.id) - 1)?;
     // The search index re-reads every quotation touched, before and after.
-    log_quotations_of(&txn, &subtree).await?;
+    let quotations = log_quotations_of(&txn, &subtree).await?;
     // Whole sets, under the locks: every link the source has is moved, none read before.
     let carry_target = Query::select()
         .column(quotation_code::Column::QuotationId)
@@ -549,7 +561,10 @@ pub async fn merge_codes(
     code::Entity::delete_by_id(source.id).exec(&txn).await?;
     crate::service::audit::record(&txn, caller, "mergeCodes", "code", target.id, Some(target.study_id), json!({"source": {"id": source.id, "name": source.name}, "target": {"id": target.id, "name": target.name}})).await?;
     txn.commit().await?;
-    Ok(target)
+    Ok(CodeChange {
+        code: target,
+        quotations,
+    })
 }
 
 /// Deletes a code and its descendants; refused while any of them is on a quotation.
