@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tests::{error_code, id_number, TestServer};
 
-const TAG: &str = "mutation($i: TagDiscontinuityInput!) { tagDiscontinuity(input: $i) { id version intensity kind isConsensus evaluator { name } evidence { id } causes { id } } }";
+const TAG: &str = "mutation($i: TagDiscontinuityInput!) { tagDiscontinuity(input: $i) { id version intensity kind isConsensus evaluator { id name } evidence { id } causes { id } } }";
 const DIMS: [&str; 4] = [
     "PROBLEM_DEFINITION",
     "INTERVENTION_THEORY",
@@ -73,11 +73,6 @@ async fn tagging_follows_the_rules_and_writes_nothing_when_refused() {
     assert_eq!(first["version"], 1);
     assert_eq!(first["evaluator"]["name"], "eva");
     assert_eq!(first["isConsensus"], false);
-    // One judgment per evaluator and cell: tagging again needs the version read.
-    assert_eq!(
-        error_code(&s.server.gql(e, TAG, json!({"i": base})).await),
-        "CONFLICT"
-    );
     let mut again = base.clone();
     again["intensity"] = json!("PARADIGMATIC");
     again["expectedVersion"] = json!(1);
@@ -513,14 +508,23 @@ async fn judgments_of_one_cell_made_at_once_leave_one() {
         assert_eq!(won.len(), 1, "{won:#?}");
         won
     };
-    // The first judgment of a cell, eight times at once.
-    let first = check(futures::future::join_all((0..8).map(|k| tag(LEVELS[k % 4], None))).await);
-    assert_eq!(first[0]["data"]["tagDiscontinuity"]["version"], 1);
-    // Eight updates from the version read.
+    // The first judgment of a cell, eight times at once and without a version: each one
+    // replaces the cell in turn, so all succeed and one judgment remains.
+    let first = futures::future::join_all((0..8).map(|k| tag(LEVELS[k % 4], None))).await;
+    let mut versions: Vec<i64> = first
+        .iter()
+        .map(|r| {
+            assert!(r.get("errors").is_none(), "{r:#}");
+            r["data"]["tagDiscontinuity"]["version"].as_i64().unwrap()
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<i64>>());
+    // Eight updates from the version read: one wins.
     let second =
-        check(futures::future::join_all((0..8).map(|k| tag(LEVELS[k % 4], Some(1)))).await);
+        check(futures::future::join_all((0..8).map(|k| tag(LEVELS[k % 4], Some(8)))).await);
     let second = &second[0]["data"]["tagDiscontinuity"];
-    assert_eq!(second["version"], 2);
+    assert_eq!(second["version"], 9);
     let now = s
         .server
         .ok(
@@ -532,6 +536,443 @@ async fn judgments_of_one_cell_made_at_once_leave_one() {
         .clone();
     assert_eq!(
         now,
-        json!([{"id": second["id"], "version": 2, "intensity": second["intensity"], "evidence": [{"id": s.quotes[0]}]}])
+        json!([{"id": second["id"], "version": 9, "intensity": second["intensity"], "evidence": [{"id": s.quotes[0]}]}])
     );
+}
+
+const AGREEMENT_OF: &str = "query($s: ID!) { discontinuityAgreement(studyId: $s) { units evaluators percentAgreement krippendorffAlpha cohenKappa } }";
+
+#[tokio::test]
+async fn kappa_is_over_the_two_evaluators_who_judged_the_compared_units() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let mut tokens = Vec::new();
+    for name in ["e1", "e2", "e3"] {
+        tokens.push(s.server.token(name, "evaluator", Some(study)).await);
+    }
+    // e1 and e2 judge the same two units; e3 only a unit nobody else judged.
+    let judgments = [
+        (0, 0, "PROBLEM_DEFINITION", "PARTIAL"),
+        (0, 0, "INTERVENTION_THEORY", "NONE"),
+        (1, 0, "PROBLEM_DEFINITION", "PARTIAL"),
+        (1, 0, "INTERVENTION_THEORY", "SIGNIFICANT"),
+        (2, 1, "ACTOR_NETWORK", "PARADIGMATIC"),
+    ];
+    for (e, c, dim, intensity) in judgments {
+        s.server
+            .ok(
+                Some(&tokens[e]),
+                TAG,
+                json!({"i": {"caseId": s.cases[c], "dimension": dim, "intensity": intensity}}),
+            )
+            .await;
+    }
+    let a = s
+        .server
+        .ok(Some(&s.admin), AGREEMENT_OF, json!({"s": s.study}))
+        .await["discontinuityAgreement"]
+        .clone();
+    assert_eq!(
+        (a["units"].clone(), a["evaluators"].clone()),
+        (json!(2), json!(2))
+    );
+    // Pairs (1, 1) and (0, 2): po = 1/2, pe = 1/4, kappa = 1/3.
+    let kappa = a["cohenKappa"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no kappa: {a}"));
+    assert!((kappa - 1.0 / 3.0).abs() < 1e-9, "{a}");
+}
+
+/// GET with a token.
+async fn get_as(s: &Setup, token: &str, path: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", s.server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+/// The tooltip of each cell of a matrix picture, row by row.
+fn svg_cells(svg: &str) -> Vec<Vec<String>> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let titles: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter_map(|n| n.children().find(|c| c.has_tag_name("title")))
+        .map(|t| t.text().unwrap_or_default().to_owned())
+        .collect();
+    titles.chunks(4).map(<[String]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn the_matrix_picture_shows_the_evaluator_asked_for_and_the_most_intense_judgment() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let e = Some(eva.as_str());
+    let a = Some(s.admin.as_str());
+    // Case 0: the consensus says NONE on the problem and PARTIAL on the theory; eva judges
+    // the problem PARADIGMATIC and leaves the theory alone.
+    s.server.ok(a, TAG, json!({"i": {"caseId": s.cases[0], "dimension": "PROBLEM_DEFINITION", "intensity": "NONE", "consensus": true}})).await;
+    s.server.ok(a, TAG, json!({"i": {"caseId": s.cases[0], "dimension": "INTERVENTION_THEORY", "intensity": "PARTIAL", "consensus": true}})).await;
+    let mine = s.server.ok(e, TAG, json!({"i": {"caseId": s.cases[0], "dimension": "PROBLEM_DEFINITION", "intensity": "PARADIGMATIC"}})).await["tagDiscontinuity"].clone();
+    // Case 1, no consensus: eva judges two interventions, the less intense one first.
+    for (label, intensity) in [("Condominio", "PARTIAL"), ("Portierato", "SIGNIFICANT")] {
+        let i = s.server.ok(a, "mutation($c: ID!, $l: String!) { createIntervention(input: {caseId: $c, label: $l}) { id } }", json!({"c": s.cases[1], "l": label})).await["createIntervention"]["id"].clone();
+        s.server.ok(e, TAG, json!({"i": {"caseId": s.cases[1], "interventionId": i, "dimension": "PROBLEM_DEFINITION", "intensity": intensity}})).await;
+    }
+    let base = format!(
+        "/studies/{}/discontinuities/matrix.svg",
+        s.study.as_str().unwrap()
+    );
+    let (status, svg) = get_as(&s, &s.admin, &base).await;
+    assert_eq!(status, 200);
+    let all = svg_cells(&svg);
+    assert!(all[0][0].contains("assente"), "consensus: {all:?}");
+    assert!(all[1][0].contains("significativa"), "most intense: {all:?}");
+    let evaluator = mine["evaluator"]["id"].as_str().unwrap();
+    let (status, svg) = get_as(&s, &s.admin, &format!("{base}?evaluator={evaluator}")).await;
+    assert_eq!(status, 200);
+    let hers = svg_cells(&svg);
+    assert!(
+        hers[0][0].contains("paradigmatica"),
+        "eva's judgment: {hers:?}"
+    );
+    assert!(
+        hers[0][1].contains("non valutata"),
+        "eva did not judge it: {hers:?}"
+    );
+    assert!(
+        hers[1][0].contains("significativa"),
+        "most intense: {hers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cascade_links_judgments_of_one_judge() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let ugo = s.server.token("ugo", "evaluator", Some(study)).await;
+    let (e, u, a) = (
+        Some(eva.as_str()),
+        Some(ugo.as_str()),
+        Some(s.admin.as_str()),
+    );
+    let cell = |dim: &str, causes: Value, consensus: bool| json!({"i": {"caseId": s.cases[0], "dimension": dim, "intensity": "PARTIAL", "causeIds": causes, "consensus": consensus}});
+    let evas = s
+        .server
+        .ok(e, TAG, cell("PROBLEM_DEFINITION", json!([]), false))
+        .await["tagDiscontinuity"]["id"]
+        .clone();
+    let agreed = s
+        .server
+        .ok(a, TAG, cell("PROBLEM_DEFINITION", json!([]), true))
+        .await["tagDiscontinuity"]["id"]
+        .clone();
+    for (who, input, what) in [
+        (
+            u,
+            cell("INTERVENTION_THEORY", json!([evas]), false),
+            "another evaluator's",
+        ),
+        (
+            a,
+            cell("INTERVENTION_THEORY", json!([evas]), true),
+            "the consensus from an evaluator's",
+        ),
+        (
+            e,
+            cell("INTERVENTION_THEORY", json!([agreed]), false),
+            "an evaluator's from the consensus",
+        ),
+    ] {
+        assert_eq!(
+            error_code(&s.server.gql(who, TAG, input).await),
+            "BAD_USER_INPUT",
+            "{what}"
+        );
+    }
+    // Within one judge's judgments the cascade is allowed and shows.
+    s.server
+        .ok(e, TAG, cell("INTERVENTION_THEORY", json!([evas]), false))
+        .await;
+    s.server
+        .ok(a, TAG, cell("INTERVENTION_THEORY", json!([agreed]), true))
+        .await;
+    let effects = s
+        .server
+        .ok(a, "query($c: ID!) { node(id: $c) { ... on Case { discontinuities { id isConsensus evaluator { name } effects { id isConsensus evaluator { name } } } } } }", json!({"c": s.cases[0]}))
+        .await["node"]["discontinuities"]
+        .clone();
+    for d in effects.as_array().unwrap() {
+        for effect in d["effects"].as_array().unwrap() {
+            assert_eq!(effect["isConsensus"], d["isConsensus"], "{effects:#}");
+            assert_eq!(effect["evaluator"], d["evaluator"], "{effects:#}");
+        }
+    }
+    assert_eq!(
+        effects
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["effects"].as_array().unwrap().len())
+            .sum::<usize>(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn tagging_without_a_version_replaces_the_cell_and_a_version_guards_it() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let e = Some(eva.as_str());
+    let input = |intensity: &str, version: Option<i32>| json!({"i": {"caseId": s.cases[0], "dimension": "POLICY_INSTRUMENTS", "intensity": intensity, "expectedVersion": version}});
+    let first = s.server.ok(e, TAG, input("PARTIAL", None)).await["tagDiscontinuity"].clone();
+    // What a contract client sends (no expectedVersion at all) changes the judgment.
+    let contract = json!({"i": {"caseId": s.cases[0], "dimension": "POLICY_INSTRUMENTS", "intensity": "SIGNIFICANT"}});
+    let second = s.server.ok(e, TAG, contract).await["tagDiscontinuity"].clone();
+    assert_eq!(
+        (
+            second["id"].clone(),
+            second["version"].clone(),
+            second["intensity"].clone()
+        ),
+        (first["id"].clone(), json!(2), json!("SIGNIFICANT"))
+    );
+    assert_eq!(
+        error_code(&s.server.gql(e, TAG, input("NONE", Some(1))).await),
+        "CONFLICT",
+        "stale version"
+    );
+    let third = s.server.ok(e, TAG, input("NONE", Some(2))).await["tagDiscontinuity"].clone();
+    assert_eq!(
+        (third["version"].clone(), third["intensity"].clone()),
+        (json!(3), json!("NONE"))
+    );
+    // The field says so in the schema.
+    let field = s
+        .server
+        .ok(
+            None,
+            r#"{ __type(name: "TagDiscontinuityInput") { inputFields { name description } } }"#,
+            json!({}),
+        )
+        .await["__type"]["inputFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "expectedVersion")
+        .cloned()
+        .expect("expectedVersion");
+    assert!(
+        field["description"].as_str().unwrap().contains("replaces"),
+        "{field}"
+    );
+}
+
+#[tokio::test]
+async fn a_tag_keeps_what_it_leaves_out_and_clears_what_it_nulls() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let e = Some(eva.as_str());
+    const FULL: &str = "mutation($i: TagDiscontinuityInput!) { tagDiscontinuity(input: $i) { id version intensity kind description covidEffect evidence { id } causes { id } } }";
+    let cause = s.server.ok(e, TAG, json!({"i": {"caseId": s.cases[0], "dimension": "PROBLEM_DEFINITION", "intensity": "PARTIAL"}})).await["tagDiscontinuity"]["id"].clone();
+    let cell = json!({"caseId": s.cases[0], "dimension": "ACTOR_NETWORK"});
+    let with = |fields: Value| {
+        let mut i = cell.clone();
+        for (k, v) in fields.as_object().unwrap() {
+            i[k] = v.clone();
+        }
+        json!({"i": i})
+    };
+    let first = s.server.ok(e, FULL, with(json!({"intensity": "SIGNIFICANT", "kind": "NEW_PROBLEM", "description": "Nuovi attori", "covidEffect": "MIXED", "evidenceQuotationIds": [s.quotes[0]], "causeIds": [cause]}))).await["tagDiscontinuity"].clone();
+    // Only the intensity: the rest stays.
+    let second = s
+        .server
+        .ok(
+            e,
+            FULL,
+            with(json!({"intensity": "PARADIGMATIC", "expectedVersion": 1})),
+        )
+        .await["tagDiscontinuity"]
+        .clone();
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["intensity"], "PARADIGMATIC");
+    for field in ["kind", "description", "covidEffect", "evidence", "causes"] {
+        assert_eq!(second[field], first[field], "{field} kept");
+    }
+    // An explicit null or [] clears.
+    let third = s.server.ok(e, FULL, with(json!({"intensity": "PARADIGMATIC", "kind": null, "evidenceQuotationIds": [], "causeIds": null, "expectedVersion": 2}))).await["tagDiscontinuity"].clone();
+    assert_eq!(
+        (
+            third["kind"].clone(),
+            third["evidence"].clone(),
+            third["causes"].clone()
+        ),
+        (Value::Null, json!([]), json!([]))
+    );
+    assert_eq!(third["description"], "Nuovi attori");
+    assert_eq!(third["covidEffect"], "MIXED");
+    // The audit log says which evidence and causes went.
+    let log = s
+        .server
+        .ok(
+            Some(&s.admin),
+            "query($s: ID!) { auditLog(studyId: $s, first: 100) { edges { node { operation entityId summary } } } }",
+            json!({"s": s.study}),
+        )
+        .await["auditLog"]["edges"]
+        .clone();
+    let last: Value = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| {
+            e["node"]["operation"] == "tagDiscontinuity" && e["node"]["entityId"] == first["id"]
+        })
+        .map(|e| serde_json::from_str(e["node"]["summary"].as_str().unwrap()).unwrap())
+        .expect("audit entry");
+    let q = id_number(s.quotes[0].as_str().unwrap());
+    let c = id_number(cause.as_str().unwrap());
+    assert_eq!(last["before"]["evidence"], json!([q]), "{last}");
+    assert_eq!(last["before"]["causes"], json!([c]), "{last}");
+    assert_eq!(last["after"]["evidence"], json!([]), "{last}");
+    assert_eq!(last["after"]["causes"], json!([]), "{last}");
+}
+
+/// Another ID of the same kind that names nothing.
+fn missing_like(id: &Value) -> Value {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let raw = String::from_utf8(engine.decode(id.as_str().unwrap()).unwrap()).unwrap();
+    let (kind, _) = raw.rsplit_once(':').unwrap();
+    json!(engine.encode(format!("{kind}:987654321")))
+}
+
+/// The first error's code and message.
+fn refusal(body: &Value) -> (String, String) {
+    (
+        error_code(body).to_owned(),
+        body["errors"][0]["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn references_into_a_study_the_caller_cannot_read_are_not_found() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let e = Some(eva.as_str());
+    let a = Some(s.admin.as_str());
+    // Another private study, which eva cannot read.
+    let other = s
+        .server
+        .ok(
+            a,
+            r#"mutation { createStudy(input: {title: "Riservato"}) { id } }"#,
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = s
+        .server
+        .ok(
+            a,
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Altro\"}) { id } }",
+            json!({"s": other}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = s.server.ok(a, "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int.\", transcript: \"R: Nessuno lo sapeva.\"}) { id } }", json!({"c": case})).await["createInterview"]["id"].clone();
+    let quote = s.server.ok(a, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 10, codeIds: []}) { id } }", json!({"i": interview})).await["createQuotation"]["id"].clone();
+    let intervention = s.server.ok(a, "mutation($c: ID!) { createIntervention(input: {caseId: $c, label: \"Sportello\"}) { id } }", json!({"c": case})).await["createIntervention"]["id"].clone();
+    let judgment = s.server.ok(a, TAG, json!({"i": {"caseId": case, "dimension": "PROBLEM_DEFINITION", "intensity": "PARTIAL"}})).await["tagDiscontinuity"]["id"].clone();
+    let base =
+        json!({"caseId": s.cases[0], "dimension": "INTERVENTION_THEORY", "intensity": "PARTIAL"});
+    let with = |field: &str, value: Value| {
+        let mut i = base.clone();
+        i[field] = value;
+        json!({"i": i})
+    };
+    for (field, hidden) in [
+        ("evidenceQuotationIds", json!([quote])),
+        ("causeIds", json!([judgment])),
+        ("interventionId", intervention.clone()),
+    ] {
+        let missing = match &hidden {
+            Value::Array(ids) => json!([missing_like(&ids[0])]),
+            id => missing_like(id),
+        };
+        let refused = refusal(&s.server.gql(e, TAG, with(field, hidden)).await);
+        let absent = refusal(&s.server.gql(e, TAG, with(field, missing)).await);
+        assert_eq!(refused, absent, "{field}");
+        assert_eq!(refused.0, "NOT_FOUND", "{field}");
+    }
+    // What the caller can read elsewhere is refused for what it is.
+    let own_intervention = s.server.ok(a, "mutation($c: ID!) { createIntervention(input: {caseId: $c, label: \"Altrove\"}) { id } }", json!({"c": s.cases[1]})).await["createIntervention"]["id"].clone();
+    assert_eq!(
+        error_code(
+            &s.server
+                .gql(e, TAG, with("interventionId", own_intervention))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        error_code(
+            &s.server
+                .gql(e, TAG, with("evidenceQuotationIds", json!([s.quotes[1]])))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
+    // The admin reads every study: the other study's quotation is refused as off the case.
+    let mut admin_input = with("evidenceQuotationIds", json!([quote]));
+    admin_input["i"]["consensus"] = json!(true);
+    assert_eq!(
+        error_code(&s.server.gql(a, TAG, admin_input).await),
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test]
+async fn percent_agreement_of_no_compared_unit_is_documented() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    s.server.ok(Some(&eva), TAG, json!({"i": {"caseId": s.cases[0], "dimension": "PROBLEM_DEFINITION", "intensity": "PARTIAL"}})).await;
+    let a = s
+        .server
+        .ok(Some(&s.admin), AGREEMENT_OF, json!({"s": s.study}))
+        .await["discontinuityAgreement"]
+        .clone();
+    // The contract makes the field non-null: 0 stands for "nothing compared", which the
+    // schema says, so that a front end reads `units` first.
+    assert_eq!(a["units"], 0);
+    assert_eq!(a["percentAgreement"], 0.0);
+    let fields = s
+        .server
+        .ok(
+            None,
+            r#"{ __type(name: "Agreement") { fields { name description } } }"#,
+            json!({}),
+        )
+        .await["__type"]["fields"]
+        .clone();
+    let percent = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "percentAgreement")
+        .cloned()
+        .unwrap();
+    let doc = percent["description"].as_str().unwrap_or_default();
+    assert!(doc.contains("units") && doc.contains('0'), "{percent}");
 }

@@ -44,7 +44,8 @@ fn escape(s: &str) -> String {
 
 const FONT: &str = "font-family=\"Helvetica, Arial, sans-serif\"";
 
-/// Rows × dimensions, each cell coloured by intensity with its evidence count.
+/// Rows × dimensions, each cell coloured by the intensity of the judgment it shows (see
+/// `Cell::shown`) with its evidence count.
 pub fn matrix_svg(j: &Judgments, rows: &[MatrixRow], title: &str) -> String {
     let labels: Vec<String> = rows.iter().map(|row| row_label(j, row)).collect();
     // About 7.5 px a character at 13 px Helvetica.
@@ -82,7 +83,7 @@ pub fn matrix_svg(j: &Judgments, rows: &[MatrixRow], title: &str) -> String {
         );
         for (n, cell) in row.cells.iter().enumerate() {
             let x = label_w + n * cell_w;
-            let shown = cell.consensus.as_ref().or(cell.assessments.first());
+            let shown = cell.shown.as_ref();
             let intensity = shown.map(|d| d.intensity.as_str());
             let evidence = shown.map_or(0, |d| j.evidence.get(&d.id).map_or(0, Vec::len));
             let dash = if shown.is_none() {

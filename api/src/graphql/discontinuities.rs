@@ -1,12 +1,13 @@
 //! Policy-change discontinuities: evaluators' judgments per case, intervention and dimension.
 
 use async_graphql::resolver_utils::EnumType;
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use entities::discontinuity;
 
 use super::error::not_found;
 use super::ids::{decode, decode_all, encode, Kind};
 use super::loaders::{all, one};
+use super::patch;
 use super::quotations::Quotation;
 use super::rc;
 use super::studies::{Case, Intervention};
@@ -140,22 +141,33 @@ impl Discontinuity {
     }
 }
 
+/// Records the caller's judgment of a cell (or the consensus), or changes the one there.
+/// On an existing judgment a field left out keeps its value and null (or [] for a list)
+/// clears it; a new judgment starts without what is left out.
 #[derive(InputObject)]
 pub struct TagDiscontinuityInput {
     pub case_id: ID,
     pub intervention_id: Option<ID>,
     pub dimension: DiscontinuityDimension,
     pub intensity: DiscontinuityIntensity,
-    pub kind: Option<DiscontinuityKind>,
-    pub description: Option<String>,
-    pub covid_effect: Option<CovidEffect>,
-    pub evidence_quotation_ids: Option<Vec<ID>>,
-    pub cause_ids: Option<Vec<ID>>,
+    pub kind: MaybeUndefined<DiscontinuityKind>,
+    pub description: MaybeUndefined<String>,
+    pub covid_effect: MaybeUndefined<CovidEffect>,
+    pub evidence_quotation_ids: MaybeUndefined<Vec<ID>>,
+    pub cause_ids: MaybeUndefined<Vec<ID>>,
     /// Record the study's consensus judgment instead of the caller's own.
     #[graphql(default_with = "Some(false)")]
     pub consensus: Option<bool>,
-    /// The version read, required to change an existing judgment (CONFLICT when stale).
+    /// The version read. Left out, the tag replaces the cell's judgment if there is one;
+    /// given, the tag fails with CONFLICT when the judgment has changed since.
     pub expected_version: Option<i32>,
+}
+
+/// A list field of a patch: left out keeps, null or [] clears.
+fn id_list(ids: MaybeUndefined<Vec<ID>>, kind: Kind) -> async_graphql::Result<Option<Vec<i64>>> {
+    patch(ids)
+        .map(|ids| decode_all(&ids.unwrap_or_default(), kind))
+        .transpose()
 }
 
 #[derive(Default)]
@@ -169,10 +181,10 @@ impl DiscontinuityMutation {
         input: TagDiscontinuityInput,
     ) -> async_graphql::Result<Discontinuity> {
         let r = rc(ctx);
-        let d = service::tag(
+        let d = service::tag_edit(
             &r.db,
             &r.caller,
-            service::Tag {
+            service::TagEdit {
                 case_id: decode(&input.case_id, Kind::Case)?,
                 intervention_id: input
                     .intervention_id
@@ -181,14 +193,11 @@ impl DiscontinuityMutation {
                     .transpose()?,
                 dimension: to_db(input.dimension),
                 intensity: to_db(input.intensity),
-                kind: input.kind.map(to_db),
-                description: input.description,
-                covid_effect: input.covid_effect.map(to_db),
-                evidence_quotation_ids: decode_all(
-                    &input.evidence_quotation_ids.unwrap_or_default(),
-                    Kind::Quotation,
-                )?,
-                cause_ids: decode_all(&input.cause_ids.unwrap_or_default(), Kind::Discontinuity)?,
+                kind: patch(input.kind).map(|k| k.map(to_db)),
+                description: patch(input.description),
+                covid_effect: patch(input.covid_effect).map(|c| c.map(to_db)),
+                evidence_quotation_ids: id_list(input.evidence_quotation_ids, Kind::Quotation)?,
+                cause_ids: id_list(input.cause_ids, Kind::Discontinuity)?,
                 consensus: input.consensus.unwrap_or(false),
                 expected_version: input.expected_version,
             },
@@ -246,7 +255,10 @@ pub struct DiscontinuityMatrix {
 pub struct Agreement {
     /// Case-dimension pairs judged by at least two evaluators.
     pub units: i32,
+    /// Evaluators who judged at least one of those units.
     pub evaluators: i32,
+    /// Share of agreeing pairs of judgments, 0 to 1. 0 also when units is 0 (nothing
+    /// compared): the contract makes this field non-null, so read units first.
     pub percent_agreement: f64,
     pub krippendorff_alpha: Option<f64>,
     /// Only when exactly two evaluators judged the units.
@@ -364,11 +376,11 @@ impl DiscontinuityQuery {
             AgreementLevel::Ordinal => crate::service::agreement::Level::Ordinal,
         };
         let dim = dimension.map(to_db);
-        let (stats, evaluators) = service::agreement(&j, dim.as_deref(), level);
+        let stats = service::agreement(&j, dim.as_deref(), level);
         Ok(Agreement {
             units: stats.units as i32,
-            evaluators: evaluators as i32,
-            percent_agreement: stats.percent,
+            evaluators: stats.evaluators as i32,
+            percent_agreement: stats.percent.unwrap_or(0.0),
             krippendorff_alpha: stats.alpha,
             cohen_kappa: stats.kappa,
         })

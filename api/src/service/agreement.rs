@@ -18,7 +18,11 @@ pub type Unit = Vec<Option<u32>>;
 pub struct Agreement {
     /// Units judged by at least two evaluators.
     pub units: usize,
-    pub percent: f64,
+    /// Evaluators with a judgment in one of those units: the others were compared with
+    /// nobody.
+    pub evaluators: usize,
+    /// `None` when no unit was compared: no pair, so no share of agreeing pairs.
+    pub percent: Option<f64>,
     pub alpha: Option<f64>,
     pub kappa: Option<f64>,
 }
@@ -129,17 +133,36 @@ pub fn cohen_kappa(units: &[Unit]) -> Option<f64> {
     Some((observed - chance) / (1.0 - chance))
 }
 
-/// All three statistics; kappa only when there are exactly two evaluators.
-pub fn agreement(units: &[Unit], evaluators: usize, level: Level) -> Agreement {
+/// All three statistics over units of one column per evaluator; kappa only when exactly
+/// two evaluators judged compared units, whatever other columns hold.
+pub fn agreement(units: &[Unit], level: Level) -> Agreement {
+    let width = units.iter().map(Vec::len).max().unwrap_or(0);
+    let compared: Vec<&Unit> = units
+        .iter()
+        .filter(|u| u.iter().flatten().count() >= 2)
+        .collect();
+    let active: Vec<usize> = (0..width)
+        .filter(|&e| {
+            compared
+                .iter()
+                .any(|u| u.get(e).copied().flatten().is_some())
+        })
+        .collect();
+    let kappa = match active[..] {
+        [a, b] => cohen_kappa(
+            &units
+                .iter()
+                .map(|u| vec![u.get(a).copied().flatten(), u.get(b).copied().flatten()])
+                .collect::<Vec<Unit>>(),
+        ),
+        _ => None,
+    };
     Agreement {
-        units: pairable(units).len(),
-        percent: percent_agreement(units).unwrap_or(0.0),
+        units: compared.len(),
+        evaluators: active.len(),
+        percent: percent_agreement(units),
         alpha: krippendorff_alpha(units, level),
-        kappa: if evaluators == 2 {
-            cohen_kappa(units)
-        } else {
-            None
-        },
+        kappa,
     }
 }
 
@@ -198,6 +221,31 @@ mod tests {
             krippendorff_alpha(&[vec![Some(1), None]], Level::Ordinal),
             None
         );
-        assert_eq!(agreement(&[], 2, Level::Nominal).units, 0);
+        assert_eq!(agreement(&[], Level::Nominal).units, 0);
+    }
+
+    #[test]
+    fn nothing_compared_has_no_percent_agreement() {
+        let a = agreement(&[vec![Some(1), None], vec![None, Some(2)]], Level::Nominal);
+        assert_eq!((a.units, a.evaluators, a.percent), (0, 0, None));
+    }
+
+    #[test]
+    fn an_evaluator_compared_with_nobody_leaves_kappa_to_the_other_two() {
+        // Evaluators 0 and 2 judged the same units; evaluator 1 only a unit of her own.
+        let units = vec![
+            vec![Some(1), None, Some(1)],
+            vec![Some(0), None, Some(2)],
+            vec![None, Some(3), None],
+        ];
+        let a = agreement(&units, Level::Nominal);
+        assert_eq!((a.units, a.evaluators), (2, 2));
+        let kappa = a.kappa.expect("kappa of evaluators 0 and 2");
+        assert!((kappa - 1.0 / 3.0).abs() < 1e-12, "{kappa}");
+        let three = vec![
+            vec![Some(1), Some(1), Some(2)],
+            vec![Some(0), Some(2), Some(2)],
+        ];
+        assert_eq!(agreement(&three, Level::Nominal).kappa, None);
     }
 }

@@ -4,9 +4,11 @@
 use chrono::Utc;
 use entities::{
     discontinuity, discontinuity_cause, discontinuity_evidence, intervention, interview, quotation,
+    study, study_case,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -26,6 +28,7 @@ pub const INTENSITIES: &[&str] = &["NONE", "PARTIAL", "SIGNIFICANT", "PARADIGMAT
 pub const KINDS: &[&str] = &["NEW_APPROACH_TO_ESTABLISHED_PROBLEM", "NEW_PROBLEM"];
 pub const COVID_EFFECTS: &[&str] = &["NONE", "HINDERED", "ACCELERATED", "MIXED"];
 
+/// A whole judgment, as the demo data states it: every field given.
 #[derive(Debug, Clone, Default)]
 pub struct Tag {
     pub case_id: i64,
@@ -38,8 +41,45 @@ pub struct Tag {
     pub evidence_quotation_ids: Vec<i64>,
     pub cause_ids: Vec<i64>,
     pub consensus: bool,
-    /// The version the caller read; required when the judgment already exists.
+    /// The version the caller read: CONFLICT when the judgment has moved on since. Without
+    /// it the tag replaces the cell's judgment, if there is one.
     pub expected_version: Option<i32>,
+}
+
+/// A tag as a client sends it. `None` leaves that field of an existing judgment as it is
+/// (a new judgment starts without it); `Some(None)` or `Some(vec![])` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TagEdit {
+    pub case_id: i64,
+    pub intervention_id: Option<i64>,
+    pub dimension: String,
+    pub intensity: String,
+    pub kind: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub covid_effect: Option<Option<String>>,
+    pub evidence_quotation_ids: Option<Vec<i64>>,
+    pub cause_ids: Option<Vec<i64>>,
+    pub consensus: bool,
+    /// As `Tag::expected_version`.
+    pub expected_version: Option<i32>,
+}
+
+impl From<Tag> for TagEdit {
+    fn from(t: Tag) -> Self {
+        Self {
+            case_id: t.case_id,
+            intervention_id: t.intervention_id,
+            dimension: t.dimension,
+            intensity: t.intensity,
+            kind: Some(t.kind),
+            description: Some(t.description),
+            covid_effect: Some(t.covid_effect),
+            evidence_quotation_ids: Some(t.evidence_quotation_ids),
+            cause_ids: Some(t.cause_ids),
+            consensus: t.consensus,
+            expected_version: t.expected_version,
+        }
+    }
 }
 
 fn one_of(value: &str, allowed: &[&str], what: &str) -> ServiceResult<()> {
@@ -53,20 +93,84 @@ fn one_of(value: &str, allowed: &[&str], what: &str) -> ServiceResult<()> {
     }
 }
 
+fn sorted(ids: &[i64]) -> Vec<i64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Whether the caller may read all these cases' studies. Only then may a refusal say that
+/// an object lies elsewhere: for a study the caller cannot read that would confirm that the
+/// object exists, so it gets the answer a missing one gets.
+async fn all_readable<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    case_ids: &[i64],
+) -> ServiceResult<bool> {
+    let study_ids = sorted(
+        &study_case::Entity::find()
+            .filter(study_case::Column::Id.is_in(case_ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.study_id)
+            .collect::<Vec<i64>>(),
+    );
+    let studies = study::Entity::find()
+        .filter(study::Column::Id.is_in(study_ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(studies.len() == study_ids.len()
+        && studies.iter().all(|s| caller.can_read(s.id, s.is_public)))
+}
+
 /// Records (or updates) the caller's judgment, or the consensus when `consensus` is set.
 pub async fn tag(
     db: &impl Writable,
     caller: &Caller,
     input: Tag,
 ) -> ServiceResult<discontinuity::Model> {
+    tag_edit(db, caller, input.into()).await
+}
+
+/// Records the caller's judgment (or the consensus), or changes the cell's existing one:
+/// what `input` leaves out keeps its value.
+pub async fn tag_edit(
+    db: &impl Writable,
+    caller: &Caller,
+    input: TagEdit,
+) -> ServiceResult<discontinuity::Model> {
     one_of(&input.dimension, DIMENSIONS, "dimension")?;
     one_of(&input.intensity, INTENSITIES, "intensity")?;
-    if let Some(k) = &input.kind {
+    if let Some(Some(k)) = &input.kind {
         one_of(k, KINDS, "kind")?;
     }
-    if let Some(c) = &input.covid_effect {
+    if let Some(Some(c)) = &input.covid_effect {
         one_of(c, COVID_EFFECTS, "Covid effect")?;
     }
+    if let Some(saved) = tag_once(db, caller, &input).await? {
+        return Ok(saved);
+    }
+    // Another request recorded the cell's first judgment meanwhile. Without a version the
+    // caller asked to replace whatever is there, so try again: the judgment is found now.
+    if input.expected_version.is_none() {
+        if let Some(saved) = tag_once(db, caller, &input).await? {
+            return Ok(saved);
+        }
+    }
+    Err(ServiceError::Conflict(
+        "a judgment for this cell was just recorded: reload it and retry".into(),
+    ))
+}
+
+/// One attempt in one transaction; `None` when a concurrent request inserted the cell's
+/// first judgment before this one could (PostgreSQL).
+async fn tag_once(
+    db: &impl Writable,
+    caller: &Caller,
+    input: &TagEdit,
+) -> ServiceResult<Option<discontinuity::Model>> {
     let user = caller.require_user()?.clone();
     let txn = begin_write(db).await?;
     let (case, study) = readable_case(&txn, caller, input.case_id).await?;
@@ -80,24 +184,19 @@ pub async fn tag(
         },
     )?;
     if let Some(iid) = input.intervention_id {
-        let i = intervention::Entity::find_by_id(iid)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("intervention"))?;
-        if i.case_id != case.id {
-            return Err(ServiceError::bad_input(
-                "the intervention belongs to another case",
-            ));
+        match intervention::Entity::find_by_id(iid).one(&txn).await? {
+            Some(i) if i.case_id == case.id => {}
+            Some(i) if all_readable(&txn, caller, &[i.case_id]).await? => {
+                return Err(ServiceError::bad_input(
+                    "the intervention belongs to another case",
+                ))
+            }
+            _ => return Err(ServiceError::not_found("intervention")),
         }
     }
     // Evidence must come from interviews of this case.
-    let evidence = {
-        let mut ids = input.evidence_quotation_ids.clone();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    if !evidence.is_empty() {
+    let evidence = input.evidence_quotation_ids.as_deref().map(sorted);
+    if let Some(evidence) = evidence.as_ref().filter(|e| !e.is_empty()) {
         let quotes = quotation::Entity::find()
             .filter(quotation::Column::Id.is_in(evidence.iter().copied()))
             .all(&txn)
@@ -106,32 +205,35 @@ pub async fn tag(
             return Err(ServiceError::not_found("evidence quotation"));
         }
         let interview_ids: Vec<i64> = quotes.iter().map(|q| q.interview_id).collect();
-        let interviews = interview::Entity::find()
+        let elsewhere: Vec<i64> = interview::Entity::find()
             .filter(interview::Column::Id.is_in(interview_ids))
             .all(&txn)
-            .await?;
-        if interviews.iter().any(|i| i.case_id != case.id) {
-            return Err(ServiceError::bad_input(
-                "evidence must be quotations from interviews of this case",
-            ));
+            .await?
+            .into_iter()
+            .map(|i| i.case_id)
+            .filter(|&c| c != case.id)
+            .collect();
+        if !elsewhere.is_empty() {
+            return Err(if all_readable(&txn, caller, &elsewhere).await? {
+                ServiceError::bad_input("evidence must be quotations from interviews of this case")
+            } else {
+                ServiceError::not_found("evidence quotation")
+            });
         }
     }
     let slot = if input.consensus { 0 } else { user.id };
     let intervention_key = input.intervention_id.unwrap_or(0);
+    // Locked (PostgreSQL) so that requests replacing the same judgment take turns.
     let existing = discontinuity::Entity::find()
         .filter(discontinuity::Column::CaseId.eq(case.id))
         .filter(discontinuity::Column::InterventionKey.eq(intervention_key))
         .filter(discontinuity::Column::Dimension.eq(input.dimension.clone()))
         .filter(discontinuity::Column::EvaluatorSlot.eq(slot))
+        .lock_exclusive()
         .one(&txn)
         .await?;
-    let causes = {
-        let mut ids = input.cause_ids.clone();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    if !causes.is_empty() {
+    let causes = input.cause_ids.as_deref().map(sorted);
+    if let Some(causes) = causes.as_ref().filter(|c| !c.is_empty()) {
         let found = discontinuity::Entity::find()
             .filter(discontinuity::Column::Id.is_in(causes.iter().copied()))
             .all(&txn)
@@ -139,11 +241,27 @@ pub async fn tag(
         if found.len() != causes.len() {
             return Err(ServiceError::not_found("cause discontinuity"));
         }
+        let elsewhere: Vec<i64> = found
+            .iter()
+            .map(|c| c.case_id)
+            .filter(|&c| c != case.id)
+            .collect();
+        if !elsewhere.is_empty() {
+            return Err(if all_readable(&txn, caller, &elsewhere).await? {
+                ServiceError::bad_input("a cascade link must stay within the same case")
+            } else {
+                ServiceError::not_found("cause discontinuity")
+            });
+        }
         for c in &found {
-            if c.case_id != case.id {
-                return Err(ServiceError::bad_input(
-                    "a cascade link must stay within the same case",
-                ));
+            // Each evaluator's cascade, and the consensus one, is read from its own
+            // judgments only: a link to another judge's would show in none of them.
+            if c.is_consensus != input.consensus || c.evaluator_slot != slot {
+                return Err(ServiceError::bad_input(if input.consensus {
+                    "a consensus judgment can only follow from consensus judgments"
+                } else {
+                    "a judgment can only follow from judgments of the same evaluator"
+                }));
             }
             if c.dimension == input.dimension || existing.as_ref().is_some_and(|e| e.id == c.id) {
                 return Err(ServiceError::bad_input(
@@ -153,59 +271,84 @@ pub async fn tag(
         }
     }
     let now = Utc::now();
-    let saved = match existing {
+    let (saved, before, had_evidence, had_causes) = match existing {
         Some(e) => {
             let stale = |now: i32, sent: i32| {
                 ServiceError::Conflict(format!(
                     "the judgment has changed: version {now}, you sent {sent}; reload and retry"
                 ))
             };
-            match input.expected_version {
-                Some(v) if v == e.version => {}
-                Some(v) => return Err(stale(e.version, v)),
-                None => {
-                    return Err(ServiceError::Conflict(format!(
-                        "a judgment exists for this cell (version {}): send expectedVersion to update it",
-                        e.version
-                    )))
-                }
+            if let Some(v) = input.expected_version.filter(|&v| v != e.version) {
+                return Err(stale(e.version, v));
             }
+            let had_evidence = sorted(
+                &discontinuity_evidence::Entity::find()
+                    .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|l| l.quotation_id)
+                    .collect::<Vec<i64>>(),
+            );
+            let had_causes = sorted(
+                &discontinuity_cause::Entity::find()
+                    .filter(discontinuity_cause::Column::EffectId.eq(e.id))
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|l| l.cause_id)
+                    .collect::<Vec<i64>>(),
+            );
             let mut a: discontinuity::ActiveModel = e.clone().into();
-            a.intensity = Set(input.intensity);
-            a.kind = Set(input.kind);
-            a.description = Set(input.description);
-            a.covid_effect = Set(input.covid_effect);
+            a.intensity = Set(input.intensity.clone());
+            if let Some(kind) = &input.kind {
+                a.kind = Set(kind.clone());
+            }
+            if let Some(description) = &input.description {
+                a.description = Set(description.clone());
+            }
+            if let Some(covid_effect) = &input.covid_effect {
+                a.covid_effect = Set(covid_effect.clone());
+            }
             a.version = Set(e.version + 1);
             a.updated_at = Set(now);
             a.evaluator_id = Set(user.id);
-            // On PostgreSQL another evaluator's request may have read the same version: only
-            // one update finds it, and its row lock keeps the evidence and causes below its own.
+            // The row is locked, so the version still holds; the condition keeps an update
+            // from ever landing on a version it did not read.
             let updated = discontinuity::Entity::update(a)
                 .validate()?
                 .filter(discontinuity::Column::Version.eq(e.version))
                 .exec(&txn)
                 .await
                 .map_err(|err| or_stale(err, || stale(e.version + 1, e.version)))?;
-            discontinuity_evidence::Entity::delete_many()
-                .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
-                .exec(&txn)
-                .await?;
-            discontinuity_cause::Entity::delete_many()
-                .filter(discontinuity_cause::Column::EffectId.eq(e.id))
-                .exec(&txn)
-                .await?;
-            updated
+            if evidence.is_some() {
+                discontinuity_evidence::Entity::delete_many()
+                    .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
+                    .exec(&txn)
+                    .await?;
+            }
+            if causes.is_some() {
+                discontinuity_cause::Entity::delete_many()
+                    .filter(discontinuity_cause::Column::EffectId.eq(e.id))
+                    .exec(&txn)
+                    .await?;
+            }
+            let before = json!({
+                "intensity": e.intensity, "kind": e.kind, "covid_effect": e.covid_effect,
+                "version": e.version, "evidence": had_evidence, "causes": had_causes,
+            });
+            (updated, Some(before), had_evidence, had_causes)
         }
         None => {
-            discontinuity::ActiveModel {
+            let inserted = discontinuity::ActiveModel {
                 case_id: Set(case.id),
                 intervention_id: Set(input.intervention_id),
                 intervention_key: Set(intervention_key),
-                dimension: Set(input.dimension),
-                intensity: Set(input.intensity),
-                kind: Set(input.kind),
-                description: Set(input.description),
-                covid_effect: Set(input.covid_effect),
+                dimension: Set(input.dimension.clone()),
+                intensity: Set(input.intensity.clone()),
+                kind: Set(input.kind.clone().flatten()),
+                description: Set(input.description.clone().flatten()),
+                covid_effect: Set(input.covid_effect.clone().flatten()),
                 evaluator_id: Set(user.id),
                 evaluator_slot: Set(slot),
                 is_consensus: Set(input.consensus),
@@ -215,38 +358,45 @@ pub async fn tag(
                 ..Default::default()
             }
             .insert(&txn)
-            .await
-            .map_err(|e| {
+            .await;
+            match inserted {
+                Ok(m) => (m, None, Vec::new(), Vec::new()),
                 // The same cell's first judgment, made at the same time (PostgreSQL).
-                if is_unique_violation(&e) {
-                    ServiceError::Conflict(
-                        "a judgment for this cell was just recorded: reload it and send \
-                         expectedVersion to update it"
-                            .into(),
-                    )
-                } else {
-                    e.into()
-                }
-            })?
+                Err(e) if is_unique_violation(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
         }
     };
-    for qid in evidence {
-        discontinuity_evidence::ActiveModel {
-            discontinuity_id: Set(saved.id),
-            quotation_id: Set(qid),
-            ..Default::default()
+    if let Some(evidence) = &evidence {
+        for &qid in evidence {
+            discontinuity_evidence::ActiveModel {
+                discontinuity_id: Set(saved.id),
+                quotation_id: Set(qid),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
         }
-        .insert(&txn)
-        .await?;
     }
-    for cid in causes {
-        discontinuity_cause::ActiveModel {
-            effect_id: Set(saved.id),
-            cause_id: Set(cid),
-            ..Default::default()
+    if let Some(causes) = &causes {
+        for &cid in causes {
+            discontinuity_cause::ActiveModel {
+                effect_id: Set(saved.id),
+                cause_id: Set(cid),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
         }
-        .insert(&txn)
-        .await?;
+    }
+    let mut summary = json!({"after": {
+        "case": saved.case_id, "intervention": saved.intervention_id, "dimension": saved.dimension,
+        "intensity": saved.intensity, "kind": saved.kind, "covid_effect": saved.covid_effect,
+        "consensus": saved.is_consensus, "version": saved.version,
+        "evidence": evidence.unwrap_or(had_evidence), "causes": causes.unwrap_or(had_causes),
+    }});
+    if let Some(before) = before {
+        summary["before"] = before;
     }
     crate::service::audit::record(
         &txn,
@@ -255,14 +405,11 @@ pub async fn tag(
         "discontinuity",
         saved.id,
         Some(study.id),
-        json!({"after": {
-            "case": saved.case_id, "intervention": saved.intervention_id, "dimension": saved.dimension,
-            "intensity": saved.intensity, "kind": saved.kind, "consensus": saved.is_consensus, "version": saved.version,
-        }}),
+        summary,
     )
     .await?;
     txn.commit().await?;
-    Ok(saved)
+    Ok(Some(saved))
 }
 
 /// A study's judgments with its cases and interventions, loaded once.
@@ -284,7 +431,6 @@ impl Judgments {
         caller: &Caller,
         study_id: i64,
     ) -> ServiceResult<Self> {
-        use entities::study_case;
         let study = crate::service::studies::readable_study(db, caller, study_id).await?;
         let cases = study_case::Entity::find()
             .filter(study_case::Column::StudyId.eq(study.id))
@@ -354,6 +500,9 @@ pub struct Cell {
     pub dimension: &'static str,
     pub consensus: Option<discontinuity::Model>,
     pub assessments: Vec<discontinuity::Model>,
+    /// The one judgment a picture of the cell shows: with an evaluator, the most intense of
+    /// hers; else the consensus, or without one the most intense assessment.
+    pub shown: Option<discontinuity::Model>,
 }
 
 #[derive(Debug, Clone)]
@@ -361,6 +510,20 @@ pub struct MatrixRow {
     pub case_id: i64,
     pub intervention_id: Option<i64>,
     pub cells: Vec<Cell>,
+}
+
+/// Of judgments in one cell, the one a case row shows: the whole-case one if there is one,
+/// else the most intense (the earlier of equals).
+fn strongest<'a>(
+    rows: Rows,
+    among: &[&'a discontinuity::Model],
+) -> Option<&'a discontinuity::Model> {
+    let whole_case = rows == Rows::Case && among.iter().any(|d| d.intervention_id.is_none());
+    among
+        .iter()
+        .copied()
+        .filter(|d| !whole_case || d.intervention_id.is_none())
+        .max_by_key(|d| (intensity_rank(&d.intensity), std::cmp::Reverse(d.id)))
 }
 
 /// The matrix: one row per case (or per intervention), one cell per dimension. A case row
@@ -386,30 +549,27 @@ pub fn matrix(j: &Judgments, rows: Rows, evaluator: Option<i64>) -> Vec<MatrixRo
                         .filter(|d| d.case_id == case_id && d.dimension == dimension)
                         .filter(|d| rows == Rows::Case || d.intervention_id == intervention_id)
                         .collect();
-                    let pick = |consensus: bool| -> Vec<&discontinuity::Model> {
-                        let mine: Vec<&discontinuity::Model> = here
-                            .iter()
+                    let of = |consensus: bool| -> Vec<&discontinuity::Model> {
+                        here.iter()
                             .copied()
                             .filter(|d| d.is_consensus == consensus)
-                            .collect();
-                        match (rows, mine.iter().find(|d| d.intervention_id.is_none())) {
-                            (Rows::Case, Some(whole_case)) if consensus => vec![*whole_case],
-                            _ => mine,
-                        }
+                            .collect()
                     };
-                    let consensus = pick(true)
-                        .into_iter()
-                        .max_by_key(|d| (intensity_rank(&d.intensity), std::cmp::Reverse(d.id)))
-                        .cloned();
-                    let assessments = pick(false)
+                    let consensus = strongest(rows, &of(true)).cloned();
+                    let assessments: Vec<&discontinuity::Model> = of(false)
                         .into_iter()
                         .filter(|d| evaluator.is_none_or(|e| d.evaluator_id == e))
-                        .cloned()
                         .collect();
+                    let shown = match (evaluator, &consensus) {
+                        (None, Some(c)) => Some(c.clone()),
+                        _ => strongest(rows, &assessments).cloned(),
+                    };
+                    let assessments = assessments.into_iter().cloned().collect();
                     Cell {
                         dimension,
                         consensus,
                         assessments,
+                        shown,
                     }
                 })
                 .collect();
@@ -428,7 +588,7 @@ pub fn agreement(
     j: &Judgments,
     dimension: Option<&str>,
     level: crate::service::agreement::Level,
-) -> (crate::service::agreement::Agreement, usize) {
+) -> crate::service::agreement::Agreement {
     use std::collections::BTreeMap;
     let judged: Vec<&discontinuity::Model> = j
         .all
@@ -447,16 +607,7 @@ pub fn agreement(
         unit[slot] = Some(intensity_rank(&d.intensity));
     }
     let units: Vec<Vec<Option<u32>>> = units.into_values().collect();
-    let stats = crate::service::agreement::agreement(&units, evaluators.len(), level);
-    // Count the evaluators who judged a pairable unit.
-    let active = (0..evaluators.len())
-        .filter(|&e| {
-            units
-                .iter()
-                .any(|u| u[e].is_some() && u.iter().flatten().count() >= 2)
-        })
-        .count();
-    (stats, active)
+    crate::service::agreement::agreement(&units, level)
 }
 
 /// The cascade of a case: (cause, effect) links among its consensus judgments, or among one
