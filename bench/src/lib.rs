@@ -37,6 +37,9 @@ pub struct Config {
     pub workloads: Vec<String>,
     /// Timed runs of each W3 query (each side).
     pub search_iterations: usize,
+    /// W3 and W4 search as a viewer of the corpus's study (who may not read the demo's
+    /// private studies, so scores count statistics over readable studies), not as an admin.
+    pub search_as_viewer: bool,
     /// W3: longest wait for the server to go idle after the import.
     pub settle_limit: Duration,
     /// W2: edits timed one by one until searchable.
@@ -65,6 +68,7 @@ impl Config {
             fts_postgres: None,
             workloads: ALL.iter().map(|s| s.to_string()).collect(),
             search_iterations: 200,
+            search_as_viewer: false,
             settle_limit: Duration::from_secs(300),
             edit_samples: 200,
             edits: 10_000,

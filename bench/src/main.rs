@@ -44,6 +44,9 @@ struct Args {
     /// Timed runs per W3 query.
     #[arg(long, default_value_t = 200)]
     iterations: usize,
+    /// W3 and W4 as a viewer of the corpus's study instead of an admin.
+    #[arg(long)]
+    as_viewer: bool,
     /// W2: single edits in all.
     #[arg(long, default_value_t = 10_000)]
     edits: usize,
@@ -84,6 +87,7 @@ fn main() -> anyhow::Result<()> {
     config.fts_postgres = (args.fts_postgres != "none").then(|| args.fts_postgres.clone());
     config.workloads = args.only.clone();
     config.search_iterations = args.iterations;
+    config.search_as_viewer = args.as_viewer;
     config.edits = args.edits;
     config.edit_samples = args.edit_samples;
     config.concurrency_seconds = args.seconds;

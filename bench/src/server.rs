@@ -35,6 +35,16 @@ pub struct Server {
     http: reqwest::Client,
 }
 
+/// A token for a viewer of one study, written while the server runs.
+pub async fn viewer_token(spec: &ServerSpec, study_id: i64) -> anyhow::Result<String> {
+    let db = api::db::connect(&spec.database_url(), 1).await?;
+    let token = api::auth::create_token_for(&db.conn, "lettore", "viewer", Some(study_id), None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.conn.close().await?;
+    Ok(token)
+}
+
 /// A token for an admin, written to the database before the server starts.
 pub async fn admin_token(spec: &ServerSpec) -> anyhow::Result<String> {
     std::fs::create_dir_all(&spec.data_dir)?;
@@ -217,6 +227,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same server, with another caller's token.
+    pub fn as_caller(&self, token: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            token: token.to_owned(),
+        }
+    }
+
     /// The same client with a connection pool of its own, for use on another runtime (a
     /// pooled connection is served by a task of the runtime that opened it).
     pub fn with_own_connections(&self) -> anyhow::Result<Client> {

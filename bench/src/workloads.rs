@@ -121,11 +121,20 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     }
     let filter_case = id_number(&study.cases[0])?;
     let queries = raw::queries(filter_case);
+    // Who searches in W3 and W4.
+    let searcher_token = if config.search_as_viewer {
+        let viewer = server::viewer_token(&spec, id_number(&study.id)?).await?;
+        report.note("W3, W4: searching as a viewer of the corpus's study (not an admin)");
+        viewer
+    } else {
+        token.clone()
+    };
+    let searcher = client.as_caller(&searcher_token);
     let mut api_p50 = Vec::new();
     if config.runs("W3") {
         api_p50 = search(
             config,
-            &client,
+            &searcher,
             &srv,
             &data_dir,
             &queries,
@@ -135,7 +144,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         .await?;
     }
     if config.runs("W4") {
-        concurrency(config, &client, &queries, &study, &mut report).await?;
+        concurrency(config, &searcher, &queries, &study, &mut report).await?;
     }
     if config.runs("W2") {
         edits(config, &corpus, &client, &study, &mut report).await?;
@@ -168,7 +177,15 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     if config.runs("W3") {
         // The server's index is free now: open it in this process to see what of a search's
         // time is the search itself.
-        search_in_process(config, &spec, &token, &queries, &study, &mut report).await?;
+        search_in_process(
+            config,
+            &spec,
+            &searcher_token,
+            &queries,
+            &study,
+            &mut report,
+        )
+        .await?;
     }
 
     if config.runs("W7") {

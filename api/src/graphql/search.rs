@@ -305,8 +305,8 @@ async fn index_filter(
     f: SearchFilter,
     scope: Scope,
 ) -> async_graphql::Result<search::Filter> {
-    let readable = studies::readable_study_ids(&r.db, &r.caller).await?;
-    let study_ids = match (readable, f.study_ids) {
+    let readable = studies::readable_studies(&r.db, &r.caller).await?;
+    let study_ids = match (readable.ids, f.study_ids) {
         (None, None) => None,
         (Some(readable), None) => Some(readable),
         (None, Some(asked)) => Some(decode_all(&asked, Kind::Study)?),
@@ -341,6 +341,7 @@ async fn index_filter(
     }
     Ok(search::Filter {
         study_ids,
+        statistics_of_these_studies: !readable.everything,
         case_ids: f.case_ids.map(|v| decode_all(&v, Kind::Case)).transpose()?,
         ambito_ids,
         interview_ids: f

@@ -40,6 +40,9 @@ pub enum Scope {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub study_ids: Option<Vec<i64>>,
+    /// Scores count BM25's statistics over `study_ids` alone: for callers who may not read
+    /// every study (see `SearchIndex::search`).
+    pub statistics_of_these_studies: bool,
     pub case_ids: Option<Vec<i64>>,
     pub ambito_ids: Option<Vec<i64>>,
     pub interview_ids: Option<Vec<i64>>,
@@ -345,8 +348,13 @@ impl SearchIndex {
                     .order_by_score(),
                 facets,
             );
-            match &req.filter.study_ids {
-                // Every study readable (admins): the index-wide statistics leak nothing.
+            match req
+                .filter
+                .study_ids
+                .as_ref()
+                .filter(|_| req.filter.statistics_of_these_studies)
+            {
+                // Every study readable: the index-wide statistics leak nothing.
                 None => searcher.search(&query, &collector)?,
                 // Privacy: BM25 weighs a term by how many documents hold it and a field by
                 // its average length, which tantivy counts over the whole index, private

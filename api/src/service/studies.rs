@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use entities::{case_ambito, case_project, intervention, project, study, study_case};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 
 use serde_json::json;
 
@@ -32,6 +34,42 @@ pub async fn readable_study_ids<C: ConnectionTrait>(
     ids.sort_unstable();
     ids.dedup();
     Ok(Some(ids))
+}
+
+/// The studies a caller may read, for a search: `ids` as `readable_study_ids` gives them, and
+/// whether they are every study there is. Index-wide counts (BM25's statistics) then tell
+/// the caller nothing they may not read.
+pub struct Readable {
+    pub ids: Option<Vec<i64>>,
+    pub everything: bool,
+}
+
+pub async fn readable_studies<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> ServiceResult<Readable> {
+    if caller.is_admin() {
+        return Ok(Readable {
+            ids: None,
+            everything: true,
+        });
+    }
+    let studies: Vec<(i64, bool)> = study::Entity::find()
+        .select_only()
+        .column(study::Column::Id)
+        .column(study::Column::IsPublic)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = studies
+        .iter()
+        .filter(|&&(id, public)| caller.can_read(id, public))
+        .map(|s| s.0)
+        .collect();
+    Ok(Readable {
+        everything: ids.len() == studies.len(),
+        ids: Some(ids),
+    })
 }
 
 /// The cases of the studies the caller may read: `None` means all (admins).
