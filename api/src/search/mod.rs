@@ -112,7 +112,8 @@ pub struct OpenOptions {
 fn current_payload(index: &Index) -> Option<Payload> {
     let metas = index.load_metas().ok()?;
     let payload: Payload = serde_json::from_str(metas.payload.as_deref()?).ok()?;
-    (payload.analyzer == analyzer::ANALYZER_VERSION).then_some(payload)
+    (payload.analyzer == analyzer::ANALYZER_VERSION && payload.log == indexer::LOG_FOLLOWING)
+        .then_some(payload)
 }
 
 impl SearchIndex {
