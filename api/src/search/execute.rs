@@ -3,28 +3,28 @@
 
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use std::collections::HashSet;
 
 use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Cardinality, Column};
+use tantivy::index::SegmentId;
 use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
-    TermSetQuery,
+    Bm25StatisticsProvider, BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
 use tantivy::{
-    BitSet, DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader,
-    TantivyDocument, TERMINATED,
+    DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument,
+    TERMINATED,
 };
 
 use super::analyzer;
 use super::forms::{forms_of_term, spellings};
 use super::indexer::day_number;
 use super::query::{self, Compiler, Matcher, Mode, Side};
-use super::schema::{KIND_PASSAGE, KIND_QUOTATION};
+use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
 use super::unscored::Unscored;
 use super::{SearchError, SearchIndex};
 
@@ -162,10 +162,7 @@ impl SearchIndex {
     /// The filter clauses for a scope.
     fn filter_clauses(&self, scope: Scope, f: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
         let fl = &self.fields;
-        let kind = match scope {
-            Scope::Transcripts => KIND_PASSAGE,
-            Scope::Quotations => KIND_QUOTATION,
-        };
+        let kind = kind_of(scope);
         let mut out: Vec<Box<dyn Query>> = vec![Box::new(TermQuery::new(
             Term::from_field_u64(fl.kind, kind),
             IndexRecordOption::Basic,
@@ -198,26 +195,6 @@ impl SearchIndex {
                 (Occur::Must, filter)
             })
             .collect()
-    }
-
-    /// The documents of a scope in the studies `study_ids` (the caller's readable ones): what
-    /// a non-admin search's statistics are counted over. The other filters only narrow the
-    /// search within readable data, so they do not restrict the statistics.
-    fn readable_query(&self, scope: Scope, study_ids: &[i64]) -> BooleanQuery {
-        let kind = match scope {
-            Scope::Transcripts => KIND_PASSAGE,
-            Scope::Quotations => KIND_QUOTATION,
-        };
-        BooleanQuery::new(vec![
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(self.fields.kind, kind),
-                    IndexRecordOption::Basic,
-                )),
-            ),
-            (Occur::Must, term_set(self.fields.study_id, study_ids)),
-        ])
     }
 
     fn compiler<'s>(
@@ -363,8 +340,13 @@ impl SearchIndex {
                 // studies they cannot read. Scored over the readable documents only, a hit's
                 // score depends on nothing the caller may not read.
                 Some(ids) => {
-                    let statistics =
-                        ReadableStatistics::new(&searcher, &self.readable_query(req.scope, ids))?;
+                    let statistics = ReadableStatistics::new(
+                        &searcher,
+                        &self.readable_totals,
+                        &self.fields,
+                        req.scope,
+                        ids,
+                    )?;
                     searcher.search_with_statistics_provider(&query, &collector, &statistics)?
                 }
             }
@@ -493,61 +475,262 @@ impl SearchIndex {
     }
 }
 
-/// BM25 statistics counted over the live documents a query (the caller's readable studies,
-/// in one scope) matches, rather than over the whole index: see `SearchIndex::search`.
-/// Documents per segment are found once per search; a term's document frequency walks its
-/// postings against them, a field's token count sums their field norms (once per field).
-struct ReadableStatistics {
-    /// Per segment, in the searcher's order: the readable documents, and the same as a set.
-    segments: Vec<(SegmentReader, Vec<DocId>, BitSet)>,
+/// A segment's readable totals are cached under its id and its number of deleted documents:
+/// a segment never changes but for deletions, and those only grow, so the count tells which
+/// documents are alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SegmentKey {
+    segment: SegmentId,
+    deleted: DocId,
+}
+
+/// Per segment, its live documents' totals by (kind, study): what `ReadableStatistics` sums
+/// instead of reading every readable document on every search.
+pub(crate) type ReadableTotals = Mutex<HashMap<SegmentKey, Arc<SegmentTotals>>>;
+
+#[derive(Debug, Default)]
+pub(crate) struct SegmentTotals {
+    by_study: HashMap<(u64, u64), Totals>,
+    /// Live documents of each kind, with a study or not.
+    by_kind: HashMap<u64, u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Totals {
     docs: u64,
-    tokens: Mutex<HashMap<Field, u64>>,
+    /// Field-norm sums, one per field counted (in `scored_fields` order when cached).
+    tokens: Vec<u64>,
+}
+
+/// The fields queries score, counted in the one pass that caches a segment's totals.
+fn scored_fields(f: &Fields) -> [Field; 4] {
+    [f.text, f.text_exact, f.text_lemma, f.text_surface]
+}
+
+fn kind_of(scope: Scope) -> u64 {
+    match scope {
+        Scope::Transcripts => KIND_PASSAGE,
+        Scope::Quotations => KIND_QUOTATION,
+    }
+}
+
+/// One pass over a segment's live documents: their number and field-norm sums per (kind,
+/// study). Documents without a study match no readable set: counted in their kind alone.
+fn segment_totals(reader: &SegmentReader, fields: &[Field]) -> tantivy::Result<SegmentTotals> {
+    let kinds = reader.fast_fields().u64("kind")?;
+    let studies = reader.fast_fields().u64("study_id")?;
+    let norms = fields
+        .iter()
+        .map(|&field| reader.get_fieldnorms_reader(field))
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    let alive = reader.alive_bitset();
+    let mut out = SegmentTotals::default();
+    // Documents come interview by interview, so runs share a key: one map update per run.
+    let mut run: Option<((u64, Option<u64>), Totals)> = None;
+    for doc in 0..reader.max_doc() {
+        if alive.is_some_and(|a| a.is_deleted(doc)) {
+            continue;
+        }
+        let Some(kind) = first_value(&kinds, doc) else {
+            continue;
+        };
+        let key = (kind, first_value(&studies, doc));
+        if run.as_ref().is_none_or(|(k, _)| *k != key) {
+            if let Some((k, t)) = run.take() {
+                out.add(k, &t);
+            }
+            run = Some((
+                key,
+                Totals {
+                    docs: 0,
+                    tokens: vec![0; fields.len()],
+                },
+            ));
+        }
+        if let Some((_, t)) = run.as_mut() {
+            t.docs += 1;
+            for (sum, norms) in t.tokens.iter_mut().zip(&norms) {
+                *sum += u64::from(norms.fieldnorm(doc));
+            }
+        }
+    }
+    if let Some((k, t)) = run {
+        out.add(k, &t);
+    }
+    Ok(out)
+}
+
+impl SegmentTotals {
+    fn add(&mut self, (kind, study): (u64, Option<u64>), from: &Totals) {
+        *self.by_kind.entry(kind).or_default() += from.docs;
+        let Some(study) = study else {
+            return;
+        };
+        let into = self.by_study.entry((kind, study)).or_default();
+        into.docs += from.docs;
+        into.tokens.resize(from.tokens.len(), 0);
+        for (a, b) in into.tokens.iter_mut().zip(&from.tokens) {
+            *a += b;
+        }
+    }
+}
+
+/// A document's first value, read directly where every document has one (the column's index
+/// costs more than the value on a postings walk).
+fn first_value(column: &Column<u64>, doc: DocId) -> Option<u64> {
+    if column.get_cardinality() == Cardinality::Full {
+        Some(column.values.get_val(doc))
+    } else {
+        column.first(doc)
+    }
+}
+
+/// How a term's postings are counted in one segment, from what its totals tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Postings {
+    /// No readable document.
+    Skip,
+    /// Every live document is readable.
+    Live,
+    /// Every live document of the scope's kind is readable.
+    OfKind,
+    /// Each document's kind and study are read.
+    Each,
+}
+
+/// One segment as the statistics read it.
+struct ReadableSegment {
+    reader: SegmentReader,
+    kinds: Column<u64>,
+    studies: Column<u64>,
+    postings: Postings,
+}
+
+/// BM25 statistics counted over the live documents of one scope in the caller's readable
+/// studies, rather than over the whole index: see `SearchIndex::search`. Document and token
+/// counts sum the segments' cached totals; a term's document frequency walks its postings,
+/// keeping the readable documents by their fast fields.
+struct ReadableStatistics {
+    segments: Vec<ReadableSegment>,
+    kind: u64,
+    /// Sorted.
+    studies: Vec<u64>,
+    fields: [Field; 4],
+    docs: u64,
+    tokens: [u64; 4],
 }
 
 impl ReadableStatistics {
-    fn new(searcher: &Searcher, readable: &dyn Query) -> tantivy::Result<Self> {
-        let weight = readable.weight(EnableScoring::disabled_from_searcher(searcher))?;
-        let mut segments = Vec::new();
-        let mut docs = 0;
-        for reader in searcher.segment_readers() {
-            let alive = reader.alive_bitset();
-            let mut set = BitSet::with_max_value(reader.max_doc());
-            let mut list = Vec::new();
-            let mut scorer = weight.scorer(reader, 1.0)?;
-            let mut doc = scorer.doc();
-            while doc != TERMINATED {
-                if alive.is_none_or(|a| a.is_alive(doc)) {
-                    set.insert(doc);
-                    list.push(doc);
+    fn new(
+        searcher: &Searcher,
+        cache: &ReadableTotals,
+        fields: &Fields,
+        scope: Scope,
+        study_ids: &[i64],
+    ) -> tantivy::Result<Self> {
+        let scored = scored_fields(fields);
+        let kind = kind_of(scope);
+        let mut studies: Vec<u64> = study_ids.iter().map(|&s| s as u64).collect();
+        studies.sort_unstable();
+        studies.dedup();
+        let keys: Vec<SegmentKey> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| SegmentKey {
+                segment: r.segment_id(),
+                deleted: r.num_deleted_docs(),
+            })
+            .collect();
+        let mut totals: Vec<Option<Arc<SegmentTotals>>> = {
+            let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            keys.iter().map(|k| cache.get(k).cloned()).collect()
+        };
+        if totals.iter().any(Option::is_none) {
+            // Counted outside the lock: a new segment's pass need not hold up other searches.
+            let mut counted = Vec::new();
+            for ((slot, reader), key) in
+                totals.iter_mut().zip(searcher.segment_readers()).zip(&keys)
+            {
+                if slot.is_none() {
+                    let t = Arc::new(segment_totals(reader, &scored)?);
+                    counted.push((*key, t.clone()));
+                    *slot = Some(t);
                 }
-                doc = scorer.advance();
             }
-            docs += list.len() as u64;
-            segments.push((reader.clone(), list, set));
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            let current: HashSet<&SegmentKey> = keys.iter().collect();
+            cache.retain(|k, _| current.contains(k));
+            cache.extend(counted);
+        }
+        let mut segments = Vec::with_capacity(keys.len());
+        let (mut docs, mut tokens) = (0, [0; 4]);
+        for (reader, t) in searcher.segment_readers().iter().zip(totals) {
+            let t = t.unwrap_or_default();
+            let mut segment_docs = 0;
+            for study in &studies {
+                if let Some(t) = t.by_study.get(&(kind, *study)) {
+                    segment_docs += t.docs;
+                    for (sum, n) in tokens.iter_mut().zip(&t.tokens) {
+                        *sum += n;
+                    }
+                }
+            }
+            docs += segment_docs;
+            let postings = if segment_docs == 0 {
+                Postings::Skip
+            } else if segment_docs == u64::from(reader.num_docs()) {
+                Postings::Live
+            } else if Some(&segment_docs) == t.by_kind.get(&kind) {
+                Postings::OfKind
+            } else {
+                Postings::Each
+            };
+            segments.push(ReadableSegment {
+                reader: reader.clone(),
+                kinds: reader.fast_fields().u64("kind")?,
+                studies: reader.fast_fields().u64("study_id")?,
+                postings,
+            });
         }
         Ok(Self {
             segments,
+            kind,
+            studies,
+            fields: scored,
             docs,
-            tokens: Mutex::new(HashMap::new()),
+            tokens,
         })
+    }
+
+    fn readable(&self, segment: &ReadableSegment, doc: DocId) -> bool {
+        match segment.postings {
+            Postings::Skip => false,
+            Postings::Live => true,
+            Postings::OfKind => first_value(&segment.kinds, doc) == Some(self.kind),
+            Postings::Each => {
+                first_value(&segment.kinds, doc) == Some(self.kind)
+                    && first_value(&segment.studies, doc)
+                        .is_some_and(|s| self.studies.binary_search(&s).is_ok())
+            }
+        }
     }
 }
 
 impl Bm25StatisticsProvider for ReadableStatistics {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&n) = cache.get(&field) {
-            return Ok(n);
+        if let Some(i) = self.fields.iter().position(|&f| f == field) {
+            return Ok(self.tokens[i]);
         }
-        let mut total = 0u64;
-        for (reader, list, _) in &self.segments {
-            let norms = reader.get_fieldnorms_reader(field)?;
-            total += list
-                .iter()
-                .map(|&d| u64::from(norms.fieldnorm(d)))
-                .sum::<u64>();
+        // No query scores another field; should one, it is counted, uncached, all the same.
+        let mut total = 0;
+        for segment in &self.segments {
+            let t = segment_totals(&segment.reader, &[field])?;
+            for study in &self.studies {
+                if let Some(t) = t.by_study.get(&(self.kind, *study)) {
+                    total += t.tokens[0];
+                }
+            }
         }
-        cache.insert(field, total);
         Ok(total)
     }
 
@@ -559,30 +742,27 @@ impl Bm25StatisticsProvider for ReadableStatistics {
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
         let mut n = 0u64;
-        for (reader, list, set) in &self.segments {
-            if list.is_empty() {
+        for segment in &self.segments {
+            if segment.postings == Postings::Skip {
                 continue;
             }
+            let reader = &segment.reader;
             let inverted = reader.inverted_index(term.field())?;
+            if segment.postings == Postings::Live && !reader.has_deletes() {
+                // Every document of the segment is readable: its own count is the answer.
+                n += u64::from(inverted.doc_freq(term)?);
+                continue;
+            }
             let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else {
                 continue;
             };
-            if (list.len() as u64) * 4 < u64::from(postings.doc_freq()) {
-                // Few readable documents, a common term: seek each readable one.
-                for &d in list {
-                    if postings.doc() > d {
-                        continue;
-                    }
-                    if postings.seek(d) == d {
-                        n += 1;
-                    }
+            let alive = reader.alive_bitset();
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) && self.readable(segment, doc) {
+                    n += 1;
                 }
-            } else {
-                let mut doc = postings.doc();
-                while doc != TERMINATED {
-                    n += u64::from(set.contains(doc));
-                    doc = postings.advance();
-                }
+                doc = postings.advance();
             }
         }
         Ok(n)
@@ -927,6 +1107,7 @@ mod tests {
     }
     /// Statistics over the readable documents are those of an index holding only them: other
     /// studies, the other scope and deleted documents count for nothing, across segments.
+    /// Totals cached before a segment gains a deletion are counted again after it.
     #[test]
     fn readable_statistics_are_those_of_the_readable_documents_alone() {
         let (schema, f) = schema::build();
@@ -939,13 +1120,18 @@ mod tests {
             (KIND_PASSAGE, 1, "nessuna parola cercata"),
             (KIND_PASSAGE, 1, "rossi cancellato"),
         ];
-        let build = |only_readable: bool| {
+        // With `readable`, its documents alone, but for those numbered in `gone`.
+        let build = |readable: Option<&[u64]>, gone: &[usize]| {
             let index = Index::create_in_ram(schema.clone());
             analyzer::register(&index);
             let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+            // Segments stay as committed: the deletion below must land in a cached one.
+            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
             for (n, &(kind, study, text)) in docs.iter().enumerate() {
                 let deleted = text.contains("cancellato");
-                if only_readable && (kind != KIND_PASSAGE || study != 1 || deleted) {
+                if readable.is_some_and(|r| {
+                    kind != KIND_PASSAGE || !r.contains(&study) || deleted || gone.contains(&n)
+                }) {
                     continue;
                 }
                 let mut doc = TantivyDocument::default();
@@ -959,45 +1145,75 @@ mod tests {
                 }
             }
             writer.commit().unwrap();
-            if !only_readable {
+            if readable.is_none() {
                 writer.delete_term(Term::from_field_u64(f.interview_id, docs.len() as u64 - 1));
                 writer.commit().unwrap();
             }
-            index.reader().unwrap().searcher()
+            (index, writer)
         };
-        let (all, alone) = (build(false), build(true));
+        let check = |all: &Searcher,
+                     cache: &ReadableTotals,
+                     studies: &[i64],
+                     alone: &Searcher,
+                     docs: u64| {
+            let stats =
+                ReadableStatistics::new(all, cache, &f, Scope::Transcripts, studies).unwrap();
+            let expected: &dyn Bm25StatisticsProvider = alone;
+            assert_eq!(stats.total_num_docs().unwrap(), docs);
+            assert_eq!(
+                stats.total_num_docs().unwrap(),
+                expected.total_num_docs().unwrap()
+            );
+            for field in [f.text, f.text_exact, f.text_lemma] {
+                assert_eq!(
+                    stats.total_num_tokens(field).unwrap(),
+                    expected.total_num_tokens(field).unwrap()
+                );
+            }
+            for word in ["rossi", "casa", "zzqxw", "ancora", "assente", "grande"] {
+                let term = Term::from_field_text(f.text_exact, word);
+                assert_eq!(
+                    stats.doc_freq(&term).unwrap(),
+                    expected.doc_freq(&term).unwrap(),
+                    "{word}"
+                );
+            }
+        };
+        let (all_index, mut writer) = build(None, &[]);
+        let reader = all_index.reader().unwrap();
+        let all = reader.searcher();
+        let alone = build(Some(&[1]), &[]).0.reader().unwrap().searcher();
         assert!(all.segment_readers().len() > 1);
-        let readable = BooleanQuery::new(vec![
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.kind, KIND_PASSAGE),
-                    IndexRecordOption::Basic,
-                )) as Box<dyn Query>,
-            ),
-            (Occur::Must, term_set(f.study_id, &[1])),
-        ]);
-        let stats = ReadableStatistics::new(&all, &readable).unwrap();
-        let expected: &dyn Bm25StatisticsProvider = &alone;
-        assert_eq!(stats.total_num_docs().unwrap(), 3);
+        let cache = ReadableTotals::default();
+        check(&all, &cache, &[1], &alone, 3);
+        // Counted again from the cache, the same.
+        check(&all, &cache, &[1], &alone, 3);
+        let segments = |s: &Searcher| {
+            let mut ids: Vec<_> = s.segment_readers().iter().map(|r| r.segment_id()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(cache.lock().unwrap().len(), all.segment_readers().len());
+        // Both studies: a segment of readable passages alone, one with a quotation besides.
+        let both = build(Some(&[1, 2]), &[]).0.reader().unwrap().searcher();
+        check(&all, &cache, &[1, 2], &both, 5);
+
+        // "la casa di rossi è grande" goes from a segment whose totals are cached.
+        writer.delete_term(Term::from_field_u64(f.interview_id, 1));
+        writer.commit().unwrap();
+        reader.reload().unwrap();
+        let after = reader.searcher();
         assert_eq!(
-            stats.total_num_docs().unwrap(),
-            expected.total_num_docs().unwrap()
+            segments(&after),
+            segments(&all),
+            "the deletion made a new segment"
         );
-        for field in [f.text, f.text_exact, f.text_lemma] {
-            assert_eq!(
-                stats.total_num_tokens(field).unwrap(),
-                expected.total_num_tokens(field).unwrap()
-            );
-        }
-        for word in ["rossi", "casa", "zzqxw", "ancora", "assente"] {
-            let term = Term::from_field_text(f.text_exact, word);
-            assert_eq!(
-                stats.doc_freq(&term).unwrap(),
-                expected.doc_freq(&term).unwrap(),
-                "{word}"
-            );
-        }
+        let alone = build(Some(&[1]), &[1]).0.reader().unwrap().searcher();
+        check(&after, &cache, &[1], &alone, 2);
+        let both = build(Some(&[1, 2]), &[1]).0.reader().unwrap().searcher();
+        check(&after, &cache, &[1, 2], &both, 4);
+        // The segment's totals before the deletion are dropped.
+        assert_eq!(cache.lock().unwrap().len(), after.segment_readers().len());
     }
 
     /// Converted in one sweep, highlights agree with counting each from the start of the

@@ -88,6 +88,8 @@ pub struct SearchIndex {
     db: DatabaseConnection,
     reader: IndexReader,
     fields: Fields,
+    /// Per segment, the counts readable-only scoring sums (see `execute::ReadableStatistics`).
+    readable_totals: execute::ReadableTotals,
     shared: Arc<Shared>,
     writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -168,6 +170,7 @@ impl SearchIndex {
             db,
             reader,
             fields,
+            readable_totals: Default::default(),
             shared,
             writer_task: tokio::sync::Mutex::new(Some(task)),
         }))
