@@ -1054,32 +1054,18 @@ async fn quotations_coded_while_codes_move_or_merge_are_found_under_their_new_pa
     );
 }
 
-/// `importQdpx` as a browser sends it (graphql-multipart-request-spec), into a study.
+/// `importQdpx` into the study, as a browser sends it (see `TestServer::upload`).
 async fn import_into(s: &Study, file_name: &str, bytes: Vec<u8>) -> Value {
-    let operations = json!({
-        "query": "mutation($file: Upload!, $studyId: ID) { importQdpx(file: $file, studyId: $studyId) { codes quotations } }",
-        "variables": {"file": null, "studyId": s.study},
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({"0": ["variables.file"]}).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(file_name.to_owned())
-                .mime_str("application/octet-stream")
-                .unwrap(),
-        );
-    reqwest::Client::new()
-        .post(format!("{}/graphql", s.server.url))
-        .bearer_auth(&s.token)
-        .multipart(form)
-        .send()
+    s.server
+        .upload(
+            Some(&s.token),
+            "mutation($file: Upload!, $studyId: ID) { importQdpx(file: $file, studyId: $studyId) { codes quotations } }",
+            json!({"file": null, "studyId": s.study}),
+            "file",
+            file_name,
+            bytes,
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// A code is deleted with its descendants, and not while any of them is on a quotation: a
