@@ -46,15 +46,17 @@ pub struct GlobalOptions {
     /// Do not load the demo dataset into an empty database.
     #[arg(long, env = "QUADERNO_NO_DEMO", value_parser = BoolishValueParser::new(), global = true)]
     pub no_demo: bool,
-    /// The largest request body accepted, in MiB (uploads included).
-    #[arg(long, env = "QUADERNO_MAX_BODY_MB", default_value_t = 8, global = true)]
-    pub max_body_mb: usize,
-    /// Seconds before a request is abandoned (408).
+    /// The largest request body accepted, in MiB (uploads included), 1 to 4096.
+    #[arg(long, env = "QUADERNO_MAX_BODY_MB", default_value_t = 8, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_body_mb: u64,
+    /// Seconds before a request is abandoned (408), 1 to 86400.
     #[arg(
         long,
         env = "QUADERNO_REQUEST_TIMEOUT",
         default_value_t = 30,
-        global = true
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub request_timeout: u64,
     /// Refuse schema introspection (production deployments that publish the SDL instead).
@@ -319,7 +321,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", opts.bind))?;
             let addr = listener.local_addr()?;
             let limits = http::Limits {
-                max_body_bytes: opts.max_body_mb * 1024 * 1024,
+                // At most 4 GiB (the flag's range): it fits a usize wherever this runs.
+                max_body_bytes: (opts.max_body_mb * 1024 * 1024) as usize,
                 request_timeout: std::time::Duration::from_secs(opts.request_timeout),
                 introspection: !opts.no_introspection,
                 graphiql: !opts.no_graphiql,
@@ -501,6 +504,37 @@ mod tests {
         assert_eq!(parse("0").unwrap(), (false, false, false));
         assert_eq!(parse("false").unwrap(), (false, false, false));
         assert!(parse("maybe").is_err());
+    }
+
+    /// Sizes and times past what a server can use would overflow when turned into bytes or
+    /// a grace period; zero would refuse every request.
+    #[test]
+    fn body_limit_and_timeout_are_refused_out_of_range() {
+        let serve = |flag: &str, value: &str| {
+            Cli::try_parse_from(["quaderno", "serve", &format!("--{flag}={value}")])
+        };
+        let g = serve("max-body-mb", "4096").unwrap().global;
+        assert_eq!(g.max_body_mb, 4096);
+        assert_eq!(
+            serve("request-timeout", "60")
+                .unwrap()
+                .global
+                .request_timeout,
+            60
+        );
+        for (flag, value) in [
+            ("max-body-mb", "0"),
+            ("max-body-mb", "18446744073709551615"),
+            ("request-timeout", "0"),
+            ("request-timeout", "18446744073709551615"),
+        ] {
+            let refused = serve(flag, value).unwrap_err();
+            assert_eq!(
+                refused.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "--{flag}={value}"
+            );
+        }
     }
 
     /// An expiry past the calendar's end would overflow the date (a panic), and one of zero or

@@ -59,8 +59,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
     Ok(Database { conn, statements })
 }
 
-/// Applies pending migrations. On PostgreSQL an advisory lock makes replicas that start
-/// together apply them once.
+/// Applies pending migrations, all or none: a start killed halfway leaves the schema as it
+/// was, not tables that the migration table does not know of (the next start would fail on
+/// them). Processes starting together apply them once: on PostgreSQL an advisory lock orders
+/// them, on SQLite the IMMEDIATE transaction (the second waits on the busy timeout, then
+/// finds nothing pending).
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     const LOCK_KEY: i64 = 0x7175_6164_6572; // "quader"
     if conn.get_database_backend() == DbBackend::Postgres {
@@ -76,7 +79,9 @@ pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
         Migrator::up(&txn, None).await?;
         txn.commit().await
     } else {
-        Migrator::up(conn, None).await
+        let txn = begin_write(conn).await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await
     }
 }
 
@@ -187,5 +192,81 @@ mod tests {
         let db = connect(&url, 2).await.unwrap();
         let pool = db.conn.get_sqlite_connection_pool();
         assert!(!pool.options().get_test_before_acquire());
+    }
+
+    /// Lookups from the other end of a reference find their rows through an index (SQLite's
+    /// plan says SCAN for a whole table, SEARCH for an index). PostgreSQL's planner may still
+    /// scan a table this small, so the plan is read on SQLite only.
+    #[tokio::test]
+    async fn reverse_lookups_search_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
+        let db = connect(&url, 1).await.unwrap().conn;
+        migrate(&db).await.unwrap();
+        for (table, column) in [
+            ("quotation", "coder_id"),
+            ("memo", "author_id"),
+            ("discontinuity", "evaluator_id"),
+            ("discontinuity", "intervention_id"),
+            ("case_ambito", "ambito_id"),
+            ("case_project", "project_id"),
+            ("project", "lead_ente_id"),
+            ("project_partner", "ente_id"),
+            ("project_ambito", "ambito_id"),
+        ] {
+            let sql = format!("EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE {column} = 1");
+            let plan: Vec<String> = db
+                .query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").unwrap())
+                .collect();
+            assert!(
+                plan.iter().all(|step| step.starts_with("SEARCH")),
+                "{table}.{column}: {plan:?}"
+            );
+        }
+    }
+
+    /// A migration that fails halfway leaves nothing of itself: on SQLite its tables used to
+    /// stay, unrecorded, and every later start failed on "index already exists".
+    #[tokio::test]
+    async fn a_migration_that_fails_halfway_leaves_the_schema_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::env::var("QUADERNO_TEST_DATABASE_URL").ok();
+        let url = scratch_database_url(base.as_deref(), dir.path())
+            .await
+            .unwrap();
+        let db = connect(&url, 2).await.unwrap().conn;
+        // Tables and indexes share one namespace on both backends: the first migration's
+        // last index cannot be made while a table holds its name.
+        let blocker = "ux_api_token_token_hash";
+        db.execute_unprepared(&format!("CREATE TABLE {blocker} (x INTEGER)"))
+            .await
+            .unwrap();
+        let failed = migrate(&db).await.unwrap_err();
+        assert!(failed.to_string().contains(blocker), "{failed}");
+        let tables = |db: DatabaseConnection| async move {
+            let sql = match db.get_database_backend() {
+                DbBackend::Postgres => {
+                    "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'ambito'"
+                }
+                _ => "SELECT count(*) AS n FROM sqlite_master WHERE name = 'ambito'",
+            };
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+        };
+        assert_eq!(tables(db.clone()).await, 0, "the first table stayed");
+
+        db.execute_unprepared(&format!("DROP TABLE {blocker}"))
+            .await
+            .unwrap();
+        migrate(&db).await.unwrap();
+        assert_eq!(tables(db.clone()).await, 1);
     }
 }

@@ -219,10 +219,19 @@ pub async fn caller_from_headers(
     let value = value
         .to_str()
         .map_err(|_| CallerError::Refused("malformed Authorization header"))?;
-    let secret = value.strip_prefix("Bearer ").ok_or(CallerError::Refused(
+    let secret = bearer_secret(value).ok_or(CallerError::Refused(
         "the Authorization header must be `Bearer <token>`",
     ))?;
-    caller_from_secret(db, Some(secret.trim())).await
+    caller_from_secret(db, Some(secret)).await
+}
+
+/// The token of a `Bearer <token>` credential. The scheme's name is case-insensitive (RFC
+/// 9110, 11.1): clients and proxies that send `bearer` are not refused.
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(secret.trim())
 }
 
 /// The caller of a token's secret (anonymous without one).
@@ -503,14 +512,13 @@ async fn graphql_ws(
                     let secret = match value {
                         None => None,
                         Some(v) => Some(
-                            v.strip_prefix("Bearer ")
+                            bearer_secret(v)
                                 .ok_or_else(|| {
                                     CallerError::Refused(
                                         "the Authorization value must be `Bearer <token>`",
                                     )
                                     .into_graphql_error()
                                 })?
-                                .trim()
                                 .to_owned(),
                         ),
                     };
@@ -895,5 +903,20 @@ mod tests {
         let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (server_side, _) = accepting.accept().await;
         assert!(server_side.nodelay().unwrap());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in [
+            "Bearer qdn_x",
+            "bearer qdn_x",
+            "BEARER  qdn_x ",
+            " Bearer qdn_x",
+        ] {
+            assert_eq!(bearer_secret(value), Some("qdn_x"), "{value:?}");
+        }
+        for value in ["Basic qdn_x", "Bearerqdn_x", "Bearer", "qdn_x"] {
+            assert_eq!(bearer_secret(value), None, "{value:?}");
+        }
     }
 }

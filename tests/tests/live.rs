@@ -663,3 +663,76 @@ async fn merges_and_imports_are_heard_as_quotation_changes() {
     assert_eq!(change["kind"], "CREATED", "{created}");
     assert_eq!(change["quotation"]["text"], "Città");
 }
+
+/// A renamed code changes how every quotation under it reads (its name, or a descendant's
+/// path), a recoloured one those it tags: subscribers hear of them, and of nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_and_recoloured_codes_are_heard_as_quotation_changes() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let corpus = server
+        .corpus(&admin, "Nomi", &["R: L’àmbito è lì, però è lontano."])
+        .await;
+    let (study, interview) = (corpus.study, corpus.interviews[0]["id"].clone());
+    let create = "mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id } }";
+    let abitare = server
+        .ok(t, create, json!({"s": study, "n": "Abitare", "p": null}))
+        .await["createCode"]["id"]
+        .clone();
+    let casa = server
+        .ok(t, create, json!({"s": study, "n": "Casa", "p": abitare}))
+        .await["createCode"]["id"]
+        .clone();
+    let lavoro = server
+        .ok(t, create, json!({"s": study, "n": "Lavoro", "p": null}))
+        .await["createCode"]["id"]
+        .clone();
+    let quote = "mutation($i: ID!, $s: Int!, $e: Int!, $c: ID!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: [$c]}) { id } }";
+    let under_casa = server
+        .ok(
+            t,
+            quote,
+            json!({"i": interview, "s": 3, "e": 11, "c": casa}),
+        )
+        .await["createQuotation"]["id"]
+        .clone();
+    let under_lavoro = server
+        .ok(
+            t,
+            quote,
+            json!({"i": interview, "s": 18, "e": 22, "c": lavoro}),
+        )
+        .await["createQuotation"]["id"]
+        .clone();
+    let mut watcher = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let update = "mutation($i: ID!, $n: String, $c: String) { updateCode(input: {id: $i, name: $n, color: $c}) { id } }";
+    // The parent's new name reaches the quotation filed under its child, not the other one.
+    server
+        .ok(t, update, json!({"i": abitare, "n": "Abitare e città"}))
+        .await;
+    let renamed = next(&mut watcher).await;
+    let change = &renamed["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "UPDATED", "{renamed}");
+    assert_eq!(change["id"], under_casa);
+    // A description alone changes nothing a quotation shows: no event. The recolour after it
+    // is the next thing heard, for the one quotation the recoloured code tags.
+    server
+        .ok(
+            t,
+            "mutation($i: ID!) { updateCode(input: {id: $i, description: \"Lavoro e reddito\"}) { id } }",
+            json!({"i": lavoro}),
+        )
+        .await;
+    server
+        .ok(t, update, json!({"i": lavoro, "c": "#AA3300"}))
+        .await;
+    let recoloured = next(&mut watcher).await;
+    let change = &recoloured["payload"]["data"]["quotationChanged"];
+    assert_eq!(change["kind"], "UPDATED", "{recoloured}");
+    assert_eq!(change["id"], under_lavoro);
+}

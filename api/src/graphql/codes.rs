@@ -164,8 +164,8 @@ impl CodeMutation {
     }
 }
 
-/// Tells live subscribers of the quotations a code change re-filed (UPDATED: their codes, or
-/// where those codes sit, changed), and gives back the code.
+/// Tells live subscribers of the quotations a code change touched (UPDATED: their codes, or
+/// where those codes sit or what they are called, changed), and gives back the code.
 fn refiled(r: &RequestCtx, change: service::CodeChange) -> code::Model {
     let changes: Vec<_> = change
         .quotations

@@ -385,8 +385,8 @@ fn check_unique_sibling(
     }
 }
 
-/// Logs every quotation carrying one of `codes`, so that search re-reads their codes.
-async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<Vec<i64>> {
+/// Every quotation carrying one of `codes`, each once.
+async fn quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<Vec<i64>> {
     let mut quotations: Vec<i64> = quotation_code::Entity::find()
         .filter(quotation_code::Column::CodeId.is_in(codes.iter().copied()))
         .all(db)
@@ -396,14 +396,20 @@ async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> Service
         .collect();
     quotations.sort_unstable();
     quotations.dedup();
+    Ok(quotations)
+}
+
+/// Logs every quotation carrying one of `codes`, so that search re-reads their codes.
+async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<Vec<i64>> {
+    let quotations = quotations_of(db, codes).await?;
     for &q in &quotations {
         change_log::append(db, change_log::Entity::Quotation, q, change_log::Op::Upsert).await?;
     }
     Ok(quotations)
 }
 
-/// A code written, and the quotations filed under it or its descendants that the write
-/// re-filed (their codes or the codes' places changed): live subscribers hear of them.
+/// A code written, and the quotations under it or its descendants that the write changed
+/// (their codes, the codes' places, names or colour): live subscribers hear of them.
 pub struct CodeChange {
     pub code: code::Model,
     pub quotations: Vec<i64>,
@@ -466,8 +472,15 @@ pub async fn update_code(
         .update(&txn)
         .await
         .map_err(|e| sibling_clash(e, &name))?;
+    // Search files quotations by code id, so only a move is logged for the index; but a
+    // front end shows each quotation's codes by name (or path) and colour, so a renamed code
+    // changes how the quotations under it read, and a recoloured one those it tags.
     let quotations = if parent != current.parent_id {
         log_quotations_of(&txn, &subtree).await?
+    } else if updated.name != current.name {
+        quotations_of(&txn, &subtree).await?
+    } else if updated.color != current.color {
+        quotations_of(&txn, &[current.id]).await?
     } else {
         Vec::new()
     };
