@@ -263,9 +263,17 @@ pub async fn create_token_for(
     study_id: Option<i64>,
     expires_in: Option<chrono::Duration>,
 ) -> ServiceResult<String> {
+    let admin = role.eq_ignore_ascii_case("admin");
+    // Admin is a role over every study: a study given with it would be ignored, and the
+    // audit row would name it as if the role were granted there.
+    if admin && study_id.is_some() {
+        return Err(ServiceError::bad_input(
+            "the admin role is not given in a study: leave out --study",
+        ));
+    }
     let txn = crate::db::begin_write(db).await?;
     let user = ensure_user(&txn, user_name).await?;
-    if role.eq_ignore_ascii_case("admin") {
+    if admin {
         let mut active: app_user::ActiveModel = user.clone().into();
         active.is_admin = Set(true);
         active.update(&txn).await?;

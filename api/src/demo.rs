@@ -126,6 +126,16 @@ struct AmbitoRow {
     name: String,
     valid_from: Option<NaiveDate>,
     valid_until: Option<NaiveDate>,
+    #[serde(default)]
+    earlier_names: Vec<NameRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NameRow {
+    name: String,
+    valid_from: Option<NaiveDate>,
+    valid_until: Option<NaiveDate>,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +318,9 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
     for a in &territory.ambiti {
         let m =
             territory::create_ambito(&txn, &a.code, &a.name, a.valid_from, a.valid_until).await?;
+        for n in &a.earlier_names {
+            territory::add_ambito_name(&txn, m.id, &n.name, n.valid_from, n.valid_until).await?;
+        }
         ambito_ids.insert(a.code.clone(), m.id);
     }
     let ambito_id = |code: &str| {

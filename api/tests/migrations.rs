@@ -18,6 +18,14 @@ async fn transcript_moves_last_on_sqlite_keeping_texts_and_quotations() {
     let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
     let db = api::db::connect(&url, 2).await.unwrap().conn;
     Migrator::up(&db, Some(4)).await.unwrap();
+    // Today's demo also writes the dated ambito names of migration 8: their table is made
+    // ahead for it (migration 8 creates it only if missing).
+    db.execute_unprepared(
+        "CREATE TABLE ambito_name (id INTEGER PRIMARY KEY AUTOINCREMENT, ambito_id BIGINT NOT NULL \
+         REFERENCES ambito (id) ON DELETE CASCADE, name TEXT NOT NULL, valid_from DATE, valid_until DATE)",
+    )
+    .await
+    .unwrap();
     api::demo::load_if_empty(&db).await.unwrap();
 
     let columns = |db| async move {

@@ -6,6 +6,7 @@
 
 pub mod ambito;
 pub mod ambito_membership;
+pub mod ambito_name;
 pub mod ambito_succession;
 pub mod api_token;
 pub mod app_user;

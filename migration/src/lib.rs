@@ -9,6 +9,7 @@ mod m20261123_000004_interview_source;
 mod m20261123_000005_transcript_last;
 mod m20261123_000006_code_sibling_names;
 mod m20261205_000007_reverse_lookup_indexes;
+mod m20261205_000008_ambito_names;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_transcript_last::Migration),
             Box::new(m20261123_000006_code_sibling_names::Migration),
             Box::new(m20261205_000007_reverse_lookup_indexes::Migration),
+            Box::new(m20261205_000008_ambito_names::Migration),
         ]
     }
 }

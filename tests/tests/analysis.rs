@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use tests::TestServer;
+use tests::{error_code, TestServer};
 
 struct Raw {
     /// code → parent
@@ -66,8 +66,10 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
     }
     let text = "R: Una frase qualunque, con città e perché, ripetuta per avere spazio. ".repeat(6);
     let len = text.chars().count() as i64;
+    let mut case_ids = Vec::new();
     for c in 0..3 {
         let case = server.ok(t, "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l}) { id } }", json!({"s": study, "l": format!("Caso {c}")})).await["createCase"]["id"].clone();
+        case_ids.push(case.as_str().unwrap().to_owned());
         for i in 0..rng.random_range(1..4) {
             let interview = server
                 .ok(t, "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id } }", json!({"c": case, "l": format!("Int. {c}.{i}"), "t": text}))
@@ -150,8 +152,12 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
         );
     }
     assert_eq!(freq["s"].as_array().unwrap().len(), codes.len());
+    // Every case has its row for every code, with no quotations too.
     let mut per_case: BTreeMap<(String, String), usize> = BTreeMap::new();
     for code in raw.parents.keys() {
+        for case in &case_ids {
+            per_case.insert((code.clone(), case.clone()), 0);
+        }
         for i in raw.tagged(code) {
             *per_case
                 .entry((code.clone(), raw.quotations[i].2.clone()))
@@ -174,7 +180,8 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
         .collect();
     assert_eq!(got, per_case);
 
-    // Co-occurrence: both codes on one quotation, or one each on overlapping quotations.
+    // Co-occurrence: both codes on one quotation, or one each on overlapping quotations; a
+    // code and its ancestor, which co-occur by construction, are left out.
     let co = server
         .ok(
             t,
@@ -201,6 +208,9 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
     let ids: Vec<&String> = raw.parents.keys().collect();
     for (x, a) in ids.iter().enumerate() {
         for b in &ids[x + 1..] {
+            if raw.subtree(a).contains(*b) || raw.subtree(b).contains(*a) {
+                continue;
+            }
             let (qa, qb): (BTreeSet<usize>, BTreeSet<usize>) = (
                 raw.tagged(a).into_iter().collect(),
                 raw.tagged(b).into_iter().collect(),
@@ -275,5 +285,234 @@ async fn a_study_with_more_interviews_than_a_statement_takes_parameters_is_analy
             "codeFrequencies": [{"code": {"id": code}, "quotations": 65_536, "interviews": 65_536, "cases": 1}],
             "codeCaseMatrix": [{"count": 65_536}],
         })
+    );
+}
+
+/// A study with the codes Servizi > Accesso (a child) and Comunità, and `quotations` of
+/// "Là c’è l’unità più città, è così." coded with them: (start, end, code names).
+async fn coded_study(
+    server: &TestServer,
+    token: &str,
+    quotations: &[(i64, i64, &[&str])],
+) -> (Value, HashMap<&'static str, Value>) {
+    let t = Some(token);
+    let corpus = server
+        .corpus(token, "Piccolo", &["R: Là c’è l’unità più città, è così."])
+        .await;
+    let mut codes: HashMap<&'static str, Value> = HashMap::new();
+    for (name, parent) in [
+        ("Servizi", None),
+        ("Accesso", Some("Servizi")),
+        ("Comunità", None),
+    ] {
+        let id = server
+            .ok(t, "mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id } }", json!({"s": corpus.study, "n": name, "p": parent.map(|p| codes[p].clone())}))
+            .await["createCode"]["id"]
+            .clone();
+        codes.insert(name, id);
+    }
+    for (start, end, names) in quotations {
+        let ids: Vec<&Value> = names.iter().map(|n| &codes[n]).collect();
+        server
+            .ok(t, "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c}) { id } }", json!({"i": corpus.interviews[0]["id"], "s": start, "e": end, "c": ids}))
+            .await;
+    }
+    (corpus.study, codes)
+}
+
+/// A code id that is not in the study's codebook (missing, of another study, of a study the
+/// caller may not read) is NOT_FOUND, all three alike; a code asked twice counts once.
+#[tokio::test]
+async fn codes_outside_the_codebook_are_not_found_and_a_code_asked_twice_counts_once() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let (study, codes) = coded_study(&server, &admin, &[(3, 5, &["Accesso"])]).await;
+    let (other, other_codes) = coded_study(&server, &admin, &[]).await;
+    let viewer = server
+        .token(
+            "lettrice",
+            "viewer",
+            Some(tests::id_number(study.as_str().unwrap())),
+        )
+        .await;
+    assert_ne!(study, other);
+    let missing = api::graphql::ids::encode(api::graphql::ids::Kind::Code, 987_654).0;
+    let queries = [
+        "query($s: ID!, $c: [ID!]) { r: codeFrequencies(studyId: $s, codeIds: $c) { quotations } }",
+        "query($s: ID!, $c: [ID!]) { r: codeCooccurrence(studyId: $s, codeIds: $c) { count } }",
+        "query($s: ID!, $c: [ID!]) { r: codeCaseMatrix(studyId: $s, codeIds: $c) { count } }",
+    ];
+    for query in queries {
+        let mut answers = Vec::new();
+        for (token, asked) in [
+            (&admin, json!([missing])),
+            (&admin, json!([codes["Accesso"], other_codes["Accesso"]])),
+            // The other study is private to the admin: its code is no more than a missing one.
+            (&viewer, json!([other_codes["Comunità"]])),
+            (&viewer, json!([codes["Accesso"], missing])),
+        ] {
+            let r = server
+                .gql(Some(token), query, json!({"s": study, "c": asked}))
+                .await;
+            assert_eq!(error_code(&r), "NOT_FOUND", "{query}, {asked}: {r}");
+            answers.push(r["errors"][0]["message"].clone());
+        }
+        assert!(
+            answers.iter().all(|m| *m == json!("code not found")),
+            "{query}: {answers:?}"
+        );
+    }
+    let twice = server
+        .ok(
+            Some(&viewer),
+            "query($s: ID!, $c: [ID!]) { f: codeFrequencies(studyId: $s, codeIds: $c) { quotations } m: codeCaseMatrix(studyId: $s, codeIds: $c) { count } }",
+            json!({"s": study, "c": [codes["Servizi"], codes["Servizi"]]}),
+        )
+        .await;
+    assert_eq!(
+        twice,
+        json!({"f": [{"quotations": 1}], "m": [{"count": 1}]})
+    );
+}
+
+/// A code counts with its descendants, so a code and its ancestor co-occur on every
+/// quotation of the code: such a pair tells nothing and is left out, whether all codes or
+/// the pair is asked for. Other pairs keep counting through the ancestor.
+#[tokio::test]
+async fn a_code_and_its_ancestor_are_not_reported_as_cooccurring() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    // "Là" with Accesso, overlapping "Là c’è" with Comunità; "città" with Servizi and Accesso.
+    let (study, codes) = coded_study(
+        &server,
+        &admin,
+        &[
+            (3, 5, &["Accesso"]),
+            (3, 8, &["Comunità"]),
+            (22, 27, &["Servizi", "Accesso"]),
+        ],
+    )
+    .await;
+    let query = "query($s: ID!, $c: [ID!]) { codeCooccurrence(studyId: $s, codeIds: $c) { a { name } b { name } count } }";
+    let all = server.ok(t, query, json!({"s": study, "c": null})).await;
+    let mut pairs: Vec<(String, String, u64)> = all["codeCooccurrence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let (a, b) = (
+                c["a"]["name"].as_str().unwrap().to_owned(),
+                c["b"]["name"].as_str().unwrap().to_owned(),
+            );
+            let (a, b) = if a < b { (a, b) } else { (b, a) };
+            (a, b, c["count"].as_u64().unwrap())
+        })
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            ("Accesso".to_owned(), "Comunità".to_owned(), 1),
+            ("Comunità".to_owned(), "Servizi".to_owned(), 1),
+        ],
+        "{all}"
+    );
+    let pair = server
+        .ok(
+            t,
+            query,
+            json!({"s": study, "c": [codes["Servizi"], codes["Accesso"]]}),
+        )
+        .await;
+    assert_eq!(pair["codeCooccurrence"], json!([]));
+}
+
+/// Grouped by case or ambito, every case of the study (every ambito of its cases) has its
+/// row for every code, with no quotations too, as the whole study has.
+#[tokio::test]
+async fn frequencies_by_case_and_ambito_have_a_row_for_every_group() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    for (code, name) in [
+        ("24", "Ambito di Città di Castello"),
+        ("38", "Ambito dell’Alto Tevere"),
+    ] {
+        api::service::territory::create_ambito(&server.db.conn, code, name, None, None)
+            .await
+            .unwrap();
+    }
+    let study = server
+        .ok(
+            t,
+            "mutation { createStudy(input: {title: \"Città\"}) { id } }",
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let mut codes = HashMap::new();
+    for name in ["Servizi", "Comunità"] {
+        let id = server
+            .ok(t, "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }", json!({"s": study, "n": name}))
+            .await["createCode"]["id"]
+            .clone();
+        codes.insert(name, id);
+    }
+    // A case in ambito 24 with a quotation of Servizi; one in 38 with none.
+    let mut cases = Vec::new();
+    for (label, ambito) in [("Caso più pieno", "24"), ("Caso è vuoto", "38")] {
+        let case = server
+            .ok(t, "mutation($s: ID!, $l: String!, $a: String!) { createCase(input: {studyId: $s, label: $l, ambitoCodes: [$a]}) { id } }", json!({"s": study, "l": label, "a": ambito}))
+            .await["createCase"]["id"]
+            .clone();
+        cases.push(case);
+    }
+    let interview = server
+        .ok(t, "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int. 1\", transcript: \"R: Là c’è l’unità più città.\"}) { id } }", json!({"c": cases[0]}))
+        .await["createInterview"]["id"]
+        .clone();
+    server
+        .ok(t, "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 5, codeIds: [$c]}) { id } }", json!({"i": interview, "c": codes["Servizi"]}))
+        .await;
+    let (first_case, second_case) = (cases[0].clone(), cases[1].clone());
+    let got = server
+        .ok(
+            t,
+            "query($s: ID!, $c: [ID!]) {
+               c: codeFrequencies(studyId: $s, codeIds: $c, by: CASE) { case { id } quotations interviews cases }
+               a: codeFrequencies(studyId: $s, codeIds: $c, by: AMBITO) { ambito { code } quotations interviews cases }
+             }",
+            json!({"s": study, "c": [codes["Servizi"], codes["Comunità"]]}),
+        )
+        .await;
+    let row = |group: Value, n: u64| json!([group, n, n, n]);
+    let rows = |list: &Value, key: &str, inner: &str| -> Vec<Value> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| json!([r[key][inner], r["quotations"], r["interviews"], r["cases"]]))
+            .collect()
+    };
+    // Per code, its groups in id order: the first case, then the second.
+    assert_eq!(
+        rows(&got["c"], "case", "id"),
+        [
+            row(first_case.clone(), 1),
+            row(second_case.clone(), 0),
+            row(first_case, 0),
+            row(second_case, 0),
+        ],
+        "{got}"
+    );
+    assert_eq!(
+        rows(&got["a"], "ambito", "code"),
+        [
+            row(json!("24"), 1),
+            row(json!("38"), 0),
+            row(json!("24"), 0),
+            row(json!("38"), 0),
+        ],
+        "{got}"
     );
 }

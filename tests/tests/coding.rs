@@ -168,14 +168,31 @@ async fn the_codebook_can_be_renamed_recoloured_moved_merged_and_pruned() {
         ),
         "BAD_USER_INPUT"
     );
-    // An unused code goes, with its unused children.
+    // An unused code goes, with its unused children and their memos: the log keeps who
+    // deleted each memo, and with what.
     let empty = s.code("Vuoto", None).await;
-    s.code("Figlio", Some(&empty)).await;
+    let child = s.code("Figlio", Some(&empty)).await;
+    let note = s.ok("mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"Perché è qui?\"}) { id } }", json!({"t": child})).await["createMemo"]["id"].clone();
     s.ok(
         "mutation($c: ID!) { deleteCode(id: $c) }",
         json!({"c": empty}),
     )
     .await;
+    let log = s
+        .ok(
+            "query($s: ID!) { auditLog(studyId: $s, first: 100) { edges { node { operation entity entityId } } } }",
+            json!({"s": s.study}),
+        )
+        .await;
+    let memo_entries: Vec<&Value> = log["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["entity"] == "memo" && n["operation"] == "deleteCode")
+        .map(|n| &n["entityId"])
+        .collect();
+    assert_eq!(memo_entries, [&note], "{log}");
     let names: Vec<String> = s
         .ok(
             "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
@@ -1177,4 +1194,47 @@ async fn a_private_code_given_as_parent_is_answered_as_a_missing_one() {
             "{what}: {readable:#}"
         );
     }
+}
+
+/// A quotation's memo is a patch field: left out it stays, null clears it, and blank text is
+/// no memo (so it clears too, and a new quotation starts without one).
+#[tokio::test]
+async fn a_quotation_memo_is_kept_when_left_out_and_cleared_by_null_or_blank_text() {
+    let s = &study().await;
+    let code = s.code("Casa", None).await;
+    let q = s.quote("casa", 1, &[&code]).await;
+    const UPDATE: &str =
+        "mutation($i: UpdateQuotationInput!) { updateQuotation(input: $i) { version memo } }";
+    let update = |input: Value| async move {
+        s.ok(UPDATE, json!({"i": input})).await["updateQuotation"].clone()
+    };
+    let nota = "Perché l’ente è così? Sì, è lì.";
+    let set = update(json!({"id": q["id"], "version": 1, "memo": nota})).await;
+    assert_eq!(set, json!({"version": 2, "memo": nota}));
+    let kept = update(json!({"id": q["id"], "version": 2, "codeIds": [code]})).await;
+    assert_eq!(
+        kept,
+        json!({"version": 3, "memo": nota}),
+        "left out, it stays"
+    );
+    let cleared = update(json!({"id": q["id"], "version": 3, "memo": null})).await;
+    assert_eq!(
+        cleared,
+        json!({"version": 4, "memo": null}),
+        "null clears it"
+    );
+    update(json!({"id": q["id"], "version": 4, "memo": "di nuovo è qui"})).await;
+    let blank = update(json!({"id": q["id"], "version": 5, "memo": "  "})).await;
+    assert_eq!(
+        blank,
+        json!({"version": 6, "memo": null}),
+        "blank clears it"
+    );
+    let created = s
+        .ok(
+            "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 0, end: 3, codeIds: [], memo: \"\"}) { memo } }",
+            json!({"i": s.interview["id"]}),
+        )
+        .await;
+    assert_eq!(created["createQuotation"]["memo"], Value::Null);
 }

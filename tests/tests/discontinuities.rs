@@ -976,3 +976,182 @@ async fn percent_agreement_of_no_compared_unit_is_documented() {
     let doc = percent["description"].as_str().unwrap_or_default();
     assert!(doc.contains("units") && doc.contains('0'), "{percent}");
 }
+
+/// The entries of a study's audit log about one kind of entity.
+async fn audited(s: &Setup, entity: &str) -> Vec<Value> {
+    s.server
+        .ok(
+            Some(&s.admin),
+            "query($s: ID!) { auditLog(studyId: $s, first: 100) { edges { node { operation entity entityId summary user { name } } } } }",
+            json!({"s": s.study}),
+        )
+        .await["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .filter(|n| n["entity"] == entity)
+        .collect()
+}
+
+/// A quotation deleted, or lost to a transcript edit, leaves the evidence of every judgment
+/// citing it, other evaluators' and the consensus too: each such judgment changes version,
+/// so that a tag sent with the version read before is a CONFLICT, and the audit log says
+/// which judgment lost what and why, as it does for other users' memos on the quotation.
+#[tokio::test]
+async fn a_deleted_quotation_leaves_the_evidence_of_judgments_with_a_new_version_and_a_log_entry() {
+    let s = &setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let ugo = s.server.token("ugo", "evaluator", Some(study)).await;
+    let ada = s.server.token("ada", "analyst", Some(study)).await;
+    let cell = |case: &Value, consensus: bool| {
+        let quote = if case == &s.cases[0] {
+            &s.quotes[0]
+        } else {
+            &s.quotes[1]
+        };
+        json!({"i": {"caseId": case, "dimension": "PROBLEM_DEFINITION", "intensity": "SIGNIFICANT",
+                     "description": "Perché è cambiata l’idea di fragilità", "consensus": consensus,
+                     "evidenceQuotationIds": [quote]}})
+    };
+    // A later tag, sent with the version its sender read; no evidence, as what it cited is gone.
+    let retag = |case: &Value, consensus: bool, version: i32| {
+        json!({"i": {"caseId": case, "dimension": "PROBLEM_DEFINITION", "intensity": "PARADIGMATIC",
+                     "consensus": consensus, "expectedVersion": version}})
+    };
+    let tag = |token: &str, input: Value| {
+        let token = token.to_owned();
+        let server = &s.server;
+        async move { server.ok(Some(&token), TAG, input).await["tagDiscontinuity"].clone() }
+    };
+    let by_eva = tag(&eva, cell(&s.cases[0], false)).await;
+    let by_ugo = tag(&ugo, cell(&s.cases[0], false)).await;
+    let consensus = tag(&s.admin, cell(&s.cases[0], true)).await;
+    let other_case = tag(&eva, cell(&s.cases[1], false)).await;
+    for j in [&by_eva, &by_ugo, &consensus, &other_case] {
+        assert_eq!(j["version"], 1, "{j}");
+        assert_eq!(j["evidence"].as_array().unwrap().len(), 1, "{j}");
+    }
+    // Ada's note on the quotation Eva cites.
+    let memo = s
+        .server
+        .ok(
+            Some(&ada),
+            "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"Citazione dubbia: è così?\"}) { id } }",
+            json!({"t": s.quotes[0]}),
+        )
+        .await["createMemo"]["id"]
+        .clone();
+
+    s.server
+        .ok(
+            Some(&s.admin),
+            "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }",
+            json!({"q": s.quotes[0]}),
+        )
+        .await;
+    let judgments = |case: &Value| {
+        let case = case.clone();
+        async move {
+            s.server
+                .ok(
+                    Some(&s.admin),
+                    "query($c: ID!) { node(id: $c) { ... on Case { discontinuities { id version evidence { id } } } } }",
+                    json!({"c": case}),
+                )
+                .await["node"]["discontinuities"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let after = judgments(&s.cases[0]).await;
+    assert_eq!(after.len(), 3);
+    for j in &after {
+        assert_eq!(j["version"], 2, "every judgment citing it changed: {j}");
+        assert_eq!(j["evidence"], json!([]), "{j}");
+    }
+    assert_eq!(
+        judgments(&s.cases[1]).await[0]["version"],
+        1,
+        "a judgment citing other quotations is left alone"
+    );
+    // Whoever read a judgment before the deletion is told it has changed.
+    let stale = s
+        .server
+        .gql(Some(&eva), TAG, retag(&s.cases[0], false, 1))
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+    let stale = s
+        .server
+        .gql(Some(&s.admin), TAG, retag(&s.cases[0], true, 1))
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+    let mut log = audited(s, "discontinuity").await;
+    log.retain(|n| n["operation"] == "deleteQuotation");
+    let mut logged: Vec<&Value> = log.iter().map(|n| &n["entityId"]).collect();
+    logged.sort_by_key(|v| v.to_string());
+    let mut expected = vec![&by_eva["id"], &by_ugo["id"], &consensus["id"]];
+    expected.sort_by_key(|v| v.to_string());
+    assert_eq!(logged, expected, "{log:#?}");
+    let quote = id_number(s.quotes[0].as_str().unwrap());
+    for n in &log {
+        assert_eq!(n["user"]["name"], "admin");
+        let summary: Value = serde_json::from_str(n["summary"].as_str().unwrap()).unwrap();
+        assert_eq!(summary["before"]["version"], 1, "{summary}");
+        assert_eq!(summary["after"]["version"], 2, "{summary}");
+        assert_eq!(summary["before"]["evidence"], json!([quote]), "{summary}");
+        assert_eq!(summary["after"]["evidence"], json!([]), "{summary}");
+    }
+    let memos = audited(s, "memo").await;
+    let gone: Vec<&Value> = memos
+        .iter()
+        .filter(|n| n["operation"] == "deleteQuotation")
+        .collect();
+    assert_eq!(gone.len(), 1, "{memos:#?}");
+    assert_eq!(gone[0]["entityId"], memo);
+    assert_eq!(gone[0]["user"]["name"], "admin");
+
+    // A transcript edit that loses the other quotation does the same, under its own name.
+    let interview = s
+        .server
+        .ok(
+            Some(&s.admin),
+            "query($c: ID!) { node(id: $c) { ... on Case { interviews(first: 1) { edges { node { id version } } } } } }",
+            json!({"c": s.cases[1]}),
+        )
+        .await["node"]["interviews"]["edges"][0]["node"]
+        .clone();
+    let edit = json!({"i": {"id": interview["id"], "version": interview["version"],
+                            "transcript": "R: Oggi tutti guardano già alle fasce grigie.", "allowQuotationLoss": true}});
+    let lost = s
+        .server
+        .ok(
+            Some(&s.admin),
+            "mutation($i: UpdateInterviewInput!) { updateInterview(input: $i) { lostQuotations { id } } }",
+            edit,
+        )
+        .await;
+    assert_eq!(
+        lost["updateInterview"]["lostQuotations"][0]["id"],
+        s.quotes[1]
+    );
+    let j = &judgments(&s.cases[1]).await[0];
+    assert_eq!(
+        (&j["version"], &j["evidence"]),
+        (&json!(2), &json!([])),
+        "{j}"
+    );
+    let stale = s
+        .server
+        .gql(Some(&eva), TAG, retag(&s.cases[1], false, 1))
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+    let log = audited(s, "discontinuity").await;
+    assert!(
+        log.iter()
+            .any(|n| n["operation"] == "updateInterview" && n["entityId"] == other_case["id"]),
+        "{log:#?}"
+    );
+}

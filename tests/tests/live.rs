@@ -736,3 +736,77 @@ async fn renamed_and_recoloured_codes_are_heard_as_quotation_changes() {
     assert_eq!(change["kind"], "UPDATED", "{recoloured}");
     assert_eq!(change["id"], under_lavoro);
 }
+
+/// A watcher of a public study that is made private is told why its subscription ends:
+/// FORBIDDEN, then complete, as every other ending carries a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_to_a_study_made_private_ends_with_forbidden() {
+    use sea_orm::ConnectionTrait;
+
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let study = server
+        .ok(
+            t,
+            "mutation { createStudy(input: {title: \"Aperto a tutti, poi no\", public: true}) { id } }",
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let case = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Caso\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    let interview = server
+        .ok(
+            t,
+            "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int.\", transcript: \"R: Perché l’ente è qui? Sì, è così.\"}) { id } }",
+            json!({"c": case}),
+        )
+        .await["createInterview"]["id"]
+        .clone();
+    let create = |start: i64| {
+        let interview = interview.clone();
+        let server = &server;
+        async move {
+            server
+                .ok(
+                    t,
+                    "mutation($i: ID!, $s: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: 20, codeIds: []}) { id } }",
+                    json!({"i": interview, "s": start}),
+                )
+                .await;
+        }
+    };
+    // Anyone may watch a public study, without a token.
+    let mut watcher = connect(&server, None).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    create(3).await;
+    let heard = next(&mut watcher).await;
+    assert_eq!(
+        heard["payload"]["data"]["quotationChanged"]["kind"], "CREATED",
+        "{heard}"
+    );
+
+    // No mutation makes a study private yet: the owner's decision is written directly.
+    server
+        .db
+        .conn
+        .execute_unprepared(&format!(
+            "UPDATE study SET is_public = false WHERE id = {}",
+            id_number(study.as_str().unwrap())
+        ))
+        .await
+        .unwrap();
+    create(4).await;
+    let ended = next(&mut watcher).await;
+    assert_eq!(socket_error_code(&ended), "FORBIDDEN", "{ended}");
+    assert_eq!(next(&mut watcher).await["type"], "complete");
+}

@@ -825,6 +825,30 @@ async fn bad_files_are_refused_whole_with_a_reason() {
             "no project.qde",
         ),
         (
+            "two codes with one GUID",
+            "p.qdpx",
+            with_qde(&good_qde.replace(
+                "aaaaaaaa-0000-0000-0000-00000000000c",
+                "{AAAAAAAA-0000-0000-0000-00000000000B}",
+            )),
+            "two codes have the GUID aaaaaaaa-0000-0000-0000-00000000000b",
+        ),
+        (
+            "two selections with one GUID",
+            "p.qdpx",
+            with_qde(&good_qde.replace(
+                "00000000-0000-0000-0001-000000000002",
+                "00000000-0000-0000-0001-000000000001",
+            )),
+            "two selections have the GUID 00000000-0000-0000-0001-000000000001",
+        ),
+        (
+            "two codes with one GUID in a codebook",
+            "c.qdc",
+            r#"<CodeBook><Codes><Code guid="dddddddd-0000-0000-0000-000000000001" name="Casa"/><Code guid="DDDDDDDD-0000-0000-0000-000000000001" name="Città"/></Codes></CodeBook>"#.as_bytes().to_vec(),
+            "two codes have the GUID dddddddd-0000-0000-0000-000000000001",
+        ),
+        (
             "codebook with a DTD",
             "c.qdc",
             b"<!DOCTYPE CodeBook [<!ENTITY a \"aaaa\">]><CodeBook><Codes/></CodeBook>".to_vec(),
@@ -1410,4 +1434,349 @@ async fn sources_without_text_are_skipped_and_said_so() {
         got,
         vec![("Piena".to_owned(), 0, 2, "Là".to_owned(), vec![])]
     );
+}
+
+/// The study's interviews: (id, version, transcript), in case and interview order.
+async fn interviews_of(
+    server: &TestServer,
+    token: &str,
+    study: &Value,
+) -> Vec<(Value, i64, String)> {
+    let data = server
+        .ok(Some(token), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { interviews { edges { node { id version transcript } } } } } } } } }", json!({"s": study}))
+        .await;
+    data["node"]["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["node"]["interviews"]["edges"].as_array().unwrap().clone())
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["id"].clone(),
+                n["version"].as_i64().unwrap(),
+                n["transcript"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Vendor positions (code points of `text` as given) of `needle`.
+fn vendor_span(text: &str, needle: &str) -> (usize, usize) {
+    let b = text.find(needle).unwrap();
+    let s = text[..b].chars().count();
+    (s, s + needle.chars().count())
+}
+
+#[tokio::test]
+async fn decomposed_accents_are_stored_in_nfc_and_selections_follow_them() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    // As macOS tools write it: accents as combining marks (and CRLF line ends).
+    let decomposed =
+        "R: La citta\u{300} e\u{300} cambiata\r\nINT: Perche\u{301}? Cos\u{2019}e\u{300}";
+    let composed = "R: La città è cambiata\nINT: Perché? Cos’è";
+    let sel = |n: u32, needle: &str| {
+        let (s, e) = vendor_span(decomposed, needle);
+        format!(
+            r#"<PlainTextSelection guid="a9000000-0000-0000-0001-{n:012}" startPosition="{s}" endPosition="{e}"/>"#
+        )
+    };
+    let selections = [
+        sel(1, "citta\u{300}"),
+        sel(2, "cambiata"),
+        sel(3, "Perche\u{301}?"),
+        sel(4, "Cos\u{2019}e\u{300}"),
+    ]
+    .concat();
+    let qde = |text: &str| {
+        format!(
+            r#"<Project xmlns="urn:QDA-XML:project:1.0" name="NFC" origin="MAXQDA 2022"><Sources><TextSource guid="a9000000-0000-0000-0000-000000000001" name="Int. 1" {text}{selections}</TextSource></Sources></Project>"#
+        )
+    };
+    let in_file = qde(r#"plainTextPath="internal://int1.txt">"#);
+    let qdpx = zip_of(&[
+        ("project.qde", in_file.as_bytes()),
+        ("sources/int1.txt", decomposed.as_bytes()),
+    ]);
+    let inline = qde(&format!(
+        "><PlainTextContent>{}</PlainTextContent>",
+        decomposed.replace('\r', "&#13;")
+    ));
+    for (name, bytes) in [("nfc.qdpx", qdpx), ("nfc.qde", inline.into_bytes())] {
+        let body = import(&server, Some(&admin), name, bytes, None).await;
+        assert!(body.get("errors").is_none(), "{name}: {body:#}");
+        let report = &body["data"]["importQdpx"];
+        assert_eq!(report["quotations"], 4, "{name}: {report:#}");
+        let study = report["study"]["id"].clone();
+        let stored = interviews_of(&server, &admin, &study).await;
+        assert_eq!(stored[0].2, composed, "{name}: stored in NFC");
+        let texts = |q: Vec<(String, i64, i64, String, Vec<String>)>| {
+            q.into_iter().map(|q| q.3).collect::<Vec<_>>()
+        };
+        let before = quotations(&server, &admin, &study).await;
+        assert_eq!(
+            texts(before.clone()),
+            ["città", "cambiata", "Perché?", "Cos’è"],
+            "{name}"
+        );
+        // The same text sent back as the tool holds it changes nothing: no quotation lost.
+        let (id, version, _) = &stored[0];
+        let edit = server
+            .gql(Some(&admin), "mutation($i: ID!, $v: Int!, $t: String!) { updateInterview(input: {id: $i, version: $v, transcript: $t}) { movedQuotations lostQuotations { text } interview { transcript } } }", json!({"i": id, "v": version, "t": decomposed}))
+            .await;
+        assert!(edit.get("errors").is_none(), "{name}: {edit:#}");
+        let edit = &edit["data"]["updateInterview"];
+        assert_eq!(edit["lostQuotations"], json!([]), "{name}");
+        assert_eq!(edit["movedQuotations"], 0, "{name}");
+        assert_eq!(edit["interview"]["transcript"], composed);
+        assert_eq!(quotations(&server, &admin, &study).await, before, "{name}");
+        assert_eq!(
+            report["warnings"],
+            json!(["source \"Int. 1\": accents written as separate characters were composed (Unicode NFC, as every transcript here); its selections were mapped onto the composed text"]),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn inline_text_with_crlf_keeps_the_vendors_positions() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    // A literal CRLF in the XML, which an XML parser reads as LF; MAXQDA counted it as two.
+    let text = "INT: Sì.\r\nR: Perché?\r\nINT: Là, però…";
+    let (s, e) = vendor_span(text, "Perché");
+    assert_eq!((s, e), (13, 19));
+    let (s2, e2) = vendor_span(text, "Là, però…");
+    let qde = format!(
+        r#"<Project xmlns="urn:QDA-XML:project:1.0" name="CRLF" origin="MAXQDA 2022"><Sources><TextSource guid="a8000000-0000-0000-0000-000000000001" name="Int. 1"><PlainTextContent>{text}</PlainTextContent><PlainTextSelection guid="a8000000-0000-0000-0000-000000000002" startPosition="{s}" endPosition="{e}"/><PlainTextSelection guid="a8000000-0000-0000-0000-000000000003" startPosition="{s2}" endPosition="{e2}"/></TextSource></Sources></Project>"#
+    );
+    assert!(qde.contains("\r\n"));
+    let body = import(&server, Some(&admin), "crlf.qde", qde.into_bytes(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(report["warnings"], json!([]));
+    let study = report["study"]["id"].clone();
+    let got: Vec<String> = quotations(&server, &admin, &study)
+        .await
+        .into_iter()
+        .map(|q| q.3)
+        .collect();
+    assert_eq!(got, ["Perché", "Là, però…"]);
+    assert_eq!(
+        interviews_of(&server, &admin, &study).await[0].2,
+        text.replace("\r\n", "\n")
+    );
+}
+
+#[tokio::test]
+async fn creation_and_modification_dates_come_back_with_the_project() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Date" origin="NVivo 14">
+<Sources><TextSource guid="a7000000-0000-0000-0000-000000000001" name="Int. 1" creationDateTime="2021-03-04T10:15:00Z" modifiedDateTime="2021-05-06T08:00:00+02:00"><PlainTextContent>La città è cambiata, però.</PlainTextContent>
+<PlainTextSelection guid="a7000000-0000-0000-0000-000000000002" startPosition="3" endPosition="8" creationDateTime="2021-03-05T09:30:00Z" modifiedDateTime="2021-03-06T09:30:00Z"><NoteRef targetGUID="a7000000-0000-0000-0000-000000000004"/></PlainTextSelection>
+<PlainTextSelection guid="a7000000-0000-0000-0000-000000000003" startPosition="9" endPosition="10" creationDateTime="ieri"/>
+</TextSource></Sources>
+<Notes><Note guid="a7000000-0000-0000-0000-000000000004" name="n" creationDateTime="2021-03-07T12:00:00"><PlainTextContent>Nota: è così’</PlainTextContent></Note></Notes></Project>"#;
+    let body = import(&server, Some(&admin), "date.qde", qde.into(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(
+        report["warnings"],
+        json!(["selection a7000000-0000-0000-0000-000000000003: creationDateTime \"ieri\" is not a date and time (RFC 3339): the time of the import stands in"])
+    );
+    let study = report["study"]["id"].clone();
+    let q = server
+        .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { text createdAt updatedAt memos { createdAt updatedAt } } } } }", json!({"s": study}))
+        .await;
+    let edges = q["quotations"]["edges"].as_array().unwrap();
+    let dated = edges.iter().find(|e| e["node"]["text"] == "città").unwrap();
+    assert_eq!(dated["node"]["createdAt"], "2021-03-05T09:30:00Z");
+    assert_eq!(dated["node"]["updatedAt"], "2021-03-06T09:30:00Z");
+    assert_eq!(
+        dated["node"]["memos"],
+        json!([{"createdAt": "2021-03-07T12:00:00Z", "updatedAt": "2021-03-07T12:00:00Z"}])
+    );
+    let undated = edges.iter().find(|e| e["node"]["text"] == "è").unwrap();
+    assert!(
+        undated["node"]["createdAt"].as_str().unwrap() > "2025",
+        "{undated}"
+    );
+    let interview = interview::Entity::find()
+        .one(&server.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            interview.created_at.to_rfc3339(),
+            interview.updated_at.to_rfc3339()
+        ),
+        (
+            "2021-03-04T10:15:00+00:00".to_owned(),
+            "2021-05-06T06:00:00+00:00".to_owned()
+        )
+    );
+    // Exported and imported again, the dates stay.
+    let (_, exported) = download(
+        &server,
+        Some(&admin),
+        &format!("/studies/{}/export.qdpx", study.as_str().unwrap()),
+    )
+    .await;
+    let qde = String::from_utf8(unzip(&exported)["project.qde"].clone()).unwrap();
+    assert!(
+        qde.contains(
+            r#"creationDateTime="2021-03-05T09:30:00Z" modifiedDateTime="2021-03-06T09:30:00Z""#
+        ),
+        "{qde}"
+    );
+    let body = import(&server, Some(&admin), "copia.qdpx", exported, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let copy = body["data"]["importQdpx"]["study"]["id"].clone();
+    let q = server
+        .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { text createdAt memos { createdAt } } } } }", json!({"s": copy}))
+        .await;
+    let again = q["quotations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["text"] == "città")
+        .unwrap();
+    assert_eq!(again["node"]["createdAt"], "2021-03-05T09:30:00Z");
+    assert_eq!(
+        again["node"]["memos"],
+        json!([{"createdAt": "2021-03-07T12:00:00Z"}])
+    );
+}
+
+#[tokio::test]
+async fn importing_a_project_twice_into_a_study_is_reported() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Due volte", &["Testo già là."]).await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="p"><Cases><Case guid="a6000000-0000-0000-0000-000000000001" name="Caso"><SourceRef targetGUID="a6000000-0000-0000-0000-000000000002"/></Case></Cases><Sources><TextSource guid="a6000000-0000-0000-0000-000000000002" name="Int. Città"><PlainTextContent>Città è però.</PlainTextContent><PlainTextSelection guid="a6000000-0000-0000-0000-000000000003" startPosition="0" endPosition="5"/></TextSource></Sources></Project>"#;
+    let zip = zip_of(&[("project.qde", qde.as_bytes())]);
+    let first = import(
+        &server,
+        Some(&admin),
+        "p.qdpx",
+        zip.clone(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert!(first.get("errors").is_none(), "{first:#}");
+    assert_eq!(first["data"]["importQdpx"]["warnings"], json!([]));
+    let again = import(&server, Some(&admin), "p.qdpx", zip, Some(&corpus.study)).await;
+    assert!(again.get("errors").is_none(), "{again:#}");
+    assert_eq!(
+        again["data"]["importQdpx"]["warnings"],
+        json!(["source \"Int. Città\": the case \"Caso\" already has an interview labelled \"Int. Città\" (was this project imported before?)"])
+    );
+}
+
+#[tokio::test]
+async fn skipped_values_codings_and_note_targets_are_reported() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Salti">
+<CodeBook><Codes><Code guid="a5000000-0000-0000-0000-000000000001" name="Casa" isCodable="true"/></Codes></CodeBook>
+<Variables><Variable guid="a5000000-0000-0000-0000-000000000002" name="Ruolo" typeOfVariable="Text"/><Variable guid="a5000000-0000-0000-0000-000000000003" typeOfVariable="Text"/></Variables>
+<Sources><TextSource guid="a5000000-0000-0000-0000-000000000004" name="Int. A"><PlainTextContent>La casa è lì, però cara.</PlainTextContent>
+  <PlainTextSelection guid="a5000000-0000-0000-0000-000000000005" startPosition="3" endPosition="7"><Coding guid="a5000000-0000-0000-0000-000000000006"/><Coding guid="a5000000-0000-0000-0000-000000000007"><CodeRef targetGUID="a5000000-0000-0000-0000-000000000001"/></Coding></PlainTextSelection>
+  <PlainTextSelection guid="a5000000-0000-0000-0000-000000000008" startPosition="10" endPosition="99"><NoteRef targetGUID="a5000000-0000-0000-0000-000000000009"/></PlainTextSelection>
+  <VariableValue><VariableRef targetGUID="a5000000-0000-0000-0000-0000000000ff"/><TextValue>assessora</TextValue></VariableValue>
+  <VariableValue><VariableRef targetGUID="a5000000-0000-0000-0000-000000000003"/><TextValue>sindaca</TextValue></VariableValue>
+  <VariableValue><VariableRef targetGUID="a5000000-0000-0000-0000-000000000002"/><TextValue> </TextValue></VariableValue>
+</TextSource></Sources>
+<Notes><Note guid="a5000000-0000-0000-0000-000000000009" name="Nota persa"><PlainTextContent>Perché è cara?</PlainTextContent></Note></Notes></Project>"#;
+    let body = import(&server, Some(&admin), "salti.qde", qde.into(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(report["quotations"], 1);
+    assert_eq!(
+        report["warnings"],
+        json!([
+            "a coding of selection a5000000-0000-0000-0000-000000000005 (\"Int. A\") names no code (no CodeRef): skipped",
+            "a value of source \"Int. A\" is of variable a5000000-0000-0000-0000-0000000000ff, which the project does not declare with a name: skipped",
+            "a value of source \"Int. A\" is of variable a5000000-0000-0000-0000-000000000003, which the project does not declare with a name: skipped",
+            "variable \"Ruolo\" of source \"Int. A\" has no value: skipped",
+            "selection a5000000-0000-0000-0000-000000000008 of \"Int. A\" (10–99) lies outside the text or is empty: skipped",
+            "note \"Nota persa\" was about selection a5000000-0000-0000-0000-000000000008 of \"Int. A\", which was skipped: kept as a memo of the study",
+        ])
+    );
+    let got = quotations(&server, &admin, &report["study"]["id"]).await;
+    assert_eq!(
+        got,
+        vec![(
+            "Int. A".to_owned(),
+            3,
+            7,
+            "casa".to_owned(),
+            vec!["Casa".to_owned()]
+        )]
+    );
+}
+
+#[tokio::test]
+async fn code_names_the_database_takes_for_the_same_are_bad_input() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    // Rust lowercases "İ" to "i̇" (two code points), PostgreSQL's lower() in a UTF-8 locale to
+    // "i": the names differ for the importer's check and clash in the unique index.
+    let db = &server.db.conn;
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT CASE WHEN lower('İstanbul') = lower('Istanbul') THEN 1 ELSE 0 END AS same",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let same: i32 = row.try_get("", "same").unwrap();
+    let qdc = r#"<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="a4000000-0000-0000-0000-000000000001" name="İstanbul" isCodable="true"/><Code guid="a4000000-0000-0000-0000-000000000002" name="Istanbul" isCodable="true"/></Codes></CodeBook>"#;
+    let before = row_counts(&server).await;
+    let body = import(&server, Some(&admin), "città.qdc", qdc.into(), None).await;
+    if same == 1 {
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("code \"Istanbul\" clashes with another code at the same level"),
+            "{message}"
+        );
+        assert_eq!(row_counts(&server).await, before, "nothing written");
+    } else {
+        assert!(body.get("errors").is_none(), "{body:#}");
+        assert_eq!(body["data"]["importQdpx"]["codes"], 2);
+    }
+}
+
+#[tokio::test]
+async fn colons_in_archive_names_are_characters_not_drives() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Mac"><Sources><TextSource guid="a3000000-0000-0000-0000-000000000001" name="Int. 10:30" plainTextPath="internal://Intervista 10:30.txt"><PlainTextSelection guid="a3000000-0000-0000-0000-000000000002" startPosition="0" endPosition="5"/></TextSource><AudioSource guid="a3000000-0000-0000-0000-000000000003" name="Registrazione" path="internal://Intervista 10:30.m4a"/></Sources></Project>"#;
+    let zip = zip_of(&[
+        ("project.qde", qde.as_bytes()),
+        ("sources/Intervista 10:30.txt", "Città è però.".as_bytes()),
+        ("sources/Intervista 10:30.m4a", b"\0\0\0 ftypM4A "),
+    ]);
+    let body = import(&server, Some(&admin), "mac.qdpx", zip, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let got = quotations(&server, &admin, &body["data"]["importQdpx"]["study"]["id"]).await;
+    assert_eq!(
+        got,
+        vec![("Int. 10:30".to_owned(), 0, 5, "Città".to_owned(), vec![])]
+    );
+    // A drive letter still points outside.
+    let evil = zip_of(&[("project.qde", qde.as_bytes()), ("C:/evil.txt", b"x")]);
+    let body = import(&server, Some(&admin), "evil.qdpx", evil, None).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("outside the archive"));
 }

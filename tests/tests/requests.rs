@@ -177,3 +177,108 @@ async fn a_variable_default_holding_nul_is_refused() {
         .await;
     assert_eq!(codebook["node"]["codebook"], json!([]), "nothing written");
 }
+
+/// Only the operation that runs decides whether a token is needed: an anonymous client may
+/// run the query of a document that also holds a mutation, never the mutation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_request_is_refused_only_when_the_selected_operation_is_a_mutation() {
+    let server = TestServer::empty().await;
+    let document = "query Leggi { __typename }
+                    mutation Scrivi { createStudy(input: {title: \"Città è nostra\"}) { id } }";
+    let send = |operation: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", server.url))
+            .json(&json!({"query": document, "operationName": operation}))
+            .send()
+    };
+    let read: serde_json::Value = send("Leggi").await.unwrap().json().await.unwrap();
+    assert!(read.get("errors").is_none(), "{read:#}");
+    assert!(read["data"]["__typename"].is_string(), "{read:#}");
+    let write: serde_json::Value = send("Scrivi").await.unwrap().json().await.unwrap();
+    assert_eq!(error_code(&write), "UNAUTHENTICATED", "{write:#}");
+    // Two operations and none named: the server cannot tell which runs, and runs neither.
+    let unnamed: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/graphql", server.url))
+        .json(&json!({"query": document}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(unnamed["errors"].is_array(), "{unnamed:#}");
+    let admin = server.admin().await;
+    let studies = server
+        .ok(Some(&admin), "{ studies { totalCount } }", json!({}))
+        .await;
+    assert_eq!(studies["studies"]["totalCount"], 0, "nothing written");
+}
+
+/// A page of `first: 0` asks for counts alone and has no `endCursor`: it must not say there is
+/// a next page, or a client following `hasNextPage` with `after: endCursor` starts over from
+/// the first page forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_page_of_search_or_concordance_has_no_next_page() {
+    let server = TestServer::demo().await;
+    let got = server
+        .ok(
+            None,
+            "{ search(query: \"comunità\", first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } }
+               concordance(term: \"comunità\", first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }",
+            json!({}),
+        )
+        .await;
+    for list in ["search", "concordance"] {
+        let page = &got[list];
+        assert!(page["totalCount"].as_i64().unwrap() > 0, "{got:#}");
+        assert_eq!(page["edges"], json!([]), "{list}");
+        assert_eq!(
+            page["pageInfo"],
+            json!({"hasNextPage": false, "endCursor": null}),
+            "{list}"
+        );
+    }
+    // A page with hits still says whether more follow.
+    let one = server
+        .ok(
+            None,
+            "{ search(query: \"comunità\", first: 1) { pageInfo { hasNextPage endCursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(one["search"]["pageInfo"]["hasNextPage"], true, "{one:#}");
+}
+
+/// Ambito codes of a search filter that name no ambito are refused, named: left out, they
+/// would narrow the search to the others (or to nothing) and pass for fewer hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ambito_codes_in_a_search_filter_are_refused_by_name() {
+    let server = TestServer::demo().await;
+    let query = "query($f: SearchFilter) { search(query: \"comunità\", filter: $f) { totalCount facets { ambiti { value count } } } }";
+    let all = server.ok(None, query, json!({"f": null})).await;
+    let ambito = all["search"]["facets"]["ambiti"][0].clone();
+    assert!(ambito["value"].is_string(), "{all:#}");
+    let known = server
+        .ok(
+            None,
+            query,
+            json!({"f": {"ambitoCodes": [ambito["value"]]}}),
+        )
+        .await;
+    assert_eq!(known["search"]["totalCount"], ambito["count"]);
+    for codes in [json!(["XX"]), json!([ambito["value"], "TYPO", "Città"])] {
+        let refused = server
+            .gql(None, query, json!({"f": {"ambitoCodes": codes}}))
+            .await;
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused:#}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        for code in codes.as_array().unwrap() {
+            let code = code.as_str().unwrap();
+            assert_eq!(
+                message.contains(&format!("\"{code}\"")),
+                code != ambito["value"],
+                "{code} in {message}"
+            );
+        }
+    }
+}

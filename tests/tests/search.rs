@@ -1366,3 +1366,245 @@ async fn scores_do_not_depend_on_studies_the_caller_cannot_read() {
     assert_eq!(everyone["totalCount"], 9);
     assert!(everyone["edges"][0]["node"]["score"].as_f64().unwrap() > 0.0);
 }
+
+/// The (form, count) pairs of `matchedForms`.
+fn matched(r: &Value) -> Vec<(String, i64)> {
+    r["matchedForms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["form"].as_str().unwrap().to_owned(),
+                f["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// In LEMMA mode stop words are left out before lemmatising, so "sono" and "fanno" are
+/// never found as forms of essere or fare. They used to be listed in `matchedForms` (counted
+/// in every hit saying "sono"), and a left-out form rewrote the word into the forms left,
+/// these included: `essere -form:esserci` found every "sono", `fare -form:farlo` "fanno".
+#[tokio::test]
+async fn stop_words_are_no_forms_of_a_lemma() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: Sono arrivati tardi e la casa è pronta.",
+            "R: Loro fanno sempre così, e non cambia niente.",
+            "R: Esserci sempre, per loro, conta.",
+            "R: Bisogna fare presto e bene, in città.",
+            "R: Essere presenti conta, sono d’accordo.",
+            "R: Farlo insieme è più facile.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    let run = |q: &'static str, m: &'static str| {
+        let server = &server;
+        async move {
+            let r = server.ok(t, WITH_FORMS, json!({"q": q, "m": m})).await["search"].clone();
+            let mut forms = matched(&r);
+            forms.sort();
+            (r, forms)
+        }
+    };
+    let pairs = |w: &[(&str, i64)]| -> Vec<(String, i64)> {
+        w.iter().map(|(f, n)| (f.to_string(), *n)).collect()
+    };
+    let (r, forms) = run("essere", "LEMMA").await;
+    assert_eq!(r["totalCount"], 2, "{r:#}");
+    assert_eq!(forms, pairs(&[("esserci", 1), ("essere", 1)]));
+    let (r, forms) = run("essere -form:esserci", "LEMMA").await;
+    assert_eq!(r["totalCount"], 1, "{r:#}");
+    assert_eq!(highlighted(&r), ["essere"]);
+    assert_eq!(forms, pairs(&[("essere", 1)]));
+    let (r, forms) = run("fare -form:farlo", "LEMMA").await;
+    assert_eq!(r["totalCount"], 1, "{r:#}");
+    assert_eq!(highlighted(&r), ["fare"]);
+    assert_eq!(forms, pairs(&[("fare", 1)]));
+    // In EXACT mode the stop words are words like any other.
+    let (_, forms) = run("e", "EXACT").await;
+    assert_eq!(forms, pairs(&[("e", 3), ("è", 2)]));
+}
+
+/// `matchedForms` counts every form before keeping the most frequent: it used to keep the
+/// first 200 found and count those, so a prefix's expansions filled the list, the other
+/// words' forms were never counted, and the list depended on the order of the words.
+#[tokio::test]
+async fn matched_forms_count_every_form_before_cutting() {
+    let server = TestServer::empty().await;
+    // Three interviews of one passage each (a passage is at most 2,000 characters).
+    let many: Vec<String> = (0..250).map(|n| format!("progettazione{n:03}")).collect();
+    let mut texts: Vec<String> = many
+        .chunks(84)
+        .map(|words| format!("R: La casa della città: {}.", words.join(" ")))
+        .collect();
+    texts.push("R: Le case popolari e la progettazione000, i progetti partecipati.".into());
+    texts.push("R: Una casa, però senza progetti.".into());
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (token, _s, _c, _ids) = corpus(&server, &texts).await;
+    let t = Some(token.as_str());
+    let mut lists = Vec::new();
+    for q in ["progett* casa", "casa progett*"] {
+        let r = server.ok(t, WITH_FORMS, json!({"q": q})).await["search"].clone();
+        assert_eq!(r["totalCount"], 5, "{q}");
+        let forms = matched(&r);
+        assert_eq!(forms.len(), 200, "{q}");
+        for want in [
+            ("casa", 4),
+            ("case", 1),
+            ("progettazione000", 2),
+            ("progetti", 2),
+        ] {
+            assert!(
+                forms.contains(&(want.0.to_owned(), want.1)),
+                "{q}: {want:?} not in {:?}",
+                &forms[..6]
+            );
+        }
+        assert!(forms.windows(2).all(|w| w[0].1 >= w[1].1), "{q}");
+        lists.push(forms);
+    }
+    assert_eq!(lists[0], lists[1]);
+}
+
+/// A phrase with slop matches its words in either order, as tantivy matches it: such a
+/// hit used to have no highlight (its snippet fell back to the passage's start) and the
+/// concordance left it out, so that it counted fewer lines than search highlighted.
+#[tokio::test]
+async fn a_sloppy_phrase_in_reverse_order_is_highlighted_and_in_the_concordance() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: La casa popolare è lontana dal centro.",
+            "R: Popolare casa? Così dicono in città, però.",
+            "R: Una casa, poi la vita popolare di quartiere.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    const KWIC: &str = "query($t: String!) { concordance(term: $t, first: 100) { totalCount edges { node { keyword } } } }";
+    for (q, n, words) in [
+        (
+            "\"casa popolare\"~2",
+            2,
+            &["casa popolare", "popolare casa"][..],
+        ),
+        (
+            "\"casa popolare\"~3",
+            3,
+            &[
+                "casa popolare",
+                "popolare casa",
+                "casa, poi la vita popolare",
+            ],
+        ),
+    ] {
+        let r = search(&server, t, q, json!({})).await;
+        assert_eq!(r["totalCount"], n, "{q}");
+        let mut found = highlighted(&r);
+        found.sort();
+        let mut want: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        want.sort();
+        assert_eq!(found, want, "{q}");
+        for e in r["edges"].as_array().unwrap() {
+            let snippet = e["node"]["snippet"].as_str().unwrap().to_lowercase();
+            assert!(snippet.contains("casa"), "{q}: {snippet}");
+        }
+        let kwic = server.ok(t, KWIC, json!({"t": q})).await["concordance"].clone();
+        assert_eq!(kwic["totalCount"], n, "{q}: {kwic:#}");
+        let mut lines: Vec<String> = kwic["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["keyword"].as_str().unwrap().to_lowercase())
+            .collect();
+        lines.sort();
+        assert_eq!(lines, want, "{q}");
+    }
+}
+
+/// A typo-tolerant elided or hyphenated word: its article drops (`l` one edit away matched
+/// and highlighted every short word, and `dell’assistente` needed a word like "del"), and
+/// its parts stay together (they were each required anywhere in the passage).
+#[tokio::test]
+async fn typo_tolerant_elided_and_hyphenated_words_stay_one_word() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: L’anziano vive da solo, e la figlia è lontana.",
+            "R: L’assistente sociale è arrivata tardi.",
+            "R: La progettazione del comune: co-working e altro.",
+            "R: La co-progettazione è partita; le co-progettazioni pure.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    let fuzzy = json!({"fuzzy": true});
+    for (q, words) in [
+        ("l’anziano", &["anziano"][..]),
+        ("dell’assistente", &["assistente"]),
+        (
+            "co-progettazione",
+            &["co-progettazione", "co-progettazioni"],
+        ),
+    ] {
+        let r = search(&server, t, q, fuzzy.clone()).await;
+        assert_eq!(r["totalCount"], 1, "{q}: {r:#}");
+        assert_eq!(highlighted(&r), words, "{q}");
+    }
+}
+
+/// Lucene's syntax where this language has none is a BAD_QUERY that says what to write,
+/// never silently misread: `*` inside quotes was dropped, `casa~1` searched the phrase
+/// "casa 1", and `~2` after a space the word "2". A left-out form of several words
+/// (`co-progettazione`) is refused too: each of its words was left out on its own, so that
+/// "progettazione" itself was.
+#[tokio::test]
+async fn lucene_marks_and_compound_forms_are_bad_queries() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: La progettazione è lenta; la co-progettazione è partita.",
+            "R: L’anziana è sola, l’anziano no.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    for (q, says) in [
+        ("\"casa popolar*\"", "quotes"),
+        ("casa~", "fuzzy: true"),
+        ("casa~1", "fuzzy: true"),
+        ("\"casa popolare\" ~2", "\"casa popolare\"~2"),
+        (
+            "progettazione -form:co-progettazione",
+            "-\"co-progettazione\"",
+        ),
+    ] {
+        let r = server.gql(t, SEARCH, json!({"q": q})).await;
+        assert_eq!(error_code(&r), "BAD_QUERY", "{q}: {r}");
+        let message = r["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{q}: {message}");
+    }
+    let r = server
+        .gql(
+            t,
+            WITH_FORMS,
+            json!({"q": "progettazione", "x": ["co-progettazione"]}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "BAD_QUERY", "{r}");
+    // An elided article before a form drops: the form is the word.
+    let r = server
+        .ok(t, WITH_FORMS, json!({"q": "anziano", "x": ["l’anziana"]}))
+        .await["search"]
+        .clone();
+    assert_eq!(r["totalCount"], 1);
+    assert_eq!(highlighted(&r), ["anziano"]);
+}

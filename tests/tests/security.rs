@@ -1019,3 +1019,44 @@ async fn users_resolve_only_where_readable_data_shows_them() {
         "{met:?}"
     );
 }
+
+/// `quaderno token create --role admin --study N`: admin is a role over every study, so a
+/// study given with it is refused rather than ignored, and nothing is written (no user, no
+/// token, no audit row naming that study).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_token_for_one_study_is_refused_and_nothing_is_written() {
+    let server = TestServer::empty().await;
+    for study in [1, 424_242] {
+        let refused =
+            api::auth::create_token_for(&server.db.conn, "Niccolò", "admin", Some(study), None)
+                .await;
+        match refused {
+            Err(api::ServiceError::BadInput(m)) => assert!(m.contains("--study"), "{m}"),
+            other => panic!("study {study}: {other:?}"),
+        }
+    }
+    let db = &server.db.conn;
+    assert_eq!(
+        api_entities::app_user::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        api_entities::api_token::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        api_entities::audit_log::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        0
+    );
+    // Without a study, or a study role with one, tokens are made as before.
+    server.token("Niccolò", "admin", None).await;
+}

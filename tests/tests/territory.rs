@@ -43,10 +43,8 @@ async fn ambito_membership_follows_the_date_asked() {
         enti(&server, "39", "2023-06-01").await.unwrap(),
         ["IN.RE.TE."]
     );
-    assert_eq!(
-        enti(&server, "38", "2022-06-01").await.unwrap(),
-        Vec::<String>::new()
-    );
+    // 38 was created in 2023: in 2022 there was no such ambito, not an empty one.
+    assert!(enti(&server, "38", "2022-06-01").await.is_none());
     // Ambito 12 lost CISAS Castelletto Ticino to the new ambito 36 and stayed pluri-ente.
     assert_eq!(enti(&server, "12", "2022-06-01").await.unwrap().len(), 3);
     let twelve_2023 = enti(&server, "12", "2023-06-01").await.unwrap();
@@ -200,4 +198,129 @@ async fn successions_show_each_side_on_the_day_of_the_change() {
         "{data}"
     );
     assert_eq!(data["before"]["enti"].as_array().unwrap().len(), 3);
+}
+
+/// `ambito(code:, at:)` answers for the ambiti that `ambiti(at:)` lists on that date and no
+/// others: one created later, or ended before, is null then rather than an ambito with no
+/// enti. Without `at` the code alone finds it.
+#[tokio::test]
+async fn an_ambito_asked_on_a_date_outside_its_period_is_null() {
+    let server = TestServer::demo().await;
+    api::service::territory::create_ambito(
+        &server.db.conn,
+        "41",
+        "Alto Canavese – l’ambito di Cuorgnè",
+        Some("2016-01-01".parse().unwrap()),
+        Some("2023-01-01".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let data = server
+        .ok(
+            None,
+            r#"{
+              early38: ambito(code: "38", at: "2010-01-01") { code enti { acronym } }
+              late38: ambito(code: "38", at: "2023-06-01") { code enti { acronym } }
+              undated38: ambito(code: "38") { code validFrom }
+              y2022: ambito(code: "24", at: "2022-06-01") { name enti { acronym } }
+              y2023: ambito(code: "24", at: "2023-06-01") { enti { acronym } }
+              open41: ambito(code: "41", at: "2022-12-31") { name validUntil }
+              ended41: ambito(code: "41", at: "2023-01-01") { name }
+              undated41: ambito(code: "41") { name }
+              list2010: ambiti(at: "2010-01-01", first: 100) { edges { node { code } } }
+              list2022: ambiti(at: "2022-06-01", first: 100) { edges { node { code } } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert!(data["early38"].is_null(), "{data}");
+    assert_eq!(data["late38"]["code"], "38", "{data}");
+    assert_eq!(data["late38"]["enti"][0]["acronym"], "C.I.S.S.A.C.");
+    assert_eq!(data["undated38"]["validFrom"], "2023-01-01");
+    assert_eq!(data["y2022"]["name"], "Cuorgnè/Caluso/Ivrea");
+    assert_eq!(data["y2022"]["enti"].as_array().unwrap().len(), 3);
+    assert_eq!(data["y2023"]["enti"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        data["open41"]["name"],
+        "Alto Canavese – l’ambito di Cuorgnè"
+    );
+    assert_eq!(data["open41"]["validUntil"], "2023-01-01");
+    assert!(data["ended41"].is_null(), "{data}");
+    assert!(data["undated41"]["name"].is_string(), "{data}");
+    // On each date, the single ambito answers exactly for the codes the list holds.
+    for (date, list) in [("2010-01-01", "list2010"), ("2022-06-01", "list2022")] {
+        let listed: Vec<&str> = data[list]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["code"].as_str().unwrap())
+            .collect();
+        for code in ["1", "24", "33", "38", "41"] {
+            let one = server
+                .ok(
+                    None,
+                    "query($c: String!, $at: Date) { ambito(code: $c, at: $at) { code } }",
+                    json!({"c": code, "at": date}),
+                )
+                .await;
+            assert_eq!(
+                !one["ambito"].is_null(),
+                listed.contains(&code),
+                "ambito {code} on {date}: {one}"
+            );
+        }
+    }
+}
+
+/// An ambito's name is dated like its enti: ambito 24 was "Cuorgnè/Caluso/Ivrea" until the
+/// 2023 split and is Cuorgnè alone since, so a list of 2023 no longer shows the old name
+/// beside "Caluso" and "Ivrea".
+#[tokio::test]
+async fn an_ambito_is_named_as_it_was_on_the_date_asked() {
+    let server = TestServer::demo().await;
+    let data = server
+        .ok(
+            None,
+            r#"{
+              y2022: ambito(code: "24", at: "2022-06-01") { name successors { code name } }
+              y2023: ambito(code: "24", at: "2023-06-01") { name predecessors { code name } }
+              today: ambito(code: "24") { name names { name validFrom validUntil } }
+              list2023: ambiti(at: "2023-06-01", first: 100) { edges { node { code name } } }
+              caluso: ambito(code: "38") { names { name validFrom validUntil } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["y2022"]["name"], "Cuorgnè/Caluso/Ivrea", "{data}");
+    // Successors are seen on the day of the split, predecessors the day before.
+    let successors = data["y2022"]["successors"].as_array().unwrap();
+    let itself = successors.iter().find(|a| a["code"] == "24").unwrap();
+    assert_eq!(itself["name"], "Cuorgnè", "{data}");
+    let predecessors = data["y2023"]["predecessors"].as_array().unwrap();
+    assert_eq!(predecessors[0]["name"], "Cuorgnè/Caluso/Ivrea", "{data}");
+    assert_eq!(data["y2023"]["name"], "Cuorgnè");
+    assert_eq!(data["today"]["name"], "Cuorgnè");
+    assert_eq!(
+        data["today"]["names"],
+        json!([
+            {"name": "Cuorgnè/Caluso/Ivrea", "validFrom": "2016-01-01", "validUntil": "2023-01-01"},
+            {"name": "Cuorgnè", "validFrom": "2023-01-01", "validUntil": null}
+        ])
+    );
+    let names_2023: Vec<&str> = data["list2023"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap())
+        .collect();
+    assert!(names_2023.contains(&"Cuorgnè"), "{names_2023:?}");
+    assert!(
+        !names_2023.contains(&"Cuorgnè/Caluso/Ivrea"),
+        "{names_2023:?}"
+    );
+    // An ambito never renamed has its one name over its whole period.
+    assert_eq!(
+        data["caluso"]["names"],
+        json!([{"name": "Caluso", "validFrom": "2023-01-01", "validUntil": null}])
+    );
 }

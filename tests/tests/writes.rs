@@ -726,3 +726,39 @@ async fn typed_in_transcripts_are_normalised_like_imported_ones() {
     assert_eq!(edit["movedQuotations"], 0, "{edited}");
     assert_eq!(edit["lostQuotations"], json!([]), "{edited}");
 }
+
+/// A study's year is a plausible one, and its authors and research questions are not blank:
+/// a typo would otherwise sort and filter as a real year, or show as an empty author.
+#[tokio::test]
+async fn a_study_needs_a_plausible_year_and_no_blank_authors_or_questions() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let create = "mutation($a: [String!], $y: Int, $q: [String!]) { createStudy(input: {title: \"Città\", authors: $a, year: $y, researchQuestions: $q}) { authors year researchQuestions } }";
+    for (vars, named) in [
+        (json!({"y": -5}), "year"),
+        (json!({"y": 20025}), "year"),
+        (json!({"y": 0}), "year"),
+        (json!({"a": ["", "  "]}), "authors[0]"),
+        (json!({"a": ["L. Mazzù", "\t "]}), "authors[1]"),
+        (json!({"q": [" "]}), "researchQuestions[0]"),
+    ] {
+        let r = server.gql(Some(&admin), create, vars.clone()).await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{vars}: {r}");
+        assert!(r.to_string().contains(named), "{vars}: {r}");
+    }
+    let studies = server
+        .ok(Some(&admin), "{ studies { totalCount } }", json!({}))
+        .await;
+    assert_eq!(studies["studies"]["totalCount"], 0, "nothing written");
+    let made = server
+        .ok(
+            Some(&admin),
+            create,
+            json!({"a": ["  L. Mazzù ", "N. D’Angelo"], "y": 2021, "q": [" Perché è cambiato? "]}),
+        )
+        .await;
+    assert_eq!(
+        made["createStudy"],
+        json!({"authors": ["L. Mazzù", "N. D’Angelo"], "year": 2021, "researchQuestions": ["Perché è cambiato?"]})
+    );
+}

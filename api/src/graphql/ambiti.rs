@@ -1,6 +1,6 @@
 //! Territory: ambiti territoriali, enti gestori and comuni, with time-bounded membership.
 
-use async_graphql::{Context, Enum, Object, ID};
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 use entities::{ambito, ambito_succession, comune, ente_gestore};
 use sea_orm::sea_query::Condition;
@@ -12,7 +12,7 @@ use super::projects::Project;
 use super::scalars::Date;
 use super::studies::Case;
 use super::{connection, page_request, rc, today, Conn};
-use crate::service::page;
+use crate::service::{page, territory};
 
 /// An ambito, seen on a date: nested `enti` default to that date.
 #[derive(Clone)]
@@ -55,8 +55,37 @@ impl Ambito {
     async fn code(&self) -> &str {
         &self.model.code
     }
-    async fn name(&self) -> &str {
-        &self.model.name
+    /// Its name on the date it was asked for (ambito 24 was "Cuorgnè/Caluso/Ivrea" until
+    /// the 2023 split, "Cuorgnè" since).
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let names = all(&rc(ctx).loaders.names_of_ambito, self.model.id).await?;
+        Ok(territory::name_on(&self.model, &names, self.at).to_owned())
+    }
+    /// Every name it went by, the current one last (its period open or ending with the
+    /// ambito).
+    async fn names(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AmbitoName>> {
+        let mut earlier = all(&rc(ctx).loaders.names_of_ambito, self.model.id).await?;
+        // Undated first, as SQLite orders NULLs (PostgreSQL puts them last).
+        earlier.sort_by_key(|n| n.valid_from);
+        let current_from = earlier
+            .iter()
+            .filter_map(|n| n.valid_until)
+            .max()
+            .or(self.model.valid_from);
+        let mut out: Vec<AmbitoName> = earlier
+            .into_iter()
+            .map(|n| AmbitoName {
+                name: n.name,
+                valid_from: n.valid_from.map(Date),
+                valid_until: n.valid_until.map(Date),
+            })
+            .collect();
+        out.push(AmbitoName {
+            name: self.model.name.clone(),
+            valid_from: current_from.map(Date),
+            valid_until: self.model.valid_until.map(Date),
+        });
+        Ok(out)
     }
     async fn valid_from(&self) -> Option<Date> {
         self.model.valid_from.map(Date)
@@ -112,6 +141,14 @@ impl Ambito {
         }
         Ok(out)
     }
+}
+
+/// A name an ambito went by, over [validFrom, validUntil).
+#[derive(SimpleObject)]
+pub struct AmbitoName {
+    pub name: String,
+    pub valid_from: Option<Date>,
+    pub valid_until: Option<Date>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -264,15 +301,17 @@ impl TerritoryQuery {
         ))
     }
 
+    /// The ambito with that code; with `at`, null unless it existed on that date (as
+    /// `ambiti(at:)` lists it). Its `enti` default to `at`, else today.
     async fn ambito(
         &self,
         ctx: &Context<'_>,
         code: String,
         at: Option<Date>,
     ) -> async_graphql::Result<Option<Ambito>> {
-        let at = at.map_or_else(today, |d| d.0);
-        let found = crate::service::territory::ambito_by_code(&rc(ctx).db, &code).await?;
-        Ok(found.map(|m| Ambito::new(m, at)))
+        let asked = at.map(|d| d.0);
+        let found = territory::ambito_on(&rc(ctx).db, &code, asked).await?;
+        Ok(found.map(|m| Ambito::new(m, asked.unwrap_or_else(today))))
     }
 
     /// Enti gestori; with `at`, only those that belonged to an ambito on that date.
@@ -286,7 +325,7 @@ impl TerritoryQuery {
         let db = &rc(ctx).db;
         let mut select = ente_gestore::Entity::find();
         if let Some(Date(at)) = at {
-            let members = crate::service::territory::enti_ids_on(db, at).await?;
+            let members = territory::enti_ids_on(db, at).await?;
             select = select.filter(ente_gestore::Column::Id.is_in(members));
         }
         let at = at.map_or_else(today, |d| d.0);

@@ -118,7 +118,7 @@ async fn coding(
     let asked = code_ids
         .map(|ids| decode_all(&ids, Kind::Code))
         .transpose()?;
-    let codes = coding.codes_or_all(asked);
+    let codes = coding.codes_or_all(asked)?;
     let models = coding.codes.iter().map(|c| (c.id, c.clone())).collect();
     Ok((coding, codes, models))
 }
@@ -139,7 +139,9 @@ pub struct AnalysisQuery;
 #[Object]
 impl AnalysisQuery {
     /// Quotations, interviews and cases per code (descendants included), for the whole
-    /// study or per case or ambito.
+    /// study or per case or ambito: one row per code and group, for every case of the study
+    /// (or every ambito of its cases), with quotations or not. `codeIds` not in the study's
+    /// codebook are NOT_FOUND; a code asked twice gets its rows once.
     async fn code_frequencies(
         &self,
         ctx: &Context<'_>,
@@ -167,7 +169,7 @@ impl AnalysisQuery {
     }
 
     /// Pairs of codes (descendants included) that occur together; pairs that never do are
-    /// left out.
+    /// left out, and so are a code and its ancestor, which occur together by construction.
     async fn code_cooccurrence(
         &self,
         ctx: &Context<'_>,
@@ -186,7 +188,8 @@ impl AnalysisQuery {
             .collect())
     }
 
-    /// One cell per code and case, with the quotations behind it.
+    /// One cell per code and case, with the quotations behind it. `codeIds` are read as in
+    /// `codeFrequencies`.
     async fn code_case_matrix(
         &self,
         ctx: &Context<'_>,

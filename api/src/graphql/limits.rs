@@ -24,8 +24,9 @@ use std::sync::OnceLock;
 use std::task::Poll;
 
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, Field, FragmentDefinition, OperationType, Selection,
-    SelectionSet, Type, TypeKind, TypeSystemDefinition,
+    BaseType, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
+    OperationDefinition, OperationType, Selection, SelectionSet, Type, TypeKind,
+    TypeSystemDefinition,
 };
 use async_graphql::{Context, ErrorExtensionValues, Name, Request, ServerError, Value, Variables};
 
@@ -480,15 +481,23 @@ fn check_document(
     variables: &Variables,
     caller: &Caller,
 ) -> Result<(), ServerError> {
+    let operation_name = request.operation_name.clone();
     let Ok(doc) = request.parsed_query() else {
         return Ok(());
     };
     check(doc, variables).map_err(|m| refusal(m, "BAD_USER_INPUT"))?;
-    // Every write needs a token: refuse anonymous mutations before anything runs.
-    let mutation = doc
-        .operations
-        .iter()
-        .any(|(_, op)| op.node.ty == OperationType::Mutation);
+    // Every write needs a token: refuse anonymous mutations before anything runs. Only the
+    // operation that will run counts: a document may hold a mutation beside the query an
+    // anonymous client selects.
+    let mutation = match selected_operation(doc, operation_name.as_deref()) {
+        Some(op) => op.ty == OperationType::Mutation,
+        // The executor refuses the request without running anything; refused here alike
+        // if it holds a mutation, should it ever pick one.
+        None => doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Mutation),
+    };
     if mutation && caller.user.is_none() {
         return Err(refusal(
             "authentication required: send `Authorization: Bearer <token>`".into(),
@@ -496,6 +505,22 @@ fn check_document(
         ));
     }
     Ok(())
+}
+
+/// The operation the executor will run, chosen as async-graphql chooses it: the one named
+/// by `operationName`, or the document's only operation.
+fn selected_operation<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), None) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        _ => None,
+    }
 }
 
 /// The list items a request has asked for so far (see `MAX_PAGE_ITEMS`). Every resolver

@@ -12,6 +12,7 @@ use super::ids::{decode, encode, Kind};
 use super::loaders::one;
 use super::quotations::Quotation;
 use super::{rc, RequestCtx};
+use crate::error::ServiceError;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ChangeKind {
@@ -118,9 +119,11 @@ pub struct Subscription;
 impl Subscription {
     /// Every change to the quotations of a study, as it happens, to callers who may read the
     /// study: those of quotation mutations, of transcript edits (moved: UPDATED, lost:
-    /// DELETED) and of imports into the study (CREATED). A write that changes more than 100
+    /// DELETED), of code renames, recolours, moves and merges (UPDATED: the quotations under
+    /// the code) and of imports into the study (CREATED). A write that changes more than 100
     /// quotations at once, or a subscriber that falls more than 1,024 changes (of any study)
-    /// behind, ends the subscription with UNAVAILABLE: subscribe again and reload.
+    /// behind, ends the subscription with UNAVAILABLE: subscribe again and reload. A study
+    /// the caller may no longer read (made private since) ends it with FORBIDDEN.
     async fn quotation_changed(
         &self,
         ctx: &Context<'_>,
@@ -157,16 +160,28 @@ impl Subscription {
                         };
                         // The study is checked again before each event: one made private since
                         // (or deleted) ends the subscription rather than streaming on to a caller
-                        // who may no longer read it.
-                        crate::service::studies::readable_study(&db, &caller, study.id)
+                        // who may no longer read it, with a reason as every other ending has.
+                        return match crate::service::studies::readable_study(&db, &caller, study.id)
                             .await
-                            .ok()?;
-                        return Some((Ok(change), Some(receiver)));
+                        {
+                            Ok(_) => Some((Ok(change), Some(receiver))),
+                            Err(ServiceError::NotFound(_)) => Some((Err(unreadable()), None)),
+                            Err(e) => Some((Err(e.into()), None)),
+                        };
                     }
                 }
             },
         ))
     }
+}
+
+/// The end of a subscription to a study the caller may no longer read (made private, or
+/// deleted): FORBIDDEN, as for a caller whose role changed.
+fn unreadable() -> async_graphql::Error {
+    super::error::coded(
+        "you may no longer read this study: the subscription has ended",
+        "FORBIDDEN",
+    )
 }
 
 /// The end of a subscription after a write that changed too many quotations to send each.

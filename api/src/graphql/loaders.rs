@@ -406,6 +406,8 @@ pub struct Loaders {
     /// Successions into an ambito, and out of it.
     pub predecessors: Dl<ByColumn<ambito_succession::Entity>>,
     pub successors: Dl<ByColumn<ambito_succession::Entity>>,
+    /// Names an ambito went by before (or apart from) its own, by period.
+    pub names_of_ambito: Dl<ByColumn<ambito_name::Entity>>,
     pub cases_of_ambito: Dl<Linked<case_ambito::Entity, study_case::Entity>>,
     pub comuni_of_ente: Dl<ByColumn<comune::Entity>>,
     pub projects_led_by: Dl<ByColumn<project::Entity>>,
@@ -467,6 +469,7 @@ impl Loaders {
             ambiti_of_ente_at,
             predecessors,
             successors,
+            names_of_ambito,
             cases_of_ambito,
             comuni_of_ente,
             projects_led_by,
@@ -522,6 +525,11 @@ impl Loaders {
             }),
             predecessors: by(db, S::SuccessorId, vec![S::PredecessorId]),
             successors: by(db, S::PredecessorId, vec![S::SuccessorId]),
+            names_of_ambito: by(
+                db,
+                ambito_name::Column::AmbitoId,
+                vec![ambito_name::Column::ValidFrom],
+            ),
             cases_of_ambito: linked(
                 db,
                 case_ambito::Column::AmbitoId,

@@ -1,6 +1,6 @@
 //! Coded quotations: spans of a transcript tagged with codes by a coder.
 
-use async_graphql::{Context, Enum, InputObject, Object, ID};
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use entities::quotation;
@@ -13,7 +13,7 @@ use super::live::{publish, ChangeKind};
 use super::loaders::{all, one};
 use super::scalars::DateTime;
 use super::users::User;
-use super::{rc, Conn};
+use super::{patch, rc, Conn};
 use crate::service::page::{KeyedRequest, Page};
 use crate::service::quotations::{self as service, QuotationKey};
 
@@ -187,6 +187,7 @@ pub struct CreateQuotationInput {
     pub start: i32,
     pub end: i32,
     pub code_ids: Vec<ID>,
+    /// A note on the quotation; blank text is no note.
     pub memo: Option<String>,
 }
 
@@ -198,7 +199,8 @@ pub struct UpdateQuotationInput {
     pub start: Option<i32>,
     pub end: Option<i32>,
     pub code_ids: Option<Vec<ID>>,
-    pub memo: Option<String>,
+    /// Absent leaves the memo as it is; null or blank text clears it.
+    pub memo: MaybeUndefined<String>,
 }
 
 #[derive(Default)]
@@ -248,7 +250,7 @@ impl QuotationMutation {
                     .as_deref()
                     .map(|ids| decode_all(ids, Kind::Code))
                     .transpose()?,
-                memo: input.memo,
+                memo: patch(input.memo),
             },
         )
         .await?;

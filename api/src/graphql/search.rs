@@ -320,11 +320,21 @@ async fn index_filter(
     let ambito_ids = match f.ambito_codes {
         None => None,
         Some(codes) => {
+            // A mistyped code left out would narrow the filter to the others (or to nothing)
+            // and pass for a search with fewer hits.
             let mut ids = Vec::new();
+            let mut unknown = Vec::new();
             for code in codes {
-                if let Some(a) = territory::ambito_by_code(&r.db, &code).await? {
-                    ids.push(a.id);
+                match territory::ambito_by_code(&r.db, &code).await? {
+                    Some(a) => ids.push(a.id),
+                    None => unknown.push(format!("{code:?}")),
                 }
+            }
+            if !unknown.is_empty() {
+                return Err(bad_input(format!(
+                    "unknown ambito codes in `ambitoCodes`: {}",
+                    unknown.join(", ")
+                )));
             }
             Some(ids)
         }
@@ -398,6 +408,13 @@ fn windowed(offset: usize, limit: usize) -> async_graphql::Result<usize> {
     Ok(limit.min(MAX_RESULT_WINDOW.saturating_sub(offset)))
 }
 
+/// Whether a page of `count` items from `offset` leaves more of `total` after it. An empty
+/// page (`first: 0`) has no `endCursor` to continue from: it reports no next page, or a client
+/// following `hasNextPage` and `endCursor` would start over from the first page forever.
+fn has_next_page(offset: usize, count: usize, total: usize) -> bool {
+    count > 0 && offset.saturating_add(count) < total
+}
+
 #[derive(Default)]
 pub struct SearchQuery;
 
@@ -415,7 +432,12 @@ impl SearchQuery {
     /// two known words. Accents and case are ignored. Passages holding the typed form rank
     /// first, then BM25. `matchedForms` lists what the query really found; `fuzzy` tolerates
     /// typos. Only the first 10000 hits can be paged through (`after` a later position is
-    /// BAD_USER_INPUT, and a page ends there); `totalCount` still counts them all.
+    /// BAD_USER_INPUT, and a page ends there); `totalCount` still counts them all. A page of
+    /// `first: 0` (for counts and facets alone) has no next page. Unknown `ambitoCodes` are
+    /// BAD_USER_INPUT. A left-out form is one word: an elided article before it is dropped
+    /// (`-form:l’anziana` is `anziana`), a hyphenated compound is BAD_QUERY (leave its
+    /// passages out with `-"co-progettazione"`); `*` or `~` inside quotes, and `~` anywhere
+    /// but right after a closing quote, are BAD_QUERY (use `fuzzy: true` or `"…"~N`).
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
@@ -474,7 +496,7 @@ impl SearchQuery {
             .collect::<Vec<_>>();
         let page_info = PageInfo {
             has_previous_page: offset > 0,
-            has_next_page: offset + count < out.total.min(MAX_RESULT_WINDOW),
+            has_next_page: has_next_page(offset, count, out.total.min(MAX_RESULT_WINDOW)),
             start_cursor: edges.first().map(|e| e.cursor.clone()),
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         };
@@ -496,6 +518,7 @@ impl SearchQuery {
 
     /// Every occurrence of a word (with its inflected forms) or phrase in the transcripts,
     /// with `window` characters of context on each side; ordered by interview and position.
+    /// A page of `first: 0` has no next page.
     async fn concordance(
         &self,
         ctx: &Context<'_>,
@@ -519,7 +542,7 @@ impl SearchQuery {
         .await??;
         let mut conn = Conn::with_additional_fields(
             offset > 0,
-            offset + lines.len() < total,
+            has_next_page(offset, lines.len(), total),
             Total {
                 total_count: total as i64,
             },

@@ -209,8 +209,11 @@ impl StudyQuery {
 #[derive(InputObject)]
 pub struct CreateStudyInput {
     pub title: String,
+    /// Each one non-blank (entries are trimmed).
     pub authors: Option<Vec<String>>,
+    /// From 1900 to 2100.
     pub year: Option<i32>,
+    /// Each one non-blank (entries are trimmed).
     pub research_questions: Option<Vec<String>>,
     /// Readable without a token (the demo study is public).
     #[graphql(default_with = "Some(false)")]

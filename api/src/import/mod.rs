@@ -32,10 +32,12 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
 }
 
-/// A source's text with CRLF (and lone CR) turned into LF, and the vendor's positions mapped
-/// onto it. Most tools count a CRLF as two positions; ATLAS.ti counts it as one, which is
-/// already our unit. Positions count the characters of the text as given: a text file's
-/// byte-order mark is gone before (`read_text`), a U+FEFF after it is a character.
+/// A source's text as it is stored (CRLF and lone CR turned into LF, Unicode NFC, like every
+/// transcript: `text::normalise`), and the vendor's positions mapped onto it. Most tools count
+/// a CRLF as two positions; ATLAS.ti counts it as one, which is already our unit. Vendors count
+/// the code points of the text as they hold it, so an "è" written as e + combining accent is
+/// two positions there and one here. Positions count the characters of the text as given: a
+/// text file's byte-order mark is gone before (`read_text`), a U+FEFF after it is a character.
 #[derive(Debug)]
 pub struct SourceText {
     pub text: String,
@@ -43,6 +45,67 @@ pub struct SourceText {
     /// Code-point indexes, in the vendor's text, of the CRs dropped before an LF.
     dropped: Vec<usize>,
     crlf_counts_one: bool,
+    /// The stretches of the LF text whose length NFC changed, in order.
+    composed: Vec<Composed>,
+    /// Whether NFC changed the text (not only its line ends), for the import report.
+    pub nfc: bool,
+}
+
+/// A stretch of the LF text that NFC rewrote to a different number of code points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Composed {
+    /// Where it starts in the LF text.
+    at: usize,
+    len: usize,
+    /// Where it starts in our text, and its length there.
+    ours: usize,
+    ours_len: usize,
+}
+
+/// Whether NFC never joins `c` with what comes before it, nor reorders across it: a starter
+/// that is NFC_Quick_Check=Yes (not Maybe, which may compose backwards; not No). Text is
+/// normalised piecewise between such characters, which gives NFC of the whole (UAX #15).
+fn composition_boundary(c: char) -> bool {
+    use unicode_normalization::{char::canonical_combining_class, is_nfc_quick, IsNormalized};
+    c.is_ascii()
+        || canonical_combining_class(c) == 0
+            && is_nfc_quick(std::iter::once(c)) == IsNormalized::Yes
+}
+
+/// `text` in NFC, with the stretches whose length changed; `None` when it already is.
+fn compose(text: &str) -> Option<(String, Vec<Composed>)> {
+    use unicode_normalization::{is_nfc, UnicodeNormalization};
+    if is_nfc(text) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut composed = Vec::new();
+    let (mut at, mut ours) = (0, 0);
+    let mut flush = |piece: &str, at: usize, ours: &mut usize, out: &mut String| {
+        let len = crate::text::char_len(piece);
+        let before = out.len();
+        out.extend(piece.nfc());
+        let ours_len = crate::text::char_len(&out[before..]);
+        if ours_len != len {
+            composed.push(Composed {
+                at,
+                len,
+                ours: *ours,
+                ours_len,
+            });
+        }
+        *ours += ours_len;
+        len
+    };
+    let mut start = 0;
+    for (b, c) in text.char_indices() {
+        if b > start && composition_boundary(c) {
+            at += flush(&text[start..b], at, &mut ours, &mut out);
+            start = b;
+        }
+    }
+    flush(&text[start..], at, &mut ours, &mut out);
+    Some((out, composed))
 }
 
 impl SourceText {
@@ -61,22 +124,41 @@ impl SourceText {
                 text.push(c);
             }
         }
+        let (text, composed, nfc) = match compose(&text) {
+            Some((text, composed)) => (text, composed, true),
+            None => (text, Vec::new(), false),
+        };
         let length = crate::text::char_len(&text);
         Self {
             text,
             length,
             dropped,
             crlf_counts_one,
+            composed,
+            nfc,
         }
     }
 
-    /// The position in our text of a vendor position, if it lies within the text.
+    /// The position in our text of a vendor position, if it lies within the text. A position
+    /// inside a stretch that NFC rewrote (between a letter and its accent) goes to the same
+    /// offset within the rewritten stretch, at most its end: the accented letter stays whole.
     pub fn position(&self, vendor: i64) -> Option<usize> {
         let p = usize::try_from(vendor).ok()?;
-        let ours = if self.crlf_counts_one {
+        let lf = if self.crlf_counts_one {
             p
         } else {
             p - self.dropped.partition_point(|&d| d < p)
+        };
+        let ours = match self.composed.partition_point(|c| c.at <= lf) {
+            0 => lf,
+            n => {
+                let c = self.composed[n - 1];
+                if lf >= c.at + c.len {
+                    c.ours + c.ours_len + (lf - c.at - c.len)
+                } else {
+                    c.ours + (lf - c.at).min(c.ours_len)
+                }
+            }
         };
         (ours <= self.length).then_some(ours)
     }
@@ -168,11 +250,10 @@ fn entry_name(path: &str, whose: &str) -> ServiceResult<String> {
     } else {
         path
     };
-    let name = name.replace('\\', "/");
-    if name.starts_with('/') || name.split('/').any(|c| c == "..") || name.contains(':') {
+    if archive::escapes(name) {
         return Err(outside());
     }
-    Ok(name)
+    Ok(name.replace('\\', "/"))
 }
 
 fn read_text(
@@ -222,6 +303,20 @@ fn decode_text(bytes: &[u8], what: &str) -> ServiceResult<String> {
     Ok(text.to_owned())
 }
 
+/// Records the notes of a skipped source and of its selections (see `notes_of_skipped`).
+fn note_skipped(project: &mut Project, s: &refi::TextSource, whose: &str) {
+    let refs = s
+        .note_refs
+        .iter()
+        .chain(s.selections.iter().flat_map(|x| &x.note_refs));
+    for r in refs {
+        project
+            .notes_of_skipped
+            .entry(r.clone())
+            .or_insert_with(|| whose.to_owned());
+    }
+}
+
 fn prepare(
     mut project: Project,
     mut zip: Option<&mut archive::Archive<'_>>,
@@ -246,15 +341,24 @@ fn prepare(
                         "{whose} has no text: skipped with its {} selection(s)",
                         s.selections.len()
                     ));
+                    note_skipped(&mut project, &s, &whose);
                     continue;
+                }
+                if text.nfc {
+                    warnings.push(format!(
+                        "{whose}: accents written as separate characters were composed (Unicode NFC, as every transcript here); its selections were mapped onto the composed text"
+                    ));
                 }
                 texts.push(text);
                 kept.push(s);
             }
-            None => warnings.push(format!(
-                "{whose} has neither plainTextPath nor PlainTextContent: skipped with its {} selection(s)",
-                s.selections.len()
-            )),
+            None => {
+                warnings.push(format!(
+                    "{whose} has neither plainTextPath nor PlainTextContent: skipped with its {} selection(s)",
+                    s.selections.len()
+                ));
+                note_skipped(&mut project, &s, &whose);
+            }
         }
     }
     project.sources = kept;
@@ -302,6 +406,64 @@ mod tests {
     }
 
     #[test]
+    fn decomposed_accents_are_composed_and_positions_follow() {
+        // As a Mac tool may hold it: accents as combining marks, CRLF line ends.
+        let raw = "R: La citta\u{300} e\u{300} cambiata\r\nINT: Perche\u{301}? Cos\u{2019}e\u{300}";
+        let vendor = |raw: &str, needle: &str| {
+            let b = raw.find(needle).unwrap();
+            let s = raw[..b].chars().count();
+            (s as i64, (s + needle.chars().count()) as i64)
+        };
+        for crlf_counts_one in [false, true] {
+            let raw = if crlf_counts_one {
+                raw.replace("\r\n", "\n")
+            } else {
+                raw.to_owned()
+            };
+            let t = SourceText::new(&raw, crlf_counts_one);
+            assert_eq!(t.text, crate::text::normalise(raw.clone()).text);
+            assert_eq!(t.text, "R: La città è cambiata\nINT: Perché? Cos\u{2019}è");
+            assert!(t.nfc);
+            let slice = |(a, b): (i64, i64)| {
+                crate::text::slice(&t.text, t.position(a).unwrap(), t.position(b).unwrap()).unwrap()
+            };
+            assert_eq!(slice(vendor(&raw, "citta\u{300}")), "città");
+            assert_eq!(slice(vendor(&raw, "e\u{300} cambiata")), "è cambiata");
+            assert_eq!(slice(vendor(&raw, "cambiata")), "cambiata");
+            assert_eq!(slice(vendor(&raw, "Perche\u{301}?")), "Perché?");
+            assert_eq!(slice(vendor(&raw, "Cos\u{2019}e\u{300}")), "Cos\u{2019}è");
+            // Between a letter and its accent: the accented letter stays whole.
+            let (a, _) = vendor(&raw, "\u{300} e");
+            assert_eq!(t.position(a), t.position(a + 1));
+            let end = raw.chars().count() as i64;
+            assert_eq!(t.position(end), Some(t.length));
+            assert_eq!(t.position(end + 1), None);
+        }
+        let plain = SourceText::new("Là è così\r\n", false);
+        assert!(!plain.nfc);
+        assert_eq!(plain.position(4), Some(4));
+    }
+
+    #[test]
+    fn piecewise_composition_is_nfc_of_the_whole() {
+        use unicode_normalization::UnicodeNormalization;
+        // Every character in the company of marks and of starters that compose backwards
+        // (Hangul vowels, Oriya length marks).
+        for c in (0x80u32..0x30000).filter_map(char::from_u32) {
+            for s in [
+                format!("a{c}"),
+                format!("e\u{301}{c}\u{323}\u{301}x"),
+                format!("{c}\u{300}b\u{0B3E}"),
+                format!("\u{1100}{c}\u{1161}\u{11A8}\u{0B47}\u{0B3E}"),
+            ] {
+                let expected: String = s.nfc().collect();
+                let got = compose(&s).map_or_else(|| s.clone(), |(t, _)| t);
+                assert_eq!(got, expected, "U+{:04X} in {s:?}", c as u32);
+            }
+        }
+    }
+
+    #[test]
     fn one_byte_order_mark_goes_and_nul_is_refused() {
         let bom = "\u{FEFF}";
         assert_eq!(decode_text("città".as_bytes(), "t").unwrap(), "città");
@@ -329,12 +491,18 @@ mod tests {
     fn paths_outside_the_archive_are_refused() {
         assert_eq!(entry_name("internal://x.txt", "s").unwrap(), "x.txt");
         assert_eq!(entry_name("board.txt", "s").unwrap(), "board.txt");
+        assert_eq!(
+            entry_name("internal://Intervista 10:30.txt", "s").unwrap(),
+            "Intervista 10:30.txt"
+        );
         for bad in [
             "internal://../x.txt",
             "absolute:///etc/passwd",
             "relative://../a.txt",
             "/etc/passwd",
             "C:\\x.txt",
+            "c:x.txt",
+            "\\\\server\\x.txt",
         ] {
             assert!(entry_name(bad, "s").is_err(), "{bad}");
         }

@@ -4,16 +4,20 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entities::{code, interview, memo, quotation, quotation_code, study, study_case};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde_json::json;
 
+use super::refi::Dates;
 use super::{ImportReport, Prepared};
 use crate::auth::{ensure_user, grant_role, Caller, Permission, StudyRole};
 use crate::db::begin_write;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::export::qdpx::InterviewVariable;
+use crate::service::analysis::cases_of_study;
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{lock_codebook, parse_color};
 use crate::service::studies::readable_study;
@@ -38,6 +42,14 @@ fn colour(c: &str) -> Option<String> {
     parse_color(&long).ok()
 }
 
+/// Creation and modification times as the file gives them (a round trip keeps them); the
+/// time of the import for a creation it does not give, the creation for a modification it
+/// does not give, and never modified before created.
+fn times(d: Dates, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let created = d.created.unwrap_or(now);
+    (created, d.modified.unwrap_or(created).max(created))
+}
+
 pub async fn write(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -46,12 +58,13 @@ pub async fn write(
 ) -> ServiceResult<ImportReport> {
     let importer = caller.require_user()?.id;
     let Prepared {
-        project,
+        mut project,
         title,
         texts,
         note_texts,
         mut warnings,
     } = prepared;
+    let mut notes_of_skipped = std::mem::take(&mut project.notes_of_skipped);
     let now = Utc::now();
     let txn = begin_write(db).await?;
 
@@ -174,7 +187,19 @@ pub async fn write(
             ..Default::default()
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(|e| {
+            // The names were compared with Rust's lowercase; the database's unique index
+            // compares with its own lower(), which may fold further ("İ" and "I" on
+            // PostgreSQL): the file's names clash there, not the server.
+            if is_unique_violation(&e) {
+                ServiceError::bad_input(format!(
+                    "code {name:?} clashes with another code at the same level whose name the database takes for the same (letter case aside, as \"İstanbul\" and \"Istanbul\"): rename one of them and import again"
+                ))
+            } else {
+                e.into()
+            }
+        })?;
         siblings.insert((parent, name.to_lowercase()), row.id);
         created_here.insert(row.id);
         code_ids.push(row.id);
@@ -245,7 +270,20 @@ pub async fn write(
         }
     }
 
-    // Interviews and their quotations.
+    // Interviews and their quotations. Labels already taken in a case are reported (the same
+    // project imported twice comes in twice), as the transcript importer does.
+    let mut labels: HashSet<(i64, String)> = HashSet::new();
+    if !new_study {
+        labels = interview::Entity::find()
+            .select_only()
+            .columns([interview::Column::CaseId, interview::Column::Label])
+            .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
+            .into_tuple::<(i64, String)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+    }
     let mut interviews = 0;
     let mut quotations = Vec::new();
     let mut interview_memos: Vec<(i64, String)> = Vec::new();
@@ -271,6 +309,15 @@ pub async fn write(
             .unwrap_or_else(|| s.guid.clone());
         let length = i32::try_from(text.length)
             .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
+        if !labels.insert((case, label.clone())) {
+            let case_label = cases
+                .iter()
+                .find(|(_, &id)| id == case)
+                .map_or("", |(l, _)| l.as_str());
+            warnings.push(format!(
+                "source {label:?}: the case {case_label:?} already has an interview labelled {label:?} (was this project imported before?)"
+            ));
+        }
         let mut conducted_on = None;
         let mut interviewee_role = None;
         for (name, value) in &s.variables {
@@ -293,6 +340,7 @@ pub async fn write(
                 }
             }
         }
+        let interview_times = times(s.dates, now);
         let i = interview::ActiveModel {
             case_id: Set(case),
             label: Set(label.clone()),
@@ -302,8 +350,8 @@ pub async fn write(
             transcript: Set(text.text.clone()),
             length: Set(length),
             version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            created_at: Set(interview_times.0),
+            updated_at: Set(interview_times.1),
             ..Default::default()
         }
         .insert(&txn)
@@ -326,6 +374,11 @@ pub async fn write(
                     "selection {} of {label:?} ({}–{}) lies outside the text or is empty: skipped",
                     sel.guid, sel.start, sel.end
                 ));
+                for r in &sel.note_refs {
+                    notes_of_skipped
+                        .entry(r.clone())
+                        .or_insert_with(|| format!("selection {} of {label:?}", sel.guid));
+                }
                 continue;
             };
             let mut codes: Vec<i64> = Vec::new();
@@ -347,6 +400,7 @@ pub async fn write(
                 })
                 .or_else(|| user_of(s.creating_user.as_ref()))
                 .unwrap_or(fallback_user);
+            let (created, updated) = times(sel.dates, now);
             let q = quotation::ActiveModel {
                 interview_id: Set(i.id),
                 start_pos: Set(start as i32),
@@ -354,8 +408,8 @@ pub async fn write(
                 memo: Set(sel.description.clone()),
                 coder_id: Set(Some(coder)),
                 version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
+                created_at: Set(created),
+                updated_at: Set(updated),
                 ..Default::default()
             }
             .insert(&txn)
@@ -381,26 +435,35 @@ pub async fn write(
 
     // Memos: notes on what refers to them (on the study otherwise), and descriptions of
     // cases and sources, which have no field of their own here.
-    let mut memos: Vec<(&'static str, i64, String, i64)> = Vec::new();
+    let mut memos: Vec<(&'static str, i64, String, i64, Dates)> = Vec::new();
     for (n, text) in project.notes.iter().zip(note_texts) {
         if text.trim().is_empty() {
             continue;
         }
-        let (kind, id) = note_targets
-            .get(n.guid.as_str())
-            .copied()
-            .unwrap_or(("study", study.id));
+        let (kind, id) = match note_targets.get(n.guid.as_str()) {
+            Some(&target) => target,
+            None => {
+                if let Some(what) = notes_of_skipped.get(&n.guid) {
+                    warnings.push(format!(
+                        "note {:?} was about {what}, which was skipped: kept as a memo of the study",
+                        n.name.as_deref().unwrap_or(&n.guid)
+                    ));
+                }
+                ("study", study.id)
+            }
+        };
         let author = user_of(n.creating_user.as_ref()).unwrap_or(fallback_user);
-        memos.push((kind, id, text, author));
+        memos.push((kind, id, text, author, n.dates));
     }
     for (id, text) in case_memos {
-        memos.push(("case", id, text, fallback_user));
+        memos.push(("case", id, text, fallback_user, Dates::default()));
     }
     for (id, text) in interview_memos {
-        memos.push(("interview", id, text, fallback_user));
+        memos.push(("interview", id, text, fallback_user, Dates::default()));
     }
     let memo_count = memos.len();
-    for (kind, id, text, author) in memos {
+    for (kind, id, text, author, dates) in memos {
+        let (created, updated) = times(dates, now);
         memo::ActiveModel {
             study_id: Set(study.id),
             target_kind: Set(kind.to_owned()),
@@ -408,8 +471,8 @@ pub async fn write(
             author_id: Set(Some(author)),
             text: Set(text),
             version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+            created_at: Set(created),
+            updated_at: Set(updated),
             ..Default::default()
         }
         .insert(&txn)

@@ -3,9 +3,13 @@
 //! the namespace still read; optional attributes may be missing. A DTD is refused outright,
 //! so no entity, internal or external, is ever expanded.
 
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use roxmltree::{Document, Node};
+
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::codes::MAX_CODE_DEPTH;
-use roxmltree::{Document, Node};
 
 #[derive(Debug, Default)]
 pub struct Project {
@@ -22,6 +26,18 @@ pub struct Project {
     pub note_refs: Vec<String>,
     /// What was read but cannot be imported, for the report.
     pub skipped: Vec<String>,
+    /// Notes referred to by something that is not imported (note GUID → what that was):
+    /// unless something imported refers to them too, they become memos of the study, which
+    /// the report says.
+    pub notes_of_skipped: HashMap<String, String>,
+}
+
+/// When an element was created and last modified, as the file says; `None` when it does not
+/// say (or not readably), and the time of the import stands in.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Dates {
+    pub created: Option<DateTime<Utc>>,
+    pub modified: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -67,6 +83,7 @@ pub struct TextSource {
     pub note_refs: Vec<String>,
     /// (variable name, value as written) of the source's variable values.
     pub variables: Vec<(String, String)>,
+    pub dates: Dates,
 }
 
 #[derive(Debug)]
@@ -78,6 +95,7 @@ pub struct Selection {
     pub description: Option<String>,
     pub codings: Vec<Coding>,
     pub note_refs: Vec<String>,
+    pub dates: Dates,
 }
 
 #[derive(Debug)]
@@ -92,6 +110,7 @@ pub struct Note {
     pub name: Option<String>,
     pub creating_user: Option<String>,
     pub text: Text,
+    pub dates: Dates,
 }
 
 /// The text of an XML file: UTF-8 (a BOM is dropped) or UTF-16 with its BOM.
@@ -190,19 +209,131 @@ pub fn norm_guid(g: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn text_ref(n: Node) -> Text {
+/// Where an element's text is: inline or in a file of the archive. A source's inline text
+/// keeps the line ends it has in the file (`with_raw_line_ends`); a note's is read as XML
+/// reads it.
+fn text_ref(n: Node, raw_line_ends: bool) -> Text {
     if let Some(content) = child(n, "PlainTextContent") {
         let t: String = content
             .descendants()
             .filter(|d| d.is_text())
             .filter_map(|d| d.text())
             .collect();
-        return Text::Content(t);
+        return Text::Content(if raw_line_ends {
+            with_raw_line_ends(content, t)
+        } else {
+            t
+        });
     }
     match attr(n, "plainTextPath") {
         Some(p) => Text::Path(p),
         None => Text::Missing,
     }
+}
+
+/// The text of a source's `<PlainTextContent>` with the line ends it has in the file. XML
+/// reads a CRLF (and a lone CR) as LF, but a tool that counts a CRLF as two positions counted
+/// the text it wrote so: each LF the parser made of one gets its CR back, and `SourceText`
+/// maps the positions across it as for a text file. Anything unexpected (child elements, a
+/// count that does not add up) leaves the text as parsed.
+fn with_raw_line_ends(content: Node, parsed: String) -> String {
+    let raw = &content.document().input_text()[content.range()];
+    if !raw.contains('\r') || content.children().any(|c| c.is_element()) {
+        return parsed;
+    }
+    let (Some(start), Some(end)) = (start_tag_end(raw), raw.rfind("</")) else {
+        return parsed;
+    };
+    if start > end {
+        return parsed;
+    }
+    let origins = line_ends(&raw[start..end]);
+    if origins.len() != parsed.matches('\n').count() {
+        return parsed;
+    }
+    let mut origins = origins.into_iter();
+    let mut out = String::with_capacity(parsed.len() + raw.len() - end);
+    for c in parsed.chars() {
+        match c {
+            '\n' => out.push_str(origins.next().unwrap_or("\n")),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The byte after the `>` that ends the start tag at the beginning of `raw` (a quoted
+/// attribute value may hold `>`).
+fn start_tag_end(raw: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, b) in raw.bytes().enumerate() {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), b) if b == q => quote = None,
+            (None, b'>') => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// What each LF of the parsed text of `raw` (element content without child elements) is in
+/// the file, in order: "\r\n", "\r", or "\n" (a literal LF or a character reference to one).
+/// Comments and processing instructions hold no text; in CDATA only literal line ends count.
+fn line_ends(raw: &str) -> Vec<&'static str> {
+    let literal = |s: &str, out: &mut Vec<&'static str>| {
+        let mut bytes = s.bytes().peekable();
+        while let Some(b) = bytes.next() {
+            match b {
+                b'\r' if bytes.peek() == Some(&b'\n') => {
+                    bytes.next();
+                    out.push("\r\n");
+                }
+                b'\r' => out.push("\r"),
+                b'\n' => out.push("\n"),
+                _ => {}
+            }
+        }
+    };
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(i) = rest.find(['&', '<']) {
+        literal(&rest[..i], &mut out);
+        let tail = &rest[i..];
+        let until = |close: &str, from: usize| {
+            tail[from..]
+                .find(close)
+                .map_or(tail.len(), |e| from + e + close.len())
+        };
+        let skip = if tail.starts_with('&') {
+            let end = until(";", 1);
+            let reference = tail[1..end].trim_end_matches(';');
+            let code = match reference.strip_prefix(['#']) {
+                Some(n) => match n.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => n.parse().ok(),
+                },
+                None => None,
+            };
+            if code == Some(10) {
+                out.push("\n");
+            }
+            end
+        } else if let Some(body) = tail.strip_prefix("<![CDATA[") {
+            let close = body.find("]]>").unwrap_or(body.len());
+            literal(&body[..close], &mut out);
+            until("]]>", 9)
+        } else if tail.starts_with("<!--") {
+            until("-->", 4)
+        } else if tail.starts_with("<?") {
+            until("?>", 2)
+        } else {
+            1
+        };
+        rest = &tail[skip.max(1)..];
+    }
+    literal(rest, &mut out);
+    out
 }
 
 /// The codes under `parent_node`, which sits at `depth` (0 for `<Codes>`). The depth is
@@ -252,31 +383,101 @@ fn codebook(xml: &str) -> ServiceResult<Project> {
     if let Some(codes) = child(root, "Codes") {
         codes_into(codes, None, 0, &mut project.codes)?;
     }
+    unique_guids(&project)?;
     Ok(project)
 }
 
-fn selection(s: Node) -> ServiceResult<Option<Selection>> {
+/// Refuses a file in which two codes, text sources, selections or notes share a GUID: the
+/// references to it could not tell them apart, and codings or memos would land on whichever
+/// came last.
+fn unique_guids(p: &Project) -> ServiceResult<()> {
+    let selections = p.sources.iter().flat_map(|s| &s.selections);
+    let kinds: [(&str, Vec<&str>); 4] = [
+        ("codes", p.codes.iter().map(|c| c.guid.as_str()).collect()),
+        (
+            "sources",
+            p.sources.iter().map(|s| s.guid.as_str()).collect(),
+        ),
+        ("selections", selections.map(|s| s.guid.as_str()).collect()),
+        ("notes", p.notes.iter().map(|n| n.guid.as_str()).collect()),
+    ];
+    for (what, guids) in kinds {
+        let mut seen = HashSet::with_capacity(guids.len());
+        if let Some(twice) = guids.into_iter().find(|g| !seen.insert(*g)) {
+            return Err(ServiceError::bad_input(format!(
+                "two {what} have the GUID {twice}: references to it could not tell them apart; GUIDs must be unique, refused"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `creationDateTime` and `modifiedDateTime` (xsd:dateTime; one without a time zone is taken
+/// as UTC). An unreadable one is reported; the time of the import stands in for it.
+fn dates(n: Node, whose: &str, skipped: &mut Vec<String>) -> Dates {
+    let mut one = |name: &str| {
+        let raw = attr(n, name)?;
+        let parsed = DateTime::parse_from_rfc3339(&raw)
+            .map(|d| d.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S%.f")
+                    .ok()
+                    .map(|d| d.and_utc())
+            });
+        if parsed.is_none() {
+            skipped.push(format!(
+                "{whose}: {name} {raw:?} is not a date and time (RFC 3339): the time of the import stands in"
+            ));
+        }
+        parsed
+    };
+    Dates {
+        created: one("creationDateTime"),
+        modified: one("modifiedDateTime"),
+    }
+}
+
+/// A selection of the source `source`; `None` (reported) when its positions are unreadable.
+fn selection(s: Node, source: &str, p: &mut Project) -> ServiceResult<Option<Selection>> {
     let position = |name| attr(s, name).and_then(|v| v.parse::<i64>().ok());
+    let note_refs: Vec<String> = refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect();
     let (Some(start), Some(end)) = (position("startPosition"), position("endPosition")) else {
+        p.skipped.push(format!(
+            "a selection of {source:?} has no integer startPosition/endPosition: skipped"
+        ));
+        let what = format!(
+            "selection {} of {source:?}",
+            attr(s, "guid").unwrap_or_default()
+        );
+        for r in note_refs {
+            p.notes_of_skipped.entry(r).or_insert_with(|| what.clone());
+        }
         return Ok(None);
     };
-    let codings = children(s, "Coding")
-        .filter_map(|c| {
-            let code = child(c, "CodeRef").and_then(|r| attr(r, "targetGUID"))?;
-            Some(Coding {
+    let guid = guid(s, "selection")?;
+    let mut codings = Vec::new();
+    for c in children(s, "Coding") {
+        match child(c, "CodeRef").and_then(|r| attr(r, "targetGUID")) {
+            Some(code) => codings.push(Coding {
                 code: norm_guid(&code),
                 creating_user: attr(c, "creatingUser").map(|g| norm_guid(&g)),
-            })
-        })
-        .collect();
+            }),
+            None => p.skipped.push(format!(
+                "a coding of selection {guid} ({source:?}) names no code (no CodeRef): skipped"
+            )),
+        }
+    }
+    let dates = dates(s, &format!("selection {guid}"), &mut p.skipped);
     Ok(Some(Selection {
-        guid: guid(s, "selection")?,
+        guid,
         start,
         end,
         creating_user: attr(s, "creatingUser").map(|g| norm_guid(&g)),
         description: text_of(child(s, "Description")),
         codings,
-        note_refs: refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+        note_refs,
+        dates,
     }))
 }
 
@@ -331,7 +532,7 @@ fn project(xml: &str) -> ServiceResult<Project> {
             }
         }
     }
-    let variable_names: std::collections::HashMap<String, String> = child(root, "Variables")
+    let variable_names: HashMap<String, String> = child(root, "Variables")
         .into_iter()
         .flat_map(|v| children(v, "Variable"))
         .filter_map(|v| Some((norm_guid(&attr(v, "guid")?), attr(v, "name")?)))
@@ -355,15 +556,19 @@ fn project(xml: &str) -> ServiceResult<Project> {
                 p.skipped.push(format!(
                     "{label} source {name:?} skipped with its {selections} selection(s): only text sources are imported"
                 ));
+                for r in s.descendants().filter(|d| d.has_tag_name("NoteRef")) {
+                    if let Some(g) = attr(r, "targetGUID") {
+                        p.notes_of_skipped
+                            .entry(norm_guid(&g))
+                            .or_insert_with(|| format!("the {label} source {name:?}"));
+                    }
+                }
                 continue;
             }
             let mut selections = Vec::new();
             for sel in children(s, "PlainTextSelection") {
-                match selection(sel)? {
-                    Some(x) => selections.push(x),
-                    None => p.skipped.push(format!(
-                        "a selection of {name:?} has no integer startPosition/endPosition: skipped"
-                    )),
+                if let Some(x) = selection(sel, &name, &mut p)? {
+                    selections.push(x);
                 }
             }
             let whole = children(s, "Coding").count();
@@ -372,37 +577,55 @@ fn project(xml: &str) -> ServiceResult<Project> {
                     "{whole} coding(s) of the whole source {name:?} not imported (only selections are)"
                 ));
             }
-            let variables = children(s, "VariableValue")
-                .filter_map(|v| {
-                    let target = child(v, "VariableRef").and_then(|r| attr(r, "targetGUID"))?;
-                    let name = variable_names.get(&norm_guid(&target))?.clone();
-                    let value = v
-                        .children()
-                        .find(|c| c.is_element() && c.tag_name().name().ends_with("Value"))
-                        .and_then(|c| c.text())
-                        .map(|t| t.trim().to_owned())?;
-                    Some((name, value))
-                })
-                .collect();
+            let mut variables = Vec::new();
+            for v in children(s, "VariableValue") {
+                let target = child(v, "VariableRef").and_then(|r| attr(r, "targetGUID"));
+                let Some(variable) = target
+                    .as_deref()
+                    .and_then(|t| variable_names.get(&norm_guid(t)))
+                else {
+                    p.skipped.push(format!(
+                        "a value of source {name:?} is of variable {}, which the project does not declare with a name: skipped",
+                        target.as_deref().unwrap_or("(none)")
+                    ));
+                    continue;
+                };
+                let value = v
+                    .children()
+                    .find(|c| c.is_element() && c.tag_name().name().ends_with("Value"))
+                    .and_then(|c| c.text())
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty());
+                match value {
+                    Some(value) => variables.push((variable.clone(), value.to_owned())),
+                    None => p.skipped.push(format!(
+                        "variable {variable:?} of source {name:?} has no value: skipped"
+                    )),
+                }
+            }
             p.sources.push(TextSource {
                 guid: guid(s, "text source")?,
                 name: attr(s, "name"),
-                text: text_ref(s),
+                text: text_ref(s, true),
                 description: text_of(child(s, "Description")),
                 creating_user: attr(s, "creatingUser").map(|g| norm_guid(&g)),
                 selections,
                 note_refs: refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
                 variables,
+                dates: dates(s, &format!("source {name:?}"), &mut p.skipped),
             });
         }
     }
     if let Some(notes) = child(root, "Notes") {
         for n in children(notes, "Note") {
+            let guid = guid(n, "note")?;
+            let dates = dates(n, &format!("note {guid}"), &mut p.skipped);
             p.notes.push(Note {
-                guid: guid(n, "note")?,
+                guid,
                 name: attr(n, "name"),
                 creating_user: attr(n, "creatingUser").map(|g| norm_guid(&g)),
-                text: text_ref(n),
+                text: text_ref(n, false),
+                dates,
             });
         }
     }
@@ -417,6 +640,7 @@ fn project(xml: &str) -> ServiceResult<Project> {
             ));
         }
     }
+    unique_guids(&p)?;
     Ok(p)
 }
 
@@ -463,6 +687,31 @@ mod tests {
             .skipped
             .iter()
             .any(|s| s.contains("PDF source \"scan\"") && s.contains("1 selection")));
+    }
+
+    #[test]
+    fn inline_source_text_keeps_its_line_ends() {
+        let xml = "<Project><Sources><TextSource guid=\"a\"><PlainTextContent a=\">\">A\r\nB<!-- x\r\n -->\rC&#10;D<![CDATA[E\r\n&#10;F]]>&amp;G&#x0A;\r\n</PlainTextContent></TextSource></Sources><Notes><Note guid=\"b\"><PlainTextContent>è\r\nsì</PlainTextContent></Note></Notes></Project>";
+        let p = parse_project(xml).unwrap();
+        assert!(
+            matches!(&p.sources[0].text, Text::Content(t) if t == "A\r\nB\rC\nDE\r\n&#10;F&G\n\r\n"),
+            "{:?}",
+            p.sources[0].text
+        );
+        // A note is a memo, not a text with positions: as XML reads it.
+        assert!(matches!(&p.notes[0].text, Text::Content(t) if t == "è\nsì"));
+    }
+
+    #[test]
+    fn duplicate_guids_are_refused() {
+        let m = bad(parse_project(
+            r#"<Project><Notes><Note guid="{ABC}"/><Note guid="abc"/></Notes></Project>"#,
+        ));
+        assert!(m.contains("two notes have the GUID abc"), "{m}");
+        let m = bad(parse_project(
+            r#"<Project><Sources><TextSource guid="s1"><PlainTextContent>x</PlainTextContent></TextSource><TextSource guid="S1"/></Sources></Project>"#,
+        ));
+        assert!(m.contains("two sources have the GUID s1"), "{m}");
     }
 
     #[test]

@@ -59,6 +59,41 @@ fn stop_words() -> StopWordFilter {
         .clone()
 }
 
+/// The stop words themselves (lower-cased, accents kept, as the filter compares them).
+fn stop_word_set() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| {
+        STOP_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    })
+}
+
+/// Whether a lower-cased spelling (accents kept) is left out of the stemmed and lemma
+/// fields.
+pub fn is_stop_word(spelling: &str) -> bool {
+    stop_word_set().contains(spelling)
+}
+
+/// Whether some spelling of a folded form may be a stop word (`e` for "è", `perche` for
+/// "perché"): only such forms need their spellings looked at to know whether the stemmed
+/// and lemma fields hold them.
+pub fn may_be_stop_word(folded: &str) -> bool {
+    static FOLDED: OnceLock<HashSet<String>> = OnceLock::new();
+    FOLDED
+        .get_or_init(|| {
+            let mut exact = exact();
+            stop_word_set()
+                .iter()
+                .flat_map(|w| tokens(&mut exact, w))
+                .map(|t| t.term)
+                .collect()
+        })
+        .contains(folded)
+}
+
 pub fn stemmed() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use std::collections::HashSet;
 
-use tantivy::collector::{Collector, Count, DocSetCollector, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Cardinality, Column};
 use tantivy::index::SegmentId;
 use tantivy::query::{
@@ -16,12 +16,11 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
 use tantivy::{
-    DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument,
-    TERMINATED,
+    BitSet, DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader,
+    TantivyDocument, TERMINATED,
 };
 
-use super::analyzer;
-use super::forms::{forms_of_term, spellings};
+use super::forms::{forms_of_term, spellings_on};
 use super::indexer::day_number;
 use super::query::{self, Compiler, Matcher, Mode, Side};
 use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
@@ -135,7 +134,7 @@ pub struct ConcordanceLine {
 
 /// Characters of context around the first highlight in a snippet.
 const SNIPPET_CONTEXT: usize = 80;
-/// Most surface forms counted for one search (a verb has about fifty).
+/// Most surface forms listed for one search (a verb has about fifty).
 const MAX_FORMS: usize = 200;
 
 /// Up to this many ids are filtered by a union of term queries: a `TermSetQuery` builds an
@@ -225,26 +224,35 @@ impl SearchIndex {
     ) -> Result<Option<query::Compiled>, SearchError> {
         let expr = query::parse(text).map_err(|e| SearchError::BadQuery(e.0))?;
         // Forms are compared folded, as the exact field holds them.
-        let excluded: HashSet<String> = exclude_forms
+        let mut excluded = HashSet::new();
+        for form in exclude_forms
             .iter()
             .cloned()
             .chain(query::excluded_forms(&expr))
-            .flat_map(|f| analyzer::tokens(&mut analyzer::exact(), &f))
-            .map(|t| t.term)
-            .collect();
+        {
+            let term = query::excluded_form_term(&form).map_err(|e| SearchError::BadQuery(e.0))?;
+            excluded.extend(term);
+        }
         let compiler = self.compiler(searcher, mode, fuzzy, excluded);
         compiler.try_compile(&expr)
     }
 
     /// The surface forms behind the positive clauses, each with the number of results of
-    /// `query` holding it.
+    /// `query` holding it: the `MAX_FORMS` most frequent.
+    ///
+    /// Every candidate is counted before the list is cut: cut first, a prefix's expansions
+    /// filled it, the other words' forms were never counted, and the list depended on the
+    /// order of the words. The results are collected once and each spelling's postings read
+    /// against them, rather than the query run again for each form.
     fn matched_forms(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
         matchers: &[Matcher],
     ) -> Result<Vec<(String, usize)>, SearchError> {
-        let mut candidates: Vec<String> = Vec::new();
+        // Folded form → the side it was matched on; the exact side, which keeps stop words,
+        // counts every spelling.
+        let mut candidates: HashMap<String, Side> = HashMap::new();
         for m in matchers {
             let (side, terms): (Side, Vec<&String>) = match m {
                 Matcher::Terms { side, terms } => (*side, terms.iter().collect()),
@@ -256,30 +264,51 @@ impl SearchIndex {
             };
             for term in terms {
                 for form in forms_of_term(searcher, self.fields.text_exact, side, term)? {
-                    if !candidates.contains(&form) {
-                        candidates.push(form);
+                    let entry = candidates.entry(form).or_insert(side);
+                    if side == Side::Exact {
+                        *entry = Side::Exact;
                     }
                 }
             }
         }
-        candidates.truncate(MAX_FORMS);
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = searcher.search(query, &DocSetCollector)?;
+        let mut sets: Vec<BitSet> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| BitSet::with_max_value(r.max_doc()))
+            .collect();
+        for address in found {
+            sets[address.segment_ord as usize].insert(address.doc_id);
+        }
         let count = |spelling: &str| -> tantivy::Result<usize> {
-            let with_form = BooleanQuery::new(vec![
-                (Occur::Must, query.box_clone()),
-                (
-                    Occur::Must,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(self.fields.text_surface, spelling),
-                        IndexRecordOption::Basic,
-                    )),
-                ),
-            ]);
-            searcher.search(&with_form, &Count)
+            let term = Term::from_field_text(self.fields.text_surface, spelling);
+            let mut n = 0;
+            for (reader, set) in searcher.segment_readers().iter().zip(&sets) {
+                if set.len() == 0 {
+                    continue;
+                }
+                let inverted = reader.inverted_index(self.fields.text_surface)?;
+                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if set.contains(doc) {
+                        n += 1;
+                    }
+                    doc = postings.advance();
+                }
+            }
+            Ok(n)
         };
         let mut out = Vec::new();
-        for folded in candidates {
+        for (folded, side) in candidates {
             // Report the forms as written ("città"), each spelling with its own count.
-            for spelling in spellings(searcher, self.fields.text_surface, &folded)? {
+            for spelling in spellings_on(searcher, self.fields.text_surface, side, &folded)? {
                 let n = count(&spelling)?;
                 if n > 0 {
                     out.push((spelling, n));
@@ -287,6 +316,7 @@ impl SearchIndex {
             }
         }
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(MAX_FORMS);
         Ok(out)
     }
 
@@ -1057,7 +1087,7 @@ impl SegmentCollector for SegmentFacets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::schema;
+    use crate::search::{analyzer, schema};
     use tantivy::query::AllQuery;
     use tantivy::{Index, TantivyDocument};
 

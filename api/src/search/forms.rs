@@ -21,8 +21,8 @@ pub fn forms_of_term(
     side: Side,
     term: &str,
 ) -> tantivy::Result<Vec<String>> {
-    match side {
-        Side::Exact => present(searcher, exact, [term.to_owned()]),
+    let mut forms = match side {
+        Side::Exact => return present(searcher, exact, [term.to_owned()]),
         Side::Lemma => match term.strip_prefix(UNKNOWN_MARK) {
             Some(stem) => scan(searcher, exact, stem, |form| {
                 !lexicon().knows(form) && analyzer::unknown_term(form) == term
@@ -38,7 +38,44 @@ pub fn forms_of_term(
                 |form| matches!(analyzer::tokens(&mut stemmer, form).as_slice(), [t] if t.term == term),
             )
         }
+    }?;
+    // The exact field keeps stop words, the stemmed and lemma fields do not: `e` is in the
+    // exact field (from "e" and "è") and a form of essere in the lexicon, yet the lemma field
+    // never holds it. Listed, it would be counted as a match and, with a form left out,
+    // rewritten into the exact field, where it matches every "e".
+    if forms.iter().any(|f| analyzer::may_be_stop_word(f)) {
+        let surface = surface_field(searcher)?;
+        let mut kept = Vec::with_capacity(forms.len());
+        for form in forms {
+            if !analyzer::may_be_stop_word(&form)
+                || !spellings_on(searcher, surface, side, &form)?.is_empty()
+            {
+                kept.push(form);
+            }
+        }
+        forms = kept;
     }
+    Ok(forms)
+}
+
+/// The surface field, found by name: the compiler knows only the fields it searches.
+pub fn surface_field(searcher: &Searcher) -> tantivy::Result<Field> {
+    searcher.schema().get_field("text_surface")
+}
+
+/// The spellings of a folded form that the field of `side` holds: the stemmed and lemma
+/// fields leave stop words out, so "da" is no form of dare there, though "dà" is.
+pub fn spellings_on(
+    searcher: &Searcher,
+    surface: Field,
+    side: Side,
+    folded: &str,
+) -> tantivy::Result<Vec<String>> {
+    let mut all = spellings(searcher, surface, folded)?;
+    if side != Side::Exact && analyzer::may_be_stop_word(folded) {
+        all.retain(|s| !analyzer::is_stop_word(s));
+    }
+    Ok(all)
 }
 
 /// The spellings (lower-cased, accents kept) in `surface` of a folded form: `citta` is

@@ -43,6 +43,20 @@ pub struct Payload {
     #[serde(default)]
     pub log: u32,
     pub seq: i64,
+    /// The change-log entry numbered `seq` (see `Indexer::mark`): at start the database must
+    /// hold the same one, else the index was built from another database or from a history
+    /// this one does not have (a backup restored since). Missing when `seq` is 0 and in
+    /// indexes written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// How the writer begins.
+pub enum Start {
+    /// Build the index from the database.
+    Rebuild,
+    /// Follow the log on from this commit, once the database confirms it.
+    Resume(Payload),
 }
 
 /// How the log is followed. Indexes written while long jumps in the numbers and long-open
@@ -59,6 +73,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// A gap younger than this is always waited for: the transaction that took the number may
 /// not have an id yet, so the snapshot check below could miss it.
 const GAP_GRACE: Duration = Duration::from_secs(1);
+/// Failed polls in a row after which the index is reported unhealthy (`/readyz` 503).
+const FAILURES_UNHEALTHY: u32 = 3;
 /// A gap still open after this is worth telling operators about: some session holds the
 /// recorded position back (a restart replays from there), though nothing is lost.
 const LONG_WAIT: Duration = Duration::from_secs(600);
@@ -192,6 +208,11 @@ pub(super) struct Indexer {
     /// Changed only once what changed them is committed to the index: a failed batch leaves
     /// them as they were, to be read again.
     gaps: BTreeMap<i64, Gap>,
+    /// Failed polls since the last one that succeeded.
+    failures: u32,
+    /// The process's hold on the index directory (see `super::lock_index`): released when the
+    /// writer is done with it.
+    _lock: Option<std::fs::File>,
     #[cfg(test)]
     pauses: Vec<tests::Pause>,
 }
@@ -204,6 +225,8 @@ pub enum IndexError {
     Tantivy(#[from] tantivy::TantivyError),
     #[error("the index writer panicked")]
     Panicked,
+    #[error("the index writer is stopping")]
+    Stopped,
 }
 
 /// What one poll did.
@@ -218,6 +241,8 @@ enum Op {
     Delete(Term),
     Add(TantivyDocument),
     DeleteAll,
+    /// Forgets everything since the last commit.
+    Rollback,
 }
 
 pub async fn max_seq<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
@@ -405,6 +430,10 @@ impl Indexer {
 
     /// Applies the operations off the async runtime; with `commit`, records `seq` with them.
     async fn apply(&self, ops: Vec<Op>, commit: Option<i64>) -> Result<(), IndexError> {
+        let at = match commit {
+            Some(seq) => self.mark(seq).await?,
+            None => None,
+        };
         let writer = self.writer.clone();
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || -> Result<(), IndexError> {
@@ -420,6 +449,9 @@ impl Indexer {
                     Op::DeleteAll => {
                         w.delete_all_documents()?;
                     }
+                    Op::Rollback => {
+                        w.rollback()?;
+                    }
                 }
             }
             if let Some(seq) = commit {
@@ -427,6 +459,7 @@ impl Indexer {
                     analyzer: ANALYZER_VERSION,
                     log: LOG_FOLLOWING,
                     seq,
+                    at,
                 })
                 .expect("payload serialises");
                 let mut prepared = w.prepare_commit()?;
@@ -447,6 +480,7 @@ impl Indexer {
         fields: Fields,
         db: DatabaseConnection,
         shared: Arc<Shared>,
+        lock: Option<std::fs::File>,
     ) -> Self {
         Self {
             writer: Arc::new(Mutex::new(writer)),
@@ -455,6 +489,8 @@ impl Indexer {
             db,
             shared,
             gaps: BTreeMap::new(),
+            failures: 0,
+            _lock: lock,
             #[cfg(test)]
             pauses: Vec::new(),
         }
@@ -469,7 +505,64 @@ impl Indexer {
         }
     }
 
-    /// Builds the whole index from the database.
+    /// What identifies the change-log entry `seq` in this database: its time and what it
+    /// changed. Another database, or this one restored from a backup and written since, holds
+    /// another entry under that number, or none.
+    async fn mark(&self, seq: i64) -> Result<Option<String>, IndexError> {
+        if seq == 0 {
+            return Ok(None);
+        }
+        let entry = change_log::Entity::find_by_id(seq).one(&self.db).await?;
+        Ok(entry.map(|c| {
+            format!(
+                "{} {} {} {}",
+                c.created_at.to_rfc3339(),
+                c.entity,
+                c.entity_id,
+                c.op
+            )
+        }))
+    }
+
+    /// Whether the database confirms the position an existing index recorded: it holds the
+    /// very change the index stopped at. Otherwise the index may hold documents the database
+    /// no longer has, and the log numbers it believes applied may be new changes.
+    async fn trusts(&self, saved: &Payload) -> Result<bool, IndexError> {
+        let newest = max_seq(&self.db).await?;
+        let doubt = if saved.seq > newest {
+            Some("it records changes past the end of the change log (a restored backup?)")
+        } else if saved.seq == 0 {
+            // Nothing to compare: only an empty index is sure to hold nothing of another
+            // database, and replaying the whole log then builds it.
+            (self.reader.searcher().num_docs() > 0)
+                .then_some("it holds documents but no position in the change log")
+        } else if saved.at.is_none() || saved.at != self.mark(saved.seq).await? {
+            Some("the change it stopped at is not this database's (or a restored backup's)")
+        } else {
+            None
+        };
+        if let Some(reason) = doubt {
+            tracing::warn!(
+                recorded = saved.seq,
+                newest,
+                reason,
+                "search index not built from this database: rebuilding"
+            );
+        }
+        Ok(doubt.is_none())
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    /// Waits `pause`, or less if the writer is woken (to stop, for one).
+    async fn idle(&self, pause: Duration) {
+        let _ = tokio::time::timeout(pause, self.shared.wake.notified()).await;
+    }
+
+    /// Builds the whole index from the database. Stopping interrupts it between chunks and
+    /// leaves the last commit as it was.
     pub async fn rebuild(&mut self) -> Result<(), IndexError> {
         // Read the log before the data: changes numbered above `seq` are replayed after, and
         // those below it not committed yet are gaps to wait for. Read after the data, a
@@ -487,6 +580,10 @@ impl Indexer {
             .await?;
         let total = ids.len();
         for (n, chunk) in ids.chunks(REBUILD_CHUNK).enumerate() {
+            if self.stopping() {
+                self.apply(vec![Op::Rollback], None).await?;
+                return Err(IndexError::Stopped);
+            }
             let mut ops = Vec::new();
             self.interview_docs(chunk, &mut ops).await?;
             self.apply(ops, None).await?;
@@ -733,40 +830,104 @@ impl Indexer {
         })
     }
 
-    /// The writer loop: rebuild if asked, then apply changes as they are logged. Other
-    /// replicas' writes are picked up by polling; local ones wake it at once.
-    pub async fn run(mut self, rebuild_first: bool) {
-        if rebuild_first {
-            while let Err(e) = self.rebuild().await {
-                tracing::error!(error = %e, "rebuilding the search index failed; retrying");
-                tokio::time::sleep(Duration::from_secs(2)).await;
+    /// One poll of the running writer, counted towards its health: after repeated failures
+    /// the index is reported unhealthy until a poll succeeds again.
+    async fn poll(&mut self) -> Result<usize, IndexError> {
+        let result = self.catch_up().await;
+        match &result {
+            Ok(_) => {
+                self.failures = 0;
+                if !self.shared.healthy.swap(true, Ordering::SeqCst) {
+                    tracing::info!("the search index follows the change log again");
+                }
+            }
+            Err(e) => {
+                self.failures += 1;
+                let failures = self.failures;
+                tracing::error!(error = %e, failures, "applying changes to the index failed");
+                if self.failures == FAILURES_UNHEALTHY {
+                    self.shared.healthy.store(false, Ordering::SeqCst);
+                    tracing::error!(
+                        "the search index no longer follows the database: reported not ready \
+                         until the writer recovers"
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    /// The writer loop: rebuild if needed, then apply changes as they are logged. Other
+    /// replicas' writes are picked up by polling; local ones wake it at once. Every wait
+    /// gives way to stopping, start-up included.
+    pub async fn run(mut self, start: Start) {
+        let rebuild = match start {
+            Start::Rebuild => true,
+            Start::Resume(saved) => loop {
+                if self.stopping() {
+                    return self.finish().await;
+                }
+                match self.trusts(&saved).await {
+                    Ok(true) => break false,
+                    Ok(false) => {
+                        // Until rebuilt, nothing of this database is known to be applied.
+                        self.shared.position.send_modify(|p| {
+                            p.through = 0;
+                            p.high = 0;
+                        });
+                        break true;
+                    }
+                    Err(e) => {
+                        let doing = "checking the search index against the database";
+                        tracing::error!(error = %e, "{doing} failed; retrying");
+                        self.idle(Duration::from_secs(1)).await;
+                    }
+                }
+            },
+        };
+        if rebuild {
+            loop {
+                if self.stopping() {
+                    return self.finish().await;
+                }
+                match self.rebuild().await {
+                    Ok(()) => break,
+                    Err(IndexError::Stopped) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "rebuilding the search index failed; retrying");
+                        self.idle(Duration::from_secs(2)).await;
+                    }
+                }
             }
         }
         // Ready means caught up: replay what the database committed since the last commit.
         loop {
+            if self.stopping() {
+                return self.finish().await;
+            }
             match self.catch_up().await {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "catching up the search index failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    self.idle(Duration::from_secs(1)).await;
                 }
             }
         }
         self.shared.ready.store(true, Ordering::SeqCst);
-        while !self.shared.stop.load(Ordering::SeqCst) {
-            match self.catch_up().await {
-                Ok(0) => {
-                    let _ = tokio::time::timeout(POLL_INTERVAL, self.shared.wake.notified()).await;
-                }
+        while !self.stopping() {
+            match self.poll().await {
+                Ok(0) => self.idle(POLL_INTERVAL).await,
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "applying changes to the search index failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
+                Err(_) => self.idle(Duration::from_secs(1)).await,
             }
         }
-        // Every batch was committed; let merges finish and release the lock.
+        self.finish().await
+    }
+
+    /// Lets merges finish and releases the index: every batch was committed, and what a
+    /// rebuild left uncommitted was rolled back.
+    async fn finish(self) {
         if let Ok(writer) = Arc::try_unwrap(self.writer) {
             let finished = tokio::task::spawn_blocking(move || match writer.into_inner() {
                 Ok(w) => w.wait_merging_threads().is_ok(),
@@ -782,14 +943,12 @@ impl Indexer {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, AtomicU64};
-
     use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
     use tantivy::collector::Count;
     use tantivy::query::TermQuery;
     use tantivy::schema::IndexRecordOption;
     use tantivy::{Index, ReloadPolicy};
-    use tokio::sync::{watch, Notify};
+    use tokio::sync::Notify;
 
     use super::*;
     use crate::auth::Caller;
@@ -935,16 +1094,9 @@ mod tests {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .unwrap();
-        let shared = Arc::new(Shared {
-            position: watch::channel(Position::default()).0,
-            polls_started: AtomicU64::new(0),
-            ready: AtomicBool::new(false),
-            wake: Notify::new(),
-            stop: AtomicBool::new(false),
-            progress: None,
-        });
+        let shared = Arc::new(Shared::new(Position::default(), None));
         let index_db = crate::db::connect(&url, 2).await.unwrap().conn;
-        let indexer = Indexer::new(writer, reader, fields, index_db, shared);
+        let indexer = Indexer::new(writer, reader, fields, index_db, shared, None);
         Setup {
             _dir: dir,
             db,
@@ -1098,6 +1250,84 @@ mod tests {
             self.indexer = indexer;
             (self, result)
         }
+    }
+
+    /// A writer failing poll after poll reports the index unhealthy (`/readyz` answers 503),
+    /// and healthy again once a poll succeeds.
+    #[tokio::test]
+    async fn repeated_failures_make_the_index_unhealthy_until_a_poll_succeeds() {
+        let mut s = setup().await;
+        s.interview("R: La casa popolare, finalmente.").await;
+        s.indexer.rebuild().await.unwrap();
+        s.indexer.shared.ready.store(true, Ordering::SeqCst);
+        assert!(s.indexer.shared.usable());
+
+        s.rename("change_log", "change_log_away").await;
+        assert!(s.indexer.poll().await.is_err());
+        assert!(
+            s.indexer.shared.usable(),
+            "one failure already reported the index unhealthy"
+        );
+        for _ in 1..FAILURES_UNHEALTHY {
+            assert!(s.indexer.poll().await.is_err());
+        }
+        assert!(
+            !s.indexer.shared.usable(),
+            "a writer failing over and over was reported ready"
+        );
+
+        s.rename("change_log_away", "change_log").await;
+        s.interview("R: Serve una zanzariera nuova, perché è rotta.")
+            .await;
+        assert_eq!(s.indexer.poll().await.unwrap(), 1);
+        assert!(
+            s.indexer.shared.usable(),
+            "the recovered writer stayed unhealthy"
+        );
+        assert_eq!(s.docs_with("zanzariera"), 1);
+    }
+
+    /// Stopping ends a start-up rebuild that keeps failing: shutdown waits for the writer.
+    #[tokio::test]
+    async fn stopping_ends_a_start_up_rebuild_that_keeps_failing() {
+        let s = setup().await;
+        s.interview("R: La casa popolare, finalmente.").await;
+        s.rename("interview", "interview_away").await;
+        let shared = s.indexer.shared.clone();
+        let writer = tokio::spawn(s.indexer.run(Start::Rebuild));
+        shared.stop.store(true, Ordering::SeqCst);
+        shared.wake.notify_one();
+        // A guard against hanging the test run, not a measure of speed.
+        tokio::time::timeout(Duration::from_secs(60), writer)
+            .await
+            .expect("the writer never stopped")
+            .unwrap();
+        assert!(!shared.ready.load(Ordering::SeqCst));
+    }
+
+    /// A rebuild stopped between chunks leaves the last commit as it was: nothing it did
+    /// (clearing the index first) is committed with the next batch.
+    #[tokio::test]
+    async fn a_rebuild_stopped_between_chunks_keeps_the_last_commit() {
+        let mut s = setup().await;
+        s.interview("R: La casa popolare, finalmente.").await;
+        s.indexer.rebuild().await.unwrap();
+        s.interview("R: Serve una zanzariera nuova, perché è rotta.")
+            .await;
+
+        s.indexer.shared.stop.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            s.indexer.rebuild().await,
+            Err(IndexError::Stopped)
+        ));
+        s.indexer.shared.stop.store(false, Ordering::SeqCst);
+        s.drain().await;
+        assert_eq!(
+            s.docs_with("casa"),
+            1,
+            "the interrupted rebuild's clearing was committed"
+        );
+        assert_eq!(s.docs_with("zanzariera"), 1);
     }
 
     /// A batch that fails after the log was read (here: its documents cannot be read) is
@@ -1345,11 +1575,22 @@ mod tests {
         assert!(s.position().through < seq);
 
         import.rollback().await.unwrap();
-        // Once past their grace the gaps take a horizon, and the next poll sees it passed.
+        // Once past their grace the gaps take a horizon, and a later poll sees it passed. The
+        // horizon is the whole server's: other tests' transactions open beside this one hold
+        // it back until they end, so the gaps must go within a bound, not at the first poll.
         tokio::time::sleep(GAP_GRACE + Duration::from_millis(100)).await;
-        s.drain().await;
-        s.drain().await;
-        assert!(s.indexer.gaps.is_empty());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            s.drain().await;
+            if s.indexer.gaps.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the rolled-back import's gaps were never given up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let position = s.position();
         assert_eq!(position.through, position.high);
         let metas = s.indexer.reader.searcher().index().load_metas().unwrap();

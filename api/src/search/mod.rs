@@ -3,8 +3,9 @@
 //! The index is derived data: the database is the source of truth. Every write to searchable
 //! data appends to `change_log` in its transaction; one writer task per process tails the log
 //! (`indexer`), and each commit records the last sequence applied. At start a missing,
-//! corrupt or outdated index is rebuilt, a lagging one caught up; `/readyz` answers 503 until
-//! the index is usable.
+//! corrupt or outdated index, or one whose recorded position this database's log does not
+//! hold (another database, a restored backup), is rebuilt, a lagging one caught up; `/readyz`
+//! answers 503 until the index is usable, and again while its writer keeps failing.
 
 pub mod analyzer;
 mod execute;
@@ -21,14 +22,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
-use tantivy::{Index, IndexReader, ReloadPolicy};
+use tantivy::schema::Schema;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy};
 use tokio::sync::{watch, Notify};
 
 pub use execute::{
     ConcordanceLine, FacetSelection, Facets, Filter, Hit, Scope, SearchOutput, SearchRequest,
 };
-use indexer::{Indexer, Payload};
+use indexer::{Indexer, Payload, Start};
 use schema::Fields;
 
 /// Memory for the writer's indexing threads.
@@ -74,10 +77,33 @@ pub(crate) struct Shared {
     pub position: watch::Sender<Position>,
     /// Polls of the log begun.
     pub polls_started: AtomicU64,
+    /// Built and caught up once: searches can run.
     pub ready: AtomicBool,
+    /// Cleared while the writer keeps failing, so that `/readyz` reports an index that no
+    /// longer follows the database; set again once a poll succeeds.
+    pub healthy: AtomicBool,
     pub wake: Notify,
     pub stop: AtomicBool,
     pub progress: Option<Progress>,
+}
+
+impl Shared {
+    pub fn new(start: Position, progress: Option<Progress>) -> Self {
+        Self {
+            position: watch::channel(start).0,
+            polls_started: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+            healthy: AtomicBool::new(true),
+            wake: Notify::new(),
+            stop: AtomicBool::new(false),
+            progress,
+        }
+    }
+
+    /// Built, caught up once, and following the log.
+    pub fn usable(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && self.healthy.load(Ordering::SeqCst)
+    }
 }
 
 pub struct SearchIndex {
@@ -118,9 +144,82 @@ fn current_payload(index: &Index) -> Option<Payload> {
         .then_some(payload)
 }
 
+/// Makes this process the one writer of the index in `dir`, before anything there is read,
+/// removed or written: tantivy's own writer lock lives inside the directory, so a rebuild
+/// that clears the directory would otherwise delete a running server's files and take a
+/// second lock beside its. Released when the file is closed, by the writer task as it ends
+/// (or by the operating system when the process dies).
+fn lock_index(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_owned())
+        .unwrap_or_else(|| "index".into());
+    name.push(".lock");
+    let path = dir.with_file_name(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the search index in {} is in use by another process \
+             (is a server running on this data directory?)",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// A reader and the writer of `index`. The reader opens every segment's files, so a damaged
+/// or missing one shows here rather than at the first search.
+fn writer_and_reader(index: &Index) -> tantivy::Result<(IndexWriter, IndexReader)> {
+    analyzer::register(index);
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    let writer = index.writer(WRITER_MEMORY)?;
+    Ok((writer, reader))
+}
+
+/// An index found in `dir` that opens whole and was built by this version; why another is
+/// not used is logged (the database still has to confirm the position it records).
+fn open_existing(
+    dir: &Path,
+    schema: &Schema,
+) -> Option<(Index, IndexWriter, IndexReader, Payload)> {
+    if !dir.join("meta.json").exists() {
+        return None;
+    }
+    let opened = Index::open_in_dir(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|index| {
+            if index.schema() != *schema {
+                return Err("built with another schema".to_owned());
+            }
+            let payload =
+                current_payload(&index).ok_or("built by another version or unreadable")?;
+            let (writer, reader) = writer_and_reader(&index).map_err(|e| e.to_string())?;
+            Ok((index, writer, reader, payload))
+        });
+    match opened {
+        Ok(found) => Some(found),
+        Err(reason) => {
+            tracing::warn!(dir = %dir.display(), %reason, "search index unusable: rebuilding");
+            None
+        }
+    }
+}
+
 impl SearchIndex {
     /// Opens (or creates) the index in `dir` and starts its writer task on the current
-    /// runtime. The index is usable once `is_ready()`.
+    /// runtime. The index is usable once `is_ready()`. Fails if another process holds the
+    /// index, without touching it.
     pub fn open(
         dir: &Path,
         db: DatabaseConnection,
@@ -128,42 +227,47 @@ impl SearchIndex {
     ) -> anyhow::Result<Arc<Self>> {
         let (schema, fields) = schema::build();
         std::fs::create_dir_all(dir)?;
-        let existing = Index::open_in_dir(dir)
-            .ok()
-            .filter(|i| i.schema() == schema)
-            .and_then(|i| current_payload(&i).map(|p| (i, p)));
-        let (index, start_seq, rebuild) = match existing {
-            Some((index, payload)) if !opts.force_rebuild => (index, payload.seq, false),
-            found => {
-                if found.is_none() && dir.join("meta.json").exists() {
-                    tracing::warn!(dir = %dir.display(), "search index unreadable or outdated: rebuilding");
-                }
+        let lock = lock_index(dir)?;
+        let found = if opts.force_rebuild {
+            None
+        } else {
+            open_existing(dir, &schema)
+        };
+        let (index, writer, reader, start) = match found {
+            Some((index, writer, reader, payload)) => {
+                (index, writer, reader, Start::Resume(payload))
+            }
+            None => {
+                // The database is the source of truth: whatever is left here goes, and this
+                // process alone holds the directory.
                 std::fs::remove_dir_all(dir)?;
                 std::fs::create_dir_all(dir)?;
-                (Index::create_in_dir(dir, schema)?, 0, true)
+                let index = Index::create_in_dir(dir, schema)?;
+                let (writer, reader) = writer_and_reader(&index)?;
+                (index, writer, reader, Start::Rebuild)
             }
         };
-        analyzer::register(&index);
-        let writer = index.writer(WRITER_MEMORY)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        let (position, _) = watch::channel(Position {
-            through: start_seq,
-            high: start_seq,
-            polls: 0,
-        });
-        let shared = Arc::new(Shared {
-            position,
-            polls_started: AtomicU64::new(0),
-            ready: AtomicBool::new(false),
-            wake: Notify::new(),
-            stop: AtomicBool::new(false),
-            progress: opts.progress,
-        });
-        let indexer = Indexer::new(writer, reader.clone(), fields, db.clone(), shared.clone());
-        let task = tokio::spawn(indexer.run(rebuild));
+        let start_seq = match &start {
+            Start::Resume(payload) => payload.seq,
+            Start::Rebuild => 0,
+        };
+        let shared = Arc::new(Shared::new(
+            Position {
+                through: start_seq,
+                high: start_seq,
+                polls: 0,
+            },
+            opts.progress,
+        ));
+        let indexer = Indexer::new(
+            writer,
+            reader.clone(),
+            fields,
+            db.clone(),
+            shared.clone(),
+            Some(lock),
+        );
+        let task = tokio::spawn(indexer.run(start));
         Ok(Arc::new(Self {
             index,
             dir: dir.to_owned(),
@@ -186,9 +290,11 @@ impl SearchIndex {
         }
     }
 
-    /// Whether searches can run (built and caught up at least once).
+    /// Whether the index can be relied on (`/readyz`): built, caught up at least once, and
+    /// its writer not failing over and over. Searches run once it is built, on the last
+    /// commit, even while the writer fails.
     pub fn is_ready(&self) -> bool {
-        self.shared.ready.load(Ordering::SeqCst)
+        self.shared.usable()
     }
 
     /// Every change-log sequence up to this one is searchable.
@@ -204,6 +310,10 @@ impl SearchIndex {
     /// Waits until every change committed to the database so far is searchable (bounded).
     /// Mutations call it so that a search after they return sees them.
     pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
+        if self.shared.stop.load(Ordering::SeqCst) {
+            // No writer will apply anything any more.
+            return Err(SearchError::NotReady);
+        }
         let target = indexer::max_seq(db).await?;
         // A poll that begins after this point sees every change committed before it,
         // including ones numbered below changes already applied; it counts once it has
@@ -218,13 +328,17 @@ impl SearchIndex {
         .await;
         if reached.is_err() {
             tracing::warn!(seq = target, "search index did not catch up in time");
+            return Err(SearchError::NotReady);
         }
         Ok(())
     }
 
-    /// Waits until the index is ready (start-up rebuild done), then until it has caught up.
+    /// Waits until the index is built (start-up rebuild done), then until it has caught up.
     pub async fn ready(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
-        while !self.is_ready() {
+        while !self.shared.ready.load(Ordering::SeqCst) {
+            if self.shared.stop.load(Ordering::SeqCst) {
+                return Err(SearchError::NotReady);
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.sync(db).await
@@ -288,7 +402,7 @@ impl SearchIndex {
     }
 
     fn check_ready(&self) -> Result<(), SearchError> {
-        if self.is_ready() {
+        if self.shared.ready.load(Ordering::SeqCst) {
             Ok(())
         } else {
             Err(SearchError::NotReady)

@@ -97,6 +97,19 @@ fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
                         err("a quotation mark is not closed: phrases need a pair of \"")
                     })?;
                 let text: String = chars[i + 1..end].iter().collect();
+                // Read as Lucene reads them, these would be silently dropped by the analyzer.
+                if text.contains('*') {
+                    return Err(err(format!(
+                        "`*` cannot stand inside quotes: a phrase matches whole words (in \
+                         \"{text}\"); a prefix goes outside them, as in progett*"
+                    )));
+                }
+                if text.contains('~') {
+                    return Err(err(format!(
+                        "`~` cannot stand inside quotes (in \"{text}\"): a phrase's slop \
+                         follows the closing quote, as in \"casa popolare\"~2"
+                    )));
+                }
                 i = end + 1;
                 let mut slop = 0;
                 if chars.get(i) == Some(&'~') {
@@ -133,6 +146,13 @@ fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
+                if word.contains('~') {
+                    return Err(err(format!(
+                        "`~` in `{word}` does not follow a closing quote: write a phrase's slop \
+                         right after it, as in \"casa popolare\"~2, and use `fuzzy: true` \
+                         to tolerate typos"
+                    )));
+                }
                 out.push(match word.as_str() {
                     "AND" | "&&" => Token::And,
                     "OR" | "||" => Token::Or,
@@ -289,6 +309,7 @@ fn word(raw: &str) -> Result<Expr, ParseError> {
         if form.is_empty() || form.contains(['*', ':']) {
             return Err(err("`form:` needs one word, as in -form:caso"));
         }
+        excluded_form_term(form)?;
         return Ok(Expr::ExcludedForm(form.to_owned()));
     }
     let (exact, rest) = match raw.strip_prefix('=') {
@@ -424,6 +445,39 @@ fn show(e: &Expr) -> String {
             })
             .collect::<Vec<_>>()
             .join(" "),
+    }
+}
+
+/// The folded term a left-out form (`-form:`, `excludeForms`) stands for; `None` when it has
+/// no word at all.
+///
+/// A form is one word of the index. An elided article before it is dropped (`l’anziana` is
+/// the form `anziana`: the article is a stop word no word matches through). A compound
+/// (`co-progettazione`) is several words of the index, and leaving each out would leave out
+/// `progettazione` itself, wherever it stands: it is refused, with the phrase exclusion
+/// that leaves its passages out.
+pub fn excluded_form_term(form: &str) -> Result<Option<String>, ParseError> {
+    let toks = analyzer::tokens(&mut analyzer::exact(), form);
+    let mut content = analyzer::folded_content();
+    let articles = toks
+        .iter()
+        .take_while(|t| analyzer::tokens(&mut content, &form[t.from..t.to]).is_empty())
+        .count()
+        .min(toks.len().saturating_sub(1));
+    match &toks[articles..] {
+        [] => Ok(None),
+        [t] => Ok(Some(t.term.clone())),
+        words => Err(err(format!(
+            "the form `{form}` is {} words in the index ({}), and a left-out form is one word: \
+             leaving out each would leave them out wherever they stand. To leave out the \
+             passages holding it, write -\"{form}\"",
+            words.len(),
+            words
+                .iter()
+                .map(|t| t.term.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 
@@ -855,49 +909,83 @@ impl Compiler<'_> {
 
     /// A typo-tolerant word: the index terms one or two edits away. When the analyst left
     /// out a form within its reach, it becomes exactly the other terms it reaches.
+    ///
+    /// An elided or hyphenated word analyses into several words. Its leading stop words
+    /// (the elided articles) drop, as from a prefix: `l` one edit away is every short word.
+    /// What is left stays one word: a phrase of what each of its parts reaches, not parts
+    /// required anywhere in the passage.
     fn fuzzy(&self, text: &str, out: &mut Vec<Matcher>) -> Result<Clause, SearchError> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for t in Self::analyse(Side::Exact, text) {
-            let distance = if t.term.chars().count() >= 8 { 2 } else { 1 };
-            let dfa = LevenshteinAutomatonBuilder::new(distance, true).build_dfa(&t.term);
-            let reaches_excluded = self
-                .excluded
-                .iter()
-                .any(|f| matches!(dfa.eval(f), Distance::Exact(_)));
-            if !reaches_excluded {
-                out.push(Matcher::Fuzzy {
-                    term: t.term.clone(),
-                    distance,
-                });
-                clauses.push((
-                    Occur::Must,
-                    Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(self.text_exact, &t.term),
-                        distance,
-                        true,
-                    )),
-                ));
-                continue;
+        let toks = Self::analyse(Side::Exact, text);
+        let mut content = analyzer::folded_content();
+        let articles = toks
+            .iter()
+            .take_while(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
+            .count()
+            .min(toks.len().saturating_sub(1));
+        let dfa = |term: &str| {
+            let distance = if term.chars().count() >= 8 { 2 } else { 1 };
+            (
+                distance,
+                LevenshteinAutomatonBuilder::new(distance, true).build_dfa(term),
+            )
+        };
+        let words = &toks[articles..];
+        let [t] = words else {
+            if words.is_empty() {
+                return Ok(Clause::Nothing);
             }
-            let kept: HashSet<String> = self
-                .expand_fuzzy(&dfa)?
-                .into_iter()
-                .filter(|f| !self.excluded.contains(f))
-                .collect();
-            let query: Box<dyn Query> = Box::new(BooleanQuery::new(
-                kept.iter()
-                    .map(|f| (Occur::Should, self.term_query(Side::Exact, f)))
-                    .collect(),
-            ));
-            out.push(Matcher::Terms {
+            let base = words[0].position;
+            let mut terms: Positions = Vec::with_capacity(words.len());
+            for w in words {
+                let reach: HashSet<String> = self
+                    .expand_fuzzy(&dfa(&w.term).1)?
+                    .into_iter()
+                    .filter(|f| !self.excluded.contains(f))
+                    .collect();
+                if reach.is_empty() {
+                    return Ok(Clause::Query(Box::new(EmptyQuery)));
+                }
+                terms.push((w.position - base, reach));
+            }
+            let query = self.phrase_query(Side::Exact, &terms, 0, &format!("`{text}`"))?;
+            out.push(Matcher::Phrase {
                 side: Side::Exact,
-                terms: kept,
+                terms,
+                slop: 0,
             });
-            clauses.push((Occur::Must, query));
+            return Ok(Clause::Query(query));
+        };
+        let (distance, dfa) = dfa(&t.term);
+        let reaches_excluded = self
+            .excluded
+            .iter()
+            .any(|f| matches!(dfa.eval(f), Distance::Exact(_)));
+        if !reaches_excluded {
+            out.push(Matcher::Fuzzy {
+                term: t.term.clone(),
+                distance,
+            });
+            return Ok(Clause::Query(Box::new(FuzzyTermQuery::new(
+                Term::from_field_text(self.text_exact, &t.term),
+                distance,
+                true,
+            ))));
         }
-        Ok(Clause::from((!clauses.is_empty()).then(|| {
-            Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>
-        })))
+        let kept: HashSet<String> = self
+            .expand_fuzzy(&dfa)?
+            .into_iter()
+            .filter(|f| !self.excluded.contains(f))
+            .collect();
+        let query: Box<dyn Query> = Box::new(BooleanQuery::new(
+            kept.iter()
+                .map(|f| (Occur::Should, self.term_query(Side::Exact, f)))
+                .collect(),
+        ));
+        out.push(Matcher::Terms {
+            side: Side::Exact,
+            terms: kept,
+        });
+        Ok(Clause::Query(query))
     }
 
     fn compile_expr(
@@ -1129,13 +1217,15 @@ pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
     merged
 }
 
-/// Occurrences of a phrase: the first term at some position, the others at their offsets
-/// (give or take the slop), as one span from the first to the last word.
+/// Occurrences of a phrase, each as one span from its first to its last word in the text.
 fn phrase_spans(
     toks: &[Tok],
     terms: &[(usize, HashSet<String>)],
     slop: u32,
 ) -> Vec<(usize, usize)> {
+    if slop > 0 {
+        return sloppy_phrase_spans(toks, terms, slop);
+    }
     let mut out = Vec::new();
     let Some((_, first)) = terms.first() else {
         return out;
@@ -1149,14 +1239,12 @@ fn phrase_spans(
         let mut ok = true;
         for (offset, alternatives) in &terms[1..] {
             let want = start.position + offset;
-            let found = toks[i..].iter().find(|t| {
-                alternatives.contains(&t.term)
-                    && t.position + (slop as usize) >= want
-                    && t.position <= want + slop as usize
-            });
+            let found = toks[i..]
+                .iter()
+                .find(|t| alternatives.contains(&t.term) && t.position == want);
             match found {
-                Some(t) if t.position >= end.position => end = t,
-                _ => {
+                Some(t) => end = t,
+                None => {
                     ok = false;
                     break;
                 }
@@ -1164,6 +1252,61 @@ fn phrase_spans(
         }
         if ok {
             out.push((start.from, end.to));
+        }
+    }
+    out
+}
+
+/// Occurrences of a phrase with slop, matched as tantivy matches them. A word's place is
+/// its position less its offset in the phrase; going from one word to the next spends the
+/// distance between their places, in either direction, and the phrase matches while the
+/// slop lasts: `"casa popolare"~2` finds "popolare casa" too. From each pair it matched,
+/// tantivy goes on from either word, and so does this. Unscored (a concordance, a count),
+/// tantivy allows the last word the whole slop from the word before whatever was spent:
+/// so does this, that every passage found has its highlight. Looking forward only, such
+/// hits had none, and the concordance left them out.
+fn sloppy_phrase_spans(
+    toks: &[Tok],
+    terms: &[(usize, HashSet<String>)],
+    slop: u32,
+) -> Vec<(usize, usize)> {
+    use std::collections::BTreeMap;
+    let mut out = Vec::new();
+    let Some(((first_offset, first), rest)) = terms.split_first() else {
+        return out;
+    };
+    let place = |t: &Tok, offset: usize| t.position as i64 - offset as i64;
+    for start in toks.iter().filter(|t| first.contains(&t.term)) {
+        // (place gone on from, slop spent) → the span of the words matched so far.
+        let mut states: BTreeMap<(i64, u32), (usize, usize)> = BTreeMap::new();
+        states.insert((place(start, *first_offset), 0), (start.from, start.to));
+        for (k, (offset, alternatives)) in rest.iter().enumerate() {
+            let last = k + 1 == rest.len();
+            let mut next = BTreeMap::new();
+            for (&(anchor, spent), &(from, to)) in &states {
+                let left = i64::from(if last { slop } else { slop - spent });
+                let lowest = anchor + *offset as i64 - left;
+                let begin = toks.partition_point(|t| (t.position as i64) < lowest);
+                for t in toks[begin..]
+                    .iter()
+                    .take_while(|t| place(t, *offset) <= anchor + left)
+                    .filter(|t| alternatives.contains(&t.term))
+                {
+                    let here = place(t, *offset);
+                    let spent = spent + here.abs_diff(anchor) as u32;
+                    let span = (from.min(t.from), to.max(t.to));
+                    for anchor in [anchor, here] {
+                        next.entry((anchor, spent)).or_insert(span);
+                    }
+                }
+            }
+            states = next;
+            if states.is_empty() {
+                break;
+            }
+        }
+        if let Some((_, span)) = states.iter().min_by_key(|((_, spent), _)| *spent) {
+            out.push(*span);
         }
     }
     out
@@ -1353,8 +1496,7 @@ mod tests {
                 .iter()
                 .map(|x| x.to_string())
                 .chain(excluded_forms(&expr))
-                .flat_map(|x| analyzer::tokens(&mut analyzer::exact(), &x))
-                .map(|t| t.term)
+                .filter_map(|x| excluded_form_term(&x).unwrap())
                 .collect(),
         };
         let Some(compiled) = compiler.try_compile(&expr).unwrap() else {
@@ -1443,7 +1585,7 @@ mod tests {
         assert_eq!(words, ["anziano", "anziana", "anziani", "anziane"]);
         // Left out, a form is not reached through the prefix either.
         let leaving = Options {
-            excluded: &["co-progettazione"],
+            excluded: &["progettazione"],
             ..o
         };
         assert_eq!(
@@ -1564,5 +1706,145 @@ mod tests {
         assert!(total > PATTERN_BYTES, "the expansions fit one pattern");
         let found = searched(&passages, "co-progett*", Options::default()).0;
         assert_eq!(found, (0..MAX_EXPANSION).collect::<Vec<_>>());
+    }
+
+    /// Lucene's marks where this language has none were silently misread: `*` inside quotes
+    /// dropped, `casa~1` read as the phrase "casa 1", `~2` after a space as the word "2".
+    #[test]
+    fn lucene_marks_out_of_place_are_explained() {
+        for (q, says) in [
+            ("\"casa popolar*\"", "inside quotes"),
+            ("«città popolar*»", "inside quotes"),
+            ("\"casa~ popolare\"", "inside quotes"),
+            ("casa~", "fuzzy: true"),
+            ("casa~1", "fuzzy: true"),
+            ("perché~2 città", "fuzzy: true"),
+            ("\"casa popolare\" ~2", "\"casa popolare\"~2"),
+            ("\"casa popolare\" ~", "closing quote"),
+        ] {
+            let e = parse(q).expect_err(q);
+            assert!(e.0.contains(says), "{q}: {}", e.0);
+        }
+        assert_eq!(
+            parse("\"casa popolare\"~2 città").unwrap(),
+            Expr::And(vec![
+                (
+                    Occur::Must,
+                    Expr::Phrase {
+                        text: "casa popolare".into(),
+                        slop: 2
+                    }
+                ),
+                (Occur::Must, w("città"))
+            ])
+        );
+    }
+
+    /// A left-out form is one word: an elided article before it drops, a compound is
+    /// refused. Each of its words used to be left out on its own, so that
+    /// `-form:co-progettazione` left out "progettazione" itself.
+    #[test]
+    fn a_left_out_form_is_one_word() {
+        assert_eq!(
+            excluded_form_term("Città").unwrap().as_deref(),
+            Some("citta")
+        );
+        assert_eq!(
+            excluded_form_term("l’anziana").unwrap().as_deref(),
+            Some("anziana")
+        );
+        assert_eq!(
+            excluded_form_term("dell'ente").unwrap().as_deref(),
+            Some("ente")
+        );
+        assert_eq!(excluded_form_term("è").unwrap().as_deref(), Some("e"));
+        assert_eq!(excluded_form_term("’").unwrap(), None);
+        for form in ["co-progettazione", "casa popolare", "l’anziano-solo"] {
+            let e = excluded_form_term(form).expect_err(form);
+            assert!(e.0.contains(&format!("-\"{form}\"")), "{form}: {}", e.0);
+        }
+        let e = parse("progettazione -form:co-progettazione").expect_err("compound");
+        assert!(e.0.contains("co, progettazione"), "{}", e.0);
+        assert!(parse("anziana -form:l’anziana").is_ok());
+    }
+
+    /// A typo-tolerant elided or hyphenated word: its article drops (`l` one edit away was
+    /// every short word, and highlighted), and its parts stay one word (they were each
+    /// required anywhere in the passage).
+    #[test]
+    fn a_typo_tolerant_elided_or_hyphenated_word_stays_one_word() {
+        let passages = [
+            "L’anziano vive da solo, e la figlia è lontana.",
+            "L’assistente sociale è arrivata tardi.",
+            "La progettazione del comune: co-working e altro.",
+            "La co-progettazione è partita; le co-progettazioni pure.",
+            "Gli anziani del paese: lì c’è poco.",
+        ];
+        let fuzzy = Options {
+            fuzzy: true,
+            ..Options::default()
+        };
+        let (found, words) = searched(&passages, "l’anziano", fuzzy);
+        assert_eq!(found, vec![0, 4]);
+        assert_eq!(words, ["anziano", "anziani"]);
+        let (found, words) = searched(&passages, "dell’assistente", fuzzy);
+        assert_eq!(found, vec![1]);
+        assert_eq!(words, ["assistente"]);
+        let (found, words) = searched(&passages, "co-progettazione", fuzzy);
+        assert_eq!(found, vec![3]);
+        assert_eq!(words, ["co-progettazione", "co-progettazioni"]);
+        let (found, _) = searched(&passages, "co-progettazione sociale", fuzzy);
+        assert_eq!(found, Vec::<usize>::new());
+        let leaving = Options {
+            excluded: &["progettazioni"],
+            ..fuzzy
+        };
+        let (found, words) = searched(&passages, "co-progettazione", leaving);
+        assert_eq!(found, vec![3]);
+        assert_eq!(words, ["co-progettazione"]);
+    }
+
+    /// tantivy matches a phrase with slop in either order: such a hit used to have no
+    /// highlight at all (the words were looked for after the first one only).
+    #[test]
+    fn a_sloppy_phrase_is_highlighted_in_either_order() {
+        let passages = [
+            "La casa popolare è lontana dal centro.",
+            "Popolare casa? Così dicono in città.",
+            "Una casa, poi la vita popolare di quartiere.",
+            "Le case di periferia, popolari e grigie, più lontane.",
+            "La popolare e antica casa di città è là.",
+        ];
+        for mode in [Mode::Lemma, Mode::Stem, Mode::Exact] {
+            let o = Options {
+                mode,
+                ..Options::default()
+            };
+            for q in [
+                "\"casa popolare\"~2",
+                "\"casa popolare\"~4",
+                "\"casa popolare città\"~3",
+                "\"casa popolare città\"~6",
+            ] {
+                for n in searched(&passages, q, o).0 {
+                    let (_, words) = searched(&passages[n..=n], q, o);
+                    assert!(!words.is_empty(), "{q} {mode:?}: no highlight in {n}");
+                }
+            }
+        }
+        let lemma = Options::default();
+        let (found, words) = searched(&passages, "\"casa popolare\"~2", lemma);
+        assert_eq!(found, vec![0, 1, 3]);
+        assert_eq!(
+            words,
+            [
+                "casa popolare",
+                "popolare casa",
+                "case di periferia, popolari"
+            ]
+        );
+        let (found, words) = searched(&passages, "\"casa popolare\"~4", lemma);
+        assert_eq!(found, vec![0, 1, 2, 3, 4]);
+        assert_eq!(words[4], "popolare e antica casa");
     }
 }

@@ -2,7 +2,7 @@
 //! interviews, cases; descendants included) by study, case or ambito; which codes co-occur;
 //! and a code × case matrix with the quotations behind each cell.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use entities::{case_ambito, code, interview, quotation, quotation_code, study_case};
 use sea_orm::sea_query::{Query, SelectStatement};
@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::auth::Caller;
 use crate::db::begin_snapshot;
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 use crate::service::studies::readable_study;
 
 /// A study's coding, loaded once (seven queries, in one snapshot).
@@ -173,13 +173,51 @@ impl Coding {
         self.case_of_interview[&q.interview_id]
     }
 
-    /// The codes asked for, or all codes of the study.
-    pub fn codes_or_all(&self, asked: Option<Vec<i64>>) -> Vec<i64> {
+    /// The codes asked for (each once, in the order first asked), or all codes of the study.
+    /// A code of another study answers as a missing one, so that nothing tells a code of a
+    /// study the caller may not read from a code that does not exist; dropping it instead
+    /// would answer with counts that look like zero.
+    pub fn codes_or_all(&self, asked: Option<Vec<i64>>) -> ServiceResult<Vec<i64>> {
         let known: BTreeSet<i64> = self.codes.iter().map(|c| c.id).collect();
-        match asked {
-            Some(ids) => ids.into_iter().filter(|c| known.contains(c)).collect(),
-            None => known.into_iter().collect(),
+        let Some(ids) = asked else {
+            return Ok(known.into_iter().collect());
+        };
+        let mut seen = BTreeSet::new();
+        let mut codes = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !known.contains(&id) {
+                return Err(ServiceError::not_found("code"));
+            }
+            if seen.insert(id) {
+                codes.push(id);
+            }
         }
+        Ok(codes)
+    }
+
+    /// Pairs (a < b) of the codes asked for where one is an ancestor of the other. Such a
+    /// pair co-occurs by construction, as a code counts with its descendants: every
+    /// quotation of the child would be reported as co-occurring with the parent.
+    fn lineage_pairs(&self, asked: &BTreeSet<i64>) -> HashSet<(i64, i64)> {
+        let parent: HashMap<i64, Option<i64>> =
+            self.codes.iter().map(|c| (c.id, c.parent_id)).collect();
+        let mut pairs = HashSet::new();
+        for &c in asked {
+            let mut current = parent
+                .get(&c)
+                .copied()
+                .flatten()
+                .filter(|p| parent.contains_key(p));
+            // Bounded as in `counted_codes`, against a cycle.
+            for _ in 0..parent.len() {
+                let Some(a) = current else { break };
+                if a != c && asked.contains(&a) {
+                    pairs.insert((a.min(c), a.max(c)));
+                }
+                current = parent[&a].filter(|p| parent.contains_key(p));
+            }
+        }
+        pairs
     }
 
     /// code → the quotations counting for it (descendants included), in quotation order.
@@ -212,12 +250,32 @@ pub struct Frequency {
     pub cases: usize,
 }
 
+/// Every group a code gets a row in, with no quotations or not: the study; each case of the
+/// study; each ambito of those cases. A front end comparing cases or ambiti then finds every
+/// one of them, as in `code_case_matrix`, rather than having to tell a group with no
+/// quotations from a group it was not sent.
+fn all_groups(coding: &Coding, by: Grouping) -> BTreeSet<Option<i64>> {
+    match by {
+        Grouping::Study => BTreeSet::from([None]),
+        Grouping::Case => coding.case_ids.iter().copied().map(Some).collect(),
+        Grouping::Ambito => coding
+            .ambiti_of_case
+            .values()
+            .flatten()
+            .copied()
+            .map(Some)
+            .collect(),
+    }
+}
+
 pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequency> {
     let by_code = coding.quotations_by_code(codes);
+    let every_group = all_groups(coding, by);
     let mut out = Vec::new();
     for &c in codes {
         let tagged = by_code.get(&c).map_or(&[][..], Vec::as_slice);
-        let mut groups: BTreeMap<Option<i64>, Vec<&quotation::Model>> = BTreeMap::new();
+        let mut groups: BTreeMap<Option<i64>, Vec<&quotation::Model>> =
+            every_group.iter().map(|&g| (g, Vec::new())).collect();
         for &q in tagged {
             match by {
                 Grouping::Study => groups.entry(None).or_default().push(q),
@@ -233,9 +291,6 @@ pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequenc
                     }
                 }
             }
-        }
-        if by == Grouping::Study {
-            groups.entry(None).or_default();
         }
         for (group, qs) in groups {
             out.push(Frequency {
@@ -259,9 +314,11 @@ pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequenc
 }
 
 /// For each pair of codes (a < b): quotations carrying both, plus pairs of distinct
-/// overlapping quotations of one interview carrying one each. Zero cells are left out.
+/// overlapping quotations of one interview carrying one each. Zero cells are left out, and
+/// so are pairs of a code and its ancestor (see `Coding::lineage_pairs`).
 pub fn cooccurrence(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, usize)> {
     let asked: BTreeSet<i64> = codes.iter().copied().collect();
+    let lineage = coding.lineage_pairs(&asked);
     let counted = coding.counted_codes(&asked);
     let mut cells: HashMap<(i64, i64), usize> = HashMap::new();
     for cs in &counted {
@@ -309,7 +366,11 @@ pub fn cooccurrence(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, usize)> {
             }
         }
     }
-    let mut out: Vec<(i64, i64, usize)> = cells.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    let mut out: Vec<(i64, i64, usize)> = cells
+        .into_iter()
+        .filter(|(pair, _)| !lineage.contains(pair))
+        .map(|((a, b), n)| (a, b, n))
+        .collect();
     out.sort_unstable();
     out
 }
@@ -364,7 +425,23 @@ mod tests {
             let mut out = Vec::new();
             for &c in codes {
                 let qs = quotations_of(coding, c);
+                // Every group has its row, with quotations or not.
                 let mut groups: BTreeMap<Option<i64>, Vec<&quotation::Model>> = BTreeMap::new();
+                match by {
+                    Grouping::Study => {
+                        groups.insert(None, Vec::new());
+                    }
+                    Grouping::Case => {
+                        for &case in &coding.case_ids {
+                            groups.insert(Some(case), Vec::new());
+                        }
+                    }
+                    Grouping::Ambito => {
+                        for &a in coding.ambiti_of_case.values().flatten() {
+                            groups.insert(Some(a), Vec::new());
+                        }
+                    }
+                }
                 for q in coding.quotations.iter().filter(|q| qs.contains(&q.id)) {
                     match by {
                         Grouping::Study => groups.entry(None).or_default().push(q),
@@ -382,9 +459,6 @@ mod tests {
                             }
                         }
                     }
-                }
-                if by == Grouping::Study {
-                    groups.entry(None).or_default();
                 }
                 for (group, qs) in groups {
                     out.push(Frequency {
@@ -426,8 +500,15 @@ mod tests {
             }
             let mut out = Vec::new();
             let ids: Vec<i64> = sets.keys().copied().collect();
+            let below = |c: i64| -> BTreeSet<i64> {
+                with_descendants(&coding.codes, &[c]).into_iter().collect()
+            };
             for (i, &a) in ids.iter().enumerate() {
                 for &b in &ids[i + 1..] {
+                    // A code and its ancestor co-occur by construction: left out.
+                    if below(a).contains(&b) || below(b).contains(&a) {
+                        continue;
+                    }
                     let (qa, qb) = (&sets[&a], &sets[&b]);
                     let both = qa.intersection(qb).count();
                     let across = overlapping
@@ -541,11 +622,37 @@ mod tests {
         for round in 0..3000 {
             let coding = random_coding(&mut rng);
             let asked = rng.random_bool(0.5).then(|| {
+                let n = coding.codes.len() as i64;
+                // Now and then twice the same code, or one outside the codebook.
                 (0..rng.random_range(0..8))
-                    .map(|_| 98 + rng.random_range(0..coding.codes.len() as i64 + 3))
+                    .map(|_| {
+                        if rng.random_bool(0.05) {
+                            [98, 99, 100 + n][rng.random_range(0..3)]
+                        } else {
+                            100 + rng.random_range(0..n)
+                        }
+                    })
                     .collect()
             });
-            let codes = coding.codes_or_all(asked);
+            let codes = match coding.codes_or_all(asked.clone()) {
+                Ok(codes) => codes,
+                Err(e) => {
+                    // Refused only for a code outside the codebook.
+                    assert!(matches!(e, ServiceError::NotFound(ref w) if w == "code"));
+                    let asked: Vec<i64> = asked.unwrap();
+                    assert!(
+                        asked
+                            .iter()
+                            .any(|a| coding.codes.iter().all(|c| c.id != *a)),
+                        "round {round}"
+                    );
+                    continue;
+                }
+            };
+            if let Some(asked) = &asked {
+                let unique: BTreeSet<&i64> = asked.iter().collect();
+                assert_eq!(codes.len(), unique.len(), "round {round}: each code once");
+            }
             for by in [Grouping::Study, Grouping::Case, Grouping::Ambito] {
                 assert_eq!(
                     frequencies(&coding, &codes, by),

@@ -285,6 +285,15 @@ pub async fn update_interview(
                 ids.join(", ")
             )));
         }
+        let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
+        crate::service::quotations::withdraw_evidence(
+            &txn,
+            caller,
+            "updateInterview",
+            study.id,
+            &lost_ids,
+        )
+        .await?;
         let now = Utc::now();
         for (q, place) in quotations.into_iter().zip(anchored) {
             match place {
@@ -301,7 +310,14 @@ pub async fn update_interview(
                 Some(_) => {}
                 None => {
                     quotation::Entity::delete_by_id(q.id).exec(&txn).await?;
-                    crate::service::memos::delete_for(&txn, "quotation", &[q.id]).await?;
+                    crate::service::memos::delete_for(
+                        &txn,
+                        caller,
+                        "updateInterview",
+                        "quotation",
+                        &[q.id],
+                    )
+                    .await?;
                     change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete)
                         .await?;
                 }

@@ -230,12 +230,44 @@ pub async fn delete_memo(
     Ok(())
 }
 
-/// Deletes the memos of targets that are being deleted (memos have no foreign key to them).
-pub async fn delete_for<C: ConnectionTrait>(db: &C, kind: &str, ids: &[i64]) -> ServiceResult<()> {
-    memo::Entity::delete_many()
+/// Deletes the memos of targets that are being deleted (memos have no foreign key to them),
+/// with an audit entry for each: they can be other users' notes, and would otherwise vanish
+/// from the log with no trace of who removed them. `operation` is the mutation that deletes
+/// the targets.
+pub async fn delete_for<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    operation: &str,
+    kind: &str,
+    ids: &[i64],
+) -> ServiceResult<()> {
+    let doomed = memo::Entity::find()
         .filter(memo::Column::TargetKind.eq(kind))
         .filter(memo::Column::TargetId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    memo::Entity::delete_many()
+        .filter(memo::Column::Id.is_in(doomed.iter().map(|m| m.id)))
         .exec(db)
         .await?;
+    for m in doomed {
+        crate::service::audit::record(
+            db,
+            caller,
+            operation,
+            "memo",
+            m.id,
+            Some(m.study_id),
+            json!({"before": {
+                "target": format!("{}:{}", m.target_kind, m.target_id),
+                "author": m.author_id,
+                "version": m.version,
+            }}),
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -68,7 +68,7 @@ where
         .into_partial_model::<M>()
         .all(db)
         .await?;
-    let has_next = items.len() > limit;
+    let has_next = more_after(limit, items.len());
     items.truncate(limit);
     Ok(Page {
         items,
@@ -76,6 +76,13 @@ where
         has_previous: req.after.is_some(),
         total,
     })
+}
+
+/// Whether a page of `limit` items, out of `available` from its start, has a next page. An
+/// empty page (`first: 0`) hands out no cursor to go on from: a next page there would send a
+/// client that follows `endCursor` while `hasNextPage` back to the start, for ever.
+pub fn more_after(limit: usize, available: usize) -> bool {
+    limit > 0 && available > limit
 }
 
 /// Pages a list already in memory (children loaded in one batch by a DataLoader) and sorted
@@ -94,7 +101,7 @@ pub fn in_memory<T: Clone, K: Ord>(
     let rest = &all[start.min(all.len())..];
     Ok(Page {
         items: rest.iter().take(limit).cloned().collect(),
-        has_next: rest.len() > limit,
+        has_next: more_after(limit, rest.len()),
         has_previous: start > 0,
         total: all.len() as u64,
     })
@@ -128,5 +135,13 @@ mod tests {
             .unwrap()
             .items
             .is_empty());
+    }
+
+    #[test]
+    fn an_empty_page_has_no_next_page() {
+        let empty = in_memory(&[2, 4, 6], |&x| x, req(0, None)).unwrap();
+        assert!(empty.items.is_empty() && !empty.has_next);
+        assert!(!more_after(0, 3));
+        assert!(more_after(2, 3) && !more_after(3, 3));
     }
 }

@@ -4,7 +4,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
-use entities::{ambito, case_ambito, code, interview, quotation, quotation_code, study_case};
+use entities::{
+    ambito, case_ambito, code, discontinuity, discontinuity_evidence, interview, quotation,
+    quotation_code, study_case,
+};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -15,11 +18,11 @@ use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, ServiceResult, CONCURRENT_CHANGE};
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
 use crate::service::interviews::locked_interview;
-use crate::service::page::{KeyedRequest, Page};
+use crate::service::page::{more_after, KeyedRequest, Page};
 use crate::service::studies::{readable_study, readable_study_ids};
 
 #[derive(Debug, Clone, Default)]
@@ -38,7 +41,14 @@ pub struct QuotationUpdate {
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub code_ids: Option<Vec<i64>>,
-    pub memo: Option<String>,
+    /// `None` leaves the memo as it is; `Some(None)`, or a blank memo, clears it.
+    pub memo: Option<Option<String>>,
+}
+
+/// A blank memo is no memo: stored as one, it would show as a note with nothing in it, and
+/// a client that empties the field means to clear it.
+fn memo_text(memo: Option<String>) -> Option<String> {
+    memo.filter(|m| !m.trim().is_empty())
 }
 
 /// Checks 0 ≤ start < end ≤ length (code points).
@@ -138,7 +148,7 @@ pub async fn create_quotation(
         interview_id: Set(interview.id),
         start_pos: Set(start),
         end_pos: Set(end),
-        memo: Set(input.memo),
+        memo: Set(memo_text(input.memo)),
         coder_id: Set(caller.user_id()),
         version: Set(1),
         created_at: Set(now),
@@ -212,7 +222,10 @@ pub async fn update_quotation(
         .filter(quotation::Column::Id.eq(q.id))
         .filter(quotation::Column::Version.eq(input.version));
     if let Some(memo) = &input.memo {
-        update = update.col_expr(quotation::Column::Memo, Expr::value(memo.clone()));
+        update = update.col_expr(
+            quotation::Column::Memo,
+            Expr::value(memo_text(memo.clone())),
+        );
     }
     if update.exec(&txn).await?.rows_affected != 1 {
         return Err(stale(q.version + 1, input.version));
@@ -242,6 +255,94 @@ pub async fn update_quotation(
     Ok(updated)
 }
 
+/// To call in the transaction that deletes these quotations, before it does. The judgments
+/// citing them as evidence lose it when they go (the evidence rows cascade), whoever made
+/// them, consensus included: that is a change to each judgment, so each one's version moves
+/// on, as a tag's would, and an evaluator still holding the old version gets CONFLICT
+/// instead of saving over evidence that is gone; the audit log says which judgment lost
+/// what, under `operation`, the mutation that deletes.
+pub(crate) async fn withdraw_evidence<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    operation: &str,
+    study_id: i64,
+    quotation_ids: &[i64],
+) -> ServiceResult<()> {
+    use sea_orm::QueryOrder;
+
+    let deleted: BTreeSet<i64> = quotation_ids.iter().copied().collect();
+    let ids: Vec<i64> = deleted.iter().copied().collect();
+    let mut judgment_ids = BTreeSet::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        for e in discontinuity_evidence::Entity::find()
+            .filter(discontinuity_evidence::Column::QuotationId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+        {
+            judgment_ids.insert(e.discontinuity_id);
+        }
+    }
+    let judgment_ids: Vec<i64> = judgment_ids.into_iter().collect();
+    let now = Utc::now();
+    for chunk in judgment_ids.chunks(IDS_PER_STATEMENT) {
+        // Locked in id order, so that two deletions citing the same judgments queue instead
+        // of deadlocking; NO KEY UPDATE, so that a tag linking one of them as a cause (a
+        // key-share lock) is not held up. A tag locks its judgment exclusively: it waits for
+        // this change, or this waits for the tag's, and either way the version read is the
+        // one written over.
+        let judgments = discontinuity::Entity::find()
+            .filter(discontinuity::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(discontinuity::Column::Id)
+            .lock(LockType::NoKeyUpdate)
+            .all(txn)
+            .await?;
+        let mut evidence: HashMap<i64, Vec<i64>> = HashMap::new();
+        for e in discontinuity_evidence::Entity::find()
+            .filter(discontinuity_evidence::Column::DiscontinuityId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+        {
+            evidence
+                .entry(e.discontinuity_id)
+                .or_default()
+                .push(e.quotation_id);
+        }
+        for j in judgments {
+            let bumped = discontinuity::Entity::update_many()
+                .col_expr(discontinuity::Column::Version, Expr::value(j.version + 1))
+                .col_expr(discontinuity::Column::UpdatedAt, Expr::value(now))
+                .filter(discontinuity::Column::Id.eq(j.id))
+                .filter(discontinuity::Column::Version.eq(j.version))
+                .exec(txn)
+                .await?;
+            if bumped.rows_affected != 1 {
+                return Err(ServiceError::Conflict(CONCURRENT_CHANGE.to_owned()));
+            }
+            let mut before = evidence.remove(&j.id).unwrap_or_default();
+            before.sort_unstable();
+            let (lost, after): (Vec<i64>, Vec<i64>) =
+                before.iter().partition(|q| deleted.contains(*q));
+            crate::service::audit::record(
+                txn,
+                caller,
+                operation,
+                "discontinuity",
+                j.id,
+                Some(study_id),
+                json!({
+                    "before": {"version": j.version, "evidence": before},
+                    "after": {"version": j.version + 1, "evidence": after},
+                    "consensus": j.is_consensus,
+                    "evaluator": j.evaluator_id,
+                    "evidenceDeleted": lost,
+                }),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn delete_quotation(
     db: &impl Writable,
     caller: &Caller,
@@ -254,6 +355,7 @@ pub async fn delete_quotation(
     if q.version != version {
         return Err(stale(q.version, version));
     }
+    withdraw_evidence(&txn, caller, "deleteQuotation", study.id, &[q.id]).await?;
     let deleted = quotation::Entity::delete_many()
         .filter(quotation::Column::Id.eq(q.id))
         .filter(quotation::Column::Version.eq(version))
@@ -262,7 +364,8 @@ pub async fn delete_quotation(
     if deleted.rows_affected != 1 {
         return Err(stale(q.version + 1, version));
     }
-    crate::service::memos::delete_for(&txn, "quotation", &[q.id]).await?;
+    crate::service::memos::delete_for(&txn, caller, "deleteQuotation", "quotation", &[q.id])
+        .await?;
     change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete).await?;
     crate::service::audit::record(&txn, caller, "deleteQuotation", "quotation", q.id, Some(study.id), json!({"before": {"interview": q.interview_id, "start": q.start_pos, "end": q.end_pos, "version": q.version}})).await?;
     txn.commit().await?;
@@ -402,7 +505,7 @@ pub async fn list(
         .limit(limit as u64 + 1)
         .all(db)
         .await?;
-    let has_next = items.len() > limit;
+    let has_next = more_after(limit, items.len());
     items.truncate(limit);
     Ok(Page {
         items,

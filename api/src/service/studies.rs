@@ -124,6 +124,9 @@ pub async fn readable_case<C: ConnectionTrait>(
     Ok((c, s))
 }
 
+/// The years a study may carry: a typo (-5, 20025) would sort and filter as a real year.
+pub const STUDY_YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
+
 #[derive(Debug, Clone, Default)]
 pub struct NewStudy {
     pub title: String,
@@ -141,13 +144,24 @@ pub async fn create_study(
 ) -> ServiceResult<study::Model> {
     let user = caller.require_user()?;
     let title = non_empty(&input.title, "title")?;
+    let authors = non_empty_entries(&input.authors, "authors")?;
+    let research_questions = non_empty_entries(&input.research_questions, "researchQuestions")?;
+    if let Some(year) = input.year {
+        if !STUDY_YEARS.contains(&year) {
+            return Err(ServiceError::bad_input(format!(
+                "year {year} is not a plausible year for a study: give one from {} to {}",
+                STUDY_YEARS.start(),
+                STUDY_YEARS.end()
+            )));
+        }
+    }
     let txn = begin_write(db).await?;
     let s = study::ActiveModel {
         title: Set(title),
-        authors: Set(serde_json::to_string(&input.authors).expect("strings serialise")),
+        authors: Set(serde_json::to_string(&authors).expect("strings serialise")),
         year: Set(input.year),
         research_questions: Set(
-            serde_json::to_string(&input.research_questions).expect("strings serialise")
+            serde_json::to_string(&research_questions).expect("strings serialise")
         ),
         is_public: Set(input.is_public),
         created_at: Set(Utc::now()),
@@ -285,6 +299,15 @@ pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {
     } else {
         Ok(t.to_owned())
     }
+}
+
+/// Each entry of a list trimmed; a blank one is refused, as it would show as an empty
+/// author or question.
+fn non_empty_entries(list: &[String], what: &str) -> ServiceResult<Vec<String>> {
+    list.iter()
+        .enumerate()
+        .map(|(n, entry)| non_empty(entry, &format!("{what}[{n}]")))
+        .collect()
 }
 
 /// Decodes the JSON array of strings kept in text columns.

@@ -5,8 +5,8 @@
 
 use chrono::NaiveDate;
 use entities::{
-    ambito, ambito_membership, ambito_succession, comune, ente_gestore, project, project_ambito,
-    project_partner,
+    ambito, ambito_membership, ambito_name, ambito_succession, comune, ente_gestore, project,
+    project_ambito, project_partner,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
@@ -48,6 +48,19 @@ pub async fn ambito_by_code<C: ConnectionTrait>(
         .await?)
 }
 
+/// The ambito with that code; with `at`, only if it existed on that date, as `ambiti(at:)`
+/// lists it: an ambito created later (or ended before) would otherwise answer with no enti,
+/// as if it had been empty then.
+pub async fn ambito_on<C: ConnectionTrait>(
+    db: &C,
+    code: &str,
+    at: Option<NaiveDate>,
+) -> ServiceResult<Option<ambito::Model>> {
+    Ok(ambito_by_code(db, code)
+        .await?
+        .filter(|a| at.is_none_or(|at| valid_on(a.valid_from, a.valid_until, at))))
+}
+
 pub async fn create_ambito<C: ConnectionTrait>(
     db: &C,
     code: &str,
@@ -68,6 +81,45 @@ pub async fn create_ambito<C: ConnectionTrait>(
     }
     .insert(db)
     .await?)
+}
+
+/// Records a name the ambito went by for a period. Its own name is the one it goes by
+/// otherwise (now): after a split the ambito that keeps the code is usually renamed.
+pub async fn add_ambito_name<C: ConnectionTrait>(
+    db: &C,
+    ambito_id: i64,
+    name: &str,
+    valid_from: Option<NaiveDate>,
+    valid_until: Option<NaiveDate>,
+) -> ServiceResult<ambito_name::Model> {
+    check_period(valid_from, valid_until)?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::bad_input(
+            "an ambito's name must not be empty",
+        ));
+    }
+    Ok(ambito_name::ActiveModel {
+        ambito_id: Set(ambito_id),
+        name: Set(name.to_owned()),
+        valid_from: Set(valid_from),
+        valid_until: Set(valid_until),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The name an ambito went by on `at`: the recorded name of that period, else its own.
+pub fn name_on<'a>(
+    ambito: &'a ambito::Model,
+    names: &'a [ambito_name::Model],
+    at: NaiveDate,
+) -> &'a str {
+    names
+        .iter()
+        .find(|n| valid_on(n.valid_from, n.valid_until, at))
+        .map_or(ambito.name.as_str(), |n| n.name.as_str())
 }
 
 pub async fn add_succession<C: ConnectionTrait>(
