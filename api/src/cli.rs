@@ -380,7 +380,7 @@ async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Resul
             })),
         },
     )
-    .context("opening the search index (is a server running on this data directory?)")?;
+    .context("opening the search index")?;
     index.ready(&database.conn).await?;
     bar.finish_with_message("indexed");
     eprintln!(
@@ -464,8 +464,17 @@ mod tests {
 
     use super::*;
 
+    /// Global options are read from the environment too, and one test below sets it: every
+    /// parse holds this lock, so that none reads a variable another test set for itself.
+    static ENVIRONMENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn parse<const N: usize>(args: [&str; N]) -> Result<Cli, clap::Error> {
+        let _alone = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
+        Cli::try_parse_from(args)
+    }
+
     fn token_create(days: &str) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from([
+        parse([
             "quaderno",
             "token",
             "create",
@@ -486,7 +495,8 @@ mod tests {
             "QUADERNO_NO_INTROSPECTION",
             "QUADERNO_NO_GRAPHIQL",
         ];
-        let parse = |value: &str| {
+        let parse_with = |value: &str| {
+            let _alone = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
             for v in vars {
                 std::env::set_var(v, value);
             }
@@ -499,20 +509,19 @@ mod tests {
                 (g.no_demo, g.no_introspection, g.no_graphiql)
             })
         };
-        assert_eq!(parse("1").unwrap(), (true, true, true));
-        assert_eq!(parse("yes").unwrap(), (true, true, true));
-        assert_eq!(parse("0").unwrap(), (false, false, false));
-        assert_eq!(parse("false").unwrap(), (false, false, false));
-        assert!(parse("maybe").is_err());
+        assert_eq!(parse_with("1").unwrap(), (true, true, true));
+        assert_eq!(parse_with("yes").unwrap(), (true, true, true));
+        assert_eq!(parse_with("0").unwrap(), (false, false, false));
+        assert_eq!(parse_with("false").unwrap(), (false, false, false));
+        assert!(parse_with("maybe").is_err());
     }
 
     /// Sizes and times past what a server can use would overflow when turned into bytes or
     /// a grace period; zero would refuse every request.
     #[test]
     fn body_limit_and_timeout_are_refused_out_of_range() {
-        let serve = |flag: &str, value: &str| {
-            Cli::try_parse_from(["quaderno", "serve", &format!("--{flag}={value}")])
-        };
+        let serve =
+            |flag: &str, value: &str| parse(["quaderno", "serve", &format!("--{flag}={value}")]);
         let g = serve("max-body-mb", "4096").unwrap().global;
         assert_eq!(g.max_body_mb, 4096);
         assert_eq!(
