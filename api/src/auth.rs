@@ -285,11 +285,10 @@ pub async fn create_token_for(
         })?;
         let study_id =
             study_id.ok_or_else(|| ServiceError::bad_input("a study role needs --study"))?;
-        entities::study::Entity::find_by_id(study_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("study"))?;
-        grant_role(&txn, user.id, study_id, role).await?;
+        // Locked and checked as `setStudyMember` does: a study keeps at least one owner, so
+        // a weaker token for its last owner is refused.
+        crate::service::members::lock_members(&txn, study_id).await?;
+        crate::service::members::put_role(&txn, study_id, user.id, role).await?;
     }
     let secret = new_secret();
     api_token::ActiveModel {

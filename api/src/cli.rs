@@ -1,11 +1,11 @@
-//! The command line: `serve` (default), `migrate`, `reindex`, `schema`, `token`, `import`,
-//! `export`, `backup`. Flags win over the environment.
+//! The command line: `serve` (default), `migrate`, `reindex`, `schema`, `token`, `role`,
+//! `import`, `export`, `backup`. Flags win over the environment.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::{auth, db, demo, http};
 
@@ -103,6 +103,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage users' roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
     /// Import transcripts (.txt, .md, .docx) as interviews of a case, all files or none; or
     /// REFI-QDA projects (.qdpx) and codebooks (.qdc), each into a new study or --study.
     Import(ImportArgs),
@@ -177,6 +180,24 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by its number (from `token list`).
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum RoleCommand {
+    /// Take a user's role in a study away (never the study's last owner), or their instance
+    /// admin rights. Their tokens stay, without that role, from their next request on.
+    #[command(group(ArgGroup::new("scope").required(true).args(["study", "admin"])))]
+    Revoke {
+        /// The user's name.
+        #[arg(long)]
+        user: String,
+        /// The study (global ID or number) whose role is taken away.
+        #[arg(long)]
+        study: Option<String>,
+        /// Take the instance admin rights away.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 impl GlobalOptions {
@@ -293,6 +314,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     when(t.revoked_at)
                 );
             }
+            Ok(())
+        }
+        Command::Role(RoleCommand::Revoke { user, study, admin }) => {
+            // Exactly one of --study and --admin (the argument group).
+            debug_assert!(study.is_some() != admin);
+            let revoked = match study {
+                Some(study) => {
+                    let study_id = crate::graphql::ids::parse_study_ref(&study)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    crate::service::members::revoke_study_role(&database.conn, &user, study_id)
+                        .await
+                        .map(|role| format!("{} role in study {study_id}", role.as_str()))
+                }
+                None => crate::service::members::revoke_admin(&database.conn, &user)
+                    .await
+                    .map(|()| "admin rights".to_owned()),
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("{user}: {revoked} revoked");
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { id }) => {
@@ -543,6 +583,32 @@ mod tests {
                 clap::error::ErrorKind::ValueValidation,
                 "--{flag}={value}"
             );
+        }
+    }
+
+    /// `role revoke` takes back one thing at a time: a study role or the admin rights.
+    #[test]
+    fn role_revoke_names_a_study_or_admin_but_not_both() {
+        let revoke = |extra: &[&str]| {
+            let mut args = vec!["quaderno", "role", "revoke", "--user", "ada"];
+            args.extend_from_slice(extra);
+            let _alone = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
+            Cli::try_parse_from(args)
+        };
+        assert!(matches!(
+            revoke(&["--study", "3"]).unwrap().command,
+            Some(Command::Role(RoleCommand::Revoke { study: Some(ref s), admin: false, .. })) if s == "3"
+        ));
+        assert!(matches!(
+            revoke(&["--admin"]).unwrap().command,
+            Some(Command::Role(RoleCommand::Revoke {
+                study: None,
+                admin: true,
+                ..
+            }))
+        ));
+        for refused in [&[][..], &["--study", "3", "--admin"][..]] {
+            assert!(revoke(refused).is_err(), "{refused:?}");
         }
     }
 

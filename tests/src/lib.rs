@@ -291,3 +291,154 @@ pub fn id_number(id: &str) -> i64 {
         .parse()
         .expect("number")
 }
+
+/// Runs `paused` up to its audit entry, its last write before it commits (after the locks it
+/// takes), and holds it there while `meanwhile` runs, until `meanwhile` has answered or waits
+/// for a lock itself; then lets `paused` commit. That is the window in which a write has read
+/// what it read and has not committed yet. `operations` names the audited operations to pause.
+/// PostgreSQL only: SQLite runs one writer at a time, so there the two run one after the
+/// other.
+pub async fn with_paused<P, M>(
+    server: &TestServer,
+    operations: &[&str],
+    paused: P,
+    meanwhile: M,
+) -> (Value, Value)
+where
+    P: std::future::Future<Output = Value>,
+    M: std::future::Future<Output = Value>,
+{
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let db = &server.db.conn;
+    if db.get_database_backend() != DbBackend::Postgres {
+        let first = paused.await;
+        return (first, meanwhile.await);
+    }
+    // Advisory locks belong to one database: tests running side by side do not meet here.
+    db.execute_unprepared(
+        "CREATE OR REPLACE FUNCTION pause_audit() RETURNS trigger AS $$ \
+         BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$ LANGUAGE plpgsql",
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = operations.iter().map(|o| format!("'{o}'")).collect();
+    db.execute_unprepared(&format!(
+        "CREATE TRIGGER pause_audit BEFORE INSERT ON audit_log FOR EACH ROW \
+         WHEN (NEW.operation IN ({})) EXECUTE FUNCTION pause_audit()",
+        names.join(", ")
+    ))
+    .await
+    .unwrap();
+    let hold = db.begin().await.unwrap();
+    hold.execute_unprepared("SELECT pg_advisory_xact_lock(4242)")
+        .await
+        .unwrap();
+    let waiting = || async {
+        db.query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    };
+    let go = tokio::sync::Notify::new();
+    let answered = AtomicBool::new(false);
+    let (first, second, ()) = tokio::join!(
+        paused,
+        async {
+            go.notified().await;
+            let r = meanwhile.await;
+            answered.store(true, Ordering::SeqCst);
+            r
+        },
+        async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while waiting().await < 1 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the paused operation never reached its pause"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            go.notify_one();
+            while !answered.load(Ordering::SeqCst) && waiting().await < 2 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the other operation neither answered nor waited"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            hold.commit().await.unwrap();
+        }
+    );
+    db.execute_unprepared("DROP TRIGGER pause_audit ON audit_log")
+        .await
+        .unwrap();
+    (first, second)
+}
+
+/// A graphql-transport-ws client for the live tests: a socket with `connection_init` sent.
+pub mod ws {
+    use futures::{SinkExt, StreamExt};
+    use serde_json::{json, Value};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    pub type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    pub async fn connect(server: &crate::TestServer, token: Option<&str>) -> Socket {
+        connect_to(&server.url, token).await
+    }
+
+    pub async fn connect_to(url: &str, token: Option<&str>) -> Socket {
+        let mut request = format!("{}/graphql/ws", url.replace("http", "ws"))
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket");
+        let payload = token.map_or(
+            json!({}),
+            |t| json!({"Authorization": format!("Bearer {t}")}),
+        );
+        socket
+            .send(Message::text(
+                json!({"type": "connection_init", "payload": payload}).to_string(),
+            ))
+            .await
+            .unwrap();
+        socket
+    }
+
+    pub async fn next(socket: &mut Socket) -> Value {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+                .await
+                .expect("a message in time");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] != "ping" && v["type"] != "pong" {
+                        return v;
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return json!({"type": "closed", "reason": frame.map(|f| f.reason.to_string())})
+                }
+                Some(Ok(_)) => {}
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! memos, and retrieval by codes.
 
 use serde_json::{json, Value};
-use tests::{error_code, id_number, TestServer};
+use tests::{error_code, id_number, with_paused, TestServer};
 
 struct Study {
     server: TestServer,
@@ -928,95 +928,6 @@ async fn a_deleted_passage_is_reported_not_moved_onto_the_same_words_of_another_
     );
 }
 
-/// Runs `paused` up to its audit entry, its last write before it commits, and holds it
-/// there while `meanwhile` runs, until `meanwhile` has answered or waits for a lock itself;
-/// then lets `paused` commit. That is the window in which a codebook change has read what it
-/// read and has not committed yet. PostgreSQL only: SQLite runs one writer at a time, so
-/// there the two run one after the other.
-async fn with_paused<P, M>(
-    s: &Study,
-    operations: &[&str],
-    paused: P,
-    meanwhile: M,
-) -> (Value, Value)
-where
-    P: std::future::Future<Output = Value>,
-    M: std::future::Future<Output = Value>,
-{
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
-    let db = &s.server.db.conn;
-    if db.get_database_backend() != DbBackend::Postgres {
-        let first = paused.await;
-        return (first, meanwhile.await);
-    }
-    // Advisory locks belong to one database: tests running side by side do not meet here.
-    db.execute_unprepared(
-        "CREATE OR REPLACE FUNCTION pause_audit() RETURNS trigger AS $$ \
-         BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$ LANGUAGE plpgsql",
-    )
-    .await
-    .unwrap();
-    let names: Vec<String> = operations.iter().map(|o| format!("'{o}'")).collect();
-    db.execute_unprepared(&format!(
-        "CREATE TRIGGER pause_audit BEFORE INSERT ON audit_log FOR EACH ROW \
-         WHEN (NEW.operation IN ({})) EXECUTE FUNCTION pause_audit()",
-        names.join(", ")
-    ))
-    .await
-    .unwrap();
-    let hold = db.begin().await.unwrap();
-    hold.execute_unprepared("SELECT pg_advisory_xact_lock(4242)")
-        .await
-        .unwrap();
-    let waiting = || async {
-        db.query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
-    };
-    let go = tokio::sync::Notify::new();
-    let answered = AtomicBool::new(false);
-    let (first, second, ()) = tokio::join!(
-        paused,
-        async {
-            go.notified().await;
-            let r = meanwhile.await;
-            answered.store(true, Ordering::SeqCst);
-            r
-        },
-        async {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while waiting().await < 1 {
-                assert!(
-                    Instant::now() < deadline,
-                    "the paused operation never reached its pause"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            go.notify_one();
-            while !answered.load(Ordering::SeqCst) && waiting().await < 2 {
-                assert!(
-                    Instant::now() < deadline,
-                    "the other operation neither answered nor waited"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            hold.commit().await.unwrap();
-        }
-    );
-    db.execute_unprepared("DROP TRIGGER pause_audit ON audit_log")
-        .await
-        .unwrap();
-    (first, second)
-}
-
 /// Search carries each quotation's codes with their ancestors, so a move or merge re-logs
 /// every quotation under the codes it moves. A quotation coded while the move runs is either
 /// among them or written after the move: either way filtering by the new parent finds it.
@@ -1032,7 +943,7 @@ async fn quotations_coded_while_codes_move_or_merge_are_found_under_their_new_pa
     const UNDER: &str = "query($c: [ID!]) { quotations(filter: {codeIds: $c}) { totalCount } search(query: \"casa\", scope: QUOTATIONS, filter: {codeIds: $c}) { totalCount } }";
 
     let (moved, coded) = with_paused(
-        s,
+        &s.server,
         &["updateCode"],
         s.gql(
             "mutation($i: ID!, $p: ID) { updateCode(input: {id: $i, parentId: $p}) { path } }",
@@ -1052,7 +963,7 @@ async fn quotations_coded_while_codes_move_or_merge_are_found_under_their_new_pa
     );
 
     let (merged, coded) = with_paused(
-        s,
+        &s.server,
         &["mergeCodes"],
         s.gql(
             "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
@@ -1097,7 +1008,7 @@ async fn a_code_deleted_while_an_import_gives_it_a_coded_child_is_kept() {
 <CodeBook><Codes><Code guid="eeeeeeee-0000-0000-0000-000000000001" name="Casa" isCodable="true"><Code guid="eeeeeeee-0000-0000-0000-000000000002" name="Sfratti" isCodable="true"/></Code></Codes></CodeBook>
 <Sources><TextSource guid="eeeeeeee-0000-0000-0000-000000000003" name="Inquilina"><PlainTextContent>Lo sfratto è arrivato a marzo.</PlainTextContent><PlainTextSelection guid="eeeeeeee-0000-0000-0000-000000000004" startPosition="3" endPosition="10"><Coding guid="eeeeeeee-0000-0000-0000-000000000005"><CodeRef targetGUID="eeeeeeee-0000-0000-0000-000000000002"/></Coding></PlainTextSelection></TextSource></Sources></Project>"#;
     let (imported, deleted) = with_paused(
-        s,
+        &s.server,
         &["importQdpx"],
         import_into(s, "sfratti.qde", project.into()),
         s.gql(

@@ -3,61 +3,9 @@
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tests::ws::{connect, connect_to, next, Socket};
 use tests::{id_number, TestServer};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
-    connect_to(&server.url, token).await
-}
-
-async fn connect_to(url: &str, token: Option<&str>) -> Socket {
-    let mut request = format!("{}/graphql/ws", url.replace("http", "ws"))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    let payload = token.map_or(
-        json!({}),
-        |t| json!({"Authorization": format!("Bearer {t}")}),
-    );
-    socket
-        .send(Message::text(
-            json!({"type": "connection_init", "payload": payload}).to_string(),
-        ))
-        .await
-        .unwrap();
-    socket
-}
-
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message in time");
-        match msg {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["type"] != "ping" && v["type"] != "pong" {
-                    return v;
-                }
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return json!({"type": "closed", "reason": frame.map(|f| f.reason.to_string())})
-            }
-            Some(Ok(_)) => {}
-            other => panic!("socket ended: {other:?}"),
-        }
-    }
-}
 
 async fn subscribe(socket: &mut Socket, study: &Value) {
     let query = "subscription($s: ID!) { quotationChanged(studyId: $s) { kind id quotation { text version codes { name } } } }";

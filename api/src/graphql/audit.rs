@@ -1,4 +1,5 @@
-//! The audit log of a study, for its owners and instance admins.
+//! The audit log of a study, for its owners and instance admins, and the instance-wide
+//! entries (no study), for instance admins.
 
 use async_graphql::{Context, Object, ID};
 use entities::audit_log;
@@ -78,6 +79,19 @@ impl AuditQuery {
             page_request(first, after)?,
         )
         .await?;
+        Ok(connection(page, |m| m.id, AuditEntry))
+    }
+
+    /// Instance-wide writes, which belong to no study, oldest first (admins): tokens created
+    /// for admins, tokens revoked, admin rights revoked.
+    async fn instance_audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<AuditEntry>> {
+        let r = rc(ctx);
+        let page = service::list_instance(&r.db, &r.caller, page_request(first, after)?).await?;
         Ok(connection(page, |m| m.id, AuditEntry))
     }
 }

@@ -205,6 +205,30 @@ impl DiscontinuityMutation {
         .await?;
         Ok(Discontinuity(d))
     }
+
+    /// Deletes (withdraws) a judgment with its evidence and cause links: an evaluator her
+    /// own, a study owner or an admin any, the consensus included. `version` is the
+    /// judgment's (CONFLICT when stale). The judgments that followed from it lose that cause
+    /// and each gets a new version. Returns the ID.
+    async fn delete_discontinuity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<ID> {
+        let r = rc(ctx);
+        service::delete_discontinuity(&r.db, &r.caller, decode(&id, Kind::Discontinuity)?, version)
+            .await?;
+        Ok(id)
+    }
+
+    /// Deletes an intervention; CONFLICT while judgments are about it (delete them first).
+    /// Study owners and admins. Returns the ID.
+    async fn delete_intervention(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let r = rc(ctx);
+        service::delete_intervention(&r.db, &r.caller, decode(&id, Kind::Intervention)?).await?;
+        Ok(id)
+    }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -334,4 +334,29 @@ impl InterviewMutation {
                 .collect(),
         })
     }
+
+    /// Deletes an interview for good, as an interviewee withdrawing consent requires: its
+    /// quotations (their codes, and their place as evidence: each judgment citing one gets
+    /// a new version), the memos on it and on its quotations, and its passages in the search
+    /// index. Study owners and admins; `version` is the interview's (CONFLICT when stale).
+    /// Returns the ID. Subscribers hear each quotation DELETED.
+    async fn delete_interview(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<ID> {
+        let r = rc(ctx);
+        let deleted =
+            service::delete_interview(&r.db, &r.caller, decode(&id, Kind::Interview)?, version)
+                .await?;
+        r.searchable().await;
+        let changes: Vec<_> = deleted
+            .quotations
+            .iter()
+            .map(|&q| (ChangeKind::Deleted, q))
+            .collect();
+        r.events.publish_all(deleted.study_id, &changes);
+        Ok(id)
+    }
 }

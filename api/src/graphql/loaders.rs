@@ -417,6 +417,8 @@ pub struct Loaders {
     pub cases_of_project: Dl<Linked<case_project::Entity, study_case::Entity>>,
 
     pub cases_of_study: Dl<ByColumn<study_case::Entity>>,
+    /// A study's members, in the order their accounts were made.
+    pub members_of_study: Dl<ByColumn<study_member::Entity>>,
     pub codebook: Dl<Codebooks>,
     pub ambiti_of_case: Dl<Linked<case_ambito::Entity, ambito::Entity>>,
     pub projects_of_case: Dl<Linked<case_project::Entity, project::Entity>>,
@@ -478,6 +480,7 @@ impl Loaders {
             ambiti_of_project,
             cases_of_project,
             cases_of_study,
+            members_of_study,
             codebook,
             ambiti_of_case,
             projects_of_case,
@@ -566,6 +569,11 @@ impl Loaders {
                 db,
                 study_case::Column::StudyId,
                 vec![study_case::Column::Id],
+            ),
+            members_of_study: by(
+                db,
+                study_member::Column::StudyId,
+                vec![study_member::Column::UserId],
             ),
             codebook: dl(Codebooks { db: db.clone() }),
             ambiti_of_case: linked(

@@ -13,6 +13,7 @@ pub mod interviews;
 pub mod limits;
 pub mod live;
 pub mod loaders;
+pub mod members;
 pub mod memos;
 pub mod node;
 pub mod projects;
@@ -63,6 +64,7 @@ pub struct Mutation(
     quotations::QuotationMutation,
     discontinuities::DiscontinuityMutation,
     memos::MemoMutation,
+    members::MemberMutation,
     qdpx::QdpxMutation,
     transcripts::TranscriptMutation,
 );

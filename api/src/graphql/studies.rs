@@ -52,6 +52,13 @@ impl Study {
         let page = page::in_memory(&rows, |c| c.id, page_request(first, after)?)?;
         Ok(connection(page, |c| c.id, Case))
     }
+    /// Who belongs to the study, with their roles (in the order their accounts were made).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::members::StudyMember>> {
+        super::members::members_of(ctx, self.0.id).await
+    }
     /// Root codes of the study's codebook; children hang below.
     async fn codebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
         let book = codebook(&rc(ctx).loaders.codebook, self.0.id).await?;
@@ -295,5 +302,22 @@ impl StudyMutation {
         )
         .await?;
         Ok(Intervention(i))
+    }
+
+    /// Deletes a case with its links to ambiti and projects and the memos on it; CONFLICT
+    /// while it still has interviews, discontinuity judgments or interventions. Study owners
+    /// and admins. Returns the ID.
+    async fn delete_case(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let r = rc(ctx);
+        service::delete_case(&r.db, &r.caller, decode(&id, Kind::Case)?).await?;
+        Ok(id)
+    }
+
+    /// Deletes a study with its codebook, the memos on it and its codes, and its members'
+    /// roles; CONFLICT while it still has cases. Study owners and admins. Returns the ID.
+    async fn delete_study(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let r = rc(ctx);
+        service::delete_study(&r.db, &r.caller, decode(&id, Kind::Study)?).await?;
+        Ok(id)
     }
 }

@@ -116,6 +116,8 @@ pub struct SearchIndex {
     fields: Fields,
     /// Per segment, the counts readable-only scoring sums (see `execute::ReadableStatistics`).
     readable_totals: execute::ReadableTotals,
+    /// Per segment, the columns hits of equal score are ranked by (see `execute::PlaceColumns`).
+    place_columns: execute::PlaceColumns,
     shared: Arc<Shared>,
     writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -275,6 +277,7 @@ impl SearchIndex {
             reader,
             fields,
             readable_totals: Default::default(),
+            place_columns: Default::default(),
             shared,
             writer_task: tokio::sync::Mutex::new(Some(task)),
         }))

@@ -55,6 +55,11 @@ impl Fields {
     }
 }
 
+/// Fast fields read by name (tantivy's sort keys and columns take names).
+pub const INTERVIEW_ID: &str = "interview_id";
+pub const START: &str = "start";
+pub const QUOTATION_ID: &str = "quotation_id";
+
 pub fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let key = NumericOptions::default()
@@ -84,10 +89,10 @@ pub fn build() -> (Schema, Fields) {
     );
     let fields = Fields {
         kind: b.add_u64_field("kind", INDEXED | FAST),
-        interview_id: b.add_u64_field("interview_id", key.clone()),
+        interview_id: b.add_u64_field(INTERVIEW_ID, key.clone()),
         interview_label: b.add_text_field("interview_label", STORED),
         passage_of: b.add_u64_field("passage_of", INDEXED),
-        quotation_id: b.add_u64_field("quotation_id", key),
+        quotation_id: b.add_u64_field(QUOTATION_ID, key),
         quotation_interview: b.add_u64_field("quotation_interview", INDEXED),
         study_id: b.add_u64_field("study_id", filter.clone()),
         case_id: b.add_u64_field("case_id", filter.clone()),
@@ -95,7 +100,8 @@ pub fn build() -> (Schema, Fields) {
         code_id: b.add_u64_field("code_id", filter.clone()),
         code_direct: b.add_u64_field("code_direct", FAST),
         conducted: b.add_u64_field("conducted", filter),
-        start: b.add_u64_field("start", STORED),
+        // Fast: hits of equal score are ranked by place (`execute::ranked_page`).
+        start: b.add_u64_field(START, STORED | FAST),
         end: b.add_u64_field("end", STORED),
         text: b.add_text_field("text", stemmed),
         text_exact: b.add_text_field("text_exact", exact),

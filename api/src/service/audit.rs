@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::auth::{Caller, Permission};
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 use crate::service::page::{self, Page, PageRequest};
 use crate::service::studies::readable_study;
 
@@ -51,6 +51,27 @@ pub async fn list(
     page::by_id(
         db,
         audit_log::Entity::find().filter(audit_log::Column::StudyId.eq(study.id)),
+        audit_log::Column::Id,
+        req,
+    )
+    .await
+}
+
+/// Entries without a study, oldest first: instance-wide events (admin tokens created, tokens
+/// revoked, admin rights revoked). Admins only: they name users of every study.
+pub async fn list_instance(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    req: PageRequest,
+) -> ServiceResult<Page<audit_log::Model>> {
+    if !caller.require_user()?.is_admin {
+        return Err(ServiceError::Forbidden(
+            "only instance admins read the instance audit log".into(),
+        ));
+    }
+    page::by_id(
+        db,
+        audit_log::Entity::find().filter(audit_log::Column::StudyId.is_null()),
         audit_log::Column::Id,
         req,
     )

@@ -6,16 +6,17 @@ use entities::{
     discontinuity, discontinuity_cause, discontinuity_evidence, intervention, interview, quotation,
     study, study_case,
 };
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
-use crate::error::{is_unique_violation, or_stale, ServiceError, ServiceResult};
+use crate::error::{is_unique_violation, or_stale, ServiceError, ServiceResult, CONCURRENT_CHANGE};
 use crate::service::studies::readable_case;
 
 pub const DIMENSIONS: &[&str] = &[
@@ -184,7 +185,15 @@ async fn tag_once(
         },
     )?;
     if let Some(iid) = input.intervention_id {
-        match intervention::Entity::find_by_id(iid).one(&txn).await? {
+        // Key-share locked, the lock a judgment's foreign key takes anyway, but taken now: a
+        // deletion of the intervention (which locks it for update, then counts its
+        // judgments) waits for this judgment and refuses, or this waits for the deletion
+        // and finds the intervention gone (NOT_FOUND, not a foreign key error).
+        match intervention::Entity::find_by_id(iid)
+            .lock(LockType::KeyShare)
+            .one(&txn)
+            .await?
+        {
             Some(i) if i.case_id == case.id => {}
             Some(i) if all_readable(&txn, caller, &[i.case_id]).await? => {
                 return Err(ServiceError::bad_input(
@@ -197,8 +206,12 @@ async fn tag_once(
     // Evidence must come from interviews of this case.
     let evidence = input.evidence_quotation_ids.as_deref().map(sorted);
     if let Some(evidence) = evidence.as_ref().filter(|e| !e.is_empty()) {
+        // Key-share locked: a deletion of one of them (which locks it for update) waits
+        // for this judgment and withdraws the evidence, or this waits for it and finds the
+        // quotation gone.
         let quotes = quotation::Entity::find()
             .filter(quotation::Column::Id.is_in(evidence.iter().copied()))
+            .lock(LockType::KeyShare)
             .all(&txn)
             .await?;
         if quotes.len() != evidence.len() {
@@ -223,19 +236,17 @@ async fn tag_once(
     }
     let slot = if input.consensus { 0 } else { user.id };
     let intervention_key = input.intervention_id.unwrap_or(0);
-    // Locked (PostgreSQL) so that requests replacing the same judgment take turns.
-    let existing = discontinuity::Entity::find()
-        .filter(discontinuity::Column::CaseId.eq(case.id))
-        .filter(discontinuity::Column::InterventionKey.eq(intervention_key))
-        .filter(discontinuity::Column::Dimension.eq(input.dimension.clone()))
-        .filter(discontinuity::Column::EvaluatorSlot.eq(slot))
-        .lock_exclusive()
-        .one(&txn)
-        .await?;
     let causes = input.cause_ids.as_deref().map(sorted);
     if let Some(causes) = causes.as_ref().filter(|c| !c.is_empty()) {
+        // Key-share locked until commit (the lock the links' foreign key takes anyway), and
+        // before the judgment's own row: a deletion of a cause (`delete_discontinuity`)
+        // locks it for update, then reads who cites it and locks those. So it waits for
+        // this judgment and then takes the new link away with a new version, or this waits
+        // for it and finds the cause gone; taken in that order, neither holds what the
+        // other waits for.
         let found = discontinuity::Entity::find()
             .filter(discontinuity::Column::Id.is_in(causes.iter().copied()))
+            .lock(LockType::KeyShare)
             .all(&txn)
             .await?;
         if found.len() != causes.len() {
@@ -263,13 +274,23 @@ async fn tag_once(
                     "a judgment can only follow from judgments of the same evaluator"
                 }));
             }
-            if c.dimension == input.dimension || existing.as_ref().is_some_and(|e| e.id == c.id) {
+            // The cell's own judgment is of this dimension too.
+            if c.dimension == input.dimension {
                 return Err(ServiceError::bad_input(
                     "a discontinuity cannot follow from itself or its own dimension",
                 ));
             }
         }
     }
+    // Locked (PostgreSQL) so that requests replacing the same judgment take turns.
+    let existing = discontinuity::Entity::find()
+        .filter(discontinuity::Column::CaseId.eq(case.id))
+        .filter(discontinuity::Column::InterventionKey.eq(intervention_key))
+        .filter(discontinuity::Column::Dimension.eq(input.dimension.clone()))
+        .filter(discontinuity::Column::EvaluatorSlot.eq(slot))
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
     let now = Utc::now();
     let (saved, before, had_evidence, had_causes) = match existing {
         Some(e) => {
@@ -340,6 +361,13 @@ async fn tag_once(
             (updated, Some(before), had_evidence, had_causes)
         }
         None => {
+            // A version was read, so there was a judgment here: it has been deleted since
+            // (`delete_discontinuity`). Saving would bring it back unseen, as a new one.
+            if let Some(v) = input.expected_version {
+                return Err(ServiceError::Conflict(format!(
+                    "the judgment of version {v} has been deleted; reload and tag the cell anew"
+                )));
+            }
             let inserted = discontinuity::ActiveModel {
                 case_id: Set(case.id),
                 intervention_id: Set(input.intervention_id),
@@ -410,6 +438,261 @@ async fn tag_once(
     .await?;
     txn.commit().await?;
     Ok(Some(saved))
+}
+
+/// Moves a judgment that another write changed (evidence or a cause deleted with what it
+/// named) on to its next version, and logs `summary` about it under `operation`, the
+/// mutation that made the change: an evaluator still holding the old version then gets
+/// CONFLICT instead of saving over what is gone. The caller holds the judgment's row lock
+/// (NO KEY UPDATE at least), so the version read is the one written over; the condition on
+/// it keeps the update from ever landing on another.
+pub(crate) async fn bump_judgment<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    operation: &str,
+    study_id: i64,
+    judgment: &discontinuity::Model,
+    now: chrono::DateTime<Utc>,
+    summary: serde_json::Value,
+) -> ServiceResult<()> {
+    let bumped = discontinuity::Entity::update_many()
+        .col_expr(
+            discontinuity::Column::Version,
+            Expr::value(judgment.version + 1),
+        )
+        .col_expr(discontinuity::Column::UpdatedAt, Expr::value(now))
+        .filter(discontinuity::Column::Id.eq(judgment.id))
+        .filter(discontinuity::Column::Version.eq(judgment.version))
+        .exec(txn)
+        .await?;
+    if bumped.rows_affected != 1 {
+        return Err(ServiceError::Conflict(CONCURRENT_CHANGE.to_owned()));
+    }
+    crate::service::audit::record(
+        txn,
+        caller,
+        operation,
+        "discontinuity",
+        judgment.id,
+        Some(study_id),
+        summary,
+    )
+    .await
+}
+
+/// The judgments that name `id` as a cause, in id order.
+async fn citing<C: ConnectionTrait>(txn: &C, id: i64) -> ServiceResult<Vec<i64>> {
+    Ok(sorted(
+        &discontinuity_cause::Entity::find()
+            .select_only()
+            .column(discontinuity_cause::Column::EffectId)
+            .filter(discontinuity_cause::Column::CauseId.eq(id))
+            .into_tuple::<i64>()
+            .all(txn)
+            .await?,
+    ))
+}
+
+/// Deletes (withdraws) a judgment: an evaluator her own, a study owner or an admin any,
+/// the consensus included. `version` is the judgment's (CONFLICT when stale). Its evidence
+/// rows and its cause links go with it; the judgments that named it as a cause lose that
+/// link, and each moves on to a new version with an audit entry, as a judgment losing its
+/// evidence to a deleted quotation does (`quotations::withdraw_evidence`). The judgments it
+/// followed from are not changed: a judgment's version covers its own causes, not who
+/// cites it.
+pub async fn delete_discontinuity(
+    db: &impl Writable,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+) -> ServiceResult<()> {
+    let user = caller.require_user()?.clone();
+    let txn = begin_write(db).await?;
+    let seen = discontinuity::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("discontinuity"))?;
+    let (_case, study) = readable_case(&txn, caller, seen.case_id)
+        .await
+        .map_err(|e| e.hidden_as("discontinuity"))?;
+    // Whose judgment it is never changes (case, cell and evaluator slot are fixed when it
+    // is first made), so the row read without a lock decides who may delete it.
+    let own = !seen.is_consensus && seen.evaluator_slot == user.id;
+    caller
+        .authorize(
+            study.id,
+            study.is_public,
+            if own {
+                Permission::Evaluate
+            } else {
+                Permission::Own
+            },
+        )
+        .map_err(|e| match e {
+            ServiceError::Forbidden(_) if !own && caller.role_in(study.id).is_some() => {
+                ServiceError::Forbidden(
+                    "only its evaluator, a study owner or an admin can delete this judgment".into(),
+                )
+            }
+            other => other,
+        })?;
+    // FOR UPDATE (the lock its deletion takes anyway) before reading who cites it: a tag
+    // naming it as a cause holds a key-share lock on it until it commits (`tag_once`),
+    // which this waits for and then excludes. A link made before is read below and taken
+    // away with a new version for its judgment; a tag coming after finds the cause gone.
+    // Read afterwards, a link committed meanwhile went with the judgment (ON DELETE
+    // CASCADE) unseen, and the judgment citing it kept its version.
+    let current = discontinuity::Entity::find_by_id(id)
+        .lock(LockType::Update)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("discontinuity"))?;
+    if current.version != version {
+        return Err(ServiceError::Conflict(format!(
+            "the judgment has changed: version {}, you sent {version}; reload and retry",
+            current.version
+        )));
+    }
+    let effects = citing(&txn, id).await?;
+    // Then those, in id order and NO KEY UPDATE, as `withdraw_evidence` locks the judgments
+    // it changes: a tag changing one of them locks it exclusively, and waits for this or is
+    // waited for, so the version read is the one written over; a tag naming one of them as
+    // its cause (a key-share lock) is not held up. (A quotation deletion withdrawing the
+    // evidence of both this judgment and a citing one of lower id, at the same moment,
+    // locks them the other way round: PostgreSQL breaks that deadlock and answers one of
+    // the two CONFLICT, to retry.)
+    let citing_judgments = discontinuity::Entity::find()
+        .filter(discontinuity::Column::Id.is_in(effects.iter().copied()))
+        .order_by_asc(discontinuity::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .all(&txn)
+        .await?;
+    let evidence = sorted(
+        &discontinuity_evidence::Entity::find()
+            .select_only()
+            .column(discontinuity_evidence::Column::QuotationId)
+            .filter(discontinuity_evidence::Column::DiscontinuityId.eq(id))
+            .into_tuple::<i64>()
+            .all(&txn)
+            .await?,
+    );
+    let mut causes_of: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+    for l in discontinuity_cause::Entity::find()
+        .filter(
+            discontinuity_cause::Column::EffectId
+                .is_in(effects.iter().copied().chain(std::iter::once(id))),
+        )
+        .order_by_asc(discontinuity_cause::Column::CauseId)
+        .all(&txn)
+        .await?
+    {
+        causes_of.entry(l.effect_id).or_default().push(l.cause_id);
+    }
+    let now = Utc::now();
+    for j in &citing_judgments {
+        let before = causes_of.remove(&j.id).unwrap_or_default();
+        let after: Vec<i64> = before.iter().copied().filter(|&c| c != id).collect();
+        bump_judgment(
+            &txn,
+            caller,
+            "deleteDiscontinuity",
+            study.id,
+            j,
+            now,
+            json!({
+                "before": {"version": j.version, "causes": before},
+                "after": {"version": j.version + 1, "causes": after},
+                "consensus": j.is_consensus,
+                "evaluator": j.evaluator_id,
+                "causeDeleted": id,
+            }),
+        )
+        .await?;
+    }
+    discontinuity_evidence::Entity::delete_many()
+        .filter(discontinuity_evidence::Column::DiscontinuityId.eq(id))
+        .exec(&txn)
+        .await?;
+    discontinuity_cause::Entity::delete_many()
+        .filter(
+            sea_orm::sea_query::Condition::any()
+                .add(discontinuity_cause::Column::EffectId.eq(id))
+                .add(discontinuity_cause::Column::CauseId.eq(id)),
+        )
+        .exec(&txn)
+        .await?;
+    discontinuity::Entity::delete_by_id(id).exec(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteDiscontinuity",
+        "discontinuity",
+        id,
+        Some(study.id),
+        json!({
+            "before": {
+                "case": current.case_id, "intervention": current.intervention_id,
+                "dimension": current.dimension, "intensity": current.intensity,
+                "kind": current.kind, "covid_effect": current.covid_effect,
+                "evaluator": current.evaluator_id, "consensus": current.is_consensus,
+                "version": current.version, "evidence": evidence,
+                "causes": causes_of.remove(&id).unwrap_or_default(),
+            },
+            "effects": effects,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Deletes an intervention no judgment is about (CONFLICT while some are: each is deleted
+/// first, with `delete_discontinuity`). Memos cannot be written on interventions, so none
+/// go with it. Owners and admins.
+pub async fn delete_intervention(
+    db: &impl Writable,
+    caller: &Caller,
+    id: i64,
+) -> ServiceResult<()> {
+    let txn = begin_write(db).await?;
+    // FOR UPDATE before counting: a judgment made about it holds a key-share lock on it
+    // until it commits (`tag_once`), which this waits for and then excludes. One made before
+    // is counted below; one made after finds the intervention gone. Without the lock the
+    // foreign key's ON DELETE SET NULL turned a judgment made meanwhile into one about no
+    // intervention, still filed under this one's cell.
+    let i = intervention::Entity::find_by_id(id)
+        .lock(LockType::Update)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("intervention"))?;
+    let (_case, study) = readable_case(&txn, caller, i.case_id)
+        .await
+        .map_err(|e| e.hidden_as("intervention"))?;
+    caller.authorize(study.id, study.is_public, Permission::Own)?;
+    let judgments = discontinuity::Entity::find()
+        .filter(discontinuity::Column::InterventionId.eq(i.id))
+        .count(&txn)
+        .await?;
+    if judgments > 0 {
+        return Err(ServiceError::Conflict(format!(
+            "{judgments} discontinuity {} still about this intervention: delete {} first (deleteDiscontinuity)",
+            if judgments == 1 { "judgment is" } else { "judgments are" },
+            if judgments == 1 { "it" } else { "them" },
+        )));
+    }
+    intervention::Entity::delete_by_id(i.id).exec(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteIntervention",
+        "intervention",
+        i.id,
+        Some(study.id),
+        json!({"before": {"case": i.case_id, "label": i.label}}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// A study's judgments with its cases and interventions, loaded once.

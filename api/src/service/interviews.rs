@@ -4,7 +4,8 @@ use chrono::{NaiveDate, Utc};
 use entities::{interview, quotation, quotation_code, study, study_case};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
 };
 
 use serde_json::json;
@@ -358,5 +359,123 @@ pub async fn update_interview(
         study_id: study.id,
         moved,
         lost,
+    })
+}
+
+/// Ids sent per statement when deleting the memos of an interview's quotations: each id is a
+/// bind parameter, and an interview can carry more quotations than a statement binds.
+const IDS_PER_STATEMENT: usize = 1000;
+
+/// What `delete_interview` removed, for the live events sent once it is committed.
+#[derive(Debug, Clone)]
+pub struct DeletedInterview {
+    pub study_id: i64,
+    /// The interview's quotations, deleted with it.
+    pub quotations: Vec<i64>,
+}
+
+/// Deletes an interview and everything that hangs on it: its quotations (with their codes
+/// and their place as evidence of judgments) and the memos on the interview and on its
+/// quotations. This is how an interviewee's withdrawal of consent is honoured, so it is
+/// for the study's owners and admins only: it takes other analysts' work with it. The audit
+/// entry keeps the label, case and length, never the text.
+pub async fn delete_interview(
+    db: &impl Writable,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+) -> ServiceResult<DeletedInterview> {
+    let txn = begin_write(db).await?;
+    // FOR UPDATE, stronger than the lock of the interview's other writers: it also waits
+    // for, and then excludes, the key-share locks that a row naming the interview takes (a
+    // quotation's foreign key check, a memo on the interview). Whatever was added before is
+    // seen below and deleted with the rest; whatever comes after finds the interview gone.
+    let (current, case, study) = find_interview(&txn, caller, id, Some(LockType::Update)).await?;
+    caller.authorize(study.id, study.is_public, Permission::Own)?;
+    let stale = |now: i32| {
+        ServiceError::Conflict(format!(
+            "the interview has changed: version {now}, you sent {version}; reload and retry"
+        ))
+    };
+    if current.version != version {
+        return Err(stale(current.version));
+    }
+    // Locked as well, in id order, before their evidence is read: a judgment taking one as
+    // evidence (a key-share lock, by its foreign key) either commits first and is withdrawn
+    // below, or waits and then finds the quotation gone. Without this the evidence row
+    // added meanwhile went with the quotation (ON DELETE CASCADE), the judgment unchanged.
+    let quotation_ids: Vec<i64> = quotation::Entity::find()
+        .select_only()
+        .column(quotation::Column::Id)
+        .filter(quotation::Column::InterviewId.eq(current.id))
+        .order_by_asc(quotation::Column::Id)
+        .lock(LockType::Update)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    crate::service::quotations::withdraw_evidence(
+        &txn,
+        caller,
+        "deleteInterview",
+        study.id,
+        &quotation_ids,
+    )
+    .await?;
+    // Memos have no foreign key to what they are about: deleted (and audited) by hand.
+    for chunk in quotation_ids.chunks(IDS_PER_STATEMENT) {
+        crate::service::memos::delete_for(&txn, caller, "deleteInterview", "quotation", chunk)
+            .await?;
+    }
+    crate::service::memos::delete_for(&txn, caller, "deleteInterview", "interview", &[id]).await?;
+    let of_interview = quotation::Entity::find()
+        .select_only()
+        .column(quotation::Column::Id)
+        .filter(quotation::Column::InterviewId.eq(current.id))
+        .into_query();
+    quotation_code::Entity::delete_many()
+        .filter(quotation_code::Column::QuotationId.in_subquery(of_interview))
+        .exec(&txn)
+        .await?;
+    quotation::Entity::delete_many()
+        .filter(quotation::Column::InterviewId.eq(current.id))
+        .exec(&txn)
+        .await?;
+    // The version condition keeps the check and the delete one step even without the lock.
+    let deleted = interview::Entity::delete_many()
+        .filter(interview::Column::Id.eq(current.id))
+        .filter(interview::Column::Version.eq(version))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(stale(current.version + 1));
+    }
+    // The index re-reads each logged entity and drops its documents once it is gone: the
+    // interview's passages and quotations, and each quotation's own document.
+    for &q in &quotation_ids {
+        change_log::append(&txn, change_log::Entity::Quotation, q, Op::Delete).await?;
+    }
+    change_log::append(&txn, change_log::Entity::Interview, current.id, Op::Delete).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteInterview",
+        "interview",
+        current.id,
+        Some(study.id),
+        json!({
+            "before": {
+                "label": current.label,
+                "case": case.id,
+                "length": current.length,
+                "version": current.version,
+            },
+            "deletedQuotations": quotation_ids,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(DeletedInterview {
+        study_id: study.id,
+        quotations: quotation_ids,
     })
 }

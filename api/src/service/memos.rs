@@ -1,7 +1,7 @@
 //! Memos: notes on studies, cases, interviews, codes and quotations.
 
 use chrono::Utc;
-use entities::{code, memo, quotation};
+use entities::{code, interview, memo, quotation, study_case};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -49,10 +49,11 @@ impl Target {
 
 /// The study a target belongs to, if the caller may read it: NOT_FOUND otherwise, naming the
 /// target whether it is missing or in a study the caller may not read (naming its study or
-/// interview would tell that the target exists). Codes and quotations can be deleted (merged
-/// codes too), and memos have no foreign key to their target: the target's row is key-share
-/// locked until commit, so that a deletion waits for the memo and then deletes it with the
-/// rest, or goes first and the memo is NOT_FOUND.
+/// interview would tell that the target exists). Cases, interviews, codes and quotations can
+/// be deleted (merged codes too), and memos have no foreign key to their target: the
+/// target's row is key-share locked until commit, so that a deletion waits for the memo and
+/// then deletes it with the rest, or goes first and the memo is NOT_FOUND. (A study needs no
+/// lock here: the memo's foreign key to it takes the same one.)
 async fn study_of<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
@@ -60,8 +61,28 @@ async fn study_of<C: ConnectionTrait>(
 ) -> ServiceResult<entities::study::Model> {
     match target {
         Target::Study(id) => readable_study(db, caller, id).await,
-        Target::Case(id) => Ok(readable_case(db, caller, id).await?.1),
-        Target::Interview(id) => Ok(readable_interview(db, caller, id).await?.2),
+        Target::Case(id) => {
+            study_case::Entity::find_by_id(id)
+                .select_only()
+                .column(study_case::Column::Id)
+                .lock(LockType::KeyShare)
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::not_found("case"))?;
+            Ok(readable_case(db, caller, id).await?.1)
+        }
+        Target::Interview(id) => {
+            interview::Entity::find_by_id(id)
+                .select_only()
+                .column(interview::Column::Id)
+                .lock(LockType::KeyShare)
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::not_found("interview"))?;
+            Ok(readable_interview(db, caller, id).await?.2)
+        }
         Target::Code(id) => {
             let c = code::Entity::find_by_id(id)
                 .lock(LockType::KeyShare)
@@ -246,13 +267,42 @@ pub async fn delete_for<C: ConnectionTrait>(
         .filter(memo::Column::TargetId.is_in(ids.iter().copied()))
         .all(db)
         .await?;
+    delete_audited(db, caller, operation, doomed).await
+}
+
+/// Deletes every memo of a study that is being deleted, whatever it is about, audited as
+/// `delete_for` does (their foreign key would delete them too, but with no trace).
+pub async fn delete_in_study<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    operation: &str,
+    study_id: i64,
+) -> ServiceResult<()> {
+    let doomed = memo::Entity::find()
+        .filter(memo::Column::StudyId.eq(study_id))
+        .all(db)
+        .await?;
+    delete_audited(db, caller, operation, doomed).await
+}
+
+async fn delete_audited<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    operation: &str,
+    doomed: Vec<memo::Model>,
+) -> ServiceResult<()> {
     if doomed.is_empty() {
         return Ok(());
     }
-    memo::Entity::delete_many()
-        .filter(memo::Column::Id.is_in(doomed.iter().map(|m| m.id)))
-        .exec(db)
-        .await?;
+    // A thousand ids a statement: each is a bind parameter, and a study's memos can be more
+    // than a statement binds.
+    let ids: Vec<i64> = doomed.iter().map(|m| m.id).collect();
+    for chunk in ids.chunks(1000) {
+        memo::Entity::delete_many()
+            .filter(memo::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
     for m in doomed {
         crate::service::audit::record(
             db,

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod discontinuities;
 pub mod exchange;
 pub mod interviews;
+pub mod members;
 pub mod memos;
 pub mod page;
 pub mod quotations;

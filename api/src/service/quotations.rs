@@ -18,9 +18,10 @@ use serde_json::json;
 
 use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
-use crate::error::{ServiceError, ServiceResult, CONCURRENT_CHANGE};
+use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
+use crate::service::discontinuities::bump_judgment;
 use crate::service::interviews::locked_interview;
 use crate::service::page::{more_after, KeyedRequest, Page};
 use crate::service::studies::{readable_study, readable_study_ids};
@@ -164,26 +165,35 @@ pub async fn create_quotation(
     Ok(q)
 }
 
-/// A quotation to change, with its interview (locked, see `locked_interview`), checked
-/// readable.
+/// A quotation to change, locked with `lock`, with its interview (locked, see
+/// `locked_interview`), checked readable.
 async fn quotation_to_write<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
     id: i64,
+    lock: LockType,
 ) -> ServiceResult<(quotation::Model, interview::Model, entities::study::Model)> {
-    let find = || async {
-        quotation::Entity::find_by_id(id)
+    let find = |lock: Option<LockType>| async move {
+        let mut select = quotation::Entity::find_by_id(id);
+        if let Some(lock) = lock {
+            select = select.lock(lock);
+        }
+        select
             .one(txn)
             .await?
             .ok_or_else(|| ServiceError::not_found("quotation"))
     };
-    let q = find().await?;
+    let q = find(None).await?;
     let (i, _c, s) = locked_interview(txn, caller, q.interview_id)
         .await
         .map_err(|e| e.hidden_as("quotation"))?;
     // Read again under the lock: a transcript edit that held it may have moved or deleted
-    // the quotation, and its version, span and codes are what this write starts from.
-    Ok((find().await?, i, s))
+    // the quotation, and its version, span and codes are what this write starts from. The
+    // row itself is locked too, `FOR UPDATE` by a deletion: a judgment citing it as evidence
+    // holds a key-share lock on it until it commits, so the deletion waits for that evidence
+    // and withdraws it (a new version) instead of reading the evidence first and dropping
+    // the new row unseen. An edit locks `FOR NO KEY UPDATE`, which does not wait for judgments.
+    Ok((find(Some(lock)).await?, i, s))
 }
 
 fn stale(current: i32, given: i32) -> ServiceError {
@@ -198,7 +208,8 @@ pub async fn update_quotation(
     input: QuotationUpdate,
 ) -> ServiceResult<quotation::Model> {
     let txn = begin_write(db).await?;
-    let (q, interview, study) = quotation_to_write(&txn, caller, input.id).await?;
+    let (q, interview, study) =
+        quotation_to_write(&txn, caller, input.id, LockType::NoKeyUpdate).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     if q.version != input.version {
         return Err(stale(q.version, input.version));
@@ -308,27 +319,17 @@ pub(crate) async fn withdraw_evidence<C: ConnectionTrait>(
                 .push(e.quotation_id);
         }
         for j in judgments {
-            let bumped = discontinuity::Entity::update_many()
-                .col_expr(discontinuity::Column::Version, Expr::value(j.version + 1))
-                .col_expr(discontinuity::Column::UpdatedAt, Expr::value(now))
-                .filter(discontinuity::Column::Id.eq(j.id))
-                .filter(discontinuity::Column::Version.eq(j.version))
-                .exec(txn)
-                .await?;
-            if bumped.rows_affected != 1 {
-                return Err(ServiceError::Conflict(CONCURRENT_CHANGE.to_owned()));
-            }
             let mut before = evidence.remove(&j.id).unwrap_or_default();
             before.sort_unstable();
             let (lost, after): (Vec<i64>, Vec<i64>) =
                 before.iter().partition(|q| deleted.contains(*q));
-            crate::service::audit::record(
+            bump_judgment(
                 txn,
                 caller,
                 operation,
-                "discontinuity",
-                j.id,
-                Some(study_id),
+                study_id,
+                &j,
+                now,
                 json!({
                     "before": {"version": j.version, "evidence": before},
                     "after": {"version": j.version + 1, "evidence": after},
@@ -350,7 +351,7 @@ pub async fn delete_quotation(
     version: i32,
 ) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
-    let (q, _interview, study) = quotation_to_write(&txn, caller, id).await?;
+    let (q, _interview, study) = quotation_to_write(&txn, caller, id, LockType::Update).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     if q.version != version {
         return Err(stale(q.version, version));

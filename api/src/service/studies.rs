@@ -1,9 +1,14 @@
 //! Studies, cases and interventions, and which studies a caller may see.
 
 use chrono::Utc;
-use entities::{case_ambito, case_project, intervention, project, study, study_case};
+use entities::{
+    case_ambito, case_project, code, discontinuity, intervention, interview, project, study,
+    study_case, study_member,
+};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -290,6 +295,171 @@ pub async fn create_intervention(
     .await?;
     txn.commit().await?;
     Ok(i)
+}
+
+/// "2 interviews", "1 judgment": a count with its noun, for messages.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Deletes an empty case: one with no interviews, judgments or interventions (each of them
+/// is deleted on its own first, interviews with `delete_interview`, so that nothing of
+/// substance goes with a case by accident). Its links to ambiti and projects and the memos
+/// on it go with it. Owners and admins.
+pub async fn delete_case(db: &impl Writable, caller: &Caller, case_id: i64) -> ServiceResult<()> {
+    let txn = begin_write(db).await?;
+    // FOR UPDATE before counting: every row naming the case takes a key-share lock on it
+    // (its foreign key check; a memo, in `memos::study_of`), which this lock waits for and
+    // then excludes. What was added before is counted below; what comes after finds the case
+    // gone, instead of being deleted with it by ON DELETE CASCADE unseen.
+    let c = study_case::Entity::find_by_id(case_id)
+        .lock(LockType::Update)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("case"))?;
+    let s = readable_study(&txn, caller, c.study_id)
+        .await
+        .map_err(|e| e.hidden_as("case"))?;
+    caller.authorize(s.id, s.is_public, Permission::Own)?;
+    let interviews = interview::Entity::find()
+        .filter(interview::Column::CaseId.eq(c.id))
+        .count(&txn)
+        .await?;
+    let judgments = discontinuity::Entity::find()
+        .filter(discontinuity::Column::CaseId.eq(c.id))
+        .count(&txn)
+        .await?;
+    let interventions = intervention::Entity::find()
+        .filter(intervention::Column::CaseId.eq(c.id))
+        .count(&txn)
+        .await?;
+    let left: Vec<String> = [
+        (interviews, "interview", "interviews"),
+        (
+            judgments,
+            "discontinuity judgment",
+            "discontinuity judgments",
+        ),
+        (interventions, "intervention", "interventions"),
+    ]
+    .into_iter()
+    .filter(|&(n, _, _)| n > 0)
+    .map(|(n, one, many)| counted(n, one, many))
+    .collect();
+    if !left.is_empty() {
+        return Err(ServiceError::Conflict(format!(
+            "the case still has {}: only an empty case can be deleted",
+            left.join(", ")
+        )));
+    }
+    let ambiti: Vec<i64> = case_ambito::Entity::find()
+        .filter(case_ambito::Column::CaseId.eq(c.id))
+        .order_by_asc(case_ambito::Column::AmbitoId)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| l.ambito_id)
+        .collect();
+    let projects: Vec<i64> = case_project::Entity::find()
+        .filter(case_project::Column::CaseId.eq(c.id))
+        .order_by_asc(case_project::Column::ProjectId)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| l.project_id)
+        .collect();
+    crate::service::memos::delete_for(&txn, caller, "deleteCase", "case", &[c.id]).await?;
+    case_ambito::Entity::delete_many()
+        .filter(case_ambito::Column::CaseId.eq(c.id))
+        .exec(&txn)
+        .await?;
+    case_project::Entity::delete_many()
+        .filter(case_project::Column::CaseId.eq(c.id))
+        .exec(&txn)
+        .await?;
+    study_case::Entity::delete_by_id(c.id).exec(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteCase",
+        "case",
+        c.id,
+        Some(s.id),
+        json!({"before": {"label": c.label, "ambiti": ambiti, "projects": projects}}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Deletes a study without cases (each is deleted on its own first), with its codebook, the
+/// memos on it and on its codes, and its members' roles. Owners and admins.
+///
+/// The audit entry is written without a study, as instance-wide events are: the study's own
+/// log can no longer be read through the API once it is gone (`auditLog(studyId)` answers
+/// NOT_FOUND), while the entries without a study are the instance's log, which admins read.
+/// It names the study as its entity (`study`, id), and ids are never given again
+/// (PostgreSQL sequences, SQLite AUTOINCREMENT), so it still ties to the study's history.
+pub async fn delete_study(db: &impl Writable, caller: &Caller, study_id: i64) -> ServiceResult<()> {
+    let txn = begin_write(db).await?;
+    // FOR UPDATE before counting, as in `delete_case`: a case, code, memo or member added
+    // meanwhile holds a key-share lock on the study (a codebook write holds NO KEY UPDATE),
+    // so it is either counted or deleted below, or waits and then finds the study gone.
+    let s = study::Entity::find_by_id(study_id)
+        .lock(LockType::Update)
+        .one(&txn)
+        .await?
+        .filter(|s| caller.can_read(s.id, s.is_public))
+        .ok_or_else(|| ServiceError::not_found("study"))?;
+    caller.authorize(s.id, s.is_public, Permission::Own)?;
+    let cases = study_case::Entity::find()
+        .filter(study_case::Column::StudyId.eq(s.id))
+        .count(&txn)
+        .await?;
+    if cases > 0 {
+        return Err(ServiceError::Conflict(format!(
+            "the study still has {}: delete them first (deleteCase)",
+            counted(cases, "case", "cases")
+        )));
+    }
+    crate::service::memos::delete_in_study(&txn, caller, "deleteStudy", s.id).await?;
+    let codes = code::Entity::find()
+        .filter(code::Column::StudyId.eq(s.id))
+        .count(&txn)
+        .await?;
+    code::Entity::delete_many()
+        .filter(code::Column::StudyId.eq(s.id))
+        .exec(&txn)
+        .await?;
+    let members: Vec<serde_json::Value> = study_member::Entity::find()
+        .filter(study_member::Column::StudyId.eq(s.id))
+        .order_by_asc(study_member::Column::UserId)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| json!({"user": m.user_id, "role": m.role}))
+        .collect();
+    study_member::Entity::delete_many()
+        .filter(study_member::Column::StudyId.eq(s.id))
+        .exec(&txn)
+        .await?;
+    study::Entity::delete_by_id(s.id).exec(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "deleteStudy",
+        "study",
+        s.id,
+        None,
+        json!({
+            "before": {"title": s.title, "public": s.is_public},
+            "deletedCodes": codes,
+            "members": members,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {
