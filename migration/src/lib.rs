@@ -10,6 +10,8 @@ mod m20261123_000005_transcript_last;
 mod m20261123_000006_code_sibling_names;
 mod m20261205_000007_reverse_lookup_indexes;
 mod m20261205_000008_ambito_names;
+mod m20261206_000009_foreign_key_indexes;
+mod single_column_indexes;
 
 pub struct Migrator;
 
@@ -23,8 +25,32 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_interview_source::Migration),
             Box::new(m20261123_000005_transcript_last::Migration),
             Box::new(m20261123_000006_code_sibling_names::Migration),
-            Box::new(m20261205_000007_reverse_lookup_indexes::Migration),
+            Box::new(m20261205_000007_reverse_lookup_indexes::MIGRATION),
             Box::new(m20261205_000008_ambito_names::Migration),
+            Box::new(m20261206_000009_foreign_key_indexes::MIGRATION),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The migration table records names: each must stay its file's name, also where it is
+    /// written by hand rather than derived (`single_column_indexes`), and none may repeat.
+    #[test]
+    fn every_migration_is_named_after_its_file() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let names: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        for name in &names {
+            assert!(src.join(format!("{name}.rs")).is_file(), "{name}");
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, names, "in file order, each once");
     }
 }

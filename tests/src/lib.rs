@@ -2,6 +2,7 @@
 //! a fresh PostgreSQL database when `QUADERNO_TEST_DATABASE_URL` names a PostgreSQL server.
 
 use api::db::Database;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -195,6 +196,18 @@ pub struct Corpus {
 }
 
 impl TestServer {
+    /// The one number a `SELECT count(*) ...` (or any single-integer query) answers, read
+    /// straight from the database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let db = &self.db.conn;
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+    }
+
     pub async fn corpus(&self, token: &str, title: &str, transcripts: &[&str]) -> Corpus {
         let t = Some(token);
         let study = self
@@ -308,7 +321,7 @@ where
     P: std::future::Future<Output = Value>,
     M: std::future::Future<Output = Value>,
 {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use sea_orm::{DbBackend, TransactionTrait};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
     let db = &server.db.conn;

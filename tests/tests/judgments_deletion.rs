@@ -3,7 +3,6 @@
 //! from it), what the analyses count afterwards, and deletions racing the tags that would
 //! link to what they delete (PostgreSQL; one after the other on SQLite).
 
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 use tests::{error_code, id_number, with_paused, TestServer};
 
@@ -102,13 +101,7 @@ impl Setup {
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        let db = &self.server.db.conn;
-        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get_by_index::<i64>(0)
-            .unwrap()
+        self.server.count(sql).await
     }
 
     async fn judgments(&self) -> i64 {

@@ -680,18 +680,15 @@ fn ranked_page(
     facets: FacetCollector,
 ) -> tantivy::Result<(Vec<(Score, DocAddress)>, FacetCounts)> {
     let wanted = offset.saturating_add(limit);
-    let (mut candidates, counted) = run.collect(&(TopWithTies { wanted }, facets))?;
-    candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     let columns = place_columns(run.searcher, places)?;
-    let place = |address: DocAddress| -> Place {
-        let [interview, start, quotation] = &*columns[address.segment_ord as usize];
-        let doc = address.doc_id;
-        (
-            first_value(interview, doc).unwrap_or(0),
-            first_value(start, doc).unwrap_or(0),
-            first_value(quotation, doc).unwrap_or(0),
-        )
+    let top = TopWithTies {
+        wanted,
+        columns: &columns,
     };
+    let (mut candidates, counted) = run.collect(&(top, facets))?;
+    candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let place =
+        |address: DocAddress| place_of(&columns[address.segment_ord as usize], address.doc_id);
     // Runs of equal score reaching into the page are put in place order.
     let mut from = 0;
     while from < wanted.min(candidates.len()) {
@@ -713,13 +710,27 @@ fn ranked_page(
 /// Where a hit is: interview, start, quotation (0 for a passage). Unique per document.
 type Place = (u64, u64, u64);
 
-/// Every document that could be among the best `wanted` by score, ties included: per
-/// segment, the best `wanted` in a heap whose worst score is the bar, and every other
-/// document scoring exactly the bar. A document below a segment's bar has `wanted` better
-/// ones beside it, so it is on no page up to `wanted`; one at the bar may be, depending on
-/// its place. Most documents fail on their score alone. Requires `wanted > 0`.
-struct TopWithTies {
+fn place_of(columns: &[Column<u64>; 3], doc: DocId) -> Place {
+    let [interview, start, quotation] = columns;
+    (
+        first_value(interview, doc).unwrap_or(0),
+        first_value(start, doc).unwrap_or(0),
+        first_value(quotation, doc).unwrap_or(0),
+    )
+}
+
+/// Every document that could be among the best `wanted` by (score, place): per segment, the
+/// best `wanted` by score in a heap whose worst score is the bar, and of the other documents
+/// scoring exactly the bar, the first `wanted` by place. A document below a segment's bar has
+/// `wanted` better ones beside it, and one at the bar past the first `wanted` by place has
+/// `wanted` tied ones before it: neither is on any page up to `wanted`. Most documents fail
+/// on their score alone; places are read only for documents at the bar, and only once more
+/// than `2 × wanted` of them wait (a word whose passages nearly all score alike kept them
+/// all, thousands on the large corpus). Requires `wanted > 0`.
+struct TopWithTies<'a> {
     wanted: usize,
+    /// Each segment's place columns, by segment ordinal.
+    columns: &'a [Arc<[Column<u64>; 3]>],
 }
 
 /// A score and a document, the worst score first out of a `BinaryHeap`.
@@ -752,7 +763,19 @@ struct SegmentTop {
     kept: std::collections::BinaryHeap<Scored>,
     /// Documents scoring the bar (the worst kept score) that are not kept.
     tied: Vec<DocId>,
+    columns: Arc<[Column<u64>; 3]>,
     segment: SegmentOrdinal,
+}
+
+impl SegmentTop {
+    /// Keeps the first `wanted` of the tied documents by place.
+    fn trim_tied(&mut self) {
+        let columns = &*self.columns;
+        let wanted = self.wanted;
+        self.tied
+            .select_nth_unstable_by_key(wanted - 1, |&doc| place_of(columns, doc));
+        self.tied.truncate(wanted);
+    }
 }
 
 impl SegmentCollector for SegmentTop {
@@ -771,14 +794,23 @@ impl SegmentCollector for SegmentTop {
             return;
         }
         if score == bar {
+            drop(worst);
             self.tied.push(doc);
+            if self.tied.len() >= 2 * self.wanted {
+                self.trim_tied();
+            }
             return;
         }
         let out = std::mem::replace(&mut *worst, Scored(score, doc));
         drop(worst);
         // The bar rose: the documents at the old one are out of reach.
         match self.kept.peek() {
-            Some(new) if new.0 == bar => self.tied.push(out.1),
+            Some(new) if new.0 == bar => {
+                self.tied.push(out.1);
+                if self.tied.len() >= 2 * self.wanted {
+                    self.trim_tied();
+                }
+            }
             _ => self.tied.clear(),
         }
     }
@@ -795,7 +827,7 @@ impl SegmentCollector for SegmentTop {
     }
 }
 
-impl Collector for TopWithTies {
+impl Collector for TopWithTies<'_> {
     type Fruit = Vec<(Score, DocAddress)>;
     type Child = SegmentTop;
 
@@ -808,6 +840,7 @@ impl Collector for TopWithTies {
             wanted: self.wanted,
             kept: std::collections::BinaryHeap::with_capacity(self.wanted.min(1 << 16)),
             tied: Vec::new(),
+            columns: self.columns[segment as usize].clone(),
             segment,
         })
     }
@@ -1447,6 +1480,59 @@ mod tests {
         }
         // The merged segments' columns are let go.
         assert_eq!(places.lock().unwrap().len(), 1);
+    }
+
+    /// A word whose hits all score alike: each segment hands over at most `2 × wanted`
+    /// candidates (not every tied document, as it did), and they are still the first by place.
+    #[test]
+    fn tied_hits_beyond_the_page_are_not_all_kept() {
+        let (schema, f) = schema::build();
+        let index = Index::create_in_ram(schema);
+        analyzer::register(&index);
+        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        // Added in the reverse of their places, in one segment.
+        for interview in (1..=400u64).rev() {
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(f.kind, KIND_PASSAGE);
+            doc.add_u64(f.interview_id, interview);
+            doc.add_u64(f.start, 0);
+            f.add_text(&mut doc, "la casa è grande");
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        let query = TermQuery::new(
+            Term::from_field_text(f.text_exact, "casa"),
+            IndexRecordOption::WithFreqs,
+        );
+        let places = PlaceColumns::default();
+        let columns = place_columns(&searcher, &places).unwrap();
+        for wanted in [1, 5, 20] {
+            let top = TopWithTies {
+                wanted,
+                columns: &columns,
+            };
+            let candidates = searcher.search(&query, &top).unwrap();
+            assert!(
+                (wanted..3 * wanted).contains(&candidates.len()),
+                "{} candidates for {wanted}",
+                candidates.len()
+            );
+        }
+        let run = Run {
+            searcher: &searcher,
+            query: &BooleanQuery::new(vec![(Occur::Must, Box::new(query) as Box<dyn Query>)]),
+            statistics: None,
+        };
+        let facets = FacetCollector(FacetSelection::default());
+        let (page, counted) = ranked_page(&run, &places, 3, 4, facets).unwrap();
+        assert_eq!(counted.total, 400);
+        let interviews: Vec<u64> = page
+            .into_iter()
+            .map(|(_, a)| stored_u64(&searcher.doc::<TantivyDocument>(a).unwrap(), f.interview_id))
+            .collect();
+        assert_eq!(interviews, [4, 5, 6, 7]);
     }
 
     /// Against ranking every hit by (score, place) by hand: many documents with few distinct

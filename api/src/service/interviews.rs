@@ -449,11 +449,8 @@ pub async fn delete_interview(
     if deleted.rows_affected != 1 {
         return Err(stale(current.version + 1));
     }
-    // The index re-reads each logged entity and drops its documents once it is gone: the
-    // interview's passages and quotations, and each quotation's own document.
-    for &q in &quotation_ids {
-        change_log::append(&txn, change_log::Entity::Quotation, q, Op::Delete).await?;
-    }
+    // One entry is enough: for an interview the index drops its passages and every
+    // quotation document carrying its id (`quotation_interview`), whatever their number.
     change_log::append(&txn, change_log::Entity::Interview, current.id, Op::Delete).await?;
     crate::service::audit::record(
         &txn,
