@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crate::auth::{self, Caller};
 use crate::db::Database;
 use crate::export;
+use crate::graphql::documents::ParsedDocuments;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::graphql::live::Events;
 use crate::graphql::{build_schema_with, limits, QuadernoSchema, RequestCtx};
@@ -78,6 +79,7 @@ pub struct AppState {
     pub schema: QuadernoSchema,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    pub documents: Arc<ParsedDocuments>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             schema: build_schema_with(limits.introspection),
             limits,
             metrics: Arc::new(Metrics::new()),
+            documents: Arc::default(),
         }
     }
 }
@@ -328,6 +331,7 @@ async fn answer_graphql(
     // the lookup first, so its statement is under way before the rest starts.
     let (caller, operation) = tokio::join!(caller_from_headers(&state.db, &headers), async {
         let mut request = read_operation(request, state.limits.max_body_bytes).await?;
+        state.documents.parse_into(&mut request);
         let name = crate::metrics::operation_name(&mut request);
         *operation_name = Some(name.clone());
         Ok::<_, Response>((request, name))
@@ -570,6 +574,7 @@ impl async_graphql::Executor for Checked {
         // A query or mutation is timed and counted as over HTTP; a subscription, which may
         // live for days, only when it is refused before its first event.
         let started = std::time::Instant::now();
+        state.documents.parse_into(&mut request);
         let operation = crate::metrics::operation_name(&mut request);
         let metrics = state.metrics.clone();
         let observed = move |answer: async_graphql::Response| {

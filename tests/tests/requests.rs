@@ -1,6 +1,7 @@
 //! What one request sees: the fields of a mutation document in order (named or not), each
 //! reading what the previous wrote; a database failing under the token's lookup, which is the
-//! server's fault, not the token's; and text holding NUL, refused wherever it is written.
+//! server's fault, not the token's; text holding NUL, refused wherever it is written; and one
+//! operation text, parsed once, serving calls with other variables.
 
 use serde_json::json;
 use tests::{error_code, TestServer};
@@ -281,4 +282,40 @@ async fn unknown_ambito_codes_in_a_search_filter_are_refused_by_name() {
             );
         }
     }
+}
+
+/// The server keeps each operation's parsed document by its text: a second call of the same
+/// text answers for its own variables and its own `operationName`, never the first call's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_operation_text_answers_each_call_for_its_own_variables() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let titles = ["Città", "Comunità"];
+    let mut studies = Vec::new();
+    for title in titles {
+        studies.push(server.corpus(&admin, title, &[]).await.study);
+    }
+    let text = "query Titolo($s: ID!) { node(id: $s) { ... on Study { title } } } \
+                query Quanti { studies { totalCount } }";
+    let (url, token) = (server.url.as_str(), admin.as_str());
+    let send = |body: serde_json::Value| async move {
+        reqwest::Client::new()
+            .post(format!("{url}/graphql"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    for (study, title) in studies.iter().zip(titles).cycle().take(4) {
+        let named = json!({"query": text, "operationName": "Titolo", "variables": {"s": study}});
+        let answer = send(named).await;
+        assert_eq!(answer["data"]["node"]["title"], title, "{answer}");
+    }
+    let counted = send(json!({"query": text, "operationName": "Quanti"})).await;
+    assert_eq!(counted["data"]["studies"]["totalCount"], 2, "{counted}");
+    assert!(counted["data"].get("node").is_none(), "{counted}");
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod batching;
 pub mod codes;
 pub mod discontinuities;
+pub mod documents;
 pub mod error;
 pub mod ids;
 pub mod interviews;

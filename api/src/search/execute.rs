@@ -669,9 +669,9 @@ fn place_columns(
 /// replicas, so a client paging with offset cursors would meet a tied hit twice, or never.
 /// (tantivy's `TopDocs` keeps, of tied documents, the first by address.) The collector keeps
 /// every document that could be on the page (`TopWithTies`); places are read afterwards, and
-/// only for hits that tie with another within the page's reach: a heap ordered by place
-/// read a place for each document entering it, which cost a term query 5–10% (BENCHMARKS.md,
-/// session 15).
+/// only for hits that tie with another within the page's reach (or while collecting, when
+/// ties pile up): a heap ordered by place read a place for each document entering it, which
+/// cost a term query 5–10% (BENCHMARKS.md, session 15).
 fn ranked_page(
     run: &Run,
     places: &PlaceColumns,
@@ -724,9 +724,9 @@ fn place_of(columns: &[Column<u64>; 3], doc: DocId) -> Place {
 /// scoring exactly the bar, the first `wanted` by place. A document below a segment's bar has
 /// `wanted` better ones beside it, and one at the bar past the first `wanted` by place has
 /// `wanted` tied ones before it: neither is on any page up to `wanted`. Most documents fail
-/// on their score alone; places are read only for documents at the bar, and only once more
-/// than `2 × wanted` of them wait (a word whose passages nearly all score alike kept them
-/// all, thousands on the large corpus). Requires `wanted > 0`.
+/// on their score alone; places are read only for documents at the bar, and only once
+/// `2 × wanted` of them wait (a word whose passages nearly all score alike used to keep them
+/// all). Requires `wanted > 0`.
 struct TopWithTies<'a> {
     wanted: usize,
     /// Each segment's place columns, by segment ordinal.
@@ -1482,8 +1482,9 @@ mod tests {
         assert_eq!(places.lock().unwrap().len(), 1);
     }
 
-    /// A word whose hits all score alike: each segment hands over at most `2 × wanted`
-    /// candidates (not every tied document, as it did), and they are still the first by place.
+    /// A word whose hits all score alike: a segment hands over fewer than `3 × wanted`
+    /// candidates (the best `wanted` and fewer than `2 × wanted` tied ones; before, every
+    /// tied document), and the page still holds the first by place.
     #[test]
     fn tied_hits_beyond_the_page_are_not_all_kept() {
         let (schema, f) = schema::build();
