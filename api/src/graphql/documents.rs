@@ -1,38 +1,58 @@
 //! Parsed operations, kept by their text.
 //!
 //! Front ends send the same few operations again and again, with other variables. Parsing one
-//! (async-graphql's grammar) was 5.6% of the server's CPU in a one-case search on the large
-//! corpus (BENCHMARKS.md, session 16); cloning a parsed document costs a fraction of that, and
-//! is what async-graphql's own persisted-query extension does. Variables are not part of the
-//! document, so one entry serves every call of an operation.
+//! (async-graphql's grammar) was 4–6% of the server's CPU in a one-case search (BENCHMARKS.md,
+//! session 16); cloning a parsed document costs a fraction of that, and is what async-graphql's
+//! own persisted-query extension does. Variables are not part of the document, so one entry
+//! serves every call of an operation.
+//!
+//! Anyone may send texts, before their token is even checked, so the cache is bounded by what
+//! it holds, not by its number of entries. A parsed document takes many times its text (a
+//! node of a few hundred bytes per field, which can be two characters), so texts over
+//! `MAX_CACHED_TEXT` are parsed each time, and the texts kept, each charged `ENTRY_COST` more
+//! for its document's fixed part, stay under `BUDGET`: by that estimate a few megabytes for
+//! real operations, some tens at worst. A flood of new texts only evicts the operations in
+//! use, which are then parsed again, as without a cache.
 
-use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
 
-/// Operations kept: far more than a front end has.
-const CAPACITY: NonZeroUsize = NonZeroUsize::new(512).unwrap();
+/// Longer texts are parsed each time.
+const MAX_CACHED_TEXT: usize = 4 * 1024;
 
-/// Longer texts are parsed each time: the cache holds at most `CAPACITY` of these, a few
-/// megabytes at worst.
-const MAX_CACHED_TEXT: usize = 16 * 1024;
+/// What the cache may hold, in bytes of text plus `ENTRY_COST` per entry: about a hundred
+/// operations of a kilobyte, far more than a front end has.
+const BUDGET: usize = 256 * 1024;
+
+/// Charged per entry besides its text, so that tiny texts cannot make a million entries.
+const ENTRY_COST: usize = 256;
 
 pub struct ParsedDocuments {
-    by_text: Mutex<LruCache<String, ExecutableDocument>>,
+    kept: Mutex<Kept>,
+}
+
+struct Kept {
+    by_text: LruCache<String, ExecutableDocument>,
+    cost: usize,
+    budget: usize,
 }
 
 impl Default for ParsedDocuments {
     fn default() -> Self {
-        Self::with_capacity(CAPACITY)
+        Self::with_budget(BUDGET)
     }
 }
 
 impl ParsedDocuments {
-    pub fn with_capacity(capacity: NonZeroUsize) -> Self {
+    fn with_budget(budget: usize) -> Self {
         Self {
-            by_text: Mutex::new(LruCache::new(capacity)),
+            kept: Mutex::new(Kept {
+                by_text: LruCache::unbounded(),
+                cost: 0,
+                budget,
+            }),
         }
     }
 
@@ -42,19 +62,31 @@ impl ParsedDocuments {
         if request.query.len() > MAX_CACHED_TEXT {
             return;
         }
-        let kept = self.lock().get(&request.query).cloned();
+        let kept = self.lock().by_text.get(&request.query).cloned();
         if let Some(document) = kept {
             request.set_parsed_query(document);
             return;
         }
-        if let Ok(document) = request.parsed_query() {
-            let document = document.clone();
-            self.lock().put(request.query.clone(), document);
+        let Ok(document) = request.parsed_query() else {
+            return;
+        };
+        let document = document.clone();
+        let mut kept = self.lock();
+        if kept.by_text.put(request.query.clone(), document).is_some() {
+            // Another request parsed the same text meanwhile: it was charged already.
+            return;
+        }
+        kept.cost += request.query.len() + ENTRY_COST;
+        while kept.cost > kept.budget {
+            match kept.by_text.pop_lru() {
+                Some((text, _)) => kept.cost -= text.len() + ENTRY_COST,
+                None => break,
+            }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, ExecutableDocument>> {
-        self.by_text.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -63,11 +95,8 @@ mod tests {
     use super::*;
 
     fn kept(documents: &ParsedDocuments) -> Vec<String> {
-        documents
-            .lock()
-            .iter()
-            .map(|(text, _)| text.clone())
-            .collect()
+        let kept = documents.lock();
+        kept.by_text.iter().map(|(text, _)| text.clone()).collect()
     }
 
     /// Serialized, to compare documents (they do not implement `PartialEq`).
@@ -89,21 +118,26 @@ mod tests {
         second.query = "{ broken".to_owned();
         assert_eq!(parsed(&mut second), parsed(&mut first));
         assert_eq!(kept(&documents).len(), 1);
+        assert_eq!(documents.lock().cost, text.len() + ENTRY_COST);
     }
 
     #[test]
     fn unparsable_long_and_least_recent_texts_are_not_kept() {
-        let documents = ParsedDocuments::with_capacity(NonZeroUsize::new(2).unwrap());
+        // Room for two short texts.
+        let documents = ParsedDocuments::with_budget(2 * (5 + ENTRY_COST));
         let mut broken = async_graphql::Request::new("{ broken");
         documents.parse_into(&mut broken);
         assert!(broken.parsed_query().is_err());
         let long = format!("{{ __typename {} }}", " ".repeat(MAX_CACHED_TEXT));
-        documents.parse_into(&mut async_graphql::Request::new(long));
+        let mut long = async_graphql::Request::new(long);
+        documents.parse_into(&mut long);
+        assert!(long.parsed_query().is_ok());
         assert!(kept(&documents).is_empty());
         for text in ["{ a }", "{ b }", "{ a }", "{ c }"] {
             documents.parse_into(&mut async_graphql::Request::new(text));
         }
         // Most recent first; `{ b }` was used least recently.
         assert_eq!(kept(&documents), ["{ c }", "{ a }"]);
+        assert_eq!(documents.lock().cost, 2 * (5 + ENTRY_COST));
     }
 }
