@@ -285,6 +285,11 @@ impl TestServer {
 }
 
 /// The `extensions.code` of the first error.
+/// An audit entry's `summary`, which the API gives as a JSON string, parsed.
+pub fn audit_summary(entry: &Value) -> Value {
+    serde_json::from_str(entry["summary"].as_str().unwrap()).unwrap()
+}
+
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()

@@ -4,7 +4,7 @@
 
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
-use tests::{error_code, id_number, with_paused, TestServer};
+use tests::{audit_summary, error_code, id_number, with_paused, TestServer};
 
 /// The transcript to erase: its words "sportello", "Aurora" and "Lingotto" are in no other.
 const ERASED: &str = "INT: Come è nato lo sportello?\n\nR: Lo sportello Aurora accoglie le fasce grigie del quartiere Lingotto.";
@@ -122,10 +122,6 @@ impl Setup {
             .await["node"]
             .is_null()
     }
-}
-
-fn summary(entry: &Value) -> Value {
-    serde_json::from_str(entry["summary"].as_str().unwrap()).unwrap()
 }
 
 /// Owners and admins delete interviews, cases and studies; analysts, evaluators and viewers
@@ -357,7 +353,7 @@ async fn an_erased_interview_takes_its_quotations_codes_memos_and_evidence_with_
     assert_eq!(entry.len(), 1, "{log:#?}");
     assert_eq!(entry[0]["entityId"], s.erased);
     assert_eq!(entry[0]["user"]["name"], "admin");
-    let summary_of = summary(&entry[0]);
+    let summary_of = audit_summary(&entry[0]);
     assert_eq!(summary_of["before"]["label"], "Int. 1");
     assert_eq!(summary_of["before"]["case"], num(&s.case));
     assert_eq!(summary_of["before"]["length"], ERASED.chars().count());
@@ -567,7 +563,7 @@ async fn cases_and_studies_are_deleted_only_once_empty() {
     assert_eq!(log.len(), 2, "the case and its memo: {log:#?}");
     let entry = log.iter().find(|n| n["entity"] == "case").unwrap();
     assert_eq!(entry["entityId"], empty);
-    let summary_of = summary(entry);
+    let summary_of = audit_summary(entry);
     assert_eq!(summary_of["before"]["label"], "Vuoto");
     assert_eq!(summary_of["before"]["projects"], json!([num(&project)]));
     assert_eq!(summary_of["before"]["ambiti"].as_array().unwrap().len(), 1);
@@ -724,7 +720,7 @@ async fn a_quotation_coded_while_its_interview_is_erased_goes_with_it_or_is_not_
         .into_iter()
         .find(|e| e["operation"] == "deleteInterview" && e["entity"] == "interview")
         .unwrap();
-    assert_eq!(summary(&entry)["deletedQuotations"], json!([q]));
+    assert_eq!(audit_summary(&entry)["deletedQuotations"], json!([q]));
 
     // The erasure first (the other interview has the same span).
     let (deleted, created) = with_paused(

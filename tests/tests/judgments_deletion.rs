@@ -4,7 +4,7 @@
 //! link to what they delete (PostgreSQL; one after the other on SQLite).
 
 use serde_json::{json, Value};
-use tests::{error_code, id_number, with_paused, TestServer};
+use tests::{audit_summary, error_code, id_number, with_paused, TestServer};
 
 const TRANSCRIPT: &str = "R: Prima nessuno guardava alle fasce grigie.";
 const TAG: &str = "mutation($i: TagDiscontinuityInput!) { tagDiscontinuity(input: $i) { id version evaluator { id } evidence { id } causes { id } } }";
@@ -124,10 +124,6 @@ impl Setup {
             .filter(|n| n["operation"] == operation)
             .collect()
     }
-}
-
-fn summary(entry: &Value) -> Value {
-    serde_json::from_str(entry["summary"].as_str().unwrap()).unwrap()
 }
 
 /// An evaluator deletes her own judgment, not another's nor the consensus; owners and
@@ -357,7 +353,7 @@ async fn a_deleted_judgment_takes_its_evidence_and_links_and_the_judgments_citin
     assert_eq!(entry["entity"], "discontinuity");
     assert_eq!(entry["user"]["name"], "eva");
     assert_eq!(
-        summary(entry),
+        audit_summary(entry),
         json!({
             "before": {
                 "case": num(&s.case), "intervention": null, "dimension": "INTERVENTION_THEORY",
@@ -373,7 +369,7 @@ async fn a_deleted_judgment_takes_its_evidence_and_links_and_the_judgments_citin
         .find(|e| e["entityId"] == instruments["id"])
         .unwrap();
     assert_eq!(
-        summary(citing),
+        audit_summary(citing),
         json!({
             "before": {"version": 1, "causes": [t]},
             "after": {"version": 2, "causes": []},
@@ -473,7 +469,7 @@ async fn interventions_go_once_no_judgment_is_about_them_and_then_the_case_can_g
     assert_eq!(log.len(), 1, "{log:#?}");
     assert_eq!(log[0]["entityId"], intervention);
     assert_eq!(
-        summary(&log[0]),
+        audit_summary(&log[0]),
         json!({"before": {"case": num(&s.case), "label": "Sportello"}})
     );
     assert_eq!(

@@ -123,22 +123,34 @@ pub(crate) async fn put_role<C: ConnectionTrait>(
     Ok(before)
 }
 
-/// Takes a user's role in a locked study away; NOT_FOUND when they have none, CONFLICT for
-/// the last owner. Returns the role they had. Not audited (see `put_role`).
+/// Takes a user's role in a locked study away, audited as `removeStudyMember` by `actor`
+/// (the anonymous caller for the command line); NOT_FOUND when they have none, CONFLICT for
+/// the last owner. Returns the role they had.
 async fn take_role<C: ConnectionTrait>(
     txn: &C,
+    actor: &Caller,
     study_id: i64,
-    user_id: i64,
+    user: &app_user::Model,
 ) -> ServiceResult<StudyRole> {
-    let before = role_of(txn, study_id, user_id)
+    let before = role_of(txn, study_id, user.id)
         .await?
         .ok_or_else(|| ServiceError::not_found("member"))?;
     keep_an_owner(txn, study_id, Some(before), None).await?;
     study_member::Entity::delete_many()
         .filter(study_member::Column::StudyId.eq(study_id))
-        .filter(study_member::Column::UserId.eq(user_id))
+        .filter(study_member::Column::UserId.eq(user.id))
         .exec(txn)
         .await?;
+    crate::service::audit::record(
+        txn,
+        actor,
+        "removeStudyMember",
+        "user",
+        user.id,
+        Some(study_id),
+        summary(user, Some(before), None),
+    )
+    .await?;
     Ok(before)
 }
 
@@ -199,17 +211,7 @@ pub async fn remove_member(
         .one(&txn)
         .await?
         .ok_or_else(|| ServiceError::not_found("member"))?;
-    let before = take_role(&txn, study.id, user.id).await?;
-    crate::service::audit::record(
-        &txn,
-        caller,
-        "removeStudyMember",
-        "user",
-        user.id,
-        Some(study.id),
-        summary(&user, Some(before), None),
-    )
-    .await?;
+    take_role(&txn, caller, study.id, &user).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -224,17 +226,7 @@ pub async fn revoke_study_role(
     let txn = begin_write(db).await?;
     let study = lock_members(&txn, study_id).await?;
     let user = user_named(&txn, user_name).await?;
-    let before = take_role(&txn, study.id, user.id).await?;
-    crate::service::audit::record(
-        &txn,
-        &Caller::anonymous(),
-        "removeStudyMember",
-        "user",
-        user.id,
-        Some(study.id),
-        summary(&user, Some(before), None),
-    )
-    .await?;
+    let before = take_role(&txn, &Caller::anonymous(), study.id, &user).await?;
     txn.commit().await?;
     Ok(before)
 }
