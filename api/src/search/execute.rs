@@ -12,9 +12,10 @@ use tantivy::collector::{Collector, DocSetCollector, SegmentCollector};
 use tantivy::columnar::{Cardinality, Column};
 use tantivy::index::SegmentId;
 use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery,
+    AllScorer, Bm25StatisticsProvider, BooleanQuery, EmptyScorer, EnableScoring, Exclude,
+    Explanation, Occur, Query, RangeQuery, Scorer, TermQuery, TermSetQuery, Weight,
 };
-use tantivy::schema::{Field, IndexRecordOption, Term, Value};
+use tantivy::schema::{Field, IndexRecordOption, Schema, Term, Value};
 use tantivy::{
     BitSet, DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader,
     TantivyDocument, TERMINATED,
@@ -161,13 +162,12 @@ impl SearchIndex {
     /// The filter clauses for a scope.
     fn filter_clauses(&self, scope: Scope, f: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
         let fl = &self.fields;
-        let kind = kind_of(scope);
-        let mut out: Vec<Box<dyn Query>> = vec![Box::new(TermQuery::new(
-            Term::from_field_u64(fl.kind, kind),
-            IndexRecordOption::Basic,
+        let mut out: Vec<Box<dyn Query>> = vec![Box::new(Readable::new(
+            fl,
+            kind_of(scope),
+            f.study_ids.as_deref(),
         ))];
         for (field, ids) in [
-            (fl.study_id, &f.study_ids),
             (fl.case_id, &f.case_ids),
             (fl.ambito_id, &f.ambito_ids),
             (fl.interview_id, &f.interview_ids),
@@ -864,33 +864,230 @@ fn first_value(column: &Column<u64>, doc: DocId) -> Option<u64> {
     }
 }
 
-/// How a term's postings are counted in one segment, from what its totals tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Postings {
-    /// No readable document.
-    Skip,
-    /// Every live document is readable.
-    Live,
-    /// Every live document of the scope's kind is readable.
-    OfKind,
-    /// Each document's kind and study are read.
-    Each,
+/// Which of a segment's documents a filter on one kind (and some studies) keeps, and the
+/// cheapest exact way to find them, read off the segment's term dictionaries.
+///
+/// The kept documents are those matched by a few postings lists (the scope's kind, the
+/// studies), and tantivy's intersection leaps through the shortest list it is given. When
+/// fewer documents are left out than kept, as for a viewer of the largest study or a
+/// search of passages beside a few quotations, the left-out ones are matched instead: a
+/// search then seeks through them alone, and a term's readable document frequency counts
+/// them alone, rather than reading every occurrence of the term or seeking through the
+/// lists of the kept (BENCHMARKS.md, session 17).
+#[derive(Debug)]
+enum Plan {
+    /// No document is kept.
+    Nothing,
+    /// Every document is kept.
+    Everything,
+    /// Every document but those this query matches (another kind, another study).
+    AllBut(Box<dyn Query>),
+    /// The documents this query matches (the kind, the studies).
+    Among(Box<dyn Query>),
+}
+
+impl Plan {
+    /// The plan for the documents of `kind`, in one of `studies` (sorted) if given.
+    fn of(
+        reader: &SegmentReader,
+        kind_field: Field,
+        study_field: Field,
+        kind: u64,
+        studies: Option<&[u64]>,
+    ) -> tantivy::Result<Self> {
+        let all = u64::from(reader.max_doc());
+        let df = |field: Field, value: u64| -> tantivy::Result<u64> {
+            let term = Term::from_field_u64(field, value);
+            Ok(u64::from(reader.inverted_index(field)?.doc_freq(&term)?))
+        };
+        // Taking away is exact when each document holds exactly one kind and one study:
+        // then the documents left out are those holding another.
+        let exactly_one = |field: &str| -> tantivy::Result<bool> {
+            Ok(reader.fast_fields().u64(field)?.get_cardinality() == Cardinality::Full)
+        };
+        let of_kind = df(kind_field, kind)?;
+        let in_studies = match studies {
+            None => all,
+            Some(ids) => ids
+                .iter()
+                .map(|&s| df(study_field, s))
+                .sum::<tantivy::Result<u64>>()?,
+        };
+        if of_kind == 0 || in_studies == 0 {
+            return Ok(Plan::Nothing);
+        }
+        let studies_exact = studies.is_none() || exactly_one("study_id")?;
+        if of_kind == all && in_studies == all && studies_exact {
+            return Ok(Plan::Everything);
+        }
+        let in_kind = u64_term(kind_field, kind);
+        let in_studies_query = |ids: &[u64]| -> Box<dyn Query> {
+            Box::new(BooleanQuery::union(
+                ids.iter().map(|&s| u64_term(study_field, s)).collect(),
+            ))
+        };
+        let left_out = (all - of_kind) + (all - in_studies.min(all));
+        if left_out < of_kind.min(in_studies) && studies_exact && exactly_one("kind")? {
+            let mut others = Vec::new();
+            let kinds = reader.inverted_index(kind_field)?;
+            let mut stream = kinds.terms().stream()?;
+            while stream.advance() {
+                let value = u64_of_term_bytes(stream.key());
+                if value != kind {
+                    others.push(u64_term(kind_field, value));
+                }
+            }
+            if let Some(ids) = studies {
+                let of_study = reader.inverted_index(study_field)?;
+                let mut stream = of_study.terms().stream()?;
+                while stream.advance() {
+                    let value = u64_of_term_bytes(stream.key());
+                    if ids.binary_search(&value).is_err() {
+                        others.push(u64_term(study_field, value));
+                    }
+                }
+            }
+            return Ok(Plan::AllBut(Box::new(BooleanQuery::union(others))));
+        }
+        Ok(Plan::Among(match studies {
+            None => in_kind,
+            Some(ids) => Box::new(BooleanQuery::intersection(vec![
+                in_kind,
+                in_studies_query(ids),
+            ])),
+        }))
+    }
+
+    /// The kept documents of the segment, live or not (collectors skip the deleted).
+    fn scorer(&self, reader: &SegmentReader, schema: &Schema) -> tantivy::Result<Box<dyn Scorer>> {
+        let off = || EnableScoring::disabled_from_schema(schema);
+        Ok(match self {
+            Plan::Nothing => Box::new(EmptyScorer),
+            Plan::Everything => Box::new(AllScorer::new(reader.max_doc())),
+            Plan::AllBut(left_out) => Box::new(Exclude::new(
+                AllScorer::new(reader.max_doc()),
+                left_out.weight(off())?.scorer(reader, 1.0)?,
+            )),
+            Plan::Among(kept) => kept.weight(off())?.scorer(reader, 1.0)?,
+        })
+    }
+
+    /// The kept live documents holding `term`.
+    fn count(&self, reader: &SegmentReader, schema: &Schema, term: &Term) -> tantivy::Result<u64> {
+        let holding = || -> Box<dyn Query> {
+            Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic))
+        };
+        let count = |query: &dyn Query| -> tantivy::Result<u64> {
+            let weight = query.weight(EnableScoring::disabled_from_schema(schema))?;
+            Ok(u64::from(weight.count(reader)?))
+        };
+        let both = |q: &dyn Query| BooleanQuery::intersection(vec![holding(), q.box_clone()]);
+        Ok(match self {
+            Plan::Nothing => 0,
+            Plan::Everything => count(holding().as_ref())?,
+            Plan::AllBut(left_out) => count(holding().as_ref())? - count(&both(left_out.as_ref()))?,
+            Plan::Among(kept) => count(&both(kept.as_ref()))?,
+        })
+    }
+}
+
+fn u64_term(field: Field, value: u64) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_u64(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// A u64 term's value from its key in a term dictionary (big-endian, as tantivy writes it).
+fn u64_of_term_bytes(key: &[u8]) -> u64 {
+    let mut bytes = [0; 8];
+    let n = key.len().min(8);
+    bytes[8 - n..].copy_from_slice(&key[key.len() - n..]);
+    u64::from_be_bytes(bytes)
+}
+
+/// The documents of one scope in some studies (or in all), as a search filter: planned per
+/// segment (see `Plan`), so that the kind and the readable studies, which nearly every
+/// document of a segment may share, cost a search little.
+#[derive(Debug, Clone)]
+struct Readable {
+    kind_field: Field,
+    study_field: Field,
+    kind: u64,
+    /// Sorted, deduplicated.
+    studies: Option<Arc<[u64]>>,
+}
+
+impl Readable {
+    fn new(fields: &Fields, kind: u64, study_ids: Option<&[i64]>) -> Self {
+        let studies = study_ids.map(|ids| {
+            let mut ids: Vec<u64> = ids.iter().map(|&s| s as u64).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into()
+        });
+        Self {
+            kind_field: fields.kind,
+            study_field: fields.study_id,
+            kind,
+            studies,
+        }
+    }
+
+    fn plan(&self, reader: &SegmentReader) -> tantivy::Result<Plan> {
+        Plan::of(
+            reader,
+            self.kind_field,
+            self.study_field,
+            self.kind,
+            self.studies.as_deref(),
+        )
+    }
+}
+
+impl Query for Readable {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(ReadableWeight {
+            readable: self.clone(),
+            schema: scoring.schema().clone(),
+        }))
+    }
+}
+
+struct ReadableWeight {
+    readable: Readable,
+    schema: Schema,
+}
+
+impl Weight for ReadableWeight {
+    fn scorer(&self, reader: &SegmentReader, _boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        self.readable.plan(reader)?.scorer(reader, &self.schema)
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.doc() > doc || scorer.seek(doc) != doc {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not readable"
+            )));
+        }
+        Ok(Explanation::new("readable", 0.0))
+    }
 }
 
 /// One segment as the statistics read it.
 struct ReadableSegment {
     reader: SegmentReader,
-    kinds: Column<u64>,
-    studies: Column<u64>,
-    postings: Postings,
+    plan: Plan,
 }
 
 /// BM25 statistics counted over the live documents of one scope in the caller's readable
 /// studies, rather than over the whole index: see `SearchIndex::search`. Document and token
-/// counts sum the segments' cached totals; a term's document frequency walks its postings,
-/// keeping the readable documents by their fast fields.
+/// counts sum the segments' cached totals; a term's document frequency is counted per
+/// segment as its `Plan` says.
 struct ReadableStatistics {
     segments: Vec<ReadableSegment>,
+    schema: Schema,
     kind: u64,
     /// Sorted.
     studies: Vec<u64>,
@@ -955,43 +1152,20 @@ impl ReadableStatistics {
                 }
             }
             docs += segment_docs;
-            let postings = if segment_docs == 0 {
-                Postings::Skip
-            } else if segment_docs == u64::from(reader.num_docs()) {
-                Postings::Live
-            } else if Some(&segment_docs) == t.by_kind.get(&kind) {
-                Postings::OfKind
-            } else {
-                Postings::Each
-            };
             segments.push(ReadableSegment {
                 reader: reader.clone(),
-                kinds: reader.fast_fields().u64("kind")?,
-                studies: reader.fast_fields().u64("study_id")?,
-                postings,
+                plan: Plan::of(reader, fields.kind, fields.study_id, kind, Some(&studies))?,
             });
         }
         Ok(Self {
             segments,
+            schema: searcher.schema().clone(),
             kind,
             studies,
             fields: scored,
             docs,
             tokens,
         })
-    }
-
-    fn readable(&self, segment: &ReadableSegment, doc: DocId) -> bool {
-        match segment.postings {
-            Postings::Skip => false,
-            Postings::Live => true,
-            Postings::OfKind => first_value(&segment.kinds, doc) == Some(self.kind),
-            Postings::Each => {
-                first_value(&segment.kinds, doc) == Some(self.kind)
-                    && first_value(&segment.studies, doc)
-                        .is_some_and(|s| self.studies.binary_search(&s).is_ok())
-            }
-        }
     }
 }
 
@@ -1020,29 +1194,9 @@ impl Bm25StatisticsProvider for ReadableStatistics {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        let mut n = 0u64;
+        let mut n = 0;
         for segment in &self.segments {
-            if segment.postings == Postings::Skip {
-                continue;
-            }
-            let reader = &segment.reader;
-            let inverted = reader.inverted_index(term.field())?;
-            if segment.postings == Postings::Live && !reader.has_deletes() {
-                // Every document of the segment is readable: its own count is the answer.
-                n += u64::from(inverted.doc_freq(term)?);
-                continue;
-            }
-            let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else {
-                continue;
-            };
-            let alive = reader.alive_bitset();
-            let mut doc = postings.doc();
-            while doc != TERMINATED {
-                if alive.is_none_or(|a| a.is_alive(doc)) && self.readable(segment, doc) {
-                    n += 1;
-                }
-                doc = postings.advance();
-            }
+            n += segment.plan.count(&segment.reader, &self.schema, term)?;
         }
         Ok(n)
     }
@@ -1340,6 +1494,26 @@ mod tests {
     use tantivy::query::AllQuery;
     use tantivy::{Index, TantivyDocument};
 
+    /// An empty index in memory whose segments stay as committed.
+    fn unmerged_index() -> (Index, tantivy::IndexWriter, Fields) {
+        let (schema, f) = schema::build();
+        let index = Index::create_in_ram(schema);
+        analyzer::register(&index);
+        let writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        (index, writer, f)
+    }
+
+    /// Repeatable draws below `n` (a linear congruential generator).
+    fn draws(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        }
+    }
+
     /// The array-backed tallies count what a plain map would: ids close together, ids too
     /// far apart for one array (counted in the map), several codes on one quotation, and
     /// documents without a case.
@@ -1390,11 +1564,7 @@ mod tests {
     /// the later places are added first, in earlier segments.
     #[test]
     fn tied_hits_are_ranked_by_place_across_pages_and_merges() {
-        let (schema, f) = schema::build();
-        let index = Index::create_in_ram(schema);
-        analyzer::register(&index);
-        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
-        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        let (index, mut writer, f) = unmerged_index();
         // (interview, start, text): one hit above the tied ones, one below.
         let mut docs = vec![(9, 0, "la casa è la casa")];
         for interview in [3u64, 1, 2] {
@@ -1541,18 +1711,8 @@ mod tests {
     /// sizes, some with deletions; every page of several sizes, from every offset.
     #[test]
     fn pages_agree_with_ranking_every_hit_by_score_then_place() {
-        let (schema, f) = schema::build();
-        let index = Index::create_in_ram(schema);
-        analyzer::register(&index);
-        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
-        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-        let mut seed = 7u64;
-        let mut next = |n: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
+        let (index, mut writer, f) = unmerged_index();
+        let mut next = draws(7);
         let mut placed = std::collections::BTreeSet::new();
         for n in 0..300u64 {
             let (interview, start) = (1 + next(12), 1000 * next(40));
@@ -1736,6 +1896,127 @@ mod tests {
         check(&after, &cache, &[1, 2], &both, 4);
         // The segment's totals before the deletion are dropped.
         assert_eq!(cache.lock().unwrap().len(), after.segment_readers().len());
+    }
+
+    /// What the readable filter keeps, and a term's readable document frequency, against
+    /// reading every live document: segments of one study, of several, with quotations, with
+    /// documents lacking a study, with deletions; every set of readable studies and none, so
+    /// that each plan is taken.
+    #[test]
+    fn readable_filter_and_frequencies_agree_with_reading_every_document() {
+        let (index, mut writer, f) = unmerged_index();
+        let mut next = draws(11);
+        let words = ["rossi", "casa", "comunità", "perché", "ambito"];
+        // Per segment: the studies its documents come from (0: no study), in proportion.
+        let segments: [&[u64]; 6] = [
+            &[1, 1, 1, 1, 1, 1, 1, 2],
+            &[1, 2, 2, 2, 3],
+            &[3],
+            &[1, 1, 1, 0],
+            &[2, 3],
+            &[1, 1, 1, 1, 2, 3],
+        ];
+        let mut interview = 0;
+        for (s, studies) in segments.iter().enumerate() {
+            for _ in 0..120 {
+                interview += 1;
+                let study = studies[next(studies.len() as u64) as usize];
+                let mut doc = TantivyDocument::default();
+                // The third segment holds passages alone: all readable to a reader of 3.
+                let kind = if s != 2 && next(6) == 0 {
+                    KIND_QUOTATION
+                } else {
+                    KIND_PASSAGE
+                };
+                doc.add_u64(f.kind, kind);
+                if study > 0 {
+                    doc.add_u64(f.study_id, study);
+                }
+                doc.add_u64(f.interview_id, interview);
+                let text: Vec<&str> = (0..1 + next(4))
+                    .map(|_| words[next(words.len() as u64) as usize])
+                    .collect();
+                f.add_text(&mut doc, &text.join(" "));
+                writer.add_document(doc).unwrap();
+            }
+            writer.commit().unwrap();
+            if s % 2 == 1 {
+                for _ in 0..15 {
+                    let gone = interview - next(120);
+                    writer.delete_term(Term::from_field_u64(f.interview_id, gone));
+                }
+                writer.commit().unwrap();
+            }
+        }
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), segments.len());
+        // The live documents of `kind` (in `studies`) holding `term`, read one by one.
+        let by_reading = |studies: Option<&[u64]>, kind: u64, term: &Term| {
+            let mut found = HashSet::new();
+            for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+                let kinds = reader.fast_fields().u64("kind").unwrap();
+                let of_study = reader.fast_fields().u64("study_id").unwrap();
+                let inverted = reader.inverted_index(term.field()).unwrap();
+                let Some(mut postings) = inverted
+                    .read_postings(term, IndexRecordOption::Basic)
+                    .unwrap()
+                else {
+                    continue;
+                };
+                while postings.doc() != TERMINATED {
+                    let doc = postings.doc();
+                    if reader.alive_bitset().is_none_or(|a| a.is_alive(doc))
+                        && first_value(&kinds, doc) == Some(kind)
+                        && studies.is_none_or(|ids| {
+                            first_value(&of_study, doc).is_some_and(|s| ids.contains(&s))
+                        })
+                    {
+                        found.insert(DocAddress::new(ord as SegmentOrdinal, doc));
+                    }
+                    postings.advance();
+                }
+            }
+            found
+        };
+        let cache = ReadableTotals::default();
+        let mut plans = HashSet::new();
+        let sets = [&[1][..], &[2], &[3], &[1, 2], &[1, 3], &[2, 3], &[1, 2, 3]];
+        for scope in [Scope::Transcripts, Scope::Quotations] {
+            for studies in sets.iter().map(|&s| Some(s)).chain([None]) {
+                let ids: Option<Vec<i64>> = studies.map(|s| s.iter().map(|&s| s as i64).collect());
+                let stats = studies.map(|_| {
+                    ReadableStatistics::new(&searcher, &cache, &f, scope, ids.as_deref().unwrap())
+                        .unwrap()
+                });
+                let filter = Readable::new(&f, kind_of(scope), ids.as_deref());
+                for reader in searcher.segment_readers() {
+                    plans.insert(match filter.plan(reader).unwrap() {
+                        Plan::Nothing => "nothing",
+                        Plan::Everything => "everything",
+                        Plan::AllBut(_) => "all but",
+                        Plan::Among(_) => "among",
+                    });
+                }
+                for word in words {
+                    for field in [f.text_exact, f.text] {
+                        let term = Term::from_field_text(field, word);
+                        let expected = by_reading(studies, kind_of(scope), &term);
+                        let context = format!("{word} in {studies:?}, {scope:?}");
+                        if let Some(stats) = &stats {
+                            let n = stats.doc_freq(&term).unwrap();
+                            assert_eq!(n, expected.len() as u64, "{context}");
+                        }
+                        let query = BooleanQuery::intersection(vec![
+                            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                            Box::new(Unscored(Box::new(filter.clone()))),
+                        ]);
+                        let found = searcher.search(&query, &DocSetCollector).unwrap();
+                        assert_eq!(found, expected, "{context}");
+                    }
+                }
+            }
+        }
+        assert_eq!(plans.len(), 4, "{plans:?}");
     }
 
     /// Converted in one sweep, highlights agree with counting each from the start of the
