@@ -144,17 +144,12 @@ const SMALL_ID_SET: usize = 32;
 
 /// Documents whose `field` holds one of `ids`.
 fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
-    let terms = ids.iter().map(|&id| Term::from_field_u64(field, id as u64));
     if ids.len() > SMALL_ID_SET {
+        let terms = ids.iter().map(|&id| Term::from_field_u64(field, id as u64));
         return Box::new(TermSetQuery::new(terms));
     }
-    Box::new(BooleanQuery::new(
-        terms
-            .map(|t| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
-                (Occur::Should, q)
-            })
-            .collect(),
+    Box::new(BooleanQuery::union(
+        ids.iter().map(|&id| u64_term(field, id as u64)).collect(),
     ))
 }
 
@@ -921,39 +916,42 @@ impl Plan {
             return Ok(Plan::Everything);
         }
         let in_kind = u64_term(kind_field, kind);
-        let in_studies_query = |ids: &[u64]| -> Box<dyn Query> {
-            Box::new(BooleanQuery::union(
-                ids.iter().map(|&s| u64_term(study_field, s)).collect(),
-            ))
-        };
         let left_out = (all - of_kind) + (all - in_studies.min(all));
         if left_out < of_kind.min(in_studies) && studies_exact && exactly_one("kind")? {
             let mut others = Vec::new();
+            let mut every_key_read = true;
             let kinds = reader.inverted_index(kind_field)?;
             let mut stream = kinds.terms().stream()?;
             while stream.advance() {
-                let value = u64_of_term_bytes(stream.key());
-                if value != kind {
-                    others.push(u64_term(kind_field, value));
+                match u64_of_term_bytes(stream.key()) {
+                    Some(value) if value == kind => {}
+                    Some(value) => others.push(u64_term(kind_field, value)),
+                    None => every_key_read = false,
                 }
             }
             if let Some(ids) = studies {
                 let of_study = reader.inverted_index(study_field)?;
                 let mut stream = of_study.terms().stream()?;
                 while stream.advance() {
-                    let value = u64_of_term_bytes(stream.key());
-                    if ids.binary_search(&value).is_err() {
-                        others.push(u64_term(study_field, value));
+                    match u64_of_term_bytes(stream.key()) {
+                        Some(value) if ids.binary_search(&value).is_ok() => {}
+                        Some(value) => others.push(u64_term(study_field, value)),
+                        None => every_key_read = false,
                     }
                 }
             }
-            return Ok(Plan::AllBut(Box::new(BooleanQuery::union(others))));
+            // A key this code cannot read could hide documents to leave out: match the kept.
+            if every_key_read {
+                return Ok(Plan::AllBut(Box::new(BooleanQuery::union(others))));
+            }
         }
         Ok(Plan::Among(match studies {
             None => in_kind,
             Some(ids) => Box::new(BooleanQuery::intersection(vec![
                 in_kind,
-                in_studies_query(ids),
+                Box::new(BooleanQuery::union(
+                    ids.iter().map(|&s| u64_term(study_field, s)).collect(),
+                )),
             ])),
         }))
     }
@@ -998,12 +996,10 @@ fn u64_term(field: Field, value: u64) -> Box<dyn Query> {
     ))
 }
 
-/// A u64 term's value from its key in a term dictionary (big-endian, as tantivy writes it).
-fn u64_of_term_bytes(key: &[u8]) -> u64 {
-    let mut bytes = [0; 8];
-    let n = key.len().min(8);
-    bytes[8 - n..].copy_from_slice(&key[key.len() - n..]);
-    u64::from_be_bytes(bytes)
+/// A u64 term's value from its key in a term dictionary (eight bytes, big-endian, as
+/// tantivy writes it).
+fn u64_of_term_bytes(key: &[u8]) -> Option<u64> {
+    key.try_into().ok().map(u64::from_be_bytes)
 }
 
 /// The documents of one scope in some studies (or in all), as a search filter: planned per
