@@ -45,7 +45,7 @@ fn harness_runs_every_workload_on_corpus_s() {
     let (small, large) = (report.statements[0], *report.statements.last().unwrap());
     assert_eq!(large.0, config.quotations);
     // An N+1 read costs a statement or more per row; this only rules that out. That the
-    // count is exactly the same whatever the rows is asserted in tests/tests/reads.rs.
+    // count is exactly the same whatever the rows is asserted in tests/tests/e2e/reads.rs.
     assert!(
         large.1.saturating_sub(small.1) < (large.0 - small.0) as u64 / 2,
         "statements grow with rows: {:?}",

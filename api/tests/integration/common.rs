@@ -1,5 +1,4 @@
 //! Running the `quaderno` binary in tests.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

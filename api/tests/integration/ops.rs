@@ -1,11 +1,9 @@
 //! Operating the binary: help on every subcommand, online SQLite backups.
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::{admin_token, gql_data, serve, stdout_of, wait_ready, BIN};
 use clap::CommandFactory as _;
-use common::{admin_token, gql_data, serve, stdout_of, wait_ready, BIN};
 use serde_json::{json, Value};
 
 /// Every subcommand path, nested ones included (`token create`…), read from the parser itself

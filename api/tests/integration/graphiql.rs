@@ -3,11 +3,9 @@
 //! a query. Needs Debian's `chromium` (`.ci/run` installs it); without it the test fails
 //! unless `QUADERNO_SKIP_BROWSER_TESTS=1`.
 
-mod common;
-
 use std::process::Command;
 
-use common::{gql, serve, wait_ready};
+use crate::common::{gql, serve, wait_ready};
 
 fn chromium() -> Option<String> {
     if let Ok(path) = std::env::var("QUADERNO_CHROMIUM") {

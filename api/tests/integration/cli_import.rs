@@ -1,12 +1,10 @@
 //! `quaderno import FILE… --study ID [--case ID]` against the binary, next to a running
 //! server on the same data directory.
 
-mod common;
-
 use std::io::{Cursor, Write};
 use std::process::{Command, Output};
 
-use common::{gql, serve, stdout_of, wait_ready, BIN};
+use crate::common::{gql, serve, stdout_of, wait_ready, BIN};
 use serde_json::Value;
 
 const SEARCH: &str = r#"{ search(query: "ornitorinco") { totalCount } }"#;

@@ -1,13 +1,11 @@
 //! `quaderno import` of REFI-QDA files and `quaderno export --format qdpx|csv|matrix-csv`, as an
 //! operator runs them on a data directory.
 
-mod common;
-
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{stdout_of, BIN};
+use crate::common::{stdout_of, BIN};
 
 fn quaderno(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)

@@ -2,11 +2,9 @@
 //! index, kept in step by the change log. On PostgreSQL when `QUADERNO_TEST_DATABASE_URL`
 //! names a server, else on one SQLite file in WAL mode shared by both processes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{admin_token, gql_vars, serve, wait_ready, Server};
+use crate::common::{admin_token, gql_vars, serve, wait_ready, Server};
 use serde_json::json;
 
 async fn search_count(url: &str, token: &str, word: &str) -> i64 {
@@ -195,7 +193,7 @@ async fn three_replicas_starting_at_once_migrate_and_load_the_demo_once() {
     assert_eq!(count("SELECT count(*) FROM study").await, 3);
     assert_eq!(count("SELECT count(*) FROM interview").await, 16);
     for s in &servers {
-        let r = common::gql(&s.url, None, "{ interviews { totalCount } }").await;
+        let r = crate::common::gql(&s.url, None, "{ interviews { totalCount } }").await;
         assert_eq!(r["data"]["interviews"]["totalCount"], 16, "{r}");
     }
 }

@@ -1,11 +1,9 @@
 //! The binary as an operator runs it: `quaderno serve` with no flags but a data directory,
 //! `--bind 127.0.0.1:0`, `--no-demo`, and `quaderno token create`.
 
-mod common;
-
 use std::process::Command;
 
-use common::{gql, serve, stdout_of, wait_ready, BIN};
+use crate::common::{gql, serve, stdout_of, wait_ready, BIN};
 
 #[tokio::test]
 async fn serve_starts_on_a_free_port_with_the_demo_data_and_graphiql() {

@@ -2,12 +2,10 @@
 //! owner's), admin rights taken back, each audited. On PostgreSQL when
 //! `QUADERNO_TEST_DATABASE_URL` names a server, else on a SQLite file in the data directory.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{stdout_of, BIN};
+use crate::common::{stdout_of, BIN};
 use entities::{app_user, audit_log, study_member};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 

@@ -3,11 +3,9 @@
 //! agrees with the database. Runs on SQLite, or on PostgreSQL when
 //! `QUADERNO_TEST_DATABASE_URL` names a server.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{admin_token, gql, gql_vars, serve, wait_ready};
+use crate::common::{admin_token, gql, gql_vars, serve, wait_ready};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
