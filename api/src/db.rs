@@ -159,20 +159,30 @@ pub async fn scratch_database_url(
     postgres_base: Option<&str>,
     dir: &std::path::Path,
 ) -> Result<String, DbErr> {
-    let Some(base) = postgres_base.filter(|b| b.starts_with("postgres")) else {
-        return Ok(format!("sqlite://{}/quaderno.db?mode=rwc", dir.display()));
-    };
+    match postgres_base.filter(|b| b.starts_with("postgres")) {
+        Some(base) => scratch_postgres_database(base, None).await,
+        None => Ok(format!("sqlite://{}/quaderno.db?mode=rwc", dir.display())),
+    }
+}
+
+/// A new database on the PostgreSQL server of `base` (a URL naming one of its databases),
+/// empty or a copy of `template`, a database on that server no one is connected to.
+pub async fn scratch_postgres_database(
+    base: &str,
+    template: Option<&str>,
+) -> Result<String, DbErr> {
     let name = format!(
         "quaderno_test_{}_{:08x}",
         std::process::id(),
         rand::random::<u32>()
     );
     let admin = SeaDatabase::connect(base.to_owned()).await?;
+    let create = match template {
+        Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        None => format!("CREATE DATABASE {name}"),
+    };
     admin
-        .execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("CREATE DATABASE {name}"),
-        ))
+        .execute_raw(Statement::from_string(DbBackend::Postgres, create))
         .await?;
     admin.close().await?;
     let (prefix, _) = base

@@ -24,24 +24,96 @@ pub struct Options {
     pub limits: api::http::Limits,
 }
 
+/// The PostgreSQL server the tests run on, if any (a URL naming one of its databases).
+fn test_postgres() -> Option<String> {
+    std::env::var("QUADERNO_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+}
+
 /// A database URL for one test: a temporary SQLite file, or a new PostgreSQL database when
 /// `QUADERNO_TEST_DATABASE_URL` names a server.
 pub async fn fresh_database_url(dir: &TempDir) -> String {
-    let base = std::env::var("QUADERNO_TEST_DATABASE_URL").ok();
-    api::db::scratch_database_url(base.as_deref(), dir.path())
+    api::db::scratch_database_url(test_postgres().as_deref(), dir.path())
         .await
         .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable")
+}
+
+/// A migrated database, with the demo dataset or without, made once per test process: each
+/// test starts from a copy of it. Loading the demo through the service functions, as a
+/// server's first start does, took a second per test (1.7 s on PostgreSQL), most of the
+/// suite's time; a copy takes milliseconds. The search index is still built by each test's
+/// server, from its copy.
+enum Template {
+    /// The database file, whole.
+    Sqlite(Vec<u8>),
+    /// A database no one stays connected to (PostgreSQL copies only such a database), named
+    /// as the tests' own are, so that `.ci/run` drops it with them.
+    Postgres { server: String, name: String },
+}
+
+/// Without the demo dataset, and with it.
+static TEMPLATES: [tokio::sync::OnceCell<Template>; 2] = [
+    tokio::sync::OnceCell::const_new(),
+    tokio::sync::OnceCell::const_new(),
+];
+
+impl Template {
+    async fn get(demo: bool) -> &'static Template {
+        TEMPLATES[usize::from(demo)]
+            .get_or_init(|| Self::make(demo))
+            .await
+    }
+
+    async fn make(demo: bool) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = fresh_database_url(&dir).await;
+        let db = api::db::connect(&url, 8).await.expect("connect");
+        api::db::migrate(&db.conn).await.expect("migrate");
+        if demo {
+            api::demo::load_if_empty(&db.conn).await.expect("demo data");
+        }
+        let template = match (test_postgres(), url.rsplit_once('/')) {
+            (Some(server), Some((_, name))) => Template::Postgres {
+                server,
+                name: name.to_owned(),
+            },
+            _ => {
+                // One self-contained file, whatever the write-ahead log still holds.
+                let file = dir.path().join("template.db");
+                db.conn
+                    .execute_unprepared(&format!("VACUUM INTO '{}'", file.display()))
+                    .await
+                    .expect("VACUUM INTO");
+                Template::Sqlite(std::fs::read(file).expect("template file"))
+            }
+        };
+        db.conn.close().await.expect("close the template");
+        template
+    }
+
+    /// A database URL for one test: a copy of the template, in `dir` for SQLite.
+    async fn copy(&self, dir: &TempDir) -> String {
+        match self {
+            Template::Sqlite(bytes) => {
+                let file = dir.path().join("quaderno.db");
+                std::fs::write(&file, bytes).expect("copy the template");
+                format!("sqlite://{}?mode=rwc", file.display())
+            }
+            Template::Postgres { server, name } => {
+                api::db::scratch_postgres_database(server, Some(name))
+                    .await
+                    .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable")
+            }
+        }
+    }
 }
 
 impl TestServer {
     pub async fn start(opts: Options) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let url = fresh_database_url(&data_dir).await;
+        let url = Template::get(opts.demo).await.copy(&data_dir).await;
         let db = api::db::connect(&url, 8).await.expect("connect");
-        api::db::migrate(&db.conn).await.expect("migrate");
-        if opts.demo {
-            api::demo::load_if_empty(&db.conn).await.expect("demo data");
-        }
         let index_db = api::db::connect(&url, 2).await.expect("connect");
         let search = api::search::SearchIndex::open(
             &data_dir.path().join("index"),
