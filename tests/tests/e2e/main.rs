@@ -2,7 +2,9 @@
 //! PostgreSQL that `QUADERNO_TEST_DATABASE_URL` names), one concern per module.
 //!
 //! One test binary rather than one per file: each binary links the whole server, and linking
-//! nineteen of them took longer than running their tests.
+//! nineteen of them took longer than running their tests. The binary has one global
+//! allocator, the counting one in `search` (per-thread counts, so tests running side by side
+//! do not disturb each other's).
 
 mod analysis;
 mod coding;
