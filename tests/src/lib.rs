@@ -39,12 +39,19 @@ pub async fn fresh_database_url(dir: &TempDir) -> String {
         .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable")
 }
 
-/// A migrated database, with the demo dataset or without, made once per test process: each
-/// test starts from a copy of it. Loading the demo through the service functions, as a
-/// server's first start does, took a second per test (1.7 s on PostgreSQL), most of the
-/// suite's time; a copy takes milliseconds. The search index is still built by each test's
-/// server, from its copy.
-enum Template {
+/// A migrated database, with the demo dataset or without, and its search index, made once
+/// per test process: each test starts from a copy of both. Loading the demo through the
+/// service functions, as a server's first start does, took a second per test (1.7 s on
+/// PostgreSQL), and building its index 0.3–0.5 s, most of the suite's time; copies take
+/// milliseconds. Each test's server resumes the copied index as it would its own after a
+/// restart (the index records the change-log entry it reached, which the copy holds too).
+struct Template {
+    database: TemplateDatabase,
+    /// The index directory's files, by name.
+    index: Vec<(std::ffi::OsString, Vec<u8>)>,
+}
+
+enum TemplateDatabase {
     /// The database file, whole.
     Sqlite(Vec<u8>),
     /// A database no one stays connected to (PostgreSQL copies only such a database), named
@@ -73,8 +80,29 @@ impl Template {
         if demo {
             api::demo::load_if_empty(&db.conn).await.expect("demo data");
         }
-        let template = match (test_postgres(), url.rsplit_once('/')) {
-            (Some(server), Some((_, name))) => Template::Postgres {
+        let index_dir = dir.path().join("index");
+        let index_db = api::db::connect(&url, 2).await.expect("connect");
+        let search =
+            api::search::SearchIndex::open(&index_dir, index_db.conn.clone(), Default::default())
+                .expect("search index");
+        search.ready(&db.conn).await.expect("index ready");
+        search.shutdown().await;
+        drop(search);
+        index_db
+            .conn
+            .close()
+            .await
+            .expect("close the index's connections");
+        let index = std::fs::read_dir(&index_dir)
+            .expect("index directory")
+            .map(|entry| {
+                let entry = entry.expect("index file");
+                let bytes = std::fs::read(entry.path()).expect("index file");
+                (entry.file_name(), bytes)
+            })
+            .collect();
+        let database = match (test_postgres(), url.rsplit_once('/')) {
+            (Some(server), Some((_, name))) => TemplateDatabase::Postgres {
                 server,
                 name: name.to_owned(),
             },
@@ -85,22 +113,28 @@ impl Template {
                     .execute_unprepared(&format!("VACUUM INTO '{}'", file.display()))
                     .await
                     .expect("VACUUM INTO");
-                Template::Sqlite(std::fs::read(file).expect("template file"))
+                TemplateDatabase::Sqlite(std::fs::read(file).expect("template file"))
             }
         };
         db.conn.close().await.expect("close the template");
-        template
+        Template { database, index }
     }
 
-    /// A database URL for one test: a copy of the template, in `dir` for SQLite.
+    /// A copy for one test: its index in `dir/index`, and the URL of its database (in `dir`
+    /// for SQLite).
     async fn copy(&self, dir: &TempDir) -> String {
-        match self {
-            Template::Sqlite(bytes) => {
+        let index_dir = dir.path().join("index");
+        std::fs::create_dir(&index_dir).expect("index directory");
+        for (name, bytes) in &self.index {
+            std::fs::write(index_dir.join(name), bytes).expect("copy the index");
+        }
+        match &self.database {
+            TemplateDatabase::Sqlite(bytes) => {
                 let file = dir.path().join("quaderno.db");
                 std::fs::write(&file, bytes).expect("copy the template");
                 format!("sqlite://{}?mode=rwc", file.display())
             }
-            Template::Postgres { server, name } => {
+            TemplateDatabase::Postgres { server, name } => {
                 api::db::scratch_postgres_database(server, Some(name))
                     .await
                     .expect("PostgreSQL named by QUADERNO_TEST_DATABASE_URL is unreachable")
