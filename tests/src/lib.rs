@@ -82,11 +82,7 @@ impl Template {
             api::demo::load_if_empty(&db.conn).await.expect("demo data");
         }
         let index_dir = dir.path().join("index");
-        let index_db = api::db::connect(&url, 2).await.expect("connect");
-        let search =
-            api::search::SearchIndex::open(&index_dir, index_db.conn.clone(), Default::default())
-                .expect("search index");
-        search.ready(&db.conn).await.expect("index ready");
+        let (search, index_db) = open_index(&index_dir, &url, &db).await;
         search.shutdown().await;
         drop(search);
         index_db
@@ -144,19 +140,26 @@ impl Template {
     }
 }
 
+/// The search index in `dir` for the database at `url`, once usable, and the pool its writer
+/// reads the database through.
+async fn open_index(
+    dir: &std::path::Path,
+    url: &str,
+    db: &Database,
+) -> (std::sync::Arc<api::search::SearchIndex>, Database) {
+    let index_db = api::db::connect(url, 2).await.expect("connect");
+    let search = api::search::SearchIndex::open(dir, index_db.conn.clone(), Default::default())
+        .expect("search index");
+    search.ready(&db.conn).await.expect("index ready");
+    (search, index_db)
+}
+
 impl TestServer {
     pub async fn start(opts: Options) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let url = Template::get(opts.demo).await.copy(&data_dir).await;
         let db = api::db::connect(&url, 8).await.expect("connect");
-        let index_db = api::db::connect(&url, 2).await.expect("connect");
-        let search = api::search::SearchIndex::open(
-            &data_dir.path().join("index"),
-            index_db.conn,
-            Default::default(),
-        )
-        .expect("search index");
-        search.ready(&db.conn).await.expect("index ready");
+        let (search, _) = open_index(&data_dir.path().join("index"), &url, &db).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -897,8 +897,9 @@ impl Plan {
         };
         // Taking away is exact when each document holds exactly one kind and one study:
         // then the documents left out are those holding another.
-        let exactly_one = |field: &str| -> tantivy::Result<bool> {
-            Ok(reader.fast_fields().u64(field)?.get_cardinality() == Cardinality::Full)
+        let exactly_one = |field: Field| -> tantivy::Result<bool> {
+            let name = reader.schema().get_field_name(field);
+            Ok(reader.fast_fields().u64(name)?.get_cardinality() == Cardinality::Full)
         };
         let of_kind = df(kind_field, kind)?;
         let in_studies = match studies {
@@ -911,13 +912,13 @@ impl Plan {
         if of_kind == 0 || in_studies == 0 {
             return Ok(Plan::Nothing);
         }
-        let studies_exact = studies.is_none() || exactly_one("study_id")?;
+        let studies_exact = studies.is_none() || exactly_one(study_field)?;
         if of_kind == all && in_studies == all && studies_exact {
             return Ok(Plan::Everything);
         }
         let in_kind = u64_term(kind_field, kind);
         let left_out = (all - of_kind) + (all - in_studies.min(all));
-        if left_out < of_kind.min(in_studies) && studies_exact && exactly_one("kind")? {
+        if left_out < of_kind.min(in_studies) && studies_exact && exactly_one(kind_field)? {
             let mut others = Vec::new();
             let mut every_key_read = true;
             let kinds = reader.inverted_index(kind_field)?;
