@@ -6,6 +6,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use entities::{api_token, app_user, study_member};
 use rand::RngCore;
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
@@ -208,14 +209,31 @@ pub async fn caller_from_token(db: &DatabaseConnection, secret: &str) -> Service
     })
 }
 
-/// Finds a user by name or creates it.
+/// What a removed account is called from then on (`service::users::remove_user`). Names of
+/// this form are refused to everyone else, so that no one takes a removed account's place.
+pub fn removed_user_name(user_id: i64) -> String {
+    format!("{REMOVED_USER_PREFIX}{user_id}")
+}
+
+const REMOVED_USER_PREFIX: &str = "removed user #";
+
+/// Finds a user by name or creates it. The user found is locked until the transaction ends
+/// (`FOR NO KEY UPDATE`, which a caller may go on to use to update it; SQLite serialises
+/// writers anyway): a removal committed meanwhile renamed it, so the name then makes a new
+/// account, and the caller never gives a token or a role to a removed one.
 pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResult<app_user::Model> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ServiceError::bad_input("user name must not be empty"));
     }
+    if name.starts_with(REMOVED_USER_PREFIX) {
+        return Err(ServiceError::bad_input(format!(
+            "names beginning {REMOVED_USER_PREFIX:?} are kept for removed accounts"
+        )));
+    }
     if let Some(u) = app_user::Entity::find()
         .filter(app_user::Column::Name.eq(name))
+        .lock(LockType::NoKeyUpdate)
         .one(db)
         .await?
     {
@@ -225,10 +243,64 @@ pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResul
         name: Set(name.to_owned()),
         is_admin: Set(false),
         created_at: Set(Utc::now()),
+        removed_at: Set(None),
         ..Default::default()
     }
     .insert(db)
     .await?)
+}
+
+/// The account a name in an imported project stands for: as `ensure_user`, except for the
+/// name of a removed account (a project exported after the removal). That is the removed
+/// account of that name where this database has one (the project comes back where it was
+/// made), and otherwise a new removed account, so that the work keeps one author of its own
+/// without anyone being able to sign in as it.
+pub async fn ensure_author<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> ServiceResult<app_user::Model> {
+    let name = name.trim();
+    if !name.starts_with(REMOVED_USER_PREFIX) {
+        return ensure_user(db, name).await;
+    }
+    if let Some(u) = app_user::Entity::find()
+        .filter(app_user::Column::Name.eq(name))
+        .filter(app_user::Column::RemovedAt.is_not_null())
+        .one(db)
+        .await?
+    {
+        return Ok(u);
+    }
+    let now = Utc::now();
+    // Named after its own id, known once inserted; the secret makes the first name unique.
+    let inserted = app_user::ActiveModel {
+        name: Set(format!("{REMOVED_USER_PREFIX}{}", new_secret())),
+        is_admin: Set(false),
+        created_at: Set(now),
+        removed_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let mut active: app_user::ActiveModel = inserted.clone().into();
+    active.name = Set(removed_user_name(inserted.id));
+    Ok(active.update(db).await?)
+}
+
+/// Locks a user against removal until the transaction ends and checks it was not removed:
+/// NOT_FOUND if it was. Taken before a role is given, so that a removal and a grant running
+/// at once end with the role taken back or refused, never held by a removed account. Users
+/// are locked before studies (`members::lock_members`), by every writer that locks both.
+pub async fn lock_active_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> ServiceResult<app_user::Model> {
+    app_user::Entity::find_by_id(user_id)
+        .lock_shared()
+        .one(db)
+        .await?
+        .filter(|u| u.removed_at.is_none())
+        .ok_or_else(|| ServiceError::not_found("user"))
 }
 
 /// Gives a user a role in a study (replacing any earlier role there).
@@ -238,6 +310,7 @@ pub async fn grant_role<C: ConnectionTrait>(
     study_id: i64,
     role: StudyRole,
 ) -> ServiceResult<()> {
+    lock_active_user(db, user_id).await?;
     study_member::Entity::delete_many()
         .filter(study_member::Column::UserId.eq(user_id))
         .filter(study_member::Column::StudyId.eq(study_id))
@@ -272,6 +345,7 @@ pub async fn create_token_for(
         ));
     }
     let txn = crate::db::begin_write(db).await?;
+    // The user before the study, in the order `setStudyMember` and a removal lock them.
     let user = ensure_user(&txn, user_name).await?;
     if admin {
         let mut active: app_user::ActiveModel = user.clone().into();

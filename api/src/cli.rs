@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `reindex`, `schema`, `token`, `role`,
-//! `import`, `export`, `backup`. Flags win over the environment.
+//! `user`, `import`, `export`, `backup`. Flags win over the environment.
 
 use std::path::PathBuf;
 
@@ -106,6 +106,9 @@ pub enum Command {
     /// Manage users' roles.
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Import transcripts (.txt, .md, .docx) as interviews of a case, all files or none; or
     /// REFI-QDA projects (.qdpx) and codebooks (.qdc), each into a new study or --study.
     Import(ImportArgs),
@@ -180,6 +183,18 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by its number (from `token list`).
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum UserCommand {
+    /// Remove an account: revoke its tokens, take its roles and admin rights, and replace its
+    /// name with `removed user #ID`. What it wrote stays, under that name. Refused while it
+    /// is a study's last owner.
+    Remove {
+        /// The user's name.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -333,6 +348,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!("{user}: {revoked} revoked");
+            Ok(())
+        }
+        Command::User(UserCommand::Remove { user }) => {
+            let removal = crate::service::users::remove_user(&database.conn, &user)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let roles: Vec<String> = removal
+                .roles
+                .iter()
+                .map(|(study, role)| format!("{} in study {study}", role.as_str()))
+                .collect();
+            eprintln!(
+                "{user}: removed, now {:?}; roles taken: {}{}; tokens revoked: {}",
+                removal.name,
+                if roles.is_empty() {
+                    "none".to_owned()
+                } else {
+                    roles.join(", ")
+                },
+                if removal.was_admin {
+                    "; admin rights taken"
+                } else {
+                    ""
+                },
+                removal.tokens_revoked
+            );
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { id }) => {

@@ -10,6 +10,9 @@ pub struct Model {
     pub name: String,
     pub is_admin: bool,
     pub created_at: DateTimeUtc,
+    /// When the account was removed (`quaderno user remove`): its name is then a placeholder,
+    /// its tokens revoked and its roles taken; what it wrote stays under its id.
+    pub removed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

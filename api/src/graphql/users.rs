@@ -6,6 +6,7 @@ use entities::app_user;
 use super::ids::{encode, Kind};
 use super::loaders::one;
 use super::rc;
+use super::scalars::DateTime;
 
 #[derive(Clone)]
 pub struct User(pub app_user::Model);
@@ -15,8 +16,14 @@ impl User {
     pub async fn id(&self) -> ID {
         encode(Kind::User, self.0.id)
     }
+    /// `removed user #N` once the account is removed.
     async fn name(&self) -> &str {
         &self.0.name
+    }
+    /// When the account was removed (`quaderno user remove`); null while it is in use. What
+    /// it wrote stays attributed to it.
+    async fn removed_at(&self) -> Option<DateTime> {
+        self.0.removed_at.map(DateTime)
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::refi::Dates;
 use super::{ImportReport, Prepared};
-use crate::auth::{ensure_user, grant_role, Caller, Permission, StudyRole};
+use crate::auth::{ensure_author, grant_role, Caller, Permission, StudyRole};
 use crate::db::begin_write;
 use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::export::qdpx::InterviewVariable;
@@ -104,7 +104,7 @@ pub async fn write(
     let mut users: HashMap<&str, i64> = HashMap::new();
     for u in &project.users {
         if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            users.insert(&u.guid, ensure_user(&txn, name).await?.id);
+            users.insert(&u.guid, ensure_author(&txn, name).await?.id);
         }
     }
     let fallback_user = project

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::{grant_role, Caller, Permission, StudyRole};
+use crate::auth::{grant_role, lock_active_user, Caller, Permission, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
 
@@ -126,7 +126,7 @@ pub(crate) async fn put_role<C: ConnectionTrait>(
 /// Takes a user's role in a locked study away, audited as `removeStudyMember` by `actor`
 /// (the anonymous caller for the command line); NOT_FOUND when they have none, CONFLICT for
 /// the last owner. Returns the role they had.
-async fn take_role<C: ConnectionTrait>(
+pub(crate) async fn take_role<C: ConnectionTrait>(
     txn: &C,
     actor: &Caller,
     study_id: i64,
@@ -179,8 +179,9 @@ pub async fn set_member(
     role: StudyRole,
 ) -> ServiceResult<app_user::Model> {
     let txn = begin_write(db).await?;
+    // The user before the study, in the order a removal locks them.
+    let user = lock_active_user(&txn, user_named(&txn, user_name).await?.id).await?;
     let study = lock_as_manager(&txn, caller, study_id).await?;
-    let user = user_named(&txn, user_name).await?;
     let before = put_role(&txn, study.id, user.id, role).await?;
     if before != Some(role) {
         crate::service::audit::record(

@@ -1,15 +1,124 @@
-//! Who may see whom. Accounts carry names (imported coders' real ones too), so a user is
-//! shown by ID only where the caller's own data already shows them.
+//! Who may see whom, and removing an account. Accounts carry names (imported coders' real
+//! ones too), so a user is shown by ID only where the caller's own data already shows them,
+//! and a removed account keeps no name.
 
+use chrono::Utc;
 use entities::{
-    audit_log, discontinuity, interview, memo, quotation, study, study_case, study_member,
+    api_token, app_user, audit_log, discontinuity, interview, memo, quotation, study, study_case,
+    study_member,
 };
-use sea_orm::sea_query::{Condition, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::sea_query::{Condition, Expr, LockType, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
+};
+use serde_json::json;
 
-use crate::auth::{Caller, StudyRole};
-use crate::error::ServiceResult;
+use crate::auth::{removed_user_name, Caller, StudyRole};
+use crate::db::{begin_write, Writable};
+use crate::error::{ServiceError, ServiceResult};
+use crate::service::members::{lock_members, take_role};
 use crate::service::studies::readable_study_ids;
+
+/// What `remove_user` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub user_id: i64,
+    /// The name the account goes by from now on.
+    pub name: String,
+    /// The roles taken away, by study.
+    pub roles: Vec<(i64, StudyRole)>,
+    /// Tokens that were still valid, now revoked.
+    pub tokens_revoked: u64,
+    pub was_admin: bool,
+}
+
+/// `quaderno user remove --user NAME`: ends an account, in one transaction. Its tokens are
+/// revoked (its next request is refused), its study roles and admin rights taken, and its
+/// name replaced by `removed user #ID`. The row stays: the quotations, memos and judgments it
+/// wrote, and the audit log, refer to it and keep their authorship under that name. Refused
+/// (CONFLICT, nothing changed) while it is a study's last owner.
+pub async fn remove_user(db: &impl Writable, name: &str) -> ServiceResult<Removal> {
+    let name = name.trim();
+    let txn = begin_write(db).await?;
+    // Locked before its studies, as every writer that locks both does (`setStudyMember`,
+    // `quaderno token create`): no role can be given to it from here on, and `FOR NO KEY
+    // UPDATE` still lets rows naming it be written until the rename below.
+    let user = app_user::Entity::find()
+        .filter(app_user::Column::Name.eq(name))
+        .filter(app_user::Column::RemovedAt.is_null())
+        .lock(LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("user {name:?}")))?;
+    // The entries this removal adds to the audit log name the account by its new name.
+    let renamed = app_user::Model {
+        name: removed_user_name(user.id),
+        is_admin: false,
+        removed_at: Some(Utc::now()),
+        ..user.clone()
+    };
+    let studies = member_studies(&txn, user.id).await?;
+    let mut roles = Vec::with_capacity(studies.len());
+    for study_id in studies {
+        lock_members(&txn, study_id).await?;
+        let role = take_role(&txn, &Caller::anonymous(), study_id, &renamed)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Conflict(_) => ServiceError::Conflict(format!(
+                    "{name:?} is the last owner of study {study_id}: make someone else an \
+                     owner first"
+                )),
+                other => other,
+            })?;
+        roles.push((study_id, role));
+    }
+    let tokens_revoked = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_token::Column::UserId.eq(user.id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    crate::service::audit::record(
+        &txn,
+        &Caller::anonymous(),
+        "removeUser",
+        "user",
+        user.id,
+        None,
+        json!({
+            "before": {"admin": user.is_admin, "studies": roles.iter().map(|(s, _)| s).collect::<Vec<_>>()},
+            "after": {"user": renamed.name, "tokensRevoked": tokens_revoked},
+        }),
+    )
+    .await?;
+    let mut active: app_user::ActiveModel = user.clone().into();
+    active.name = Set(renamed.name.clone());
+    active.is_admin = Set(false);
+    active.removed_at = Set(renamed.removed_at);
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(Removal {
+        user_id: user.id,
+        name: renamed.name,
+        roles,
+        tokens_revoked,
+        was_admin: user.is_admin,
+    })
+}
+
+/// The studies a user has a role in, by id.
+async fn member_studies<C: ConnectionTrait>(txn: &C, user_id: i64) -> ServiceResult<Vec<i64>> {
+    Ok(study_member::Entity::find()
+        .select_only()
+        .column(study_member::Column::StudyId)
+        .filter(study_member::Column::UserId.eq(user_id))
+        .order_by_asc(study_member::Column::StudyId)
+        .into_tuple()
+        .all(txn)
+        .await?)
+}
 
 /// Whether the caller may see a user by ID: themself, anyone for an admin, and otherwise a
 /// member, memo author, evaluator or coder of a study the caller may read, or a writer in

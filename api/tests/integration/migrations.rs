@@ -18,14 +18,16 @@ async fn transcript_moves_last_on_sqlite_keeping_texts_and_quotations() {
     let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
     let db = api::db::connect(&url, 2).await.unwrap().conn;
     Migrator::up(&db, Some(4)).await.unwrap();
-    // Today's demo also writes the dated ambito names of migration 8: their table is made
-    // ahead for it (migration 8 creates it only if missing).
-    db.execute_unprepared(
+    // Today's demo also writes the dated ambito names of migration 8 and the users' removal
+    // time of migration 10: they are made ahead for it (both migrations make them only if
+    // missing).
+    for ahead in [
         "CREATE TABLE ambito_name (id INTEGER PRIMARY KEY AUTOINCREMENT, ambito_id BIGINT NOT NULL \
          REFERENCES ambito (id) ON DELETE CASCADE, name TEXT NOT NULL, valid_from DATE, valid_until DATE)",
-    )
-    .await
-    .unwrap();
+        "ALTER TABLE app_user ADD COLUMN removed_at TEXT",
+    ] {
+        db.execute_unprepared(ahead).await.unwrap();
+    }
     api::demo::load_if_empty(&db).await.unwrap();
 
     let columns = |db| async move {

@@ -1,6 +1,6 @@
 //! Study membership through the API: who may grant and take back roles, the last owner, the
-//! effect on a removed member's next request and subscription, the members list, and the
-//! instance-wide audit log.
+//! effect on a removed member's next request and subscription, the members list, removed
+//! accounts, and the instance-wide audit log.
 
 use futures::SinkExt;
 use serde_json::{json, Value};
@@ -550,4 +550,110 @@ async fn the_instance_audit_log_is_for_admins_and_lists_revocations() {
     let summary: Value = serde_json::from_str(revoked["summary"].as_str().unwrap()).unwrap();
     assert_eq!(summary["before"]["admin"], true);
     assert_eq!(summary["after"]["admin"], false);
+}
+
+/// A removed account (`quaderno user remove`) keeps what it wrote, shown under its new name
+/// with `removedAt`; its token is refused at the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_account_is_refused_and_keeps_its_memos_under_a_new_name() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let s = study(&server, &admin, "Account rimossi", false).await;
+    let n = id_number(s.as_str().unwrap());
+    let rita = server.token("Rita Bianchì", "analyst", Some(n)).await;
+    server
+        .ok(
+            Some(&rita),
+            "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"l’équipe è cambiata\"}) { id } }",
+            json!({"t": s}),
+        )
+        .await;
+    const MEMOS: &str = "query($s: ID!) { node(id: $s) { ... on Study { memos { text author { name removedAt } } } } }";
+    let before = server.ok(Some(&admin), MEMOS, json!({"s": s})).await;
+    assert_eq!(before["node"]["memos"][0]["author"]["name"], "Rita Bianchì");
+    assert_eq!(
+        before["node"]["memos"][0]["author"]["removedAt"],
+        Value::Null
+    );
+
+    let removal = api::service::users::remove_user(&server.db.conn, "Rita Bianchì")
+        .await
+        .unwrap();
+    let refused = server.gql(Some(&rita), "{ me { name } }", json!({})).await;
+    assert_eq!(error_code(&refused), "UNAUTHENTICATED", "{refused}");
+    let after = server.ok(Some(&admin), MEMOS, json!({"s": s})).await;
+    let memo = &after["node"]["memos"][0];
+    assert_eq!(memo["text"], "l’équipe è cambiata");
+    assert_eq!(memo["author"]["name"], removal.name.as_str());
+    assert!(memo["author"]["removedAt"].is_string(), "{memo}");
+    assert_eq!(
+        members(&server, &admin, &s).await,
+        [("admin".to_owned(), "OWNER".to_owned())]
+    );
+}
+
+/// A removal racing a role given to the same user (`setStudyMember`) and a token made for
+/// them (`quaderno token create`): however they interleave, all three end without a deadlock,
+/// and the removed account with no role and no valid token (a grant that found the user
+/// before the removal committed waits for it, then finds the account removed, or makes a new
+/// one under the freed name). Several rounds, each on a new user, so that the requests
+/// overlap in some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_racing_grants_leaves_the_removed_account_nothing() {
+    use api_entities::{api_token, app_user, study_member};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let s = study(&server, &admin, "Corsa", false).await;
+    let n = id_number(s.as_str().unwrap());
+    // Each user starts in another study: the removal locks the studies the user is in, which
+    // would queue grants in those behind it whatever the user's own lock.
+    let aside = study(&server, &admin, "Partenza", false).await;
+    let aside = id_number(aside.as_str().unwrap());
+    let db = &server.db.conn;
+    for round in 0..16 {
+        let name = format!("corridore {round}");
+        server.token(&name, "viewer", Some(aside)).await;
+        let id = app_user::Entity::find()
+            .filter(app_user::Column::Name.eq(name.as_str()))
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let (removal, granted, tokened) = tokio::join!(
+            api::service::users::remove_user(db, &name),
+            server.gql(
+                Some(&admin),
+                SET,
+                json!({"s": s, "u": name, "r": "ANALYST"})
+            ),
+            api::auth::create_token_for(db, &name, "evaluator", Some(n), None),
+        );
+        // Users are locked before studies by all three, so none waits for the other in a
+        // cycle (which PostgreSQL would break with a CONFLICT).
+        let removal = removal.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        if granted.get("errors").is_some() {
+            assert_eq!(
+                error_code(&granted),
+                "NOT_FOUND",
+                "round {round}: {granted}"
+            );
+        }
+        tokened.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(removal.user_id, id);
+        let roles = study_member::Entity::find()
+            .filter(study_member::Column::UserId.eq(id))
+            .count(db)
+            .await
+            .unwrap();
+        let live = api_token::Entity::find()
+            .filter(api_token::Column::UserId.eq(id))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .count(db)
+            .await
+            .unwrap();
+        assert_eq!((roles, live), (0, 0), "round {round}");
+    }
 }

@@ -237,6 +237,23 @@ async fn quotations(
     out
 }
 
+/// The demo's study whose title begins "Reti".
+async fn reti(server: &TestServer, token: &str) -> Value {
+    server
+        .ok(
+            Some(token),
+            "{ studies(first: 10) { edges { node { id title } } } }",
+            json!({}),
+        )
+        .await["studies"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["title"].as_str().unwrap().starts_with("Reti"))
+        .unwrap()["node"]["id"]
+        .clone()
+}
+
 async fn count_codes(server: &TestServer, study_id: i64) -> u64 {
     code::Entity::find()
         .filter(code::Column::StudyId.eq(study_id))
@@ -453,19 +470,7 @@ async fn the_export_validates_against_project_xsd_and_matches_the_study() {
 async fn export_import_export_keeps_codes_sources_and_selections() {
     let server = TestServer::demo().await;
     let admin = server.admin().await;
-    let first = server
-        .ok(
-            Some(&admin),
-            "{ studies(first: 10) { edges { node { id title } } } }",
-            json!({}),
-        )
-        .await["studies"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["node"]["title"].as_str().unwrap().starts_with("Reti"))
-        .unwrap()["node"]["id"]
-        .clone();
+    let first = reti(&server, &admin).await;
     // Memos on a case (QDA-XML has no note references on cases) and on the study.
     const MEMOS: &str = "query($s: ID!) { node(id: $s) { ... on Study { memos { text } cases { edges { node { label memos { text } } } } } } }";
     let case = server.ok(Some(&admin), MEMOS, json!({"s": first})).await["node"]["cases"]["edges"]
@@ -1779,4 +1784,105 @@ async fn colons_in_archive_names_are_characters_not_drives() {
         .as_str()
         .unwrap()
         .contains("outside the archive"));
+}
+
+/// The coders of a study's quotations, as (name, removedAt is set, how many), by name.
+async fn coders(server: &TestServer, token: &str, study: &Value) -> Vec<(String, bool, usize)> {
+    let data = server
+        .ok(
+            Some(token),
+            "query($s: ID!) { quotations(filter: {studyIds: [$s]}, first: 1000) { edges { node { coder { name removedAt } } } } }",
+            json!({"s": study}),
+        )
+        .await;
+    let mut counted: BTreeMap<(String, bool), usize> = BTreeMap::new();
+    for e in data["quotations"]["edges"].as_array().unwrap() {
+        let coder = &e["node"]["coder"];
+        let key = (
+            coder["name"].as_str().unwrap().to_owned(),
+            coder["removedAt"].is_string(),
+        );
+        *counted.entry(key).or_default() += 1;
+    }
+    counted.into_iter().map(|((n, r), c)| (n, r, c)).collect()
+}
+
+/// A removed coder's quotations export under the account's new name and come back to that
+/// same account; a removed account this database does not know comes in as a new removed
+/// account (no one's to sign in as), never refused and never someone else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_coders_work_comes_back_to_a_removed_account() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    let reti = reti(&server, &admin).await;
+    let before = coders(&server, &admin, &reti).await;
+    let (coder, _, coded) = before[0].clone();
+    let removal = api::service::users::remove_user(&server.db.conn, &coder)
+        .await
+        .unwrap();
+    let mut expected: Vec<_> = before
+        .iter()
+        .map(|(n, r, c)| match *n == coder {
+            true => (removal.name.clone(), true, *c),
+            false => (n.clone(), *r, *c),
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(coders(&server, &admin, &reti).await, expected);
+    let accounts = || async {
+        api_entities::app_user::Entity::find()
+            .count(&server.db.conn)
+            .await
+            .unwrap()
+    };
+    let accounts_before = accounts().await;
+
+    let path = format!("/studies/{}/export.qdpx", reti.as_str().unwrap());
+    let (_, exported) = download(&server, Some(&admin), &path).await;
+    let body = import(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let copy = body["data"]["importQdpx"]["study"]["id"].clone();
+    assert_eq!(coders(&server, &admin, &copy).await, expected);
+    assert_eq!(
+        accounts().await,
+        accounts_before,
+        "the same removed account"
+    );
+
+    // From another database: a removed account named as none here.
+    let files = unzip(&exported);
+    let elsewhere = "removed user #987654";
+    let qde = String::from_utf8(files["project.qde"].clone())
+        .unwrap()
+        .replace(
+            &format!("\"{}\"", removal.name),
+            &format!("\"{elsewhere}\""),
+        );
+    assert!(qde.contains(elsewhere));
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| match name.as_str() {
+            "project.qde" => (name.as_str(), qde.as_bytes()),
+            _ => (name.as_str(), bytes.as_slice()),
+        })
+        .collect();
+    let body = import(
+        &server,
+        Some(&admin),
+        "altrove.qdpx",
+        zip_of(&entries),
+        None,
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let other = body["data"]["importQdpx"]["study"]["id"].clone();
+    let came = coders(&server, &admin, &other).await;
+    let newcomer: Vec<_> = came.iter().filter(|c| c.1).collect();
+    assert_eq!(newcomer.len(), 1, "{came:?}");
+    assert_eq!(newcomer[0].2, coded);
+    assert!(
+        newcomer[0].0.starts_with("removed user #") && newcomer[0].0 != removal.name,
+        "{came:?}"
+    );
+    assert_eq!(accounts().await, accounts_before + 1);
 }
