@@ -73,6 +73,10 @@ pub struct GlobalOptions {
         global = true
     )]
     pub db_max_connections: u32,
+    /// Serve /metrics on this address only (e.g. 127.0.0.1:9100, where only monitoring
+    /// reaches), not on --bind. By default /metrics is on --bind, open to anyone.
+    #[arg(long, env = "QUADERNO_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
     /// Log lines on standard error: `text` for people, `json` for log collectors.
     #[arg(
         long,
@@ -408,11 +412,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 introspection: !opts.no_introspection,
                 graphiql: !opts.no_graphiql,
             };
-            let app = http::router(http::AppState::with_limits(
-                database,
-                search.clone(),
-                limits,
-            ));
+            let state = http::AppState::with_limits(database, search.clone(), limits);
+            let app = match &opts.metrics_bind {
+                None => http::router(state),
+                Some(metrics_bind) => {
+                    let (app, metrics) = http::router_and_metrics(state);
+                    let listener = tokio::net::TcpListener::bind(metrics_bind)
+                        .await
+                        .with_context(|| format!("binding {metrics_bind} for /metrics"))?;
+                    // Before the main address, which tests and scripts read as the last line.
+                    println!("metrics on http://{}/metrics", listener.local_addr()?);
+                    // Ends with the process: the scrapes it answers need no finishing.
+                    tokio::spawn(async move {
+                        if let Err(e) = axum::serve(listener, metrics).await {
+                            tracing::error!(error = %e, "the metrics listener stopped");
+                        }
+                    });
+                    app
+                }
+            };
             println!("listening on http://{addr}");
             let listener = http::accepting(listener);
             // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is

@@ -101,6 +101,20 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    routes(state, true)
+}
+
+/// The router without `/metrics` (404 there), and one serving only `/metrics`, for a second
+/// listener on an address that only monitoring reaches (`--metrics-bind`): the metrics name
+/// operations and count the index's documents, which is no one else's business.
+pub fn router_and_metrics(state: AppState) -> (Router, Router) {
+    let metrics_only = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+    (routes(state, false), metrics_only)
+}
+
+fn routes(state: AppState, with_metrics: bool) -> Router {
     let limits = state.limits.clone();
     let graphql_get = if limits.graphiql {
         get(crate::graphiql::page)
@@ -126,9 +140,12 @@ pub fn router(state: AppState) -> Router {
             get(code_case_matrix_csv),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .layer(timeout);
+        .route("/readyz", get(readyz));
+    let timed = match with_metrics {
+        true => timed.route("/metrics", get(metrics)),
+        false => timed,
+    }
+    .layer(timeout);
     Router::new()
         .route("/graphql", graphql_get.layer(timeout).post(graphql))
         .merge(timed)

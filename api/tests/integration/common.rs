@@ -10,6 +10,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_quaderno");
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// Where /metrics is served, when on its own address (`--metrics-bind`).
+    pub metrics_url: Option<String>,
 }
 
 impl Drop for Server {
@@ -30,16 +32,24 @@ pub fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("start quaderno");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read stdout");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server { child, url }
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut metrics_url = None;
+    let url = loop {
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read stdout");
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+        match line.trim().strip_prefix("metrics on ") {
+            Some(url) => metrics_url = Some(url.to_owned()),
+            None => panic!("unexpected line {line:?}"),
+        }
+    };
+    Server {
+        child,
+        url,
+        metrics_url,
+    }
 }
 
 /// Polls /readyz until 200 (the search index is built in the background at first start).

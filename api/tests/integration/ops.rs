@@ -488,3 +488,25 @@ async fn readyz_is_503_while_the_index_is_rebuilt() {
     }
     search.shutdown().await;
 }
+
+/// `--metrics-bind`: /metrics answers on its own address and nowhere else; the main address
+/// says 404 there, and the metrics address serves nothing but /metrics.
+#[tokio::test]
+async fn metrics_bind_moves_metrics_to_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--no-demo", "--metrics-bind", "127.0.0.1:0"]);
+    let metrics = server.metrics_url.clone().expect("a metrics address");
+    let own = metrics.strip_suffix("/metrics").unwrap();
+    assert_ne!(own, server.url);
+    wait_ready(&server.url).await;
+    let status = |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+    assert_eq!(status(format!("{}/metrics", server.url)).await, 404);
+    assert_eq!(status(format!("{}/healthz", server.url)).await, 200);
+    let scraped = reqwest::get(&metrics).await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let body = scraped.text().await.unwrap();
+    assert!(body.contains("quaderno_index"), "{body}");
+    for path in ["/healthz", "/graphql"] {
+        assert_eq!(status(format!("{own}{path}")).await, 404, "{path}");
+    }
+}
