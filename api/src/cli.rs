@@ -77,6 +77,11 @@ pub struct GlobalOptions {
     /// reaches), not on --bind. By default /metrics is on --bind, open to anyone.
     #[arg(long, env = "QUADERNO_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
+    /// Days the change log keeps its entries (0: forever). A replica down longer, whose
+    /// index stopped at an entry pruned since, rebuilds its index from the database.
+    #[arg(long, env = "QUADERNO_CHANGE_LOG_DAYS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub change_log_days: u32,
     /// Log lines on standard error: `text` for people, `json` for log collectors.
     #[arg(
         long,
@@ -412,6 +417,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 introspection: !opts.no_introspection,
                 graphiql: !opts.no_graphiql,
             };
+            if opts.change_log_days > 0 {
+                tokio::spawn(prune_change_log(
+                    database.conn.clone(),
+                    search.clone(),
+                    opts.change_log_days,
+                ));
+            }
             let state = http::AppState::with_limits(database, search.clone(), limits);
             let app = match &opts.metrics_bind {
                 None => http::router(state),
@@ -454,6 +466,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             search.shutdown().await;
             tracing::info!(seq = search.applied_seq(), "search index committed; bye");
             Ok(())
+        }
+    }
+}
+
+/// Prunes the change log once the index is ready, then every hour, keeping `days` of it and
+/// never an entry this process's index has not applied (see `service::change_log::prune`).
+async fn prune_change_log(
+    db: sea_orm::DatabaseConnection,
+    search: std::sync::Arc<crate::search::SearchIndex>,
+    days: u32,
+) {
+    if search.ready(&db).await.is_err() {
+        return;
+    }
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let before = chrono::Utc::now() - chrono::Duration::days(days.into());
+        match crate::service::change_log::prune(&db, before, search.applied_seq()).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, days, "change-log entries pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning the change log failed; again in an hour"),
         }
     }
 }

@@ -532,12 +532,15 @@ impl Indexer {
         let doubt = if saved.seq > newest {
             Some("it records changes past the end of the change log (a restored backup?)")
         } else if saved.seq == 0 {
-            // Nothing to compare: only an empty index is sure to hold nothing of another
-            // database, and replaying the whole log then builds it.
-            (self.reader.searcher().num_docs() > 0)
-                .then_some("it holds documents but no position in the change log")
+            // Nothing to compare, and replaying the log from its start would miss what was
+            // pruned from it: building from the database costs the same and misses nothing.
+            tracing::info!("search index records no position in the change log: rebuilding");
+            return Ok(false);
         } else if saved.at.is_none() || saved.at != self.mark(saved.seq).await? {
-            Some("the change it stopped at is not this database's (or a restored backup's)")
+            Some(
+                "the change it stopped at is not in this database's log (pruned since, another \
+                 database, or a restored backup)",
+            )
         } else {
             None
         };
@@ -546,10 +549,18 @@ impl Indexer {
                 recorded = saved.seq,
                 newest,
                 reason,
-                "search index not built from this database: rebuilding"
+                "search index cannot resume from its last commit: rebuilding"
             );
         }
         Ok(doubt.is_none())
+    }
+
+    /// Until rebuilt, nothing of this database is known to be applied.
+    fn forget_position(&self) {
+        self.shared.position.send_modify(|p| {
+            p.through = 0;
+            p.high = 0;
+        });
     }
 
     fn stopping(&self) -> bool {
@@ -861,21 +872,18 @@ impl Indexer {
     /// replicas' writes are picked up by polling; local ones wake it at once. Every wait
     /// gives way to stopping, start-up included.
     pub async fn run(mut self, start: Start) {
-        let rebuild = match start {
-            Start::Rebuild => true,
+        // The commit resumed from, once the database confirmed it; none after a rebuild.
+        let mut resumed = match start {
+            Start::Rebuild => None,
             Start::Resume(saved) => loop {
                 if self.stopping() {
                     return self.finish().await;
                 }
                 match self.trusts(&saved).await {
-                    Ok(true) => break false,
+                    Ok(true) => break Some(saved),
                     Ok(false) => {
-                        // Until rebuilt, nothing of this database is known to be applied.
-                        self.shared.position.send_modify(|p| {
-                            p.through = 0;
-                            p.high = 0;
-                        });
-                        break true;
+                        self.forget_position();
+                        break None;
                     }
                     Err(e) => {
                         let doing = "checking the search index against the database";
@@ -885,31 +893,53 @@ impl Indexer {
                 }
             },
         };
-        if rebuild {
+        loop {
+            if resumed.is_none() {
+                loop {
+                    if self.stopping() {
+                        return self.finish().await;
+                    }
+                    match self.rebuild().await {
+                        Ok(()) => break,
+                        Err(IndexError::Stopped) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "rebuilding the search index failed; retrying");
+                            self.idle(Duration::from_secs(2)).await;
+                        }
+                    }
+                }
+            }
+            // Ready means caught up: replay what the database committed since the last commit.
             loop {
                 if self.stopping() {
                     return self.finish().await;
                 }
-                match self.rebuild().await {
-                    Ok(()) => break,
-                    Err(IndexError::Stopped) => {}
+                match self.catch_up().await {
+                    Ok(0) => break,
+                    Ok(_) => {}
                     Err(e) => {
-                        tracing::error!(error = %e, "rebuilding the search index failed; retrying");
-                        self.idle(Duration::from_secs(2)).await;
+                        tracing::error!(error = %e, "catching up the search index failed; retrying");
+                        self.idle(Duration::from_secs(1)).await;
                     }
                 }
             }
-        }
-        // Ready means caught up: replay what the database committed since the last commit.
-        loop {
-            if self.stopping() {
-                return self.finish().await;
-            }
-            match self.catch_up().await {
-                Ok(0) => break,
-                Ok(_) => {}
+            self.pause("start: caught up").await;
+            // Another replica may have pruned the log while this one caught up from an old
+            // commit, taking entries it had not read yet. Pruning takes a run from the log's
+            // start, so the entry it resumed from, still there, proves none after it went.
+            let Some(saved) = &resumed else { break };
+            match self.mark(saved.seq).await {
+                Ok(at) if at == saved.at => break,
+                Ok(_) => {
+                    tracing::warn!(
+                        recorded = saved.seq,
+                        "the change log was pruned past this index while it caught up: rebuilding"
+                    );
+                    self.forget_position();
+                    resumed = None;
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "catching up the search index failed; retrying");
+                    tracing::error!(error = %e, "checking the search index against the database failed; retrying");
                     self.idle(Duration::from_secs(1)).await;
                 }
             }
@@ -1200,12 +1230,7 @@ mod tests {
 
         /// Passages and quotations holding this (lower-case, unaccented) word.
         fn docs_with(&self, word: &str) -> usize {
-            let term = Term::from_field_text(self.indexer.fields.text_exact, word);
-            self.indexer
-                .reader
-                .searcher()
-                .search(&TermQuery::new(term, IndexRecordOption::Basic), &Count)
-                .unwrap()
+            count(&self.indexer.reader, &self.indexer.fields, word)
         }
 
         fn position(&self) -> Position {
@@ -1295,13 +1320,7 @@ mod tests {
         s.rename("interview", "interview_away").await;
         let shared = s.indexer.shared.clone();
         let writer = tokio::spawn(s.indexer.run(Start::Rebuild));
-        shared.stop.store(true, Ordering::SeqCst);
-        shared.wake.notify_one();
-        // A guard against hanging the test run, not a measure of speed.
-        tokio::time::timeout(Duration::from_secs(60), writer)
-            .await
-            .expect("the writer never stopped")
-            .unwrap();
+        stop(shared.clone(), writer).await;
         assert!(!shared.ready.load(Ordering::SeqCst));
     }
 
@@ -1701,5 +1720,169 @@ mod tests {
         );
         let searcher = s.indexer.reader.searcher();
         assert_eq!(searcher.search(&coded, &Count).unwrap(), quotations);
+    }
+
+    /// The log's entry numbers, in order.
+    async fn log_seqs(db: &DatabaseConnection) -> Vec<i64> {
+        change_log::Entity::find()
+            .select_only()
+            .column(change_log::Column::Seq)
+            .order_by_asc(change_log::Column::Seq)
+            .into_tuple()
+            .all(db)
+            .await
+            .unwrap()
+    }
+
+    /// Dates the entries numbered up to `last` (all but `except`) `days` back.
+    async fn age(db: &DatabaseConnection, last: i64, except: Option<i64>, days: i64) {
+        let then = chrono::Utc::now() - chrono::Duration::days(days);
+        let mut aged = change_log::Entity::update_many()
+            .col_expr(
+                change_log::Column::CreatedAt,
+                sea_orm::sea_query::Expr::value(then),
+            )
+            .filter(change_log::Column::Seq.lte(last));
+        if let Some(seq) = except {
+            aged = aged.filter(change_log::Column::Seq.ne(seq));
+        }
+        aged.exec(db).await.unwrap();
+    }
+
+    /// What the last commit of `s`'s index records, as the next start reads it.
+    async fn saved(s: &Setup) -> Payload {
+        let seq = s.position().through;
+        Payload {
+            analyzer: ANALYZER_VERSION,
+            log: LOG_FOLLOWING,
+            seq,
+            at: s.indexer.mark(seq).await.unwrap(),
+        }
+    }
+
+    /// Pruning takes only a run from the start of the log: old entries below the first
+    /// recent one (whatever the dates after it), below the pruning index's own position, and
+    /// never the newest.
+    #[tokio::test]
+    async fn pruning_takes_a_run_from_the_start_and_keeps_the_newest() {
+        let s = setup().await;
+        for text in ["R: Uno.", "R: Due.", "R: Tre.", "R: Quattro."] {
+            s.interview(text).await;
+        }
+        let seqs = log_seqs(&s.db).await;
+        assert_eq!(seqs.len(), 4, "{seqs:?}");
+        let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+        // The second is recent (a replica's clock ahead, say): nothing after it goes.
+        age(&s.db, seqs[3], Some(seqs[1]), 40).await;
+        let pruned = log::prune(&s.db, month_ago, i64::MAX).await.unwrap();
+        assert_eq!((pruned, log_seqs(&s.db).await), (1, seqs[1..].to_vec()));
+        // All old now; an index that has applied up to the third keeps the third.
+        age(&s.db, seqs[3], None, 40).await;
+        let pruned = log::prune(&s.db, month_ago, seqs[2]).await.unwrap();
+        assert_eq!((pruned, log_seqs(&s.db).await), (1, seqs[2..].to_vec()));
+        let pruned = log::prune(&s.db, month_ago, i64::MAX).await.unwrap();
+        assert_eq!((pruned, log_seqs(&s.db).await), (1, vec![seqs[3]]));
+        assert_eq!(log::prune(&s.db, month_ago, i64::MAX).await.unwrap(), 0);
+    }
+
+    /// An index that applied one interview ("casa") and stopped; a second ("zanzariera")
+    /// logged after it; both entries dated 40 days back (before the commit is read, since it
+    /// records its entry's date).
+    async fn stopped_before_an_old_change() -> (Setup, Payload) {
+        let mut s = setup().await;
+        s.interview("R: La casa popolare, finalmente.").await;
+        s.drain().await;
+        s.interview("R: Serve una zanzariera nuova.").await;
+        let last = *log_seqs(&s.db).await.last().unwrap();
+        age(&s.db, last, None, 40).await;
+        let stopped = saved(&s).await;
+        (s, stopped)
+    }
+
+    /// An index that stopped at an entry pruned since does not resume from it: it rebuilds,
+    /// and finds the change it never read.
+    #[tokio::test]
+    async fn an_index_that_stopped_at_a_pruned_entry_rebuilds() {
+        let (s, stopped) = stopped_before_an_old_change().await;
+        assert!(s.indexer.trusts(&stopped).await.unwrap());
+        let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+        assert_eq!(log::prune(&s.db, month_ago, i64::MAX).await.unwrap(), 1);
+        assert!(!s.indexer.trusts(&stopped).await.unwrap());
+        let (reader, fields) = (s.indexer.reader.clone(), s.indexer.fields);
+        let shared = s.indexer.shared.clone();
+        let writer = tokio::spawn(s.indexer.run(Start::Resume(stopped)));
+        wait_until_ready(&shared).await;
+        assert_eq!(count(&reader, &fields, "zanzariera"), 1);
+        stop(shared, writer).await;
+    }
+
+    /// Pruning by another replica while this index catches up from an old commit may take
+    /// entries it has not read: once caught up it finds the entry it resumed from gone, and
+    /// rebuilds instead of serving an index without those changes.
+    #[tokio::test]
+    async fn pruning_while_the_index_catches_up_makes_it_rebuild() {
+        let (mut s, stopped) = stopped_before_an_old_change().await;
+        s.interview("R: E poi la lavatrice.").await;
+        // Each poll of the writer waits for a go after checking the transactions, before it
+        // reads the log; the first go comes once the pruning is done.
+        let reached = Arc::new(Notify::new());
+        let resume = Arc::new(Notify::new());
+        s.indexer.pauses.push(Pause {
+            at: "poll: transactions checked",
+            reached: reached.clone(),
+            resume: resume.clone(),
+        });
+        let (reader, fields) = (s.indexer.reader.clone(), s.indexer.fields);
+        let shared = s.indexer.shared.clone();
+        let writer = tokio::spawn(s.indexer.run(Start::Resume(stopped)));
+        reached.notified().await;
+        let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+        assert_eq!(log::prune(&s.db, month_ago, i64::MAX).await.unwrap(), 2);
+        let goes = tokio::spawn(async move {
+            loop {
+                resume.notify_one();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        wait_until_ready(&shared).await;
+        assert_eq!(
+            count(&reader, &fields, "zanzariera"),
+            1,
+            "the entry pruned unread"
+        );
+        assert_eq!(count(&reader, &fields, "lavatrice"), 1);
+        stop(shared, writer).await;
+        goes.abort();
+    }
+
+    async fn wait_until_ready(shared: &Shared) {
+        // A guard against hanging the test run, not a measure of speed.
+        for _ in 0..1_000 {
+            if shared.ready.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the writer never got ready");
+    }
+
+    /// Stops the writer and waits for it to end.
+    async fn stop(shared: Arc<Shared>, writer: tokio::task::JoinHandle<()>) {
+        shared.stop.store(true, Ordering::SeqCst);
+        shared.wake.notify_one();
+        // A guard against hanging the test run, not a measure of speed.
+        tokio::time::timeout(Duration::from_secs(60), writer)
+            .await
+            .expect("the writer never stopped")
+            .unwrap();
+    }
+
+    /// Passages and quotations holding this (lower-case, unaccented) word.
+    fn count(reader: &IndexReader, fields: &Fields, word: &str) -> usize {
+        let term = Term::from_field_text(fields.text_exact, word);
+        reader
+            .searcher()
+            .search(&TermQuery::new(term, IndexRecordOption::Basic), &Count)
+            .unwrap()
     }
 }

@@ -1,10 +1,14 @@
 //! The change log: every write to searchable data appends a row in the same transaction.
 //! Search indexes tail it by sequence number, which keeps them consistent with the database,
-//! after a crash and across replicas.
+//! after a crash and across replicas. Old entries are pruned (`prune`): an index needs only
+//! those it has not applied yet, and one that stopped at a pruned entry rebuilds.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entities::change_log;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
+};
 
 use crate::error::ServiceResult;
 
@@ -45,4 +49,59 @@ pub async fn append<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(row.seq)
+}
+
+/// Entries deleted per statement while pruning, so that SQLite's one writer is never held
+/// for long.
+const PRUNE_BATCH: u64 = 10_000;
+
+/// Deletes the oldest entries: those numbered below `below` (the position of the index
+/// pruning, which keeps its own), below the first entry made at or after `before`, and below
+/// the newest (where an index that followed the log to its end stands, and what a new entry
+/// follows). What goes is always a run from the start of the log, whatever the clocks of the
+/// replicas that dated the entries, so an index that still finds the entry it stopped at has
+/// missed none after it. Returns how many went.
+///
+/// An index whose last commit recorded a pruned entry does not trust itself and rebuilds from
+/// the database (`Indexer::run`), so pruning loses nothing; the retention is the longest a
+/// replica may stay down and still catch up from the log. It must also be longer than any
+/// write transaction runs: an entry is numbered when its transaction writes it but seen when
+/// it commits, and one pruned in between would be missed by the indexes still waiting for it.
+pub async fn prune<C: ConnectionTrait>(
+    db: &C,
+    before: DateTime<Utc>,
+    below: i64,
+) -> ServiceResult<u64> {
+    let newest = crate::search::indexer::max_seq(db).await?;
+    // Read in number order: the old entries lead the primary key, so this stops at the first
+    // recent one rather than reading the log.
+    let first_recent: Option<i64> = change_log::Entity::find()
+        .select_only()
+        .column(change_log::Column::Seq)
+        .filter(change_log::Column::CreatedAt.gte(before))
+        .order_by_asc(change_log::Column::Seq)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let horizon = below.min(newest).min(first_recent.unwrap_or(i64::MAX));
+    let mut pruned = 0;
+    loop {
+        let batch = change_log::Entity::find()
+            .select_only()
+            .column(change_log::Column::Seq)
+            .filter(change_log::Column::Seq.lt(horizon))
+            .order_by_asc(change_log::Column::Seq)
+            .limit(PRUNE_BATCH)
+            .into_query();
+        let deleted = change_log::Entity::delete_many()
+            .filter(change_log::Column::Seq.in_subquery(batch))
+            .exec(db)
+            .await?
+            .rows_affected;
+        pruned += deleted;
+        if deleted < PRUNE_BATCH {
+            return Ok(pruned);
+        }
+    }
 }

@@ -510,3 +510,53 @@ async fn metrics_bind_moves_metrics_to_their_own_address() {
         assert_eq!(status(format!("{own}{path}")).await, 404, "{path}");
     }
 }
+
+/// The server prunes the change log it follows, keeping `--change-log-days` of it (30 by
+/// default) and always the newest entry; the index still answers after a restart.
+#[tokio::test]
+async fn the_server_prunes_change_log_entries_older_than_the_retention() {
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, PaginatorTrait as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = serve(dir.path(), &[]);
+    wait_ready(&first.url).await;
+    drop(first);
+    let url = format!("sqlite://{}/quaderno.db", dir.path().display());
+    let db = api::db::connect(&url, 1).await.unwrap().conn;
+    let entries = || async {
+        entities::change_log::Entity::find()
+            .count(&db)
+            .await
+            .unwrap()
+    };
+    let logged = entries().await;
+    assert!(
+        logged > 10,
+        "the demo logs its interviews and quotations: {logged}"
+    );
+    // The demo was loaded 40 days ago, as far as the log can tell.
+    db.execute_unprepared(
+        "UPDATE change_log SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-40 days')",
+    )
+    .await
+    .unwrap();
+
+    let server = serve(dir.path(), &[]);
+    wait_ready(&server.url).await;
+    // Pruning starts once the index is ready; a guard against hanging, not a measure.
+    for _ in 0..100 {
+        if entries().await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(entries().await, 1, "all but the newest pruned");
+    let hits = gql_data(
+        &server.url,
+        &admin_token(dir.path(), &[]),
+        "{ search(query: \"casa\") { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert!(hits["search"]["totalCount"].as_u64().unwrap() > 0, "{hits}");
+}
