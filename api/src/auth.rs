@@ -6,7 +6,6 @@ use base64::Engine as _;
 use chrono::Utc;
 use entities::{api_token, app_user, study_member};
 use rand::RngCore;
-use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
@@ -217,23 +216,28 @@ pub fn removed_user_name(user_id: i64) -> String {
 
 const REMOVED_USER_PREFIX: &str = "removed user #";
 
-/// Finds a user by name or creates it. The user found is locked until the transaction ends
-/// (`FOR NO KEY UPDATE`, which a caller may go on to use to update it; SQLite serialises
-/// writers anyway): a removal committed meanwhile renamed it, so the name then makes a new
-/// account, and the caller never gives a token or a role to a removed one.
+/// Whether a name looks like a removed account's, in any case.
+fn is_reserved(name: &str) -> bool {
+    name.to_lowercase().starts_with(REMOVED_USER_PREFIX)
+}
+
+/// Finds a user by name or creates it. The user found is locked against removal until the
+/// transaction ends (`FOR SHARE`, which writers sharing a user do not wait on; SQLite
+/// serialises writers anyway): a removal committed meanwhile renamed it, so the name then
+/// makes a new account, and the caller never gives a token or a role to a removed one.
 pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResult<app_user::Model> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ServiceError::bad_input("user name must not be empty"));
     }
-    if name.starts_with(REMOVED_USER_PREFIX) {
+    if is_reserved(name) {
         return Err(ServiceError::bad_input(format!(
             "names beginning {REMOVED_USER_PREFIX:?} are kept for removed accounts"
         )));
     }
     if let Some(u) = app_user::Entity::find()
         .filter(app_user::Column::Name.eq(name))
-        .lock(LockType::NoKeyUpdate)
+        .lock_shared()
         .one(db)
         .await?
     {
@@ -260,7 +264,7 @@ pub async fn ensure_author<C: ConnectionTrait>(
     name: &str,
 ) -> ServiceResult<app_user::Model> {
     let name = name.trim();
-    if !name.starts_with(REMOVED_USER_PREFIX) {
+    if !is_reserved(name) {
         return ensure_user(db, name).await;
     }
     if let Some(u) = app_user::Entity::find()

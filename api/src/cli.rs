@@ -477,8 +477,10 @@ async fn prune_change_log(
     search: std::sync::Arc<crate::search::SearchIndex>,
     days: u32,
 ) {
-    if search.ready(&db).await.is_err() {
-        return;
+    // Not before: until then the index's position says nothing. `ready` gives up after a
+    // while (a slow start, a database hiccup); this keeps asking.
+    while search.ready(&db).await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
     }
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {

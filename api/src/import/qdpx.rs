@@ -68,6 +68,16 @@ pub async fn write(
     let now = Utc::now();
     let txn = begin_write(db).await?;
 
+    // People: by name, so that a coder keeps one account across imports. Found (and locked
+    // against removal) before the study's codebook, in the order every writer takes a user
+    // and a study (`auth::lock_active_user`).
+    let mut users: HashMap<&str, i64> = HashMap::new();
+    for u in &project.users {
+        if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            users.insert(&u.guid, ensure_author(&txn, name).await?.id);
+        }
+    }
+
     let (study, new_study) = match study_id {
         None => {
             let s = study::ActiveModel {
@@ -91,8 +101,8 @@ pub async fn write(
             caller.authorize(s.id, s.is_public, Permission::Code)?;
             // The codes are matched against the codebook and hung under its codes: a
             // deletion or move meanwhile (PostgreSQL) would work on a tree without them, and
-            // a deleted parent would leave them as roots. Taken first, before this
-            // transaction holds anything that a holder of the lock could wait for.
+            // a deleted parent would leave them as roots. Taken before this transaction holds
+            // anything but its people, which no holder of the lock waits for.
             if !project.codes.is_empty() {
                 lock_codebook(&txn, s.id).await?;
             }
@@ -100,13 +110,6 @@ pub async fn write(
         }
     };
 
-    // People: by name, so that a coder keeps one account across imports.
-    let mut users: HashMap<&str, i64> = HashMap::new();
-    for u in &project.users {
-        if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            users.insert(&u.guid, ensure_author(&txn, name).await?.id);
-        }
-    }
     let fallback_user = project
         .creating_user
         .as_deref()

@@ -31,6 +31,7 @@ use super::analyzer::ANALYZER_VERSION;
 use super::passages;
 use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
 use super::{Position, Shared};
+use crate::service::change_log::{max_seq, oldest_seq};
 use crate::service::quotations::codes_of_quotations;
 use crate::text;
 
@@ -227,6 +228,9 @@ pub enum IndexError {
     Panicked,
     #[error("the index writer is stopping")]
     Stopped,
+    /// Entries after the last one this index read (`high`) were pruned before it read them.
+    #[error("the change log was pruned past entry {0}, which this index had reached")]
+    PrunedPast(i64),
 }
 
 /// What one poll did.
@@ -243,18 +247,6 @@ enum Op {
     DeleteAll,
     /// Forgets everything since the last commit.
     Rollback,
-}
-
-pub async fn max_seq<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
-    let last: Option<i64> = change_log::Entity::find()
-        .select_only()
-        .column(change_log::Column::Seq)
-        .order_by_desc(change_log::Column::Seq)
-        .limit(1)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(last.unwrap_or(0))
 }
 
 /// Everything needed to turn interviews and quotations into documents, loaded in batches.
@@ -759,14 +751,24 @@ impl Indexer {
         // for the next poll, and no gap is judged on this read.
         let whole = (changes.len() as u64) < BATCH;
         if whole {
-            changes.extend(
-                change_log::Entity::find()
-                    .filter(change_log::Column::Seq.gt(start.high))
-                    .order_by_asc(change_log::Column::Seq)
-                    .limit(BATCH - changes.len() as u64)
-                    .all(&self.db)
-                    .await?,
-            );
+            let read = change_log::Entity::find()
+                .filter(change_log::Column::Seq.gt(start.high))
+                .order_by_asc(change_log::Column::Seq)
+                .limit(BATCH - changes.len() as u64)
+                .all(&self.db)
+                .await?;
+            // Numbers skipped after the highest read belong to transactions still open or
+            // rolled back, or to entries pruned before this index read them (another
+            // replica's pruning, while this one was down or failing). Pruning takes a run
+            // from the log's start, so in that case nothing up to `high` is left either:
+            // asked only on a jump, the oldest entry tells.
+            if start.high > 0
+                && read.first().is_some_and(|c| c.seq > start.high + 1)
+                && oldest_seq(&self.db).await? > start.high
+            {
+                return Err(IndexError::PrunedPast(start.high));
+            }
+            changes.extend(read);
         }
         let mut gaps = self.gaps.clone();
         let seqs: Vec<i64> = changes.iter().map(|c| c.seq).collect();
@@ -846,6 +848,8 @@ impl Indexer {
     async fn poll(&mut self) -> Result<usize, IndexError> {
         let result = self.catch_up().await;
         match &result {
+            // Not a failure of the writer: `run` rebuilds.
+            Err(IndexError::PrunedPast(_)) => {}
             Ok(_) => {
                 self.failures = 0;
                 if !self.shared.healthy.swap(true, Ordering::SeqCst) {
@@ -872,18 +876,17 @@ impl Indexer {
     /// replicas' writes are picked up by polling; local ones wake it at once. Every wait
     /// gives way to stopping, start-up included.
     pub async fn run(mut self, start: Start) {
-        // The commit resumed from, once the database confirmed it; none after a rebuild.
-        let mut resumed = match start {
-            Start::Rebuild => None,
+        let mut rebuild = match start {
+            Start::Rebuild => true,
             Start::Resume(saved) => loop {
                 if self.stopping() {
                     return self.finish().await;
                 }
                 match self.trusts(&saved).await {
-                    Ok(true) => break Some(saved),
+                    Ok(true) => break false,
                     Ok(false) => {
                         self.forget_position();
-                        break None;
+                        break true;
                     }
                     Err(e) => {
                         let doing = "checking the search index against the database";
@@ -893,8 +896,11 @@ impl Indexer {
                 }
             },
         };
+        // Once a turn: (re)build if needed, catch up, follow the log. A turn ends early when
+        // the log turns out pruned past this index (`IndexError::PrunedPast`), which only a
+        // rebuild mends; the last commit serves searches meanwhile.
         loop {
-            if resumed.is_none() {
+            if rebuild {
                 loop {
                     if self.stopping() {
                         return self.finish().await;
@@ -910,49 +916,40 @@ impl Indexer {
                 }
             }
             // Ready means caught up: replay what the database committed since the last commit.
-            loop {
+            let caught_up = loop {
                 if self.stopping() {
                     return self.finish().await;
                 }
                 match self.catch_up().await {
-                    Ok(0) => break,
+                    Ok(0) => break true,
                     Ok(_) => {}
+                    Err(IndexError::PrunedPast(_)) => break false,
                     Err(e) => {
                         tracing::error!(error = %e, "catching up the search index failed; retrying");
                         self.idle(Duration::from_secs(1)).await;
                     }
                 }
-            }
-            self.pause("start: caught up").await;
-            // Another replica may have pruned the log while this one caught up from an old
-            // commit, taking entries it had not read yet. Pruning takes a run from the log's
-            // start, so the entry it resumed from, still there, proves none after it went.
-            let Some(saved) = &resumed else { break };
-            match self.mark(saved.seq).await {
-                Ok(at) if at == saved.at => break,
-                Ok(_) => {
-                    tracing::warn!(
-                        recorded = saved.seq,
-                        "the change log was pruned past this index while it caught up: rebuilding"
-                    );
-                    self.forget_position();
-                    resumed = None;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "checking the search index against the database failed; retrying");
-                    self.idle(Duration::from_secs(1)).await;
+            };
+            if caught_up {
+                self.shared.ready.store(true, Ordering::SeqCst);
+                loop {
+                    if self.stopping() {
+                        return self.finish().await;
+                    }
+                    match self.poll().await {
+                        Ok(0) => self.idle(POLL_INTERVAL).await,
+                        Ok(_) => {}
+                        Err(IndexError::PrunedPast(_)) => break,
+                        Err(_) => self.idle(Duration::from_secs(1)).await,
+                    }
                 }
             }
+            tracing::warn!(
+                high = self.shared.position.borrow().high,
+                "the change log was pruned past changes this index had not read: rebuilding"
+            );
+            rebuild = true;
         }
-        self.shared.ready.store(true, Ordering::SeqCst);
-        while !self.stopping() {
-            match self.poll().await {
-                Ok(0) => self.idle(POLL_INTERVAL).await,
-                Ok(_) => {}
-                Err(_) => self.idle(Duration::from_secs(1)).await,
-            }
-        }
-        self.finish().await
     }
 
     /// Lets merges finish and releases the index: every batch was committed, and what a

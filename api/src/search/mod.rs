@@ -317,7 +317,7 @@ impl SearchIndex {
             // No writer will apply anything any more.
             return Err(SearchError::NotReady);
         }
-        let target = indexer::max_seq(db).await?;
+        let target = crate::service::change_log::max_seq(db).await?;
         // A poll that begins after this point sees every change committed before it,
         // including ones numbered below changes already applied; it counts once it has
         // applied them.
@@ -352,7 +352,7 @@ impl SearchIndex {
     pub async fn lag(&self) -> Result<Lag, SearchError> {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
         let high = self.position().high;
-        let newest = indexer::max_seq(&self.db).await?;
+        let newest = crate::service::change_log::max_seq(&self.db).await?;
         if newest <= high {
             return Ok(Lag::default());
         }

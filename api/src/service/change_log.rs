@@ -51,6 +51,31 @@ pub async fn append<C: ConnectionTrait>(
     Ok(row.seq)
 }
 
+/// The newest entry's number (0 for an empty log).
+pub async fn max_seq<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
+    end_of_log(db, sea_orm::Order::Desc).await
+}
+
+/// The oldest entry's number (0 for an empty log).
+pub async fn oldest_seq<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
+    end_of_log(db, sea_orm::Order::Asc).await
+}
+
+async fn end_of_log<C: ConnectionTrait>(
+    db: &C,
+    order: sea_orm::Order,
+) -> Result<i64, sea_orm::DbErr> {
+    let seq: Option<i64> = change_log::Entity::find()
+        .select_only()
+        .column(change_log::Column::Seq)
+        .order_by(change_log::Column::Seq, order)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
+
 /// Entries deleted per statement while pruning, so that SQLite's one writer is never held
 /// for long.
 const PRUNE_BATCH: u64 = 10_000;
@@ -62,8 +87,9 @@ const PRUNE_BATCH: u64 = 10_000;
 /// replicas that dated the entries, so an index that still finds the entry it stopped at has
 /// missed none after it. Returns how many went.
 ///
-/// An index whose last commit recorded a pruned entry does not trust itself and rebuilds from
-/// the database (`Indexer::run`), so pruning loses nothing; the retention is the longest a
+/// An index whose last commit recorded a pruned entry does not trust itself, and one that
+/// finds entries pruned before it read them stops following the log; both rebuild from the
+/// database (`Indexer::run`), so pruning loses nothing. The retention is the longest a
 /// replica may stay down and still catch up from the log. It must also be longer than any
 /// write transaction runs: an entry is numbered when its transaction writes it but seen when
 /// it commits, and one pruned in between would be missed by the indexes still waiting for it.
@@ -72,7 +98,7 @@ pub async fn prune<C: ConnectionTrait>(
     before: DateTime<Utc>,
     below: i64,
 ) -> ServiceResult<u64> {
-    let newest = crate::search::indexer::max_seq(db).await?;
+    let newest = max_seq(db).await?;
     // Read in number order: the old entries lead the primary key, so this stops at the first
     // recent one rather than reading the log.
     let first_recent: Option<i64> = change_log::Entity::find()

@@ -42,8 +42,8 @@ pub async fn remove_user(db: &impl Writable, name: &str) -> ServiceResult<Remova
     let name = name.trim();
     let txn = begin_write(db).await?;
     // Locked before its studies, as every writer that locks both does (`setStudyMember`,
-    // `quaderno token create`): no role can be given to it from here on, and `FOR NO KEY
-    // UPDATE` still lets rows naming it be written until the rename below.
+    // `quaderno token create`, imports): no role can be given to it from here on, and `FOR NO
+    // KEY UPDATE` still lets rows naming it be written until the rename below.
     let user = app_user::Entity::find()
         .filter(app_user::Column::Name.eq(name))
         .filter(app_user::Column::RemovedAt.is_null())
@@ -58,20 +58,24 @@ pub async fn remove_user(db: &impl Writable, name: &str) -> ServiceResult<Remova
         removed_at: Some(Utc::now()),
         ..user.clone()
     };
+    // No role can be given to the user any more (the lock above), but one may be taken, or
+    // its study deleted, before its study is locked here: then there is nothing to take.
     let studies = member_studies(&txn, user.id).await?;
     let mut roles = Vec::with_capacity(studies.len());
     for study_id in studies {
-        lock_members(&txn, study_id).await?;
-        let role = take_role(&txn, &Caller::anonymous(), study_id, &renamed)
-            .await
-            .map_err(|e| match e {
-                ServiceError::Conflict(_) => ServiceError::Conflict(format!(
-                    "{name:?} is the last owner of study {study_id}: make someone else an \
-                     owner first"
-                )),
-                other => other,
-            })?;
-        roles.push((study_id, role));
+        let taken = match lock_members(&txn, study_id).await {
+            Ok(_) => take_role(&txn, &Caller::anonymous(), study_id, &renamed).await,
+            Err(e) => Err(e),
+        };
+        match taken {
+            Ok(role) => roles.push((study_id, role)),
+            Err(ServiceError::NotFound(_)) => {}
+            // The last owner's role, above all.
+            Err(ServiceError::Conflict(why)) => {
+                return Err(ServiceError::Conflict(format!("study {study_id}: {why}")))
+            }
+            Err(e) => return Err(e),
+        }
     }
     let tokens_revoked = api_token::Entity::update_many()
         .col_expr(api_token::Column::RevokedAt, Expr::value(Utc::now()))

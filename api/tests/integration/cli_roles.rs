@@ -263,7 +263,7 @@ async fn user_remove_ends_an_account_and_keeps_its_work() {
     let last = quaderno(d, u, &["user", "remove", "--user", "olga"]);
     assert!(!last.status.success());
     assert!(
-        stderr_of(&last).contains("last owner of study"),
+        stderr_of(&last).contains(&format!("study {study}: this is the study's last owner")),
         "{}",
         stderr_of(&last)
     );

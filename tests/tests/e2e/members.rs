@@ -592,57 +592,44 @@ async fn a_removed_account_is_refused_and_keeps_its_memos_under_a_new_name() {
     );
 }
 
-/// A removal racing a role given to the same user (`setStudyMember`) and a token made for
-/// them (`quaderno token create`): however they interleave, all three end without a deadlock,
-/// and the removed account with no role and no valid token (a grant that found the user
-/// before the removal committed waits for it, then finds the account removed, or makes a new
-/// one under the freed name). Several rounds, each on a new user, so that the requests
-/// overlap in some.
+/// A removal racing three grants to the same user: `setStudyMember` in a study they are not
+/// in (held back only by the lock on the user), `setStudyMember` and `quaderno token create`
+/// in the study they are in (which the removal locks too, after the user: the grants must
+/// lock in that order, or PostgreSQL breaks the cycle with a CONFLICT). However they
+/// interleave, none fails but as refused (NOT_FOUND, after the removal), and the removed
+/// account ends with no role and no valid token; a token made after the removal goes to a
+/// new account under the freed name. Several rounds, each on a new user, so that the requests
+/// overlap in some (on SQLite, whose writers queue, they cannot).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removal_racing_grants_leaves_the_removed_account_nothing() {
-    use api_entities::{api_token, app_user, study_member};
+    use api_entities::{api_token, study_member};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let server = TestServer::empty().await;
     let admin = server.admin().await;
-    let s = study(&server, &admin, "Corsa", false).await;
-    let n = id_number(s.as_str().unwrap());
-    // Each user starts in another study: the removal locks the studies the user is in, which
-    // would queue grants in those behind it whatever the user's own lock.
-    let aside = study(&server, &admin, "Partenza", false).await;
-    let aside = id_number(aside.as_str().unwrap());
+    let elsewhere = study(&server, &admin, "Corsa", false).await;
+    let home = study(&server, &admin, "Partenza", false).await;
+    let n = id_number(home.as_str().unwrap());
     let db = &server.db.conn;
     for round in 0..16 {
         let name = format!("corridore {round}");
-        server.token(&name, "viewer", Some(aside)).await;
-        let id = app_user::Entity::find()
-            .filter(app_user::Column::Name.eq(name.as_str()))
-            .one(db)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let (removal, granted, tokened) = tokio::join!(
+        server.token(&name, "viewer", Some(n)).await;
+        let id = account_id(&server, &name).await;
+        let grant = |s: &Value| json!({"s": s, "u": name, "r": "ANALYST"});
+        let (removal, outside, inside, tokened) = tokio::join!(
             api::service::users::remove_user(db, &name),
-            server.gql(
-                Some(&admin),
-                SET,
-                json!({"s": s, "u": name, "r": "ANALYST"})
-            ),
+            server.gql(Some(&admin), SET, grant(&elsewhere)),
+            server.gql(Some(&admin), SET, grant(&home)),
             api::auth::create_token_for(db, &name, "evaluator", Some(n), None),
         );
-        // Users are locked before studies by all three, so none waits for the other in a
-        // cycle (which PostgreSQL would break with a CONFLICT).
         let removal = removal.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
-        if granted.get("errors").is_some() {
-            assert_eq!(
-                error_code(&granted),
-                "NOT_FOUND",
-                "round {round}: {granted}"
-            );
+        assert_eq!(removal.user_id, id);
+        for granted in [&outside, &inside] {
+            if granted.get("errors").is_some() {
+                assert_eq!(error_code(granted), "NOT_FOUND", "round {round}: {granted}");
+            }
         }
         tokened.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
-        assert_eq!(removal.user_id, id);
         let roles = study_member::Entity::find()
             .filter(study_member::Column::UserId.eq(id))
             .count(db)
@@ -656,4 +643,71 @@ async fn a_removal_racing_grants_leaves_the_removed_account_nothing() {
             .unwrap();
         assert_eq!((roles, live), (0, 0), "round {round}");
     }
+}
+
+/// A user creating a study while being removed: either the study comes first, and the removal
+/// is refused (the user is its last owner), or the removal does, and the study is refused; a
+/// removed account never owns a study (`grant_role` locks the user).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_study_created_during_the_removal_of_its_creator_is_refused_or_keeps_them() {
+    use api_entities::{app_user, study_member};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let db = &server.db.conn;
+    let mut removed = 0;
+    for round in 0..16 {
+        let name = format!("fondatrice {round}");
+        let token = outsider(&server, &admin, &name).await;
+        let id = account_id(&server, &name).await;
+        let (removal, created) = tokio::join!(
+            api::service::users::remove_user(db, &name),
+            server.gql(
+                Some(&token),
+                "mutation($t: String!) { createStudy(input: {title: $t}) { id } }",
+                json!({"t": format!("Nuova {round}")}),
+            ),
+        );
+        let account = app_user::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        let roles = study_member::Entity::find()
+            .filter(study_member::Column::UserId.eq(account.id))
+            .count(db)
+            .await
+            .unwrap();
+        match removal {
+            Ok(_) => {
+                removed += 1;
+                assert!(created.get("errors").is_some(), "round {round}: {created}");
+                assert_eq!(roles, 0, "round {round}");
+            }
+            Err(e) => {
+                assert!(
+                    matches!(e, api::error::ServiceError::Conflict(_)),
+                    "round {round}: {e:?}"
+                );
+                assert!(created.get("errors").is_none(), "round {round}: {created}");
+                assert!(account.removed_at.is_none(), "round {round}");
+            }
+        }
+    }
+    assert!(removed > 0, "the removal never came first");
+}
+
+/// The id of the account named so.
+async fn account_id(server: &TestServer, name: &str) -> i64 {
+    use api_entities::app_user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    app_user::Entity::find()
+        .filter(app_user::Column::Name.eq(name))
+        .one(&server.db.conn)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no account {name:?}"))
+        .id
 }
