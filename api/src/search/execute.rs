@@ -26,6 +26,7 @@ use super::indexer::day_number;
 use super::query::{self, Compiler, Matcher, Mode, Side};
 use super::schema::{Fields, INTERVIEW_ID, KIND_PASSAGE, KIND_QUOTATION, QUOTATION_ID, START};
 use super::unscored::Unscored;
+use super::word::Word;
 use super::{SearchError, SearchIndex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,12 +139,26 @@ const SNIPPET_CONTEXT: usize = 80;
 /// Most surface forms listed for one search (a verb has about fifty).
 const MAX_FORMS: usize = 200;
 
+/// `query` restricted by `filters`, which add nothing to its score.
+fn among(query: Box<dyn Query>, filters: Vec<Box<dyn Query>>) -> BooleanQuery {
+    let mut clauses = vec![(Occur::Must, query)];
+    clauses.extend(
+        filters
+            .into_iter()
+            .map(|f| (Occur::Must, Box::new(Unscored(f)) as Box<dyn Query>)),
+    );
+    BooleanQuery::new(clauses)
+}
+
 /// Up to this many ids are filtered by a union of term queries: a `TermSetQuery` builds an
 /// FST for every search, which cost more than the rest of a one-case search.
 const SMALL_ID_SET: usize = 32;
 
 /// Documents whose `field` holds one of `ids`.
 fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
+    if let [id] = ids {
+        return u64_term(field, *id as u64);
+    }
     if ids.len() > SMALL_ID_SET {
         let terms = ids.iter().map(|&id| Term::from_field_u64(field, id as u64));
         return Box::new(TermSetQuery::new(terms));
@@ -154,8 +169,8 @@ fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
 }
 
 impl SearchIndex {
-    /// The filter clauses for a scope.
-    fn filter_clauses(&self, scope: Scope, f: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
+    /// The filters for a scope: queries whose documents a search keeps (scores unused).
+    fn filter_clauses(&self, scope: Scope, f: &Filter) -> Vec<Box<dyn Query>> {
         let fl = &self.fields;
         let mut out: Vec<Box<dyn Query>> = vec![Box::new(Readable::new(
             fl,
@@ -183,12 +198,7 @@ impl SearchIndex {
                 bound(f.conducted_to, false),
             )));
         }
-        out.into_iter()
-            .map(|q| {
-                let filter: Box<dyn Query> = Box::new(Unscored(q));
-                (Occur::Must, filter)
-            })
-            .collect()
+        out
     }
 
     fn compiler<'s>(
@@ -328,11 +338,13 @@ impl SearchIndex {
         else {
             return Ok(SearchOutput::default());
         };
-        let mut clauses = vec![(Occur::Must, compiled.query)];
-        clauses.extend(self.filter_clauses(req.scope, &req.filter));
-        let query = BooleanQuery::new(clauses);
+        let filters = self.filter_clauses(req.scope, &req.filter);
+        let query: Box<dyn Query> = match compiled.query.downcast::<Word>() {
+            Ok(word) => Box::new(word.among(filters)),
+            Err(other) => Box::new(among(other, filters)),
+        };
         let matched_forms = if req.with_forms {
-            self.matched_forms(&searcher, &query, &compiled.matchers)?
+            self.matched_forms(&searcher, query.as_ref(), &compiled.matchers)?
         } else {
             Vec::new()
         };
@@ -368,7 +380,7 @@ impl SearchIndex {
             };
             let run = Run {
                 searcher: &searcher,
-                query: &query,
+                query: query.as_ref(),
                 statistics: statistics.as_ref(),
             };
             ranked_page(&run, &self.place_columns, req.offset, req.limit, facets)?
@@ -434,10 +446,12 @@ impl SearchIndex {
         let Some(compiled) = self.compile(&searcher, term, Mode::Lemma, false, &[])? else {
             return Ok((0, Vec::new()));
         };
-        let mut clauses = vec![(Occur::Must, compiled.query)];
-        clauses.extend(self.filter_clauses(Scope::Transcripts, filter));
+        let query = among(
+            compiled.query,
+            self.filter_clauses(Scope::Transcripts, filter),
+        );
         let mut addresses: Vec<DocAddress> = searcher
-            .search(&BooleanQuery::new(clauses), &DocSetCollector)?
+            .search(&query, &DocSetCollector)?
             .into_iter()
             .collect();
         // In index order, the document store decompresses each of its blocks once.
@@ -600,7 +614,7 @@ impl SegmentTotals {
 /// One query on one searcher, scored with the index's statistics or the readable ones.
 struct Run<'a> {
     searcher: &'a Searcher,
-    query: &'a BooleanQuery,
+    query: &'a dyn Query,
     statistics: Option<&'a ReadableStatistics>,
 }
 

@@ -16,6 +16,7 @@ pub mod passages;
 pub mod query;
 pub mod schema;
 mod unscored;
+mod word;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -8,14 +8,15 @@ use std::collections::{BTreeSet, HashSet};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RegexPhraseQuery, TermQuery,
+    BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RegexPhraseQuery,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::Searcher;
 
 use super::analyzer::{self, Tok};
 use super::forms;
+use super::word::Word;
 use super::SearchError;
 
 /// Longest query accepted.
@@ -623,25 +624,19 @@ impl Compiler<'_> {
             side,
             terms: HashSet::from([tok.term.clone()]),
         });
-        let base = self.term_query(side, &tok.term);
-        Ok(match typed {
-            Some(form) if side != Side::Exact => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, base),
-                (
-                    Occur::Should,
-                    Box::new(ConstScoreQuery::new(
-                        self.term_query(Side::Exact, form),
-                        TYPED_FORM_BONUS,
-                    )),
-                ),
-            ])),
-            _ => base,
-        })
+        let typed = typed
+            .filter(|_| side != Side::Exact)
+            .map(|form| (self.term(Side::Exact, form), TYPED_FORM_BONUS));
+        Ok(Box::new(Word::new(self.term(side, &tok.term), typed)))
+    }
+
+    fn term(&self, side: Side, term: &str) -> Term {
+        Term::from_field_text(self.field(side), term)
     }
 
     fn term_query(&self, side: Side, term: &str) -> Box<dyn Query> {
         Box::new(TermQuery::new(
-            Term::from_field_text(self.field(side), term),
+            self.term(side, term),
             IndexRecordOption::WithFreqs,
         ))
     }
@@ -1445,6 +1440,58 @@ mod tests {
             "-form:case OR casa",
         ] {
             assert!(parse(q).is_ok(), "{q}: {:?}", parse(q));
+        }
+    }
+
+    /// A search for one word runs as `Word::among` its filters (execute.rs): the compiler
+    /// must hand every lone word over as a `Word`, and nothing else.
+    #[test]
+    fn a_lone_word_compiles_to_a_word_and_nothing_else_does() {
+        use crate::search::schema;
+        use tantivy::{Index, TantivyDocument};
+
+        let (schema, f) = schema::build();
+        let index = Index::create_in_ram(schema);
+        analyzer::register(&index);
+        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        let mut doc = TantivyDocument::default();
+        f.add_text(&mut doc, "La casa e le case popolari, più in là.");
+        writer.add_document(doc).unwrap();
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        for mode in [Mode::Lemma, Mode::Stem, Mode::Exact] {
+            for (fuzzy, excluded) in [(false, vec![]), (true, vec![]), (false, vec!["case"])] {
+                let compiler = Compiler {
+                    searcher: &searcher,
+                    text: f.text,
+                    text_exact: f.text_exact,
+                    text_lemma: f.text_lemma,
+                    mode,
+                    fuzzy,
+                    excluded: excluded.iter().map(|x| x.to_string()).collect(),
+                };
+                let is_word = |q: &str| {
+                    let compiled = compiler.try_compile(&parse(q).unwrap()).unwrap();
+                    compiled.is_some_and(|c| c.query.is::<Word>())
+                };
+                for q in ["casa", "Popolari", "città"] {
+                    // Typo tolerance makes a lone word something else, and so does leaving
+                    // out one of its forms ("case" of "casa", except where forms are not
+                    // matched at all).
+                    let loses_a_form = q == "casa" && !excluded.is_empty() && mode != Mode::Exact;
+                    let lone = !fuzzy && !loses_a_form;
+                    assert_eq!(is_word(q), lone, "{q} {mode:?} fuzzy {fuzzy} {excluded:?}");
+                }
+                for q in [
+                    "casa popolari",
+                    "casa OR case",
+                    "\"casa popolari\"",
+                    "cas*",
+                    "casa -popolari",
+                ] {
+                    assert!(!is_word(q), "{q} {mode:?}");
+                }
+            }
         }
     }
 
