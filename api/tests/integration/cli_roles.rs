@@ -348,6 +348,16 @@ async fn user_remove_ends_an_account_and_keeps_its_work() {
         ],
         "removed accounts",
     );
+    // Nor in another case, which would read as the removed account's name.
+    let shouted = placeholder.to_uppercase();
+    refused(
+        d,
+        u,
+        &[
+            "token", "create", "--user", &shouted, "--role", "viewer", "--study", &n,
+        ],
+        "removed accounts",
+    );
     let fresh = token(d, u, &analyst);
     let fresh = api::auth::caller_from_token(&db, &fresh).await.unwrap();
     assert_ne!(fresh.user_id(), Some(zoe_id));
