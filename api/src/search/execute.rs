@@ -139,7 +139,8 @@ const SNIPPET_CONTEXT: usize = 80;
 /// Most surface forms listed for one search (a verb has about fifty).
 const MAX_FORMS: usize = 200;
 
-/// `query` restricted by `filters`, which add nothing to its score.
+/// `query` restricted by `filters`, which add nothing to its score, as tantivy's boolean
+/// query (a lone word has its own loop: `Word::among`).
 fn among(query: Box<dyn Query>, filters: Vec<Box<dyn Query>>) -> BooleanQuery {
     let mut clauses = vec![(Occur::Must, query)];
     clauses.extend(
@@ -170,7 +171,7 @@ fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
 
 impl SearchIndex {
     /// The filters for a scope: queries whose documents a search keeps (scores unused).
-    fn filter_clauses(&self, scope: Scope, f: &Filter) -> Vec<Box<dyn Query>> {
+    fn filters(&self, scope: Scope, f: &Filter) -> Vec<Box<dyn Query>> {
         let fl = &self.fields;
         let mut out: Vec<Box<dyn Query>> = vec![Box::new(Readable::new(
             fl,
@@ -338,7 +339,7 @@ impl SearchIndex {
         else {
             return Ok(SearchOutput::default());
         };
-        let filters = self.filter_clauses(req.scope, &req.filter);
+        let filters = self.filters(req.scope, &req.filter);
         let query: Box<dyn Query> = match compiled.query.downcast::<Word>() {
             Ok(word) => Box::new(word.among(filters)),
             Err(other) => Box::new(among(other, filters)),
@@ -446,10 +447,7 @@ impl SearchIndex {
         let Some(compiled) = self.compile(&searcher, term, Mode::Lemma, false, &[])? else {
             return Ok((0, Vec::new()));
         };
-        let query = among(
-            compiled.query,
-            self.filter_clauses(Scope::Transcripts, filter),
-        );
+        let query = among(compiled.query, self.filters(Scope::Transcripts, filter));
         let mut addresses: Vec<DocAddress> = searcher
             .search(&query, &DocSetCollector)?
             .into_iter()
