@@ -21,6 +21,7 @@ use tantivy::{
     TantivyDocument, TERMINATED,
 };
 
+use super::filter_sets::{AllBut, MOST_LEFT_OUT};
 use super::forms::{forms_of_term, spellings_on};
 use super::indexer::day_number;
 use super::query::{self, Compiler, Matcher, Mode, Side};
@@ -887,8 +888,9 @@ enum Plan {
     Nothing,
     /// Every document is kept.
     Everything,
-    /// Every document but those this query matches (another kind, another study).
-    AllBut(Box<dyn Query>),
+    /// Every document but those this query matches (another kind, another study), at most
+    /// the number given.
+    AllBut(Box<dyn Query>, u64),
     /// The documents this query matches (the kind, the studies).
     Among(Box<dyn Query>),
 }
@@ -955,7 +957,10 @@ impl Plan {
             }
             // A key this code cannot read could hide documents to leave out: match the kept.
             if every_key_read {
-                return Ok(Plan::AllBut(Box::new(BooleanQuery::union(others))));
+                return Ok(Plan::AllBut(
+                    Box::new(BooleanQuery::union(others)),
+                    left_out,
+                ));
             }
         }
         Ok(Plan::Among(match studies {
@@ -975,10 +980,14 @@ impl Plan {
         Ok(match self {
             Plan::Nothing => Box::new(EmptyScorer),
             Plan::Everything => Box::new(AllScorer::new(reader.max_doc())),
-            Plan::AllBut(left_out) => Box::new(Exclude::new(
-                AllScorer::new(reader.max_doc()),
-                left_out.weight(off())?.scorer(reader, 1.0)?,
-            )),
+            Plan::AllBut(left_out, most) => {
+                let mut left_out = left_out.weight(off())?.scorer(reader, 1.0)?;
+                if *most <= MOST_LEFT_OUT {
+                    Box::new(AllBut::new(reader.max_doc(), &mut left_out))
+                } else {
+                    Box::new(Exclude::new(AllScorer::new(reader.max_doc()), left_out))
+                }
+            }
             Plan::Among(kept) => kept.weight(off())?.scorer(reader, 1.0)?,
         })
     }
@@ -996,7 +1005,9 @@ impl Plan {
         Ok(match self {
             Plan::Nothing => 0,
             Plan::Everything => count(holding().as_ref())?,
-            Plan::AllBut(left_out) => count(holding().as_ref())? - count(&both(left_out.as_ref()))?,
+            Plan::AllBut(left_out, _) => {
+                count(holding().as_ref())? - count(&both(left_out.as_ref()))?
+            }
             Plan::Among(kept) => count(&both(kept.as_ref()))?,
         })
     }
@@ -2002,7 +2013,7 @@ mod tests {
                     plans.insert(match filter.plan(reader).unwrap() {
                         Plan::Nothing => "nothing",
                         Plan::Everything => "everything",
-                        Plan::AllBut(_) => "all but",
+                        Plan::AllBut(..) => "all but",
                         Plan::Among(_) => "among",
                     });
                 }

@@ -9,6 +9,7 @@
 
 pub mod analyzer;
 mod execute;
+mod filter_sets;
 mod forms;
 pub mod indexer;
 pub mod lexicon;

@@ -17,6 +17,8 @@ use tantivy::query::{
 use tantivy::schema::{IndexRecordOption, Term};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TantivyError, TERMINATED};
 
+use super::filter_sets::{AllBut, TermBlocks};
+
 /// A single word: its term, scored, and the typed form's term, which adds `bonus` to the
 /// passages holding it. As a query it is tantivy's term query, or boolean query of the two,
 /// so that it behaves as any other clause where the word is one part of a longer query.
@@ -112,7 +114,13 @@ impl Query for WordAmong {
             filters: self
                 .filters
                 .iter()
-                .map(|f| f.weight(off))
+                .map(|f| match f.as_ref().downcast_ref::<TermQuery>() {
+                    // A field not indexed is left to tantivy's term query, which refuses it.
+                    Some(t) if off.schema().get_field_entry(t.term().field()).is_indexed() => {
+                        Ok(FilterWeight::Term(t.term().clone()))
+                    }
+                    _ => f.weight(off).map(FilterWeight::Other),
+                })
                 .collect::<tantivy::Result<_>>()?,
         }))
     }
@@ -137,8 +145,53 @@ enum WordWeight {
 struct WordAmongWeight {
     word: WordWeight,
     typed: Option<(Term, Score)>,
-    /// Built with scoring off: only which documents they hold matters.
-    filters: Vec<Box<dyn Weight>>,
+    filters: Vec<FilterWeight>,
+}
+
+/// Only which documents a filter holds matters: a term's are read off its postings, any
+/// other filter's off its weight, built with scoring off.
+enum FilterWeight {
+    Term(Term),
+    Other(Box<dyn Weight>),
+}
+
+/// A filter in a segment. The filters of nearly every search, an id's documents (a case, an
+/// interview) and every document but a few (passages beside a few quotations), are consulted
+/// at every hit without a dynamic call, and an id's without searching its blocks of
+/// consecutive documents (filter_sets.rs; BENCHMARKS.md, session 21).
+enum Filter {
+    /// Boxed: a block of postings is a kilobyte, the other variants a few words.
+    Term(Box<TermBlocks>),
+    AllBut(AllBut),
+    Other(Box<dyn Scorer>),
+}
+
+impl Filter {
+    #[inline]
+    fn doc(&self) -> DocId {
+        match self {
+            Filter::Term(t) => t.doc(),
+            Filter::AllBut(a) => a.doc(),
+            Filter::Other(s) => s.doc(),
+        }
+    }
+
+    #[inline]
+    fn seek(&mut self, target: DocId) -> DocId {
+        match self {
+            Filter::Term(t) => t.seek(target),
+            Filter::AllBut(a) => a.seek(target),
+            Filter::Other(s) => s.seek(target),
+        }
+    }
+
+    fn size_hint(&self) -> u32 {
+        match self {
+            Filter::Term(t) => t.size_hint(),
+            Filter::AllBut(a) => a.size_hint(),
+            Filter::Other(s) => s.size_hint(),
+        }
+    }
 }
 
 /// A segment's scorers: the word's postings scored in place where scores are wanted (the
@@ -153,14 +206,30 @@ impl WordAmongWeight {
     fn segment(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Segment> {
         let mut filters = Vec::with_capacity(self.filters.len());
         for f in &self.filters {
-            let scorer = f.scorer(reader, 1.0)?;
-            if scorer.is::<EmptyScorer>() || scorer.doc() == TERMINATED {
+            let filter = match f {
+                FilterWeight::Term(term) => match reader
+                    .inverted_index(term.field())?
+                    .read_block_postings(term, IndexRecordOption::Basic)?
+                {
+                    Some(postings) => Filter::Term(Box::new(TermBlocks::new(postings))),
+                    None => return Ok(Segment::Nothing),
+                },
+                FilterWeight::Other(weight) => {
+                    let scorer = weight.scorer(reader, 1.0)?;
+                    // Matches everything: nothing to check.
+                    if scorer.is::<AllScorer>() {
+                        continue;
+                    }
+                    match scorer.downcast::<AllBut>() {
+                        Ok(all_but) => Filter::AllBut(*all_but),
+                        Err(scorer) => Filter::Other(scorer),
+                    }
+                }
+            };
+            if filter.doc() == TERMINATED {
                 return Ok(Segment::Nothing);
             }
-            // Matches everything: nothing to check.
-            if !scorer.is::<AllScorer>() {
-                filters.push(scorer);
-            }
+            filters.push(filter);
         }
         Ok(match &self.word {
             WordWeight::Scored { term, bm25 } => {
@@ -280,15 +349,11 @@ impl Weight for WordAmongWeight {
 struct WordScorer<W> {
     word: W,
     typed: Option<(SegmentPostings, Score)>,
-    filters: Vec<Box<dyn Scorer>>,
+    filters: Vec<Filter>,
 }
 
 impl<W: Scorer> WordScorer<W> {
-    fn new(
-        word: W,
-        typed: Option<(SegmentPostings, Score)>,
-        filters: Vec<Box<dyn Scorer>>,
-    ) -> Self {
+    fn new(word: W, typed: Option<(SegmentPostings, Score)>, filters: Vec<Filter>) -> Self {
         let mut scorer = Self {
             word,
             typed,
@@ -436,6 +501,8 @@ mod tests {
         text: Field,
         exact: Field,
         case: Field,
+        /// Runs of 50 consecutive documents, as an interview's passages are indexed.
+        interview: Field,
     }
 
     /// Three segments of passages with the words of `WORDS` in varying numbers, some typed
@@ -447,13 +514,14 @@ mod tests {
             text: schema.add_text_field("text", TEXT),
             exact: schema.add_text_field("exact", STRING),
             case: schema.add_u64_field("case", INDEXED),
+            interview: schema.add_u64_field("interview", INDEXED),
         };
         let index = Index::create_in_ram(schema.build());
         let mut writer: IndexWriter = index.writer(15_000_000).unwrap();
         let mut n = 0u64;
         for segment in 0..3u64 {
             // Past 128 hits a word's postings take several blocks: seeks leap between them.
-            for _ in 0..400 {
+            for _ in 0..1000 {
                 n += 1;
                 let r = n.wrapping_mul(2_654_435_761) >> 7;
                 let mut words = vec!["e"; 1 + (r % 9) as usize];
@@ -470,7 +538,10 @@ mod tests {
                         f.text => words.join(" "),
                         f.exact => typed,
                         // The first segment holds case 1 only: its filter matches everything.
-                        f.case => if segment == 0 { 1 } else { n % 5 },
+                        // Elsewhere a case is every third document: several blocks of
+                        // its postings, none of them consecutive documents.
+                        f.case => if segment == 0 { 1 } else { n % 3 },
+                        f.interview => n / 50,
                     ))
                     .unwrap();
             }
@@ -496,6 +567,55 @@ mod tests {
         Box::new(BooleanQuery::union(terms))
     }
 
+    /// One id, as the search filters by a single case or interview (a term query).
+    fn one(field: Field, id: u64) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_u64(field, id),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    /// Every document but those of some cases, as `AllBut` (what a search keeps of a segment
+    /// holding a few quotations); tantivy's own side reads it as an exclusion.
+    #[derive(Debug, Clone)]
+    struct AllButCases(Vec<u64>, Field);
+
+    impl Query for AllButCases {
+        fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+            Ok(Box::new(AllButCasesWeight(
+                cases_of(self.1, &self.0).weight(scoring)?,
+            )))
+        }
+    }
+
+    fn cases_of(field: Field, ids: &[u64]) -> BooleanQuery {
+        BooleanQuery::union(ids.iter().map(|&c| one(field, c)).collect())
+    }
+
+    struct AllButCasesWeight(Box<dyn Weight>);
+
+    impl Weight for AllButCasesWeight {
+        fn scorer(&self, reader: &SegmentReader, _: Score) -> tantivy::Result<Box<dyn Scorer>> {
+            let mut left_out = self.0.scorer(reader, 1.0)?;
+            Ok(Box::new(AllBut::new(reader.max_doc(), &mut left_out)))
+        }
+
+        fn explain(&self, _: &SegmentReader, _: DocId) -> tantivy::Result<Explanation> {
+            unimplemented!()
+        }
+    }
+
+    fn all_but_cases(f: &Fields, ids: &[u64]) -> (Box<dyn Query>, Box<dyn Query>) {
+        let tantivys = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+            (Occur::MustNot, Box::new(cases_of(f.case, ids))),
+        ]);
+        (
+            Box::new(AllButCases(ids.to_vec(), f.case)),
+            Box::new(tantivys),
+        )
+    }
+
     /// BM25 statistics other than the index's, as a viewer's search uses (execute.rs).
     struct Skewed<'a>(&'a Searcher);
 
@@ -513,10 +633,20 @@ mod tests {
         }
     }
 
-    fn same_results(searcher: &Searcher, word: &Word, filters: &[Box<dyn Query>]) -> usize {
+    /// Filters for `WordAmong`, and the same documents as tantivy's boolean query reads them.
+    type FilterSet = (Vec<Box<dyn Query>>, Vec<Box<dyn Query>>);
+
+    /// `WordAmong` with `filters` and tantivy's boolean query with `theirs` (the same
+    /// documents) find and score alike.
+    fn same_results(
+        searcher: &Searcher,
+        word: &Word,
+        filters: &[Box<dyn Query>],
+        theirs: &[Box<dyn Query>],
+    ) -> usize {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(word.clone()))];
         // As the search builds it without `WordAmong`.
-        clauses.extend(filters.iter().map(|f| {
+        clauses.extend(theirs.iter().map(|f| {
             (
                 Occur::Must,
                 Box::new(Unscored(f.box_clone())) as Box<dyn Query>,
@@ -581,19 +711,40 @@ mod tests {
                 typed.map(|t| (Term::from_field_text(f.exact, t), 100.0)),
             )
         };
-        let filter_sets: Vec<Vec<Box<dyn Query>>> = vec![
-            vec![],
-            vec![cases(&f, &[1])],
-            vec![cases(&f, &[2, 4])],
-            vec![cases(&f, &[1, 2]), cases(&f, &[2, 3])],
-            vec![cases(&f, &[99])],
-            vec![Box::new(AllQuery)],
+        let same = |filters: Vec<Box<dyn Query>>| {
+            let theirs = filters.iter().map(|f| f.box_clone()).collect();
+            (filters, theirs)
+        };
+        let (all_but, exclusion) = all_but_cases(&f, &[2, 3]);
+        let filter_sets: Vec<FilterSet> = vec![
+            same(vec![]),
+            same(vec![cases(&f, &[1])]),
+            same(vec![cases(&f, &[2, 4])]),
+            same(vec![cases(&f, &[1, 2]), cases(&f, &[2, 3])]),
+            same(vec![cases(&f, &[99])]),
+            same(vec![Box::new(AllQuery)]),
+            // One id's postings, read a block at a time: case 1 fills the first segment
+            // (every block consecutive), case 2 is every third document elsewhere, and an
+            // interview's 50 documents start in a block's middle.
+            same(vec![one(f.case, 1)]),
+            same(vec![one(f.case, 2)]),
+            same(vec![one(f.interview, 3)]),
+            same(vec![one(f.interview, 25), cases(&f, &[1, 2])]),
+            same(vec![one(f.case, 99)]),
+            (vec![all_but], vec![exclusion]),
+            {
+                let (all_but, exclusion) = all_but_cases(&f, &[0, 4]);
+                (
+                    vec![all_but, one(f.interview, 12)],
+                    vec![exclusion, one(f.interview, 12)],
+                )
+            },
         ];
         let mut found = BTreeSet::new();
         for w in ["territorio", "casa", "assente"] {
             for typed in [None, Some("territori"), Some("assente")] {
-                for filters in &filter_sets {
-                    found.insert(same_results(&searcher, &word(w, typed), filters));
+                for (filters, theirs) in &filter_sets {
+                    found.insert(same_results(&searcher, &word(w, typed), filters, theirs));
                 }
             }
         }
