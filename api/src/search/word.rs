@@ -786,4 +786,32 @@ mod tests {
         assert!(marks[first_untyped..].iter().all(|t| !t), "{marks:?}");
         assert!(hits[0].0 > 100.0 && hits[first_untyped].0 < 100.0);
     }
+
+    /// A term filter on a field without postings is refused, as tantivy's term query
+    /// refuses it, rather than read as matching nothing.
+    #[test]
+    fn a_filter_on_a_field_not_indexed_is_refused_as_tantivy_refuses_it() {
+        let mut schema = Schema::builder();
+        let text = schema.add_text_field("text", TEXT);
+        let stored = schema.add_u64_field("stored", tantivy::schema::STORED);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer: IndexWriter = index.writer(15_000_000).unwrap();
+        writer
+            .add_document(doc!(text => "territorio", stored => 1u64))
+            .unwrap();
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let word = Word::new(Term::from_field_text(text, "territorio"), None);
+        let filter = || one(stored, 1);
+        let tantivys = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(word.clone()) as Box<dyn Query>),
+            (Occur::Must, Box::new(Unscored(filter()))),
+        ]);
+        assert!(searcher.search(&tantivys, &Count).is_err());
+        assert!(searcher
+            .search(&word.clone().among(vec![filter()]), &Count)
+            .is_err());
+        // Without the filter, the word finds its document.
+        assert_eq!(searcher.search(&word.among(vec![]), &Count).unwrap(), 1);
+    }
 }
