@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{bail, ensure, Context as _};
 use serde_json::{json, Value};
 
 /// How to start the server.
@@ -258,6 +258,24 @@ impl Client {
         json_body(resp).await
     }
 
+    /// Posts a GraphQL request serialized once ([`graphql_body`]) and returns the response's
+    /// body as it arrived, not decoded: W3 times this, the time to the last byte, and the
+    /// client's own decoding apart ([`decode_data`]).
+    pub async fn post_graphql(&self, body: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let resp = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        ensure!(status.is_success(), "HTTP {status}");
+        Ok(bytes.to_vec())
+    }
+
     /// `data`, or an error carrying the first GraphQL error.
     pub async fn ok(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
         data(self.gql(query, variables).await?)
@@ -317,6 +335,23 @@ async fn json_body(resp: reqwest::Response) -> anyhow::Result<Value> {
     resp.json()
         .await
         .with_context(|| format!("HTTP {status}: body is not JSON"))
+}
+
+/// The body of a GraphQL request, for [`Client::post_graphql`].
+pub fn graphql_body(query: &str, variables: &Value) -> Vec<u8> {
+    json!({ "query": query, "variables": variables })
+        .to_string()
+        .into_bytes()
+}
+
+/// `data` of a response body [`Client::post_graphql`] returned, or an error carrying its
+/// GraphQL errors.
+pub fn decode_data(body: &[u8]) -> anyhow::Result<Value> {
+    let mut body: Value = serde_json::from_slice(body).context("the body is not JSON")?;
+    if let Some(errors) = body.get("errors") {
+        bail!("GraphQL errors: {errors}");
+    }
+    Ok(body["data"].take())
 }
 
 /// `data`, or an error carrying the GraphQL errors.
