@@ -762,3 +762,56 @@ async fn a_study_needs_a_plausible_year_and_no_blank_authors_or_questions() {
         json!({"authors": ["L. Mazzù", "N. D’Angelo"], "year": 2021, "researchQuestions": ["Perché è cambiato?"]})
     );
 }
+
+/// PostgreSQL aborts one of two transactions that deadlock, and a repeatable-read transaction
+/// whose row another one changed meanwhile. Both are writes that ran into concurrent ones:
+/// CONFLICT, for the client to reload and retry, never INTERNAL. (SQLite runs one writer at
+/// a time, so neither happens there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_s_deadlocks_and_serialization_failures_are_conflicts() {
+    use api::error::ServiceError;
+    use sea_orm::{ConnectionTrait, DbBackend, IsolationLevel, TransactionTrait};
+    let server = TestServer::empty().await;
+    let db = &server.db.conn;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let conflict = |e: sea_orm::DbErr| {
+        let mapped = ServiceError::from(e);
+        assert!(matches!(mapped, ServiceError::Conflict(_)), "{mapped:?}");
+    };
+    async fn run(c: &impl ConnectionTrait, sql: &str) {
+        c.execute_unprepared(sql).await.unwrap();
+    }
+    let bump = |id: i32| format!("UPDATE clash SET n = n + 1 WHERE id = {id}");
+    run(
+        db,
+        "CREATE TABLE clash (id INT PRIMARY KEY, n INT NOT NULL)",
+    )
+    .await;
+    run(db, "INSERT INTO clash VALUES (1, 0), (2, 0)").await;
+
+    // A serialization failure (40001): the row changed after the snapshot was taken.
+    let reader = db
+        .begin_with_config(Some(IsolationLevel::RepeatableRead), None)
+        .await
+        .unwrap();
+    run(&reader, "SELECT n FROM clash WHERE id = 1").await;
+    run(db, &bump(1)).await;
+    conflict(reader.execute_unprepared(&bump(1)).await.unwrap_err());
+    reader.rollback().await.unwrap();
+
+    // A deadlock (40P01): each holds the row the other one wants next.
+    let (a, b) = (db.begin().await.unwrap(), db.begin().await.unwrap());
+    run(&a, &bump(1)).await;
+    run(&b, &bump(2)).await;
+    let (two, one) = (bump(2), bump(1));
+    let (ra, rb) = tokio::join!(a.execute_unprepared(&two), b.execute_unprepared(&one));
+    let aborted = match (ra, rb) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("exactly one of the two is aborted: {other:?}"),
+    };
+    conflict(aborted);
+    a.rollback().await.unwrap();
+    b.rollback().await.unwrap();
+}
