@@ -272,7 +272,11 @@ impl Client {
             .await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
-        ensure!(status.is_success(), "HTTP {status}");
+        ensure!(
+            status.is_success(),
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
         Ok(bytes.to_vec())
     }
 
@@ -347,19 +351,15 @@ pub fn graphql_body(query: &str, variables: &Value) -> Vec<u8> {
 /// `data` of a response body [`Client::post_graphql`] returned, or an error carrying its
 /// GraphQL errors.
 pub fn decode_data(body: &[u8]) -> anyhow::Result<Value> {
-    let mut body: Value = serde_json::from_slice(body).context("the body is not JSON")?;
+    data(serde_json::from_slice(body).context("the body is not JSON")?)
+}
+
+/// `data`, or an error carrying the GraphQL errors.
+fn data(mut body: Value) -> anyhow::Result<Value> {
     if let Some(errors) = body.get("errors") {
         bail!("GraphQL errors: {errors}");
     }
     Ok(body["data"].take())
-}
-
-/// `data`, or an error carrying the GraphQL errors.
-fn data(body: Value) -> anyhow::Result<Value> {
-    if let Some(errors) = body.get("errors") {
-        bail!("GraphQL errors: {errors}");
-    }
-    Ok(body["data"].clone())
 }
 
 /// Bytes of every file under `dir`.
