@@ -370,12 +370,27 @@ async fn index_filter(
 ///
 /// Running it on the request's own thread through `block_in_place` was measured and not kept:
 /// 0.06 ms less per search in process, no difference over HTTP (BENCHMARKS.md, session 10).
+/// Searches known to be small run on the request's thread (`on_this_thread`).
 async fn on_the_blocking_pool<T: Send + 'static>(
     search: impl FnOnce() -> T + Send + 'static,
 ) -> async_graphql::Result<T> {
     tokio::task::spawn_blocking(search)
         .await
         .map_err(|e| internal(&e))
+}
+
+/// Runs a search known to be small (`SearchIndex::search_if_small`: about a millisecond at
+/// most) on the request's own thread, sparing it the blocking pool's two thread hand-offs.
+/// A panic in the search becomes an INTERNAL error for this request alone, as there.
+fn on_this_thread<T>(search: impl FnOnce() -> T) -> async_graphql::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(search)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        internal(&format_args!("the search panicked: {message}"))
+    })
 }
 
 /// The offset and size of the page after `after`. A cursor comes back from the client, who
@@ -484,7 +499,10 @@ impl SearchQuery {
             facets,
         };
         let index = r.search.clone();
-        let out = on_the_blocking_pool(move || index.search(&request)).await??;
+        let out = match on_this_thread(|| index.search_if_small(&request, search::INLINE_WORK))?? {
+            Some(out) => out,
+            None => on_the_blocking_pool(move || index.search(&request)).await??,
+        };
         let count = out.hits.len();
         let edges = out
             .hits
@@ -599,5 +617,15 @@ mod tests {
             .and_then(|x| x.get("code").cloned());
         assert_eq!(code, Some("INTERNAL".into()));
         assert_eq!(on_the_blocking_pool(|| 7).await.unwrap(), 7);
+    }
+
+    #[test]
+    fn a_search_panicking_on_the_request_s_thread_is_an_internal_error() {
+        let failed = on_this_thread(|| -> i32 { panic!("index corrupted") });
+        let error = failed.unwrap_err();
+        assert!(!error.message.contains("corrupted"), "{}", error.message);
+        let code = error.extensions.and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some("INTERNAL".into()));
+        assert_eq!(on_this_thread(|| 7).unwrap(), 7);
     }
 }

@@ -88,6 +88,21 @@ impl FacetSelection {
         interviews: true,
         codes: true,
     };
+
+    /// The lists a search of `scope` counts: codes in QUOTATIONS scope only.
+    fn in_scope(self, scope: Scope) -> Self {
+        Self {
+            codes: self.codes && scope == Scope::Quotations,
+            ..self
+        }
+    }
+
+    fn lists(self) -> u64 {
+        [self.cases, self.ambiti, self.interviews, self.codes]
+            .into_iter()
+            .filter(|&counted| counted)
+            .count() as u64
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +185,44 @@ fn term_set(field: Field, ids: &[i64]) -> Box<dyn Query> {
     ))
 }
 
+/// The most postings a search may read on the caller's own thread (`search_if_small`): 1 to
+/// 2 ms of work on the benchmark machines, where a posting read and scored costs 10 to 22 ns
+/// (BENCHMARKS.md, session 23).
+pub const INLINE_WORK: u64 = 80_000;
+/// A hit on the page, as postings: its stored passage is read and highlighted (3 to 4 µs).
+pub const WORK_PER_HIT: u64 = 500;
+
+/// At most how many postings a lone word's search reads, besides its page: per segment,
+/// the shorter of the word's list and each filter term's (the loop leaps between them),
+/// once more for each facet list counted at each hit, what the readable filter reads, and
+/// what its statistics count.
+fn lone_word_work(
+    searcher: &Searcher,
+    word: &Term,
+    filters: &[Term],
+    facet_lists: u64,
+    readable: &Readable,
+    statistics: Option<&ReadableStatistics>,
+) -> tantivy::Result<u64> {
+    let df = |reader: &SegmentReader, term: &Term| -> tantivy::Result<u64> {
+        Ok(u64::from(
+            reader.inverted_index(term.field())?.doc_freq(term)?,
+        ))
+    };
+    let mut work = match statistics {
+        Some(statistics) => statistics.count_work(word)?,
+        None => 0,
+    };
+    for reader in searcher.segment_readers() {
+        let mut shortest = df(reader, word)?;
+        for term in filters {
+            shortest = shortest.min(df(reader, term)?);
+        }
+        work += shortest * (1 + facet_lists) + readable.plan(reader)?.reads();
+    }
+    Ok(work)
+}
+
 impl SearchIndex {
     /// The filters for a scope: queries whose documents a search keeps (scores unused).
     fn filters(&self, scope: Scope, f: &Filter) -> Vec<Box<dyn Query>> {
@@ -242,6 +295,20 @@ impl SearchIndex {
         }
         let compiler = self.compiler(searcher, mode, fuzzy, excluded);
         compiler.try_compile(&expr)
+    }
+
+    fn compile_request(
+        &self,
+        searcher: &tantivy::Searcher,
+        req: &SearchRequest,
+    ) -> Result<Option<query::Compiled>, SearchError> {
+        self.compile(
+            searcher,
+            &req.query,
+            req.mode,
+            req.fuzzy,
+            &req.exclude_forms,
+        )
     }
 
     /// The surface forms behind the positive clauses, each with the number of results of
@@ -330,66 +397,167 @@ impl SearchIndex {
     pub fn search(&self, req: &SearchRequest) -> Result<SearchOutput, SearchError> {
         self.check_ready()?;
         let searcher = self.reader.searcher();
-        let Some(compiled) = self.compile(
-            &searcher,
-            &req.query,
-            req.mode,
-            req.fuzzy,
-            &req.exclude_forms,
-        )?
-        else {
+        let Some(compiled) = self.compile_request(&searcher, req)? else {
             return Ok(SearchOutput::default());
         };
+        let statistics = match self.readable_studies(req) {
+            Some(ids) => Some(ReadableStatistics::new(
+                &searcher,
+                &self.readable_totals,
+                &self.fields,
+                req.scope,
+                ids,
+            )?),
+            None => None,
+        };
+        self.run(&searcher, compiled, statistics.as_ref(), req)
+    }
+
+    /// `search`, where it is known before it runs to read at most `most_work` postings
+    /// (`INLINE_WORK`): `None` for every other search. Such a search can run on the
+    /// caller's own thread (an async worker) without holding up the requests queued there
+    /// for more than a millisecond or two, and saves the two thread hand-offs of the
+    /// blocking pool (BENCHMARKS.md, session 23).
+    ///
+    /// Known: one word (no prefix, not typo-tolerant, no forms left out), filtered at most
+    /// by one case, interview, ambito or code, whose statistics are at hand. What such a
+    /// search reads is bounded by the postings of its shortest list (the word leads the
+    /// loop and leaps to each filter's next document) once per hit and once per facet list,
+    /// what its readable filter reads, what the readable statistics count, and its page
+    /// (`lone_word_work`).
+    pub fn search_if_small(
+        &self,
+        req: &SearchRequest,
+        most_work: u64,
+    ) -> Result<Option<SearchOutput>, SearchError> {
+        self.check_ready()?;
+        let Some(filter_terms) = self.single_id_filters(&req.filter) else {
+            return Ok(None);
+        };
+        if req.fuzzy || req.with_forms || !req.exclude_forms.is_empty() {
+            return Ok(None);
+        }
+        // A prefix expands over the term dictionary while it compiles: not known small.
+        match query::parse(&req.query) {
+            Ok(query::Expr::Word { prefix: false, .. }) => {}
+            _ => return Ok(None),
+        }
+        let searcher = self.reader.searcher();
+        let Some(compiled) = self.compile_request(&searcher, req)? else {
+            return Ok(Some(SearchOutput::default()));
+        };
+        let Some(word) = compiled.query.as_ref().downcast_ref::<Word>() else {
+            return Ok(None);
+        };
+        let statistics = match self.readable_studies(req) {
+            Some(ids) => match ReadableStatistics::cached(
+                &searcher,
+                &self.readable_totals,
+                &self.fields,
+                req.scope,
+                ids,
+            )? {
+                Some(statistics) => Some(statistics),
+                // A segment's totals are counted over all its documents: not small.
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let readable = Readable::new(
+            &self.fields,
+            kind_of(req.scope),
+            req.filter.study_ids.as_deref(),
+        );
+        let work = lone_word_work(
+            &searcher,
+            word.term(),
+            &filter_terms,
+            req.facets.in_scope(req.scope).lists(),
+            &readable,
+            statistics.as_ref(),
+        )?
+        .saturating_add((req.limit as u64).saturating_mul(WORK_PER_HIT));
+        tracing::debug!(work, most_work, "a lone word's search, bounded");
+        if work > most_work {
+            return Ok(None);
+        }
+        self.run(&searcher, compiled, statistics.as_ref(), req)
+            .map(Some)
+    }
+
+    /// The studies whose documents alone give a search's BM25 statistics, if not the whole
+    /// index's.
+    ///
+    /// Privacy: BM25 weighs a term by how many documents hold it and a field by its average
+    /// length, which tantivy counts over the whole index, private studies included; a
+    /// caller comparing the scores (or the order) of hits in their own study could tell
+    /// whether, and how often, a word occurs in studies they cannot read. Scored over the
+    /// readable documents only, a hit's score depends on nothing the caller may not read.
+    /// With every study readable, the index-wide statistics leak nothing. A page of no hits
+    /// scores nothing and needs none.
+    fn readable_studies<'r>(&self, req: &'r SearchRequest) -> Option<&'r [i64]> {
+        if req.limit == 0 || !req.filter.statistics_of_these_studies {
+            return None;
+        }
+        req.filter.study_ids.as_deref()
+    }
+
+    /// The terms of a filter that keeps at most one id per field, with no dates: `None`
+    /// for any other filter (the readable studies aside).
+    fn single_id_filters(&self, f: &Filter) -> Option<Vec<Term>> {
+        if f.conducted_from.is_some() || f.conducted_to.is_some() {
+            return None;
+        }
+        let fl = &self.fields;
+        let mut terms = Vec::new();
+        for (field, ids) in [
+            (fl.case_id, &f.case_ids),
+            (fl.ambito_id, &f.ambito_ids),
+            (fl.interview_id, &f.interview_ids),
+            (fl.code_id, &f.code_ids),
+        ] {
+            match ids.as_deref() {
+                None => {}
+                Some([id]) => terms.push(Term::from_field_u64(field, *id as u64)),
+                Some(_) => return None,
+            }
+        }
+        Some(terms)
+    }
+
+    /// The search of a compiled query, scored with `statistics` (the index's if `None`).
+    fn run(
+        &self,
+        searcher: &Searcher,
+        compiled: query::Compiled,
+        statistics: Option<&ReadableStatistics>,
+        req: &SearchRequest,
+    ) -> Result<SearchOutput, SearchError> {
         let filters = self.filters(req.scope, &req.filter);
         let query: Box<dyn Query> = match compiled.query.downcast::<Word>() {
             Ok(word) => Box::new(word.among(filters)),
             Err(other) => Box::new(among(other, filters)),
         };
         let matched_forms = if req.with_forms {
-            self.matched_forms(&searcher, query.as_ref(), &compiled.matchers)?
+            self.matched_forms(searcher, query.as_ref(), &compiled.matchers)?
         } else {
             Vec::new()
         };
-        let facets = FacetCollector(FacetSelection {
-            codes: req.facets.codes && req.scope == Scope::Quotations,
-            ..req.facets
-        });
+        let facets = FacetCollector(req.facets.in_scope(req.scope));
         let (top, counted) = if req.limit == 0 {
             // Nothing scored: the counts need no statistics.
             (Vec::new(), searcher.search(&query, &facets)?)
         } else {
-            // Privacy: BM25 weighs a term by how many documents hold it and a field by its
-            // average length, which tantivy counts over the whole index, private studies
-            // included; a caller comparing the scores (or the order) of hits in their own
-            // study could tell whether, and how often, a word occurs in studies they cannot
-            // read. Scored over the readable documents only, a hit's score depends on nothing
-            // the caller may not read. With every study readable, the index-wide statistics
-            // leak nothing.
-            let statistics = match req
-                .filter
-                .study_ids
-                .as_ref()
-                .filter(|_| req.filter.statistics_of_these_studies)
-            {
-                None => None,
-                Some(ids) => Some(ReadableStatistics::new(
-                    &searcher,
-                    &self.readable_totals,
-                    &self.fields,
-                    req.scope,
-                    ids,
-                )?),
-            };
             let run = Run {
-                searcher: &searcher,
+                searcher,
                 query: query.as_ref(),
-                statistics: statistics.as_ref(),
+                statistics,
             };
             ranked_page(&run, &self.place_columns, req.offset, req.limit, facets)?
         };
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
-            hits.push(self.hit(&searcher, address, score, &compiled.matchers)?);
+            hits.push(self.hit(searcher, address, score, &compiled.matchers)?);
         }
         Ok(SearchOutput {
             total: counted.total,
@@ -517,6 +685,15 @@ impl SearchIndex {
 pub(crate) struct SegmentKey {
     segment: SegmentId,
     deleted: DocId,
+}
+
+impl SegmentKey {
+    fn of(reader: &SegmentReader) -> Self {
+        Self {
+            segment: reader.segment_id(),
+            deleted: reader.num_deleted_docs(),
+        }
+    }
 }
 
 /// Per segment, its live documents' totals by (kind, study): what `ReadableStatistics` sums
@@ -891,8 +1068,9 @@ enum Plan {
     /// Every document but those this query matches (another kind, another study), at most
     /// the number given.
     AllBut(Box<dyn Query>, u64),
-    /// The documents this query matches (the kind, the studies).
-    Among(Box<dyn Query>),
+    /// The documents this query matches (the kind, the studies), from lists of as many
+    /// postings as given.
+    Among(Box<dyn Query>, u64),
 }
 
 impl Plan {
@@ -963,7 +1141,7 @@ impl Plan {
                 ));
             }
         }
-        Ok(Plan::Among(match studies {
+        let kept = match studies {
             None => in_kind,
             Some(ids) => Box::new(BooleanQuery::intersection(vec![
                 in_kind,
@@ -971,7 +1149,12 @@ impl Plan {
                     ids.iter().map(|&s| u64_term(study_field, s)).collect(),
                 )),
             ])),
-        }))
+        };
+        let reads = match studies {
+            None => of_kind,
+            Some(_) => of_kind + in_studies,
+        };
+        Ok(Plan::Among(kept, reads))
     }
 
     /// The kept documents of the segment, live or not (collectors skip the deleted).
@@ -988,7 +1171,7 @@ impl Plan {
                     Box::new(Exclude::new(AllScorer::new(reader.max_doc()), left_out))
                 }
             }
-            Plan::Among(kept) => kept.weight(off())?.scorer(reader, 1.0)?,
+            Plan::Among(kept, _) => kept.weight(off())?.scorer(reader, 1.0)?,
         })
     }
 
@@ -1008,8 +1191,30 @@ impl Plan {
             Plan::AllBut(left_out, _) => {
                 count(holding().as_ref())? - count(&both(left_out.as_ref()))?
             }
-            Plan::Among(kept) => count(&both(kept.as_ref()))?,
+            Plan::Among(kept, _) => count(&both(kept.as_ref()))?,
         })
+    }
+
+    /// At most how many postings the plan's scorer reads in a whole search: the documents
+    /// it leaves out, or those it keeps, read once (its unions go through them in windows,
+    /// whatever the seeks).
+    fn reads(&self) -> u64 {
+        match self {
+            Plan::Nothing | Plan::Everything => 0,
+            Plan::AllBut(_, most) => *most,
+            Plan::Among(_, reads) => *reads,
+        }
+    }
+
+    /// At most how many postings `count` reads for a term with `df` documents in the
+    /// segment: the plan's own, and the term's where deleted documents make tantivy read
+    /// them to leave those out (else it takes the document frequency).
+    fn count_work(&self, reader: &SegmentReader, df: u64) -> u64 {
+        let term = match self {
+            Plan::Everything | Plan::AllBut(..) if reader.has_deletes() => df,
+            _ => 0,
+        };
+        term + self.reads()
     }
 }
 
@@ -1132,10 +1337,7 @@ impl ReadableStatistics {
         let keys: Vec<SegmentKey> = searcher
             .segment_readers()
             .iter()
-            .map(|r| SegmentKey {
-                segment: r.segment_id(),
-                deleted: r.num_deleted_docs(),
-            })
+            .map(SegmentKey::of)
             .collect();
         let mut totals: Vec<Option<Arc<SegmentTotals>>> = {
             let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -1186,6 +1388,42 @@ impl ReadableStatistics {
             docs,
             tokens,
         })
+    }
+
+    /// The statistics, if every segment's totals are cached (`None` otherwise): counting a
+    /// segment's totals reads all its documents. (A search of a newer searcher may drop
+    /// the entries in between; they are then counted, as for any search.)
+    fn cached(
+        searcher: &Searcher,
+        cache: &ReadableTotals,
+        fields: &Fields,
+        scope: Scope,
+        study_ids: &[i64],
+    ) -> tantivy::Result<Option<Self>> {
+        let every_segment_counted = {
+            let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            searcher
+                .segment_readers()
+                .iter()
+                .all(|r| cache.contains_key(&SegmentKey::of(r)))
+        };
+        if !every_segment_counted {
+            return Ok(None);
+        }
+        Self::new(searcher, cache, fields, scope, study_ids).map(Some)
+    }
+
+    /// At most how many postings counting `term`'s readable documents reads.
+    fn count_work(&self, term: &Term) -> tantivy::Result<u64> {
+        let mut work = 0;
+        for segment in &self.segments {
+            let df = segment
+                .reader
+                .inverted_index(term.field())?
+                .doc_freq(term)?;
+            work += segment.plan.count_work(&segment.reader, u64::from(df));
+        }
+        Ok(work)
     }
 }
 
@@ -2014,7 +2252,7 @@ mod tests {
                         Plan::Nothing => "nothing",
                         Plan::Everything => "everything",
                         Plan::AllBut(..) => "all but",
-                        Plan::Among(_) => "among",
+                        Plan::Among(..) => "among",
                     });
                 }
                 for word in words {

@@ -32,6 +32,7 @@ use tokio::sync::{watch, Notify};
 
 pub use execute::{
     ConcordanceLine, FacetSelection, Facets, Filter, Hit, Scope, SearchOutput, SearchRequest,
+    INLINE_WORK, WORK_PER_HIT,
 };
 use indexer::{Indexer, Payload, Start};
 use schema::Fields;

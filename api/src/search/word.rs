@@ -33,6 +33,11 @@ impl Word {
         Self { term, typed }
     }
 
+    /// The word's term (its lemma, stem or folded form).
+    pub fn term(&self) -> &Term {
+        &self.term
+    }
+
     fn as_tantivy_query(&self) -> Box<dyn Query> {
         match &self.typed {
             None => Box::new(scored_term(&self.term)),

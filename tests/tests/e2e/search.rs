@@ -1608,3 +1608,159 @@ async fn lucene_marks_and_compound_forms_are_bad_queries() {
     assert_eq!(r["totalCount"], 1);
     assert_eq!(highlighted(&r), ["anziano"]);
 }
+
+/// A lone word among at most one id per filter runs on the request's thread when its bound
+/// allows (`search_if_small`), with the very results of the blocking pool's search, and
+/// every other search is left to the pool. The bound is never below the postings the search
+/// must read: every hit is one of them, and is counted in each facet list (the exact bound
+/// is the next test's).
+#[tokio::test]
+async fn small_searches_run_in_place_with_the_same_results_and_others_are_left_to_the_pool() {
+    let server = TestServer::demo().await;
+    let all = search(&server, None, "lavoro", json!({})).await;
+    let case = id_number(all["facets"]["cases"][0]["value"].as_str().unwrap());
+    let studies: Vec<i64> = server
+        .ok(None, "{ studies(first: 100) { nodes { id } } }", json!({}))
+        .await["studies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| id_number(s["id"].as_str().unwrap()))
+        .collect();
+    let one_case = Filter {
+        case_ids: Some(vec![case]),
+        ..Default::default()
+    };
+    let as_viewer = Filter {
+        study_ids: Some(studies),
+        statistics_of_these_studies: true,
+        ..one_case.clone()
+    };
+    let request = |query: &str, filter: &Filter| SearchRequest {
+        query: query.into(),
+        filter: filter.clone(),
+        limit: 20,
+        facets: FacetSelection::ALL,
+        ..Default::default()
+    };
+    let summary = |out: &api::search::SearchOutput| {
+        let hits: Vec<_> = out
+            .hits
+            .iter()
+            .map(|h| (h.score, h.interview_id, h.start, h.highlights.clone()))
+            .collect();
+        (out.total, hits, format!("{:?}", out.facets))
+    };
+    for (query, filter) in [
+        ("lavoro", &Filter::default()),
+        ("lavoro", &one_case),
+        ("=lavoro", &one_case),
+        ("lavoro", &as_viewer),
+    ] {
+        let req = request(query, filter);
+        // The pool's search counts the statistics' totals, which the small one only reads.
+        let pooled = server.search.search(&req).unwrap();
+        assert!(pooled.total > 0, "{query} {filter:?}");
+        let small = server
+            .search
+            .search_if_small(&req, u64::MAX)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{query} {filter:?} is small"));
+        assert_eq!(summary(&small), summary(&pooled), "{query} {filter:?}");
+        // Each hit is read, and counted in three facet lists (codes are for quotations).
+        let page = 20 * api::search::WORK_PER_HIT;
+        let below_the_hits = page + 4 * pooled.total as u64 - 1;
+        assert!(
+            server
+                .search
+                .search_if_small(&req, below_the_hits)
+                .unwrap()
+                .is_none(),
+            "{query} {filter:?}: a bound under the hits"
+        );
+        assert!(server
+            .search
+            .search_if_small(&req, api::search::INLINE_WORK)
+            .unwrap()
+            .is_some());
+    }
+    let two_cases = Filter {
+        case_ids: Some(vec![case, case + 1]),
+        ..Default::default()
+    };
+    let dated = Filter {
+        conducted_to: chrono::NaiveDate::from_ymd_opt(2030, 1, 1),
+        ..Default::default()
+    };
+    let mut others = vec![
+        request("lavor*", &one_case),
+        request("\"il lavoro\"", &one_case),
+        request("lavoro famiglie", &one_case),
+        request("lavoro OR famiglie", &one_case),
+        request("lavoro", &two_cases),
+        request("lavoro", &dated),
+    ];
+    others.push(SearchRequest {
+        fuzzy: true,
+        ..request("lavoro", &one_case)
+    });
+    others.push(SearchRequest {
+        with_forms: true,
+        ..request("lavoro", &one_case)
+    });
+    others.push(SearchRequest {
+        exclude_forms: vec!["lavori".into()],
+        ..request("lavoro", &one_case)
+    });
+    for req in others {
+        server.search.search(&req).unwrap();
+        assert!(
+            server
+                .search
+                .search_if_small(&req, u64::MAX)
+                .unwrap()
+                .is_none(),
+            "{req:?} is not known small"
+        );
+    }
+}
+
+/// Where a small search reads nothing but the word's postings (one case holding every
+/// passage, as an admin, no quotations), its bound is exact: each hit, once more per facet
+/// list, and the page. Accents and elisions are the word's forms as anywhere.
+#[tokio::test]
+async fn a_small_search_s_bound_counts_its_hits_its_facet_lists_and_its_page() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(
+            &admin,
+            "Ascolti",
+            &[
+                "R: Un ascolto attento, perché è lì che si capisce.\n\nINT: E poi?\n\nR: Ancora ascolto, più vicino alla città.",
+                "R: L’ascolto è tutto, dicono all’ente.",
+                "R: Qui nulla di simile.",
+            ],
+        )
+        .await;
+    let case = id_number(corpus.case.as_str().unwrap());
+    let page = 20 * api::search::WORK_PER_HIT;
+    for (facets, lists) in [(FacetSelection::default(), 0), (FacetSelection::ALL, 3)] {
+        let req = SearchRequest {
+            query: "ascolto".into(),
+            filter: Filter {
+                case_ids: Some(vec![case]),
+                ..Default::default()
+            },
+            limit: 20,
+            facets,
+            ..Default::default()
+        };
+        let hits = server.search.search(&req).unwrap().total as u64;
+        assert!(hits >= 3, "{hits}");
+        let bound = hits * (1 + lists) + page;
+        let small = |most| server.search.search_if_small(&req, most).unwrap();
+        assert_eq!(small(bound).map(|out| out.total as u64), Some(hits));
+        assert!(small(bound - 1).is_none(), "{lists} lists: {bound}");
+    }
+}
