@@ -43,7 +43,7 @@ pub enum Scope {
 pub struct Filter {
     pub study_ids: Option<Vec<i64>>,
     /// Scores count BM25's statistics over `study_ids` alone: for callers who may not read
-    /// every study (see `SearchIndex::search`).
+    /// every study (see `SearchIndex::readable_studies`).
     pub statistics_of_these_studies: bool,
     pub case_ids: Option<Vec<i64>>,
     pub ambito_ids: Option<Vec<i64>>,
@@ -1307,9 +1307,9 @@ struct ReadableSegment {
 }
 
 /// BM25 statistics counted over the live documents of one scope in the caller's readable
-/// studies, rather than over the whole index: see `SearchIndex::search`. Document and token
-/// counts sum the segments' cached totals; a term's document frequency is counted per
-/// segment as its `Plan` says.
+/// studies, rather than over the whole index: see `SearchIndex::readable_studies`. Document
+/// and token counts sum the segments' cached totals; a term's document frequency is counted
+/// per segment as its `Plan` says.
 struct ReadableStatistics {
     segments: Vec<ReadableSegment>,
     schema: Schema,
