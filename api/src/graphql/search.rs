@@ -379,7 +379,7 @@ async fn on_the_blocking_pool<T: Send + 'static>(
         .map_err(|e| internal(&e))
 }
 
-/// Runs a search known to be small (`SearchIndex::search_if_small`: about a millisecond at
+/// Runs a search known to be small (`SearchIndex::search_if_small`: 1 to 2 ms of work at
 /// most) on the request's own thread, sparing it the blocking pool's two thread hand-offs.
 /// A panic in the search becomes an INTERNAL error for this request alone, as there.
 fn on_this_thread<T>(search: impl FnOnce() -> T) -> async_graphql::Result<T> {
