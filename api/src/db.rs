@@ -41,11 +41,14 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
         opt.test_before_acquire(false);
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
         // instead of failing. Writers also begin IMMEDIATE (see `begin_write`).
+        // secure_delete: what a delete or an update frees is overwritten with zeros, so that
+        // an erased transcript does not stay readable in free pages (SECURITY.md).
         opt.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(30))
                 .create_if_missing(true)
                 .foreign_keys(true)
+                .pragma("secure_delete", "ON")
         });
     } else {
         opt.test_before_acquire_if_idle_for(Duration::from_secs(30));
@@ -57,6 +60,34 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
         counter.fetch_add(1, Ordering::Relaxed);
     });
     Ok(Database { conn, statements })
+}
+
+/// After an erasure, on SQLite: copies the write-ahead log into the database file and empties
+/// it, in the background. `secure_delete` zeroed the erased rows in the pages the erasure
+/// wrote, but the log still holds earlier images of those pages, and SQLite's own checkpoints
+/// only write it over from its start, never shrink it. On PostgreSQL there is nothing to do
+/// here: dead rows wait for VACUUM (SECURITY.md).
+pub fn empty_write_ahead_log(conn: DatabaseConnection) {
+    if conn.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    tokio::spawn(async move {
+        let checkpoint =
+            Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
+        // One row: whether it was kept from finishing (busy), then the log's frames.
+        match conn.query_one_raw(checkpoint).await {
+            Ok(Some(row)) if row.try_get_by_index::<i32>(0).is_ok_and(|busy| busy == 0) => {
+                tracing::debug!("write-ahead log emptied after an erasure");
+            }
+            Ok(_) => tracing::warn!(
+                "the write-ahead log could not be emptied after an erasure (kept busy): it may \
+                 hold the erased rows until the next erasure empties it"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "emptying the write-ahead log after an erasure failed")
+            }
+        }
+    });
 }
 
 /// Applies pending migrations, all or none: a start killed halfway leaves the schema as it

@@ -19,17 +19,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use entities::{case_ambito, change_log, code, interview, quotation, study_case};
+use futures_util::FutureExt;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
 };
 use serde::{Deserialize, Serialize};
 use tantivy::schema::Term;
-use tantivy::{IndexReader, IndexWriter, TantivyDocument};
+use tantivy::{IndexReader, IndexWriter, SegmentMeta, TantivyDocument};
 
 use super::analyzer::ANALYZER_VERSION;
-use super::passages;
 use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
+use super::{erasure, passages};
 use super::{Position, Shared};
 use crate::service::change_log::{max_seq, oldest_seq};
 use crate::service::quotations::codes_of_quotations;
@@ -71,6 +72,9 @@ const BATCH: u64 = 5_000;
 const REBUILD_CHUNK: usize = 100;
 /// How often the log is polled for other replicas' writes (local ones wake the writer at once).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How long `Indexer::purge` waits after a merge it asked for could not start.
+const PURGE_RETRY: Duration = Duration::from_secs(2);
 /// A gap younger than this is always waited for: the transaction that took the number may
 /// not have an id yet, so the snapshot check below could miss it.
 const GAP_GRACE: Duration = Duration::from_secs(1);
@@ -211,6 +215,12 @@ pub(super) struct Indexer {
     gaps: BTreeMap<i64, Gap>,
     /// Failed polls since the last one that succeeded.
     failures: u32,
+    /// Erased interviews some segment may still hold (`purge`).
+    unpurged: BTreeSet<i64>,
+    /// The merge `purge` started last, until it ends.
+    purging: Option<tokio::task::JoinHandle<tantivy::Result<Option<SegmentMeta>>>>,
+    /// No purge is tried before then (the last one failed, or a segment was merging already).
+    purge_after: Instant,
     /// The process's hold on the index directory (see `super::lock_index`): released when the
     /// writer is done with it.
     _lock: Option<std::fs::File>,
@@ -372,9 +382,15 @@ pub fn day_number(d: chrono::NaiveDate) -> u64 {
 }
 
 impl Indexer {
-    /// Documents for the passages and quotations of these interviews.
-    async fn interview_docs(&self, ids: &[i64], ops: &mut Vec<Op>) -> Result<(), IndexError> {
+    /// Documents for the passages and quotations of these interviews. Returns those of them
+    /// the database no longer has (erased).
+    async fn interview_docs(&self, ids: &[i64], ops: &mut Vec<Op>) -> Result<Vec<i64>, IndexError> {
         let ctx = Context::load(&self.db, ids).await?;
+        let erased = ids
+            .iter()
+            .copied()
+            .filter(|id| !ctx.interviews.contains_key(id))
+            .collect();
         let f = self.fields;
         for i in ctx.interviews.values() {
             ops.extend(ctx.passages(&f, i).into_iter().map(Op::Add));
@@ -391,7 +407,7 @@ impl Indexer {
                 ops.push(Op::Add(doc));
             }
         }
-        Ok(())
+        Ok(erased)
     }
 
     /// Documents for these quotations, except those of the `skip` interviews.
@@ -482,6 +498,9 @@ impl Indexer {
             shared,
             gaps: BTreeMap::new(),
             failures: 0,
+            unpurged: BTreeSet::new(),
+            purging: None,
+            purge_after: Instant::now(),
             _lock: lock,
             #[cfg(test)]
             pauses: Vec::new(),
@@ -819,8 +838,9 @@ impl Indexer {
         }
         // Loaded a chunk at a time (a bulk import logs thousands of interviews) and handed to
         // the writer as they come, so that reading the database and indexing overlap.
+        let mut erased = Vec::new();
         for chunk in interviews.chunks(REBUILD_CHUNK) {
-            self.interview_docs(chunk, &mut ops).await?;
+            erased.extend(self.interview_docs(chunk, &mut ops).await?);
             self.apply(std::mem::take(&mut ops), None).await?;
         }
         // Quotations of a re-read interview were added with it.
@@ -829,6 +849,10 @@ impl Indexer {
             self.quotation_docs(chunk, &reread, &mut ops).await?;
         }
         self.apply(ops, Some(through)).await?;
+        if !erased.is_empty() {
+            self.unpurged.extend(erased);
+            crate::db::empty_write_ahead_log(self.db.clone());
+        }
         self.gaps = gaps;
         self.shared.position.send_modify(|p| {
             *p = Position {
@@ -855,6 +879,9 @@ impl Indexer {
                 if !self.shared.healthy.swap(true, Ordering::SeqCst) {
                     tracing::info!("the search index follows the change log again");
                 }
+                if !self.unpurged.is_empty() {
+                    self.purge().await;
+                }
             }
             Err(e) => {
                 self.failures += 1;
@@ -870,6 +897,60 @@ impl Indexer {
             }
         }
         result
+    }
+
+    /// Merges the segments still holding erased interviews' documents (`super::erasure`);
+    /// once none does, they are forgotten. Asked again at each poll until then: a merge
+    /// already running on such a segment (the merge policy's) keeps the documents, marked
+    /// deleted, if the erasure came while it ran.
+    async fn purge(&mut self) {
+        if let Some(merge) = &mut self.purging {
+            match merge.now_or_never() {
+                None => return,
+                Some(Ok(Ok(_))) => {}
+                failed => {
+                    let error = match failed {
+                        Some(Ok(Err(e))) => e.to_string(),
+                        _ => "it panicked".to_owned(),
+                    };
+                    tracing::warn!(error, "merging an erased interview's segment failed");
+                    self.purge_after = Instant::now() + PURGE_RETRY;
+                }
+            }
+            self.purging = None;
+        }
+        if Instant::now() < self.purge_after {
+            return;
+        }
+        let (writer, reader, fields) = (self.writer.clone(), self.reader.clone(), self.fields);
+        let ids: Vec<i64> = self.unpurged.iter().copied().collect();
+        let checked = tokio::task::spawn_blocking(move || -> Result<_, IndexError> {
+            // A merge ends with no commit of this writer to reload the reader.
+            reader.reload()?;
+            let holding = erasure::segments_holding(&reader.searcher(), &fields, &ids)?;
+            if holding.is_empty() {
+                return Ok(None);
+            }
+            let mut w = writer.lock().map_err(|_| IndexError::Panicked)?;
+            Ok(Some(w.merge(&holding)))
+        })
+        .await
+        .map_err(|_| IndexError::Panicked);
+        match checked {
+            Ok(Ok(None)) => {
+                tracing::info!(
+                    interviews = self.unpurged.len(),
+                    "erased interviews purged from the search index"
+                );
+                self.unpurged.clear();
+            }
+            // Refused if one of the segments is being merged already: the next poll hears it.
+            Ok(Ok(Some(merge))) => self.purging = Some(tokio::spawn(merge)),
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!(error = %e, "purging erased interviews from the search index failed");
+                self.purge_after = Instant::now() + PURGE_RETRY;
+            }
+        }
     }
 
     /// The writer loop: rebuild if needed, then apply changes as they are logged. Other

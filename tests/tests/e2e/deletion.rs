@@ -436,6 +436,126 @@ async fn search_no_longer_finds_an_erased_transcript_nor_its_quotations() {
     assert_eq!(lines("consorzio").await, 2);
 }
 
+/// Erasure leaves no copy of the transcript where quaderno keeps its data. Deleted documents
+/// keep their words in their segment's dictionaries until the segment is merged, so the
+/// writer merges it; on SQLite, `secure_delete` zeroes the freed rows and the write-ahead
+/// log, which held the pages as they were, is emptied. Both happen just after the erasure.
+#[tokio::test]
+async fn an_erased_transcript_leaves_no_copy_in_the_index_nor_in_sqlite_s_files() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let c = server.corpus(&admin, "Consenso", &[]).await;
+    // Imported together, so that both are indexed in one commit, and long, so that each of
+    // the writer's threads takes passages of both: the segments are left holding the kept
+    // transcript beside the erased one's deleted documents. (A segment of the erased
+    // transcript alone is dropped whole once every document in it is deleted.)
+    let turns = |text: &str| {
+        (0..40)
+            .map(|n| format!("{text}\n\nINT: E poi? ({n})\n\n"))
+            .collect::<String>()
+    };
+    let (status, body) = super::import::upload(
+        &server,
+        t,
+        "mutation($c: ID!, $files: [Upload!]!) { importTranscripts(caseId: $c, files: $files) { transcripts { interview { id version } } } }",
+        json!({"c": c.case}),
+        &[
+            ("Erased.txt", turns(ERASED).into_bytes()),
+            ("Kept.txt", turns(KEPT).into_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    let erased = body["data"]["importTranscripts"]["transcripts"][0]["interview"].clone();
+    let dir = server.data_dir.path().to_owned();
+    let sqlite = server.db.conn.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    // In the words of the index's text fields, and in the database's files as written. An
+    // index read just as a merge replaces its files counts as not clean yet: read again.
+    let copies = || {
+        let mut found = index_words_with(&dir.join("index"), "lingott")
+            .unwrap_or_else(|e| vec![format!("an index being rewritten: {e}")]);
+        if sqlite {
+            for file in ["quaderno.db", "quaderno.db-wal"] {
+                let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+                if bytes.windows(8).any(|w| w == b"Lingotto") {
+                    found.push(file.to_owned());
+                }
+            }
+        }
+        found
+    };
+    let before = copies();
+    assert!(before.iter().any(|c| c.starts_with("text")), "{before:?}");
+    if sqlite {
+        assert!(
+            before.iter().any(|c| c.starts_with("quaderno.db")),
+            "{before:?}"
+        );
+    }
+
+    server
+        .ok(
+            t,
+            DELETE_INTERVIEW,
+            json!({"i": erased["id"], "v": erased["version"]}),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut left = copies();
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = copies();
+    }
+    assert!(
+        left.is_empty(),
+        "still there a minute after the erasure: {left:?}"
+    );
+    // The merged segment held the kept transcript too: it is still found.
+    let found = server
+        .ok(
+            t,
+            "{ search(query: \"consorzio\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(found["search"]["totalCount"].as_i64().unwrap() > 0);
+}
+
+/// The text fields (and the segment) whose dictionary has a word containing `fragment`, in
+/// the index in `dir` as committed, deleted documents' words included.
+fn index_words_with(dir: &std::path::Path, fragment: &str) -> tantivy::Result<Vec<String>> {
+    use tantivy::ReloadPolicy;
+    let index = tantivy::Index::open_in_dir(dir)?;
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    let (_, f) = api::search::schema::build();
+    let mut found = Vec::new();
+    for segment in reader.searcher().segment_readers() {
+        for (name, field) in [
+            ("text", f.text),
+            ("text_exact", f.text_exact),
+            ("text_lemma", f.text_lemma),
+            ("text_surface", f.text_surface),
+        ] {
+            let inverted = segment.inverted_index(field)?;
+            let mut words = inverted.terms().stream()?;
+            while words.advance() {
+                if String::from_utf8_lossy(words.key()).contains(fragment) {
+                    found.push(format!(
+                        "{name} in {}",
+                        segment.segment_id().short_uuid_string()
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// A case is deleted only without interviews, judgments and interventions (CONFLICT naming
 /// what is left), then with its links and memos; a study only without cases, then with its
 /// codebook, memos and members, audited without a study.

@@ -17,7 +17,7 @@ mutation($c: ID!, $files: [Upload!]!) {
 }"#;
 
 /// POSTs an operation with files as a multipart request; returns the status and JSON body.
-async fn upload(
+pub(crate) async fn upload(
     server: &TestServer,
     token: Option<&str>,
     query: &str,
