@@ -51,6 +51,10 @@ pub struct Payload {
     /// indexes written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// Erased interviews whose documents some segment may still hold (`Indexer::purge`):
+    /// a restart goes on purging them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unpurged: BTreeSet<i64>,
 }
 
 /// How the writer begins.
@@ -444,6 +448,7 @@ impl Indexer {
         };
         let writer = self.writer.clone();
         let reader = self.reader.clone();
+        let unpurged = self.unpurged.clone();
         tokio::task::spawn_blocking(move || -> Result<(), IndexError> {
             let mut w = writer.lock().map_err(|_| IndexError::Panicked)?;
             for op in ops {
@@ -468,6 +473,7 @@ impl Indexer {
                     log: LOG_FOLLOWING,
                     seq,
                     at,
+                    unpurged,
                 })
                 .expect("payload serialises");
                 let mut prepared = w.prepare_commit()?;
@@ -848,9 +854,10 @@ impl Indexer {
         for chunk in quotations.chunks(REBUILD_CHUNK) {
             self.quotation_docs(chunk, &reread, &mut ops).await?;
         }
+        // Recorded by the commit that deletes their documents.
+        self.unpurged.extend(&erased);
         self.apply(ops, Some(through)).await?;
         if !erased.is_empty() {
-            self.unpurged.extend(erased);
             crate::db::empty_write_ahead_log(self.db.clone());
         }
         self.gaps = gaps;
@@ -938,11 +945,21 @@ impl Indexer {
         .map_err(|_| IndexError::Panicked);
         match checked {
             Ok(Ok(None)) => {
-                tracing::info!(
-                    interviews = self.unpurged.len(),
-                    "erased interviews purged from the search index"
-                );
-                self.unpurged.clear();
+                let purged = std::mem::take(&mut self.unpurged);
+                // A commit with nothing new but the list, so that a restart does not look
+                // for them again.
+                let through = self.shared.position.borrow().through;
+                match self.apply(Vec::new(), Some(through)).await {
+                    Ok(()) => tracing::info!(
+                        interviews = purged.len(),
+                        "erased interviews purged from the search index"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "recording erased interviews purged failed");
+                        self.unpurged = purged;
+                        self.purge_after = Instant::now() + PURGE_RETRY;
+                    }
+                }
             }
             // Refused if one of the segments is being merged already: the next poll hears it.
             Ok(Ok(Some(merge))) => self.purging = Some(tokio::spawn(merge)),
@@ -964,7 +981,10 @@ impl Indexer {
                     return self.finish().await;
                 }
                 match self.trusts(&saved).await {
-                    Ok(true) => break false,
+                    Ok(true) => {
+                        self.unpurged = saved.unpurged;
+                        break false;
+                    }
                     Ok(false) => {
                         self.forget_position();
                         break true;
@@ -1835,6 +1855,7 @@ mod tests {
             log: LOG_FOLLOWING,
             seq,
             at: s.indexer.mark(seq).await.unwrap(),
+            unpurged: BTreeSet::new(),
         }
     }
 
@@ -1931,6 +1952,60 @@ mod tests {
         assert_eq!(count(&reader, &fields, "lavatrice"), 1);
         stop(shared, writer).await;
         goes.abort();
+    }
+
+    /// An erased interview is named by every commit from the one deleting its documents
+    /// until no segment holds them; an index resumed from such a commit goes on purging it,
+    /// merges the segment that holds it beside another interview's documents, and then
+    /// commits without it.
+    #[tokio::test]
+    async fn an_erased_interview_is_named_in_the_commits_until_purged_also_after_a_restart() {
+        let mut s = setup().await;
+        let turns = |w: &str| {
+            (0..40)
+                .map(|n| format!("R: {w}, risposta {n}.\n\n"))
+                .collect::<String>()
+        };
+        // One batch, one commit: each of the writer's two threads takes passages of both.
+        let id = s.interview(&turns("Lingotto")).await;
+        s.interview(&turns("Consorzio")).await;
+        s.drain().await;
+        assert_eq!(s.docs_with("lingotto"), 40);
+        interviews::delete_interview(&s.db, &s.caller, id, 1)
+            .await
+            .unwrap();
+        // Applied, not purged: `catch_up` does not purge, `poll` does.
+        s.drain().await;
+        assert_eq!(s.docs_with("lingotto"), 0);
+        let (reader, fields) = (s.indexer.reader.clone(), s.indexer.fields);
+        let committed = |reader: &IndexReader| -> Payload {
+            let metas = reader.searcher().index().load_metas().unwrap();
+            serde_json::from_str(metas.payload.as_deref().unwrap()).unwrap()
+        };
+        let holding = |reader: &IndexReader| {
+            reader.reload().unwrap();
+            erasure::segments_holding(&reader.searcher(), &fields, &[id]).unwrap()
+        };
+        let stopped = committed(&reader);
+        assert_eq!(stopped.unpurged, BTreeSet::from([id]));
+        assert!(!holding(&reader).is_empty());
+
+        // As after a restart: nothing in memory, the commit's list alone.
+        s.indexer.unpurged.clear();
+        let shared = s.indexer.shared.clone();
+        let writer = tokio::spawn(s.indexer.run(Start::Resume(stopped)));
+        wait_until_ready(&shared).await;
+        // A guard against hanging the test run, not a measure of speed.
+        for _ in 0..600 {
+            if committed(&reader).unpurged.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(committed(&reader).unpurged.is_empty());
+        assert!(holding(&reader).is_empty());
+        assert_eq!(count(&reader, &fields, "consorzio"), 40);
+        stop(shared, writer).await;
     }
 
     async fn wait_until_ready(shared: &Shared) {
