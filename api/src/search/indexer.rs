@@ -76,8 +76,8 @@ const BATCH: u64 = 5_000;
 const REBUILD_CHUNK: usize = 100;
 /// How often the log is polled for other replicas' writes (local ones wake the writer at once).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
-
-/// How long `Indexer::purge` waits after a merge it asked for could not start.
+/// How long `Indexer::purge` waits after a failure, or after tantivy refused its merge
+/// because one of the segments was being merged already.
 const PURGE_RETRY: Duration = Duration::from_secs(2);
 /// A gap younger than this is always waited for: the transaction that took the number may
 /// not have an id yet, so the snapshot check below could miss it.
