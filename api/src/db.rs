@@ -71,7 +71,12 @@ pub fn empty_write_ahead_log(conn: DatabaseConnection) {
     if conn.get_database_backend() != DbBackend::Sqlite {
         return;
     }
+    // One at a time: a checkpoint waits for the writer of the moment (an import can write
+    // for seconds) and holds a connection of the index writer's small pool meanwhile. One
+    // waiting its turn holds none, and starts after the erasure that queued it committed.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     tokio::spawn(async move {
+        let _turn = ONE_AT_A_TIME.lock().await;
         let checkpoint =
             Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
         // One row: whether it was kept from finishing (busy), then the log's frames.

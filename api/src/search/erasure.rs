@@ -13,8 +13,8 @@ use tantivy::{DocSet, Searcher, SegmentReader, TERMINATED};
 use super::schema::Fields;
 
 /// The segments holding a deleted document of one of these interviews (a passage, or a
-/// quotation of it). A live document does not count: an id taken again by a new interview
-/// (SQLite may reuse the highest one) has nothing to purge.
+/// quotation of it): those that a merge would rewrite without it. Live documents under the
+/// same id are not copies of what was erased, and do not count.
 pub fn segments_holding(
     searcher: &Searcher,
     f: &Fields,
@@ -102,7 +102,8 @@ mod tests {
         // Interview 2's passage is alive there: nothing of it to purge.
         assert!(holding(&[2]).is_empty());
 
-        // Then its passages, and a new interview takes its id in a segment of its own.
+        // Then its passages; a live document under the same id, in a segment of its own,
+        // is not a copy to purge.
         writer.delete_term(Term::from_field_u64(f.passage_of, 1));
         writer.add_document(passage(1)).unwrap();
         writer.commit().unwrap();
