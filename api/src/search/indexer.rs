@@ -915,14 +915,8 @@ impl Indexer {
             match merge.now_or_never() {
                 None => return,
                 Some(Ok(Ok(_))) => {}
-                failed => {
-                    let error = match failed {
-                        Some(Ok(Err(e))) => e.to_string(),
-                        _ => "it panicked".to_owned(),
-                    };
-                    tracing::warn!(error, "merging an erased interview's segment failed");
-                    self.purge_after = Instant::now() + PURGE_RETRY;
-                }
+                Some(Ok(Err(e))) => self.purge_later("merging an erased interview's segment", &e),
+                Some(Err(e)) => self.purge_later("merging an erased interview's segment", &e),
             }
             self.purging = None;
         }
@@ -955,19 +949,20 @@ impl Indexer {
                         "erased interviews purged from the search index"
                     ),
                     Err(e) => {
-                        tracing::warn!(error = %e, "recording erased interviews purged failed");
                         self.unpurged = purged;
-                        self.purge_after = Instant::now() + PURGE_RETRY;
+                        self.purge_later("recording erased interviews purged", &e);
                     }
                 }
             }
             // Refused if one of the segments is being merged already: the next poll hears it.
             Ok(Ok(Some(merge))) => self.purging = Some(tokio::spawn(merge)),
-            Ok(Err(e)) | Err(e) => {
-                tracing::warn!(error = %e, "purging erased interviews from the search index failed");
-                self.purge_after = Instant::now() + PURGE_RETRY;
-            }
+            Ok(Err(e)) | Err(e) => self.purge_later("purging erased interviews", &e),
         }
+    }
+
+    fn purge_later(&mut self, doing: &str, error: &dyn std::fmt::Display) {
+        tracing::warn!(%error, "{doing} failed; tried again in {PURGE_RETRY:?}");
+        self.purge_after = Instant::now() + PURGE_RETRY;
     }
 
     /// The writer loop: rebuild if needed, then apply changes as they are logged. Other
