@@ -27,6 +27,7 @@ use crate::export;
 use crate::graphql::documents::ParsedDocuments;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::graphql::live::Events;
+use crate::graphql::null_propagation::{self, FieldTypes};
 use crate::graphql::{build_schema_with, limits, QuadernoSchema, RequestCtx};
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub documents: Arc<ParsedDocuments>,
+    /// The schema's field types, for handling field errors as the spec does.
+    pub field_types: Arc<FieldTypes>,
 }
 
 impl AppState {
@@ -88,11 +91,13 @@ impl AppState {
     }
 
     pub fn with_limits(db: Database, search: Arc<SearchIndex>, limits: Limits) -> Self {
+        let schema = build_schema_with(limits.introspection);
         Self {
             db,
             search,
             events: Events::default(),
-            schema: build_schema_with(limits.introspection),
+            field_types: Arc::new(FieldTypes::of_sdl(&schema.sdl())),
+            schema,
             limits,
             metrics: Arc::new(Metrics::new()),
             documents: Arc::default(),
@@ -377,11 +382,14 @@ async fn answer_graphql(
     let pages = ctx.pages.clone();
     let mut resp = match limits::check_request(&mut request, &ctx.caller) {
         Ok(()) => {
+            let (query, name) = (request.query.clone(), request.operation_name.clone());
             let execution =
                 crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx)));
-            limits::within_budget(&pages, ty, execution)
+            let mut resp = limits::within_budget(&pages, ty, execution)
                 .await
-                .unwrap_or_else(|refused| async_graphql::Response::from_errors(vec![refused]))
+                .unwrap_or_else(|refused| async_graphql::Response::from_errors(vec![refused]));
+            null_propagation::propagate(&state.field_types, &query, name.as_deref(), &mut resp);
+            resp
         }
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
@@ -616,6 +624,13 @@ impl async_graphql::Executor for Checked {
                 state.events.clone(),
             );
             let pages = ctx.pages.clone();
+            let operation = Arc::new((request.query.clone(), request.operation_name.clone()));
+            let field_types = state.field_types.clone();
+            let mended = move |mut answer: async_graphql::Response| {
+                let (query, name) = &*operation;
+                null_propagation::propagate(&field_types, query, name.as_deref(), &mut answer);
+                answer
+            };
             let request = request.data(ctx);
             let over_budget = |refused| async_graphql::Response::from_errors(vec![refused]);
             if ty != OperationType::Subscription {
@@ -630,7 +645,7 @@ impl async_graphql::Executor for Checked {
                                 |_| {
                                     async_graphql::Response::from_errors(vec![timeout_error(limit)])
                                 },
-                                |done| done.unwrap_or_else(over_budget),
+                                |done| done.map(mended).unwrap_or_else(over_budget),
                             );
                     observed(answer)
                 })
@@ -641,13 +656,13 @@ impl async_graphql::Executor for Checked {
             let events = state.schema.execute_stream(request);
             stream::unfold(Some(events), move |events| {
                 let (db, secret, caller) = (state.db.clone(), secret.clone(), caller.clone());
-                let pages = pages.clone();
+                let (pages, mended) = (pages.clone(), mended.clone());
                 async move {
                     let mut events = events?;
                     // Each event is bounded alone: a subscription may live for days.
                     pages.reset();
                     let event = match limits::within_budget(&pages, ty, events.next()).await {
-                        Ok(event) => event?,
+                        Ok(event) => mended(event?),
                         Err(refused) => return Some((over_budget(refused), None)),
                     };
                     match caller_from_secret(&db, secret.as_deref()).await {

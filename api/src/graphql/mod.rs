@@ -17,6 +17,7 @@ pub mod loaders;
 pub mod members;
 pub mod memos;
 pub mod node;
+pub mod null_propagation;
 pub mod projects;
 pub mod qdpx;
 pub mod quotations;

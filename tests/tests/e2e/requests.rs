@@ -1,7 +1,8 @@
 //! What one request sees: the fields of a mutation document in order (named or not), each
 //! reading what the previous wrote; a database failing under the token's lookup, which is the
 //! server's fault, not the token's; text holding NUL, refused wherever it is written; and one
-//! operation text, parsed once, serving calls with other variables.
+//! operation text, parsed once, serving calls with other variables; and a field that fails,
+//! null in its place or, where the schema promises a value, in its nearest nullable ancestor's.
 
 use serde_json::json;
 use tests::{error_code, TestServer};
@@ -318,4 +319,65 @@ async fn the_same_operation_text_answers_each_call_for_its_own_variables() {
     let counted = send(json!({"query": text, "operationName": "Quanti"})).await;
     assert_eq!(counted["data"]["studies"]["totalCount"], 2, "{counted}");
     assert!(counted["data"].get("node").is_none(), "{counted}");
+}
+
+/// A field that fails is null, and a null where the schema promises a value nulls the
+/// nearest field that may be null, up to `data` (the spec's "Handling Execution Errors"):
+/// never a selected key left out, which a client generated from the schema reads as a
+/// broken promise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_field_is_null_or_nulls_its_nearest_nullable_ancestor() {
+    let server = TestServer::demo().await;
+    let failed = |body: &serde_json::Value, path: serde_json::Value| {
+        assert_eq!(error_code(body), "BAD_USER_INPUT", "{body:#}");
+        assert_eq!(body["errors"][0]["path"], path, "{body:#}");
+        assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body:#}");
+    };
+    // `ambito` may be null: it is, beside its sibling.
+    let nullable = server
+        .gql(
+            None,
+            "{ a: ambiti(first: 1) { totalCount } m: ambito(code: \"24\", at: \"2023-02-30\") { code } }",
+            json!({}),
+        )
+        .await;
+    failed(&nullable, json!(["m"]));
+    assert_eq!(
+        nullable["data"]["m"],
+        serde_json::Value::Null,
+        "{nullable:#}"
+    );
+    assert!(
+        nullable["data"]["a"]["totalCount"].as_i64().unwrap() > 0,
+        "{nullable:#}"
+    );
+    // `entiGestori` may not: nothing above it may be null but `data`.
+    let root = server
+        .gql(
+            None,
+            "{ a: ambiti(first: 1) { totalCount } e: entiGestori(first: -1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    failed(&root, json!(["e"]));
+    assert_eq!(root["data"], serde_json::Value::Null, "{root:#}");
+    // Through a fragment: `Study.cases` may not be null, `node` may.
+    let studies = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await;
+    let study = &studies["studies"]["edges"][0]["node"]["id"];
+    let nested = server
+        .gql(
+            None,
+            "query($s: ID!) { a: ambiti(first: 1) { totalCount } n: node(id: $s) { id ...Casi } }
+             fragment Casi on Study { title cases(first: -1) { totalCount } }",
+            json!({"s": study}),
+        )
+        .await;
+    failed(&nested, json!(["n", "cases"]));
+    assert_eq!(nested["data"]["n"], serde_json::Value::Null, "{nested:#}");
+    assert!(
+        nested["data"]["a"]["totalCount"].as_i64().unwrap() > 0,
+        "{nested:#}"
+    );
 }
