@@ -548,6 +548,7 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
                     end,
                     code_ids,
                     memo: q.memo,
+                    interview_version: None,
                 },
             )
             .await?;

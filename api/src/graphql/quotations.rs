@@ -138,6 +138,11 @@ pub enum CodeMatch {
     All,
 }
 
+/// Most entries in one list of a quotation filter. The lists go to the database as bound
+/// values of one statement, where SQLite takes at most 32,766 in all: five lists of 5,000
+/// stay under that.
+const MAX_FILTER_ENTRIES: usize = 5_000;
+
 #[derive(InputObject, Default)]
 pub struct QuotationFilter {
     pub study_ids: Option<Vec<ID>>,
@@ -157,6 +162,7 @@ pub struct QuotationQuery;
 #[Object]
 impl QuotationQuery {
     /// Quotations in the studies the caller may read, ordered by interview and position.
+    /// Each list of the filter but `codeIds` holds at most 5000 entries (BAD_USER_INPUT).
     async fn quotations(
         &self,
         ctx: &Context<'_>,
@@ -166,6 +172,20 @@ impl QuotationQuery {
     ) -> async_graphql::Result<Conn<Quotation>> {
         let r = rc(ctx);
         let f = filter.unwrap_or_default();
+        for (name, len) in [
+            ("studyIds", f.study_ids.as_ref().map(Vec::len)),
+            ("caseIds", f.case_ids.as_ref().map(Vec::len)),
+            ("ambitoCodes", f.ambito_codes.as_ref().map(Vec::len)),
+            ("interviewIds", f.interview_ids.as_ref().map(Vec::len)),
+            ("coderIds", f.coder_ids.as_ref().map(Vec::len)),
+        ] {
+            if len.unwrap_or(0) > MAX_FILTER_ENTRIES {
+                return Err(bad_input(format!(
+                    "`filter.{name}` lists more than {MAX_FILTER_ENTRIES} entries: narrow it, \
+                     or filter by study or case instead"
+                )));
+            }
+        }
         let ids = |v: Option<Vec<ID>>, kind| v.map(|v| decode_all(&v, kind)).transpose();
         let query = service::QuotationQuery {
             study_ids: ids(f.study_ids, Kind::Study)?,
@@ -189,6 +209,9 @@ pub struct CreateQuotationInput {
     pub code_ids: Vec<ID>,
     /// A note on the quotation; blank text is no note.
     pub memo: Option<String>,
+    /// The interview's version the offsets were read from: if the interview has changed
+    /// since (its transcript edited, say), CONFLICT, rather than a quotation on other words.
+    pub interview_version: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -223,6 +246,7 @@ impl QuotationMutation {
                 end: i64::from(input.end),
                 code_ids: decode_all(&input.code_ids, Kind::Code)?,
                 memo: input.memo,
+                interview_version: input.interview_version,
             },
         )
         .await?;

@@ -8,13 +8,32 @@ use crate::service::territory::format_euro_cents;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);
 
+/// Four digits, '-', two digits, '-', two digits.
+fn iso_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
 #[Scalar(name = "Date")]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            // chrono alone also takes "2022-6-1", " 2022-06-01" and "+10000-01-01"; the
+            // shape is checked first, so that a date is what the message says and compares as
+            // text where the database stores it as text (SQLite).
+            Value::String(s) if iso_shaped(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Date)
                 .map_err(|_| InputValueError::custom(format!("{s:?} is not a date (YYYY-MM-DD)"))),
+            Value::String(s) => Err(InputValueError::custom(format!(
+                "{s:?} is not a date (YYYY-MM-DD)"
+            ))),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

@@ -234,7 +234,7 @@ impl SearchFacets {
             .collect())
     }
 
-    /// QUOTATIONS scope only; empty otherwise. Labels are code paths ("Accesso / Barriere").
+    /// QUOTATIONS scope only; empty otherwise. Labels are code paths ("Accesso/Barriere").
     async fn codes(
         &self,
         ctx: &Context<'_>,
@@ -341,7 +341,8 @@ async fn index_filter(
     };
     if f.code_ids.is_some() && scope == Scope::Transcripts {
         return Err(bad_input(
-            "`codeIds` filters quotations: use scope QUOTATIONS",
+            "`codeIds` filters quotations: use `search` with scope QUOTATIONS (a concordance \
+             reads transcripts)",
         ));
     }
     if let (Some(from), Some(to)) = (f.conducted_from, f.conducted_to) {

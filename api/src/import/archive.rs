@@ -97,7 +97,9 @@ impl<'a> Archive<'a> {
         for i in 0..zip.len() {
             let entry = zip.by_index_raw(i).map_err(corrupt)?;
             let raw = entry.name().map_err(corrupt)?.into_owned();
-            if entry.enclosed_name().is_none() || escapes(&raw) {
+            // `escapes`, not zip's `enclosed_name`, which also refuses a letter and a colon
+            // inside a name ("sources/R: intervista.txt") for the drive it would be on Windows.
+            if escapes(&raw) {
                 return Err(ServiceError::bad_input(format!(
                     "the archive entry {raw:?} points outside the archive"
                 )));
@@ -265,11 +267,17 @@ mod tests {
             ("project.qde", b"<Project/>"),
             ("sources/Intervista 10:30.m4a", b"audio"),
             ("sources/Città: prima parte.txt", "Là è così’".as_bytes()),
+            ("sources/R: intervista.txt", "R: sì".as_bytes()),
+            ("sources/a:b.txt", b"ab"),
         ]);
         let mut a = Archive::open(&bytes, Limits::default()).unwrap();
         assert_eq!(
             a.read("Sources/Città: prima parte.txt").unwrap().unwrap(),
             "Là è così’".as_bytes()
+        );
+        assert_eq!(
+            a.read("sources/R: intervista.txt").unwrap().unwrap(),
+            "R: sì".as_bytes()
         );
     }
 

@@ -19,8 +19,9 @@ use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::export::qdpx::InterviewVariable;
 use crate::service::analysis::cases_of_study;
 use crate::service::change_log::{self, Op};
-use crate::service::codes::{lock_codebook, parse_color};
+use crate::service::codes::{lock_codebook, parse_color, sibling_key};
 use crate::service::studies::readable_study;
+use unicode_normalization::UnicodeNormalization as _;
 
 /// The label of the case that takes the sources no REFI case names.
 pub const CASELESS: &str = "Senza caso";
@@ -129,7 +130,7 @@ pub async fn write(
             .all(&txn)
             .await?
         {
-            siblings.insert((c.parent_id, c.name.to_lowercase()), c.id);
+            siblings.insert((c.parent_id, sibling_key(&c.name)), c.id);
         }
     }
     let mut created_here: HashSet<i64> = HashSet::new();
@@ -138,7 +139,7 @@ pub async fn write(
     let mut reused = 0;
     for (n, c) in project.codes.iter().enumerate() {
         let parent = c.parent.map(|p| code_ids[p]);
-        let mut name = c.name.trim().replace('/', "∕");
+        let mut name: String = c.name.trim().replace('/', "∕").nfc().collect();
         if name.is_empty() {
             name = format!("Codice {}", n + 1);
             warnings.push(format!("code {} has no name: named {name:?}", c.guid));
@@ -148,7 +149,7 @@ pub async fn write(
                 c.name
             ));
         }
-        if let Some(&id) = siblings.get(&(parent, name.to_lowercase())) {
+        if let Some(&id) = siblings.get(&(parent, sibling_key(&name))) {
             if !created_here.contains(&id) {
                 reused += 1;
                 code_ids.push(id);
@@ -160,7 +161,7 @@ pub async fn write(
             }
             let original = name.clone();
             let mut k = 2;
-            while siblings.contains_key(&(parent, format!("{original} ({k})").to_lowercase())) {
+            while siblings.contains_key(&(parent, sibling_key(&format!("{original} ({k})")))) {
                 k += 1;
             }
             name = format!("{original} ({k})");
@@ -203,7 +204,7 @@ pub async fn write(
                 e.into()
             }
         })?;
-        siblings.insert((parent, name.to_lowercase()), row.id);
+        siblings.insert((parent, sibling_key(&name)), row.id);
         created_here.insert(row.id);
         code_ids.push(row.id);
         code_of_guid.insert(&c.guid, row.id);

@@ -22,7 +22,7 @@ use tantivy::{
 };
 
 use super::filter_sets::{AllBut, MOST_LEFT_OUT};
-use super::forms::{forms_of_term, spellings_on};
+use super::forms::{forms_of_term, forms_within, spellings_on};
 use super::indexer::day_number;
 use super::query::{self, Compiler, Matcher, Mode, Side};
 use super::schema::{Fields, INTERVIEW_ID, KIND_PASSAGE, KIND_QUOTATION, QUOTATION_ID, START};
@@ -333,8 +333,13 @@ impl SearchIndex {
                 Matcher::Phrase { side, terms, .. } => {
                     (*side, terms.iter().flat_map(|(_, t)| t).collect())
                 }
-                // A typo-tolerant word's forms are its highlights; not listed.
-                Matcher::Fuzzy { .. } => continue,
+                // Read on the exact side, as the query runs: each form is its own term.
+                Matcher::Fuzzy { term, distance } => {
+                    for form in forms_within(searcher, self.fields.text_exact, term, *distance)? {
+                        candidates.insert(form, Side::Exact);
+                    }
+                    continue;
+                }
             };
             for term in terms {
                 for form in forms_of_term(searcher, self.fields.text_exact, side, term)? {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use tantivy::query::FuzzyTermQuery;
 use tantivy::schema::{Field, Term};
 use tantivy::Searcher;
 
@@ -56,6 +57,29 @@ pub fn forms_of_term(
         forms = kept;
     }
     Ok(forms)
+}
+
+/// The folded forms in the exact field within `distance` edits of `term` (a transposition
+/// counts one): what a typo-tolerant word matches, read with the very automaton tantivy's
+/// `FuzzyTermQuery` runs, so the list is the query's own. At most `MAX_SCAN` forms.
+pub fn forms_within(
+    searcher: &Searcher,
+    exact: Field,
+    term: &str,
+    distance: u8,
+) -> tantivy::Result<Vec<String>> {
+    let query = FuzzyTermQuery::new(Term::from_field_text(exact, term), distance, true);
+    let mut out = BTreeSet::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(exact)?;
+        let mut stream = inverted.terms().search(query.automaton()?).into_stream()?;
+        while out.len() < MAX_SCAN && stream.advance() {
+            if let Ok(form) = std::str::from_utf8(stream.key()) {
+                out.insert(form.to_owned());
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 /// The surface field, found by name: the compiler knows only the fields it searches.

@@ -458,6 +458,14 @@ fn show(e: &Expr) -> String {
 /// `progettazione` itself, wherever it stands: it is refused, with the phrase exclusion
 /// that leaves its passages out.
 pub fn excluded_form_term(form: &str) -> Result<Option<String>, ParseError> {
+    // The same form whether written `-form:case*` in the query (refused there) or listed in
+    // `excludeForms`, where the analyzer would otherwise drop the `*` unseen.
+    if form.contains(['*', ':', '~', '(', ')', '"']) {
+        return Err(err(format!(
+            "`{form}` is not a form: a left-out form is one word as it is written, without \
+             `*`, `~`, `:`, quotes or parentheses"
+        )));
+    }
     let toks = analyzer::tokens(&mut analyzer::exact(), form);
     let mut content = analyzer::folded_content();
     let articles = toks
@@ -1806,6 +1814,10 @@ mod tests {
         );
         assert_eq!(excluded_form_term("è").unwrap().as_deref(), Some("e"));
         assert_eq!(excluded_form_term("’").unwrap(), None);
+        for syntax in ["case*", "(case)", "case~", "\"case\"", "r:case"] {
+            let e = excluded_form_term(syntax).expect_err(syntax);
+            assert!(e.0.contains("is not a form"), "{syntax}: {}", e.0);
+        }
         for form in ["co-progettazione", "casa popolare", "l’anziano-solo"] {
             let e = excluded_form_term(form).expect_err(form);
             assert!(e.0.contains(&format!("-\"{form}\"")), "{form}: {}", e.0);

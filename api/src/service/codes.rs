@@ -44,12 +44,7 @@ pub async fn create_code(
     caller: &Caller,
     input: NewCode,
 ) -> ServiceResult<code::Model> {
-    let name = non_empty(&input.name, "name")?;
-    if name.contains('/') {
-        return Err(ServiceError::bad_input(
-            "a code name must not contain '/' (it separates code paths)",
-        ));
-    }
+    let name = code_name(&input.name)?;
     let color = input.color.as_deref().map(parse_color).transpose()?;
     let txn = begin_write(db).await?;
     let s = readable_study(&txn, caller, input.study_id).await?;
@@ -72,7 +67,7 @@ pub async fn create_code(
         .await?;
     if siblings
         .iter()
-        .any(|c| c.name.to_lowercase() == name.to_lowercase())
+        .any(|c| sibling_key(&c.name) == sibling_key(&name))
     {
         return Err(name_taken(&name));
     }
@@ -117,9 +112,29 @@ async fn not_a_parent_here<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64)
     }
 }
 
+/// A code's name as it is stored: trimmed, and in Unicode NFC as transcripts are, so that
+/// "Città" typed with a combining accent is the same name as "Città" typed in one key.
+pub(crate) fn code_name(raw: &str) -> ServiceResult<String> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let name: String = non_empty(raw, "name")?.nfc().collect();
+    if name.contains('/') {
+        return Err(ServiceError::bad_input(
+            "a code name must not contain '/' (it separates code paths)",
+        ));
+    }
+    Ok(name)
+}
+
+/// What sibling names are compared by: letter case and the way an accent was typed aside
+/// (names stored before `code_name` normalised them may be decomposed).
+pub(crate) fn sibling_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    name.nfc().collect::<String>().to_lowercase()
+}
+
 fn name_taken(name: &str) -> ServiceError {
     ServiceError::Conflict(format!(
-        "a code named {name:?} already exists at this level"
+        "a code named \"{name}\" already exists at this level"
     ))
 }
 
@@ -370,10 +385,10 @@ fn check_unique_sibling(
     book: &Codebook,
     parent: Option<i64>,
     name: &str,
-    except: i64,
+    except: &[i64],
 ) -> ServiceResult<()> {
-    let folded = name.to_lowercase();
-    let same = |c: &code::Model| c.id != except && c.name.to_lowercase() == folded;
+    let folded = sibling_key(name);
+    let same = |c: &code::Model| !except.contains(&c.id) && sibling_key(&c.name) == folded;
     let clash = match parent {
         Some(p) => book.children(p).any(same),
         None => book.roots().any(same),
@@ -435,13 +450,7 @@ pub async fn update_code(
     };
     let current = find(&book, input.id)?;
     let name = match &input.name {
-        Some(n) => {
-            let n = non_empty(n, "name")?;
-            if n.contains('/') {
-                return Err(ServiceError::bad_input("a code name must not contain '/'"));
-            }
-            n
-        }
+        Some(n) => code_name(n)?,
         None => current.name.clone(),
     };
     let parent = input.parent_id.unwrap_or(current.parent_id);
@@ -458,7 +467,7 @@ pub async fn update_code(
     if parent != current.parent_id {
         check_depth(parent.map_or(0, |p| book.depth(p)), book.height(current.id))?;
     }
-    check_unique_sibling(&book, parent, &name, current.id)?;
+    check_unique_sibling(&book, parent, &name, &[current.id])?;
     let mut active: code::ActiveModel = current.clone().into();
     active.name = Set(name.clone());
     active.parent_id = Set(parent);
@@ -536,8 +545,9 @@ pub async fn merge_codes(
             "a code cannot be merged into one of its own descendants",
         ));
     }
+    // The source leaves the target's level: a child named as the source may take its place.
     for child in book.children(source.id) {
-        check_unique_sibling(&book, Some(target.id), &child.name, child.id)?;
+        check_unique_sibling(&book, Some(target.id), &child.name, &[child.id, source.id])?;
     }
     // The source's children move up or down to the target's level.
     check_depth(book.depth(target.id), book.height(source.id) - 1)?;
@@ -557,6 +567,13 @@ pub async fn merge_codes(
     quotation_code::Entity::update_many()
         .col_expr(quotation_code::Column::CodeId, Expr::value(target.id))
         .filter(quotation_code::Column::CodeId.eq(source.id))
+        .exec(&txn)
+        .await?;
+    // Renamed first to a name no code can have ('/' is refused), so that the unique index
+    // on sibling names lets a child of the same name move beside it before it is deleted.
+    code::Entity::update_many()
+        .col_expr(code::Column::Name, Expr::value(format!("/{}", source.id)))
+        .filter(code::Column::Id.eq(source.id))
         .exec(&txn)
         .await?;
     code::Entity::update_many()

@@ -365,7 +365,8 @@ async fn tag_once(
             // (`delete_discontinuity`). Saving would bring it back unseen, as a new one.
             if let Some(v) = input.expected_version {
                 return Err(ServiceError::Conflict(format!(
-                    "the judgment of version {v} has been deleted; reload and tag the cell anew"
+                    "this cell holds no judgment to be at version {v} (deleted since, \
+                     or never made): reload, and tag it without `expectedVersion` to make one"
                 )));
             }
             let inserted = discontinuity::ActiveModel {

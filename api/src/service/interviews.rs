@@ -221,22 +221,43 @@ pub async fn update_interview(
     if current.version != input.version {
         return Err(stale(current.version));
     }
-    let mut active: interview::ActiveModel = current.clone().into();
-    if let Some(label) = &input.label {
-        active.label = Set(non_empty(label, "label")?);
-    }
-    if let Some(d) = input.conducted_on {
-        active.conducted_on = Set(d);
-    }
-    if let Some(r) = input.interviewee_role {
-        active.interviewee_role = Set(r);
-    }
-    let mut moved = Vec::new();
-    let mut lost = Vec::new();
+    // Only what differs from the interview is written: an edit that changes nothing (the
+    // same text sent again with CRLF, say) leaves the version alone, so that a colleague's
+    // next edit of the version they hold is not refused for it, and is not audited.
+    let label = match &input.label {
+        Some(label) => Some(non_empty(label, "label")?).filter(|l| *l != current.label),
+        None => None,
+    };
+    let conducted_on = input.conducted_on.filter(|d| *d != current.conducted_on);
+    let interviewee_role = input
+        .interviewee_role
+        .filter(|r| *r != current.interviewee_role);
     let new_text = input
         .transcript
         .map(|t| crate::text::normalise(t).text)
         .filter(|t| *t != current.transcript);
+    if label.is_none() && conducted_on.is_none() && interviewee_role.is_none() && new_text.is_none()
+    {
+        txn.commit().await?;
+        return Ok(TranscriptEdit {
+            interview: current,
+            study_id: study.id,
+            moved: Vec::new(),
+            lost: Vec::new(),
+        });
+    }
+    let mut active: interview::ActiveModel = current.clone().into();
+    if let Some(label) = label {
+        active.label = Set(label);
+    }
+    if let Some(d) = conducted_on {
+        active.conducted_on = Set(d);
+    }
+    if let Some(r) = interviewee_role {
+        active.interviewee_role = Set(r);
+    }
+    let mut moved = Vec::new();
+    let mut lost = Vec::new();
     if let Some(new_text) = new_text {
         if new_text.trim().is_empty() {
             return Err(ServiceError::bad_input("the transcript must not be empty"));

@@ -33,6 +33,8 @@ pub struct NewQuotation {
     pub end: i64,
     pub code_ids: Vec<i64>,
     pub memo: Option<String>,
+    /// The interview's version the offsets were read from, if the client says.
+    pub interview_version: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -142,6 +144,16 @@ pub async fn create_quotation(
     let txn = begin_write(db).await?;
     let (interview, _case, study) = locked_interview(&txn, caller, input.interview_id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
+    // Checked under the interview's lock: an edit of the transcript waits for this one.
+    if let Some(read) = input.interview_version {
+        if read != interview.version {
+            return Err(ServiceError::Conflict(format!(
+                "the interview has changed since you read it: version {}, you read {read}; \
+                 reload its transcript and quote again",
+                interview.version
+            )));
+        }
+    }
     let (start, end) = check_span(input.start, input.end, interview.length)?;
     let code_ids = check_codes(&txn, caller, study.id, &input.code_ids).await?;
     let now = Utc::now();
@@ -223,6 +235,30 @@ pub async fn update_quotation(
         Some(ids) => Some(check_codes(&txn, caller, study.id, ids).await?),
         None => None,
     };
+    // An update that changes nothing keeps the version (a colleague holding it is not
+    // refused for it) and is not audited.
+    let same_codes = match &code_ids {
+        None => true,
+        Some(ids) => {
+            let mut now: Vec<i64> = quotation_code::Entity::find()
+                .select_only()
+                .column(quotation_code::Column::CodeId)
+                .filter(quotation_code::Column::QuotationId.eq(q.id))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            now.sort_unstable();
+            now == *ids
+        }
+    };
+    let same_memo = input
+        .memo
+        .as_ref()
+        .is_none_or(|m| memo_text(m.clone()) == q.memo);
+    if (start, end) == (q.start_pos, q.end_pos) && same_codes && same_memo {
+        txn.commit().await?;
+        return Ok(q);
+    }
     // The version condition makes the update atomic on PostgreSQL too, where two
     // transactions may have read the same version.
     let mut update = quotation::Entity::update_many()

@@ -1122,7 +1122,7 @@ async fn a_quotation_memo_is_kept_when_left_out_and_cleared_by_null_or_blank_tex
     let nota = "Perché l’ente è così? Sì, è lì.";
     let set = update(json!({"id": q["id"], "version": 1, "memo": nota})).await;
     assert_eq!(set, json!({"version": 2, "memo": nota}));
-    let kept = update(json!({"id": q["id"], "version": 2, "codeIds": [code]})).await;
+    let kept = update(json!({"id": q["id"], "version": 2, "codeIds": []})).await;
     assert_eq!(
         kept,
         json!({"version": 3, "memo": nota}),
@@ -1148,4 +1148,215 @@ async fn a_quotation_memo_is_kept_when_left_out_and_cleared_by_null_or_blank_tex
         )
         .await;
     assert_eq!(created["createQuotation"]["memo"], Value::Null);
+}
+
+/// A code's name is stored in NFC, as transcripts are: "Città" typed with a combining accent
+/// is "Città", and clashes with its sibling whatever the letter case; the refusal names it
+/// as typed, not in escapes.
+#[tokio::test]
+async fn code_names_typed_with_combining_accents_are_the_same_names() {
+    let s = study().await;
+    s.code("Città", None).await;
+    for clash in ["Citta\u{300}", "CITTA\u{300}", "  città "] {
+        let body = s
+            .gql(
+                "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id } }",
+                json!({"s": s.study, "n": clash}),
+            )
+            .await;
+        assert_eq!(error_code(&body), "CONFLICT", "{clash:?}: {body:#}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(!message.contains("\\u"), "{message}");
+    }
+    let perche = s.code("Perche\u{301}", None).await;
+    let other = s.code("Altro", None).await;
+    let read = s
+        .ok(
+            "query($c: ID!) { node(id: $c) { ... on Code { name } } }",
+            json!({"c": perche}),
+        )
+        .await;
+    assert_eq!(read["node"]["name"], "Perch\u{e9}");
+    // Renamed into a clash, the decomposed way too.
+    let body = s
+        .gql(
+            "mutation($c: ID!, $n: String!) { updateCode(input: {id: $c, name: $n}) { id } }",
+            json!({"c": other, "n": "PERCHE\u{301}"}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body:#}");
+}
+
+/// Merging a code into its parent moves its children up beside what was the code itself: a
+/// child named as its parent ("Barriere/barriere") takes the merged code's place.
+#[tokio::test]
+async fn a_code_merges_into_its_parent_even_with_a_child_of_its_own_name() {
+    let s = study().await;
+    let accesso = s.code("Accesso", None).await;
+    let barriere = s.code("Barriere", Some(&accesso)).await;
+    let child = s.code("barriere", Some(&barriere)).await;
+    let q = s.quote("casa", 0, &[&barriere]).await;
+    let merged = s
+        .ok(
+            "mutation($s: ID!, $t: ID!) { mergeCodes(sourceId: $s, targetId: $t) { id children { id name path } } }",
+            json!({"s": barriere, "t": accesso}),
+        )
+        .await;
+    assert_eq!(
+        merged["mergeCodes"]["children"],
+        json!([{"id": child, "name": "barriere", "path": "Accesso/barriere"}])
+    );
+    let coded = s
+        .ok(
+            "query($q: ID!) { node(id: $q) { ... on Quotation { codes { id } } } }",
+            json!({"q": q["id"]}),
+        )
+        .await;
+    assert_eq!(coded["node"]["codes"], json!([{"id": accesso}]));
+    // A sibling of the target's own still clashes.
+    s.code("Altro", Some(&accesso)).await;
+    let moving = s.code("Nuovo", None).await;
+    s.code("ALTRO", Some(&moving)).await;
+    let body = s
+        .gql(
+            "mutation($s: ID!, $t: ID!) { mergeCodes(sourceId: $s, targetId: $t) { id } }",
+            json!({"s": moving, "t": accesso}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body:#}");
+}
+
+/// A quotation filter's lists are bounded (they go to the database as one statement's bound
+/// values, which SQLite caps at 32,766): a longer one is BAD_USER_INPUT naming it, never an
+/// INTERNAL error; one at the bound is answered.
+#[tokio::test]
+async fn a_quotation_filter_listing_too_many_entries_is_bad_input() {
+    use base64::Engine as _;
+    let s = study().await;
+    s.quote("casa", 0, &[]).await;
+    let id = |n: usize| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Interview:{n}"))
+    };
+    let mut interviews: Vec<String> = (1..=5000).map(id).collect();
+    interviews[0] = s.interview["id"].as_str().unwrap().to_owned();
+    let query = "query($f: QuotationFilter) { quotations(filter: $f) { totalCount } }";
+    let bounded = s
+        .ok(query, json!({"f": {"interviewIds": interviews}}))
+        .await;
+    assert_eq!(bounded["quotations"]["totalCount"], 1);
+    for list in ["interviewIds", "coderIds", "caseIds"] {
+        let kind = match list {
+            "interviewIds" => "Interview",
+            "coderIds" => "User",
+            _ => "Case",
+        };
+        let many: Vec<String> = (1..=40_000)
+            .map(|n| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{n}")))
+            .collect();
+        let body = s.gql(query, json!({"f": {list: many}})).await;
+        assert_eq!(
+            error_code(&body),
+            "BAD_USER_INPUT",
+            "{list}: {}",
+            body["errors"]
+        );
+        assert!(body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(list));
+    }
+}
+
+/// An edit that changes nothing writes nothing: the same transcript sent again with CRLF,
+/// the same label, a quotation's own span, codes (in another order) and memo leave each
+/// version where it was, so that a colleague holding it can still save; a real change then
+/// moves it on.
+#[tokio::test]
+async fn an_edit_that_changes_nothing_keeps_the_version() {
+    let s = study().await;
+    let interview = &s.interview["id"];
+    let crlf = TEXT.replace('\n', "\r\n");
+    let label = s
+        .ok(
+            "query($i: ID!) { node(id: $i) { ... on Interview { label } } }",
+            json!({"i": interview}),
+        )
+        .await["node"]["label"]
+        .clone();
+    assert!(label.is_string());
+    const EDIT: &str = "mutation($i: UpdateInterviewInput!) { updateInterview(input: $i) { interview { version transcript } movedQuotations } }";
+    let same = s
+        .ok(
+            EDIT,
+            json!({"i": {"id": interview, "version": 1, "transcript": crlf, "label": label}}),
+        )
+        .await;
+    assert_eq!(
+        same["updateInterview"]["interview"]["version"], 1,
+        "{same:#}"
+    );
+    assert_eq!(same["updateInterview"]["interview"]["transcript"], TEXT);
+    let changed = s
+        .ok(
+            EDIT,
+            json!({"i": {"id": interview, "version": 1, "label": "Un'altra intervista"}}),
+        )
+        .await;
+    assert_eq!(changed["updateInterview"]["interview"]["version"], 2);
+
+    let (a, b) = (s.code("Abitare", None).await, s.code("Lavoro", None).await);
+    let q = s.quote("casa", 1, &[&a, &b]).await;
+    const UPDATE: &str =
+        "mutation($i: UpdateQuotationInput!) { updateQuotation(input: $i) { version start end } }";
+    let unchanged = s
+        .ok(
+            UPDATE,
+            json!({"i": {"id": q["id"], "version": q["version"], "codeIds": [b, a], "memo": "  "}}),
+        )
+        .await;
+    assert_eq!(
+        unchanged["updateQuotation"]["version"], q["version"],
+        "{unchanged:#}"
+    );
+    let moved = s
+        .ok(
+            UPDATE,
+            json!({"i": {"id": q["id"], "version": q["version"], "codeIds": [a]}}),
+        )
+        .await;
+    assert_eq!(
+        moved["updateQuotation"]["version"],
+        q["version"].as_i64().unwrap() + 1
+    );
+}
+
+/// A quotation made from offsets read at one version of the interview is refused once the
+/// transcript has changed (CONFLICT, nothing written), rather than laid on other words; the
+/// offsets of the version in hand are taken.
+#[tokio::test]
+async fn a_quotation_from_offsets_of_an_older_transcript_is_a_conflict() {
+    let s = study().await;
+    let interview = &s.interview["id"];
+    const QUOTE: &str = "mutation($i: ID!, $v: Int) { createQuotation(input: {interviewId: $i, start: 0, end: 3, codeIds: [], interviewVersion: $v}) { id text } }";
+    let first = s.ok(QUOTE, json!({"i": interview, "v": 1})).await;
+    assert_eq!(first["createQuotation"]["text"], "INT");
+    s.ok(
+        "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { interview { version } } }",
+        json!({"i": interview, "t": format!("R: Premessa.\n\n{TEXT}")}),
+    )
+    .await;
+    let count = || async {
+        s.ok(
+            "query($i: ID!) { node(id: $i) { ... on Interview { quotations { totalCount } } } }",
+            json!({"i": interview}),
+        )
+        .await["node"]["quotations"]["totalCount"]
+            .clone()
+    };
+    let before = count().await;
+    let stale = s.gql(QUOTE, json!({"i": interview, "v": 1})).await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale:#}");
+    assert_eq!(count().await, before);
+    let fresh = s.ok(QUOTE, json!({"i": interview, "v": 2})).await;
+    assert_eq!(fresh["createQuotation"]["text"], "R: ");
 }

@@ -724,6 +724,48 @@ async fn a_codebook_imports_into_a_study_and_again_without_duplicates() {
     );
 }
 
+/// A codebook's name written with a combining accent is the study's code of that name: it
+/// is reused, not added beside it looking the same.
+#[tokio::test]
+async fn a_code_name_with_a_combining_accent_reuses_the_code_of_that_name() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Accenti", &["Testo."]).await;
+    server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Perché\"}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    let qdc = "<?xml version=\"1.0\" encoding=\"utf-8\"?><CodeBook xmlns=\"urn:QDA-XML:codebook:1.0\"><Codes><Code guid=\"dddddddd-0000-0000-0000-000000000009\" name=\"Perche\u{301}\" isCodable=\"true\"/><Code guid=\"dddddddd-0000-0000-0000-00000000000a\" name=\"Citta\u{300}\" isCodable=\"true\"/></Codes></CodeBook>";
+    let body = import(
+        &server,
+        Some(&admin),
+        "accenti.qdc",
+        qdc.into(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["importQdpx"]["codes"], 1, "{body:#}");
+    let codebook = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    let mut names: Vec<&str> = codebook["node"]["codebook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Città", "Perché"]);
+}
+
 #[tokio::test]
 async fn bad_files_are_refused_whole_with_a_reason() {
     let server = TestServer::empty().await;

@@ -1240,6 +1240,12 @@ async fn left_out_forms_are_left_out_of_phrases_and_typo_tolerant_words() {
 
     let fuzzy = run("casa", json!({"fuzzy": true})).await;
     assert_eq!(fuzzy["totalCount"], 6);
+    // The forms a typo-tolerant word matched are listed too: what an analyst leaves out.
+    assert_eq!(
+        fuzzy["matchedForms"],
+        json!([{"form": "casa", "count": 3}, {"form": "case", "count": 2}, {"form": "cosa", "count": 2}, {"form": "cassa", "count": 1}]),
+        "{fuzzy:#}"
+    );
     let r = run("casa", json!({"fuzzy": true, "x": ["cosa"]})).await;
     assert_eq!(r["totalCount"], 5, "{r:#}");
     let words: HashSet<String> = highlighted(&r).into_iter().collect();

@@ -324,3 +324,35 @@ async fn an_ambito_is_named_as_it_was_on_the_date_asked() {
         json!([{"name": "Caluso", "validFrom": "2023-01-01", "validUntil": null}])
     );
 }
+
+/// A date is `YYYY-MM-DD` and nothing else: the shapes chrono would also take ("2022-6-1",
+/// a leading space, a sign, a fifth digit) are refused, as the error says, and so cannot
+/// list no ambiti where every other view of the territory answers (a five-digit year
+/// compares before "2016" as text).
+#[tokio::test]
+async fn a_date_is_refused_unless_it_is_written_yyyy_mm_dd() {
+    let server = TestServer::demo().await;
+    let query = "query($at: Date) { ambiti(at: $at) { totalCount } }";
+    for at in [
+        "2022-6-1",
+        " 2022-06-01",
+        "+2022-06-01",
+        "+10000-01-01",
+        "-0001-01-01",
+        "2022-06-01 ",
+    ] {
+        let body = server.gql(None, query, json!({"at": at})).await;
+        assert_eq!(
+            tests::error_code(&body),
+            "BAD_USER_INPUT",
+            "{at:?}: {body:#}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("is not a date (YYYY-MM-DD)"), "{message}");
+    }
+    let later = server.ok(None, query, json!({"at": "9999-12-31"})).await;
+    assert!(
+        later["ambiti"]["totalCount"].as_i64().unwrap() > 0,
+        "{later:#}"
+    );
+}
