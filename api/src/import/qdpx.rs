@@ -10,6 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
+use unicode_normalization::UnicodeNormalization as _;
 
 use super::refi::Dates;
 use super::{ImportReport, Prepared};
@@ -21,7 +22,6 @@ use crate::service::analysis::cases_of_study;
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{lock_codebook, parse_color, sibling_key};
 use crate::service::studies::readable_study;
-use unicode_normalization::UnicodeNormalization as _;
 
 /// The label of the case that takes the sources no REFI case names.
 pub const CASELESS: &str = "Senza caso";

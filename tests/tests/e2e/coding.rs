@@ -1151,8 +1151,8 @@ async fn a_quotation_memo_is_kept_when_left_out_and_cleared_by_null_or_blank_tex
 }
 
 /// A code's name is stored in NFC, as transcripts are: "Città" typed with a combining accent
-/// is "Città", and clashes with its sibling whatever the letter case; the refusal names it
-/// as typed, not in escapes.
+/// is "Città", and clashes with its sibling whatever the letter case; the refusal spells the
+/// name in letters, not in escapes.
 #[tokio::test]
 async fn code_names_typed_with_combining_accents_are_the_same_names() {
     let s = study().await;
