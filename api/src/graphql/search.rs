@@ -537,7 +537,10 @@ impl SearchQuery {
     }
 
     /// Every occurrence of a word (with its inflected forms) or phrase in the transcripts,
-    /// with `window` characters of context on each side; ordered by interview and position.
+    /// with `window` characters of context on each side, read across speaker turns and
+    /// paragraphs (the white space between two of them shown as a line break before a turn,
+    /// a space where a long paragraph was cut, or a blank line where it was longer than one
+    /// character); ordered by interview and position.
     /// A page of `first: 0` has no next page.
     async fn concordance(
         &self,

@@ -21,6 +21,7 @@ use tantivy::{
     TantivyDocument, TERMINATED,
 };
 
+use super::context::Transcripts;
 use super::filter_sets::{AllBut, MOST_LEFT_OUT};
 use super::forms::{forms_of_term, forms_within, spellings_on};
 use super::indexer::day_number;
@@ -607,7 +608,8 @@ impl SearchIndex {
     /// Counting and ordering the lines needs every matching passage's occurrences, but only
     /// the page's lines need their context: the first pass keeps, per passage, its place and
     /// its number of occurrences; the second reads again only the passages the page falls
-    /// in. A page costs the same whatever `window`, and memory follows the passages found.
+    /// in, and the passages next to them where a line's context reaches past its passage's
+    /// ends (`context`). Memory follows the passages found.
     pub fn concordance(
         &self,
         term: &str,
@@ -647,6 +649,7 @@ impl SearchIndex {
         passages.sort_unstable_by_key(|p| (p.interview_id, p.start, p.address));
         let total: usize = passages.iter().map(|p| p.occurrences).sum();
         let mut lines = Vec::with_capacity(limit.min(total.saturating_sub(offset)));
+        let mut transcripts = Transcripts::new(&searcher, f);
         let mut skip = offset;
         for passage in &passages {
             if lines.len() >= limit {
@@ -667,14 +670,31 @@ impl SearchIndex {
                 .skip(skip)
                 .take(wanted)
             {
+                let mut left = left_context(text, a, window);
+                let short = window - left.chars().count();
+                if short > 0 {
+                    left.insert_str(
+                        0,
+                        &transcripts.before(passage.interview_id, passage.address, short)?,
+                    );
+                }
+                let mut right: String = text[b..].chars().take(window).collect();
+                let short = window - right.chars().count();
+                if short > 0 {
+                    right.push_str(&transcripts.after(
+                        passage.interview_id,
+                        passage.address,
+                        short,
+                    )?);
+                }
                 lines.push(ConcordanceLine {
                     interview_id: passage.interview_id,
                     interview_label: label.to_owned(),
                     start: passage.start + from,
                     end: passage.start + to,
-                    left: left_context(text, a, window),
+                    left,
                     keyword: text[a..b].to_owned(),
-                    right: text[b..].chars().take(window).collect(),
+                    right,
                 });
             }
             skip = 0;
@@ -1475,13 +1495,13 @@ struct Found {
     occurrences: usize,
 }
 
-fn stored_str(doc: &TantivyDocument, field: Field) -> &str {
+pub(super) fn stored_str(doc: &TantivyDocument, field: Field) -> &str {
     doc.get_first(field)
         .and_then(|v| v.as_str())
         .unwrap_or_default()
 }
 
-fn stored_u64(doc: &TantivyDocument, field: Field) -> u64 {
+pub(super) fn stored_u64(doc: &TantivyDocument, field: Field) -> u64 {
     doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0)
 }
 

@@ -8,6 +8,7 @@
 //! answers 503 until the index is usable, and again while its writer keeps failing.
 
 pub mod analyzer;
+mod context;
 mod erasure;
 mod execute;
 mod filter_sets;
