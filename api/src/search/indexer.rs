@@ -997,6 +997,7 @@ impl Indexer {
         // rebuild mends; the last commit serves searches meanwhile.
         loop {
             if rebuild {
+                self.shared.rebuilding.store(true, Ordering::SeqCst);
                 loop {
                     if self.stopping() {
                         return self.finish().await;
@@ -1010,6 +1011,7 @@ impl Indexer {
                         }
                     }
                 }
+                self.shared.rebuilding.store(false, Ordering::SeqCst);
             }
             // Ready means caught up: replay what the database committed since the last commit.
             let caught_up = loop {
@@ -1337,6 +1339,17 @@ mod tests {
                 .unwrap();
         }
 
+        /// Makes the writer wait at `at`: it notifies the first and waits for the second.
+        fn pause_at(&mut self, at: &'static str) -> (Arc<Notify>, Arc<Notify>) {
+            let (reached, resume) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+            self.indexer.pauses.push(Pause {
+                at,
+                reached: reached.clone(),
+                resume: resume.clone(),
+            });
+            (reached, resume)
+        }
+
         /// Polls (or rebuilds) in a task that waits at `at`, commits `txn` there and lets
         /// the writer go on; returns the changes the poll applied.
         async fn commit_at(
@@ -1344,13 +1357,7 @@ mod tests {
             at: &'static str,
             txn: sea_orm::DatabaseTransaction,
         ) -> (Self, Result<usize, IndexError>) {
-            let reached = Arc::new(Notify::new());
-            let resume = Arc::new(Notify::new());
-            self.indexer.pauses.push(Pause {
-                at,
-                reached: reached.clone(),
-                resume: resume.clone(),
-            });
+            let (reached, resume) = self.pause_at(at);
             let mut indexer = self.indexer;
             let task = tokio::spawn(async move {
                 let result = if at.starts_with("rebuild") {
@@ -1893,6 +1900,57 @@ mod tests {
         (s, stopped)
     }
 
+    /// Nothing becomes searchable while the writer rebuilds the index (minutes on a large
+    /// corpus, after the log was pruned past it): a mutation's wait for its write returns at
+    /// once rather than after SYNC_TIMEOUT, and the write is searchable once the rebuild
+    /// ends, when waiting works again.
+    #[tokio::test]
+    async fn waiting_for_a_write_during_a_rebuild_returns_at_once() {
+        let mut s = setup().await;
+        s.interview("R: La casa popolare, finalmente.").await;
+        let (reached, resume) = s.pause_at("rebuild: documents read");
+        let Setup {
+            _dir,
+            db,
+            caller,
+            case_id,
+            indexer,
+        } = s;
+        let (reader, fields, shared) = (
+            indexer.reader.clone(),
+            indexer.fields,
+            indexer.shared.clone(),
+        );
+        let writer = tokio::spawn(indexer.run(Start::Rebuild));
+        reached.notified().await;
+        interviews::create_interview(
+            &db,
+            &caller,
+            interviews::NewInterview {
+                case_id,
+                label: "Int. durante".into(),
+                transcript: "R: Serve una zanzariera nuova.".into(),
+                language: "it".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // A guard against hanging, far below SYNC_TIMEOUT: not a measure of speed.
+        let waited = tokio::time::timeout(Duration::from_secs(3), shared.sync(&db)).await;
+        assert!(
+            matches!(waited, Ok(Err(crate::search::SearchError::NotReady))),
+            "a wait during the rebuild did not return at once"
+        );
+        resume.notify_one();
+        wait_until_ready(&shared).await;
+        shared.sync(&db).await.unwrap();
+        reader.reload().unwrap();
+        assert_eq!(count(&reader, &fields, "zanzariera"), 1);
+        assert_eq!(count(&reader, &fields, "casa"), 1);
+        stop(shared, writer).await;
+    }
+
     /// An index that stopped at an entry pruned since does not resume from it: it rebuilds,
     /// and finds the change it never read.
     #[tokio::test]
@@ -1919,13 +1977,7 @@ mod tests {
         s.interview("R: E poi la lavatrice.").await;
         // Each poll of the writer waits for a go after checking the transactions, before it
         // reads the log; the first go comes once the pruning is done.
-        let reached = Arc::new(Notify::new());
-        let resume = Arc::new(Notify::new());
-        s.indexer.pauses.push(Pause {
-            at: "poll: transactions checked",
-            reached: reached.clone(),
-            resume: resume.clone(),
-        });
+        let (reached, resume) = s.pause_at("poll: transactions checked");
         let (reader, fields) = (s.indexer.reader.clone(), s.indexer.fields);
         let shared = s.indexer.shared.clone();
         let writer = tokio::spawn(s.indexer.run(Start::Resume(stopped)));

@@ -87,6 +87,9 @@ pub(crate) struct Shared {
     /// Cleared while the writer keeps failing, so that `/readyz` reports an index that no
     /// longer follows the database; set again once a poll succeeds.
     pub healthy: AtomicBool,
+    /// Set while the writer builds the index from the database (at start, or after the log
+    /// was pruned past it).
+    pub rebuilding: AtomicBool,
     pub wake: Notify,
     pub stop: AtomicBool,
     pub progress: Option<Progress>,
@@ -99,6 +102,7 @@ impl Shared {
             polls_started: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             healthy: AtomicBool::new(true),
+            rebuilding: AtomicBool::new(false),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             progress,
@@ -108,6 +112,38 @@ impl Shared {
     /// Built, caught up once, and following the log.
     pub fn usable(&self) -> bool {
         self.ready.load(Ordering::SeqCst) && self.healthy.load(Ordering::SeqCst)
+    }
+
+    /// See `SearchIndex::sync`.
+    pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
+        if self.stop.load(Ordering::SeqCst) {
+            // No writer will apply anything any more.
+            return Err(SearchError::NotReady);
+        }
+        if self.rebuilding.load(Ordering::SeqCst) {
+            // Nothing becomes searchable before the rebuild ends, minutes on a large corpus
+            // (a replica that found the log pruned past its index): waiting would hold every
+            // mutation for SYNC_TIMEOUT, and one given a shorter request timeout would be
+            // answered TIMEOUT although committed, and perhaps sent again.
+            return Err(SearchError::NotReady);
+        }
+        let target = crate::service::change_log::max_seq(db).await?;
+        // A poll that begins after this point sees every change committed before it,
+        // including ones numbered below changes already applied; it counts once it has
+        // applied them.
+        let begun = self.polls_started.load(Ordering::SeqCst);
+        let mut rx = self.position.subscribe();
+        self.wake.notify_one();
+        let reached = tokio::time::timeout(
+            SYNC_TIMEOUT,
+            rx.wait_for(|p| p.polls > begun && p.high >= target),
+        )
+        .await;
+        if reached.is_err() {
+            tracing::warn!(seq = target, "search index did not catch up in time");
+            return Err(SearchError::NotReady);
+        }
+        Ok(())
     }
 }
 
@@ -318,27 +354,7 @@ impl SearchIndex {
     /// Waits until every change committed to the database so far is searchable (bounded).
     /// Mutations call it so that a search after they return sees them.
     pub async fn sync(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
-        if self.shared.stop.load(Ordering::SeqCst) {
-            // No writer will apply anything any more.
-            return Err(SearchError::NotReady);
-        }
-        let target = crate::service::change_log::max_seq(db).await?;
-        // A poll that begins after this point sees every change committed before it,
-        // including ones numbered below changes already applied; it counts once it has
-        // applied them.
-        let begun = self.shared.polls_started.load(Ordering::SeqCst);
-        let mut rx = self.shared.position.subscribe();
-        self.shared.wake.notify_one();
-        let reached = tokio::time::timeout(
-            SYNC_TIMEOUT,
-            rx.wait_for(|p| p.polls > begun && p.high >= target),
-        )
-        .await;
-        if reached.is_err() {
-            tracing::warn!(seq = target, "search index did not catch up in time");
-            return Err(SearchError::NotReady);
-        }
-        Ok(())
+        self.shared.sync(db).await
     }
 
     /// Waits until the index is built (start-up rebuild done), then until it has caught up.
