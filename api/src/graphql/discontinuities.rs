@@ -326,10 +326,7 @@ impl DiscontinuityQuery {
         let r = rc(ctx);
         let j = r.judgments(study_of(&study_id)?).await?;
         let by = rows.unwrap_or(MatrixRows::Case);
-        let evaluator = evaluator_id
-            .as_ref()
-            .map(|e| decode(e, Kind::User))
-            .transpose()?;
+        let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
         let matrix = service::matrix(
             &j,
             match by {
@@ -420,10 +417,7 @@ impl DiscontinuityQuery {
     ) -> async_graphql::Result<Vec<DiscontinuityComparison>> {
         let r = rc(ctx);
         let j = r.judgments(study_of(&study_id)?).await?;
-        let evaluator = evaluator_id
-            .as_ref()
-            .map(|e| decode(e, Kind::User))
-            .transpose()?;
+        let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
         Ok(service::comparison(&j, evaluator)
             .into_iter()
             .map(|(dimension, kind, group)| DiscontinuityComparison {
@@ -435,6 +429,21 @@ impl DiscontinuityQuery {
     }
 }
 
+/// The user an `evaluatorId` argument names: NOT_FOUND for one that does not exist or that
+/// the caller may not see.
+async fn evaluator_filter(
+    r: &super::RequestCtx,
+    evaluator_id: Option<&ID>,
+) -> async_graphql::Result<Option<i64>> {
+    let Some(id) = evaluator_id else {
+        return Ok(None);
+    };
+    let id = decode(id, Kind::User)?;
+    Ok(Some(
+        crate::service::users::visible_user(&r.db, &r.caller, id).await?,
+    ))
+}
+
 /// The cascade of a case, for `Case.cascade`.
 pub async fn case_cascade(
     ctx: &Context<'_>,
@@ -443,10 +452,7 @@ pub async fn case_cascade(
 ) -> async_graphql::Result<Vec<CascadeLink>> {
     let r = rc(ctx);
     let j = r.judgments(case.study_id).await?;
-    let evaluator = evaluator_id
-        .as_ref()
-        .map(|e| decode(e, Kind::User))
-        .transpose()?;
+    let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
     Ok(service::cascade(&j, case.id, evaluator)
         .into_iter()
         .map(|(c, e)| CascadeLink {

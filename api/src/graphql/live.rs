@@ -123,7 +123,8 @@ impl Subscription {
     /// the code) and of imports into the study (CREATED). A write that changes more than 100
     /// quotations at once, or a subscriber that falls more than 1,024 changes (of any study)
     /// behind, ends the subscription with UNAVAILABLE: subscribe again and reload. A study
-    /// the caller may no longer read (made private since) ends it with FORBIDDEN.
+    /// the caller may no longer read (made private since, or their role in it taken back)
+    /// ends it with FORBIDDEN; other changes of the caller's roles leave it running.
     async fn quotation_changed(
         &self,
         ctx: &Context<'_>,
@@ -137,11 +138,11 @@ impl Subscription {
         )
         .await?;
         let receiver = BroadcastStream::new(r.events.0.subscribe());
-        let (db, caller) = (r.db.clone(), r.caller.clone());
+        let (db, caller, token) = (r.db.clone(), r.caller.clone(), r.socket_token.clone());
         Ok(futures_util::stream::unfold(
             Some(receiver),
             move |receiver| {
-                let (db, caller) = (db.clone(), caller.clone());
+                let (db, caller, token) = (db.clone(), caller.clone(), token.clone());
                 async move {
                     let mut receiver = receiver?;
                     loop {
@@ -158,12 +159,22 @@ impl Subscription {
                                 return Some((Err(lagged(missed)), None));
                             }
                         };
-                        // The study is checked again before each event: one made private since
-                        // (or deleted) ends the subscription rather than streaming on to a caller
-                        // who may no longer read it, with a reason as every other ending has.
-                        return match crate::service::studies::readable_study(&db, &caller, study.id)
-                            .await
-                        {
+                        // The study is checked again before each event, with the caller's
+                        // roles as they are now: a study made private since (or deleted), or a
+                        // role in it taken back, ends the subscription rather than streaming on
+                        // to a caller who may no longer read it, with a reason as every other
+                        // ending has. Any other change of roles leaves it running.
+                        let now = match &token {
+                            Some(token) => crate::auth::caller_from_token(&db, token).await,
+                            None => Ok(caller),
+                        };
+                        let readable = match now {
+                            Ok(now) => {
+                                crate::service::studies::readable_study(&db, &now, study.id).await
+                            }
+                            Err(e) => Err(e),
+                        };
+                        return match readable {
                             Ok(_) => Some((Ok(change), Some(receiver))),
                             Err(ServiceError::NotFound(_)) => Some((Err(unreadable()), None)),
                             Err(e) => Some((Err(e.into()), None)),
@@ -175,8 +186,8 @@ impl Subscription {
     }
 }
 
-/// The end of a subscription to a study the caller may no longer read (made private, or
-/// deleted): FORBIDDEN, as for a caller whose role changed.
+/// The end of a subscription to a study the caller may no longer read (made private or
+/// deleted, or the caller's role in it taken back): FORBIDDEN.
 fn unreadable() -> async_graphql::Error {
     super::error::coded(
         "you may no longer read this study: the subscription has ended",

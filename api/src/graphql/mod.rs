@@ -115,6 +115,9 @@ pub struct RequestCtx {
     judgments: Option<tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>>,
     /// The list items the request has asked for (bounded by `limits::within_budget`).
     pub pages: Arc<limits::PageBudget>,
+    /// The token of the WebSocket an operation came over: a subscription lives long, and
+    /// looks its caller up again at each event (`live`).
+    pub socket_token: Option<String>,
 }
 
 impl RequestCtx {
@@ -134,6 +137,15 @@ impl RequestCtx {
             readable: Some(OnceCell::new()),
             judgments: Some(Default::default()),
             pages: Default::default(),
+            socket_token: None,
+        }
+    }
+
+    /// As an operation sent over a WebSocket opened with this token.
+    pub fn over_socket(self, token: Option<String>) -> Self {
+        Self {
+            socket_token: token,
+            ..self
         }
     }
 

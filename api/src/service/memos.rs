@@ -196,6 +196,11 @@ pub async fn update_memo(
     }
     let txn = begin_write(db).await?;
     let m = own_memo(&txn, caller, id, version).await?;
+    if m.text == text {
+        // Nothing to write: the version stays, so another writer holding it is not made
+        // stale by a save that changed nothing, and the audit log records no change.
+        return Ok(m);
+    }
     let mut a: memo::ActiveModel = m.clone().into();
     a.text = Set(text.to_owned());
     a.version = Set(m.version + 1);

@@ -9,8 +9,8 @@ use entities::{
 };
 use sea_orm::sea_query::{Condition, Expr, LockType, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde_json::json;
 
@@ -122,6 +122,21 @@ async fn member_studies<C: ConnectionTrait>(txn: &C, user_id: i64) -> ServiceRes
         .into_tuple()
         .all(txn)
         .await?)
+}
+
+/// A user named as a filter (an evaluator's judgments): NOT_FOUND unless the user exists
+/// and the caller may see them, so that a mistyped id is not read as "judged nothing".
+pub async fn visible_user<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    user_id: i64,
+) -> ServiceResult<i64> {
+    let exists = app_user::Entity::find_by_id(user_id).count(db).await? > 0;
+    if exists && is_visible(db, caller, user_id).await? {
+        Ok(user_id)
+    } else {
+        Err(ServiceError::not_found(format!("user {user_id}")))
+    }
 }
 
 /// Whether the caller may see a user by ID: themself, anyone for an admin, and otherwise a

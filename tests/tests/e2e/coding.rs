@@ -392,6 +392,12 @@ async fn memos_annotate_studies_cases_interviews_codes_and_quotations() {
     let updated = s.ok("mutation($m: ID!) { updateMemo(input: {id: $m, version: 1, text: \"seconda\"}) { text version } }", json!({"m": memo})).await;
     assert_eq!(updated["updateMemo"]["version"], 2);
     assert_eq!(error_code(&s.gql("mutation($m: ID!) { updateMemo(input: {id: $m, version: 1, text: \"terza\"}) { text } }", json!({"m": memo})).await), "CONFLICT");
+    // Saving the same text again writes nothing: the version stays, no audit entry.
+    const AUDITED: &str = "query($s: ID!) { auditLog(studyId: $s, first: 1) { totalCount } }";
+    let before = s.ok(AUDITED, json!({"s": s.study})).await;
+    let same = s.ok("mutation($m: ID!) { updateMemo(input: {id: $m, version: 2, text: \"seconda\"}) { text version } }", json!({"m": memo})).await;
+    assert_eq!(same["updateMemo"]["version"], 2);
+    assert_eq!(s.ok(AUDITED, json!({"s": s.study})).await, before);
     let study_no = id_number(s.study.as_str().unwrap());
     let viewer = s.server.token("lettore", "viewer", Some(study_no)).await;
     let r = s

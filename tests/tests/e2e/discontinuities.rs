@@ -211,6 +211,20 @@ async fn the_demo_matrix_comparison_and_cascade_follow_the_judgments() {
             }
         }
     }
+    // An evaluator who does not exist is NOT_FOUND, not an evaluator who judged nothing.
+    let nobody = "VXNlcjo5OTk5"; // User:9999
+    for query in [
+        MATRIX,
+        "query($s: ID!, $e: ID) { discontinuityComparison(studyId: $s, evaluatorId: $e) { dimension } }",
+    ] {
+        let refused = server.gql(None, query, json!({"s": study, "e": nobody})).await;
+        assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
+    }
+    let svg = format!(
+        "/studies/{}/discontinuities/matrix.svg?evaluator={nobody}",
+        study.as_str().unwrap()
+    );
+    assert_eq!(server.get(&svg).await.0, 404);
     // Alba's condominio changed how the problem is defined (the authors' conclusion).
     let alba = rows
         .iter()

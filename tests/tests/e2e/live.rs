@@ -165,8 +165,9 @@ async fn token_id(server: &TestServer, user: &str) -> i64 {
 }
 
 /// A socket is looked at again for every operation and every event, as an HTTP request is:
-/// a revoked token stops at once, a changed role ends a subscription, a new role is seen by
-/// the next operation on a socket opened before it.
+/// a revoked token stops at once, a new role is seen by the next operation on a socket
+/// opened before it, and a subscription runs on through a change of role until its caller
+/// may no longer read the study.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_follows_its_token_revoked_or_changed() {
     let server = TestServer::empty().await;
@@ -183,6 +184,15 @@ async fn a_socket_follows_its_token_revoked_or_changed() {
                "variables": {"i": interview, "s": start}})
     };
 
+    let admin_quotes = |start: i64| {
+        let (server, admin, body) = (&server, &admin, create(start));
+        async move {
+            let variables = body["variables"].clone();
+            server
+                .ok(Some(admin), body["query"].as_str().unwrap(), variables)
+                .await
+        }
+    };
     let mut revoked = connect(&server, Some(&carla)).await;
     assert_eq!(next(&mut revoked).await["type"], "connection_ack");
     subscribe(&mut revoked, &study).await;
@@ -190,14 +200,7 @@ async fn a_socket_follows_its_token_revoked_or_changed() {
     assert_eq!(next(&mut changed).await["type"], "connection_ack");
     subscribe(&mut changed, &study).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let body = create(3);
-    server
-        .ok(
-            Some(&admin),
-            body["query"].as_str().unwrap(),
-            body["variables"].clone(),
-        )
-        .await;
+    admin_quotes(3).await;
     for socket in [&mut revoked, &mut changed] {
         let event = next(socket).await;
         assert_eq!(
@@ -210,21 +213,17 @@ async fn a_socket_follows_its_token_revoked_or_changed() {
         .await
         .unwrap();
     // Dario becomes an owner: a new token for him changes his role in the study.
-    server.token("dario", "owner", Some(number)).await;
-    let body = create(4);
-    server
-        .ok(
-            Some(&admin),
-            body["query"].as_str().unwrap(),
-            body["variables"].clone(),
-        )
-        .await;
+    let owner = server.token("dario", "owner", Some(number)).await;
+    admin_quotes(4).await;
     let stopped = next(&mut revoked).await;
     assert_eq!(socket_error_code(&stopped), "UNAUTHENTICATED", "{stopped}");
     assert_eq!(next(&mut revoked).await["type"], "complete");
-    let ended = next(&mut changed).await;
-    assert_eq!(socket_error_code(&ended), "FORBIDDEN", "{ended}");
-    assert_eq!(next(&mut changed).await["type"], "complete");
+    // He still reads the study: his subscription goes on.
+    let event = next(&mut changed).await;
+    assert_eq!(
+        event["payload"]["data"]["quotationChanged"]["kind"], "CREATED",
+        "{event}"
+    );
 
     // The revoked token can no longer write over its open socket.
     revoked
@@ -242,10 +241,73 @@ async fn a_socket_follows_its_token_revoked_or_changed() {
         ))
         .await
         .unwrap();
-    let written = next(&mut changed).await;
+    // The write's answer and completion (id 2), and its event (id 1), in any order.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let m = next(&mut changed).await;
+        seen.push((m["id"].as_str().unwrap_or_default().to_owned(), m));
+    }
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen[0].1["payload"]["data"]["quotationChanged"]["kind"], "CREATED",
+        "{seen:?}"
+    );
     assert!(
-        written["payload"]["data"]["createQuotation"]["id"].is_string(),
-        "{written}"
+        seen.iter()
+            .any(|(id, m)| id == "2" && m["payload"]["data"]["createQuotation"]["id"].is_string()),
+        "{seen:?}"
+    );
+
+    // His role taken back, the private study is no longer his to read: the subscription
+    // ends with the next event of the study, which he does not get.
+    let dario = server.ok(Some(&owner), "{ me { id } }", json!({})).await["me"]["id"].clone();
+    server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!, $u: ID!) { removeStudyMember(studyId: $s, userId: $u) }",
+            json!({"s": study, "u": dario}),
+        )
+        .await;
+    admin_quotes(7).await;
+    let ended = next(&mut changed).await;
+    assert_eq!(socket_error_code(&ended), "FORBIDDEN", "{ended}");
+    assert_eq!(ended["id"], "1");
+    assert_eq!(next(&mut changed).await["type"], "complete");
+}
+
+/// A change of role in another study does not touch a subscription: it ran on to its next
+/// event (it used to end with FORBIDDEN at any change of the caller's roles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_changed_in_another_study_leaves_a_subscription_running() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let watched = server
+        .corpus(
+            &admin,
+            "Osservato",
+            &["R: Perché l’ente è qui? Sì, è così."],
+        )
+        .await;
+    let other = server.corpus(&admin, "Altro", &["R: Altrove."]).await;
+    let number = |s: &Value| id_number(s.as_str().unwrap());
+    let viewer = server
+        .token("elena", "viewer", Some(number(&watched.study)))
+        .await;
+    let mut socket = connect(&server, Some(&viewer)).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    subscribe(&mut socket, &watched.study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    server
+        .token("elena", "analyst", Some(number(&other.study)))
+        .await;
+    let q = server
+        .ok(Some(&admin), "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 9, codeIds: []}) { id } }", json!({"i": watched.interviews[0]["id"]}))
+        .await["createQuotation"]["id"]
+        .clone();
+    let event = next(&mut socket).await;
+    assert_eq!(
+        event["payload"]["data"]["quotationChanged"]["id"], q,
+        "{event}"
     );
 }
 
