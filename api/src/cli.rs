@@ -242,13 +242,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Backup { output }) = &cli.command {
         return backup(&opts, output).await;
     }
+    let command = cli.command.unwrap_or(Command::Serve);
+    let creates_the_database = matches!(command, Command::Serve | Command::Migrate);
+    let sqlite_file = opts.data_dir.join("quaderno.db");
+    if opts.database_url.is_none() && !creates_the_database && !sqlite_file.exists() {
+        // A mistyped or forgotten --data-dir would otherwise get a new, empty database of its
+        // own: a token made there works on no server, a reindex "succeeds" on nothing.
+        anyhow::bail!(
+            "no database at {}: name your server's data directory with --data-dir (or              QUADERNO_DATA_DIR), or create the database first with `quaderno migrate`",
+            sqlite_file.display()
+        );
+    }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    // A server, or a reindex, holds the data directory before it migrates or loads anything:
+    // one started beside a running server stops here, its database untouched.
+    let index_lock = match command {
+        Command::Serve | Command::Reindex => Some(crate::search::IndexLock::take(
+            &opts.data_dir.join("index"),
+        )?),
+        _ => None,
+    };
     let database = db::connect(&opts.database_url(), opts.db_max_connections).await?;
     db::migrate(&database.conn).await?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Schema | Command::Backup { .. } => unreachable!("handled before migrating"),
-        Command::Reindex => reindex(&opts, &database).await,
+        Command::Reindex => reindex(&opts, &database, index_lock).await,
         Command::Migrate => {
             eprintln!("migrations applied");
             Ok(())
@@ -401,10 +420,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 // is left to the loading itself.
                 db::exclusively(&index_db.conn, demo::load_if_empty(&database.conn)).await?;
             }
+            let pools = (database.conn.clone(), index_db.conn.clone());
             let search = crate::search::SearchIndex::open(
                 &opts.data_dir.join("index"),
                 index_db.conn,
-                Default::default(),
+                crate::search::OpenOptions {
+                    lock: index_lock,
+                    ..Default::default()
+                },
             )?;
             let listener = tokio::net::TcpListener::bind(&opts.bind)
                 .await
@@ -464,7 +487,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ = overdue => tracing::warn!("requests still running after {grace:?}: leaving them"),
             }
             search.shutdown().await;
-            tracing::info!(seq = search.applied_seq(), "search index committed; bye");
+            tracing::info!(seq = search.applied_seq(), "search index committed");
+            // Closed, the last connection folds SQLite's write-ahead log into the database
+            // file and removes it: a log left behind would be replayed onto a backup copied
+            // into its place (README, Backups) and corrupt it. Bounded, as requests left
+            // running above may still hold connections.
+            let (main, index) = pools;
+            let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                main.close().await.and(index.close().await)
+            })
+            .await;
+            if !matches!(closed, Ok(Ok(()))) {
+                tracing::warn!("the database connections did not close cleanly");
+            }
+            tracing::info!("bye");
             Ok(())
         }
     }
@@ -496,7 +532,11 @@ async fn prune_change_log(
 
 /// `quaderno reindex`: rebuilds the index in the data directory (the server must be stopped:
 /// the index has one writer).
-async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Result<()> {
+async fn reindex(
+    opts: &GlobalOptions,
+    database: &db::Database,
+    lock: Option<crate::search::IndexLock>,
+) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} interviews ({eta})")
             .expect("valid template")
@@ -509,6 +549,7 @@ async fn reindex(opts: &GlobalOptions, database: &db::Database) -> anyhow::Resul
         database.conn.clone(),
         crate::search::OpenOptions {
             force_rebuild: true,
+            lock,
             progress: Some(Box::new(move |done, total| {
                 progress_bar.set_length(total as u64);
                 progress_bar.set_position(done as u64);
@@ -573,7 +614,10 @@ fn init_tracing(format: LogFormat) {
     let _ = match format {
         // One object a line, with the request span's fields (request_id) in `span`.
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        // Colours only for a terminal: in a file or a pipe they are escape codes.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
 }
 

@@ -177,6 +177,19 @@ pub struct OpenOptions {
     pub force_rebuild: bool,
     /// Called as (done, total) interviews while rebuilding.
     pub progress: Option<Progress>,
+    /// The directory's lock, taken already (`IndexLock::take`); taken here if not.
+    pub lock: Option<IndexLock>,
+}
+
+/// This process's hold on an index directory (see `lock_index`). A server takes it before it
+/// migrates or loads anything, so that one started by mistake on the data directory of a
+/// running server stops before touching its database.
+pub struct IndexLock(std::fs::File);
+
+impl IndexLock {
+    pub fn take(dir: &Path) -> anyhow::Result<Self> {
+        lock_index(dir).map(Self)
+    }
 }
 
 /// The index's last commit payload, if the index can be opened and was built by this version.
@@ -270,7 +283,10 @@ impl SearchIndex {
     ) -> anyhow::Result<Arc<Self>> {
         let (schema, fields) = schema::build();
         std::fs::create_dir_all(dir)?;
-        let lock = lock_index(dir)?;
+        let lock = match opts.lock {
+            Some(IndexLock(file)) => file,
+            None => lock_index(dir)?,
+        };
         let found = if opts.force_rebuild {
             None
         } else {

@@ -132,3 +132,57 @@ async fn no_demo_starts_empty_and_restarts_keep_data() {
         "the demo is not loaded twice"
     );
 }
+
+/// A second server started by mistake on a running server's data directory stops before it
+/// migrates or loads anything: the running server's empty database gets no demo (it used to
+/// load it, public study included, and only then fail on the index's lock).
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--no-demo"]);
+    wait_ready(&server.url).await;
+    let out = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is a server running on this data directory?"),
+        "{stderr}"
+    );
+    let studies = gql(&server.url, None, "{ studies { totalCount } }").await;
+    assert_eq!(studies["data"]["studies"]["totalCount"], 0, "{studies}");
+}
+
+/// On SQLite only `serve` and `migrate` create a database: a mistyped `--data-dir` given to
+/// any other command is refused, rather than answered from a new, empty database of its own
+/// (a token that works on no server, a reindex of nothing).
+#[test]
+fn other_commands_refuse_a_data_directory_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("quaderno-dta");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&typo)
+            .env_remove("DATABASE_URL")
+            .env_remove("QUADERNO_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let create = ["token", "create", "--user", "ada", "--role", "admin"];
+    for args in [&create[..], &["token", "list"], &["reindex"]] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("no database at"), "{args:?}: {stderr}");
+    }
+    assert!(!typo.exists(), "a refused command created the directory");
+    assert!(run(&["migrate"]).status.success());
+    let token = stdout_of(run(&create));
+    assert!(token.trim().len() >= 43, "{token}");
+}

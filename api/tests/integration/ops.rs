@@ -244,6 +244,14 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("search index committed"), "{log}");
+    // Its connections closed, SQLite folded the write-ahead log into the database and removed
+    // it: a log left behind would be replayed onto a backup restored in its place.
+    assert!(
+        !dir.path().join("quaderno.db-wal").exists(),
+        "a write-ahead log outlived a clean shutdown"
+    );
+    // Logged to a pipe: no colour escape codes.
+    assert!(!log.contains('\u{1b}'), "{log}");
 }
 
 /// A sample's value in the Prometheus text, 0 when absent.
@@ -457,6 +465,7 @@ async fn readyz_is_503_while_the_index_is_rebuilt() {
                     let _ = g.recv();
                 }
             })),
+            lock: None,
         },
     )
     .unwrap();

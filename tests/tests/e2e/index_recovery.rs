@@ -416,7 +416,7 @@ async fn a_second_writer_is_refused_and_leaves_the_index_alone() {
             server.db.conn.clone(),
             api::search::OpenOptions {
                 force_rebuild,
-                progress: None,
+                ..Default::default()
             },
         );
         let error = opened.err().expect("a second writer opened the index");
