@@ -969,6 +969,9 @@ impl Indexer {
     /// replicas' writes are picked up by polling; local ones wake it at once. Every wait
     /// gives way to stopping, start-up included.
     pub async fn run(mut self, start: Start) {
+        if matches!(start, Start::Resume(_)) {
+            self.check_files_in_the_background();
+        }
         let mut rebuild = match start {
             Start::Rebuild => true,
             Start::Resume(saved) => loop {
@@ -1034,20 +1037,50 @@ impl Indexer {
                     if self.stopping() {
                         return self.finish().await;
                     }
+                    if self.shared.damaged.swap(false, Ordering::SeqCst) {
+                        break;
+                    }
                     match self.poll().await {
                         Ok(0) => self.idle(POLL_INTERVAL).await,
                         Ok(_) => {}
-                        Err(IndexError::PrunedPast(_)) => break,
+                        Err(IndexError::PrunedPast(high)) => {
+                            tracing::warn!(
+                                high,
+                                "the change log was pruned past changes this index had not \
+                                 read: rebuilding"
+                            );
+                            break;
+                        }
                         Err(_) => self.idle(Duration::from_secs(1)).await,
                     }
                 }
+            } else {
+                tracing::warn!(
+                    high = self.shared.position.borrow().high,
+                    "the change log was pruned past changes this index had not read: rebuilding"
+                );
             }
-            tracing::warn!(
-                high = self.shared.position.borrow().high,
-                "the change log was pruned past changes this index had not read: rebuilding"
-            );
             rebuild = true;
         }
+    }
+
+    /// Reads every file of the last commit against its checksum, beside the writer's work: a
+    /// segment damaged at rest (a bad disk, a bad copy) opens fine, and fails only the
+    /// searches that read its damaged part while `/readyz` says ready. Found damaged, the
+    /// index is rebuilt from the database. Reading the whole index takes a while on a large
+    /// one, so it does not hold up the start; a file merged away while it is read is not
+    /// damage, only a check that could not finish.
+    fn check_files_in_the_background(&self) {
+        let (index, shared) = (self.reader.searcher().index().clone(), self.shared.clone());
+        tokio::task::spawn_blocking(move || match index.validate_checksum() {
+            Ok(damaged) if damaged.is_empty() => {}
+            Ok(damaged) => {
+                tracing::error!(files = ?damaged, "search index files are damaged: rebuilding");
+                shared.damaged.store(true, Ordering::SeqCst);
+                shared.wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check the search index's files"),
+        });
     }
 
     /// Lets merges finish and releases the index: every batch was committed, and what a

@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     /// Set while the writer builds the index from the database (at start, or after the log
     /// was pruned past it).
     pub rebuilding: AtomicBool,
+    /// Set when the index's files fail their checksums: the writer rebuilds the index.
+    pub damaged: AtomicBool,
     pub wake: Notify,
     pub stop: AtomicBool,
     pub progress: Option<Progress>,
@@ -103,6 +105,7 @@ impl Shared {
             ready: AtomicBool::new(false),
             healthy: AtomicBool::new(true),
             rebuilding: AtomicBool::new(false),
+            damaged: AtomicBool::new(false),
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             progress,
@@ -373,9 +376,12 @@ impl SearchIndex {
         self.shared.sync(db).await
     }
 
-    /// Waits until the index is built (start-up rebuild done), then until it has caught up.
+    /// Waits until the index is built (a rebuild, at start or later, done), then until it has
+    /// caught up.
     pub async fn ready(&self, db: &DatabaseConnection) -> Result<(), SearchError> {
-        while !self.shared.ready.load(Ordering::SeqCst) {
+        while !self.shared.ready.load(Ordering::SeqCst)
+            || self.shared.rebuilding.load(Ordering::SeqCst)
+        {
             if self.shared.stop.load(Ordering::SeqCst) {
                 return Err(SearchError::NotReady);
             }
