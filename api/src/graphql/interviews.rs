@@ -10,6 +10,7 @@ use super::error::{bad_input, not_found};
 use super::ids::{decode, encode, Kind};
 use super::live::ChangeKind;
 use super::loaders::{all, one};
+use super::memos::Memo;
 use super::quotations::Quotation;
 use super::scalars::Date;
 use super::studies::Case;
@@ -246,6 +247,8 @@ pub struct LostQuotation {
     pub text: String,
     pub code_ids: Vec<ID>,
     pub memo: Option<String>,
+    /// The memos written on it, deleted with it (as they were).
+    pub memos: Vec<Memo>,
 }
 
 #[derive(SimpleObject)]
@@ -330,6 +333,7 @@ impl InterviewMutation {
                         .map(|c| encode(Kind::Code, c))
                         .collect(),
                     memo: l.memo,
+                    memos: l.memos.into_iter().map(Memo).collect(),
                 })
                 .collect(),
         })

@@ -109,15 +109,17 @@ pub struct Transcript {
 impl Transcript {
     /// The interview label the file name suggests: "Int. 3.docx" → "Int. 3".
     pub fn label(&self) -> String {
+        use unicode_normalization::UnicodeNormalization as _;
         let stem = self
             .file_name
             .rsplit_once('.')
             .map_or(self.file_name.as_str(), |(s, _)| s)
             .trim();
+        // In NFC, as every label: macOS writes file names decomposed ("Citta\u{300}").
         if stem.is_empty() {
-            self.file_name.clone()
+            self.file_name.nfc().collect()
         } else {
-            stem.to_owned()
+            stem.nfc().collect()
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Interviews and their transcripts.
 
 use chrono::{NaiveDate, Utc};
-use entities::{interview, quotation, quotation_code, study, study_case};
+use entities::{interview, memo, quotation, quotation_code, study, study_case};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -190,6 +190,8 @@ pub struct LostQuotation {
     pub text: String,
     pub code_ids: Vec<i64>,
     pub memo: Option<String>,
+    /// The notes written on it, deleted with it.
+    pub memos: Vec<memo::Model>,
 }
 
 #[derive(Debug, Clone)]
@@ -295,16 +297,35 @@ pub async fn update_interview(
                     .to_owned(),
                     code_ids,
                     memo: q.memo.clone(),
+                    memos: Vec::new(),
                 });
+            }
+        }
+        if !lost.is_empty() {
+            let notes = memo::Entity::find()
+                .filter(memo::Column::TargetKind.eq("quotation"))
+                .filter(memo::Column::TargetId.is_in(lost.iter().map(|l| l.id)))
+                .order_by_asc(memo::Column::Id)
+                .all(&txn)
+                .await?;
+            for note in notes {
+                if let Some(l) = lost.iter_mut().find(|l| l.id == note.target_id) {
+                    l.memos.push(note);
+                }
             }
         }
         if !lost.is_empty() && !input.allow_quotation_loss {
             let ids: Vec<String> = lost.iter().map(|l| format!("{:?}", l.text)).collect();
+            let notes: usize = lost.iter().map(|l| l.memos.len()).sum();
             return Err(ServiceError::Conflict(format!(
                 "the new transcript no longer contains {} quoted passage(s): {}; \
-                 restore them, or set allowQuotationLoss to delete those quotations",
+                 restore them, or set allowQuotationLoss to delete those quotations{}",
                 lost.len(),
-                ids.join(", ")
+                ids.join(", "),
+                match notes {
+                    0 => String::new(),
+                    n => format!(" and the {n} memo(s) written on them"),
+                }
             )));
         }
         let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();

@@ -462,12 +462,16 @@ pub async fn delete_study(db: &impl Writable, caller: &Caller, study_id: i64) ->
     Ok(())
 }
 
+/// A name, label or title as stored: trimmed, and in NFC, so that one typed with a combining
+/// accent (or read from a macOS file name, "Citta\u{300}") is the same text as one typed
+/// with the accented letter, for the eye and for every comparison.
 pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {
+    use unicode_normalization::UnicodeNormalization as _;
     let t = s.trim();
     if t.is_empty() {
         Err(ServiceError::bad_input(format!("{what} must not be empty")))
     } else {
-        Ok(t.to_owned())
+        Ok(t.nfc().collect())
     }
 }
 

@@ -65,7 +65,8 @@ pub async fn save(
         .all(&txn)
         .await?
         .into_iter()
-        .map(|i| i.label)
+        // Labels stored before they were kept in NFC compare as the new ones are.
+        .map(|i| unicode_normalization::UnicodeNormalization::nfc(i.label.as_str()).collect())
         .collect();
     let mut out = Vec::with_capacity(read.len());
     for mut t in read {

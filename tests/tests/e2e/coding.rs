@@ -287,13 +287,20 @@ async fn transcript_edits_reanchor_quotations_and_never_shift_them() {
     let first = s.quote("casa", 1, &[&code]).await; // "La casa popolare"
     let second = s.quote("casa", 2, &[&code]).await; // "La casa è il primo"
     let gone = s.quote("Il lavoro pure.", 0, &[&code]).await;
+    let note = s
+        .ok(
+            "mutation($t: ID!) { createMemo(input: {targetId: $t, text: \"perché è così?\"}) { id } }",
+            json!({"t": gone["id"]}),
+        )
+        .await["createMemo"]["id"]
+        .clone();
     let edited = TEXT
         .replace(
             "INT: Parliamo della casa.",
             "INT: Buongiorno. Oggi parliamo della casa, con calma.",
         )
         .replace(" Il lavoro pure.", "");
-    const EDIT: &str = "mutation($i: UpdateInterviewInput!) { updateInterview(input: $i) { movedQuotations lostQuotations { id text codeIds } interview { version length transcript } } }";
+    const EDIT: &str = "mutation($i: UpdateInterviewInput!) { updateInterview(input: $i) { movedQuotations lostQuotations { id text codeIds memos { id text author { name } } } interview { version length transcript } } }";
     let refused = s
         .gql(
             EDIT,
@@ -301,10 +308,13 @@ async fn transcript_edits_reanchor_quotations_and_never_shift_them() {
         )
         .await;
     assert_eq!(error_code(&refused), "CONFLICT");
-    assert!(refused["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Il lavoro pure."));
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("Il lavoro pure."), "{message}");
+    // The memo written on it would go with it: the refusal says so.
+    assert!(
+        message.contains("the 1 memo(s) written on them"),
+        "{message}"
+    );
     let unchanged = s
         .ok(
             "query($i: ID!) { node(id: $i) { ... on Interview { version transcript } } }",
@@ -320,6 +330,15 @@ async fn transcript_edits_reanchor_quotations_and_never_shift_them() {
     assert_eq!(done["lostQuotations"][0]["id"], gone["id"]);
     assert_eq!(done["lostQuotations"][0]["text"], "Il lavoro pure.");
     assert_eq!(done["lostQuotations"][0]["codeIds"], json!([code]));
+    // Its memo, deleted with it, is listed as it was.
+    let memos = &done["lostQuotations"][0]["memos"];
+    assert_eq!(memos[0]["id"], note);
+    assert_eq!(memos[0]["text"], "perché è così?");
+    assert!(memos[0]["author"]["name"].is_string(), "{memos}");
+    let gone_memo = s
+        .ok("query($m: ID!) { node(id: $m) { id } }", json!({"m": note}))
+        .await;
+    assert!(gone_memo["node"].is_null(), "{gone_memo}");
     assert_eq!(done["interview"]["length"], edited.chars().count());
     // Each quotation still reads exactly its span, and the same words as before.
     let after = s.ok("query($i: ID!) { node(id: $i) { ... on Interview { transcript quotations { edges { node { id start end text version } } } } } }", json!({"i": s.interview["id"]})).await;

@@ -482,6 +482,41 @@ async fn one_bad_file_imports_nothing_and_is_named() {
         json!(["buono.txt: the case already has an interview labelled \"buono\""])
     );
     assert_eq!(interview_count(&server, &token).await, 2);
+
+    // A macOS file name is decomposed ("Citta" and a combining grave): its label is the same
+    // "Città" as a typed one, and warned about as the same.
+    let decomposed = ("Citta\u{300}.txt", b"R: Bene.".to_vec());
+    let (_, first) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &[decomposed],
+    )
+    .await;
+    let label = &first["data"]["importTranscripts"]["transcripts"][0]["interview"]["label"];
+    assert_eq!(label, "Citt\u{e0}", "{first:#}");
+    let composed = ("Citt\u{e0}.txt", b"R: Bene.".to_vec());
+    let (_, second) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &[composed],
+    )
+    .await;
+    assert_eq!(
+        second["data"]["importTranscripts"]["warnings"],
+        json!(["Citt\u{e0}.txt: the case already has an interview labelled \"Citt\u{e0}\""])
+    );
+    let typed = server
+        .ok(
+            Some(&token),
+            "mutation($c: ID!, $l: String!) { createInterview(input: {caseId: $c, label: $l, transcript: \"R: Sì.\"}) { label } }",
+            json!({"c": case, "l": "Perche\u{301}"}),
+        )
+        .await;
+    assert_eq!(typed["createInterview"]["label"], "Perch\u{e9}");
 }
 
 #[tokio::test]
