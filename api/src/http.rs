@@ -534,19 +534,29 @@ async fn graphql_ws(
             let db = state.db.clone();
             GraphQLWebSocket::new(socket, Checked(state), protocol)
                 .on_connection_init(move |payload| async move {
-                    let value = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str());
+                    // A payload that is not an object, or an Authorization that is not a
+                    // string, is a client's mistake: refused, rather than taken for no token
+                    // and answered as an anonymous caller.
+                    let malformed = |why| CallerError::Refused(why).into_graphql_error();
+                    let value = match &payload {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::Object(fields) => fields
+                            .get("Authorization")
+                            .or_else(|| fields.get("authorization")),
+                        _ => {
+                            return Err(malformed(
+                                "the connection_init payload must be an object: \
+                                 {\"Authorization\": \"Bearer <token>\"}",
+                            ))
+                        }
+                    };
                     let secret = match value {
-                        None => None,
+                        None | Some(serde_json::Value::Null) => None,
                         Some(v) => Some(
-                            bearer_secret(v)
+                            v.as_str()
+                                .and_then(bearer_secret)
                                 .ok_or_else(|| {
-                                    CallerError::Refused(
-                                        "the Authorization value must be `Bearer <token>`",
-                                    )
-                                    .into_graphql_error()
+                                    malformed("the Authorization value must be `Bearer <token>`")
                                 })?
                                 .to_owned(),
                         ),

@@ -525,7 +525,8 @@ pub mod ws {
         connect_to(&server.url, token).await
     }
 
-    pub async fn connect_to(url: &str, token: Option<&str>) -> Socket {
+    /// A socket to the server's endpoint, nothing sent on it yet.
+    pub async fn open(url: &str) -> Socket {
         let mut request = format!("{}/graphql/ws", url.replace("http", "ws"))
             .into_client_request()
             .unwrap();
@@ -533,9 +534,14 @@ pub mod ws {
             "Sec-WebSocket-Protocol",
             "graphql-transport-ws".parse().unwrap(),
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket");
+        socket
+    }
+
+    pub async fn connect_to(url: &str, token: Option<&str>) -> Socket {
+        let mut socket = open(url).await;
         let payload = token.map_or(
             json!({}),
             |t| json!({"Authorization": format!("Bearer {t}")}),

@@ -504,7 +504,56 @@ fn check_document(
             "UNAUTHENTICATED",
         ));
     }
+    if let Some(op) = selected_operation(doc, operation_name.as_deref()) {
+        if op.ty == OperationType::Subscription {
+            let mut keys = Vec::new();
+            root_keys(doc, &op.selection_set.node, &mut Vec::new(), &mut keys);
+            // The spec's "single root field" rule, which async-graphql leaves out: a socket
+            // streams one subscription's events under its id.
+            if keys.len() != 1 {
+                return Err(refusal(
+                    format!(
+                        "a subscription selects exactly one root field, not {}: subscribe \
+                         once for each",
+                        keys.len()
+                    ),
+                    "BAD_USER_INPUT",
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The response keys of an operation's root fields, fragments followed (each once).
+fn root_keys<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    followed: &mut Vec<&'a str>,
+    keys: &mut Vec<&'a str>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(f) => {
+                let key = f.node.response_key().node.as_str();
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            Selection::InlineFragment(f) => {
+                root_keys(doc, &f.node.selection_set.node, followed, keys)
+            }
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.as_str();
+                if let Some(fragment) = doc.fragments.get(&s.node.fragment_name.node) {
+                    if !followed.contains(&name) {
+                        followed.push(name);
+                        root_keys(doc, &fragment.node.selection_set.node, followed, keys);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The operation the executor will run, chosen as async-graphql chooses it: the one named

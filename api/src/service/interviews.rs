@@ -315,7 +315,7 @@ pub async fn update_interview(
             }
         }
         if !lost.is_empty() && !input.allow_quotation_loss {
-            let ids: Vec<String> = lost.iter().map(|l| format!("{:?}", l.text)).collect();
+            let ids: Vec<String> = lost.iter().map(|l| quoted(&l.text)).collect();
             let notes: usize = lost.iter().map(|l| l.memos.len()).sum();
             return Err(ServiceError::Conflict(format!(
                 "the new transcript no longer contains {} quoted passage(s): {}; \
@@ -517,4 +517,36 @@ pub async fn delete_interview(
         study_id: study.id,
         quotations: quotation_ids,
     })
+}
+
+/// A quoted passage as a refusal names it: in guillemets, on one line, and shortened in the
+/// middle when long (a quotation may span a whole transcript).
+fn quoted(text: &str) -> String {
+    const HEAD: usize = 50;
+    const TAIL: usize = 30;
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let length = line.chars().count();
+    if length <= HEAD + TAIL + 1 {
+        return format!("«{line}»");
+    }
+    let head: String = line.chars().take(HEAD).collect();
+    let tail: String = line.chars().skip(length - TAIL).collect();
+    format!("«{} … {}»", head.trim_end(), tail.trim_start())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn a_quoted_passage_is_one_readable_line_shortened_in_the_middle() {
+        assert_eq!(quoted("Il lavoro\npure."), "«Il lavoro pure.»");
+        let long = "è già là ".repeat(40);
+        let q = quoted(&long);
+        assert!(q.starts_with("«è già là è già là"), "{q}");
+        assert!(q.ends_with("è già là»"), "{q}");
+        assert!(q.contains(" … "), "{q}");
+        assert!(q.chars().count() < 90, "{q}");
+        assert!(!quoted("👩🏽\u{200d}⚕\u{fe0f} sì").contains("\\u"));
+    }
 }

@@ -3,7 +3,7 @@
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tests::ws::{connect, connect_to, next, Socket};
+use tests::ws::{connect, connect_to, next, open, Socket};
 use tests::{id_number, TestServer};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -819,4 +819,35 @@ async fn a_subscription_to_a_study_made_private_ends_with_forbidden() {
     let ended = next(&mut watcher).await;
     assert_eq!(socket_error_code(&ended), "FORBIDDEN", "{ended}");
     assert_eq!(next(&mut watcher).await["type"], "complete");
+}
+
+/// A `connection_init` payload that is not an object, or an Authorization that is not a
+/// string, is refused (it was taken for no token: an anonymous caller); a subscription with
+/// two root fields is BAD_USER_INPUT (it ran both under one id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_socket_payloads_and_two_field_subscriptions_are_refused() {
+    let server = TestServer::demo().await;
+    for payload in [json!("notobject"), json!({"Authorization": 5})] {
+        let mut socket = open(&server.url).await;
+        let init = json!({"type": "connection_init", "payload": payload});
+        socket.send(Message::text(init.to_string())).await.unwrap();
+        let answer = next(&mut socket).await;
+        assert_eq!(answer["type"], "closed", "{payload}: {answer}");
+        let reason = answer["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("Authorization"), "{payload}: {answer}");
+    }
+    let study = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await["studies"]["edges"][0]["node"]["id"]
+        .clone();
+    let mut socket = connect(&server, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let twice = "subscription($s: ID!) { a: quotationChanged(studyId: $s) { kind } ...More } fragment More on Subscription { b: quotationChanged(studyId: $s) { kind } }";
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": twice, "variables": {"s": study}}});
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let refused = next(&mut socket).await;
+    assert_eq!(socket_error_code(&refused), "BAD_USER_INPUT", "{refused}");
 }
