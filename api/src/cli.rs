@@ -243,13 +243,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return backup(&opts, output).await;
     }
     let command = cli.command.unwrap_or(Command::Serve);
-    let creates_the_database = matches!(command, Command::Serve | Command::Migrate);
+    // An import may be how an instance begins (a REFI-QDA project brought over).
+    let creates_the_database = matches!(
+        command,
+        Command::Serve | Command::Migrate | Command::Import { .. }
+    );
     let sqlite_file = opts.data_dir.join("quaderno.db");
     if opts.database_url.is_none() && !creates_the_database && !sqlite_file.exists() {
         // A mistyped or forgotten --data-dir would otherwise get a new, empty database of its
         // own: a token made there works on no server, a reindex "succeeds" on nothing.
         anyhow::bail!(
-            "no database at {}: name your server's data directory with --data-dir (or              QUADERNO_DATA_DIR), or create the database first with `quaderno migrate`",
+            "no database at {}: name your server's data directory with --data-dir (or \
+             QUADERNO_DATA_DIR), or create the database first with `quaderno migrate`",
             sqlite_file.display()
         );
     }
@@ -467,11 +472,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             println!("listening on http://{addr}");
-            let listener = http::accepting(listener);
             // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is
             // bounded by the request timeout, so the wait is too), then commit the index.
             let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let server = http::serve(listener, app, async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down: finishing requests in flight");
                 let _ = stopping_tx.send(true);
@@ -483,7 +487,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::time::sleep(grace).await;
             };
             tokio::select! {
-                served = server => served?,
+                () = server => {}
                 _ = overdue => tracing::warn!("requests still running after {grace:?}: leaving them"),
             }
             search.shutdown().await;

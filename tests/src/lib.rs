@@ -295,7 +295,7 @@ impl Drop for TestServer {
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
-    let _ = axum::serve(api::http::accepting(listener), app).await;
+    api::http::serve(listener, app, std::future::pending()).await;
 }
 
 /// A study made by a token's user, with one case and one interview per transcript.

@@ -157,8 +157,8 @@ async fn a_second_server_on_the_same_data_directory_touches_nothing() {
     assert_eq!(studies["data"]["studies"]["totalCount"], 0, "{studies}");
 }
 
-/// On SQLite only `serve` and `migrate` create a database: a mistyped `--data-dir` given to
-/// any other command is refused, rather than answered from a new, empty database of its own
+/// On SQLite only `serve`, `migrate` and `import` create a database: a mistyped
+/// `--data-dir` given to any other command is refused, rather than answered from a new, empty database of its own
 /// (a token that works on no server, a reindex of nothing).
 #[test]
 fn other_commands_refuse_a_data_directory_without_a_database() {

@@ -48,9 +48,9 @@ fn every_subcommand_prints_help_and_exits_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_copies_a_running_servers_sqlite_database_consistently() {
     let dir = tempfile::tempdir().unwrap();
-    let token = admin_token(dir.path(), &["--no-demo"]);
     let server = serve(dir.path(), &["--no-demo"]);
     wait_ready(&server.url).await;
+    let token = admin_token(dir.path(), &["--no-demo"]);
     let study = gql_data(
         &server.url,
         &token,

@@ -416,7 +416,7 @@ async fn a_subscriber_that_falls_behind_is_told_to_reload() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let serving = tokio::spawn(async move {
-        let _ = axum::serve(api::http::accepting(listener), api::http::router(state)).await;
+        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
     });
     let studies = server
         .ok(None, "{ studies { edges { node { id } } } }", json!({}))
