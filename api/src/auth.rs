@@ -58,6 +58,19 @@ pub enum Permission {
     Own,
 }
 
+impl Permission {
+    /// Who holds it, as a refusal says.
+    fn granted_to(self) -> &'static str {
+        match self {
+            Self::Read => "members",
+            Self::Code => "owners and analysts",
+            Self::Evaluate => "owners and evaluators",
+            Self::Annotate => "owners, analysts and evaluators",
+            Self::Own => "owners",
+        }
+    }
+}
+
 impl StudyRole {
     fn grants(self, p: Permission) -> bool {
         match p {
@@ -124,8 +137,10 @@ impl Caller {
         }
         match user.roles.get(&study_id) {
             Some(role) if role.grants(permission) => Ok(()),
-            Some(_) => Err(ServiceError::Forbidden(format!(
-                "your role in this study does not allow this ({permission:?})"
+            Some(role) => Err(ServiceError::Forbidden(format!(
+                "only {} of this study may do this; your role in it is {}",
+                permission.granted_to(),
+                role.as_str().to_lowercase()
             ))),
             None if study_is_public => Err(ServiceError::Forbidden(
                 "you are not a member of this study".into(),

@@ -277,6 +277,9 @@ pub async fn write(
     // Interviews and their quotations. Labels already taken in a case are reported (the same
     // project imported twice comes in twice), as the transcript importer does.
     let mut labels: HashSet<(i64, String)> = HashSet::new();
+    // Those of this project, apart: a label taken twice within it is no sign of an earlier
+    // import.
+    let mut in_project: HashSet<(i64, String)> = HashSet::new();
     if !new_study {
         labels = interview::Entity::find()
             .select_only()
@@ -313,14 +316,23 @@ pub async fn write(
             .unwrap_or_else(|| s.guid.clone());
         let length = i32::try_from(text.length)
             .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
+        let twice_in_project = !in_project.insert((case, label.clone()));
         if !labels.insert((case, label.clone())) {
             let case_label = cases
                 .iter()
                 .find(|(_, &id)| id == case)
                 .map_or("", |(l, _)| l.as_str());
-            warnings.push(format!(
-                "source {label:?}: the case {case_label:?} already has an interview labelled {label:?} (was this project imported before?)"
-            ));
+            warnings.push(if twice_in_project {
+                format!(
+                    "source {label:?}: the project has another source labelled {label:?} in the \
+                     case {case_label:?}"
+                )
+            } else {
+                format!(
+                    "source {label:?}: the case {case_label:?} already has an interview labelled \
+                     {label:?} (was this project imported before?)"
+                )
+            });
         }
         let mut conducted_on = None;
         let mut interviewee_role = None;

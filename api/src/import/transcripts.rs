@@ -211,6 +211,14 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err("the file is UTF-16; save it as UTF-8".into());
     }
+    // Before the UTF-8 check: UTF-16 without a byte-order mark fails that too, at its first
+    // accented letter, and would be taken for Latin-1 (Italian text always has one).
+    if bytes.contains(&0) {
+        return Err(
+            "the file contains NUL characters: not a text file (UTF-16 without a byte-order mark?)"
+                .into(),
+        );
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -219,12 +227,6 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
             bytes[at]
         )
     })?;
-    if text.contains('\0') {
-        return Err(
-            "the file contains NUL characters: not a text file (UTF-16 without a byte-order mark?)"
-                .into(),
-        );
-    }
     Ok(text.to_owned())
 }
 

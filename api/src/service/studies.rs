@@ -469,9 +469,24 @@ pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {
     use unicode_normalization::UnicodeNormalization as _;
     let t = s.trim();
     if t.is_empty() {
-        Err(ServiceError::bad_input(format!("{what} must not be empty")))
-    } else {
-        Ok(t.nfc().collect())
+        return Err(ServiceError::bad_input(format!("{what} must not be empty")));
+    }
+    writable(t, what)?;
+    Ok(t.nfc().collect())
+}
+
+/// Refuses what an export could not carry: control characters other than tab and line
+/// breaks, and the noncharacters U+FFFE and U+FFFF, which XML 1.0 (REFI-QDA) cannot hold
+/// even escaped. Taken in, they came back from an export replaced, without a word.
+pub(crate) fn writable(s: &str, what: &str) -> ServiceResult<()> {
+    match s.chars().find(|&c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    }) {
+        None => Ok(()),
+        Some(c) => Err(ServiceError::bad_input(format!(
+            "{what} contains the character U+{:04X}, which exports cannot carry: remove it",
+            c as u32
+        ))),
     }
 }
 
@@ -487,4 +502,29 @@ fn non_empty_entries(list: &[String], what: &str) -> ServiceResult<Vec<String>> 
 /// Decodes the JSON array of strings kept in text columns.
 pub fn string_list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{non_empty, writable};
+
+    #[test]
+    fn what_an_export_cannot_carry_is_refused_and_the_rest_is_kept_in_nfc() {
+        assert!(writable("Perché\tqui:\r\nsì — «là» 👩🏽‍⚕️", "x").is_ok());
+        for bad in [
+            "ctrl \u{b} end",
+            "esc \u{1b}",
+            "\u{0}",
+            "non \u{FFFF}",
+            "\u{FFFE}",
+        ] {
+            let refused = writable(bad, "the label").unwrap_err().to_string();
+            assert!(
+                refused.contains("exports cannot carry"),
+                "{bad:?}: {refused}"
+            );
+        }
+        assert!(non_empty("lab\u{b}el", "label").is_err());
+        assert_eq!(non_empty("  Citta\u{300} ", "label").unwrap(), "Citt\u{e0}");
+    }
 }

@@ -417,6 +417,14 @@ async fn memos_annotate_studies_cases_interviews_codes_and_quotations() {
     let same = s.ok("mutation($m: ID!) { updateMemo(input: {id: $m, version: 2, text: \"seconda\"}) { text version } }", json!({"m": memo})).await;
     assert_eq!(same["updateMemo"]["version"], 2);
     assert_eq!(s.ok(AUDITED, json!({"s": s.study})).await, before);
+    // A control character an export could not carry is refused, not replaced later.
+    let control = s
+        .gql(
+            "mutation($m: ID!, $t: String!) { updateMemo(input: {id: $m, version: 2, text: $t}) { version } }",
+            json!({"m": memo, "t": "ctrl \u{b} end"}),
+        )
+        .await;
+    assert_eq!(error_code(&control), "BAD_USER_INPUT", "{control}");
     let study_no = id_number(s.study.as_str().unwrap());
     let viewer = s.server.token("lettore", "viewer", Some(study_no)).await;
     let r = s

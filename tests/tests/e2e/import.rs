@@ -425,6 +425,14 @@ async fn one_bad_file_imports_nothing_and_is_named() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("latin1.txt", b"R: citt\xe0".to_vec(), "not UTF-8"),
         (
+            "utf16be.txt",
+            "R: Perché la città?"
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes)
+                .collect(),
+            "UTF-16 without a byte-order mark",
+        ),
+        (
             "rotto.docx",
             b"PK\x03\x04 non un archivio".to_vec(),
             "corrupt or truncated",

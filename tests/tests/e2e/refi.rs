@@ -1206,6 +1206,13 @@ async fn import_and_export_rights_follow_the_study_roles() {
             None => assert!(body.get("errors").is_none(), "{role}: {body:#}"),
             Some(code) => assert_eq!(error_code(&body), code, "{role}: {body:#}"),
         }
+        if role == "analyst" {
+            // The refusal says who may, in the study's words, not an internal name.
+            assert_eq!(
+                body["errors"][0]["message"],
+                "only owners of this study may do this; your role in it is analyst"
+            );
+        }
         let r = server
             .gql(Some(&token), exports, json!({"s": corpus.study}))
             .await;
@@ -1927,4 +1934,41 @@ async fn a_removed_coders_work_comes_back_to_a_removed_account() {
         "{came:?}"
     );
     assert_eq!(accounts().await, accounts_before + 1);
+}
+
+/// Two sources of one project under one label are warned about as such, not as the sign of
+/// an earlier import that the same project imported again into the study is.
+#[tokio::test]
+async fn sources_labelled_alike_are_told_apart_from_a_second_import() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let doubled = r#"<Project name="p"><Sources><TextSource guid="a2000000-0000-0000-0000-000000000001" name="Doppia"><PlainTextContent>Uno.</PlainTextContent></TextSource><TextSource guid="a2000000-0000-0000-0000-000000000002" name="Doppia"><PlainTextContent>Due.</PlainTextContent></TextSource></Sources></Project>"#;
+    let zip = zip_of(&[("project.qde", doubled.as_bytes())]);
+    let warnings = |body: &Value| -> Vec<String> {
+        body["data"]["importQdpx"]["warnings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body:#}"))
+            .iter()
+            .map(|w| w.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = import(&server, Some(&admin), "p.qdpx", zip.clone(), None).await;
+    let said = warnings(&first);
+    assert!(
+        said.iter()
+            .any(|w| w.contains("the project has another source labelled \"Doppia\"")),
+        "{said:?}"
+    );
+    assert!(
+        !said.iter().any(|w| w.contains("imported before")),
+        "{said:?}"
+    );
+    let study = first["data"]["importQdpx"]["study"]["id"].clone();
+    let again = import(&server, Some(&admin), "p.qdpx", zip, Some(&study)).await;
+    let said = warnings(&again);
+    assert!(
+        said.iter()
+            .any(|w| w.contains("(was this project imported before?)")),
+        "{said:?}"
+    );
 }
