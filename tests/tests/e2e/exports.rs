@@ -52,14 +52,36 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
         .await["createStudy"]["id"]
         .clone();
     let label = "+Caso \u{1}<&> città";
+    const CREATE_CASE: &str =
+        "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l}) { id } }";
+    // A control character is refused on the way in (exports could not carry it) ...
+    let refused = server
+        .gql(t, CREATE_CASE, json!({"s": study, "l": label}))
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
     let case = server
-        .ok(
-            t,
-            "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l}) { id } }",
-            json!({"s": study, "l": label}),
-        )
+        .ok(t, CREATE_CASE, json!({"s": study, "l": "+Caso"}))
         .await["createCase"]["id"]
         .clone();
+    // ... but one already in the database (written before it was, or by an import) still
+    // leaves every download readable.
+    {
+        use sea_orm::{ConnectionTrait as _, Statement};
+        let db = &server.db.conn;
+        db.execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "UPDATE study_case SET label = $1 WHERE id = $2",
+                _ => "UPDATE study_case SET label = ? WHERE id = ?",
+            },
+            [label.into(), id_number(case.as_str().unwrap()).into()],
+        ))
+        .await
+        .unwrap();
+    }
     let text = "=SOMMA(1;2) in città\n@tutti: sì, è così’";
     let interview = server
         .ok(
