@@ -39,7 +39,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 pub const HEADER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets every connection finish
-/// the request it is answering, as `axum::serve` does, with one thing that lacks: a deadline
+/// the request it is answering, as `axum::serve` does, with one thing it lacks: a deadline
 /// for headers (`HEADER_DEADLINE`). Without it a client sending its headers a line at a time
 /// holds its connection for ever, and a few hundred such clients every file descriptor of
 /// the process: no request could be accepted any more.
