@@ -568,7 +568,11 @@ pub mod ws {
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    return json!({"type": "closed", "reason": frame.map(|f| f.reason.to_string())})
+                    return json!({
+                        "type": "closed",
+                        "code": frame.as_ref().map(|f| u16::from(f.code)),
+                        "reason": frame.map(|f| f.reason.to_string()),
+                    })
                 }
                 Some(Ok(_)) => {}
                 other => panic!("socket ended: {other:?}"),

@@ -851,3 +851,78 @@ async fn malformed_socket_payloads_and_two_field_subscriptions_are_refused() {
     let refused = next(&mut socket).await;
     assert_eq!(socket_error_code(&refused), "BAD_USER_INPUT", "{refused}");
 }
+
+/// The rules of graphql-transport-ws that async-graphql's own handler leaves out: no
+/// `subscribe` before `connection_init` (4401), no second operation under a running one's id
+/// (4409), no unknown message (4400), and close reasons a close frame can carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_keep_the_rules_of_graphql_transport_ws() {
+    let server = TestServer::demo().await;
+    let study = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await["studies"]["edges"][0]["node"]["id"]
+        .clone();
+    let typename = |id: &str| {
+        Message::text(
+            json!({"id": id, "type": "subscribe", "payload": {"query": "{ __typename }"}})
+                .to_string(),
+        )
+    };
+
+    let mut early = open(&server.url).await;
+    early.send(typename("1")).await.unwrap();
+    let closed = next(&mut early).await;
+    assert_eq!(closed["code"], 4401, "{closed}");
+
+    let mut socket = connect(&server, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    // An id is free again once the server has completed its operation...
+    for _ in 0..2 {
+        socket.send(typename("q")).await.unwrap();
+        assert_eq!(
+            next(&mut socket).await["payload"]["data"]["__typename"],
+            "Query"
+        );
+        assert_eq!(next(&mut socket).await["type"], "complete");
+    }
+    // ...or the client has.
+    subscribe(&mut socket, &study).await;
+    let complete = json!({"id": "1", "type": "complete"});
+    socket
+        .send(Message::text(complete.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["type"], "complete");
+    subscribe(&mut socket, &study).await;
+    socket.send(typename("q")).await.unwrap();
+    assert_eq!(
+        next(&mut socket).await["payload"]["data"]["__typename"],
+        "Query"
+    );
+    assert_eq!(next(&mut socket).await["type"], "complete");
+    // Subscription "1" runs: its id cannot be taken.
+    subscribe(&mut socket, &study).await;
+    let closed = next(&mut socket).await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], 4409, "{closed}");
+    assert_eq!(closed["reason"], "Subscriber for 1 already exists");
+
+    for unknown in [
+        json!({"type": "è".repeat(200)}),
+        json!({"type": "start", "id": "2", "payload": {"query": "{ __typename }"}}),
+        json!({"type": "subscribe", "payload": {"query": "{ __typename }"}}),
+        json!(["connection_init"]),
+    ] {
+        let mut socket = connect(&server, None).await;
+        assert_eq!(next(&mut socket).await["type"], "connection_ack");
+        socket
+            .send(Message::text(unknown.to_string()))
+            .await
+            .unwrap();
+        let closed = next(&mut socket).await;
+        assert_eq!(closed["code"], 4400, "{unknown}: {closed}");
+        let reason = closed["reason"].as_str().unwrap();
+        assert!(reason.starts_with("Invalid message"), "{reason}");
+        assert!(reason.len() <= 123, "{} bytes: {reason}", reason.len());
+    }
+}

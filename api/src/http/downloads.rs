@@ -1,0 +1,234 @@
+//! Downloads outside GraphQL: the discontinuity matrix and cascade (SVG, CSV) and a study's
+//! exports (REFI-QDA project, quotations, code × case matrix). Each checks the caller's
+//! token and rights as a GraphQL request does.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{caller_from_headers, AppState, CallerError};
+use crate::export;
+use crate::graphql::ids::{decode_any, Kind};
+use crate::service::discontinuities::{self, Judgments};
+use crate::ServiceError;
+
+/// Errors of the download routes, as HTTP statuses (the GraphQL edge has its own mapping).
+pub(super) struct HttpError(StatusCode, String);
+
+impl From<ServiceError> for HttpError {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::BadInput(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ServiceError::Database(db) => {
+                tracing::error!(error = %db, "download failed");
+                return Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+            }
+        };
+        Self(status, e.to_string())
+    }
+}
+
+impl From<CallerError> for HttpError {
+    fn from(e: CallerError) -> Self {
+        match e {
+            CallerError::Refused(m) => Self(StatusCode::UNAUTHORIZED, m.into()),
+            CallerError::Failed(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct MatrixParams {
+    rows: Option<String>,
+    evaluator: Option<String>,
+}
+
+fn global_id(raw: &str, kind: Kind) -> Result<i64, HttpError> {
+    match decode_any(raw) {
+        Some((k, n)) if k == kind => Ok(n),
+        _ => Err(HttpError(
+            StatusCode::BAD_REQUEST,
+            format!("{raw:?} is not a {} ID", kind.name()),
+        )),
+    }
+}
+
+/// The caller, the study's judgments and the matrix rows a download asks for.
+async fn matrix_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    study: &str,
+    params: &MatrixParams,
+) -> Result<(Judgments, Vec<discontinuities::MatrixRow>), HttpError> {
+    let caller = caller_from_headers(&state.db, headers).await?;
+    let judgments =
+        Judgments::load(&state.db.conn, &caller, global_id(study, Kind::Study)?).await?;
+    let rows = match params.rows.as_deref() {
+        None | Some("case") => discontinuities::Rows::Case,
+        Some("intervention") => discontinuities::Rows::Intervention,
+        Some(other) => {
+            return Err(HttpError(
+                StatusCode::BAD_REQUEST,
+                format!("rows={other}: use case or intervention"),
+            ))
+        }
+    };
+    let evaluator = match params.evaluator.as_deref() {
+        None => None,
+        Some(e) => Some(
+            crate::service::users::visible_user(&state.db.conn, &caller, global_id(e, Kind::User)?)
+                .await?,
+        ),
+    };
+    let matrix = discontinuities::matrix(&judgments, rows, evaluator);
+    Ok((judgments, matrix))
+}
+
+pub(super) async fn matrix_svg(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+    Query(params): Query<MatrixParams>,
+) -> Result<Response, HttpError> {
+    let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
+    let svg =
+        export::discontinuities::matrix_svg(&judgments, &rows, "Discontinuità per dimensione");
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
+}
+
+pub(super) async fn matrix_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+    Query(params): Query<MatrixParams>,
+) -> Result<Response, HttpError> {
+    let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
+    let csv = export::discontinuities::matrix_csv(&judgments, &rows)
+        .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        "discontinuities.csv".into(),
+        csv.into_bytes(),
+    ))
+}
+
+pub(super) async fn cascade_svg(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(case): Path<String>,
+    Query(params): Query<MatrixParams>,
+) -> Result<Response, HttpError> {
+    let caller = caller_from_headers(&state.db, &headers).await?;
+    let case_id = global_id(&case, Kind::Case)?;
+    let (case, study) =
+        crate::service::studies::readable_case(&state.db.conn, &caller, case_id).await?;
+    let judgments = Judgments::load(&state.db.conn, &caller, study.id).await?;
+    let evaluator = params
+        .evaluator
+        .as_deref()
+        .map(|e| global_id(e, Kind::User))
+        .transpose()?;
+    let links: Vec<(i64, i64)> = discontinuities::cascade(&judgments, case.id, evaluator)
+        .iter()
+        .map(|(c, e)| (c.id, e.id))
+        .collect();
+    let svg = export::discontinuities::cascade_svg(
+        &judgments,
+        case.id,
+        &links,
+        evaluator,
+        &format!("Cascata — {}", case.label),
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
+}
+
+/// A study's whole content for a download, checked readable by the caller.
+async fn study_content(
+    state: &AppState,
+    headers: &HeaderMap,
+    study: &str,
+) -> Result<crate::service::exchange::StudyContent, HttpError> {
+    let caller = caller_from_headers(&state.db, headers).await?;
+    let id = global_id(study, Kind::Study)?;
+    Ok(crate::service::exchange::StudyContent::load(&state.db.conn, &caller, id).await?)
+}
+
+fn download(content_type: &'static str, file_name: String, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn export_failed(e: impl std::fmt::Display) -> HttpError {
+    tracing::error!(error = %e, "export failed");
+    HttpError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
+pub(super) async fn export_qdpx(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, HttpError> {
+    let content = study_content(&state, &headers, &study).await?;
+    let name = format!("study-{}.qdpx", content.study.id);
+    // Deflating every transcript of a large study is seconds of CPU: off the async threads.
+    let zip = tokio::task::spawn_blocking(move || export::qdpx::qdpx(&content))
+        .await
+        .map_err(export_failed)?
+        .map_err(export_failed)?;
+    Ok(download("application/zip", name, zip))
+}
+
+pub(super) async fn quotations_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, HttpError> {
+    let content = study_content(&state, &headers, &study).await?;
+    let csv = export::quotations_csv::quotations_csv(&content).map_err(export_failed)?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        format!("study-{}-quotations.csv", content.study.id),
+        csv.into_bytes(),
+    ))
+}
+
+pub(super) async fn code_case_matrix_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, HttpError> {
+    let content = study_content(&state, &headers, &study).await?;
+    let csv = export::quotations_csv::code_case_matrix_csv(&content).map_err(export_failed)?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        format!("study-{}-code-case-matrix.csv", content.study.id),
+        csv.into_bytes(),
+    ))
+}
