@@ -26,6 +26,14 @@ use crate::service::studies::readable_study;
 /// The label of the case that takes the sources no REFI case names.
 pub const CASELESS: &str = "Senza caso";
 
+/// A title or label as the services store one: trimmed and in NFC, so that a label a macOS
+/// tool wrote with combining accents finds the case (or warns of the interview) typed with
+/// accented letters, instead of sitting beside it looking the same. (The XML parser already
+/// refuses the control characters the services refuse.)
+fn stored_label(s: &str) -> String {
+    s.trim().nfc().collect()
+}
+
 /// `#RGB` is valid QDA-XML; we keep `#RRGGBB`.
 fn colour(c: &str) -> Option<String> {
     let c = c.trim();
@@ -84,7 +92,7 @@ pub async fn write(
             let s = study::ActiveModel {
                 title: Set(title
                     .filter(|t| !t.trim().is_empty())
-                    .unwrap_or_else(|| "Progetto importato".into())),
+                    .map_or_else(|| "Progetto importato".into(), |t| stored_label(&t))),
                 authors: Set("[]".into()),
                 year: Set(None),
                 research_questions: Set("[]".into()),
@@ -254,7 +262,7 @@ pub async fn write(
             .name
             .clone()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| l.trim().to_owned())
+            .map(|l| stored_label(&l))
             .unwrap_or_else(|| format!("Caso {}", n + 1));
         let id = case_id(&label, &mut cases).await?;
         if let Some(d) = &c.description {
@@ -310,10 +318,10 @@ pub async fn write(
         };
         let label = s
             .name
-            .clone()
+            .as_deref()
             .filter(|l| !l.trim().is_empty())
-            .or(file_stem.filter(|f| !f.is_empty()))
-            .unwrap_or_else(|| s.guid.clone());
+            .or(file_stem.as_deref().filter(|f| !f.trim().is_empty()))
+            .map_or_else(|| s.guid.clone(), stored_label);
         let length = i32::try_from(text.length)
             .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
         let twice_in_project = !in_project.insert((case, label.clone()));

@@ -1972,3 +1972,65 @@ async fn sources_labelled_alike_are_told_apart_from_a_second_import() {
         "{said:?}"
     );
 }
+
+/// A project written on macOS names its cases and sources with combining accents: the case
+/// of that name in the study is found, not doubled, and the labels are stored in NFC as the
+/// services store them.
+#[tokio::test]
+async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Accenti", &["Testo."]).await;
+    let study = corpus.study.clone();
+    server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Città metropolitana\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await;
+    let qde = "<Project name=\"Proge\u{301}tto\"><Sources><TextSource guid=\"a3000000-0000-0000-0000-000000000001\" name=\" Intervista all\u{2019}assessora di Citta\u{300} \"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a3000000-0000-0000-0000-0000000000c1\" name=\"Citta\u{300} metropolitana\"><SourceRef targetGUID=\"a3000000-0000-0000-0000-000000000001\"/></Case></Cases></Project>";
+    let zip = zip_of(&[("project.qde", qde.as_bytes())]);
+    let body = import(&server, Some(&admin), "p.qdpx", zip.clone(), Some(&study)).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let cases = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { label interviews { edges { node { label } } } } } } } } }",
+            json!({"s": study}),
+        )
+        .await;
+    let cases: Vec<(String, Vec<String>)> = cases["node"]["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let labels = c["node"]["interviews"]["edges"].as_array().unwrap();
+            (
+                c["node"]["label"].as_str().unwrap().to_owned(),
+                labels
+                    .iter()
+                    .map(|i| i["node"]["label"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let metropolitana: Vec<_> = cases
+        .iter()
+        .filter(|(label, _)| label.starts_with("Citt"))
+        .collect();
+    assert_eq!(
+        metropolitana,
+        [&(
+            "Città metropolitana".to_owned(),
+            vec!["Intervista all’assessora di Città".to_owned()]
+        )],
+        "{cases:?}"
+    );
+    // A new study takes the project's name, in NFC too.
+    let body = import(&server, Some(&admin), "p.qdpx", zip, None).await;
+    assert_eq!(
+        body["data"]["importQdpx"]["study"]["title"], "Progétto",
+        "{body:#}"
+    );
+}
