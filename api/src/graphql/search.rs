@@ -319,25 +319,7 @@ async fn index_filter(
     };
     let ambito_ids = match f.ambito_codes {
         None => None,
-        Some(codes) => {
-            // A mistyped code left out would narrow the filter to the others (or to nothing)
-            // and pass for a search with fewer hits.
-            let mut ids = Vec::new();
-            let mut unknown = Vec::new();
-            for code in codes {
-                match territory::ambito_by_code(&r.db, &code).await? {
-                    Some(a) => ids.push(a.id),
-                    None => unknown.push(format!("{code:?}")),
-                }
-            }
-            if !unknown.is_empty() {
-                return Err(bad_input(format!(
-                    "unknown ambito codes in `ambitoCodes`: {}",
-                    unknown.join(", ")
-                )));
-            }
-            Some(ids)
-        }
+        Some(codes) => Some(territory::ambito_ids(&r.db, &codes).await?),
     };
     if f.code_ids.is_some() && scope == Scope::Transcripts {
         return Err(bad_input(

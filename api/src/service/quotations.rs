@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
 use entities::{
-    ambito, case_ambito, code, discontinuity, discontinuity_evidence, interview, quotation,
-    quotation_code, study_case,
+    case_ambito, code, discontinuity, discontinuity_evidence, interview, quotation, quotation_code,
+    study_case,
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
@@ -485,14 +485,11 @@ pub async fn list(
         cases = cases.filter(study_case::Column::Id.is_in(ids.iter().copied()));
     }
     if let Some(codes) = &query.ambito_codes {
-        let ambiti = ambito::Entity::find()
-            .select_only()
-            .column(ambito::Column::Id)
-            .filter(ambito::Column::Code.is_in(codes.iter().cloned()));
+        let ambiti = crate::service::territory::ambito_ids(db, codes).await?;
         let in_ambiti = case_ambito::Entity::find()
             .select_only()
             .column(case_ambito::Column::CaseId)
-            .filter(case_ambito::Column::AmbitoId.in_subquery(ambiti.into_query()));
+            .filter(case_ambito::Column::AmbitoId.is_in(ambiti));
         cases = cases.filter(study_case::Column::Id.in_subquery(in_ambiti.into_query()));
     }
     let mut interviews = interview::Entity::find()

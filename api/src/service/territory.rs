@@ -48,6 +48,37 @@ pub async fn ambito_by_code<C: ConnectionTrait>(
         .await?)
 }
 
+/// The ids of the ambiti with these codes, for a filter. An unknown code is BAD_USER_INPUT:
+/// left out, it would narrow the filter to the others (or to nothing) and pass for a
+/// question with fewer answers.
+pub async fn ambito_ids<C: ConnectionTrait>(db: &C, codes: &[String]) -> ServiceResult<Vec<i64>> {
+    let wanted: std::collections::BTreeSet<&str> = codes.iter().map(|c| c.trim()).collect();
+    let mut found = std::collections::HashMap::new();
+    let wanted_list: Vec<&str> = wanted.iter().copied().collect();
+    // Bound values per statement stay well under every backend's limit.
+    for chunk in wanted_list.chunks(1000) {
+        for a in ambito::Entity::find()
+            .filter(ambito::Column::Code.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            found.insert(a.code, a.id);
+        }
+    }
+    let unknown: Vec<String> = wanted
+        .iter()
+        .filter(|c| !found.contains_key(**c))
+        .map(|c| format!("{c:?}"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ServiceError::bad_input(format!(
+            "unknown ambito codes in `ambitoCodes`: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(found.into_values().collect())
+}
+
 /// The ambito with that code; with `at`, only if it existed on that date, as `ambiti(at:)`
 /// lists it: an ambito created later (or ended before) would otherwise answer with no enti,
 /// as if it had been empty then.

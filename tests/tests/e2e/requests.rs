@@ -251,10 +251,10 @@ async fn an_empty_page_of_search_or_concordance_has_no_next_page() {
     assert_eq!(one["search"]["pageInfo"]["hasNextPage"], true, "{one:#}");
 }
 
-/// Ambito codes of a search filter that name no ambito are refused, named: left out, they
-/// would narrow the search to the others (or to nothing) and pass for fewer hits.
+/// Ambito codes of a search or quotation filter that name no ambito are refused, named: left
+/// out, they would narrow the search to the others (or to nothing) and pass for fewer hits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_ambito_codes_in_a_search_filter_are_refused_by_name() {
+async fn unknown_ambito_codes_in_a_filter_are_refused_by_name() {
     let server = TestServer::demo().await;
     let query = "query($f: SearchFilter) { search(query: \"comunità\", filter: $f) { totalCount facets { ambiti { value count } } } }";
     let all = server.ok(None, query, json!({"f": null})).await;
@@ -283,6 +283,35 @@ async fn unknown_ambito_codes_in_a_search_filter_are_refused_by_name() {
             );
         }
     }
+    let quotations =
+        "query($f: QuotationFilter) { quotations(filter: $f, first: 1) { totalCount } }";
+    let all = server.ok(None, quotations, json!({"f": null})).await;
+    assert!(
+        all["quotations"]["totalCount"].as_i64().unwrap() > 0,
+        "{all:#}"
+    );
+    let known = server
+        .ok(
+            None,
+            quotations,
+            json!({"f": {"ambitoCodes": [ambito["value"]]}}),
+        )
+        .await;
+    let (all, known) = (
+        all["quotations"]["totalCount"].as_i64().unwrap(),
+        known["quotations"]["totalCount"].as_i64().unwrap(),
+    );
+    assert!(0 < known && known < all, "{known} of {all}");
+    let refused = server
+        .gql(
+            None,
+            quotations,
+            json!({"f": {"ambitoCodes": [ambito["value"], "TYPO"]}}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused:#}");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("\"TYPO\""), "{message}");
 }
 
 /// The server keeps each operation's parsed document by its text: a second call of the same
