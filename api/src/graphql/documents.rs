@@ -16,7 +16,7 @@
 
 use std::sync::Mutex;
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition};
 use lru::LruCache;
 
 /// Longer texts are parsed each time.
@@ -90,9 +90,28 @@ impl ParsedDocuments {
     }
 }
 
+/// The operation of `doc` the executor runs, chosen as async-graphql chooses it: the one
+/// named by `operationName`, else the document's only operation. `None` when the executor
+/// refuses the request instead (a name the document does not have, a name sent with one
+/// unnamed operation, no name among several).
+pub fn selected_operation<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), None) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_graphql::parser::types::Selection;
 
     fn kept(documents: &ParsedDocuments) -> Vec<String> {
         let kept = documents.lock();
@@ -139,5 +158,40 @@ mod tests {
         // Most recent first; `{ b }` was used least recently.
         assert_eq!(kept(&documents), ["{ c }", "{ a }"]);
         assert_eq!(documents.lock().cost, 2 * (5 + ENTRY_COST));
+    }
+
+    /// The operation chosen is the one the executor runs, and none where the executor
+    /// refuses the request for its operation name.
+    #[tokio::test]
+    async fn the_operation_selected_is_the_one_the_executor_runs() {
+        let schema = crate::graphql::build_schema_with(false);
+        let one = "query { __typename }";
+        let named = "query A { a: __typename }";
+        let two = "query A { a: __typename } query B { b: __typename }";
+        for (text, name, expected) in [
+            (one, None, Some("__typename")),
+            (one, Some("A"), None),
+            (named, None, Some("a")),
+            (named, Some("A"), Some("a")),
+            (named, Some("B"), None),
+            (two, None, None),
+            (two, Some("B"), Some("b")),
+        ] {
+            let doc = async_graphql::parser::parse_query(text).unwrap();
+            let chosen = selected_operation(&doc, name).map(|op| {
+                let Selection::Field(field) = &op.selection_set.node.items[0].node else {
+                    unreachable!("every operation here selects a field")
+                };
+                field.node.response_key().node.to_string()
+            });
+            assert_eq!(chosen.as_deref(), expected, "{text} / {name:?}");
+            let mut request = async_graphql::Request::new(text);
+            if let Some(name) = name {
+                request = request.operation_name(name);
+            }
+            let answer = schema.execute(request).await.data.into_json().unwrap();
+            let ran = answer.as_object().and_then(|o| o.keys().next().cloned());
+            assert_eq!(ran.as_deref(), expected, "{text} / {name:?}: {answer}");
+        }
     }
 }

@@ -24,11 +24,12 @@ use std::sync::OnceLock;
 use std::task::Poll;
 
 use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
-    OperationDefinition, OperationType, Selection, SelectionSet, Type, TypeKind,
-    TypeSystemDefinition,
+    BaseType, ExecutableDocument, Field, FragmentDefinition, OperationType, Selection,
+    SelectionSet, Type, TypeKind, TypeSystemDefinition,
 };
 use async_graphql::{Context, ErrorExtensionValues, Name, Request, ServerError, Value, Variables};
+
+use super::documents::selected_operation;
 
 use crate::auth::Caller;
 use crate::service::page::DEFAULT_PAGE;
@@ -553,22 +554,6 @@ fn root_keys<'a>(
                 }
             }
         }
-    }
-}
-
-/// The operation the executor will run, chosen as async-graphql chooses it: the one named
-/// by `operationName`, or the document's only operation.
-fn selected_operation<'a>(
-    doc: &'a ExecutableDocument,
-    name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), None) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| &op.node)
-        }
-        _ => None,
     }
 }
 

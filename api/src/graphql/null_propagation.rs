@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, Selection, SelectionSet, Type,
-    TypeKind as DefinitionKind, TypeSystemDefinition,
+    BaseType, ExecutableDocument, Selection, SelectionSet, Type, TypeKind as DefinitionKind,
+    TypeSystemDefinition,
 };
 use async_graphql::{PathSegment, Value};
 
@@ -90,18 +90,13 @@ fn operation<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<(&'static str, &'a SelectionSet)> {
-    let op = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
-    let root = match op.node.ty {
+    let op = super::documents::selected_operation(document, name)?;
+    let root = match op.ty {
         async_graphql::parser::types::OperationType::Query => "Query",
         async_graphql::parser::types::OperationType::Mutation => "Mutation",
         async_graphql::parser::types::OperationType::Subscription => "Subscription",
     };
-    Some((root, &op.node.selection_set.node))
+    Some((root, &op.selection_set.node))
 }
 
 /// Whether each position of `path` may be null: the field's declared type at a field's

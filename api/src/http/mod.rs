@@ -25,14 +25,14 @@ use std::sync::Arc;
 
 use crate::auth::{self, Caller};
 use crate::db::Database;
-use crate::graphql::documents::ParsedDocuments;
+use crate::graphql::documents::{selected_operation, ParsedDocuments};
 use crate::graphql::live::Events;
 use crate::graphql::null_propagation::{self, FieldTypes};
 use crate::graphql::{build_schema_with, limits, QuadernoSchema, RequestCtx};
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::ServiceError;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 
 /// What a deployment may tighten or loosen.
 #[derive(Debug, Clone)]
@@ -480,14 +480,7 @@ fn operation_type(request: &mut async_graphql::Request) -> OperationType {
     let Ok(doc) = request.parsed_query() else {
         return OperationType::Query;
     };
-    let operation = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), None) => Some(op),
-        (DocumentOperations::Single(_), Some(_)) => None,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.map_or(OperationType::Query, |op| op.node.ty)
+    selected_operation(doc, name.as_deref()).map_or(OperationType::Query, |op| op.ty)
 }
 
 /// Every error the server raises carries a code (see `graphql::error`); the ones without are
