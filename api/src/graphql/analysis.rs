@@ -7,12 +7,12 @@ use entities::code;
 
 use super::ambiti::Ambito;
 use super::codes::Code;
-use super::error::{internal, not_found};
+use super::error::not_found;
 use super::ids::{decode, decode_all, Kind};
 use super::loaders::one;
 use super::quotations::Quotation;
 use super::studies::Case;
-use super::{rc, today};
+use super::{on_the_blocking_pool, rc, today};
 use crate::service::analysis::{self as service, Coding, Grouping};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -121,16 +121,6 @@ async fn coding(
     let codes = coding.codes_or_all(asked)?;
     let models = coding.codes.iter().map(|c| (c.id, c.clone())).collect();
     Ok((coding, codes, models))
-}
-
-/// Counting runs over every quotation of a study, and pairs of them: seconds of CPU on a big
-/// study, kept off the threads that serve other requests.
-async fn on_the_blocking_pool<T: Send + 'static>(
-    count: impl FnOnce() -> T + Send + 'static,
-) -> async_graphql::Result<T> {
-    tokio::task::spawn_blocking(count)
-        .await
-        .map_err(|e| internal(&e))
 }
 
 #[derive(Default)]

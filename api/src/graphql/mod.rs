@@ -281,6 +281,35 @@ pub fn patch<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
+/// Runs CPU work (a search, a count over every quotation of a study) on tokio's blocking
+/// pool, so that it does not hold an async worker and every request queued behind it. A
+/// panic in it becomes an INTERNAL error for this request alone.
+pub async fn on_the_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> async_graphql::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| error::internal(&e))
+}
+
+/// The name and bytes of an uploaded file.
+pub fn read_upload(
+    ctx: &Context<'_>,
+    upload: &async_graphql::Upload,
+) -> async_graphql::Result<(String, Vec<u8>)> {
+    use std::io::Read as _;
+    let value = upload
+        .value(ctx)
+        .map_err(|e| error::bad_input(format!("an uploaded file cannot be read: {e}")))?;
+    let name = value.filename.clone();
+    let mut bytes = Vec::new();
+    value
+        .into_read()
+        .read_to_end(&mut bytes)
+        .map_err(|e| error::bad_input(format!("{name}: the upload cannot be read: {e}")))?;
+    Ok((name, bytes))
+}
+
 /// Today's date, the default for `at:` arguments.
 pub fn today() -> chrono::NaiveDate {
     date_in_italy(chrono::Utc::now())

@@ -1,15 +1,12 @@
 //! REFI-QDA exchange: `importQdpx` (a multipart upload, graphql-multipart-request-spec) and
 //! the URLs of a study's downloads (.qdpx and CSV), served by `http`.
 
-use std::io::Read as _;
-
 use async_graphql::{Context, Object, SimpleObject, Upload, ID};
 
-use super::error::bad_input;
 use super::ids::{decode, encode, Kind};
 use super::live::ChangeKind;
-use super::rc;
 use super::studies::Study;
+use super::{rc, read_upload};
 use crate::import;
 
 pub struct ImportReport(import::ImportReport);
@@ -88,15 +85,7 @@ impl QdpxMutation {
             .as_ref()
             .map(|s| decode(s, Kind::Study))
             .transpose()?;
-        let upload = file
-            .value(ctx)
-            .map_err(|e| bad_input(format!("the upload could not be read: {e}")))?;
-        let name = upload.filename.clone();
-        let mut bytes = Vec::new();
-        upload
-            .into_read()
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad_input(format!("the upload could not be read: {e}")))?;
+        let (name, bytes) = read_upload(ctx, &file)?;
         let report = import::import_refi(
             &r.db,
             &r.caller,

@@ -9,7 +9,7 @@ use super::interviews::Interview;
 use super::loaders::{codebook, one};
 use super::quotations::Quotation;
 use super::scalars::Date;
-use super::{rc, Conn, RequestCtx, Total};
+use super::{on_the_blocking_pool, rc, Conn, RequestCtx, Total};
 use crate::search::query::Mode;
 use crate::search::{self, Scope};
 use crate::service::{interviews, studies, territory};
@@ -347,21 +347,6 @@ async fn index_filter(
     })
 }
 
-/// Runs a search on the blocking pool: it is CPU work, from microseconds to tens of
-/// milliseconds on L, that would hold an async worker and every request queued behind it.
-/// A panic in the search becomes an INTERNAL error for this request alone.
-///
-/// Running it on the request's own thread through `block_in_place` was measured and not kept:
-/// 0.06 ms less per search in process, no difference over HTTP (BENCHMARKS.md, session 10).
-/// Searches known to be small run on the request's thread (`on_this_thread`).
-async fn on_the_blocking_pool<T: Send + 'static>(
-    search: impl FnOnce() -> T + Send + 'static,
-) -> async_graphql::Result<T> {
-    tokio::task::spawn_blocking(search)
-        .await
-        .map_err(|e| internal(&e))
-}
-
 /// Runs a search known to be small (`SearchIndex::search_if_small`: 1 to 2 ms of work at
 /// most) on the request's own thread, sparing it the blocking pool's two thread hand-offs.
 /// A panic in the search becomes an INTERNAL error for this request alone, as there.
@@ -484,6 +469,9 @@ impl SearchQuery {
         let index = r.search.clone();
         let out = match on_this_thread(|| index.search_if_small(&request, search::INLINE_WORK))?? {
             Some(out) => out,
+            // From microseconds to tens of milliseconds on L. Running it on the request's
+            // own thread through `block_in_place` was measured and not kept: 0.06 ms less per
+            // search in process, no difference over HTTP (BENCHMARKS.md, session 10).
             None => on_the_blocking_pool(move || index.search(&request)).await??,
         };
         let count = out.hits.len();

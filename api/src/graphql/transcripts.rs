@@ -1,14 +1,11 @@
 //! Transcript import over GraphQL: files arrive as multipart uploads
 //! (graphql-multipart-request-spec) and become interviews of one case, all or none.
 
-use std::io::Read;
-
 use async_graphql::{Context, Enum, Object, SimpleObject, Upload, ID};
 
-use super::error::bad_input;
 use super::ids::{decode, Kind};
 use super::interviews::Interview;
-use super::rc;
+use super::{rc, read_upload};
 use crate::import::transcripts::{Format, Step};
 use crate::service::transcripts as service;
 
@@ -110,15 +107,7 @@ impl TranscriptMutation {
         service::authorize_import(&r.db, &r.caller, case_id).await?;
         let mut uploaded = Vec::with_capacity(files.len());
         for f in &files {
-            let value = f
-                .value(ctx)
-                .map_err(|e| bad_input(format!("an uploaded file cannot be read: {e}")))?;
-            let name = value.filename.clone();
-            let mut bytes = Vec::new();
-            value
-                .into_read()
-                .read_to_end(&mut bytes)
-                .map_err(|e| bad_input(format!("{name}: the upload cannot be read: {e}")))?;
+            let (name, bytes) = read_upload(ctx, f)?;
             uploaded.push(service::TranscriptFile { name, bytes });
         }
         let read = service::read_all(uploaded).await?;

@@ -107,19 +107,6 @@ pub async fn save(
     Ok(out)
 }
 
-/// Reads and saves a batch of files as interviews of a case.
-pub async fn import_transcripts(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    case_id: i64,
-    language: &str,
-    files: Vec<TranscriptFile>,
-) -> ServiceResult<Vec<ImportedTranscript>> {
-    authorize_import(db, caller, case_id).await?;
-    let read = read_all(files).await?;
-    save(db, caller, case_id, language, read).await
-}
-
 /// The case of a study that an import goes into: by number, or by label, or the study's only
 /// case when none is named.
 pub async fn case_for_import(
