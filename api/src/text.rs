@@ -1,5 +1,5 @@
 //! Transcript positions. Every position in the API is a Unicode code point offset (as in
-//! REFI-QDA), half-open; conversions to and from bytes happen here and nowhere else.
+//! REFI-QDA), half-open; positions taken in or sent out are converted to and from bytes here.
 
 /// Number of code points in `s`.
 pub fn char_len(s: &str) -> usize {
@@ -48,6 +48,29 @@ pub fn slice(s: &str, start: usize, end: usize) -> Option<&str> {
 /// Code-point offset of the byte offset `b` (which must be a char boundary).
 pub fn cp_offset(s: &str, b: usize) -> usize {
     s[..b].chars().count()
+}
+
+/// Byte spans of `text` as code-point spans, counted in one pass over the text: search
+/// highlights come sorted and disjoint, so each conversion goes on from where the previous one
+/// stopped (counting from the start for each was quadratic in a long passage full of
+/// matches). A span out of order is still right, counted again from the start.
+pub fn cp_spans(text: &str, spans: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let (mut byte, mut cp) = (0, 0);
+    let mut to_cp = |b: usize| {
+        if b < byte {
+            (byte, cp) = (0, 0);
+        }
+        cp += text[byte..b].chars().count();
+        byte = b;
+        cp
+    };
+    spans
+        .iter()
+        .map(|&(a, b)| {
+            let a = to_cp(a);
+            (a, to_cp(b))
+        })
+        .collect()
 }
 
 /// A transcript as it is stored, typed in or imported: with LF line ends and in Unicode NFC,

@@ -13,6 +13,29 @@ pub fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::E
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
+/// An error refusing a whole request, raised before or between its fields.
+pub fn refusal(message: impl Into<String>, code: &'static str) -> async_graphql::ServerError {
+    outside_fields(coded(message, code))
+}
+
+/// An error raised before or between fields: no field, no position in the query.
+pub fn outside_fields(e: async_graphql::Error) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(e.message, None);
+    error.extensions = e.extensions;
+    error
+}
+
+/// Every error the server raises carries a code; the ones without are async-graphql's own
+/// parse, validation and input-coercion errors: the client's input.
+pub fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
+    for e in errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
+    }
+}
+
 pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
     coded(message, "BAD_USER_INPUT")
 }

@@ -27,9 +27,10 @@ use async_graphql::parser::types::{
     BaseType, ExecutableDocument, Field, FragmentDefinition, OperationType, Selection,
     SelectionSet, Type, TypeKind, TypeSystemDefinition,
 };
-use async_graphql::{Context, ErrorExtensionValues, Name, Request, ServerError, Value, Variables};
+use async_graphql::{Context, Name, Request, ServerError, Value, Variables};
 
 use super::documents::selected_operation;
+use super::error::refusal;
 
 use crate::auth::Caller;
 use crate::service::page::DEFAULT_PAGE;
@@ -455,19 +456,11 @@ pub fn check(doc: &ExecutableDocument, variables: &Variables) -> Result<(), Stri
     Ok(())
 }
 
-fn refusal(message: String, code: &str) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
-    e.extensions = Some(ext);
-    e
-}
-
 /// Checks a request before it runs. The document parsed here stays in the request, and the
 /// executor reuses it; a query that does not parse is left to the executor to report.
 pub fn check_request(request: &mut Request, caller: &Caller) -> Result<(), ServerError> {
     if request.variables.values().any(holds_nul) {
-        return Err(refusal(NUL_REFUSED.into(), "BAD_USER_INPUT"));
+        return Err(refusal(NUL_REFUSED, "BAD_USER_INPUT"));
     }
     // Taken out while the document is borrowed, rather than copied: they may hold a
     // transcript.
@@ -501,7 +494,7 @@ fn check_document(
     };
     if mutation && caller.user.is_none() {
         return Err(refusal(
-            "authentication required: send `Authorization: Bearer <token>`".into(),
+            "authentication required: send `Authorization: Bearer <token>`",
             "UNAUTHENTICATED",
         ));
     }

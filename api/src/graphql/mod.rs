@@ -152,7 +152,9 @@ impl RequestCtx {
     /// The context an operation of this type runs with. A query keeps what it reads for the
     /// whole request. A mutation's fields run one after another, and each must read what the
     /// previous ones wrote (`a: updateQuotation(…) { codes } b: updateQuotation(…) { codes }`),
-    /// so it keeps nothing from one field to the next. A subscription lives long: it keeps
+    /// so it keeps nothing it reads from one field to the next but the studies the caller may
+    /// read: like the caller's roles, they are those of the request's start. A
+    /// subscription lives long: it keeps
     /// nothing at all, and checks again which studies it may read at every event (a study made
     /// private stops its events).
     pub fn for_operation(

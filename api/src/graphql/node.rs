@@ -36,17 +36,18 @@ pub enum Node {
     User(User),
 }
 
-/// The study a case belongs to, if the caller may read it.
-async fn readable_case(r: &RequestCtx, case_id: i64) -> async_graphql::Result<bool> {
+/// Whether the caller may read the study of this case (false for no such case).
+async fn may_read_case(r: &RequestCtx, case_id: i64) -> async_graphql::Result<bool> {
     match one(&r.loaders.case, case_id).await? {
         Some(c) => r.can_read_study(c.study_id).await,
         None => Ok(false),
     }
 }
 
-async fn readable_interview(r: &RequestCtx, interview_id: i64) -> async_graphql::Result<bool> {
+/// Whether the caller may read the study of this interview (false for no such interview).
+async fn may_read_interview(r: &RequestCtx, interview_id: i64) -> async_graphql::Result<bool> {
     match one(&r.loaders.interview, interview_id).await? {
-        Some(i) => readable_case(r, i.case_id).await,
+        Some(i) => may_read_case(r, i.case_id).await,
         None => Ok(false),
     }
 }
@@ -90,13 +91,13 @@ impl NodeQuery {
                 _ => None,
             },
             Kind::Intervention => match one(&l.intervention, n).await? {
-                Some(i) if readable_case(r, i.case_id).await? => {
+                Some(i) if may_read_case(r, i.case_id).await? => {
                     Some(Node::Intervention(Intervention(i)))
                 }
                 _ => None,
             },
             Kind::Interview => match one(&l.interview, n).await? {
-                Some(i) if readable_case(r, i.case_id).await? => {
+                Some(i) if may_read_case(r, i.case_id).await? => {
                     Some(Node::Interview(Interview::Read(i)))
                 }
                 _ => None,
@@ -106,13 +107,13 @@ impl NodeQuery {
                 _ => None,
             },
             Kind::Quotation => match one(&l.quotation, n).await? {
-                Some(q) if readable_interview(r, q.interview_id).await? => {
+                Some(q) if may_read_interview(r, q.interview_id).await? => {
                     Some(Node::Quotation(Quotation(q)))
                 }
                 _ => None,
             },
             Kind::Discontinuity => match one(&l.discontinuity, n).await? {
-                Some(d) if readable_case(r, d.case_id).await? => {
+                Some(d) if may_read_case(r, d.case_id).await? => {
                     Some(Node::Discontinuity(Discontinuity(d)))
                 }
                 _ => None,

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::auth::{self, Caller};
 use crate::db::Database;
 use crate::graphql::documents::{selected_operation, ParsedDocuments};
+use crate::graphql::error::{code_client_errors, outside_fields, refusal};
 use crate::graphql::live::Events;
 use crate::graphql::null_propagation::{self, FieldTypes};
 use crate::graphql::{build_schema_with, limits, QuadernoSchema, RequestCtx};
@@ -216,13 +217,6 @@ impl CallerError {
     }
 }
 
-/// An error raised before or between fields (no field, no position in the query).
-fn outside_fields(e: async_graphql::Error) -> async_graphql::ServerError {
-    let mut error = async_graphql::ServerError::new(e.message, None);
-    error.extensions = e.extensions;
-    error
-}
-
 /// Resolves the caller: anonymous without a header, an error for a bad or unknown token.
 pub async fn caller_from_headers(
     db: &Database,
@@ -301,19 +295,18 @@ fn timed_out(limit: Duration) -> Response {
 /// returns only once its change is searchable, well after its commit): the client must look
 /// before retrying.
 fn timeout_error(limit: Duration) -> async_graphql::ServerError {
-    let mut error = async_graphql::ServerError::new(
+    let mut error = refusal(
         format!(
             "the request took longer than {:.1} s and was abandoned; a mutation may have been \
              applied all the same (in whole or, over several fields, in part): reload what it \
              changes before retrying",
             limit.as_secs_f64()
         ),
-        None,
+        "TIMEOUT",
     );
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "TIMEOUT");
-    extensions.set("timeoutMs", limit.as_millis() as u64);
-    error.extensions = Some(extensions);
+    if let Some(extensions) = &mut error.extensions {
+        extensions.set("timeoutMs", limit.as_millis() as u64);
+    }
     error
 }
 
@@ -481,17 +474,6 @@ fn operation_type(request: &mut async_graphql::Request) -> OperationType {
         return OperationType::Query;
     };
     selected_operation(doc, name.as_deref()).map_or(OperationType::Query, |op| op.ty)
-}
-
-/// Every error the server raises carries a code (see `graphql::error`); the ones without are
-/// async-graphql's own parse, validation and input-coercion errors: the client's input.
-fn code_client_errors(errors: &mut [async_graphql::ServerError]) {
-    for e in errors {
-        let ext = e.extensions.get_or_insert_with(Default::default);
-        if ext.get("code").is_none() {
-            ext.set("code", "BAD_USER_INPUT");
-        }
-    }
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

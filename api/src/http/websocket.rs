@@ -13,9 +13,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use super::{
-    bearer_secret, caller_from_secret, code_client_errors, error_codes, operation_type,
-    outside_fields, timeout_error, AppState, CallerError,
+    bearer_secret, caller_from_secret, error_codes, operation_type, timeout_error, AppState,
+    CallerError,
 };
+use crate::graphql::error::{code_client_errors, outside_fields};
 use crate::graphql::{limits, null_propagation, RequestCtx};
 
 /// Subscriptions over graphql-transport-ws (or the older graphql-ws). Browsers cannot set

@@ -30,6 +30,7 @@ use super::schema::{Fields, INTERVIEW_ID, KIND_PASSAGE, KIND_QUOTATION, QUOTATIO
 use super::unscored::Unscored;
 use super::word::Word;
 use super::{SearchError, SearchIndex};
+use crate::text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
@@ -595,7 +596,7 @@ impl SearchIndex {
             start,
             end: u64_of(f.end).unwrap_or(0) as usize,
             snippet: snippet(&text, spans.first().copied()),
-            highlights: code_point_spans(&text, &spans)
+            highlights: text::cp_spans(&text, &spans)
                 .into_iter()
                 .map(|(a, b)| (start + a, start + b))
                 .collect(),
@@ -666,7 +667,7 @@ impl SearchIndex {
             let wanted = limit - lines.len();
             for (&(a, b), (from, to)) in spans
                 .iter()
-                .zip(code_point_spans(text, &spans))
+                .zip(text::cp_spans(text, &spans))
                 .skip(skip)
                 .take(wanted)
             {
@@ -1515,29 +1516,6 @@ fn left_context(text: &str, at: usize, window: usize) -> String {
     before[from..].to_owned()
 }
 
-/// Byte spans of `text` as code-point spans, counted in one pass over the text: `highlight`
-/// gives them sorted and disjoint, so each conversion goes on from where the previous one
-/// stopped (counting from the start for each was quadratic in a long passage full of
-/// matches). A span out of order is still right, counted again from the start.
-fn code_point_spans(text: &str, spans: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let (mut byte, mut cp) = (0, 0);
-    let mut to_cp = |b: usize| {
-        if b < byte {
-            (byte, cp) = (0, 0);
-        }
-        cp += text[byte..b].chars().count();
-        byte = b;
-        cp
-    };
-    spans
-        .iter()
-        .map(|&(a, b)| {
-            let a = to_cp(a);
-            (a, to_cp(b))
-        })
-        .collect()
-}
-
 /// A window of the text around the first match, cut at word boundaries.
 fn snippet(text: &str, first: Option<(usize, usize)>) -> String {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
@@ -2327,7 +2305,7 @@ mod tests {
             .iter()
             .map(|&(a, b)| (cp_offset(&text, a), cp_offset(&text, b)))
             .collect();
-        let swept = code_point_spans(&text, &spans);
+        let swept = crate::text::cp_spans(&text, &spans);
         assert_eq!(swept, counted);
         for &(a, b) in &swept {
             let word = slice(&text, a, b).unwrap().to_lowercase();
@@ -2336,8 +2314,8 @@ mod tests {
         let backwards: Vec<(usize, usize)> = spans.iter().rev().copied().collect();
         let mut expected = counted.clone();
         expected.reverse();
-        assert_eq!(code_point_spans(&text, &backwards), expected);
-        assert_eq!(code_point_spans(&text, &[]), []);
+        assert_eq!(crate::text::cp_spans(&text, &backwards), expected);
+        assert_eq!(crate::text::cp_spans(&text, &[]), []);
     }
 
     /// The left context is the `window` characters before the keyword, accents and
