@@ -380,7 +380,7 @@ pub async fn write(
         }
         .insert(&txn)
         .await?;
-        change_log::append(&txn, change_log::Entity::Interview, i.id, Op::Upsert).await?;
+        change_log::append(&txn, change_log::Subject::Interview, i.id, Op::Upsert).await?;
         interviews += 1;
         if let Some(d) = &s.description {
             interview_memos.push((i.id, d.clone()));
@@ -449,7 +449,7 @@ pub async fn write(
                 .exec(&txn)
                 .await?;
             }
-            change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
+            change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
             quotations.push(q.id);
             for r in &sel.note_refs {
                 note_targets.entry(r).or_insert(("quotation", q.id));

@@ -32,7 +32,7 @@ use super::analyzer::ANALYZER_VERSION;
 use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
 use super::{erasure, passages};
 use super::{Position, Shared};
-use crate::service::change_log::{max_seq, oldest_seq};
+use crate::service::change_log::{max_seq, oldest_seq, Subject};
 use crate::service::quotations::codes_of_quotations;
 use crate::text;
 
@@ -823,10 +823,10 @@ impl Indexer {
         let mut interviews = Vec::new();
         let mut quotations = Vec::new();
         for (entity, id) in touched.into_values() {
-            match entity.as_str() {
-                "interview" => interviews.push(id),
-                "quotation" => quotations.push(id),
-                other => tracing::warn!(entity = other, "unknown entity in change_log"),
+            match Subject::from_column(&entity) {
+                Some(Subject::Interview) => interviews.push(id),
+                Some(Subject::Quotation) => quotations.push(id),
+                None => tracing::warn!(entity, "unknown entity in change_log"),
             }
         }
         // Every delete before any add: a delete removes only documents added before it.
@@ -1301,7 +1301,7 @@ mod tests {
             .insert(&txn)
             .await
             .unwrap();
-            let seq = log::append(&txn, log::Entity::Interview, row.id, log::Op::Upsert)
+            let seq = log::append(&txn, log::Subject::Interview, row.id, log::Op::Upsert)
                 .await
                 .unwrap();
             (txn, seq)
@@ -1492,7 +1492,7 @@ mod tests {
         s.indexer.rebuild().await.unwrap();
         assert_eq!(s.docs_with("casa"), 1);
         s.interview("R: Serve una zanzariera nuova.").await;
-        let next = log::append(&s.db, log::Entity::Interview, first, log::Op::Upsert)
+        let next = log::append(&s.db, log::Subject::Interview, first, log::Op::Upsert)
             .await
             .unwrap();
         let late_seq = next - 1;

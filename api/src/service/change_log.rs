@@ -12,10 +12,28 @@ use sea_orm::{
 
 use crate::error::ServiceResult;
 
+/// What a change is about: the two kinds of searchable rows. (Not to be confused with
+/// `change_log::Entity`, the table's sea-orm entity.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entity {
+pub enum Subject {
     Interview,
     Quotation,
+}
+
+impl Subject {
+    /// As written in the table's `entity` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Interview => "interview",
+            Self::Quotation => "quotation",
+        }
+    }
+
+    pub fn from_column(entity: &str) -> Option<Self> {
+        [Self::Interview, Self::Quotation]
+            .into_iter()
+            .find(|s| s.as_str() == entity)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +45,12 @@ pub enum Op {
 /// Appends one change; returns its sequence number.
 pub async fn append<C: ConnectionTrait>(
     db: &C,
-    entity: Entity,
+    subject: Subject,
     entity_id: i64,
     op: Op,
 ) -> ServiceResult<i64> {
     let row = change_log::ActiveModel {
-        entity: Set(match entity {
-            Entity::Interview => "interview",
-            Entity::Quotation => "quotation",
-        }
-        .to_owned()),
+        entity: Set(subject.as_str().to_owned()),
         entity_id: Set(entity_id),
         op: Set(match op {
             Op::Upsert => "upsert",

@@ -418,7 +418,13 @@ async fn quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResu
 async fn log_quotations_of<C: ConnectionTrait>(db: &C, codes: &[i64]) -> ServiceResult<Vec<i64>> {
     let quotations = quotations_of(db, codes).await?;
     for &q in &quotations {
-        change_log::append(db, change_log::Entity::Quotation, q, change_log::Op::Upsert).await?;
+        change_log::append(
+            db,
+            change_log::Subject::Quotation,
+            q,
+            change_log::Op::Upsert,
+        )
+        .await?;
     }
     Ok(quotations)
 }

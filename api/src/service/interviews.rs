@@ -154,7 +154,7 @@ pub async fn insert_interview<C: ConnectionTrait>(
     }
     .insert(txn)
     .await?;
-    change_log::append(txn, change_log::Entity::Interview, i.id, Op::Upsert).await?;
+    change_log::append(txn, change_log::Subject::Interview, i.id, Op::Upsert).await?;
     crate::service::audit::record(
         txn,
         caller,
@@ -361,7 +361,7 @@ pub async fn update_interview(
                         &[q.id],
                     )
                     .await?;
-                    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete)
+                    change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Delete)
                         .await?;
                 }
             }
@@ -379,7 +379,7 @@ pub async fn update_interview(
         .await
         .map_err(|e| or_stale(e, || stale(current.version + 1)))?;
     // Re-indexes the passages and every quotation of the interview.
-    change_log::append(&txn, change_log::Entity::Interview, updated.id, Op::Upsert).await?;
+    change_log::append(&txn, change_log::Subject::Interview, updated.id, Op::Upsert).await?;
     crate::service::audit::record(
         &txn,
         caller,
@@ -493,7 +493,7 @@ pub async fn delete_interview(
     }
     // One entry is enough: for an interview the index drops its passages and every
     // quotation document carrying its id (`quotation_interview`), whatever their number.
-    change_log::append(&txn, change_log::Entity::Interview, current.id, Op::Delete).await?;
+    change_log::append(&txn, change_log::Subject::Interview, current.id, Op::Delete).await?;
     crate::service::audit::record(
         &txn,
         caller,

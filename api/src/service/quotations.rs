@@ -171,7 +171,7 @@ pub async fn create_quotation(
     .insert(&txn)
     .await?;
     set_codes(&txn, q.id, &code_ids).await?;
-    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
+    change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
     crate::service::audit::record(&txn, caller, "createQuotation", "quotation", q.id, Some(study.id), json!({"after": {"interview": q.interview_id, "start": q.start_pos, "end": q.end_pos, "codes": code_ids}})).await?;
     txn.commit().await?;
     Ok(q)
@@ -280,7 +280,7 @@ pub async fn update_quotation(
     if let Some(ids) = code_ids {
         set_codes(&txn, q.id, &ids).await?;
     }
-    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Upsert).await?;
+    change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
     let updated = quotation::Entity::find_by_id(q.id)
         .one(&txn)
         .await?
@@ -403,7 +403,7 @@ pub async fn delete_quotation(
     }
     crate::service::memos::delete_for(&txn, caller, "deleteQuotation", "quotation", &[q.id])
         .await?;
-    change_log::append(&txn, change_log::Entity::Quotation, q.id, Op::Delete).await?;
+    change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Delete).await?;
     crate::service::audit::record(&txn, caller, "deleteQuotation", "quotation", q.id, Some(study.id), json!({"before": {"interview": q.interview_id, "start": q.start_pos, "end": q.end_pos, "version": q.version}})).await?;
     txn.commit().await?;
     Ok(())

@@ -287,7 +287,7 @@ async fn a_change_committed_after_a_later_numbered_one_is_not_skipped() {
     .unwrap();
     let slow_seq = change_log::append(
         &slow,
-        change_log::Entity::Interview,
+        change_log::Subject::Interview,
         late.id,
         change_log::Op::Upsert,
     )
@@ -331,7 +331,7 @@ async fn a_change_committed_after_a_later_numbered_one_is_not_skipped() {
     let rolled_back = db.conn.begin().await.unwrap();
     change_log::append(
         &rolled_back,
-        change_log::Entity::Interview,
+        change_log::Subject::Interview,
         late.id,
         change_log::Op::Upsert,
     )
