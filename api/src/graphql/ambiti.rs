@@ -3,8 +3,6 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 use entities::{ambito, ambito_succession, comune, ente_gestore};
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::ids::{encode, Kind};
 use super::loaders::{all, one, Loaders};
@@ -12,7 +10,7 @@ use super::projects::Project;
 use super::scalars::Date;
 use super::studies::Case;
 use super::{connection, page_request, rc, today, Conn};
-use crate::service::{page, territory};
+use crate::service::territory;
 
 /// An ambito, seen on a date: nested `enti` default to that date.
 #[derive(Clone)]
@@ -262,12 +260,6 @@ impl Comune {
     }
 }
 
-fn valid_on(from: ambito::Column, until: ambito::Column, at: NaiveDate) -> Condition {
-    Condition::all()
-        .add(Condition::any().add(from.is_null()).add(from.lte(at)))
-        .add(Condition::any().add(until.is_null()).add(until.gt(at)))
-}
-
 #[derive(Default)]
 pub struct TerritoryQuery;
 
@@ -282,18 +274,7 @@ impl TerritoryQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Ambito>> {
         let at = at.map_or_else(today, |d| d.0);
-        let select = ambito::Entity::find().filter(valid_on(
-            ambito::Column::ValidFrom,
-            ambito::Column::ValidUntil,
-            at,
-        ));
-        let page = page::by_id(
-            &rc(ctx).db,
-            select,
-            ambito::Column::Id,
-            page_request(first, after)?,
-        )
-        .await?;
+        let page = territory::ambiti_page(&rc(ctx).db, at, page_request(first, after)?).await?;
         Ok(connection(
             page,
             |m: &ambito::Model| m.id,
@@ -322,20 +303,9 @@ impl TerritoryQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Conn<EnteGestore>> {
-        let db = &rc(ctx).db;
-        let mut select = ente_gestore::Entity::find();
-        if let Some(Date(at)) = at {
-            let members = territory::enti_ids_on(db, at).await?;
-            select = select.filter(ente_gestore::Column::Id.is_in(members));
-        }
-        let at = at.map_or_else(today, |d| d.0);
-        let page = page::by_id(
-            db,
-            select,
-            ente_gestore::Column::Id,
-            page_request(first, after)?,
-        )
-        .await?;
+        let asked = at.map(|d| d.0);
+        let page = territory::enti_page(&rc(ctx).db, asked, page_request(first, after)?).await?;
+        let at = asked.unwrap_or_else(today);
         Ok(connection(
             page,
             |m: &ente_gestore::Model| m.id,

@@ -4,7 +4,6 @@ use std::borrow::Cow;
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use entities::interview;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::error::{bad_input, not_found};
 use super::ids::{decode, encode, Kind};
@@ -16,7 +15,7 @@ use super::scalars::Date;
 use super::studies::Case;
 use super::{connection, page_request, patch, rc, Conn};
 use crate::service::quotations::QuotationKey;
-use crate::service::{interviews as service, page, studies};
+use crate::service::{interviews as service, page};
 use crate::text;
 
 /// The whole transcript of an interview, loaded once per request.
@@ -191,20 +190,9 @@ impl InterviewQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Interview>> {
         let r = rc(ctx);
-        let mut select = interview::Entity::find();
-        if let Some(id) = case_id {
-            let (c, _) = studies::readable_case(&r.db, &r.caller, decode(&id, Kind::Case)?).await?;
-            select = select.filter(interview::Column::CaseId.eq(c.id));
-        } else if let Some(cases) = studies::readable_case_ids(&r.db, &r.caller).await? {
-            select = select.filter(interview::Column::CaseId.is_in(cases));
-        }
-        let page = page::by_id(
-            &r.db,
-            select,
-            interview::Column::Id,
-            page_request(first, after)?,
-        )
-        .await?;
+        let case_id = case_id.map(|id| decode(&id, Kind::Case)).transpose()?;
+        let page = service::interviews_page(&r.db, &r.caller, case_id, page_request(first, after)?)
+            .await?;
         Ok(connection(page, |m| m.id, Interview::Read))
     }
 }

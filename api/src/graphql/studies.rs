@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, InputObject, Object, ID};
 use entities::{intervention, study, study_case};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::ambiti::Ambito;
 use super::codes::Code;
@@ -172,17 +171,7 @@ impl StudyQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Study>> {
         let r = rc(ctx);
-        let mut select = study::Entity::find();
-        if let Some(ids) = service::readable_study_ids(&r.db, &r.caller).await? {
-            select = select.filter(study::Column::Id.is_in(ids));
-        }
-        let page = page::by_id(
-            &r.db,
-            select,
-            study::Column::Id,
-            page_request(first, after)?,
-        )
-        .await?;
+        let page = service::studies_page(&r.db, &r.caller, page_request(first, after)?).await?;
         Ok(connection(page, |m| m.id, Study))
     }
 
@@ -195,20 +184,9 @@ impl StudyQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Case>> {
         let r = rc(ctx);
-        let mut select = study_case::Entity::find();
-        if let Some(id) = study_id {
-            let s = service::readable_study(&r.db, &r.caller, decode(&id, Kind::Study)?).await?;
-            select = select.filter(study_case::Column::StudyId.eq(s.id));
-        } else if let Some(ids) = service::readable_study_ids(&r.db, &r.caller).await? {
-            select = select.filter(study_case::Column::StudyId.is_in(ids));
-        }
-        let page = page::by_id(
-            &r.db,
-            select,
-            study_case::Column::Id,
-            page_request(first, after)?,
-        )
-        .await?;
+        let study_id = study_id.map(|id| decode(&id, Kind::Study)).transpose()?;
+        let page =
+            service::cases_page(&r.db, &r.caller, study_id, page_request(first, after)?).await?;
         Ok(connection(page, |m| m.id, Case))
     }
 }

@@ -15,8 +15,27 @@ use crate::db::{begin_write, Writable};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
-use crate::service::studies::{non_empty, readable_case};
+use crate::service::page::{self, Page, PageRequest};
+use crate::service::studies::{non_empty, readable_case, readable_case_ids};
 use crate::text::char_len;
+
+/// The interviews of one case (NOT_FOUND unless the caller may read it), or of every study
+/// the caller may read, a page at a time, without their transcripts.
+pub async fn interviews_page<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    case_id: Option<i64>,
+    req: PageRequest,
+) -> ServiceResult<Page<interview::Head>> {
+    let mut select = interview::Entity::find();
+    if let Some(id) = case_id {
+        let (c, _) = readable_case(db, caller, id).await?;
+        select = select.filter(interview::Column::CaseId.eq(c.id));
+    } else if let Some(cases) = readable_case_ids(db, caller).await? {
+        select = select.filter(interview::Column::CaseId.is_in(cases));
+    }
+    page::by_id(db, select, interview::Column::Id, req).await
+}
 
 /// Labels of interviews by id. Facets can name every interview of a study; reading only
 /// columns stored before the transcript keeps SQLite from walking each transcript's

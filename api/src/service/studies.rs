@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::auth::{grant_role, Caller, Permission, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::page::{self, Page, PageRequest};
 use crate::service::territory;
 
 /// The studies a caller may read: `None` means all of them (admins).
@@ -75,6 +76,37 @@ pub async fn readable_studies<C: ConnectionTrait>(
         everything: ids.len() == studies.len(),
         ids: Some(ids),
     })
+}
+
+/// The studies the caller may read, a page at a time.
+pub async fn studies_page<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    req: PageRequest,
+) -> ServiceResult<Page<study::Model>> {
+    let mut select = study::Entity::find();
+    if let Some(ids) = readable_study_ids(db, caller).await? {
+        select = select.filter(study::Column::Id.is_in(ids));
+    }
+    page::by_id(db, select, study::Column::Id, req).await
+}
+
+/// The cases of one study (NOT_FOUND unless the caller may read it), or of every study the
+/// caller may read, a page at a time.
+pub async fn cases_page<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    study_id: Option<i64>,
+    req: PageRequest,
+) -> ServiceResult<Page<study_case::Model>> {
+    let mut select = study_case::Entity::find();
+    if let Some(id) = study_id {
+        let s = readable_study(db, caller, id).await?;
+        select = select.filter(study_case::Column::StudyId.eq(s.id));
+    } else if let Some(ids) = readable_study_ids(db, caller).await? {
+        select = select.filter(study_case::Column::StudyId.is_in(ids));
+    }
+    page::by_id(db, select, study_case::Column::Id, req).await
 }
 
 /// The cases of the studies the caller may read: `None` means all (admins).

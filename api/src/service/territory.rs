@@ -10,7 +10,10 @@ use entities::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
+use sea_orm::sea_query::Condition;
+
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::page::{self, Page, PageRequest};
 
 pub const LEGAL_FORMS: &[&str] = &[
     "CONSORZIO",
@@ -25,6 +28,46 @@ pub const SUCCESSION_KINDS: &[&str] = &["SPLIT", "MERGE", "CONTINUATION"];
 /// Whether a period [from, until) contains `at`; open ends are unbounded.
 pub fn valid_on(from: Option<NaiveDate>, until: Option<NaiveDate>, at: NaiveDate) -> bool {
     from.is_none_or(|f| f <= at) && until.is_none_or(|u| at < u)
+}
+
+/// The same rule as a condition on a table's period columns.
+pub fn valid_on_condition(
+    from: impl ColumnTrait,
+    until: impl ColumnTrait,
+    at: NaiveDate,
+) -> Condition {
+    Condition::all()
+        .add(Condition::any().add(from.is_null()).add(from.lte(at)))
+        .add(Condition::any().add(until.is_null()).add(until.gt(at)))
+}
+
+/// The ambiti that existed on `at`, a page at a time.
+pub async fn ambiti_page<C: ConnectionTrait>(
+    db: &C,
+    at: NaiveDate,
+    req: PageRequest,
+) -> ServiceResult<Page<ambito::Model>> {
+    let select = ambito::Entity::find().filter(valid_on_condition(
+        ambito::Column::ValidFrom,
+        ambito::Column::ValidUntil,
+        at,
+    ));
+    page::by_id(db, select, ambito::Column::Id, req).await
+}
+
+/// The enti gestori; with `at`, only those that belonged to an ambito on that date. A page
+/// at a time.
+pub async fn enti_page<C: ConnectionTrait>(
+    db: &C,
+    at: Option<NaiveDate>,
+    req: PageRequest,
+) -> ServiceResult<Page<ente_gestore::Model>> {
+    let mut select = ente_gestore::Entity::find();
+    if let Some(at) = at {
+        let members = enti_ids_on(db, at).await?;
+        select = select.filter(ente_gestore::Column::Id.is_in(members));
+    }
+    page::by_id(db, select, ente_gestore::Column::Id, req).await
 }
 
 /// The enti that belonged to some ambito on `at`.
