@@ -2034,3 +2034,67 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         "{body:#}"
     );
 }
+
+/// The code × case download and the `codeCaseMatrix` field are counted by two pieces of
+/// code (one over the export's rows, one over the analysis's): on the demo's studies they
+/// give the same number in every cell.
+#[tokio::test]
+async fn the_code_case_matrix_download_agrees_with_the_api() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    let studies = server
+        .ok(
+            Some(&admin),
+            "{ studies { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let mut cells_seen = 0;
+    for study in studies["studies"]["edges"].as_array().unwrap() {
+        let study = &study["node"]["id"];
+        let api = server
+            .ok(Some(&admin), "query($s: ID!) { codeCaseMatrix(studyId: $s) { code { path } case { label } count } }", json!({"s": study}))
+            .await;
+        let api: BTreeMap<(String, String), u64> = api["codeCaseMatrix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    (
+                        c["code"]["path"].as_str().unwrap().to_owned(),
+                        c["case"]["label"].as_str().unwrap().to_owned(),
+                    ),
+                    c["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let (status, body) = download(
+            &server,
+            Some(&admin),
+            &format!("/studies/{}/code-case-matrix.csv", study.as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let body = String::from_utf8(body).unwrap();
+        let mut rows = csv::Reader::from_reader(body.trim_start_matches('\u{FEFF}').as_bytes());
+        let cases: Vec<String> = rows
+            .headers()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(Into::into)
+            .collect();
+        let mut download = BTreeMap::new();
+        for row in rows.records() {
+            let row = row.unwrap();
+            for (case, n) in cases.iter().zip(row.iter().skip(1)) {
+                download.insert((row[0].to_owned(), case.clone()), n.parse::<u64>().unwrap());
+            }
+        }
+        // The API lists every code against every case too.
+        assert_eq!(download, api, "study {study}");
+        cells_seen += api.values().filter(|&&n| n > 0).count();
+    }
+    assert!(cells_seen > 10, "the demo codes quotations: {cells_seen}");
+}
