@@ -36,19 +36,13 @@ impl AuditEntry {
     /// The written entity's global ID (it may no longer exist).
     async fn entity_id(&self) -> ID {
         let kind = match self.0.entity.as_str() {
-            "study" => Kind::Study,
-            "case" => Kind::Case,
-            "intervention" => Kind::Intervention,
-            "interview" => Kind::Interview,
-            "code" => Kind::Code,
-            "quotation" => Kind::Quotation,
-            "discontinuity" => Kind::Discontinuity,
-            "memo" => Kind::Memo,
-            "user" => Kind::User,
             // Older rows name tokens by their user (`api_token`); any other entity keeps its
-            // own name, so that no ID ever points at an unrelated quotation.
+            // own name, so that no ID ever points at an unrelated row.
             "api_token" => Kind::User,
-            other => return ID(format!("{other}:{}", self.0.entity_id)),
+            other => match Kind::of_entity(other) {
+                Some(kind) => kind,
+                None => return ID(format!("{other}:{}", self.0.entity_id)),
+            },
         };
         encode(kind, self.0.entity_id)
     }

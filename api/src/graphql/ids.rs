@@ -59,6 +59,24 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// The kind the audit log and memos name in lower case ("quotation", "ente_gestore").
+    pub fn of_entity(entity: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| {
+            let name = k.name();
+            // "EnteGestore" → "ente_gestore"
+            let mut snake = String::with_capacity(name.len() + 2);
+            for (i, c) in name.char_indices() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            snake == entity
+        })
+    }
+}
+
 pub fn encode(kind: Kind, id: i64) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
 }
@@ -112,6 +130,28 @@ pub fn decode_cursor(cursor: Option<&str>) -> async_graphql::Result<Option<i64>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names the audit log and memos write (`audit::record`, `memos::Target::kind`).
+    #[test]
+    fn entities_named_in_lower_case_are_kinds() {
+        for (entity, kind) in [
+            ("study", Kind::Study),
+            ("case", Kind::Case),
+            ("intervention", Kind::Intervention),
+            ("interview", Kind::Interview),
+            ("code", Kind::Code),
+            ("quotation", Kind::Quotation),
+            ("discontinuity", Kind::Discontinuity),
+            ("memo", Kind::Memo),
+            ("user", Kind::User),
+            ("ente_gestore", Kind::EnteGestore),
+        ] {
+            assert_eq!(Kind::of_entity(entity), Some(kind), "{entity}");
+        }
+        for other in ["api_token", "Quotation", "entegestore", ""] {
+            assert_eq!(Kind::of_entity(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn ids_round_trip_and_check_their_kind() {

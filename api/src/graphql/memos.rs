@@ -30,14 +30,12 @@ impl Memo {
     }
     /// The global ID of what the memo is about.
     async fn target_id(&self) -> ID {
-        let kind = match self.0.target_kind.as_str() {
-            "study" => Kind::Study,
-            "case" => Kind::Case,
-            "interview" => Kind::Interview,
-            "code" => Kind::Code,
-            _ => Kind::Quotation,
-        };
-        encode(kind, self.0.target_id)
+        // Every memo's kind is one of `service::memos::Target`'s; an unknown one is shown as
+        // it is, never as a quotation's ID.
+        match Kind::of_entity(&self.0.target_kind) {
+            Some(kind) => encode(kind, self.0.target_id),
+            None => ID(format!("{}:{}", self.0.target_kind, self.0.target_id)),
+        }
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
