@@ -4,7 +4,11 @@ use std::fmt::Write as _;
 
 use super::table::Table;
 use super::xml::Within;
-use crate::service::discontinuities::{Judgments, MatrixRow, DIMENSIONS};
+use entities::discontinuity;
+
+use crate::service::discontinuities::{
+    by_judge, strongest, Judgments, MatrixRow, Rows, DIMENSIONS,
+};
 
 /// Italian labels, as evaluators know the framework.
 fn dimension_label(d: &str) -> &'static str {
@@ -166,8 +170,10 @@ fn to_edge(ux: f64, uy: f64) -> f64 {
     1.0 / ((ux / RX).powi(2) + (uy / RY).powi(2)).sqrt()
 }
 
-/// The four dimensions on the policy-change cycle, coloured by the case's strongest
-/// judgment in each, with an arrow for every cascade link (cause → effect).
+/// The four dimensions on the policy-change cycle, each coloured by the judgment the case's
+/// row of the matrix shows for it, with an arrow for every cascade link (cause → effect).
+/// Unlike the matrix, a cell without a consensus stays blank rather than showing an
+/// evaluator's assessment: the arrows are the consensus's links only.
 pub fn cascade_svg(
     j: &Judgments,
     case_id: i64,
@@ -177,19 +183,14 @@ pub fn cascade_svg(
 ) -> String {
     let (w, h) = (640, 520);
     let positions = [(320, 90), (540, 260), (320, 430), (100, 260)];
+    let judge = by_judge(evaluator);
     let judged = |dim: &str| {
-        j.all
+        let here: Vec<&discontinuity::Model> = j
+            .all
             .iter()
-            .filter(|d| d.case_id == case_id && d.dimension == dim)
-            .filter(|d| match evaluator {
-                None => d.is_consensus,
-                Some(e) => !d.is_consensus && d.evaluator_id == e,
-            })
-            .max_by_key(|d| {
-                ["NONE", "PARTIAL", "SIGNIFICANT", "PARADIGMATIC"]
-                    .iter()
-                    .position(|i| *i == d.intensity)
-            })
+            .filter(|d| d.case_id == case_id && d.dimension == dim && judge(d))
+            .collect();
+        strongest(Rows::Case, &here)
     };
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" {FONT} font-size="13"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs><rect width="100%" height="100%" fill="white"/><text x="10" y="24" font-size="16" font-weight="bold">{}</text>"##,

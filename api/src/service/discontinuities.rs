@@ -784,8 +784,8 @@ pub struct Cell {
     pub dimension: &'static str,
     pub consensus: Option<discontinuity::Model>,
     pub assessments: Vec<discontinuity::Model>,
-    /// The one judgment a picture of the cell shows: with an evaluator, the most intense of
-    /// hers; else the consensus, or without one the most intense assessment.
+    /// The one judgment a picture of the cell shows, picked by `strongest`: with an
+    /// evaluator, among hers; else among the consensus, or without one among the assessments.
     pub shown: Option<discontinuity::Model>,
 }
 
@@ -796,9 +796,10 @@ pub struct MatrixRow {
     pub cells: Vec<Cell>,
 }
 
-/// Of judgments in one cell, the one a case row shows: the whole-case one if there is one,
-/// else the most intense (the earlier of equals).
-fn strongest<'a>(
+/// Of judgments in one cell, the one a picture shows: in a case row the whole-case one if
+/// there is one, else the most intense (the earlier of equals). The matrix and the cascade
+/// both pick with it, so their pictures of a case never show different judgments.
+pub fn strongest<'a>(
     rows: Rows,
     among: &[&'a discontinuity::Model],
 ) -> Option<&'a discontinuity::Model> {
@@ -894,6 +895,16 @@ pub fn agreement(
     crate::service::agreement::agreement(&units, level)
 }
 
+/// One judge's judgments: without `evaluator` the consensus, with one that evaluator's own
+/// assessments. A consensus judgment names the owner who set it as its evaluator, but it is
+/// not her assessment.
+pub fn by_judge(evaluator: Option<i64>) -> impl Fn(&discontinuity::Model) -> bool {
+    move |d| match evaluator {
+        None => d.is_consensus,
+        Some(e) => !d.is_consensus && d.evaluator_id == e,
+    }
+}
+
 /// The cascade of a case: (cause, effect) links among its consensus judgments, or among one
 /// evaluator's.
 pub fn cascade(
@@ -901,15 +912,11 @@ pub fn cascade(
     case_id: i64,
     evaluator: Option<i64>,
 ) -> Vec<(discontinuity::Model, discontinuity::Model)> {
+    let judge = by_judge(evaluator);
     let mine = |id: i64| {
-        j.all.iter().find(|d| {
-            d.id == id
-                && d.case_id == case_id
-                && match evaluator {
-                    None => d.is_consensus,
-                    Some(e) => !d.is_consensus && d.evaluator_id == e,
-                }
-        })
+        j.all
+            .iter()
+            .find(|d| d.id == id && d.case_id == case_id && judge(d))
     };
     j.links
         .iter()
@@ -922,16 +929,14 @@ pub fn comparison(
     j: &Judgments,
     evaluator: Option<i64>,
 ) -> Vec<(&'static str, Option<String>, Vec<discontinuity::Model>)> {
+    let judge = by_judge(evaluator);
     let mut out = Vec::new();
     for &dimension in DIMENSIONS {
         let present: Vec<&discontinuity::Model> = j
             .all
             .iter()
             .filter(|d| d.dimension == dimension && d.intensity != "NONE")
-            .filter(|d| match evaluator {
-                None => d.is_consensus,
-                Some(e) => !d.is_consensus && d.evaluator_id == e,
-            })
+            .filter(|d| judge(d))
             .collect();
         let mut kinds: Vec<Option<String>> = present.iter().map(|d| d.kind.clone()).collect();
         kinds.sort();

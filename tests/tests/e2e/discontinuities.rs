@@ -665,6 +665,106 @@ async fn the_matrix_picture_shows_the_evaluator_asked_for_and_the_most_intense_j
     );
 }
 
+/// What each node of a cascade picture says below its dimension, in `DIMS` order.
+fn cascade_nodes(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("font-weight").is_none())
+        .map(|t| t.text().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// What each cell of a matrix picture says, row by row.
+fn matrix_texts(svg: &str) -> Vec<Vec<String>> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("text-anchor") == Some("middle"))
+        .filter(|n| n.attribute("font-weight").is_none())
+        .map(|t| t.text().unwrap_or_default().to_owned())
+        .collect();
+    texts.chunks(4).map(<[String]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn the_cascade_picture_shows_the_judgments_the_matrix_shows() {
+    let s = setup().await;
+    let a = Some(s.admin.as_str());
+    let mut interventions = Vec::new();
+    for label in ["Condominio", "Portierato"] {
+        interventions.push(s.server.ok(a, "mutation($c: ID!, $l: String!) { createIntervention(input: {caseId: $c, label: $l}) { id } }", json!({"c": s.cases[0], "l": label})).await["createIntervention"]["id"].clone());
+    }
+    let consensus = |dim: &str,
+                     intervention: Option<&Value>,
+                     intensity: &str,
+                     evidence: &[&Value]| json!({"i": {"caseId": s.cases[0], "interventionId": intervention, "dimension": dim, "intensity": intensity, "evidenceQuotationIds": evidence, "consensus": true}});
+    // The problem: the whole case is judged PARTIAL, one intervention more intense.
+    s.server
+        .ok(a, TAG, consensus(DIMS[0], None, "PARTIAL", &[]))
+        .await;
+    s.server
+        .ok(
+            a,
+            TAG,
+            consensus(DIMS[0], Some(&interventions[0]), "PARADIGMATIC", &[]),
+        )
+        .await;
+    // The theory: two interventions judged alike, only the earlier judgment with evidence.
+    s.server
+        .ok(
+            a,
+            TAG,
+            consensus(
+                DIMS[1],
+                Some(&interventions[0]),
+                "SIGNIFICANT",
+                &[&s.quotes[0]],
+            ),
+        )
+        .await;
+    s.server
+        .ok(
+            a,
+            TAG,
+            consensus(DIMS[1], Some(&interventions[1]), "SIGNIFICANT", &[]),
+        )
+        .await;
+    let (status, matrix) = get_as(
+        &s,
+        &s.admin,
+        &format!(
+            "/studies/{}/discontinuities/matrix.svg",
+            s.study.as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, cascade) = get_as(
+        &s,
+        &s.admin,
+        &format!("/cases/{}/cascade.svg", s.cases[0].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let matrix = matrix_texts(&matrix);
+    assert_eq!(
+        matrix[0],
+        ["parziale · 0 ev.", "significativa · 1 ev.", "n.v.", "n.v."],
+        "the whole-case judgment, then the earlier of equals"
+    );
+    let unjudged = |t: &String| {
+        if t == "n.v." {
+            "non valutata".to_owned()
+        } else {
+            t.clone()
+        }
+    };
+    assert_eq!(
+        cascade_nodes(&cascade),
+        matrix[0].iter().map(unjudged).collect::<Vec<String>>()
+    );
+}
+
 #[tokio::test]
 async fn a_cascade_links_judgments_of_one_judge() {
     let s = setup().await;
