@@ -7,7 +7,7 @@ use super::xml::Within;
 use entities::discontinuity;
 
 use crate::service::discontinuities::{
-    by_judge, strongest, Judgments, MatrixRow, Rows, DIMENSIONS,
+    by_judge, strongest, Judgments, MatrixRow, Rows, DIMENSIONS, INTENSITIES,
 };
 
 /// Italian labels, as evaluators know the framework.
@@ -128,10 +128,7 @@ pub fn matrix_svg(j: &Judgments, rows: &[MatrixRow], title: &str) -> String {
         }
     }
     let legend_y = top + rows.len() * cell_h + 30;
-    for (n, i) in ["NONE", "PARTIAL", "SIGNIFICANT", "PARADIGMATIC"]
-        .iter()
-        .enumerate()
-    {
+    for (n, i) in INTENSITIES.iter().enumerate() {
         let x = 10 + n * 150;
         let _ = write!(
             svg,

@@ -9,7 +9,7 @@ use super::loaders::{all, one, Loaders};
 use super::projects::Project;
 use super::scalars::Date;
 use super::studies::Case;
-use super::{connection, page_request, rc, today, Conn};
+use super::{connection, from_db, page_request, rc, today, Conn};
 use crate::service::territory;
 
 /// An ambito, seen on a date: nested `enti` default to that date.
@@ -159,19 +159,6 @@ pub enum LegalForm {
     Other,
 }
 
-impl LegalForm {
-    fn from_db(s: &str) -> Self {
-        match s {
-            "CONSORZIO" => Self::Consorzio,
-            "UNIONE_DI_COMUNI" => Self::UnioneDiComuni,
-            "COMUNI_CONVENZIONATI" => Self::ComuniConvenzionati,
-            "ASL" => Self::Asl,
-            "COMUNE" => Self::Comune,
-            _ => Self::Other,
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct EnteGestore {
     pub model: ente_gestore::Model,
@@ -196,7 +183,7 @@ impl EnteGestore {
         self.model.name.as_deref()
     }
     async fn legal_form(&self) -> LegalForm {
-        LegalForm::from_db(&self.model.legal_form)
+        from_db(&self.model.legal_form).unwrap_or(LegalForm::Other)
     }
     async fn seat(&self) -> Option<&str> {
         self.model.seat.as_deref()
@@ -311,5 +298,17 @@ impl TerritoryQuery {
             |m: &ente_gestore::Model| m.id,
             |m| EnteGestore::new(m, at),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graphql::enum_names;
+
+    /// The service validates by its list; the enum only translates it.
+    #[test]
+    fn legal_forms_spell_the_services_list() {
+        assert_eq!(enum_names::<LegalForm>(), territory::LEGAL_FORMS);
     }
 }

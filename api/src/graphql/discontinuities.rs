@@ -1,17 +1,16 @@
 //! Policy-change discontinuities: evaluators' judgments per case, intervention and dimension.
 
-use async_graphql::resolver_utils::EnumType;
 use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use entities::discontinuity;
 
 use super::error::not_found;
 use super::ids::{decode, decode_all, encode, Kind};
 use super::loaders::{all, one};
-use super::patch;
 use super::quotations::Quotation;
 use super::rc;
 use super::studies::{Case, Intervention};
 use super::users::User;
+use super::{from_db, patch, to_db};
 use crate::service::discontinuities as service;
 
 /// The four dimensions of an ordinary policy-change process.
@@ -46,19 +45,6 @@ pub enum CovidEffect {
     Hindered,
     Accelerated,
     Mixed,
-}
-
-/// The database keeps enum values as their GraphQL names (SCREAMING_SNAKE_CASE).
-fn to_db<E: EnumType + PartialEq>(e: E) -> String {
-    E::items()
-        .iter()
-        .find(|i| i.value == e)
-        .map(|i| i.name.to_owned())
-        .unwrap_or_default()
-}
-
-fn from_db<E: EnumType>(s: &str) -> Option<E> {
-    E::items().iter().find(|i| i.name == s).map(|i| i.value)
 }
 
 #[derive(Clone)]
@@ -243,13 +229,6 @@ pub enum AgreementLevel {
     Ordinal,
 }
 
-const ALL_DIMENSIONS: [DiscontinuityDimension; 4] = [
-    DiscontinuityDimension::ProblemDefinition,
-    DiscontinuityDimension::InterventionTheory,
-    DiscontinuityDimension::PolicyInstruments,
-    DiscontinuityDimension::ActorNetwork,
-];
-
 #[derive(SimpleObject)]
 pub struct DiscontinuityCell {
     pub dimension: DiscontinuityDimension,
@@ -374,7 +353,10 @@ impl DiscontinuityQuery {
                 .unwrap_or_default()
         );
         Ok(DiscontinuityMatrix {
-            dimensions: ALL_DIMENSIONS.to_vec(),
+            dimensions: service::DIMENSIONS
+                .iter()
+                .filter_map(|d| from_db(d))
+                .collect(),
             rows: rows_out,
             svg_url: format!("/studies/{}/discontinuities/matrix.svg?{query}", study_id.0),
             csv_url: format!("/studies/{}/discontinuities.csv?{query}", study_id.0),
@@ -460,4 +442,19 @@ pub async fn case_cascade(
             effect: Discontinuity(e),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graphql::enum_names;
+
+    /// The service validates and orders by its lists; the enums only translate them.
+    #[test]
+    fn the_enums_spell_the_services_lists() {
+        assert_eq!(enum_names::<DiscontinuityDimension>(), service::DIMENSIONS);
+        assert_eq!(enum_names::<DiscontinuityIntensity>(), service::INTENSITIES);
+        assert_eq!(enum_names::<DiscontinuityKind>(), service::KINDS);
+        assert_eq!(enum_names::<CovidEffect>(), service::COVID_EFFECTS);
+    }
 }

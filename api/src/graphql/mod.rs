@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::parser::types::OperationType;
+use async_graphql::resolver_utils::EnumType;
 use async_graphql::{Context, MergedObject, OutputType, Schema, SimpleObject};
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
@@ -272,6 +273,26 @@ pub fn connection_with<M, T: OutputType>(
             .map(|m| Edge::new(cursor_of(&m), wrap(m))),
     );
     c
+}
+
+/// The database keeps enum values as their GraphQL names (SCREAMING_SNAKE_CASE).
+pub fn to_db<E: EnumType + PartialEq>(e: E) -> String {
+    E::items()
+        .iter()
+        .find(|i| i.value == e)
+        .map(|i| i.name.to_owned())
+        .unwrap_or_default()
+}
+
+/// The enum value a database string names; `None` for a string no value has.
+pub fn from_db<E: EnumType>(s: &str) -> Option<E> {
+    E::items().iter().find(|i| i.name == s).map(|i| i.value)
+}
+
+/// An enum's GraphQL names in declaration order, to compare with the service's lists.
+#[cfg(test)]
+pub fn enum_names<E: EnumType>() -> Vec<&'static str> {
+    E::items().iter().map(|i| i.name).collect()
 }
 
 /// A patch field: absent leaves the value, null clears it, a value sets it.
