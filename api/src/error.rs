@@ -59,7 +59,7 @@ pub fn is_concurrent_clash(e: &DbErr) -> bool {
 }
 
 /// For an update made on the condition that the row still has the version read: no row
-/// updated means that version is gone, which `stale` says in the object's own words.
+/// updated means that version is gone, and `stale` makes the CONFLICT (`ServiceError::stale`).
 pub fn or_stale(e: DbErr, stale: impl FnOnce() -> ServiceError) -> ServiceError {
     match e {
         DbErr::RecordNotUpdated => stale(),
@@ -78,6 +78,13 @@ impl ServiceError {
     }
     pub fn bad_input(msg: impl Into<String>) -> Self {
         Self::BadInput(msg.into())
+    }
+    /// A write based on version `sent` of the `what` (a memo, an interview…), which is at
+    /// version `current` now: the client must see the other change before making its own.
+    pub fn stale(what: &str, current: i32, sent: i32) -> Self {
+        Self::Conflict(format!(
+            "the {what} has changed: version {current}, you sent {sent}; reload and retry"
+        ))
     }
     /// For a parent the caller may not see or that is gone: NOT_FOUND for the object asked
     /// for, so that nothing tells a hidden study from a missing one. Any other error (a

@@ -294,13 +294,8 @@ async fn tag_once(
     let now = Utc::now();
     let (saved, before, had_evidence, had_causes) = match existing {
         Some(e) => {
-            let stale = |now: i32, sent: i32| {
-                ServiceError::Conflict(format!(
-                    "the judgment has changed: version {now}, you sent {sent}; reload and retry"
-                ))
-            };
             if let Some(v) = input.expected_version.filter(|&v| v != e.version) {
-                return Err(stale(e.version, v));
+                return Err(ServiceError::stale("judgment", e.version, v));
             }
             let had_evidence = sorted(
                 &discontinuity_evidence::Entity::find()
@@ -341,7 +336,11 @@ async fn tag_once(
                 .filter(discontinuity::Column::Version.eq(e.version))
                 .exec(&txn)
                 .await
-                .map_err(|err| or_stale(err, || stale(e.version + 1, e.version)))?;
+                .map_err(|err| {
+                    or_stale(err, || {
+                        ServiceError::stale("judgment", e.version + 1, e.version)
+                    })
+                })?;
             if evidence.is_some() {
                 discontinuity_evidence::Entity::delete_many()
                     .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
@@ -549,10 +548,7 @@ pub async fn delete_discontinuity(
         .await?
         .ok_or_else(|| ServiceError::not_found("discontinuity"))?;
     if current.version != version {
-        return Err(ServiceError::Conflict(format!(
-            "the judgment has changed: version {}, you sent {version}; reload and retry",
-            current.version
-        )));
+        return Err(ServiceError::stale("judgment", current.version, version));
     }
     let effects = citing(&txn, id).await?;
     // Then those, in id order and NO KEY UPDATE, as `withdraw_evidence` locks the judgments

@@ -233,12 +233,7 @@ pub async fn update_interview(
     // Locked before anything is read: the quotations below are all there are until commit.
     let (current, _case, study) = locked_interview(&txn, caller, input.id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
-    let stale = |now: i32| {
-        ServiceError::Conflict(format!(
-            "the interview has changed: version {now}, you sent {}; reload and retry",
-            input.version
-        ))
-    };
+    let stale = |now: i32| ServiceError::stale("interview", now, input.version);
     if current.version != input.version {
         return Err(stale(current.version));
     }
@@ -453,11 +448,7 @@ pub async fn delete_interview(
     // seen below and deleted with the rest; whatever comes after finds the interview gone.
     let (current, case, study) = find_interview(&txn, caller, id, Some(LockType::Update)).await?;
     caller.authorize(study.id, study.is_public, Permission::Own)?;
-    let stale = |now: i32| {
-        ServiceError::Conflict(format!(
-            "the interview has changed: version {now}, you sent {version}; reload and retry"
-        ))
-    };
+    let stale = |now: i32| ServiceError::stale("interview", now, version);
     if current.version != version {
         return Err(stale(current.version));
     }

@@ -171,18 +171,16 @@ async fn own_memo<C: ConnectionTrait>(
     };
     caller.authorize(study.id, study.is_public, permission)?;
     if m.version != version {
-        return Err(ServiceError::Conflict(format!(
-            "the memo has changed: version {}, you sent {version}; reload and retry",
-            m.version
-        )));
+        return Err(ServiceError::stale("memo", m.version, version));
     }
     Ok(m)
 }
 
-fn stale(version: i32) -> ServiceError {
-    ServiceError::Conflict(format!(
-        "the memo has changed since version {version}; reload and retry"
-    ))
+/// For a write that no longer found the memo at the `version` just read: on PostgreSQL,
+/// where the memo is not locked, another write came first. It names the next version, the
+/// least the memo is at now (or it was deleted, which a reload shows).
+fn overtaken(version: i32) -> ServiceError {
+    ServiceError::stale("memo", version + 1, version)
 }
 
 pub async fn update_memo(
@@ -213,7 +211,7 @@ pub async fn update_memo(
         .filter(memo::Column::Version.eq(version))
         .exec(&txn)
         .await
-        .map_err(|e| or_stale(e, || stale(version)))?;
+        .map_err(|e| or_stale(e, || overtaken(version)))?;
     crate::service::audit::record(
         &txn,
         caller,
@@ -242,7 +240,7 @@ pub async fn delete_memo(
         .exec(&txn)
         .await?;
     if deleted.rows_affected != 1 {
-        return Err(stale(version));
+        return Err(overtaken(version));
     }
     crate::service::audit::record(
         &txn,

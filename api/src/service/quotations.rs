@@ -208,12 +208,6 @@ async fn quotation_to_write<C: ConnectionTrait>(
     Ok((find(Some(lock)).await?, i, s))
 }
 
-fn stale(current: i32, given: i32) -> ServiceError {
-    ServiceError::Conflict(format!(
-        "the quotation has changed: version {current}, you sent {given}; reload and retry"
-    ))
-}
-
 pub async fn update_quotation(
     db: &impl Writable,
     caller: &Caller,
@@ -224,7 +218,7 @@ pub async fn update_quotation(
         quotation_to_write(&txn, caller, input.id, LockType::NoKeyUpdate).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     if q.version != input.version {
-        return Err(stale(q.version, input.version));
+        return Err(ServiceError::stale("quotation", q.version, input.version));
     }
     let (start, end) = check_span(
         input.start.unwrap_or(i64::from(q.start_pos)),
@@ -275,7 +269,11 @@ pub async fn update_quotation(
         );
     }
     if update.exec(&txn).await?.rows_affected != 1 {
-        return Err(stale(q.version + 1, input.version));
+        return Err(ServiceError::stale(
+            "quotation",
+            q.version + 1,
+            input.version,
+        ));
     }
     if let Some(ids) = code_ids {
         set_codes(&txn, q.id, &ids).await?;
@@ -390,7 +388,7 @@ pub async fn delete_quotation(
     let (q, _interview, study) = quotation_to_write(&txn, caller, id, LockType::Update).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     if q.version != version {
-        return Err(stale(q.version, version));
+        return Err(ServiceError::stale("quotation", q.version, version));
     }
     withdraw_evidence(&txn, caller, "deleteQuotation", study.id, &[q.id]).await?;
     let deleted = quotation::Entity::delete_many()
@@ -399,7 +397,7 @@ pub async fn delete_quotation(
         .exec(&txn)
         .await?;
     if deleted.rows_affected != 1 {
-        return Err(stale(q.version + 1, version));
+        return Err(ServiceError::stale("quotation", q.version + 1, version));
     }
     crate::service::memos::delete_for(&txn, caller, "deleteQuotation", "quotation", &[q.id])
         .await?;
