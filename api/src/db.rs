@@ -147,6 +147,12 @@ where
     result
 }
 
+/// Ids bound per statement where a list of ids that grows with the data (a study's quotations
+/// or memos, an interview's quotations) is sent in chunks. Every value bound is a parameter,
+/// and a statement with more than its backend takes fails outright: SQLite takes at most
+/// 32,766, PostgreSQL 65,535. Where a list can be a subquery instead, nothing is bound at all.
+pub const IDS_PER_STATEMENT: usize = 1000;
+
 /// Where a write can run: the pool, or an enclosing transaction. Inside one, a service's own
 /// transaction is a savepoint, and nothing it writes is committed until the enclosing one is
 /// (the demo dataset loads whole or not at all).

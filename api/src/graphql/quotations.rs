@@ -139,8 +139,8 @@ pub enum CodeMatch {
 }
 
 /// Most entries in one list of a quotation filter. The lists go to the database as bound
-/// values of one statement, where SQLite takes at most 32,766 in all: five lists of 5,000
-/// stay under that.
+/// values of one statement, where SQLite's limit (see `db::IDS_PER_STATEMENT`) is the lower:
+/// five lists of 5,000 stay under it.
 const MAX_FILTER_ENTRIES: usize = 5_000;
 
 #[derive(InputObject, Default)]

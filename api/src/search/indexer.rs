@@ -660,7 +660,7 @@ impl Indexer {
 
     /// The changes committed inside the gaps since they opened, the lowest `limit` of them.
     /// The gaps go in as one or two bound lists, so that the statement's parameters do not
-    /// grow with them (PostgreSQL takes at most 65,535); each gap is looked up by its range
+    /// grow with them (see `db::IDS_PER_STATEMENT`); each gap is looked up by its range
     /// of numbers, so that the work grows with the gaps and what they hold, not with the log.
     async fn read_gaps(&self, limit: u64) -> Result<Vec<change_log::Model>, IndexError> {
         let backend = self.db.get_database_backend();
@@ -1635,7 +1635,8 @@ mod tests {
 
     /// PostgreSQL: an import and a colleague take numbers in turn, 70,000 each; the
     /// colleague commits first. More numbers are outstanding than one statement may bind
-    /// parameters (65,535), and polling goes on; the import is applied when it commits.
+    /// (see `db::IDS_PER_STATEMENT`), and polling goes on; the import is applied when it
+    /// commits.
     #[tokio::test]
     async fn more_outstanding_numbers_than_a_statement_binds_do_not_stop_polling() {
         if !on_postgres() {
@@ -1782,9 +1783,10 @@ mod tests {
         assert_eq!(s.position().through, s.position().high);
     }
 
-    /// A quotation's codes are read a thousand quotations at a time. One interview can hold
-    /// more quotations than one statement may bind parameters (SQLite 32,766, PostgreSQL
-    /// 65,535): reading all their codes at once failed, and the rebuild retried forever.
+    /// A quotation's codes are read `db::IDS_PER_STATEMENT` quotations at a time. One
+    /// interview can hold more quotations than one statement may bind (here a few more than
+    /// the backend's limit, given there): reading all their codes at once failed, and the
+    /// rebuild retried forever.
     #[tokio::test]
     async fn an_interview_with_more_quotations_than_a_statement_binds_is_indexed() {
         use crate::service::codes;

@@ -30,8 +30,7 @@ pub struct Coding {
 
 /// `SELECT id FROM study_case WHERE study_id = ?`. A study's rows are selected through
 /// subqueries like this one rather than by listing their ids: a big study has more
-/// interviews or quotations than a statement takes parameters (32,766 on SQLite, 65,535 on
-/// PostgreSQL).
+/// interviews or quotations than a statement binds (see `db::IDS_PER_STATEMENT`).
 pub(crate) fn cases_of_study(study_id: i64) -> SelectStatement {
     Query::select()
         .column(study_case::Column::Id)

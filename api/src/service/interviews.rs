@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::{begin_write, Writable};
+use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
@@ -418,10 +418,6 @@ pub async fn update_interview(
     })
 }
 
-/// Ids sent per statement when deleting the memos of an interview's quotations: each id is a
-/// bind parameter, and an interview can carry more quotations than a statement binds.
-const IDS_PER_STATEMENT: usize = 1000;
-
 /// What `delete_interview` removed, for the live events sent once it is committed.
 #[derive(Debug, Clone)]
 pub struct DeletedInterview {
@@ -473,7 +469,8 @@ pub async fn delete_interview(
         &quotation_ids,
     )
     .await?;
-    // Memos have no foreign key to what they are about: deleted (and audited) by hand.
+    // Memos have no foreign key to what they are about: deleted (and audited) by hand. In
+    // chunks, as an interview can carry more quotations than a statement binds.
     for chunk in quotation_ids.chunks(IDS_PER_STATEMENT) {
         crate::service::memos::delete_for(&txn, caller, "deleteInterview", "quotation", chunk)
             .await?;

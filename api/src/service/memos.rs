@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::{begin_write, Writable};
+use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::interviews::readable_interview;
 use crate::service::studies::{readable_case, readable_study};
@@ -299,10 +299,9 @@ async fn delete_audited<C: ConnectionTrait>(
     if doomed.is_empty() {
         return Ok(());
     }
-    // A thousand ids a statement: each is a bind parameter, and a study's memos can be more
-    // than a statement binds.
+    // In chunks: a study's memos can be more than a statement binds.
     let ids: Vec<i64> = doomed.iter().map(|m| m.id).collect();
-    for chunk in ids.chunks(1000) {
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
         memo::Entity::delete_many()
             .filter(memo::Column::Id.is_in(chunk.iter().copied()))
             .exec(db)

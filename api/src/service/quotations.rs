@@ -17,7 +17,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Caller, Permission};
-use crate::db::{begin_write, Writable};
+use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{study_codes, with_descendants};
@@ -471,8 +471,7 @@ pub async fn list(
         });
     }
     // Narrow to interviews: studies → cases (→ ambiti) → interviews, as subqueries, so that
-    // no list of ids read here is sent back as bind parameters (a backend takes at most
-    // 32,766 or 65,535 of them per statement).
+    // no list of ids read here is sent back as bind parameters (limits: `IDS_PER_STATEMENT`).
     let mut cases = study_case::Entity::find()
         .select_only()
         .column(study_case::Column::Id);
@@ -547,13 +546,10 @@ pub async fn list(
     })
 }
 
-/// Ids sent per statement by `codes_of_quotations`: each id is a bind parameter, and the
-/// quotations of a study, or of the hundred interviews the search index rebuilds at once, can
-/// outnumber what a statement takes (32,766 on SQLite, 65,535 on PostgreSQL): the statement
-/// failed, and a rebuild retried it forever.
-const IDS_PER_STATEMENT: usize = 1000;
-
-/// The codes each quotation carries (sorted, once each), in one query per 1,000 quotations.
+/// The codes each quotation carries (sorted, once each), in one query per
+/// `IDS_PER_STATEMENT` quotations: those of a study, or of the hundred interviews the search
+/// index rebuilds at once, can be more than a statement binds (sent at once, the statement
+/// failed, and a rebuild retried it forever).
 pub async fn codes_of_quotations<C: ConnectionTrait>(
     db: &C,
     quotation_ids: impl IntoIterator<Item = i64>,
