@@ -140,7 +140,8 @@ pub enum CodeMatch {
 
 /// Most entries in one list of a quotation filter. The lists go to the database as bound
 /// values of one statement, where SQLite's limit (see `db::IDS_PER_STATEMENT`) is the lower:
-/// five lists of 5,000 stay under it.
+/// five lists of 5,000 (the studies asked for, else those readable; the ambito codes become
+/// at most 5,000 ambito ids) leave 7,766 for the `codeIds` subtrees bound in the same one.
 const MAX_FILTER_ENTRIES: usize = 5_000;
 
 #[derive(InputObject, Default)]

@@ -471,7 +471,8 @@ pub async fn list(
         });
     }
     // Narrow to interviews: studies → cases (→ ambiti) → interviews, as subqueries, so that
-    // no list of ids read here is sent back as bind parameters (limits: `IDS_PER_STATEMENT`).
+    // of the lists read here only the readable studies and the filter's ambiti are sent back
+    // as bind parameters (limits: `IDS_PER_STATEMENT`).
     let mut cases = study_case::Entity::find()
         .select_only()
         .column(study_case::Column::Id);

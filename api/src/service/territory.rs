@@ -98,8 +98,7 @@ pub async fn ambito_ids<C: ConnectionTrait>(db: &C, codes: &[String]) -> Service
     let wanted: std::collections::BTreeSet<&str> = codes.iter().map(|c| c.trim()).collect();
     let mut found = std::collections::HashMap::new();
     let wanted_list: Vec<&str> = wanted.iter().copied().collect();
-    // Bound values per statement stay well under every backend's limit.
-    for chunk in wanted_list.chunks(1000) {
+    for chunk in wanted_list.chunks(crate::db::IDS_PER_STATEMENT) {
         for a in ambito::Entity::find()
             .filter(ambito::Column::Code.is_in(chunk.iter().copied()))
             .all(db)
