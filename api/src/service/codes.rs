@@ -16,7 +16,8 @@ use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
 use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::service::change_log;
-use crate::service::studies::{non_empty, readable_study};
+use crate::service::labels::stored_label;
+use crate::service::studies::readable_study;
 
 #[derive(Debug, Clone, Default)]
 pub struct NewCode {
@@ -115,8 +116,7 @@ async fn not_a_parent_here<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64)
 /// A code's name as it is stored: trimmed, and in Unicode NFC as transcripts are, so that
 /// "Città" typed with a combining accent is the same name as "Città" typed in one key.
 pub(crate) fn code_name(raw: &str) -> ServiceResult<String> {
-    use unicode_normalization::UnicodeNormalization as _;
-    let name: String = non_empty(raw, "name")?.nfc().collect();
+    let name = stored_label(raw, "name")?;
     if name.contains('/') {
         return Err(ServiceError::bad_input(
             "a code name must not contain '/' (it separates code paths)",

@@ -15,8 +15,9 @@ use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
+use crate::service::labels::stored_label;
 use crate::service::page::{self, Page, PageRequest};
-use crate::service::studies::{non_empty, readable_case, readable_case_ids};
+use crate::service::studies::{readable_case, readable_case_ids};
 use crate::text::char_len;
 
 /// The interviews of one case (NOT_FOUND unless the caller may read it), or of every study
@@ -133,14 +134,14 @@ pub async fn insert_interview<C: ConnectionTrait>(
     input: NewInterview,
     provenance: Option<Provenance>,
 ) -> ServiceResult<interview::Model> {
-    let label = non_empty(&input.label, "label")?;
+    let label = stored_label(&input.label, "label")?;
     let transcript = crate::text::normalise(input.transcript).text;
     if transcript.trim().is_empty() {
         return Err(ServiceError::bad_input("the transcript must not be empty"));
     }
     let length = i32::try_from(char_len(&transcript))
         .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
-    let language = non_empty(&input.language, "language")?;
+    let language = stored_label(&input.language, "language")?;
     let (c, s) = readable_case(txn, caller, input.case_id).await?;
     caller.authorize(s.id, s.is_public, Permission::Code)?;
     let now = Utc::now();
@@ -241,7 +242,7 @@ pub async fn update_interview(
     // same text sent again with CRLF, say) leaves the version alone, so that a colleague's
     // next edit of the version they hold is not refused for it, and is not audited.
     let label = match &input.label {
-        Some(label) => Some(non_empty(label, "label")?).filter(|l| *l != current.label),
+        Some(label) => Some(stored_label(label, "label")?).filter(|l| *l != current.label),
         None => None,
     };
     let conducted_on = input.conducted_on.filter(|d| *d != current.conducted_on);

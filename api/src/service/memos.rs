@@ -116,7 +116,7 @@ pub async fn create_memo(
     if text.trim().is_empty() {
         return Err(ServiceError::bad_input("a memo needs some text"));
     }
-    crate::service::studies::writable(text, "the memo")?;
+    crate::service::labels::exportable(text, "the memo")?;
     let user = caller.require_user()?.id;
     let txn = begin_write(db).await?;
     let study = study_of(&txn, caller, target).await?;
@@ -193,7 +193,7 @@ pub async fn update_memo(
     if text.trim().is_empty() {
         return Err(ServiceError::bad_input("a memo needs some text"));
     }
-    crate::service::studies::writable(text, "the memo")?;
+    crate::service::labels::exportable(text, "the memo")?;
     let txn = begin_write(db).await?;
     let m = own_memo(&txn, caller, id, version).await?;
     if m.text == text {

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod discontinuities;
 pub mod exchange;
 pub mod interviews;
+pub mod labels;
 pub mod members;
 pub mod memos;
 pub mod page;

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::auth::{grant_role, Caller, Permission, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::labels::{stored_label, stored_labels};
 use crate::service::page::{self, Page, PageRequest};
 use crate::service::territory;
 
@@ -180,9 +181,9 @@ pub async fn create_study(
     input: NewStudy,
 ) -> ServiceResult<study::Model> {
     let user = caller.require_user()?;
-    let title = non_empty(&input.title, "title")?;
-    let authors = non_empty_entries(&input.authors, "authors")?;
-    let research_questions = non_empty_entries(&input.research_questions, "researchQuestions")?;
+    let title = stored_label(&input.title, "title")?;
+    let authors = stored_labels(&input.authors, "authors")?;
+    let research_questions = stored_labels(&input.research_questions, "researchQuestions")?;
     if let Some(year) = input.year {
         if !STUDY_YEARS.contains(&year) {
             return Err(ServiceError::bad_input(format!(
@@ -234,7 +235,7 @@ pub async fn create_case(
     caller: &Caller,
     input: NewCase,
 ) -> ServiceResult<study_case::Model> {
-    let label = non_empty(&input.label, "label")?;
+    let label = stored_label(&input.label, "label")?;
     let txn = begin_write(db).await?;
     let s = study::Entity::find_by_id(input.study_id)
         .one(&txn)
@@ -304,7 +305,7 @@ pub async fn create_intervention(
     case_id: i64,
     label: &str,
 ) -> ServiceResult<intervention::Model> {
-    let label = non_empty(label, "label")?;
+    let label = stored_label(label, "label")?;
     let txn = begin_write(db).await?;
     let (c, s) = readable_case(&txn, caller, case_id).await?;
     caller.authorize(s.id, s.is_public, Permission::Own)?;
@@ -494,69 +495,7 @@ pub async fn delete_study(db: &impl Writable, caller: &Caller, study_id: i64) ->
     Ok(())
 }
 
-/// A name, label or title as stored: trimmed, and in NFC, so that one typed with a combining
-/// accent (or read from a macOS file name, "Citta\u{300}") is the same text as one typed
-/// with the accented letter, for the eye and for every comparison.
-pub(crate) fn non_empty(s: &str, what: &str) -> ServiceResult<String> {
-    use unicode_normalization::UnicodeNormalization as _;
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(ServiceError::bad_input(format!("{what} must not be empty")));
-    }
-    writable(t, what)?;
-    Ok(t.nfc().collect())
-}
-
-/// Refuses what an export could not carry: control characters other than tab and line
-/// breaks, and the noncharacters U+FFFE and U+FFFF, which XML 1.0 (REFI-QDA) cannot hold
-/// even escaped. Taken in, they came back from an export replaced, without a word.
-pub(crate) fn writable(s: &str, what: &str) -> ServiceResult<()> {
-    match s.chars().find(|&c| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
-    }) {
-        None => Ok(()),
-        Some(c) => Err(ServiceError::bad_input(format!(
-            "{what} contains the character U+{:04X}, which exports cannot carry: remove it",
-            c as u32
-        ))),
-    }
-}
-
-/// Each entry of a list trimmed; a blank one is refused, as it would show as an empty
-/// author or question.
-fn non_empty_entries(list: &[String], what: &str) -> ServiceResult<Vec<String>> {
-    list.iter()
-        .enumerate()
-        .map(|(n, entry)| non_empty(entry, &format!("{what}[{n}]")))
-        .collect()
-}
-
 /// Decodes the JSON array of strings kept in text columns.
 pub fn string_list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{non_empty, writable};
-
-    #[test]
-    fn what_an_export_cannot_carry_is_refused_and_the_rest_is_kept_in_nfc() {
-        assert!(writable("Perché\tqui:\r\nsì — «là» 👩🏽‍⚕️", "x").is_ok());
-        for bad in [
-            "ctrl \u{b} end",
-            "esc \u{1b}",
-            "\u{0}",
-            "non \u{FFFF}",
-            "\u{FFFE}",
-        ] {
-            let refused = writable(bad, "the label").unwrap_err().to_string();
-            assert!(
-                refused.contains("exports cannot carry"),
-                "{bad:?}: {refused}"
-            );
-        }
-        assert!(non_empty("lab\u{b}el", "label").is_err());
-        assert_eq!(non_empty("  Citta\u{300} ", "label").unwrap(), "Citt\u{e0}");
-    }
 }
