@@ -25,26 +25,11 @@ pub async fn readable_study_ids<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
 ) -> ServiceResult<Option<Vec<i64>>> {
-    if caller.is_admin() {
-        return Ok(None);
-    }
-    let mut ids: Vec<i64> = study::Entity::find()
-        .filter(study::Column::IsPublic.eq(true))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    if let Some(user) = &caller.user {
-        ids.extend(user.roles.keys().copied());
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(Some(ids))
+    Ok(readable_studies(db, caller).await?.ids)
 }
 
-/// The studies a caller may read, for a search: `ids` as `readable_study_ids` gives them, and
-/// whether they are every study there is. Index-wide counts (BM25's statistics) then tell
+/// The studies a caller may read (`Caller::can_read`, the one rule), for a search: their ids
+/// (`None` for an admin: all), and whether they are every study there is. Index-wide counts (BM25's statistics) then tell
 /// the caller nothing they may not read.
 pub struct Readable {
     pub ids: Option<Vec<i64>>,
@@ -65,6 +50,7 @@ pub async fn readable_studies<C: ConnectionTrait>(
         .select_only()
         .column(study::Column::Id)
         .column(study::Column::IsPublic)
+        .order_by_asc(study::Column::Id)
         .into_tuple()
         .all(db)
         .await?;
