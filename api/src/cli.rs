@@ -270,6 +270,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let database = db::connect(&opts.database_url(), opts.db_max_connections).await?;
     db::migrate(&database.conn).await?;
+    let db = &database.conn;
     match command {
         Command::Schema | Command::Backup { .. } => unreachable!("handled before migrating"),
         Command::Reindex => reindex(&opts, &database, index_lock).await,
@@ -281,87 +282,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             study,
             format,
             output,
-        } => {
-            // Reading writes nothing, not even a user: an administrator without an account.
-            let caller = auth::Caller {
-                user: Some(auth::CallerUser {
-                    id: 0,
-                    name: "console".into(),
-                    is_admin: true,
-                    roles: Default::default(),
-                }),
-            };
-            let study_id =
-                crate::graphql::ids::parse_study_ref(&study).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let content =
-                crate::service::exchange::StudyContent::load(&database.conn, &caller, study_id)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let bytes = match format {
-                ExportFormat::Qdpx => crate::export::qdpx::qdpx(&content)?,
-                ExportFormat::Csv => {
-                    crate::export::quotations_csv::quotations_csv(&content)?.into_bytes()
-                }
-                ExportFormat::MatrixCsv => {
-                    crate::export::quotations_csv::code_case_matrix_csv(&content)?.into_bytes()
-                }
-            };
-            std::fs::write(&output, &bytes)
-                .with_context(|| format!("writing {}", output.display()))?;
-            eprintln!(
-                "study {} exported to {} ({} bytes)",
-                content.study.id,
-                output.display(),
-                bytes.len()
-            );
-            Ok(())
-        }
+        } => export(db, &study, format, &output).await,
         Command::Token(TokenCommand::Create {
             user,
             role,
             study,
             expires_in_days,
         }) => {
-            let study_id = study
-                .as_deref()
-                .map(crate::graphql::ids::parse_study_ref)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let secret = auth::create_token_for(
-                &database.conn,
-                &user,
-                &role,
-                study_id,
-                expires_in_days.map(chrono::Duration::days),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let study_id = study.as_deref().map(study_ref).transpose()?;
+            let expires = expires_in_days.map(chrono::Duration::days);
+            let secret = auth::create_token_for(db, &user, &role, study_id, expires).await?;
             println!("{secret}");
             Ok(())
         }
-        Command::Import(args) => crate::import::cli::run(&database.conn, args).await,
-        Command::Token(TokenCommand::List) => {
-            println!(
-                "{:>5}  {:<20} {:<6} {:<25} {:<25} revoked",
-                "id", "user", "admin", "created", "expires"
-            );
-            for t in auth::list_tokens(&database.conn)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-            {
-                let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
-                    d.map_or("-".to_owned(), |d| d.to_rfc3339())
-                };
-                println!(
-                    "{:>5}  {:<20} {:<6} {:<25} {:<25} {}",
-                    t.id,
-                    t.user,
-                    t.admin,
-                    t.created_at.to_rfc3339(),
-                    when(t.expires_at),
-                    when(t.revoked_at)
-                );
-            }
+        Command::Import(args) => crate::import::cli::run(db, args).await,
+        Command::Token(TokenCommand::List) => list_tokens(db).await,
+        Command::Token(TokenCommand::Revoke { id }) => {
+            auth::revoke_token(db, id).await?;
+            eprintln!("token {id} revoked");
             Ok(())
         }
         Command::Role(RoleCommand::Revoke { user, study, admin }) => {
@@ -369,145 +307,206 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             debug_assert!(study.is_some() != admin);
             let revoked = match study {
                 Some(study) => {
-                    let study_id = crate::graphql::ids::parse_study_ref(&study)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    crate::service::members::revoke_study_role(&database.conn, &user, study_id)
-                        .await
-                        .map(|role| format!("{} role in study {study_id}", role.as_str()))
+                    let study_id = study_ref(&study)?;
+                    let role =
+                        crate::service::members::revoke_study_role(db, &user, study_id).await?;
+                    format!("{} role in study {study_id}", role.as_str())
                 }
-                None => crate::service::members::revoke_admin(&database.conn, &user)
-                    .await
-                    .map(|()| "admin rights".to_owned()),
-            }
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                None => {
+                    crate::service::members::revoke_admin(db, &user).await?;
+                    "admin rights".to_owned()
+                }
+            };
             eprintln!("{user}: {revoked} revoked");
             Ok(())
         }
-        Command::User(UserCommand::Remove { user }) => {
-            let removal = crate::service::users::remove_user(&database.conn, &user)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let roles: Vec<String> = removal
-                .roles
-                .iter()
-                .map(|(study, role)| format!("{} in study {study}", role.as_str()))
-                .collect();
-            eprintln!(
-                "{user}: removed, now {:?}; roles taken: {}{}; tokens revoked: {}",
-                removal.name,
-                if roles.is_empty() {
-                    "none".to_owned()
-                } else {
-                    roles.join(", ")
-                },
-                if removal.was_admin {
-                    "; admin rights taken"
-                } else {
-                    ""
-                },
-                removal.tokens_revoked
-            );
-            Ok(())
-        }
-        Command::Token(TokenCommand::Revoke { id }) => {
-            auth::revoke_token(&database.conn, id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            eprintln!("token {id} revoked");
-            Ok(())
-        }
-        Command::Serve => {
-            // The index writer has its own small pool, so that its polling neither waits
-            // behind requests nor counts as their statements.
-            let index_db = db::connect(&opts.database_url(), 2).await?;
-            if !opts.no_demo {
-                // The lock is held on the index pool, so that a one-connection main pool
-                // is left to the loading itself.
-                db::exclusively(&index_db.conn, demo::load_if_empty(&database.conn)).await?;
-            }
-            let pools = (database.conn.clone(), index_db.conn.clone());
-            let search = crate::search::SearchIndex::open(
-                &opts.data_dir.join("index"),
-                index_db.conn,
-                crate::search::OpenOptions {
-                    lock: index_lock,
-                    ..Default::default()
-                },
-            )?;
-            let listener = tokio::net::TcpListener::bind(&opts.bind)
-                .await
-                .with_context(|| format!("binding {}", opts.bind))?;
-            let addr = listener.local_addr()?;
-            let limits = http::Limits {
-                // At most 4 GiB (the flag's range): it fits a usize wherever this runs.
-                max_body_bytes: (opts.max_body_mb * 1024 * 1024) as usize,
-                request_timeout: std::time::Duration::from_secs(opts.request_timeout),
-                introspection: !opts.no_introspection,
-                graphiql: !opts.no_graphiql,
-            };
-            if opts.change_log_days > 0 {
-                tokio::spawn(prune_change_log(
-                    database.conn.clone(),
-                    search.clone(),
-                    opts.change_log_days,
-                ));
-            }
-            let state = http::AppState::with_limits(database, search.clone(), limits);
-            let app = match &opts.metrics_bind {
-                None => http::router(state),
-                Some(metrics_bind) => {
-                    let (app, metrics) = http::router_and_metrics(state);
-                    let listener = tokio::net::TcpListener::bind(metrics_bind)
-                        .await
-                        .with_context(|| format!("binding {metrics_bind} for /metrics"))?;
-                    // Before the main address, which tests and scripts read as the last line.
-                    println!("metrics on http://{}/metrics", listener.local_addr()?);
-                    // Ends with the process: the scrapes it answers need no finishing.
-                    tokio::spawn(async move {
-                        if let Err(e) = axum::serve(listener, metrics).await {
-                            tracing::error!(error = %e, "the metrics listener stopped");
-                        }
-                    });
-                    app
-                }
-            };
-            println!("listening on http://{addr}");
-            // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is
-            // bounded by the request timeout, so the wait is too), then commit the index.
-            let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-            let server = http::serve(listener, app, async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: finishing requests in flight");
-                let _ = stopping_tx.send(true);
-            });
-            let grace = std::time::Duration::from_secs(opts.request_timeout + 5);
-            let overdue = async move {
-                let mut rx = stopping_rx;
-                let _ = rx.wait_for(|s| *s).await;
-                tokio::time::sleep(grace).await;
-            };
-            tokio::select! {
-                () = server => {}
-                _ = overdue => tracing::warn!("requests still running after {grace:?}: leaving them"),
-            }
-            search.shutdown().await;
-            tracing::info!(seq = search.applied_seq(), "search index committed");
-            // Closed, the last connection folds SQLite's write-ahead log into the database
-            // file and removes it: a log left behind would be replayed onto a backup copied
-            // into its place (README, Backups) and corrupt it. Bounded, as requests left
-            // running above may still hold connections.
-            let (main, index) = pools;
-            let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-                main.close().await.and(index.close().await)
-            })
-            .await;
-            if !matches!(closed, Ok(Ok(()))) {
-                tracing::warn!("the database connections did not close cleanly");
-            }
-            tracing::info!("bye");
-            Ok(())
-        }
+        Command::User(UserCommand::Remove { user }) => remove_user(db, &user).await,
+        Command::Serve => serve(&opts, database, index_lock).await,
     }
+}
+
+/// A study named on the command line, by number or global ID.
+fn study_ref(s: &str) -> anyhow::Result<i64> {
+    crate::graphql::ids::parse_study_ref(s).map_err(anyhow::Error::msg)
+}
+
+/// Writes a study's export to a file.
+async fn export(
+    db: &sea_orm::DatabaseConnection,
+    study: &str,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    // Reading writes nothing, not even a user: an administrator without an account.
+    let caller = auth::Caller {
+        user: Some(auth::CallerUser {
+            id: 0,
+            name: "console".into(),
+            is_admin: true,
+            roles: Default::default(),
+        }),
+    };
+    let content =
+        crate::service::exchange::StudyContent::load(db, &caller, study_ref(study)?).await?;
+    let bytes = match format {
+        ExportFormat::Qdpx => crate::export::qdpx::qdpx(&content)?,
+        ExportFormat::Csv => crate::export::quotations_csv::quotations_csv(&content)?.into_bytes(),
+        ExportFormat::MatrixCsv => {
+            crate::export::quotations_csv::code_case_matrix_csv(&content)?.into_bytes()
+        }
+    };
+    std::fs::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "study {} exported to {} ({} bytes)",
+        content.study.id,
+        output.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+async fn list_tokens(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    println!(
+        "{:>5}  {:<20} {:<6} {:<25} {:<25} revoked",
+        "id", "user", "admin", "created", "expires"
+    );
+    for t in auth::list_tokens(db).await? {
+        let when =
+            |d: Option<chrono::DateTime<chrono::Utc>>| d.map_or("-".to_owned(), |d| d.to_rfc3339());
+        println!(
+            "{:>5}  {:<20} {:<6} {:<25} {:<25} {}",
+            t.id,
+            t.user,
+            t.admin,
+            t.created_at.to_rfc3339(),
+            when(t.expires_at),
+            when(t.revoked_at)
+        );
+    }
+    Ok(())
+}
+
+async fn remove_user(db: &sea_orm::DatabaseConnection, user: &str) -> anyhow::Result<()> {
+    let removal = crate::service::users::remove_user(db, user).await?;
+    let roles: Vec<String> = removal
+        .roles
+        .iter()
+        .map(|(study, role)| format!("{} in study {study}", role.as_str()))
+        .collect();
+    eprintln!(
+        "{user}: removed, now {:?}; roles taken: {}{}; tokens revoked: {}",
+        removal.name,
+        if roles.is_empty() {
+            "none".to_owned()
+        } else {
+            roles.join(", ")
+        },
+        if removal.was_admin {
+            "; admin rights taken"
+        } else {
+            ""
+        },
+        removal.tokens_revoked
+    );
+    Ok(())
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight, commits the index
+/// and closes the database.
+async fn serve(
+    opts: &GlobalOptions,
+    database: db::Database,
+    index_lock: Option<crate::search::IndexLock>,
+) -> anyhow::Result<()> {
+    // The index writer has its own small pool, so that its polling neither waits
+    // behind requests nor counts as their statements.
+    let index_db = db::connect(&opts.database_url(), 2).await?;
+    if !opts.no_demo {
+        // The lock is held on the index pool, so that a one-connection main pool
+        // is left to the loading itself.
+        db::exclusively(&index_db.conn, demo::load_if_empty(&database.conn)).await?;
+    }
+    let pools = (database.conn.clone(), index_db.conn.clone());
+    let search = crate::search::SearchIndex::open(
+        &opts.data_dir.join("index"),
+        index_db.conn,
+        crate::search::OpenOptions {
+            lock: index_lock,
+            ..Default::default()
+        },
+    )?;
+    let listener = tokio::net::TcpListener::bind(&opts.bind)
+        .await
+        .with_context(|| format!("binding {}", opts.bind))?;
+    let addr = listener.local_addr()?;
+    let limits = http::Limits {
+        // At most 4 GiB (the flag's range): it fits a usize wherever this runs.
+        max_body_bytes: (opts.max_body_mb * 1024 * 1024) as usize,
+        request_timeout: std::time::Duration::from_secs(opts.request_timeout),
+        introspection: !opts.no_introspection,
+        graphiql: !opts.no_graphiql,
+    };
+    if opts.change_log_days > 0 {
+        tokio::spawn(prune_change_log(
+            database.conn.clone(),
+            search.clone(),
+            opts.change_log_days,
+        ));
+    }
+    let state = http::AppState::with_limits(database, search.clone(), limits);
+    let app = match &opts.metrics_bind {
+        None => http::router(state),
+        Some(metrics_bind) => {
+            let (app, metrics) = http::router_and_metrics(state);
+            let listener = tokio::net::TcpListener::bind(metrics_bind)
+                .await
+                .with_context(|| format!("binding {metrics_bind} for /metrics"))?;
+            // Before the main address, which tests and scripts read as the last line.
+            println!("metrics on http://{}/metrics", listener.local_addr()?);
+            // Ends with the process: the scrapes it answers need no finishing.
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            app
+        }
+    };
+    println!("listening on http://{addr}");
+    // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each is
+    // bounded by the request timeout, so the wait is too), then commit the index.
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let server = http::serve(listener, app, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stopping_tx.send(true);
+    });
+    let grace = std::time::Duration::from_secs(opts.request_timeout + 5);
+    let overdue = async move {
+        let mut rx = stopping_rx;
+        let _ = rx.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        () = server => {}
+        _ = overdue => tracing::warn!("requests still running after {grace:?}: leaving them"),
+    }
+    search.shutdown().await;
+    tracing::info!(seq = search.applied_seq(), "search index committed");
+    // Closed, the last connection folds SQLite's write-ahead log into the database
+    // file and removes it: a log left behind would be replayed onto a backup copied
+    // into its place (README, Backups) and corrupt it. Bounded, as requests left
+    // running above may still hold connections.
+    let (main, index) = pools;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        main.close().await.and(index.close().await)
+    })
+    .await;
+    if !matches!(closed, Ok(Ok(()))) {
+        tracing::warn!("the database connections did not close cleanly");
+    }
+    tracing::info!("bye");
+    Ok(())
 }
 
 /// Prunes the change log once the index is ready, then every hour, keeping `days` of it and
