@@ -27,6 +27,20 @@ impl Database {
 }
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr> {
+    connect_within(url, max_connections, FIRST_CONNECTION_DEADLINE).await
+}
+
+/// How long a start waits for its first connection. A server it cannot reach (down, a
+/// wrong host or port) is retried by the pool until its acquire timeout, which is for
+/// requests waiting on a busy pool (30 s), and then reported as a pool timeout that does not
+/// name the server; a wrong password or database name is refused at once, with the reason.
+pub const FIRST_CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+
+async fn connect_within(
+    url: &str,
+    max_connections: u32,
+    deadline: Duration,
+) -> Result<Database, DbErr> {
     let mut opt = ConnectOptions::new(url.to_owned());
     opt.max_connections(max_connections.max(1))
         .min_connections(1)
@@ -53,13 +67,30 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
     } else {
         opt.test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
-    let mut conn = SeaDatabase::connect(opt).await?;
+    let mut conn = tokio::time::timeout(deadline, SeaDatabase::connect(opt))
+        .await
+        .map_err(|_| {
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+                "the database at {} did not answer within {} s: is it running, and are the \
+                 host and port right?",
+                without_credentials(url),
+                deadline.as_secs_f64()
+            )))
+        })??;
     let statements = Arc::new(AtomicU64::new(0));
     let counter = statements.clone();
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
     Ok(Database { conn, statements })
+}
+
+/// A database URL as it may be shown: without its user and password.
+fn without_credentials(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, place))) => format!("{scheme}://{place}"),
+        _ => url.to_owned(),
+    }
 }
 
 /// After an erasure, on SQLite: copies the write-ahead log into the database file and empties
@@ -244,6 +275,27 @@ mod tests {
         let db = connect(&url, 2).await.unwrap();
         let pool = db.conn.get_sqlite_connection_pool();
         assert!(!pool.options().get_test_before_acquire());
+    }
+
+    /// A server that does not answer is reported by its address, at the deadline, without
+    /// the password of the URL. (Nothing listens on port 1; the pool would retry for its
+    /// whole acquire timeout.)
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_at_the_deadline() {
+        let url = "postgres://quaderno:segreto@127.0.0.1:1/test";
+        let started = std::time::Instant::now();
+        let Err(e) = connect_within(url, 2, Duration::from_millis(500)).await else {
+            panic!("connected to port 1");
+        };
+        assert!(started.elapsed() < Duration::from_secs(10), "{e}");
+        let message = e.to_string();
+        assert!(message.contains("postgres://127.0.0.1:1/test"), "{message}");
+        assert!(message.contains("did not answer within 0.5 s"), "{message}");
+        assert!(!message.contains("segreto"), "{message}");
+        assert_eq!(
+            without_credentials("sqlite:///tmp/q.db?mode=rwc"),
+            "sqlite:///tmp/q.db?mode=rwc"
+        );
     }
 
     /// Every foreign key can be followed backwards through an index: deleting a referenced
