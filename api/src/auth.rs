@@ -1,4 +1,6 @@
-//! Who is calling: API tokens (random, stored hashed) and the roles they carry.
+//! Who is calling: API tokens (random, stored hashed) and the roles they carry. Accounts,
+//! roles and tokens are written by `service::users`, `service::members` and
+//! `service::tokens`.
 
 use std::collections::HashMap;
 
@@ -7,8 +9,8 @@ use chrono::Utc;
 use entities::{api_token, app_user, study_member};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QuerySelect, RelationTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -156,7 +158,8 @@ pub fn hash_token(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_secret() -> String {
+/// A new token secret: 256 random bits, in a form that says what it is.
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; 32]; // 256 bits
     rand::rng().fill_bytes(&mut bytes);
     format!(
@@ -221,252 +224,4 @@ pub async fn caller_from_token(db: &DatabaseConnection, secret: &str) -> Service
             roles,
         }),
     })
-}
-
-/// What a removed account is called from then on (`service::users::remove_user`). Names of
-/// this form are refused to everyone else, so that no one takes a removed account's place.
-pub fn removed_user_name(user_id: i64) -> String {
-    format!("{REMOVED_USER_PREFIX}{user_id}")
-}
-
-const REMOVED_USER_PREFIX: &str = "removed user #";
-
-/// Whether a name looks like a removed account's, in any case.
-fn is_reserved(name: &str) -> bool {
-    name.to_lowercase().starts_with(REMOVED_USER_PREFIX)
-}
-
-/// Finds a user by name or creates it. The user found is locked against removal until the
-/// transaction ends (`FOR SHARE`, which writers sharing a user do not wait on; SQLite
-/// serialises writers anyway): a removal committed meanwhile renamed it, so the name then
-/// makes a new account, and the caller never gives a token or a role to a removed one.
-pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResult<app_user::Model> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ServiceError::bad_input("user name must not be empty"));
-    }
-    if is_reserved(name) {
-        return Err(ServiceError::bad_input(format!(
-            "names beginning {REMOVED_USER_PREFIX:?} are kept for removed accounts"
-        )));
-    }
-    if let Some(u) = app_user::Entity::find()
-        .filter(app_user::Column::Name.eq(name))
-        .lock_shared()
-        .one(db)
-        .await?
-    {
-        return Ok(u);
-    }
-    Ok(app_user::ActiveModel {
-        name: Set(name.to_owned()),
-        is_admin: Set(false),
-        created_at: Set(Utc::now()),
-        removed_at: Set(None),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?)
-}
-
-/// The account a name in an imported project stands for: as `ensure_user`, except for the
-/// name of a removed account (a project exported after the removal). That is the removed
-/// account of that name where this database has one (the project comes back where it was
-/// made), and otherwise a new removed account, so that the work keeps one author of its own
-/// without anyone being able to sign in as it.
-pub async fn ensure_author<C: ConnectionTrait>(
-    db: &C,
-    name: &str,
-) -> ServiceResult<app_user::Model> {
-    let name = name.trim();
-    if !is_reserved(name) {
-        return ensure_user(db, name).await;
-    }
-    if let Some(u) = app_user::Entity::find()
-        .filter(app_user::Column::Name.eq(name))
-        .filter(app_user::Column::RemovedAt.is_not_null())
-        .one(db)
-        .await?
-    {
-        return Ok(u);
-    }
-    let now = Utc::now();
-    // Named after its own id, known once inserted; the secret makes the first name unique.
-    let inserted = app_user::ActiveModel {
-        name: Set(format!("{REMOVED_USER_PREFIX}{}", new_secret())),
-        is_admin: Set(false),
-        created_at: Set(now),
-        removed_at: Set(Some(now)),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let mut active: app_user::ActiveModel = inserted.clone().into();
-    active.name = Set(removed_user_name(inserted.id));
-    Ok(active.update(db).await?)
-}
-
-/// Locks a user against removal until the transaction ends and checks it was not removed:
-/// NOT_FOUND if it was. Taken before a role is given, so that a removal and a grant running
-/// at once end with the role taken back or refused, never held by a removed account. Users
-/// are locked before studies (`members::lock_members`), by every writer that locks both.
-pub async fn lock_active_user<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-) -> ServiceResult<app_user::Model> {
-    app_user::Entity::find_by_id(user_id)
-        .lock_shared()
-        .one(db)
-        .await?
-        .filter(|u| u.removed_at.is_none())
-        .ok_or_else(|| ServiceError::not_found("user"))
-}
-
-/// Gives a user a role in a study (replacing any earlier role there).
-pub async fn grant_role<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    study_id: i64,
-    role: StudyRole,
-) -> ServiceResult<()> {
-    lock_active_user(db, user_id).await?;
-    study_member::Entity::delete_many()
-        .filter(study_member::Column::UserId.eq(user_id))
-        .filter(study_member::Column::StudyId.eq(study_id))
-        .exec(db)
-        .await?;
-    study_member::ActiveModel {
-        study_id: Set(study_id),
-        user_id: Set(user_id),
-        role: Set(role.as_str().to_owned()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// `quaderno token create`: makes the user if needed, grants the role, returns the secret
-/// (shown once; only its hash is kept).
-pub async fn create_token_for(
-    db: &impl crate::db::Writable,
-    user_name: &str,
-    role: &str,
-    study_id: Option<i64>,
-    expires_in: Option<chrono::Duration>,
-) -> ServiceResult<String> {
-    let admin = role.eq_ignore_ascii_case("admin");
-    // Admin is a role over every study: a study given with it would be ignored, and the
-    // audit row would name it as if the role were granted there.
-    if admin && study_id.is_some() {
-        return Err(ServiceError::bad_input(
-            "the admin role is not given in a study: leave out --study",
-        ));
-    }
-    let txn = crate::db::begin_write(db).await?;
-    // The user before the study, in the order `setStudyMember` and a removal lock them.
-    let user = ensure_user(&txn, user_name).await?;
-    if admin {
-        let mut active: app_user::ActiveModel = user.clone().into();
-        active.is_admin = Set(true);
-        active.update(&txn).await?;
-    } else {
-        let role = StudyRole::parse(role).ok_or_else(|| {
-            ServiceError::bad_input(format!(
-                "unknown role {role:?}: use admin, owner, analyst, evaluator or viewer"
-            ))
-        })?;
-        let study_id =
-            study_id.ok_or_else(|| ServiceError::bad_input("a study role needs --study"))?;
-        // Locked and checked as `setStudyMember` does: a study keeps at least one owner, so
-        // a weaker token for its last owner is refused.
-        crate::service::members::lock_members(&txn, study_id).await?;
-        crate::service::members::put_role(&txn, study_id, user.id, role).await?;
-    }
-    let secret = new_secret();
-    api_token::ActiveModel {
-        user_id: Set(user.id),
-        token_hash: Set(hash_token(&secret)),
-        label: Set(None),
-        created_at: Set(Utc::now()),
-        expires_at: Set(expires_in.map(|d| Utc::now() + d)),
-        revoked_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    crate::service::audit::record(
-        &txn,
-        &Caller::anonymous(),
-        "createToken",
-        // What the study sees written is the user's role in it.
-        "user",
-        user.id,
-        study_id,
-        serde_json::json!({"after": {"user": user.name, "role": role}}),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(secret)
-}
-
-/// A token as `quaderno token list` shows it (never its secret).
-#[derive(Debug, Clone)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub user: String,
-    pub admin: bool,
-    pub created_at: chrono::DateTime<Utc>,
-    pub expires_at: Option<chrono::DateTime<Utc>>,
-    pub revoked_at: Option<chrono::DateTime<Utc>>,
-}
-
-pub async fn list_tokens(db: &DatabaseConnection) -> ServiceResult<Vec<TokenInfo>> {
-    let users: HashMap<i64, app_user::Model> = app_user::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
-    Ok(api_token::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| TokenInfo {
-            id: t.id,
-            user: users
-                .get(&t.user_id)
-                .map_or_else(String::new, |u| u.name.clone()),
-            admin: users.get(&t.user_id).is_some_and(|u| u.is_admin),
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            revoked_at: t.revoked_at,
-        })
-        .collect())
-}
-
-/// Revokes a token: it stops working at once; the row stays for the record.
-pub async fn revoke_token(db: &impl crate::db::Writable, id: i64) -> ServiceResult<()> {
-    let txn = crate::db::begin_write(db).await?;
-    let token = api_token::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ServiceError::not_found(format!("token {id}")))?;
-    if token.revoked_at.is_none() {
-        let mut a: api_token::ActiveModel = token.clone().into();
-        a.revoked_at = Set(Some(Utc::now()));
-        a.update(&txn).await?;
-        crate::service::audit::record(
-            &txn,
-            &Caller::anonymous(),
-            "revokeToken",
-            "user",
-            token.user_id,
-            None,
-            serde_json::json!({"token": id}),
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    Ok(())
 }

@@ -291,14 +291,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let study_id = study.as_deref().map(study_ref).transpose()?;
             let expires = expires_in_days.map(chrono::Duration::days);
-            let secret = auth::create_token_for(db, &user, &role, study_id, expires).await?;
+            let secret =
+                crate::service::tokens::create_token_for(db, &user, &role, study_id, expires)
+                    .await?;
             println!("{secret}");
             Ok(())
         }
         Command::Import(args) => crate::import::cli::run(db, args).await,
         Command::Token(TokenCommand::List) => list_tokens(db).await,
         Command::Token(TokenCommand::Revoke { id }) => {
-            auth::revoke_token(db, id).await?;
+            crate::service::tokens::revoke_token(db, id).await?;
             eprintln!("token {id} revoked");
             Ok(())
         }
@@ -370,7 +372,7 @@ async fn list_tokens(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
         "{:>5}  {:<20} {:<6} {:<25} {:<25} revoked",
         "id", "user", "admin", "created", "expires"
     );
-    for t in auth::list_tokens(db).await? {
+    for t in crate::service::tokens::list_tokens(db).await? {
         let when =
             |d: Option<chrono::DateTime<chrono::Utc>>| d.map_or("-".to_owned(), |d| d.to_rfc3339());
         println!(

@@ -10,8 +10,10 @@ use entities::{ambito, study};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde::Deserialize;
 
-use crate::auth::{ensure_user, grant_role, Caller, CallerUser, StudyRole};
+use crate::auth::{Caller, CallerUser, StudyRole};
 use crate::db::{begin_write, Writable};
+use crate::service::members::grant_role;
+use crate::service::users::ensure_user;
 use crate::service::{codes, discontinuities, interviews, quotations, studies, territory};
 
 const TERRITORY: &str = include_str!("../demo/territory.json");

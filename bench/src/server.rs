@@ -38,9 +38,10 @@ pub struct Server {
 /// A token for a viewer of one study, written while the server runs.
 pub async fn viewer_token(spec: &ServerSpec, study_id: i64) -> anyhow::Result<String> {
     let db = api::db::connect(&spec.database_url(), 1).await?;
-    let token = api::auth::create_token_for(&db.conn, "lettore", "viewer", Some(study_id), None)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token =
+        api::service::tokens::create_token_for(&db.conn, "lettore", "viewer", Some(study_id), None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     db.conn.close().await?;
     Ok(token)
 }
@@ -50,7 +51,7 @@ pub async fn admin_token(spec: &ServerSpec) -> anyhow::Result<String> {
     std::fs::create_dir_all(&spec.data_dir)?;
     let db = api::db::connect(&spec.database_url(), 1).await?;
     api::db::migrate(&db.conn).await?;
-    let token = api::auth::create_token_for(&db.conn, "bench", "admin", None, None)
+    let token = api::service::tokens::create_token_for(&db.conn, "bench", "admin", None, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     db.conn.close().await?;

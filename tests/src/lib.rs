@@ -258,7 +258,7 @@ impl TestServer {
     }
 
     pub async fn token(&self, user: &str, role: &str, study: Option<i64>) -> String {
-        api::auth::create_token_for(&self.db.conn, user, role, study, None)
+        api::service::tokens::create_token_for(&self.db.conn, user, role, study, None)
             .await
             .expect("token")
     }

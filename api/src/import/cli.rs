@@ -5,8 +5,9 @@
 use anyhow::{bail, Context as _};
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{ensure_user, Caller, CallerUser};
+use crate::auth::{Caller, CallerUser};
 use crate::cli::ImportArgs;
+use crate::service::users::ensure_user;
 use std::path::{Path, PathBuf};
 
 use crate::graphql::ids::{decode_any, encode, parse_study_ref, Kind};

@@ -14,14 +14,16 @@ use unicode_normalization::UnicodeNormalization as _;
 
 use super::refi::Dates;
 use super::{ImportReport, Prepared};
-use crate::auth::{ensure_author, grant_role, Caller, Permission, StudyRole};
+use crate::auth::{Caller, Permission, StudyRole};
 use crate::db::begin_write;
 use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::export::qdpx::InterviewVariable;
 use crate::service::analysis::cases_of_study;
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{lock_codebook, parse_color, sibling_key};
+use crate::service::members::grant_role;
 use crate::service::studies::readable_study;
+use crate::service::users::ensure_author;
 
 /// The label of the case that takes the sources no REFI case names.
 pub const CASELESS: &str = "Senza caso";
@@ -79,7 +81,7 @@ pub async fn write(
 
     // People: by name, so that a coder keeps one account across imports. Found (and locked
     // against removal) before the study's codebook, in the order every writer takes a user
-    // and a study (`auth::lock_active_user`).
+    // and a study (`users::lock_active_user`).
     let mut users: HashMap<&str, i64> = HashMap::new();
     for u in &project.users {
         if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {

@@ -1217,7 +1217,7 @@ mod tests {
             .unwrap();
         let db = crate::db::connect(&url, 4).await.unwrap().conn;
         crate::db::migrate(&db).await.unwrap();
-        let secret = crate::auth::create_token_for(&db, "ops", "admin", None, None)
+        let secret = crate::service::tokens::create_token_for(&db, "ops", "admin", None, None)
             .await
             .unwrap();
         let caller = crate::auth::caller_from_token(&db, &secret).await.unwrap();

@@ -10,9 +10,10 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::{grant_role, lock_active_user, Caller, Permission, StudyRole};
+use crate::auth::{Caller, Permission, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::users::lock_active_user;
 
 /// Locks a study's membership until the transaction ends, and returns the study. The checks
 /// below (is the caller still an owner, is this the last owner) read the members first and
@@ -258,5 +259,29 @@ pub async fn revoke_admin(db: &impl Writable, user_name: &str) -> ServiceResult<
     )
     .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Gives a user a role in a study (replacing any earlier role there).
+pub async fn grant_role<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    study_id: i64,
+    role: StudyRole,
+) -> ServiceResult<()> {
+    lock_active_user(db, user_id).await?;
+    study_member::Entity::delete_many()
+        .filter(study_member::Column::UserId.eq(user_id))
+        .filter(study_member::Column::StudyId.eq(study_id))
+        .exec(db)
+        .await?;
+    study_member::ActiveModel {
+        study_id: Set(study_id),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
     Ok(())
 }

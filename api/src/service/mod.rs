@@ -17,5 +17,6 @@ pub mod page;
 pub mod quotations;
 pub mod studies;
 pub mod territory;
+pub mod tokens;
 pub mod transcripts;
 pub mod users;

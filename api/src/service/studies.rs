@@ -13,10 +13,11 @@ use sea_orm::{
 
 use serde_json::json;
 
-use crate::auth::{grant_role, Caller, Permission, StudyRole};
+use crate::auth::{Caller, Permission, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::labels::{stored_label, stored_labels};
+use crate::service::members::grant_role;
 use crate::service::page::{self, Page, PageRequest};
 use crate::service::territory;
 

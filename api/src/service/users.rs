@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::{removed_user_name, Caller, StudyRole};
+use crate::auth::{Caller, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::members::{lock_members, take_role};
@@ -247,4 +247,106 @@ async fn any_of<C: ConnectionTrait>(
         .one(db)
         .await?;
     Ok(found.is_some())
+}
+
+/// What a removed account is called from then on (`remove_user`). Names of
+/// this form are refused to everyone else, so that no one takes a removed account's place.
+pub fn removed_user_name(user_id: i64) -> String {
+    format!("{REMOVED_USER_PREFIX}{user_id}")
+}
+
+const REMOVED_USER_PREFIX: &str = "removed user #";
+
+/// Whether a name looks like a removed account's, in any case.
+fn is_reserved(name: &str) -> bool {
+    name.to_lowercase().starts_with(REMOVED_USER_PREFIX)
+}
+
+/// Finds a user by name or creates it. The user found is locked against removal until the
+/// transaction ends (`FOR SHARE`, which writers sharing a user do not wait on; SQLite
+/// serialises writers anyway): a removal committed meanwhile renamed it, so the name then
+/// makes a new account, and the caller never gives a token or a role to a removed one.
+pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResult<app_user::Model> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::bad_input("user name must not be empty"));
+    }
+    if is_reserved(name) {
+        return Err(ServiceError::bad_input(format!(
+            "names beginning {REMOVED_USER_PREFIX:?} are kept for removed accounts"
+        )));
+    }
+    if let Some(u) = app_user::Entity::find()
+        .filter(app_user::Column::Name.eq(name))
+        .lock_shared()
+        .one(db)
+        .await?
+    {
+        return Ok(u);
+    }
+    Ok(app_user::ActiveModel {
+        name: Set(name.to_owned()),
+        is_admin: Set(false),
+        created_at: Set(Utc::now()),
+        removed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The account a name in an imported project stands for: as `ensure_user`, except for the
+/// name of a removed account (a project exported after the removal). That is the removed
+/// account of that name where this database has one (the project comes back where it was
+/// made), and otherwise a new removed account, so that the work keeps one author of its own
+/// without anyone being able to sign in as it.
+pub async fn ensure_author<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> ServiceResult<app_user::Model> {
+    let name = name.trim();
+    if !is_reserved(name) {
+        return ensure_user(db, name).await;
+    }
+    if let Some(u) = app_user::Entity::find()
+        .filter(app_user::Column::Name.eq(name))
+        .filter(app_user::Column::RemovedAt.is_not_null())
+        .one(db)
+        .await?
+    {
+        return Ok(u);
+    }
+    let now = Utc::now();
+    // Named after its own id, known once inserted; the secret makes the first name unique.
+    let inserted = app_user::ActiveModel {
+        name: Set(format!(
+            "{REMOVED_USER_PREFIX}{}",
+            crate::auth::new_secret()
+        )),
+        is_admin: Set(false),
+        created_at: Set(now),
+        removed_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let mut active: app_user::ActiveModel = inserted.clone().into();
+    active.name = Set(removed_user_name(inserted.id));
+    Ok(active.update(db).await?)
+}
+
+/// Locks a user against removal until the transaction ends and checks it was not removed:
+/// NOT_FOUND if it was. Taken before a role is given, so that a removal and a grant running
+/// at once end with the role taken back or refused, never held by a removed account. Users
+/// are locked before studies (`members::lock_members`), by every writer that locks both.
+pub async fn lock_active_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> ServiceResult<app_user::Model> {
+    app_user::Entity::find_by_id(user_id)
+        .lock_shared()
+        .one(db)
+        .await?
+        .filter(|u| u.removed_at.is_none())
+        .ok_or_else(|| ServiceError::not_found("user"))
 }

@@ -275,7 +275,7 @@ async fn user_remove_ends_an_account_and_keeps_its_work() {
 
     let out = quaderno(d, u, &["user", "remove", "--user", "Zoë"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let placeholder = api::auth::removed_user_name(zoe_id);
+    let placeholder = api::service::users::removed_user_name(zoe_id);
     let said = stderr_of(&out);
     for part in [
         placeholder.as_str(),

@@ -232,7 +232,7 @@ async fn a_change_committed_after_a_later_numbered_one_is_not_skipped() {
         .unwrap();
     let db = api::db::connect(&url, 4).await.unwrap();
     api::db::migrate(&db.conn).await.unwrap();
-    let secret = api::auth::create_token_for(&db.conn, "ops", "admin", None, None)
+    let secret = api::service::tokens::create_token_for(&db.conn, "ops", "admin", None, None)
         .await
         .unwrap();
     let caller = api::auth::caller_from_token(&db.conn, &secret)

@@ -110,9 +110,10 @@ async fn a_lagging_index_catches_up_from_the_change_log() {
     let before = count(&server.search, "pandemia", Scope::Transcripts);
     release(&mut server).await;
     // Written while no index writer runs: only the database and its change log see it.
-    let admin = api::auth::create_token_for(&server.db.conn, "admin", "admin", None, None)
-        .await
-        .unwrap();
+    let admin =
+        api::service::tokens::create_token_for(&server.db.conn, "admin", "admin", None, None)
+            .await
+            .unwrap();
     let caller = api::auth::caller_from_token(&server.db.conn, &admin)
         .await
         .unwrap();
@@ -156,9 +157,10 @@ async fn an_import_committed_after_a_colleagues_later_change_is_searchable() {
         return;
     }
     let mut server = TestServer::demo().await;
-    let admin = api::auth::create_token_for(&server.db.conn, "admin", "admin", None, None)
-        .await
-        .unwrap();
+    let admin =
+        api::service::tokens::create_token_for(&server.db.conn, "admin", "admin", None, None)
+            .await
+            .unwrap();
     let caller = api::auth::caller_from_token(&server.db.conn, &admin)
         .await
         .unwrap();
@@ -256,7 +258,7 @@ async fn copy_database(server: &TestServer, to: &std::path::Path) -> (String, St
 }
 
 async fn caller_of(db: &sea_orm::DatabaseConnection) -> api::auth::Caller {
-    let token = api::auth::create_token_for(db, "admin", "admin", None, None)
+    let token = api::service::tokens::create_token_for(db, "admin", "admin", None, None)
         .await
         .unwrap();
     api::auth::caller_from_token(db, &token).await.unwrap()

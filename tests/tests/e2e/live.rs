@@ -158,7 +158,9 @@ async fn socket_operations_pass_the_same_checks_as_http_requests() {
 
 /// The id of a user's only token.
 async fn token_id(server: &TestServer, user: &str) -> i64 {
-    let tokens = api::auth::list_tokens(&server.db.conn).await.unwrap();
+    let tokens = api::service::tokens::list_tokens(&server.db.conn)
+        .await
+        .unwrap();
     let mine: Vec<_> = tokens.iter().filter(|t| t.user == user).collect();
     assert_eq!(mine.len(), 1, "{tokens:?}");
     mine[0].id
@@ -209,7 +211,7 @@ async fn a_socket_follows_its_token_revoked_or_changed() {
         );
     }
 
-    api::auth::revoke_token(&server.db.conn, token_id(&server, "carla").await)
+    api::service::tokens::revoke_token(&server.db.conn, token_id(&server, "carla").await)
         .await
         .unwrap();
     // Dario becomes an owner: a new token for him changes his role in the study.

@@ -278,7 +278,8 @@ async fn a_study_keeps_its_last_owner() {
     assert_eq!(error_code(&removed), "CONFLICT", "{removed}");
     // Nor through a weaker token made on the command line.
     let weaker =
-        api::auth::create_token_for(&server.db.conn, "olga", "viewer", Some(n), None).await;
+        api::service::tokens::create_token_for(&server.db.conn, "olga", "viewer", Some(n), None)
+            .await;
     assert!(
         matches!(weaker, Err(api::error::ServiceError::Conflict(_))),
         "{weaker:?}"
@@ -504,9 +505,11 @@ async fn the_instance_audit_log_is_for_admins_and_lists_revocations() {
     let anonymous = server.gql(None, log, json!({})).await;
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
 
-    let tokens = api::auth::list_tokens(&server.db.conn).await.unwrap();
+    let tokens = api::service::tokens::list_tokens(&server.db.conn)
+        .await
+        .unwrap();
     let vera_token = tokens.iter().find(|t| t.user == "vera").unwrap().id;
-    api::auth::revoke_token(&server.db.conn, vera_token)
+    api::service::tokens::revoke_token(&server.db.conn, vera_token)
         .await
         .unwrap();
     api::service::members::revoke_admin(&server.db.conn, "ops")
@@ -620,7 +623,7 @@ async fn a_removal_racing_grants_leaves_the_removed_account_nothing() {
             api::service::users::remove_user(db, &name),
             server.gql(Some(&admin), SET, grant(&elsewhere)),
             server.gql(Some(&admin), SET, grant(&home)),
-            api::auth::create_token_for(db, &name, "evaluator", Some(n), None),
+            api::service::tokens::create_token_for(db, &name, "evaluator", Some(n), None),
         );
         let removal = removal.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
         assert_eq!(removal.user_id, id);

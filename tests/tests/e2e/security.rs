@@ -258,12 +258,14 @@ async fn tokens_are_random_hashed_revocable_and_expire() {
         .await
         .unwrap()[0]
         .id;
-    api::auth::revoke_token(&server.db.conn, id).await.unwrap();
+    api::service::tokens::revoke_token(&server.db.conn, id)
+        .await
+        .unwrap();
     assert_eq!(
         error_code(&server.gql(Some(&token), "{ me { name } }", json!({})).await),
         "UNAUTHENTICATED"
     );
-    let brief = api::auth::create_token_for(
+    let brief = api::service::tokens::create_token_for(
         &server.db.conn,
         "breve",
         "admin",
@@ -276,7 +278,9 @@ async fn tokens_are_random_hashed_revocable_and_expire() {
         error_code(&server.gql(Some(&brief), "{ me { name } }", json!({})).await),
         "UNAUTHENTICATED"
     );
-    let listed = api::auth::list_tokens(&server.db.conn).await.unwrap();
+    let listed = api::service::tokens::list_tokens(&server.db.conn)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|t| t.revoked_at.is_some()));
 }
@@ -911,7 +915,7 @@ async fn users_resolve_only_where_readable_data_shows_them() {
         )
         .await;
     // A coder brought by an import: an account that is no member of any study.
-    let imported = api::auth::ensure_user(&server.db.conn, "Fulvia Rossi")
+    let imported = api::service::users::ensure_user(&server.db.conn, "Fulvia Rossi")
         .await
         .unwrap();
     server
@@ -1027,9 +1031,14 @@ async fn users_resolve_only_where_readable_data_shows_them() {
 async fn an_admin_token_for_one_study_is_refused_and_nothing_is_written() {
     let server = TestServer::empty().await;
     for study in [1, 424_242] {
-        let refused =
-            api::auth::create_token_for(&server.db.conn, "Niccolò", "admin", Some(study), None)
-                .await;
+        let refused = api::service::tokens::create_token_for(
+            &server.db.conn,
+            "Niccolò",
+            "admin",
+            Some(study),
+            None,
+        )
+        .await;
         match refused {
             Err(api::ServiceError::BadInput(m)) => assert!(m.contains("--study"), "{m}"),
             other => panic!("study {study}: {other:?}"),
