@@ -158,9 +158,9 @@ pub struct SearchIndex {
     db: DatabaseConnection,
     reader: IndexReader,
     fields: Fields,
-    /// Per segment, the counts readable-only scoring sums (see `execute::ReadableStatistics`).
+    /// Per segment, the counts readable-only scoring sums (see execute/statistics.rs).
     readable_totals: execute::ReadableTotals,
-    /// Per segment, the columns hits of equal score are ranked by (see `execute::PlaceColumns`).
+    /// Per segment, the columns hits of equal score are ranked by (see execute/ranking.rs).
     place_columns: execute::PlaceColumns,
     shared: Arc<Shared>,
     writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,

@@ -1451,7 +1451,7 @@ mod tests {
         }
     }
 
-    /// A search for one word runs as `Word::among` its filters (execute.rs): the compiler
+    /// A search for one word runs as `Word::among` its filters (execute/mod.rs): the compiler
     /// must hand every lone word over as a `Word`, and nothing else.
     #[test]
     fn a_lone_word_compiles_to_a_word_and_nothing_else_does() {

@@ -100,7 +100,7 @@ pub fn build() -> (Schema, Fields) {
         code_id: b.add_u64_field("code_id", filter.clone()),
         code_direct: b.add_u64_field("code_direct", FAST),
         conducted: b.add_u64_field("conducted", filter),
-        // Fast: hits of equal score are ranked by place (`execute::ranked_page`).
+        // Fast: hits of equal score are ranked by place (`execute::ranking::ranked_page`).
         start: b.add_u64_field(START, STORED | FAST),
         end: b.add_u64_field("end", STORED),
         text: b.add_text_field("text", stemmed),

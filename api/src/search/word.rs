@@ -79,7 +79,7 @@ impl Query for Word {
 }
 
 /// A word among filters, searched in one loop (see the module's comment). Without it, the
-/// search builds tantivy's boolean query of the two (`among` in execute.rs).
+/// search builds tantivy's boolean query of the two (`among` in execute/compile.rs).
 #[derive(Debug)]
 pub struct WordAmong {
     word: Word,
@@ -621,7 +621,7 @@ mod tests {
         )
     }
 
-    /// BM25 statistics other than the index's, as a viewer's search uses (execute.rs).
+    /// BM25 statistics other than the index's, as a viewer's search uses (execute/statistics.rs).
     struct Skewed<'a>(&'a Searcher);
 
     impl Bm25StatisticsProvider for Skewed<'_> {
