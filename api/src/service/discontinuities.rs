@@ -166,7 +166,9 @@ pub async fn tag_edit(
 }
 
 /// One attempt in one transaction; `None` when a concurrent request inserted the cell's
-/// first judgment before this one could (PostgreSQL).
+/// first judgment before this one could (PostgreSQL). The steps lock what the judgment
+/// refers to (intervention, evidence, causes) before the judgment's own row, the order in
+/// which the deletions of those lock them (each step says why): keep the steps in order.
 async fn tag_once(
     db: &impl Writable,
     caller: &Caller,
@@ -185,259 +187,392 @@ async fn tag_once(
         },
     )?;
     if let Some(iid) = input.intervention_id {
-        // Key-share locked, the lock a judgment's foreign key takes anyway, but taken now: a
-        // deletion of the intervention (which locks it for update, then counts its
-        // judgments) waits for this judgment and refuses, or this waits for the deletion
-        // and finds the intervention gone (NOT_FOUND, not a foreign key error).
-        match intervention::Entity::find_by_id(iid)
-            .lock(LockType::KeyShare)
-            .one(&txn)
-            .await?
-        {
-            Some(i) if i.case_id == case.id => {}
-            Some(i) if all_readable(&txn, caller, &[i.case_id]).await? => {
-                return Err(ServiceError::bad_input(
-                    "the intervention belongs to another case",
-                ))
-            }
-            _ => return Err(ServiceError::not_found("intervention")),
-        }
+        check_intervention(&txn, caller, iid, case.id).await?;
     }
-    // Evidence must come from interviews of this case.
     let evidence = input.evidence_quotation_ids.as_deref().map(sorted);
     if let Some(evidence) = evidence.as_ref().filter(|e| !e.is_empty()) {
-        // Key-share locked: a deletion of one of them (which locks it for update) waits
-        // for this judgment and withdraws the evidence, or this waits for it and finds the
-        // quotation gone.
-        let quotes = quotation::Entity::find()
-            .filter(quotation::Column::Id.is_in(evidence.iter().copied()))
-            .lock(LockType::KeyShare)
-            .all(&txn)
-            .await?;
-        if quotes.len() != evidence.len() {
-            return Err(ServiceError::not_found("evidence quotation"));
-        }
-        let interview_ids: Vec<i64> = quotes.iter().map(|q| q.interview_id).collect();
-        let elsewhere: Vec<i64> = interview::Entity::find()
-            .filter(interview::Column::Id.is_in(interview_ids))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|i| i.case_id)
-            .filter(|&c| c != case.id)
-            .collect();
-        if !elsewhere.is_empty() {
-            return Err(if all_readable(&txn, caller, &elsewhere).await? {
-                ServiceError::bad_input("evidence must be quotations from interviews of this case")
-            } else {
-                ServiceError::not_found("evidence quotation")
-            });
-        }
+        check_evidence(&txn, caller, evidence, case.id).await?;
     }
     let slot = if input.consensus { 0 } else { user.id };
-    let intervention_key = input.intervention_id.unwrap_or(0);
     let causes = input.cause_ids.as_deref().map(sorted);
     if let Some(causes) = causes.as_ref().filter(|c| !c.is_empty()) {
-        // Key-share locked until commit (the lock the links' foreign key takes anyway), and
-        // before the judgment's own row: a deletion of a cause (`delete_discontinuity`)
-        // locks it for update, then reads who cites it and locks those. So it waits for
-        // this judgment and then takes the new link away with a new version, or this waits
-        // for it and finds the cause gone; taken in that order, neither holds what the
-        // other waits for.
-        let found = discontinuity::Entity::find()
-            .filter(discontinuity::Column::Id.is_in(causes.iter().copied()))
-            .lock(LockType::KeyShare)
-            .all(&txn)
-            .await?;
-        if found.len() != causes.len() {
-            return Err(ServiceError::not_found("cause discontinuity"));
-        }
-        let elsewhere: Vec<i64> = found
-            .iter()
-            .map(|c| c.case_id)
-            .filter(|&c| c != case.id)
-            .collect();
-        if !elsewhere.is_empty() {
-            return Err(if all_readable(&txn, caller, &elsewhere).await? {
-                ServiceError::bad_input("a cascade link must stay within the same case")
+        check_causes(&txn, caller, input, causes, case.id, slot).await?;
+    }
+    let Some(saved) = save_judgment(&txn, input, case.id, user.id, slot).await? else {
+        return Ok(None);
+    };
+    replace_links(&txn, &saved, evidence.as_deref(), causes.as_deref()).await?;
+    audit_tag(&txn, caller, study.id, &saved, evidence, causes).await?;
+    txn.commit().await?;
+    Ok(Some(saved.judgment))
+}
+
+/// The intervention a judgment names is one of its case's, and stays there until the
+/// judgment is committed. One of another case the caller can read is BAD_INPUT; any other
+/// is NOT_FOUND, so that a refusal does not confirm what the caller may not see.
+async fn check_intervention<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    intervention_id: i64,
+    case_id: i64,
+) -> ServiceResult<()> {
+    // Key-share locked, the lock a judgment's foreign key takes anyway, but taken now: a
+    // deletion of the intervention (which locks it for update, then counts its
+    // judgments) waits for this judgment and refuses, or this waits for the deletion
+    // and finds the intervention gone (NOT_FOUND, not a foreign key error).
+    match intervention::Entity::find_by_id(intervention_id)
+        .lock(LockType::KeyShare)
+        .one(txn)
+        .await?
+    {
+        Some(i) if i.case_id == case_id => Ok(()),
+        Some(i) if all_readable(txn, caller, &[i.case_id]).await? => Err(ServiceError::bad_input(
+            "the intervention belongs to another case",
+        )),
+        _ => Err(ServiceError::not_found("intervention")),
+    }
+}
+
+/// Evidence must come from interviews of this case: every quotation of `evidence` (sorted,
+/// without repeats) exists and stays until the judgment is committed.
+async fn check_evidence<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    evidence: &[i64],
+    case_id: i64,
+) -> ServiceResult<()> {
+    // Key-share locked: a deletion of one of them (which locks it for update) waits
+    // for this judgment and withdraws the evidence, or this waits for it and finds the
+    // quotation gone.
+    let quotes = quotation::Entity::find()
+        .filter(quotation::Column::Id.is_in(evidence.iter().copied()))
+        .lock(LockType::KeyShare)
+        .all(txn)
+        .await?;
+    if quotes.len() != evidence.len() {
+        return Err(ServiceError::not_found("evidence quotation"));
+    }
+    let interview_ids: Vec<i64> = quotes.iter().map(|q| q.interview_id).collect();
+    let elsewhere: Vec<i64> = interview::Entity::find()
+        .filter(interview::Column::Id.is_in(interview_ids))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|i| i.case_id)
+        .filter(|&c| c != case_id)
+        .collect();
+    if !elsewhere.is_empty() {
+        return Err(if all_readable(txn, caller, &elsewhere).await? {
+            ServiceError::bad_input("evidence must be quotations from interviews of this case")
+        } else {
+            ServiceError::not_found("evidence quotation")
+        });
+    }
+    Ok(())
+}
+
+/// Every cause of `causes` (sorted, without repeats) exists and stays until the judgment is
+/// committed, and lies in the judgment's cascade: the same case, the same judge (`slot`),
+/// another dimension.
+async fn check_causes<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    input: &TagEdit,
+    causes: &[i64],
+    case_id: i64,
+    slot: i64,
+) -> ServiceResult<()> {
+    // Key-share locked until commit (the lock the links' foreign key takes anyway), and
+    // before the judgment's own row: a deletion of a cause (`delete_discontinuity`)
+    // locks it for update, then reads who cites it and locks those. So it waits for
+    // this judgment and then takes the new link away with a new version, or this waits
+    // for it and finds the cause gone; taken in that order, neither holds what the
+    // other waits for.
+    let found = discontinuity::Entity::find()
+        .filter(discontinuity::Column::Id.is_in(causes.iter().copied()))
+        .lock(LockType::KeyShare)
+        .all(txn)
+        .await?;
+    if found.len() != causes.len() {
+        return Err(ServiceError::not_found("cause discontinuity"));
+    }
+    let elsewhere: Vec<i64> = found
+        .iter()
+        .map(|c| c.case_id)
+        .filter(|&c| c != case_id)
+        .collect();
+    if !elsewhere.is_empty() {
+        return Err(if all_readable(txn, caller, &elsewhere).await? {
+            ServiceError::bad_input("a cascade link must stay within the same case")
+        } else {
+            ServiceError::not_found("cause discontinuity")
+        });
+    }
+    for c in &found {
+        // Each evaluator's cascade, and the consensus one, is read from its own
+        // judgments only: a link to another judge's would show in none of them.
+        if c.is_consensus != input.consensus || c.evaluator_slot != slot {
+            return Err(ServiceError::bad_input(if input.consensus {
+                "a consensus judgment can only follow from consensus judgments"
             } else {
-                ServiceError::not_found("cause discontinuity")
-            });
+                "a judgment can only follow from judgments of the same evaluator"
+            }));
         }
-        for c in &found {
-            // Each evaluator's cascade, and the consensus one, is read from its own
-            // judgments only: a link to another judge's would show in none of them.
-            if c.is_consensus != input.consensus || c.evaluator_slot != slot {
-                return Err(ServiceError::bad_input(if input.consensus {
-                    "a consensus judgment can only follow from consensus judgments"
-                } else {
-                    "a judgment can only follow from judgments of the same evaluator"
-                }));
-            }
-            // The cell's own judgment is of this dimension too.
-            if c.dimension == input.dimension {
-                return Err(ServiceError::bad_input(
-                    "a discontinuity cannot follow from itself or its own dimension",
-                ));
-            }
+        // The cell's own judgment is of this dimension too.
+        if c.dimension == input.dimension {
+            return Err(ServiceError::bad_input(
+                "a discontinuity cannot follow from itself or its own dimension",
+            ));
         }
     }
+    Ok(())
+}
+
+/// A judgment as `save_judgment` left it, with what the audit and the links need of the
+/// one it replaced.
+struct Saved {
+    judgment: discontinuity::Model,
+    /// The replaced judgment's fields, links included, for the audit; `None` when the
+    /// judgment is the cell's first.
+    before: Option<serde_json::Value>,
+    /// The replaced judgment's evidence and causes (empty for a first judgment): what the
+    /// judgment keeps where the input leaves them out.
+    had_evidence: Vec<i64>,
+    had_causes: Vec<i64>,
+}
+
+/// Saves the cell's judgment: over the one already there, or as the cell's first. `None`
+/// when a concurrent request recorded the cell's first judgment meanwhile (PostgreSQL).
+async fn save_judgment<C: ConnectionTrait>(
+    txn: &C,
+    input: &TagEdit,
+    case_id: i64,
+    user_id: i64,
+    slot: i64,
+) -> ServiceResult<Option<Saved>> {
+    let intervention_key = input.intervention_id.unwrap_or(0);
     // Locked (PostgreSQL) so that requests replacing the same judgment take turns.
     let existing = discontinuity::Entity::find()
-        .filter(discontinuity::Column::CaseId.eq(case.id))
+        .filter(discontinuity::Column::CaseId.eq(case_id))
         .filter(discontinuity::Column::InterventionKey.eq(intervention_key))
         .filter(discontinuity::Column::Dimension.eq(input.dimension.clone()))
         .filter(discontinuity::Column::EvaluatorSlot.eq(slot))
         .lock_exclusive()
-        .one(&txn)
+        .one(txn)
         .await?;
     let now = Utc::now();
-    let (saved, before, had_evidence, had_causes) = match existing {
-        Some(e) => {
-            if let Some(v) = input.expected_version.filter(|&v| v != e.version) {
-                return Err(ServiceError::stale("judgment", e.version, v));
-            }
-            let had_evidence = sorted(
-                &discontinuity_evidence::Entity::find()
-                    .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .map(|l| l.quotation_id)
-                    .collect::<Vec<i64>>(),
-            );
-            let had_causes = sorted(
-                &discontinuity_cause::Entity::find()
-                    .filter(discontinuity_cause::Column::EffectId.eq(e.id))
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .map(|l| l.cause_id)
-                    .collect::<Vec<i64>>(),
-            );
-            let mut a: discontinuity::ActiveModel = e.clone().into();
-            a.intensity = Set(input.intensity.clone());
-            if let Some(kind) = &input.kind {
-                a.kind = Set(kind.clone());
-            }
-            if let Some(description) = &input.description {
-                a.description = Set(description.clone());
-            }
-            if let Some(covid_effect) = &input.covid_effect {
-                a.covid_effect = Set(covid_effect.clone());
-            }
-            a.version = Set(e.version + 1);
-            a.updated_at = Set(now);
-            a.evaluator_id = Set(user.id);
-            // The row is locked, so the version still holds; the condition keeps an update
-            // from ever landing on a version it did not read.
-            let updated = discontinuity::Entity::update(a)
-                .validate()?
-                .filter(discontinuity::Column::Version.eq(e.version))
-                .exec(&txn)
-                .await
-                .map_err(|err| {
-                    or_stale(err, || {
-                        ServiceError::stale("judgment", e.version + 1, e.version)
-                    })
-                })?;
-            if evidence.is_some() {
-                discontinuity_evidence::Entity::delete_many()
-                    .filter(discontinuity_evidence::Column::DiscontinuityId.eq(e.id))
-                    .exec(&txn)
-                    .await?;
-            }
-            if causes.is_some() {
-                discontinuity_cause::Entity::delete_many()
-                    .filter(discontinuity_cause::Column::EffectId.eq(e.id))
-                    .exec(&txn)
-                    .await?;
-            }
-            let before = json!({
-                "intensity": e.intensity, "kind": e.kind, "covid_effect": e.covid_effect,
-                "version": e.version, "evidence": had_evidence, "causes": had_causes,
-            });
-            (updated, Some(before), had_evidence, had_causes)
-        }
+    match existing {
+        Some(e) => update_judgment(txn, input, e, user_id, now).await.map(Some),
         None => {
-            // A version was read, so there was a judgment here: it has been deleted since
-            // (`delete_discontinuity`). Saving would bring it back unseen, as a new one.
-            if let Some(v) = input.expected_version {
-                return Err(ServiceError::Conflict(format!(
-                    "this cell holds no judgment to be at version {v} (deleted since, \
-                     or never made): reload, and tag it without `expectedVersion` to make one"
-                )));
-            }
-            let inserted = discontinuity::ActiveModel {
-                case_id: Set(case.id),
-                intervention_id: Set(input.intervention_id),
-                intervention_key: Set(intervention_key),
-                dimension: Set(input.dimension.clone()),
-                intensity: Set(input.intensity.clone()),
-                kind: Set(input.kind.clone().flatten()),
-                description: Set(input.description.clone().flatten()),
-                covid_effect: Set(input.covid_effect.clone().flatten()),
-                evaluator_id: Set(user.id),
-                evaluator_slot: Set(slot),
-                is_consensus: Set(input.consensus),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await;
-            match inserted {
-                Ok(m) => (m, None, Vec::new(), Vec::new()),
-                // The same cell's first judgment, made at the same time (PostgreSQL).
-                Err(e) if is_unique_violation(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
-    if let Some(evidence) = &evidence {
-        for &qid in evidence {
-            discontinuity_evidence::ActiveModel {
-                discontinuity_id: Set(saved.id),
-                quotation_id: Set(qid),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            let first = first_judgment(txn, input, case_id, user_id, slot, now).await?;
+            Ok(first.map(|judgment| Saved {
+                judgment,
+                before: None,
+                had_evidence: Vec::new(),
+                had_causes: Vec::new(),
+            }))
         }
     }
-    if let Some(causes) = &causes {
-        for &cid in causes {
-            discontinuity_cause::ActiveModel {
-                effect_id: Set(saved.id),
-                cause_id: Set(cid),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+}
+
+/// Changes the cell's judgment `e`, locked by the caller, to what `input` gives, as its
+/// next version; CONFLICT when the input expected another version. Its links are left to
+/// `replace_links`.
+async fn update_judgment<C: ConnectionTrait>(
+    txn: &C,
+    input: &TagEdit,
+    e: discontinuity::Model,
+    user_id: i64,
+    now: chrono::DateTime<Utc>,
+) -> ServiceResult<Saved> {
+    if let Some(v) = input.expected_version.filter(|&v| v != e.version) {
+        return Err(ServiceError::stale("judgment", e.version, v));
+    }
+    let (had_evidence, had_causes) = links_of(txn, e.id).await?;
+    let mut a: discontinuity::ActiveModel = e.clone().into();
+    a.intensity = Set(input.intensity.clone());
+    if let Some(kind) = &input.kind {
+        a.kind = Set(kind.clone());
+    }
+    if let Some(description) = &input.description {
+        a.description = Set(description.clone());
+    }
+    if let Some(covid_effect) = &input.covid_effect {
+        a.covid_effect = Set(covid_effect.clone());
+    }
+    a.version = Set(e.version + 1);
+    a.updated_at = Set(now);
+    a.evaluator_id = Set(user_id);
+    // The row is locked, so the version still holds; the condition keeps an update
+    // from ever landing on a version it did not read.
+    let updated = discontinuity::Entity::update(a)
+        .validate()?
+        .filter(discontinuity::Column::Version.eq(e.version))
+        .exec(txn)
+        .await
+        .map_err(|err| {
+            or_stale(err, || {
+                ServiceError::stale("judgment", e.version + 1, e.version)
+            })
+        })?;
+    let before = json!({
+        "intensity": e.intensity, "kind": e.kind, "covid_effect": e.covid_effect,
+        "version": e.version, "evidence": had_evidence, "causes": had_causes,
+    });
+    Ok(Saved {
+        judgment: updated,
+        before: Some(before),
+        had_evidence,
+        had_causes,
+    })
+}
+
+/// A judgment's evidence quotations and causes, each in id order.
+async fn links_of<C: ConnectionTrait>(txn: &C, id: i64) -> ServiceResult<(Vec<i64>, Vec<i64>)> {
+    let evidence = sorted(
+        &discontinuity_evidence::Entity::find()
+            .filter(discontinuity_evidence::Column::DiscontinuityId.eq(id))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|l| l.quotation_id)
+            .collect::<Vec<i64>>(),
+    );
+    let causes = sorted(
+        &discontinuity_cause::Entity::find()
+            .filter(discontinuity_cause::Column::EffectId.eq(id))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|l| l.cause_id)
+            .collect::<Vec<i64>>(),
+    );
+    Ok((evidence, causes))
+}
+
+/// Records the cell's first judgment, at version 1. CONFLICT when the input expected a
+/// version (the judgment it read has been deleted since); `None` when a concurrent request
+/// recorded the first judgment meanwhile (PostgreSQL).
+async fn first_judgment<C: ConnectionTrait>(
+    txn: &C,
+    input: &TagEdit,
+    case_id: i64,
+    user_id: i64,
+    slot: i64,
+    now: chrono::DateTime<Utc>,
+) -> ServiceResult<Option<discontinuity::Model>> {
+    // A version was read, so there was a judgment here: it has been deleted since
+    // (`delete_discontinuity`). Saving would bring it back unseen, as a new one.
+    if let Some(v) = input.expected_version {
+        return Err(ServiceError::Conflict(format!(
+            "this cell holds no judgment to be at version {v} (deleted since, \
+             or never made): reload, and tag it without `expectedVersion` to make one"
+        )));
+    }
+    let inserted = discontinuity::ActiveModel {
+        case_id: Set(case_id),
+        intervention_id: Set(input.intervention_id),
+        intervention_key: Set(input.intervention_id.unwrap_or(0)),
+        dimension: Set(input.dimension.clone()),
+        intensity: Set(input.intensity.clone()),
+        kind: Set(input.kind.clone().flatten()),
+        description: Set(input.description.clone().flatten()),
+        covid_effect: Set(input.covid_effect.clone().flatten()),
+        evaluator_id: Set(user_id),
+        evaluator_slot: Set(slot),
+        is_consensus: Set(input.consensus),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await;
+    match inserted {
+        Ok(m) => Ok(Some(m)),
+        // The same cell's first judgment, made at the same time (PostgreSQL).
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The judgment's evidence and causes become exactly those the input gives, where it gives
+/// them (`Some`, empty clearing them); where it gives none, a replaced judgment keeps its
+/// own. All old links go before any new one is written.
+async fn replace_links<C: ConnectionTrait>(
+    txn: &C,
+    saved: &Saved,
+    evidence: Option<&[i64]>,
+    causes: Option<&[i64]>,
+) -> ServiceResult<()> {
+    let id = saved.judgment.id;
+    // A first judgment has no links to take away.
+    if saved.before.is_some() {
+        if evidence.is_some() {
+            discontinuity_evidence::Entity::delete_many()
+                .filter(discontinuity_evidence::Column::DiscontinuityId.eq(id))
+                .exec(txn)
+                .await?;
+        }
+        if causes.is_some() {
+            discontinuity_cause::Entity::delete_many()
+                .filter(discontinuity_cause::Column::EffectId.eq(id))
+                .exec(txn)
+                .await?;
         }
     }
+    for &qid in evidence.unwrap_or_default() {
+        discontinuity_evidence::ActiveModel {
+            discontinuity_id: Set(id),
+            quotation_id: Set(qid),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    for &cid in causes.unwrap_or_default() {
+        discontinuity_cause::ActiveModel {
+            effect_id: Set(id),
+            cause_id: Set(cid),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One audit entry for the tag: the judgment as saved, with the links it holds now, and
+/// what it replaced, if anything, so that the log alone tells how the cell changed.
+async fn audit_tag<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    study_id: i64,
+    saved: &Saved,
+    evidence: Option<Vec<i64>>,
+    causes: Option<Vec<i64>>,
+) -> ServiceResult<()> {
+    let j = &saved.judgment;
     let mut summary = json!({"after": {
-        "case": saved.case_id, "intervention": saved.intervention_id, "dimension": saved.dimension,
-        "intensity": saved.intensity, "kind": saved.kind, "covid_effect": saved.covid_effect,
-        "consensus": saved.is_consensus, "version": saved.version,
-        "evidence": evidence.unwrap_or(had_evidence), "causes": causes.unwrap_or(had_causes),
+        "case": j.case_id, "intervention": j.intervention_id, "dimension": j.dimension,
+        "intensity": j.intensity, "kind": j.kind, "covid_effect": j.covid_effect,
+        "consensus": j.is_consensus, "version": j.version,
+        "evidence": evidence.as_ref().unwrap_or(&saved.had_evidence),
+        "causes": causes.as_ref().unwrap_or(&saved.had_causes),
     }});
-    if let Some(before) = before {
-        summary["before"] = before;
+    if let Some(before) = &saved.before {
+        summary["before"] = before.clone();
     }
     crate::service::audit::record(
-        &txn,
+        txn,
         caller,
         "tagDiscontinuity",
         "discontinuity",
-        saved.id,
-        Some(study.id),
+        j.id,
+        Some(study_id),
         summary,
     )
-    .await?;
-    txn.commit().await?;
-    Ok(Some(saved))
+    .await
 }
 
 /// Moves a judgment that another write changed (evidence or a cause deleted with what it
