@@ -7,13 +7,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use entities::{code, interview, memo, quotation, quotation_code, study, study_case};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use unicode_normalization::UnicodeNormalization as _;
 
-use super::refi::Dates;
-use super::{ImportReport, Prepared};
+use super::refi::{Case, Code, Dates, Note, Selection, TextSource, User};
+use super::{ImportReport, Prepared, SourceText};
 use crate::auth::{Caller, Permission, StudyRole};
 use crate::db::begin_write;
 use crate::error::{is_unique_violation, ServiceError, ServiceResult};
@@ -61,6 +62,140 @@ fn times(d: Dates, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     (created, d.modified.unwrap_or(created).max(created))
 }
 
+/// The import's running state: the study it writes into, the file's guids mapped to the rows
+/// made or matched for them, and what the report and the audit entry count. Each step adds
+/// to it in the order the file's parts refer to one another.
+struct ImportState<'p> {
+    study: study::Model,
+    /// Whether the import made the study: a new study has no rows to match.
+    new_study: bool,
+    now: DateTime<Utc>,
+    /// The accounts of the file's users, by guid.
+    users: HashMap<&'p str, i64>,
+    /// Who is credited with what the file credits to no known user: the project's creating
+    /// user, or else the importer.
+    fallback_user: i64,
+    /// The code made or reused for each code guid.
+    codes: HashMap<&'p str, i64>,
+    /// The study's cases, by label.
+    cases: HashMap<String, i64>,
+    case_of_source: HashMap<&'p str, i64>,
+    /// What each note is about: the first element that refers to it.
+    note_targets: HashMap<&'p str, (&'static str, i64)>,
+    /// What the notes referring to skipped elements were about, by note guid.
+    notes_of_skipped: HashMap<String, String>,
+    /// Descriptions of cases and sources, which have no field of their own here.
+    case_memos: Vec<(i64, String)>,
+    interview_memos: Vec<(i64, String)>,
+    /// Source variables already warned of.
+    ignored_variables: HashSet<String>,
+    warnings: Vec<String>,
+    codes_created: usize,
+    interviews: usize,
+    quotations: Vec<i64>,
+}
+
+impl<'p> ImportState<'p> {
+    fn new(
+        study: study::Model,
+        new_study: bool,
+        now: DateTime<Utc>,
+        users: HashMap<&'p str, i64>,
+        fallback_user: i64,
+        notes_of_skipped: HashMap<String, String>,
+        warnings: Vec<String>,
+    ) -> Self {
+        Self {
+            study,
+            new_study,
+            now,
+            users,
+            fallback_user,
+            codes: HashMap::new(),
+            cases: HashMap::new(),
+            case_of_source: HashMap::new(),
+            note_targets: HashMap::new(),
+            notes_of_skipped,
+            case_memos: Vec::new(),
+            interview_memos: Vec::new(),
+            ignored_variables: HashSet::new(),
+            warnings,
+            codes_created: 0,
+            interviews: 0,
+            quotations: Vec::new(),
+        }
+    }
+
+    /// The account of the file's user `guid`, when the file names one with a name.
+    fn user_of(&self, guid: Option<&String>) -> Option<i64> {
+        guid.and_then(|g| self.users.get(g.as_str()).copied())
+    }
+
+    /// The codes a selection's codings name, once each, in order; a coding of a code the
+    /// file does not define is skipped with a warning.
+    fn codes_of(&mut self, sel: &Selection) -> Vec<i64> {
+        let mut codes: Vec<i64> = Vec::new();
+        for coding in &sel.codings {
+            match self.codes.get(coding.code.as_str()) {
+                Some(&c) if !codes.contains(&c) => codes.push(c),
+                Some(_) => {}
+                None => self.warnings.push(format!(
+                    "selection {} refers to code {}, which the project does not define: that coding is skipped",
+                    sel.guid, coding.code
+                )),
+            }
+        }
+        codes
+    }
+
+    /// Who made a selection: its own creator, else the first of its codings', else the
+    /// source's, else the fallback user.
+    fn coder_of(&self, s: &TextSource, sel: &Selection) -> i64 {
+        self.user_of(sel.creating_user.as_ref())
+            .or_else(|| {
+                sel.codings
+                    .iter()
+                    .find_map(|c| self.user_of(c.creating_user.as_ref()))
+            })
+            .or_else(|| self.user_of(s.creating_user.as_ref()))
+            .unwrap_or(self.fallback_user)
+    }
+
+    /// Notes about an element go to the first thing made or matched for it.
+    fn notes_about(&mut self, note_refs: &'p [String], kind: &'static str, id: i64) {
+        for r in note_refs {
+            self.note_targets.entry(r).or_insert((kind, id));
+        }
+    }
+
+    /// The study's case labelled `label`, made if there is none. Making one takes the
+    /// study's owner, unless the import made the study.
+    async fn case_id(
+        &mut self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        label: &str,
+    ) -> ServiceResult<i64> {
+        if let Some(&id) = self.cases.get(label) {
+            return Ok(id);
+        }
+        if !self.new_study {
+            caller.authorize(self.study.id, self.study.is_public, Permission::Own)?;
+        }
+        let c = study_case::ActiveModel {
+            study_id: Set(self.study.id),
+            label: Set(label.to_owned()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        self.cases.insert(label.to_owned(), c.id);
+        Ok(c.id)
+    }
+}
+
+/// Writes the checked project into the study `study_id`, or into a new one, in one
+/// transaction: all of it or nothing.
 pub async fn write(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -73,100 +208,136 @@ pub async fn write(
         title,
         texts,
         note_texts,
-        mut warnings,
+        warnings,
     } = prepared;
-    let mut notes_of_skipped = std::mem::take(&mut project.notes_of_skipped);
+    let notes_of_skipped = std::mem::take(&mut project.notes_of_skipped);
     let now = Utc::now();
     let txn = begin_write(db).await?;
-
-    // People: by name, so that a coder keeps one account across imports. Found (and locked
-    // against removal) before the study's codebook, in the order every writer takes a user
-    // and a study (`users::lock_active_user`).
-    let mut users: HashMap<&str, i64> = HashMap::new();
-    for u in &project.users {
-        if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            users.insert(&u.guid, ensure_author(&txn, name).await?.id);
-        }
-    }
-
+    let users = people(&txn, &project.users).await?;
     let (study, new_study) = match study_id {
-        None => {
-            let s = study::ActiveModel {
-                title: Set(title
-                    .filter(|t| !t.trim().is_empty())
-                    .map_or_else(|| "Progetto importato".into(), |t| stored_label(&t))),
-                authors: Set("[]".into()),
-                year: Set(None),
-                research_questions: Set("[]".into()),
-                is_public: Set(false),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            grant_role(&txn, importer, s.id, StudyRole::Owner).await?;
-            (s, true)
-        }
+        None => (create_study(&txn, importer, title, now).await?, true),
         Some(id) => {
-            let s = readable_study(&txn, caller, id).await?;
-            caller.authorize(s.id, s.is_public, Permission::Code)?;
-            // The codes are matched against the codebook and hung under its codes: a
-            // deletion or move meanwhile (PostgreSQL) would work on a tree without them, and
-            // a deleted parent would leave them as roots. Taken before this transaction holds
-            // anything but its people, which no holder of the lock waits for.
-            if !project.codes.is_empty() {
-                lock_codebook(&txn, s.id).await?;
-            }
-            (s, false)
+            let has_codes = !project.codes.is_empty();
+            (open_study(&txn, caller, id, has_codes).await?, false)
         }
     };
-
     let fallback_user = project
         .creating_user
         .as_deref()
         .and_then(|g| users.get(g).copied())
         .unwrap_or(importer);
-    let user_of = |guid: Option<&String>| guid.and_then(|g| users.get(g.as_str()).copied());
+    let mut state = ImportState::new(
+        study,
+        new_study,
+        now,
+        users,
+        fallback_user,
+        notes_of_skipped,
+        warnings,
+    );
+    codes(&txn, &mut state, &project.codes).await?;
+    cases(&txn, caller, &mut state, &project.cases, &project.sources).await?;
+    sources_and_selections(&txn, caller, &mut state, &project.sources, &texts).await?;
+    let memos = notes(&txn, &mut state, &project.notes, note_texts).await?;
+    audit_import(&txn, caller, &state, memos).await?;
+    txn.commit().await?;
+    Ok(ImportReport {
+        study: state.study,
+        codes: state.codes_created,
+        interviews: state.interviews,
+        quotations: state.quotations,
+        warnings: state.warnings,
+    })
+}
 
-    // What each note is about: the first element that refers to it.
-    let mut note_targets: HashMap<&str, (&'static str, i64)> = HashMap::new();
+/// People: by name, so that a coder keeps one account across imports. Found (and locked
+/// against removal) before the study's codebook, in the order every writer takes a user
+/// and a study (`users::lock_active_user`).
+async fn people<'p>(
+    txn: &DatabaseTransaction,
+    users: &'p [User],
+) -> ServiceResult<HashMap<&'p str, i64>> {
+    let mut ids: HashMap<&str, i64> = HashMap::new();
+    for u in users {
+        if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            ids.insert(&u.guid, ensure_author(txn, name).await?.id);
+        }
+    }
+    Ok(ids)
+}
 
-    // Codes: parents come first. A code matching an existing one (same parent, same name
-    // in any case) is reused; two such codes within the file get distinct names.
+/// A new private study for the import, owned by the importer and titled as the project.
+async fn create_study(
+    txn: &DatabaseTransaction,
+    importer: i64,
+    title: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<study::Model> {
+    let s = study::ActiveModel {
+        title: Set(title
+            .filter(|t| !t.trim().is_empty())
+            .map_or_else(|| "Progetto importato".into(), |t| stored_label(&t))),
+        authors: Set("[]".into()),
+        year: Set(None),
+        research_questions: Set("[]".into()),
+        is_public: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    grant_role(txn, importer, s.id, StudyRole::Owner).await?;
+    Ok(s)
+}
+
+/// An existing study the caller may code in, its codebook locked if the file has codes.
+async fn open_study(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    id: i64,
+    has_codes: bool,
+) -> ServiceResult<study::Model> {
+    let s = readable_study(txn, caller, id).await?;
+    caller.authorize(s.id, s.is_public, Permission::Code)?;
+    // The codes are matched against the codebook and hung under its codes: a
+    // deletion or move meanwhile (PostgreSQL) would work on a tree without them, and
+    // a deleted parent would leave them as roots. Taken before this transaction holds
+    // anything but its people, which no holder of the lock waits for.
+    if has_codes {
+        lock_codebook(txn, s.id).await?;
+    }
+    Ok(s)
+}
+
+/// Codes: parents come first. A code matching an existing one (same parent, same name
+/// in any case) is reused; two such codes within the file get distinct names.
+async fn codes<'p>(
+    txn: &DatabaseTransaction,
+    state: &mut ImportState<'p>,
+    codes: &'p [Code],
+) -> ServiceResult<()> {
     let mut siblings: HashMap<(Option<i64>, String), i64> = HashMap::new();
-    if !new_study {
+    if !state.new_study {
         for c in code::Entity::find()
-            .filter(code::Column::StudyId.eq(study.id))
-            .all(&txn)
+            .filter(code::Column::StudyId.eq(state.study.id))
+            .all(txn)
             .await?
         {
             siblings.insert((c.parent_id, sibling_key(&c.name)), c.id);
         }
     }
     let mut created_here: HashSet<i64> = HashSet::new();
-    let mut code_ids: Vec<i64> = Vec::with_capacity(project.codes.len());
-    let mut code_of_guid: HashMap<&str, i64> = HashMap::new();
+    let mut code_ids: Vec<i64> = Vec::with_capacity(codes.len());
     let mut reused = 0;
-    for (n, c) in project.codes.iter().enumerate() {
+    for (n, c) in codes.iter().enumerate() {
         let parent = c.parent.map(|p| code_ids[p]);
-        let mut name: String = c.name.trim().replace('/', "∕").nfc().collect();
-        if name.is_empty() {
-            name = format!("Codice {}", n + 1);
-            warnings.push(format!("code {} has no name: named {name:?}", c.guid));
-        } else if c.name.contains('/') {
-            warnings.push(format!(
-                "code {:?}: '/' separates code paths here, written as '∕'",
-                c.name
-            ));
-        }
+        let mut name = code_name(state, n, c);
         if let Some(&id) = siblings.get(&(parent, sibling_key(&name))) {
             if !created_here.contains(&id) {
                 reused += 1;
                 code_ids.push(id);
-                code_of_guid.insert(&c.guid, id);
-                for r in &c.note_refs {
-                    note_targets.entry(r).or_insert(("code", id));
-                }
+                state.codes.insert(&c.guid, id);
+                state.notes_about(&c.note_refs, "code", id);
                 continue;
             }
             let original = name.clone();
@@ -175,323 +346,410 @@ pub async fn write(
                 k += 1;
             }
             name = format!("{original} ({k})");
-            warnings.push(format!(
+            state.warnings.push(format!(
                 "two codes named {original:?} at the same level: the second is named {name:?}"
             ));
         }
-        let color = match c.color.as_deref() {
-            Some(raw) => {
-                let parsed = colour(raw);
-                if parsed.is_none() {
-                    warnings.push(format!(
-                        "code {name:?}: colour {raw:?} is not #RRGGBB, dropped"
-                    ));
-                }
-                parsed
-            }
-            None => None,
-        };
-        let row = code::ActiveModel {
-            study_id: Set(study.id),
-            parent_id: Set(parent),
-            name: Set(name.clone()),
-            description: Set(c.description.clone()),
-            color: Set(color),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| {
-            // The names were compared with Rust's lowercase; the database's unique index
-            // compares with its own lower(), which may fold further ("İ" and "I" on
-            // PostgreSQL): the file's names clash there, not the server.
-            if is_unique_violation(&e) {
-                ServiceError::bad_input(format!(
-                    "code {name:?} clashes with another code at the same level whose name the database takes for the same (letter case aside, as \"İstanbul\" and \"Istanbul\"): rename one of them and import again"
-                ))
-            } else {
-                e.into()
-            }
-        })?;
-        siblings.insert((parent, sibling_key(&name)), row.id);
-        created_here.insert(row.id);
-        code_ids.push(row.id);
-        code_of_guid.insert(&c.guid, row.id);
-        for r in &c.note_refs {
-            note_targets.entry(r).or_insert(("code", row.id));
-        }
+        let id = insert_code(txn, state, c, parent, &name).await?;
+        siblings.insert((parent, sibling_key(&name)), id);
+        created_here.insert(id);
+        code_ids.push(id);
+        state.codes.insert(&c.guid, id);
+        state.notes_about(&c.note_refs, "code", id);
     }
     if reused > 0 {
-        warnings.push(format!(
+        state.warnings.push(format!(
             "{reused} code(s) matched codes the study already had and were reused"
         ));
     }
+    state.codes_created = created_here.len();
+    Ok(())
+}
 
-    // Cases: matched by label; creating one takes the study's owner.
-    let mut cases: HashMap<String, i64> = HashMap::new();
-    if !new_study {
+/// The `n`th code's name as stored: trimmed, in NFC, never empty, and without '/', which
+/// separates code paths here.
+fn code_name(state: &mut ImportState<'_>, n: usize, c: &Code) -> String {
+    let name: String = c.name.trim().replace('/', "∕").nfc().collect();
+    if name.is_empty() {
+        let name = format!("Codice {}", n + 1);
+        state
+            .warnings
+            .push(format!("code {} has no name: named {name:?}", c.guid));
+        return name;
+    }
+    if c.name.contains('/') {
+        state.warnings.push(format!(
+            "code {:?}: '/' separates code paths here, written as '∕'",
+            c.name
+        ));
+    }
+    name
+}
+
+/// Makes the code `c` as `name` under `parent`; its colour only if it is one we can keep.
+async fn insert_code(
+    txn: &DatabaseTransaction,
+    state: &mut ImportState<'_>,
+    c: &Code,
+    parent: Option<i64>,
+    name: &str,
+) -> ServiceResult<i64> {
+    let color = match c.color.as_deref() {
+        Some(raw) => {
+            let parsed = colour(raw);
+            if parsed.is_none() {
+                state.warnings.push(format!(
+                    "code {name:?}: colour {raw:?} is not #RRGGBB, dropped"
+                ));
+            }
+            parsed
+        }
+        None => None,
+    };
+    let row = code::ActiveModel {
+        study_id: Set(state.study.id),
+        parent_id: Set(parent),
+        name: Set(name.to_owned()),
+        description: Set(c.description.clone()),
+        color: Set(color),
+        created_at: Set(state.now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| {
+        // The names were compared with Rust's lowercase; the database's unique index
+        // compares with its own lower(), which may fold further ("İ" and "I" on
+        // PostgreSQL): the file's names clash there, not the server.
+        if is_unique_violation(&e) {
+            ServiceError::bad_input(format!(
+                "code {name:?} clashes with another code at the same level whose name the database takes for the same (letter case aside, as \"İstanbul\" and \"Istanbul\"): rename one of them and import again"
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(row.id)
+}
+
+/// Cases: matched by label; creating one takes the study's owner. Each source goes to the
+/// first case that names it.
+async fn cases<'p>(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    state: &mut ImportState<'p>,
+    cases: &'p [Case],
+    sources: &[TextSource],
+) -> ServiceResult<()> {
+    if !state.new_study {
         for c in study_case::Entity::find()
-            .filter(study_case::Column::StudyId.eq(study.id))
-            .all(&txn)
+            .filter(study_case::Column::StudyId.eq(state.study.id))
+            .all(txn)
             .await?
         {
-            cases.insert(c.label.clone(), c.id);
+            state.cases.insert(c.label.clone(), c.id);
         }
     }
-    let mut case_memos: Vec<(i64, String)> = Vec::new();
-    let mut case_of_source: HashMap<&str, i64> = HashMap::new();
-    let known_sources: HashSet<&str> = project.sources.iter().map(|s| s.guid.as_str()).collect();
-    let case_id = async |label: &str, cases: &mut HashMap<String, i64>| -> ServiceResult<i64> {
-        if let Some(&id) = cases.get(label) {
-            return Ok(id);
-        }
-        if !new_study {
-            caller.authorize(study.id, study.is_public, Permission::Own)?;
-        }
-        let c = study_case::ActiveModel {
-            study_id: Set(study.id),
-            label: Set(label.to_owned()),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        cases.insert(label.to_owned(), c.id);
-        Ok(c.id)
-    };
-    for (n, c) in project.cases.iter().enumerate() {
+    let known_sources: HashSet<&str> = sources.iter().map(|s| s.guid.as_str()).collect();
+    for (n, c) in cases.iter().enumerate() {
         let label = c
             .name
             .clone()
             .filter(|l| !l.trim().is_empty())
             .map(|l| stored_label(&l))
             .unwrap_or_else(|| format!("Caso {}", n + 1));
-        let id = case_id(&label, &mut cases).await?;
+        let id = state.case_id(txn, caller, &label).await?;
         if let Some(d) = &c.description {
-            case_memos.push((id, d.clone()));
+            state.case_memos.push((id, d.clone()));
         }
         for s in &c.source_refs {
             if !known_sources.contains(s.as_str()) {
                 continue;
             }
-            if case_of_source.contains_key(s.as_str()) {
-                warnings.push(format!(
+            if state.case_of_source.contains_key(s.as_str()) {
+                state.warnings.push(format!(
                     "source {s} belongs to several cases: kept in the first, not in {label:?}"
                 ));
             } else {
-                case_of_source.insert(s, id);
+                state.case_of_source.insert(s, id);
             }
         }
     }
+    Ok(())
+}
 
-    // Interviews and their quotations. Labels already taken in a case are reported (the same
-    // project imported twice comes in twice), as the transcript importer does.
-    let mut labels: HashSet<(i64, String)> = HashSet::new();
-    // Those of this project, apart: a label taken twice within it is no sign of an earlier
-    // import.
-    let mut in_project: HashSet<(i64, String)> = HashSet::new();
-    if !new_study {
-        labels = interview::Entity::find()
-            .select_only()
-            .columns([interview::Column::CaseId, interview::Column::Label])
-            .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
-            .into_tuple::<(i64, String)>()
-            .all(&txn)
-            .await?
-            .into_iter()
-            .collect();
-    }
-    let mut interviews = 0;
-    let mut quotations = Vec::new();
-    let mut interview_memos: Vec<(i64, String)> = Vec::new();
-    let mut ignored_variables: HashSet<String> = HashSet::new();
-    for (s, text) in project.sources.iter().zip(&texts) {
-        let case = match case_of_source.get(s.guid.as_str()) {
+/// Interviews and their quotations: one interview per source, in its case (`CASELESS`
+/// when none names it), and one quotation per selection that lies within the text.
+async fn sources_and_selections<'p>(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    state: &mut ImportState<'p>,
+    sources: &'p [TextSource],
+    texts: &[SourceText],
+) -> ServiceResult<()> {
+    let mut labels = InterviewLabels::of_study(txn, state).await?;
+    for (s, text) in sources.iter().zip(texts) {
+        let case = match state.case_of_source.get(s.guid.as_str()) {
             Some(&c) => c,
-            None => case_id(CASELESS, &mut cases).await?,
+            None => state.case_id(txn, caller, CASELESS).await?,
         };
-        // Unnamed sources (QualCoder writes none) go by their file's name.
-        let file_stem = match &s.text {
-            super::refi::Text::Path(p) => p
-                .rsplit(['/', '\\'])
-                .next()
-                .map(|f| f.rsplit_once('.').map_or(f, |(stem, _)| stem).to_owned()),
-            _ => None,
-        };
-        let label = s
-            .name
-            .as_deref()
-            .filter(|l| !l.trim().is_empty())
-            .or(file_stem.as_deref().filter(|f| !f.trim().is_empty()))
-            .map_or_else(|| s.guid.clone(), stored_label);
+        let label = source_label(s);
         let length = i32::try_from(text.length)
             .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
-        let twice_in_project = !in_project.insert((case, label.clone()));
-        if !labels.insert((case, label.clone())) {
-            let case_label = cases
-                .iter()
-                .find(|(_, &id)| id == case)
-                .map_or("", |(l, _)| l.as_str());
-            warnings.push(if twice_in_project {
-                format!(
-                    "source {label:?}: the project has another source labelled {label:?} in the \
-                     case {case_label:?}"
-                )
-            } else {
-                format!(
-                    "source {label:?}: the case {case_label:?} already has an interview labelled \
-                     {label:?} (was this project imported before?)"
-                )
-            });
-        }
-        let mut conducted_on = None;
-        let mut interviewee_role = None;
-        for (name, value) in &s.variables {
-            match crate::export::qdpx::interview_variable(name) {
-                Some(InterviewVariable::ConductedOn) => {
-                    conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
-                    if conducted_on.is_none() {
-                        warnings.push(format!("{label:?}: {value:?} is not a date (YYYY-MM-DD)"));
-                    }
-                }
-                Some(InterviewVariable::IntervieweeRole) => {
-                    interviewee_role = Some(value.clone()).filter(|v| !v.is_empty());
-                }
-                None => {
-                    if ignored_variables.insert(name.clone()) {
-                        warnings.push(format!(
-                            "variable {name:?} not imported: interviews keep only a date and the interviewee's role"
-                        ));
-                    }
-                }
-            }
-        }
-        let interview_times = times(s.dates, now);
-        let i = interview::ActiveModel {
-            case_id: Set(case),
-            label: Set(label.clone()),
-            conducted_on: Set(conducted_on),
-            interviewee_role: Set(interviewee_role),
-            language: Set("it".into()),
-            transcript: Set(text.text.clone()),
-            length: Set(length),
-            version: Set(1),
-            created_at: Set(interview_times.0),
-            updated_at: Set(interview_times.1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        change_log::append(&txn, change_log::Subject::Interview, i.id, Op::Upsert).await?;
-        interviews += 1;
-        if let Some(d) = &s.description {
-            interview_memos.push((i.id, d.clone()));
-        }
-        for r in &s.note_refs {
-            note_targets.entry(r).or_insert(("interview", i.id));
-        }
+        labels.take(state, case, &label);
+        let interview = insert_interview(txn, state, s, text, case, &label, length).await?;
         for sel in &s.selections {
-            let span = text
-                .position(sel.start)
-                .zip(text.position(sel.end))
-                .filter(|(a, b)| a < b);
-            let Some((start, end)) = span else {
-                warnings.push(format!(
-                    "selection {} of {label:?} ({}–{}) lies outside the text or is empty: skipped",
-                    sel.guid, sel.start, sel.end
-                ));
-                for r in &sel.note_refs {
-                    notes_of_skipped
-                        .entry(r.clone())
-                        .or_insert_with(|| format!("selection {} of {label:?}", sel.guid));
+            selection(txn, state, s, sel, text, interview, &label).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Unnamed sources (QualCoder writes none) go by their file's name, or else their guid.
+fn source_label(s: &TextSource) -> String {
+    let file_stem = match &s.text {
+        super::refi::Text::Path(p) => p
+            .rsplit(['/', '\\'])
+            .next()
+            .map(|f| f.rsplit_once('.').map_or(f, |(stem, _)| stem).to_owned()),
+        _ => None,
+    };
+    s.name
+        .as_deref()
+        .filter(|l| !l.trim().is_empty())
+        .or(file_stem.as_deref().filter(|f| !f.trim().is_empty()))
+        .map_or_else(|| s.guid.clone(), stored_label)
+}
+
+/// Interview labels taken in each case. Labels already taken in a case are reported (the
+/// same project imported twice comes in twice), as the transcript importer does.
+struct InterviewLabels {
+    taken: HashSet<(i64, String)>,
+    /// Those of this project, apart: a label taken twice within it is no sign of an
+    /// earlier import.
+    in_project: HashSet<(i64, String)>,
+}
+
+impl InterviewLabels {
+    async fn of_study(txn: &DatabaseTransaction, state: &ImportState<'_>) -> ServiceResult<Self> {
+        let mut taken = HashSet::new();
+        if !state.new_study {
+            taken = interview::Entity::find()
+                .select_only()
+                .columns([interview::Column::CaseId, interview::Column::Label])
+                .filter(interview::Column::CaseId.in_subquery(cases_of_study(state.study.id)))
+                .into_tuple::<(i64, String)>()
+                .all(txn)
+                .await?
+                .into_iter()
+                .collect();
+        }
+        Ok(Self {
+            taken,
+            in_project: HashSet::new(),
+        })
+    }
+
+    /// Takes `label` in `case`, with a warning when it was taken already.
+    fn take(&mut self, state: &mut ImportState<'_>, case: i64, label: &str) {
+        let twice_in_project = !self.in_project.insert((case, label.to_owned()));
+        if self.taken.insert((case, label.to_owned())) {
+            return;
+        }
+        let case_label = state
+            .cases
+            .iter()
+            .find(|(_, &id)| id == case)
+            .map_or("", |(l, _)| l.as_str());
+        state.warnings.push(if twice_in_project {
+            format!(
+                "source {label:?}: the project has another source labelled {label:?} in the \
+                 case {case_label:?}"
+            )
+        } else {
+            format!(
+                "source {label:?}: the case {case_label:?} already has an interview labelled \
+                 {label:?} (was this project imported before?)"
+            )
+        });
+    }
+}
+
+/// The interview of source `s`, in `case`, with the variables it can keep (a date and the
+/// interviewee's role) and its place in the change log; its id.
+async fn insert_interview<'p>(
+    txn: &DatabaseTransaction,
+    state: &mut ImportState<'p>,
+    s: &'p TextSource,
+    text: &SourceText,
+    case: i64,
+    label: &str,
+    length: i32,
+) -> ServiceResult<i64> {
+    let (conducted_on, interviewee_role) = interview_variables(state, s, label);
+    let (created, updated) = times(s.dates, state.now);
+    let i = interview::ActiveModel {
+        case_id: Set(case),
+        label: Set(label.to_owned()),
+        conducted_on: Set(conducted_on),
+        interviewee_role: Set(interviewee_role),
+        language: Set("it".into()),
+        transcript: Set(text.text.clone()),
+        length: Set(length),
+        version: Set(1),
+        created_at: Set(created),
+        updated_at: Set(updated),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    change_log::append(txn, change_log::Subject::Interview, i.id, Op::Upsert).await?;
+    state.interviews += 1;
+    if let Some(d) = &s.description {
+        state.interview_memos.push((i.id, d.clone()));
+    }
+    state.notes_about(&s.note_refs, "interview", i.id);
+    Ok(i.id)
+}
+
+/// The variables of source `s` an interview keeps: the date it was conducted on and the
+/// interviewee's role. Any other variable is reported once per import; a date that is not
+/// one is reported and dropped.
+fn interview_variables(
+    state: &mut ImportState<'_>,
+    s: &TextSource,
+    label: &str,
+) -> (Option<chrono::NaiveDate>, Option<String>) {
+    let mut conducted_on = None;
+    let mut interviewee_role = None;
+    for (name, value) in &s.variables {
+        match crate::export::qdpx::interview_variable(name) {
+            Some(InterviewVariable::ConductedOn) => {
+                conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+                if conducted_on.is_none() {
+                    state
+                        .warnings
+                        .push(format!("{label:?}: {value:?} is not a date (YYYY-MM-DD)"));
                 }
-                continue;
-            };
-            let mut codes: Vec<i64> = Vec::new();
-            for coding in &sel.codings {
-                match code_of_guid.get(coding.code.as_str()) {
-                    Some(&c) if !codes.contains(&c) => codes.push(c),
-                    Some(_) => {}
-                    None => warnings.push(format!(
-                        "selection {} refers to code {}, which the project does not define: that coding is skipped",
-                        sel.guid, coding.code
-                    )),
+            }
+            Some(InterviewVariable::IntervieweeRole) => {
+                interviewee_role = Some(value.clone()).filter(|v| !v.is_empty());
+            }
+            None => {
+                if state.ignored_variables.insert(name.clone()) {
+                    state.warnings.push(format!(
+                        "variable {name:?} not imported: interviews keep only a date and the interviewee's role"
+                    ));
                 }
-            }
-            let coder = user_of(sel.creating_user.as_ref())
-                .or_else(|| {
-                    sel.codings
-                        .iter()
-                        .find_map(|c| user_of(c.creating_user.as_ref()))
-                })
-                .or_else(|| user_of(s.creating_user.as_ref()))
-                .unwrap_or(fallback_user);
-            let (created, updated) = times(sel.dates, now);
-            let q = quotation::ActiveModel {
-                interview_id: Set(i.id),
-                start_pos: Set(start as i32),
-                end_pos: Set(end as i32),
-                memo: Set(sel.description.clone()),
-                coder_id: Set(Some(coder)),
-                version: Set(1),
-                created_at: Set(created),
-                updated_at: Set(updated),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            if !codes.is_empty() {
-                quotation_code::Entity::insert_many(codes.iter().map(|&code_id| {
-                    quotation_code::ActiveModel {
-                        quotation_id: Set(q.id),
-                        code_id: Set(code_id),
-                        ..Default::default()
-                    }
-                }))
-                .exec(&txn)
-                .await?;
-            }
-            change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
-            quotations.push(q.id);
-            for r in &sel.note_refs {
-                note_targets.entry(r).or_insert(("quotation", q.id));
             }
         }
     }
+    (conducted_on, interviewee_role)
+}
 
-    // Memos: notes on what refers to them (on the study otherwise), and descriptions of
-    // cases and sources, which have no field of their own here.
+/// The quotation of selection `sel` of source `s`, with the codes it names that the file
+/// defines. A selection outside the text or empty is skipped with a warning, and the notes
+/// about it remember what they were about.
+async fn selection<'p>(
+    txn: &DatabaseTransaction,
+    state: &mut ImportState<'p>,
+    s: &TextSource,
+    sel: &'p Selection,
+    text: &SourceText,
+    interview: i64,
+    label: &str,
+) -> ServiceResult<()> {
+    let span = text
+        .position(sel.start)
+        .zip(text.position(sel.end))
+        .filter(|(a, b)| a < b);
+    let Some((start, end)) = span else {
+        state.warnings.push(format!(
+            "selection {} of {label:?} ({}–{}) lies outside the text or is empty: skipped",
+            sel.guid, sel.start, sel.end
+        ));
+        for r in &sel.note_refs {
+            state
+                .notes_of_skipped
+                .entry(r.clone())
+                .or_insert_with(|| format!("selection {} of {label:?}", sel.guid));
+        }
+        return Ok(());
+    };
+    let codes = state.codes_of(sel);
+    let coder = state.coder_of(s, sel);
+    let (created, updated) = times(sel.dates, state.now);
+    let q = quotation::ActiveModel {
+        interview_id: Set(interview),
+        start_pos: Set(start as i32),
+        end_pos: Set(end as i32),
+        memo: Set(sel.description.clone()),
+        coder_id: Set(Some(coder)),
+        version: Set(1),
+        created_at: Set(created),
+        updated_at: Set(updated),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    if !codes.is_empty() {
+        quotation_code::Entity::insert_many(codes.iter().map(|&code_id| {
+            quotation_code::ActiveModel {
+                quotation_id: Set(q.id),
+                code_id: Set(code_id),
+                ..Default::default()
+            }
+        }))
+        .exec(txn)
+        .await?;
+    }
+    change_log::append(txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
+    state.quotations.push(q.id);
+    state.notes_about(&sel.note_refs, "quotation", q.id);
+    Ok(())
+}
+
+/// Memos: notes on what refers to them (on the study otherwise), and descriptions of
+/// cases and sources, which have no field of their own here. Returns how many were made.
+async fn notes(
+    txn: &DatabaseTransaction,
+    state: &mut ImportState<'_>,
+    notes: &[Note],
+    note_texts: Vec<String>,
+) -> ServiceResult<usize> {
     let mut memos: Vec<(&'static str, i64, String, i64, Dates)> = Vec::new();
-    for (n, text) in project.notes.iter().zip(note_texts) {
+    for (n, text) in notes.iter().zip(note_texts) {
         if text.trim().is_empty() {
             continue;
         }
-        let (kind, id) = match note_targets.get(n.guid.as_str()) {
+        let (kind, id) = match state.note_targets.get(n.guid.as_str()) {
             Some(&target) => target,
             None => {
-                if let Some(what) = notes_of_skipped.get(&n.guid) {
-                    warnings.push(format!(
+                if let Some(what) = state.notes_of_skipped.get(&n.guid) {
+                    state.warnings.push(format!(
                         "note {:?} was about {what}, which was skipped: kept as a memo of the study",
                         n.name.as_deref().unwrap_or(&n.guid)
                     ));
                 }
-                ("study", study.id)
+                ("study", state.study.id)
             }
         };
-        let author = user_of(n.creating_user.as_ref()).unwrap_or(fallback_user);
+        let author = state
+            .user_of(n.creating_user.as_ref())
+            .unwrap_or(state.fallback_user);
         memos.push((kind, id, text, author, n.dates));
     }
-    for (id, text) in case_memos {
-        memos.push(("case", id, text, fallback_user, Dates::default()));
+    for (id, text) in std::mem::take(&mut state.case_memos) {
+        memos.push(("case", id, text, state.fallback_user, Dates::default()));
     }
-    for (id, text) in interview_memos {
-        memos.push(("interview", id, text, fallback_user, Dates::default()));
+    for (id, text) in std::mem::take(&mut state.interview_memos) {
+        memos.push(("interview", id, text, state.fallback_user, Dates::default()));
     }
     let memo_count = memos.len();
     for (kind, id, text, author, dates) in memos {
-        let (created, updated) = times(dates, now);
+        let (created, updated) = times(dates, state.now);
         memo::ActiveModel {
-            study_id: Set(study.id),
+            study_id: Set(state.study.id),
             target_kind: Set(kind.to_owned()),
             target_id: Set(id),
             author_id: Set(Some(author)),
@@ -501,28 +759,30 @@ pub async fn write(
             updated_at: Set(updated),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
+    Ok(memo_count)
+}
 
-    let codes = created_here.len();
+/// One audit entry for the whole import, with what it made and how many warnings it gave.
+async fn audit_import(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    state: &ImportState<'_>,
+    memos: usize,
+) -> ServiceResult<()> {
+    let study = state.study.id;
     crate::service::audit::record(
-        &txn,
+        txn,
         caller,
         "importQdpx",
         "study",
-        study.id,
-        Some(study.id),
-        json!({"after": {"newStudy": new_study, "codes": codes, "interviews": interviews,
-            "quotations": quotations.len(), "memos": memo_count, "warnings": warnings.len()}}),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(ImportReport {
         study,
-        codes,
-        interviews,
-        quotations,
-        warnings,
-    })
+        Some(study),
+        json!({"after": {"newStudy": state.new_study, "codes": state.codes_created,
+            "interviews": state.interviews, "quotations": state.quotations.len(),
+            "memos": memos, "warnings": state.warnings.len()}}),
+    )
+    .await
 }
