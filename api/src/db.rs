@@ -30,10 +30,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
     connect_within(url, max_connections, FIRST_CONNECTION_DEADLINE).await
 }
 
-/// How long a start waits for its first connection. A server it cannot reach (down, a
-/// wrong host or port) is retried by the pool until its acquire timeout, which is for
-/// requests waiting on a busy pool (30 s), and then reported as a pool timeout that does not
-/// name the server; a wrong password or database name is refused at once, with the reason.
+/// How long a start waits for its first connection. A server that does not answer (down,
+/// a wrong port, a host that drops packets) is retried by the pool until its acquire
+/// timeout, which is for requests waiting on a busy pool (30 s), and then reported as a pool
+/// timeout that does not name the server; a wrong password or database name, or a host name
+/// that does not resolve, is refused at once, with the reason.
 pub const FIRST_CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
 
 async fn connect_within(
@@ -85,8 +86,10 @@ async fn connect_within(
     Ok(Database { conn, statements })
 }
 
-/// A database URL as it may be shown: without its user and password.
+/// A database URL as it may be shown: without its user and password, and without its
+/// parameters (`?password=` is one way to give it).
 fn without_credentials(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(place, _)| place);
     match (url.split_once("://"), url.rsplit_once('@')) {
         (Some((scheme, _)), Some((_, place))) => format!("{scheme}://{place}"),
         _ => url.to_owned(),
@@ -293,8 +296,12 @@ mod tests {
         assert!(message.contains("did not answer within 0.5 s"), "{message}");
         assert!(!message.contains("segreto"), "{message}");
         assert_eq!(
-            without_credentials("sqlite:///tmp/q.db?mode=rwc"),
-            "sqlite:///tmp/q.db?mode=rwc"
+            without_credentials("postgres://db.example:5432/q?user=u&password=segreto"),
+            "postgres://db.example:5432/q"
+        );
+        assert_eq!(
+            without_credentials("sqlite:///tmp/q.db"),
+            "sqlite:///tmp/q.db"
         );
     }
 

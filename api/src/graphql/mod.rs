@@ -154,7 +154,8 @@ impl RequestCtx {
     /// whole request. A mutation's fields run one after another, and each must read what the
     /// previous ones wrote (`a: updateQuotation(…) { codes } b: updateQuotation(…) { codes }`),
     /// so it keeps nothing it reads from one field to the next but the studies the caller may
-    /// read: like the caller's roles, they are those of the request's start. A
+    /// read, computed at the request's first check of them (the caller's roles are those of
+    /// the request's start). A
     /// subscription lives long: it keeps
     /// nothing at all, and checks again which studies it may read at every event (a study made
     /// private stops its events).

@@ -6,8 +6,8 @@ use async_graphql::http::{
 use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, StatusCode};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
 use futures_util::{future, SinkExt as _, StreamExt as _};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -31,14 +31,25 @@ use crate::graphql::{limits, null_propagation, RequestCtx};
 /// leaves out, and every close reason is cut to what a WebSocket close frame can carry.
 pub(super) async fn graphql_ws(
     State(state): State<AppState>,
-    SocketProtocol(protocol): SocketProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // The protocol the handshake announces (the first of the server's the client offers) is
+    // the one served.
+    let upgrade = upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS);
+    let Some(protocol) = upgrade
+        .selected_protocol()
+        .and_then(|p| p.to_str().ok()?.parse::<Protocols>().ok())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
+        )
+            .into_response();
+    };
     // A message is a request like an HTTP body, and is bounded alike (tungstenite alone would
     // take 64 MiB messages).
     let max = state.limits.max_body_bytes;
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
@@ -66,7 +77,7 @@ pub(super) async fn graphql_ws(
                         lock(&rules).sent(&text);
                         Message::Text(text.into())
                     }
-                    WsMessage::Close(code, reason) => close(code, &reason),
+                    WsMessage::Close(code, reason) => close(lock(&rules).close_code(code), &reason),
                 };
                 if sink.send(message).await.is_err() {
                     return;
@@ -117,30 +128,6 @@ async fn connection_init(
     Ok(data)
 }
 
-/// The protocol the client asked for, the first of its `Sec-WebSocket-Protocol` list that
-/// the server speaks. (async-graphql-axum's extractor does the same but does not tell which.)
-pub(super) struct SocketProtocol(Protocols);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SocketProtocol {
-    type Rejection = (StatusCode, &'static str);
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        parts
-            .headers
-            .get(header::SEC_WEBSOCKET_PROTOCOL)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|asked| asked.split(',').find_map(|p| p.trim().parse().ok()))
-            .map(Self)
-            .ok_or((
-                StatusCode::BAD_REQUEST,
-                "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
-            ))
-    }
-}
-
 /// The longest reason a close frame carries: its payload is at most 125 bytes, two of them
 /// the code (RFC 6455, 5.5). A longer one is not sent at all by some stacks, and makes
 /// others drop the connection as a protocol error instead of reading the code.
@@ -165,11 +152,13 @@ fn lock(rules: &Mutex<Rules>) -> std::sync::MutexGuard<'_, Rules> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What graphql-transport-ws requires of a server and async-graphql's handler does not do
-/// (PROTOCOL.md of graphql-ws): it runs a `subscribe` sent before `connection_init` as an
-/// internal error (1011), replaces a running subscription whose id a new `subscribe` reuses,
-/// and closes on an unknown message type with 1002 and serde's whole explanation. The older
-/// graphql-ws protocol has none of these rules, and is left as it is.
+/// The rules of graphql-transport-ws (PROTOCOL.md of graphql-ws) that async-graphql's
+/// handler breaks: it runs a `subscribe` sent before `connection_init` as an internal error
+/// (1011) instead of 4401, replaces a running subscription whose id a new `subscribe` reuses
+/// instead of closing with 4409, closes on an unknown message with 1002 and serde's whole
+/// explanation instead of 4400, and on a refused `connection_init` with 1002 instead of
+/// 4403. (One is left: no 4408 limits the wait for `connection_init`.) The older graphql-ws
+/// protocol has none of these rules, and is left as it is.
 struct Rules {
     enforced: bool,
     initialised: bool,
@@ -248,6 +237,15 @@ impl Rules {
             if kind == "complete" || kind == "error" {
                 self.running.remove(&id);
             }
+        }
+    }
+
+    /// The code of a close async-graphql decided. Once `Rules` has read every message, its
+    /// only 1002 left is a refused `connection_init`: 4403, Forbidden.
+    fn close_code(&self, code: u16) -> u16 {
+        match code {
+            1002 if self.enforced => 4403,
+            other => other,
         }
     }
 

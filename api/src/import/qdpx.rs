@@ -447,7 +447,9 @@ async fn cases<'p>(
             .all(txn)
             .await?
         {
-            state.cases.insert(c.label.clone(), c.id);
+            // In the form this import compares in: labels stored before imports kept NFC
+            // may hold combining accents.
+            state.cases.insert(stored_label(&c.label), c.id);
         }
     }
     let known_sources: HashSet<&str> = sources.iter().map(|s| s.guid.as_str()).collect();
@@ -542,6 +544,7 @@ impl InterviewLabels {
                 .all(txn)
                 .await?
                 .into_iter()
+                .map(|(case, label)| (case, stored_label(&label)))
                 .collect();
         }
         Ok(Self {

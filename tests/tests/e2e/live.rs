@@ -92,7 +92,8 @@ async fn coders_see_each_others_quotations_as_they_happen() {
     // A bad token is refused at connection_init.
     let mut forger = connect(&server, Some("qdn_forged")).await;
     let answer = next(&mut forger).await;
-    assert_ne!(answer["type"], "connection_ack", "{answer}");
+    assert_eq!(answer["type"], "closed", "{answer}");
+    assert_eq!(answer["code"], 4403, "{answer}");
 }
 
 /// The first error code of an answer to a socket operation: execution errors come in a
@@ -835,6 +836,7 @@ async fn malformed_socket_payloads_and_two_field_subscriptions_are_refused() {
         socket.send(Message::text(init.to_string())).await.unwrap();
         let answer = next(&mut socket).await;
         assert_eq!(answer["type"], "closed", "{payload}: {answer}");
+        assert_eq!(answer["code"], 4403, "{payload}: {answer}");
         let reason = answer["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("Authorization"), "{payload}: {answer}");
     }

@@ -2027,6 +2027,53 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         )],
         "{cases:?}"
     );
+    // A case stored with combining accents by an older version is found all the same.
+    let older = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Unione montana\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    {
+        use sea_orm::{ConnectionTrait as _, Statement};
+        let db = &server.db.conn;
+        db.execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "UPDATE study_case SET label = $1 WHERE id = $2",
+                _ => "UPDATE study_case SET label = ? WHERE id = ?",
+            },
+            [
+                "Unione montana Valle Stura\u{301}".into(),
+                id_number(older.as_str().unwrap()).into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    let qde = "<Project name=\"p\"><Sources><TextSource guid=\"a3000000-0000-0000-0000-000000000002\" name=\"Sindaca\"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a3000000-0000-0000-0000-0000000000c2\" name=\"Unione montana Valle Stur\u{e1}\"><SourceRef targetGUID=\"a3000000-0000-0000-0000-000000000002\"/></Case></Cases></Project>";
+    let body = import(
+        &server,
+        Some(&admin),
+        "q.qdpx",
+        zip_of(&[("project.qde", qde.as_bytes())]),
+        Some(&study),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let interviews = server
+        .ok(
+            Some(&admin),
+            "query($c: ID!) { node(id: $c) { ... on Case { interviews { edges { node { label } } } } } }",
+            json!({"c": older}),
+        )
+        .await;
+    assert_eq!(
+        interviews["node"]["interviews"]["edges"][0]["node"]["label"], "Sindaca",
+        "{interviews:#}"
+    );
     // A new study takes the project's name, in NFC too.
     let body = import(&server, Some(&admin), "p.qdpx", zip, None).await;
     assert_eq!(
