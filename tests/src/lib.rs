@@ -267,6 +267,23 @@ impl TestServer {
         self.token("admin", "admin", None).await
     }
 
+    /// Writes a case's label straight into the database, past the API's checks: as an older
+    /// version, or another writer, may have stored it.
+    pub async fn store_case_label(&self, case: &Value, label: &str) {
+        use sea_orm::{ConnectionTrait as _, Statement};
+        let db = &self.db.conn;
+        db.execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "UPDATE study_case SET label = $1 WHERE id = $2",
+                _ => "UPDATE study_case SET label = ? WHERE id = ?",
+            },
+            [label.into(), id_number(case.as_str().unwrap()).into()],
+        ))
+        .await
+        .unwrap();
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let resp = self
             .http

@@ -68,20 +68,7 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
         .clone();
     // ... but one already in the database (written before it was, or by an import) still
     // leaves every download readable.
-    {
-        use sea_orm::{ConnectionTrait as _, Statement};
-        let db = &server.db.conn;
-        db.execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            match db.get_database_backend() {
-                sea_orm::DbBackend::Postgres => "UPDATE study_case SET label = $1 WHERE id = $2",
-                _ => "UPDATE study_case SET label = ? WHERE id = ?",
-            },
-            [label.into(), id_number(case.as_str().unwrap()).into()],
-        ))
-        .await
-        .unwrap();
-    }
+    server.store_case_label(&case, label).await;
     let text = "=SOMMA(1;2) in città\n@tutti: sì, è così’";
     let interview = server
         .ok(

@@ -2036,23 +2036,9 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         )
         .await["createCase"]["id"]
         .clone();
-    {
-        use sea_orm::{ConnectionTrait as _, Statement};
-        let db = &server.db.conn;
-        db.execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            match db.get_database_backend() {
-                sea_orm::DbBackend::Postgres => "UPDATE study_case SET label = $1 WHERE id = $2",
-                _ => "UPDATE study_case SET label = ? WHERE id = ?",
-            },
-            [
-                "Unione montana Valle Stura\u{301}".into(),
-                id_number(older.as_str().unwrap()).into(),
-            ],
-        ))
-        .await
-        .unwrap();
-    }
+    server
+        .store_case_label(&older, "Unione montana Valle Stura\u{301}")
+        .await;
     let qde = "<Project name=\"p\"><Sources><TextSource guid=\"a3000000-0000-0000-0000-000000000002\" name=\"Sindaca\"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a3000000-0000-0000-0000-0000000000c2\" name=\"Unione montana Valle Stur\u{e1}\"><SourceRef targetGUID=\"a3000000-0000-0000-0000-000000000002\"/></Case></Cases></Project>";
     let body = import(
         &server,
