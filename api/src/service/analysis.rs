@@ -13,6 +13,7 @@ use sea_orm::{
 use crate::auth::Caller;
 use crate::db::begin_snapshot;
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::codes::Codebook;
 use crate::service::studies::readable_study;
 
 /// A study's coding, loaded once (seven queries, in one snapshot).
@@ -137,8 +138,7 @@ impl Coding {
     /// For each quotation (in order), the codes among `asked` it counts for: those it
     /// carries and their ancestors, as a code counts with its descendants. Ascending.
     fn counted_codes(&self, asked: &BTreeSet<i64>) -> Vec<Vec<i64>> {
-        let parent: HashMap<i64, Option<i64>> =
-            self.codes.iter().map(|c| (c.id, c.parent_id)).collect();
+        let book = Codebook::new(self.codes.clone());
         let mut lineage: HashMap<i64, Vec<i64>> = HashMap::new();
         self.quotations
             .iter()
@@ -146,18 +146,10 @@ impl Coding {
                 let mut counted: Vec<i64> = Vec::new();
                 for &carried in self.codes_of.get(&q.id).into_iter().flatten() {
                     let line = lineage.entry(carried).or_insert_with(|| {
-                        // Up to the root, or to a code outside the codebook; the bound
-                        // guards against a cycle the codebook rules should prevent.
-                        let mut line = Vec::new();
-                        let mut current = Some(carried).filter(|c| parent.contains_key(c));
-                        for _ in 0..parent.len() {
-                            let Some(c) = current else { break };
-                            if asked.contains(&c) {
-                                line.push(c);
-                            }
-                            current = parent[&c].filter(|p| parent.contains_key(p));
-                        }
-                        line
+                        book.lineage(carried)
+                            .map(|c| c.id)
+                            .filter(|c| asked.contains(c))
+                            .collect()
                     });
                     counted.extend_from_slice(line);
                 }
@@ -198,22 +190,13 @@ impl Coding {
     /// pair co-occurs by construction, as a code counts with its descendants: every
     /// quotation of the child would be reported as co-occurring with the parent.
     fn lineage_pairs(&self, asked: &BTreeSet<i64>) -> HashSet<(i64, i64)> {
-        let parent: HashMap<i64, Option<i64>> =
-            self.codes.iter().map(|c| (c.id, c.parent_id)).collect();
+        let book = Codebook::new(self.codes.clone());
         let mut pairs = HashSet::new();
         for &c in asked {
-            let mut current = parent
-                .get(&c)
-                .copied()
-                .flatten()
-                .filter(|p| parent.contains_key(p));
-            // Bounded as in `counted_codes`, against a cycle.
-            for _ in 0..parent.len() {
-                let Some(a) = current else { break };
+            for a in book.lineage(c).skip(1).map(|a| a.id) {
                 if a != c && asked.contains(&a) {
                     pairs.insert((a.min(c), a.max(c)));
                 }
-                current = parent[&a].filter(|p| parent.contains_key(p));
             }
         }
         pairs
