@@ -305,18 +305,11 @@ async fn index_filter(
     f: SearchFilter,
     scope: Scope,
 ) -> async_graphql::Result<search::Filter> {
-    let readable = studies::readable_studies(&r.db, &r.caller).await?;
-    let study_ids = match (readable.ids, f.study_ids) {
-        (None, None) => None,
-        (Some(readable), None) => Some(readable),
-        (None, Some(asked)) => Some(decode_all(&asked, Kind::Study)?),
-        (Some(readable), Some(asked)) => Some(
-            decode_all(&asked, Kind::Study)?
-                .into_iter()
-                .filter(|s| readable.contains(s))
-                .collect(),
-        ),
-    };
+    let asked = f
+        .study_ids
+        .map(|s| decode_all(&s, Kind::Study))
+        .transpose()?;
+    let (study_ids, everything) = studies::readable_among(&r.db, &r.caller, asked).await?;
     let ambito_ids = match f.ambito_codes {
         None => None,
         Some(codes) => Some(territory::ambito_ids(&r.db, &codes).await?),
@@ -334,7 +327,7 @@ async fn index_filter(
     }
     Ok(search::Filter {
         study_ids,
-        statistics_of_these_studies: !readable.everything,
+        statistics_of_these_studies: !everything,
         case_ids: f.case_ids.map(|v| decode_all(&v, Kind::Case)).transpose()?,
         ambito_ids,
         interview_ids: f

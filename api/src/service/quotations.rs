@@ -24,7 +24,7 @@ use crate::service::codes::{study_codes, with_descendants};
 use crate::service::discontinuities::bump_judgment;
 use crate::service::interviews::locked_interview;
 use crate::service::page::{more_after, KeyedRequest, Page};
-use crate::service::studies::{readable_study, readable_study_ids};
+use crate::service::studies::{readable_among, readable_study};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewQuotation {
@@ -460,16 +460,7 @@ pub async fn list(
         has_previous: page.after.is_some(),
         total: 0,
     };
-    let mut study_ids = readable_study_ids(db, caller).await?;
-    if let Some(wanted) = query.study_ids {
-        study_ids = Some(match study_ids {
-            Some(readable) => wanted
-                .into_iter()
-                .filter(|s| readable.contains(s))
-                .collect(),
-            None => wanted,
-        });
-    }
+    let (study_ids, _) = readable_among(db, caller, query.study_ids).await?;
     // Narrow to interviews: studies → cases (→ ambiti) → interviews, as subqueries, so that
     // of the lists read here only the readable studies and the filter's ambiti are sent back
     // as bind parameters (limits: `IDS_PER_STATEMENT`).

@@ -29,6 +29,26 @@ pub async fn readable_study_ids<C: ConnectionTrait>(
     Ok(readable_studies(db, caller).await?.ids)
 }
 
+/// The studies a question looks at: those asked for (every one when none are), less those
+/// the caller may not read; `None` for every study there is. With it, whether the caller may
+/// read every study (a search's index-wide statistics then tell nothing they may not read).
+pub async fn readable_among<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    asked: Option<Vec<i64>>,
+) -> ServiceResult<(Option<Vec<i64>>, bool)> {
+    let readable = readable_studies(db, caller).await?;
+    let ids = match (readable.ids, asked) {
+        (readable, None) => readable,
+        (None, Some(asked)) => Some(asked),
+        (Some(readable), Some(asked)) => {
+            let readable: std::collections::HashSet<i64> = readable.into_iter().collect();
+            Some(asked.into_iter().filter(|s| readable.contains(s)).collect())
+        }
+    };
+    Ok((ids, readable.everything))
+}
+
 /// The studies a caller may read (`Caller::can_read`, the one rule), for a search: their ids
 /// (`None` for an admin: all), and whether they are every study there is. Index-wide counts (BM25's statistics) then tell
 /// the caller nothing they may not read.
