@@ -22,20 +22,16 @@ use crate::export::qdpx::InterviewVariable;
 use crate::service::analysis::cases_of_study;
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{lock_codebook, parse_color, sibling_key};
+// Titles and labels in the form the services store them in, so that a label a macOS tool
+// wrote with combining accents finds the case (or warns of the interview) typed with accented
+// letters. (The XML parser already refuses the control characters the services refuse.)
+use crate::service::labels::normalised;
 use crate::service::members::grant_role;
 use crate::service::studies::readable_study;
 use crate::service::users::ensure_author;
 
 /// The label of the case that takes the sources no REFI case names.
 pub const CASELESS: &str = "Senza caso";
-
-/// A title or label as the services store one: trimmed and in NFC, so that a label a macOS
-/// tool wrote with combining accents finds the case (or warns of the interview) typed with
-/// accented letters, instead of sitting beside it looking the same. (The XML parser already
-/// refuses the control characters the services refuse.)
-fn stored_label(s: &str) -> String {
-    s.trim().nfc().collect()
-}
 
 /// `#RGB` is valid QDA-XML; we keep `#RRGGBB`.
 fn colour(c: &str) -> Option<String> {
@@ -276,7 +272,7 @@ async fn create_study(
     let s = study::ActiveModel {
         title: Set(title
             .filter(|t| !t.trim().is_empty())
-            .map_or_else(|| "Progetto importato".into(), |t| stored_label(&t))),
+            .map_or_else(|| "Progetto importato".into(), |t| normalised(&t))),
         authors: Set("[]".into()),
         year: Set(None),
         research_questions: Set("[]".into()),
@@ -449,7 +445,7 @@ async fn cases<'p>(
         {
             // In the form this import compares in: labels stored before imports kept NFC
             // may hold combining accents.
-            state.cases.insert(stored_label(&c.label), c.id);
+            state.cases.insert(normalised(&c.label), c.id);
         }
     }
     let known_sources: HashSet<&str> = sources.iter().map(|s| s.guid.as_str()).collect();
@@ -458,7 +454,7 @@ async fn cases<'p>(
             .name
             .clone()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| stored_label(&l))
+            .map(|l| normalised(&l))
             .unwrap_or_else(|| format!("Caso {}", n + 1));
         let id = state.case_id(txn, caller, &label).await?;
         if let Some(d) = &c.description {
@@ -520,7 +516,7 @@ fn source_label(s: &TextSource) -> String {
         .as_deref()
         .filter(|l| !l.trim().is_empty())
         .or(file_stem.as_deref().filter(|f| !f.trim().is_empty()))
-        .map_or_else(|| s.guid.clone(), stored_label)
+        .map_or_else(|| s.guid.clone(), normalised)
 }
 
 /// Interview labels taken in each case. Labels already taken in a case are reported (the
@@ -544,7 +540,7 @@ impl InterviewLabels {
                 .all(txn)
                 .await?
                 .into_iter()
-                .map(|(case, label)| (case, stored_label(&label)))
+                .map(|(case, label)| (case, normalised(&label)))
                 .collect();
         }
         Ok(Self {

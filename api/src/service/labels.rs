@@ -8,13 +8,19 @@ use crate::error::{ServiceError, ServiceResult};
 /// accent (or read from a macOS file name, "Citta\u{300}") is the same text as one typed
 /// with the accented letter, for the eye and for every comparison.
 pub fn stored_label(s: &str, what: &str) -> ServiceResult<String> {
-    use unicode_normalization::UnicodeNormalization as _;
     let t = s.trim();
     if t.is_empty() {
         return Err(ServiceError::bad_input(format!("{what} must not be empty")));
     }
     exportable(t, what)?;
-    Ok(t.nfc().collect())
+    Ok(normalised(t))
+}
+
+/// The form labels are stored and compared in (trimmed, NFC), without `stored_label`'s
+/// checks: for labels read from a file that was checked otherwise, or from the database.
+pub fn normalised(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    s.trim().nfc().collect()
 }
 
 /// Refuses what an export could not carry: control characters other than tab and line

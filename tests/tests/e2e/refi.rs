@@ -2060,6 +2060,34 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         interviews["node"]["interviews"]["edges"][0]["node"]["label"], "Sindaca",
         "{interviews:#}"
     );
+    // So is an interview label stored with combining accents: the same label imported again
+    // is reported as taken.
+    {
+        use sea_orm::{ActiveModelTrait as _, Set};
+        let stored = interview::Entity::find()
+            .filter(interview::Column::CaseId.eq(id_number(older.as_str().unwrap())))
+            .one(&server.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut relabelled: interview::ActiveModel = stored.into();
+        relabelled.label = Set("Sindaca\u{300}".into());
+        relabelled.update(&server.db.conn).await.unwrap();
+    }
+    let again = qde.replace("name=\"Sindaca\"", "name=\"Sindac\u{e0}\"");
+    let body = import(
+        &server,
+        Some(&admin),
+        "r.qdpx",
+        zip_of(&[("project.qde", again.as_bytes())]),
+        Some(&study),
+    )
+    .await;
+    let warnings = body["data"]["importQdpx"]["warnings"].to_string();
+    assert!(
+        warnings.contains("already has an interview labelled \\\"Sindac\u{e0}\\\""),
+        "{body:#}"
+    );
     // A new study takes the project's name, in NFC too.
     let body = import(&server, Some(&admin), "p.qdpx", zip, None).await;
     assert_eq!(
