@@ -59,6 +59,16 @@ pub struct GlobalOptions {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub request_timeout: u64,
+    /// Seconds a WebSocket may stay open without `connection_init` (then closed with 4408),
+    /// 1 to 3600.
+    #[arg(
+        long,
+        env = "QUADERNO_CONNECTION_INIT_TIMEOUT",
+        default_value_t = 10,
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..=3_600)
+    )]
+    pub connection_init_timeout: u64,
     /// Refuse schema introspection (production deployments that publish the SDL instead).
     #[arg(long, env = "QUADERNO_NO_INTROSPECTION", value_parser = BoolishValueParser::new(), global = true)]
     pub no_introspection: bool,
@@ -445,6 +455,7 @@ async fn serve(
         // At most 4 GiB (the flag's range): it fits a usize wherever this runs.
         max_body_bytes: (opts.max_body_mb * 1024 * 1024) as usize,
         request_timeout: std::time::Duration::from_secs(opts.request_timeout),
+        connection_init_timeout: std::time::Duration::from_secs(opts.connection_init_timeout),
         introspection: !opts.no_introspection,
         graphiql: !opts.no_graphiql,
     };

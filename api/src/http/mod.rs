@@ -42,6 +42,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Requests running longer are answered 408 and abandoned.
     pub request_timeout: Duration,
+    /// A WebSocket that has not sent `connection_init` by then is closed with 4408.
+    pub connection_init_timeout: Duration,
     pub introspection: bool,
     pub graphiql: bool,
 }
@@ -51,6 +53,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            connection_init_timeout: Duration::from_secs(10),
             introspection: true,
             graphiql: true,
         }

@@ -49,6 +49,7 @@ pub(super) async fn graphql_ws(
     // A message is a request like an HTTP body, and is bounded alike (tungstenite alone would
     // take 64 MiB messages).
     let max = state.limits.max_body_bytes;
+    let init_timeout = state.limits.connection_init_timeout;
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
@@ -71,7 +72,26 @@ pub(super) async fn graphql_ws(
             let answers = async_graphql::http::WebSocket::new(Checked(state), input, protocol)
                 .on_connection_init(move |payload| connection_init(db, payload));
             futures_util::pin_mut!(answers);
-            while let Some(answer) = answers.next().await {
+            // A socket that never says who it is would hold its resources for ever.
+            let init_deadline = tokio::time::sleep(init_timeout);
+            futures_util::pin_mut!(init_deadline);
+            loop {
+                let awaiting_init = lock(&rules).awaiting_init();
+                let answer = tokio::select! {
+                    answer = answers.next() => answer,
+                    () = &mut init_deadline, if awaiting_init => {
+                        // The `connection_init` may have come in during the wait: it is
+                        // being answered, in time.
+                        if lock(&rules).awaiting_init() {
+                            let _ = sink
+                                .send(close(4408, "Connection initialisation timeout"))
+                                .await;
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let Some(answer) = answer else { break };
                 let message = match answer {
                     WsMessage::Text(text) => {
                         lock(&rules).sent(&text);
@@ -157,8 +177,9 @@ fn lock(rules: &Mutex<Rules>) -> std::sync::MutexGuard<'_, Rules> {
 /// (1011) instead of 4401, replaces a running subscription whose id a new `subscribe` reuses
 /// instead of closing with 4409, closes on an unknown message with 1002 and serde's whole
 /// explanation instead of 4400, and on a refused `connection_init` with 1002 instead of
-/// 4403. (One is left: no 4408 limits the wait for `connection_init`.) The older graphql-ws
-/// protocol has none of these rules, and is left as it is.
+/// 4403, and it neither limits the wait for `connection_init` (4408, enforced by the socket's
+/// loop with `awaiting_init`) nor refuses a second one (4429). The older graphql-ws protocol
+/// has none of these rules, and is left as it is.
 struct Rules {
     enforced: bool,
     initialised: bool,
@@ -209,6 +230,9 @@ impl Rules {
             return self.refuse(4400, format!("Invalid message: {e}"));
         }
         match (kind, envelope.id) {
+            ("connection_init", _) if self.initialised => {
+                return self.refuse(4429, "Too many initialisation requests".into());
+            }
             ("connection_init", _) => self.initialised = true,
             ("subscribe", _) if !self.initialised => {
                 return self.refuse(4401, "Unauthorized: send connection_init first".into());
@@ -225,6 +249,12 @@ impl Rules {
             _ => {}
         }
         true
+    }
+
+    /// Whether the socket is still to send its `connection_init` (graphql-transport-ws only:
+    /// the older protocol sets no deadline).
+    fn awaiting_init(&self) -> bool {
+        self.enforced && !self.initialised && self.refusal.is_none()
     }
 
     /// Notes a message the server sends: a `complete` or `error` ends its operation.
@@ -422,5 +452,19 @@ mod tests {
         assert_eq!(rules.refusal.as_ref().unwrap().0, 4409);
         // Once refused, nothing more is read.
         assert!(!rules.admit(br#"{"type":"ping"}"#));
+    }
+
+    #[test]
+    fn a_socket_awaits_one_connection_init() {
+        let mut rules = Rules::new(Protocols::GraphQLWS);
+        assert!(rules.awaiting_init());
+        assert!(rules.admit(br#"{"type":"ping"}"#));
+        assert!(rules.awaiting_init());
+        assert!(rules.admit(br#"{"type":"connection_init","payload":{}}"#));
+        assert!(!rules.awaiting_init());
+        assert!(!rules.admit(br#"{"type":"connection_init","payload":{}}"#));
+        assert_eq!(rules.refusal.as_ref().unwrap().0, 4429);
+        // The older protocol sets no deadline.
+        assert!(!Rules::new(Protocols::SubscriptionsTransportWS).awaiting_init());
     }
 }

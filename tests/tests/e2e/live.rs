@@ -930,3 +930,46 @@ async fn sockets_keep_the_rules_of_graphql_transport_ws() {
         assert!(reason.len() <= 123, "{} bytes: {reason}", reason.len());
     }
 }
+
+/// A graphql-transport-ws socket must say who it is in time (4408 after the server's wait)
+/// and only once (4429); one that did is not closed when the wait runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_must_initialise_in_time_and_once() {
+    let wait = std::time::Duration::from_millis(400);
+    let server = TestServer::start(tests::Options {
+        demo: false,
+        limits: api::http::Limits {
+            connection_init_timeout: wait,
+            ..Default::default()
+        },
+    })
+    .await;
+
+    let started = std::time::Instant::now();
+    let mut silent = open(&server.url).await;
+    let closed = next(&mut silent).await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], 4408, "{closed}");
+    assert_eq!(closed["reason"], "Connection initialisation timeout");
+    assert!(
+        started.elapsed() >= wait,
+        "closed after {:?}",
+        started.elapsed()
+    );
+
+    let mut socket = connect(&server, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    tokio::time::sleep(wait * 2).await;
+    let query = json!({"id": "q", "type": "subscribe", "payload": {"query": "{ __typename }"}});
+    socket.send(Message::text(query.to_string())).await.unwrap();
+    assert_eq!(
+        next(&mut socket).await["payload"]["data"]["__typename"],
+        "Query"
+    );
+    assert_eq!(next(&mut socket).await["type"], "complete");
+    let init = json!({"type": "connection_init", "payload": {}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let closed = next(&mut socket).await;
+    assert_eq!(closed["code"], 4429, "{closed}");
+    assert_eq!(closed["reason"], "Too many initialisation requests");
+}
