@@ -155,7 +155,9 @@ impl Interview {
         let page = page::in_memory(&rows, QuotationKey::of, req)?;
         Ok(super::quotations::connection(page))
     }
-    /// The file an imported transcript was read from; null when it was typed in.
+    /// The file an imported transcript was read from ("Progetto.qdpx/sources/….txt" for a
+    /// REFI-QDA project's source, the project file's name for a text inline in it); null
+    /// when it was typed in.
     async fn source_file(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(self.head(ctx).await?.source_file.clone())
     }

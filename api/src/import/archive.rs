@@ -143,6 +143,13 @@ impl<'a> Archive<'a> {
         self.names.contains_key(&key(name))
     }
 
+    /// The name of the entry `name` finds as the archive writes it ("Sources/…" for
+    /// "sources/…").
+    pub fn written_name(&self, name: &str) -> Option<String> {
+        let &index = self.names.get(&key(name))?;
+        Some(self.zip.name_for_index(index)?.ok()?.replace('\\', "/"))
+    }
+
     /// The inflated bytes of an entry, `None` when there is no such entry.
     pub fn read(&mut self, name: &str) -> ServiceResult<Option<Vec<u8>>> {
         let Some(&index) = self.names.get(&key(name)) else {

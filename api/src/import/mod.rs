@@ -49,6 +49,12 @@ pub struct SourceText {
     composed: Vec<Composed>,
     /// Whether NFC changed the text (not only its line ends), for the import report.
     pub nfc: bool,
+    /// Whether a line end was rewritten (a CRLF or a lone CR became LF).
+    line_endings: bool,
+    /// Where the text was read: the archive entry, or None for a text inline in project.qde.
+    pub entry: Option<String>,
+    /// Whether the entry began with a byte-order mark, dropped.
+    pub bom: bool,
 }
 
 /// A stretch of the LF text that NFC rewrote to a different number of code points.
@@ -112,6 +118,7 @@ impl SourceText {
     pub fn new(raw: &str, crlf_counts_one: bool) -> Self {
         let mut text = String::with_capacity(raw.len());
         let mut dropped = Vec::new();
+        let line_endings = raw.contains('\r');
         let mut chars = raw.chars().enumerate().peekable();
         while let Some((i, c)) = chars.next() {
             if c == '\r' {
@@ -136,7 +143,24 @@ impl SourceText {
             crlf_counts_one,
             composed,
             nfc,
+            line_endings,
+            entry: None,
+            bom: false,
         }
+    }
+
+    /// The normalisation steps that changed the text on its way in, as the transcript
+    /// importer records them.
+    pub fn steps(&self) -> Vec<transcripts::Step> {
+        use transcripts::Step;
+        [
+            (self.bom, Step::BomStripped),
+            (self.line_endings, Step::LineEndings),
+            (self.nfc, Step::UnicodeNfc),
+        ]
+        .into_iter()
+        .filter_map(|(changed, step)| changed.then_some(step))
+        .collect()
     }
 
     /// The position in our text of a vendor position, if it lies within the text. A position
@@ -201,7 +225,7 @@ fn read_refi(file_name: &str, bytes: &[u8], limits: Limits) -> ServiceResult<Pre
             )
         })?;
         let project = refi::parse_project(&refi::decode_xml(&qde, "project.qde")?)?;
-        return prepare(project, Some(&mut zip));
+        return prepare(file_name, project, Some(&mut zip));
     }
     if lower.ends_with(".qdpx") {
         return Err(ServiceError::bad_input(
@@ -216,17 +240,24 @@ fn read_refi(file_name: &str, bytes: &[u8], limits: Limits) -> ServiceResult<Pre
     } else {
         refi::parse_project(&xml)?
     };
-    let mut p = prepare(project, None)?;
+    let mut p = prepare(file_name, project, None)?;
     if p.title.is_none() {
-        let stem = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+        let stem = base_name(file_name);
         let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
         p.title = Some(format!("Codebook {stem}"));
     }
     Ok(p)
 }
 
+/// A file's name without the directories a client may have sent with it.
+fn base_name(file_name: &str) -> &str {
+    file_name.rsplit(['/', '\\']).next().unwrap_or(file_name)
+}
+
 /// A project checked whole, with every text it needs in hand.
 pub struct Prepared {
+    /// The name of the file imported, without directories.
+    pub file_name: String,
     pub project: Project,
     pub title: Option<String>,
     /// Per source of `project.sources`.
@@ -256,13 +287,28 @@ fn entry_name(path: &str, whose: &str) -> ServiceResult<String> {
     Ok(name.replace('\\', "/"))
 }
 
+/// A text as the file holds it, and where it was read.
+struct RawText {
+    text: String,
+    /// The archive entry; None for a text inline in project.qde.
+    entry: Option<String>,
+    /// Whether the entry began with a byte-order mark, dropped.
+    bom: bool,
+}
+
 fn read_text(
     zip: &mut Option<&mut archive::Archive<'_>>,
     text: &Text,
     whose: &str,
-) -> ServiceResult<Option<String>> {
+) -> ServiceResult<Option<RawText>> {
     let path = match text {
-        Text::Content(t) => return Ok(Some(t.clone())),
+        Text::Content(t) => {
+            return Ok(Some(RawText {
+                text: t.clone(),
+                entry: None,
+                bom: false,
+            }))
+        }
         Text::Missing => return Ok(None),
         Text::Path(p) => p,
     };
@@ -279,14 +325,20 @@ fn read_text(
         return Err(missing());
     };
     let bytes = zip.read(found)?.ok_or_else(missing)?;
-    decode_text(&bytes, &format!("{found} ({whose})")).map(Some)
+    Ok(Some(RawText {
+        text: decode_text(&bytes, &format!("{found} ({whose})"))?,
+        entry: Some(zip.written_name(found).unwrap_or_else(|| found.clone())),
+        bom: bytes.starts_with(BOM),
+    }))
 }
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A text file of the archive: UTF-8, without its byte-order mark. Only one mark goes: it
 /// says the encoding, and vendors' positions do not count it; a second U+FEFF is the text's
 /// own first character (our export writes one so, see `export::qdpx`).
 fn decode_text(bytes: &[u8], what: &str) -> ServiceResult<String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ServiceError::bad_input(format!(
             "{what} is not UTF-8 text (invalid byte at {}); REFI-QDA texts are UTF-8",
@@ -318,6 +370,7 @@ fn note_skipped(project: &mut Project, s: &refi::TextSource, whose: &str) {
 }
 
 fn prepare(
+    file_name: &str,
     mut project: Project,
     mut zip: Option<&mut archive::Archive<'_>>,
 ) -> ServiceResult<Prepared> {
@@ -332,7 +385,11 @@ fn prepare(
         let whose = format!("source {:?}", s.name.as_deref().unwrap_or(&s.guid));
         match read_text(&mut zip, &s.text, &whose)? {
             Some(raw) => {
-                let text = SourceText::new(&raw, crlf_counts_one);
+                let text = SourceText {
+                    entry: raw.entry,
+                    bom: raw.bom,
+                    ..SourceText::new(&raw.text, crlf_counts_one)
+                };
                 // An interview must have a transcript (`insert_interview`), and nothing of an
                 // empty one can have been coded; NVivo writes such sources for its documents
                 // without text, so they are not reason enough to refuse the project.
@@ -365,9 +422,11 @@ fn prepare(
     let mut note_texts = Vec::new();
     for n in &project.notes {
         let whose = format!("note {:?}", n.name.as_deref().unwrap_or(&n.guid));
-        note_texts.push(read_text(&mut zip, &n.text, &whose)?.unwrap_or_default());
+        let raw = read_text(&mut zip, &n.text, &whose)?;
+        note_texts.push(raw.map(|r| r.text).unwrap_or_default());
     }
     Ok(Prepared {
+        file_name: base_name(file_name).to_owned(),
         title: project.name.clone(),
         project,
         texts,

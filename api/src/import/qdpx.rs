@@ -22,6 +22,7 @@ use crate::export::qdpx::InterviewVariable;
 use crate::service::analysis::cases_of_study;
 use crate::service::change_log::{self, Op};
 use crate::service::codes::{lock_codebook, parse_color, sibling_key};
+use crate::service::interviews::Provenance;
 // Titles and labels in the form the services store them in, so that a label a macOS tool
 // wrote with combining accents finds the case (or warns of the interview) typed with accented
 // letters. (The XML parser already refuses the control characters the services refuse.)
@@ -200,6 +201,7 @@ pub async fn write(
 ) -> ServiceResult<ImportReport> {
     let importer = caller.require_user()?.id;
     let Prepared {
+        file_name,
         mut project,
         title,
         texts,
@@ -233,7 +235,12 @@ pub async fn write(
     );
     codes(&txn, &mut state, &project.codes).await?;
     cases(&txn, caller, &mut state, &project.cases, &project.sources).await?;
-    sources_and_selections(&txn, caller, &mut state, &project.sources, &texts).await?;
+    let sources = Sources {
+        file_name: &file_name,
+        sources: &project.sources,
+        texts: &texts,
+    };
+    sources_and_selections(&txn, caller, &mut state, sources).await?;
     let memos = notes(&txn, &mut state, &project.notes, note_texts).await?;
     audit_import(&txn, caller, &state, memos).await?;
     txn.commit().await?;
@@ -476,14 +483,25 @@ async fn cases<'p>(
     Ok(())
 }
 
+/// The project's sources with their texts, and the file they came in.
+struct Sources<'p> {
+    file_name: &'p str,
+    sources: &'p [TextSource],
+    /// Per source.
+    texts: &'p [SourceText],
+}
+
 /// Interviews and their quotations: one interview per source, in its case (`CASELESS`
 /// when none names it), and one quotation per selection that lies within the text.
 async fn sources_and_selections<'p>(
     txn: &DatabaseTransaction,
     caller: &Caller,
     state: &mut ImportState<'p>,
-    sources: &'p [TextSource],
-    texts: &[SourceText],
+    Sources {
+        file_name,
+        sources,
+        texts,
+    }: Sources<'p>,
 ) -> ServiceResult<()> {
     let mut labels = InterviewLabels::of_study(txn, state).await?;
     for (s, text) in sources.iter().zip(texts) {
@@ -492,10 +510,16 @@ async fn sources_and_selections<'p>(
             None => state.case_id(txn, caller, CASELESS).await?,
         };
         let label = source_label(s);
-        let length = i32::try_from(text.length)
-            .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
         labels.take(state, case, &label);
-        let interview = insert_interview(txn, state, s, text, case, &label, length).await?;
+        let provenance = Provenance {
+            // The archive entry under the project's name: the file a researcher can open.
+            source_file: match &text.entry {
+                Some(entry) => format!("{file_name}/{entry}"),
+                None => file_name.to_owned(),
+            },
+            normalisation: text.steps().iter().map(|s| s.as_str().to_owned()).collect(),
+        };
+        let interview = insert_interview(txn, state, s, text, case, &label, provenance).await?;
         for sel in &s.selections {
             selection(txn, state, s, sel, text, interview, &label).await?;
         }
@@ -575,7 +599,7 @@ impl InterviewLabels {
 }
 
 /// The interview of source `s`, in `case`, with the variables it can keep (a date and the
-/// interviewee's role) and its place in the change log; its id.
+/// interviewee's role), where its text came from, and its place in the change log; its id.
 async fn insert_interview<'p>(
     txn: &DatabaseTransaction,
     state: &mut ImportState<'p>,
@@ -583,10 +607,13 @@ async fn insert_interview<'p>(
     text: &SourceText,
     case: i64,
     label: &str,
-    length: i32,
+    provenance: Provenance,
 ) -> ServiceResult<i64> {
+    let length = i32::try_from(text.length)
+        .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
     let (conducted_on, interviewee_role) = interview_variables(state, s, label);
     let (created, updated) = times(s.dates, state.now);
+    let (source_file, normalisation) = provenance.columns();
     let i = interview::ActiveModel {
         case_id: Set(case),
         label: Set(label.to_owned()),
@@ -598,6 +625,8 @@ async fn insert_interview<'p>(
         version: Set(1),
         created_at: Set(created),
         updated_at: Set(updated),
+        source_file: Set(Some(source_file)),
+        normalisation: Set(Some(normalisation)),
         ..Default::default()
     }
     .insert(txn)

@@ -126,6 +126,14 @@ pub struct Provenance {
     pub normalisation: Vec<String>,
 }
 
+impl Provenance {
+    /// As the interview stores it: its `source_file` and `normalisation` columns.
+    pub fn columns(self) -> (String, String) {
+        let steps = serde_json::to_string(&self.normalisation).unwrap_or_else(|_| "[]".into());
+        (self.source_file, steps)
+    }
+}
+
 /// Creates an interview inside the caller's transaction (an import writes many or none),
 /// with the change-log entry the search index follows and the audit record.
 pub async fn insert_interview<C: ConnectionTrait>(
@@ -150,13 +158,7 @@ pub async fn insert_interview<C: ConnectionTrait>(
     } else {
         "createInterview"
     };
-    let (source_file, normalisation) = match provenance {
-        Some(p) => (
-            Some(p.source_file),
-            Some(serde_json::to_string(&p.normalisation).unwrap_or_else(|_| "[]".into())),
-        ),
-        None => (None, None),
-    };
+    let (source_file, normalisation) = provenance.map(Provenance::columns).unzip();
     let i = interview::ActiveModel {
         case_id: Set(c.id),
         label: Set(label),

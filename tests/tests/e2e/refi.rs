@@ -664,9 +664,10 @@ async fn vendor_differences_are_tolerated_and_skips_reported() {
             .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { codebook { name color children { name } } } } }", json!({"s": report["study"]["id"]}))
             .await;
         assert_eq!(codebook["node"]["codebook"][0]["color"], "#AABBCC");
-        // Transcripts are stored with LF, without the BOM.
+        // Transcripts are stored with LF, without the BOM, and each says which file of the
+        // project it was read from and what changed on the way in.
         let transcripts = server
-            .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { interviews { edges { node { transcript } } } } } } } } }", json!({"s": report["study"]["id"]}))
+            .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { interviews { edges { node { label transcript sourceFile normalisation } } } } } } } } }", json!({"s": report["study"]["id"]}))
             .await;
         let case = &transcripts["node"]["cases"]["edges"][0]["node"];
         let interviews = case["interviews"]["edges"].as_array().unwrap();
@@ -678,6 +679,28 @@ async fn vendor_differences_are_tolerated_and_skips_reported() {
         for e in interviews {
             assert_eq!(e["node"]["transcript"], TEXT_CRLF.replace("\r\n", "\n"));
         }
+        let provenance: Vec<Value> = interviews
+            .iter()
+            .map(|e| {
+                json!([
+                    e["node"]["label"],
+                    e["node"]["sourceFile"],
+                    e["node"]["normalisation"]
+                ])
+            })
+            .collect();
+        assert_eq!(
+            provenance,
+            [
+                json!([
+                    "one",
+                    "vendor.qdpx/Sources/one.txt",
+                    ["BOM_STRIPPED", "LINE_ENDINGS"]
+                ]),
+                json!(["Seconda", "vendor.qdpx/Sources/two.txt", ["LINE_ENDINGS"]]),
+            ],
+            "{origin}"
+        );
     }
 }
 
@@ -1565,6 +1588,22 @@ async fn decomposed_accents_are_stored_in_nfc_and_selections_follow_them() {
         let study = report["study"]["id"].clone();
         let stored = interviews_of(&server, &admin, &study).await;
         assert_eq!(stored[0].2, composed, "{name}: stored in NFC");
+        let provenance = server
+            .ok(
+                Some(&admin),
+                "query($i: ID!) { node(id: $i) { ... on Interview { sourceFile normalisation } } }",
+                json!({"i": stored[0].0}),
+            )
+            .await;
+        let source_file = match name {
+            "nfc.qdpx" => "nfc.qdpx/sources/int1.txt",
+            _ => "nfc.qde",
+        };
+        assert_eq!(
+            provenance["node"],
+            json!({"sourceFile": source_file, "normalisation": ["LINE_ENDINGS", "UNICODE_NFC"]}),
+            "{name}"
+        );
         let texts = |q: Vec<(String, i64, i64, String, Vec<String>)>| {
             q.into_iter().map(|q| q.3).collect::<Vec<_>>()
         };
