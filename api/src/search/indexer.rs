@@ -33,6 +33,7 @@ use super::schema::{Fields, KIND_PASSAGE, KIND_QUOTATION};
 use super::{erasure, passages};
 use super::{Position, Shared};
 use crate::service::change_log::{max_seq, oldest_seq, Subject};
+use crate::service::codes::Codebook;
 use crate::service::quotations::codes_of_quotations;
 use crate::text;
 
@@ -269,7 +270,7 @@ struct Context {
     interviews: HashMap<i64, interview::Model>,
     cases: HashMap<i64, study_case::Model>,
     ambiti: HashMap<i64, Vec<i64>>,
-    codes: HashMap<i64, code::Model>,
+    codes: Codebook,
 }
 
 impl Context {
@@ -301,10 +302,8 @@ impl Context {
         let codes = code::Entity::find()
             .filter(code::Column::StudyId.is_in(study_ids))
             .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+            .await?;
+        let codes = Codebook::new(codes);
         Ok(Self {
             interviews,
             cases,
@@ -361,14 +360,10 @@ impl Context {
         for c in code_ids {
             doc.add_u64(f.code_direct, *c as u64);
         }
-        let mut with_ancestors: Vec<i64> = Vec::new();
-        for &c in code_ids {
-            let mut cur = Some(c);
-            while let Some(id) = cur.filter(|id| !with_ancestors.contains(id)) {
-                with_ancestors.push(id);
-                cur = self.codes.get(&id).and_then(|m| m.parent_id);
-            }
-        }
+        let with_ancestors: BTreeSet<i64> = code_ids
+            .iter()
+            .flat_map(|&c| self.codes.lineage(c).map(|a| a.id))
+            .collect();
         for c in with_ancestors {
             doc.add_u64(f.code_id, c as u64);
         }
