@@ -63,16 +63,12 @@ impl Kind {
     /// The kind the audit log and memos name in lower case ("quotation", "ente_gestore").
     pub fn of_entity(entity: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| {
-            let name = k.name();
-            // "EnteGestore" → "ente_gestore"
-            let mut snake = String::with_capacity(name.len() + 2);
-            for (i, c) in name.char_indices() {
-                if c.is_ascii_uppercase() && i > 0 {
-                    snake.push('_');
-                }
-                snake.push(c.to_ascii_lowercase());
-            }
-            snake == entity
+            // "EnteGestore" → "ente_gestore", compared as it is spelt out.
+            let snake = k.name().char_indices().flat_map(|(i, c)| {
+                let underscore = (c.is_ascii_uppercase() && i > 0).then_some('_');
+                underscore.into_iter().chain([c.to_ascii_lowercase()])
+            });
+            snake.eq(entity.chars())
         })
     }
 }

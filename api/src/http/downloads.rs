@@ -10,6 +10,7 @@ use super::{caller_from_headers, AppState, CallerError};
 use crate::export;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::service::discontinuities::{self, Judgments};
+use crate::service::exchange::StudyContent;
 use crate::ServiceError;
 
 /// Errors of the download routes, as HTTP statuses (the GraphQL edge has its own mapping).
@@ -117,8 +118,7 @@ pub(super) async fn matrix_csv(
     Query(params): Query<MatrixParams>,
 ) -> Result<Response, HttpError> {
     let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
-    let csv = export::discontinuities::matrix_csv(&judgments, &rows)
-        .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let csv = export::discontinuities::matrix_csv(&judgments, &rows).map_err(export_failed)?;
     Ok(download(
         "text/csv; charset=utf-8",
         "discontinuities.csv".into(),
@@ -165,10 +165,10 @@ async fn study_content(
     state: &AppState,
     headers: &HeaderMap,
     study: &str,
-) -> Result<crate::service::exchange::StudyContent, HttpError> {
+) -> Result<StudyContent, HttpError> {
     let caller = caller_from_headers(&state.db, headers).await?;
     let id = global_id(study, Kind::Study)?;
-    Ok(crate::service::exchange::StudyContent::load(&state.db.conn, &caller, id).await?)
+    Ok(StudyContent::load(&state.db.conn, &caller, id).await?)
 }
 
 fn download(content_type: &'static str, file_name: String, body: Vec<u8>) -> Response {
@@ -211,12 +211,11 @@ pub(super) async fn quotations_csv(
     Path(study): Path<String>,
 ) -> Result<Response, HttpError> {
     let content = study_content(&state, &headers, &study).await?;
-    let csv = export::quotations_csv::quotations_csv(&content).map_err(export_failed)?;
-    Ok(download(
-        "text/csv; charset=utf-8",
-        format!("study-{}-quotations.csv", content.study.id),
-        csv.into_bytes(),
-    ))
+    study_csv(
+        &content,
+        "quotations",
+        export::quotations_csv::quotations_csv,
+    )
 }
 
 pub(super) async fn code_case_matrix_csv(
@@ -225,10 +224,23 @@ pub(super) async fn code_case_matrix_csv(
     Path(study): Path<String>,
 ) -> Result<Response, HttpError> {
     let content = study_content(&state, &headers, &study).await?;
-    let csv = export::quotations_csv::code_case_matrix_csv(&content).map_err(export_failed)?;
+    study_csv(
+        &content,
+        "code-case-matrix",
+        export::quotations_csv::code_case_matrix_csv,
+    )
+}
+
+/// A CSV table of a study, as `study-<id>-<what>.csv`.
+fn study_csv<E: std::fmt::Display>(
+    content: &StudyContent,
+    what: &str,
+    table: impl FnOnce(&StudyContent) -> Result<String, E>,
+) -> Result<Response, HttpError> {
+    let csv = table(content).map_err(export_failed)?;
     Ok(download(
         "text/csv; charset=utf-8",
-        format!("study-{}-code-case-matrix.csv", content.study.id),
+        format!("study-{}-{what}.csv", content.study.id),
         csv.into_bytes(),
     ))
 }
