@@ -4,9 +4,10 @@ use chrono::{NaiveDate, Utc};
 use entities::{interview, memo, quotation, quotation_code, study, study_case};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
+use std::collections::HashMap;
 
 use serde_json::json;
 
@@ -240,23 +241,10 @@ pub async fn update_interview(
     if current.version != input.version {
         return Err(stale(current.version));
     }
-    // Only what differs from the interview is written: an edit that changes nothing (the
-    // same text sent again with CRLF, say) leaves the version alone, so that a colleague's
-    // next edit of the version they hold is not refused for it, and is not audited.
-    let label = match &input.label {
-        Some(label) => Some(stored_label(label, "label")?).filter(|l| *l != current.label),
-        None => None,
-    };
-    let conducted_on = input.conducted_on.filter(|d| *d != current.conducted_on);
-    let interviewee_role = input
-        .interviewee_role
-        .filter(|r| *r != current.interviewee_role);
-    let new_text = input
-        .transcript
-        .map(|t| crate::text::normalise(t).text)
-        .filter(|t| *t != current.transcript);
-    if label.is_none() && conducted_on.is_none() && interviewee_role.is_none() && new_text.is_none()
-    {
+    let Some((mut active, new_text)) = changed_fields(&current, &input)? else {
+        // An edit that changes nothing (the same text sent again with CRLF, say) leaves the
+        // version alone, so that a colleague's next edit of the version they hold is not
+        // refused for it, and is not audited.
         txn.commit().await?;
         return Ok(TranscriptEdit {
             interview: current,
@@ -264,125 +252,18 @@ pub async fn update_interview(
             moved: Vec::new(),
             lost: Vec::new(),
         });
-    }
-    let mut active: interview::ActiveModel = current.clone().into();
-    if let Some(label) = label {
-        active.label = Set(label);
-    }
-    if let Some(d) = conducted_on {
-        active.conducted_on = Set(d);
-    }
-    if let Some(r) = interviewee_role {
-        active.interviewee_role = Set(r);
-    }
-    let mut moved = Vec::new();
-    let mut lost = Vec::new();
+    };
+    let (mut moved, mut lost) = (Vec::new(), Vec::new());
     if let Some(new_text) = new_text {
-        if new_text.trim().is_empty() {
-            return Err(ServiceError::bad_input("the transcript must not be empty"));
-        }
         let length = i32::try_from(char_len(&new_text))
             .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
-        let quotations = quotation::Entity::find()
-            .filter(quotation::Column::InterviewId.eq(current.id))
-            .all(&txn)
-            .await?;
-        let spans: Vec<(usize, usize)> = quotations
-            .iter()
-            .map(|q| (q.start_pos as usize, q.end_pos as usize))
-            .collect();
-        let anchored = reanchor(&current.transcript, &new_text, &spans);
-        for (q, place) in quotations.iter().zip(&anchored) {
-            if place.is_none() {
-                let code_ids = quotation_code::Entity::find()
-                    .filter(quotation_code::Column::QuotationId.eq(q.id))
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .map(|l| l.code_id)
-                    .collect();
-                lost.push(LostQuotation {
-                    id: q.id,
-                    start: q.start_pos,
-                    end: q.end_pos,
-                    text: crate::text::slice(
-                        &current.transcript,
-                        q.start_pos as usize,
-                        q.end_pos as usize,
-                    )
-                    .unwrap_or_default()
-                    .to_owned(),
-                    code_ids,
-                    memo: q.memo.clone(),
-                    memos: Vec::new(),
-                });
-            }
-        }
-        if !lost.is_empty() {
-            let notes = memo::Entity::find()
-                .filter(memo::Column::TargetKind.eq("quotation"))
-                .filter(memo::Column::TargetId.is_in(lost.iter().map(|l| l.id)))
-                .order_by_asc(memo::Column::Id)
-                .all(&txn)
-                .await?;
-            for note in notes {
-                if let Some(l) = lost.iter_mut().find(|l| l.id == note.target_id) {
-                    l.memos.push(note);
-                }
-            }
-        }
-        if !lost.is_empty() && !input.allow_quotation_loss {
-            let ids: Vec<String> = lost.iter().map(|l| quoted(&l.text)).collect();
-            let notes: usize = lost.iter().map(|l| l.memos.len()).sum();
-            return Err(ServiceError::Conflict(format!(
-                "the new transcript no longer contains {} quoted passage(s): {}; \
-                 restore them, or set allowQuotationLoss to delete those quotations{}",
-                lost.len(),
-                ids.join(", "),
-                match notes {
-                    0 => String::new(),
-                    n => format!(" and the {n} memo(s) written on them"),
-                }
-            )));
-        }
-        let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
-        crate::service::quotations::withdraw_evidence(
-            &txn,
-            caller,
-            "updateInterview",
-            study.id,
-            &lost_ids,
-        )
-        .await?;
-        let now = Utc::now();
-        for (q, place) in quotations.into_iter().zip(anchored) {
-            match place {
-                Some((s, e)) if (s as i32, e as i32) != (q.start_pos, q.end_pos) => {
-                    let version = q.version + 1;
-                    let mut a: quotation::ActiveModel = q.into();
-                    a.start_pos = Set(s as i32);
-                    a.end_pos = Set(e as i32);
-                    a.version = Set(version);
-                    a.updated_at = Set(now);
-                    let q = a.update(&txn).await?;
-                    moved.push(q.id);
-                }
-                Some(_) => {}
-                None => {
-                    quotation::Entity::delete_by_id(q.id).exec(&txn).await?;
-                    crate::service::memos::delete_for(
-                        &txn,
-                        caller,
-                        "updateInterview",
-                        "quotation",
-                        &[q.id],
-                    )
-                    .await?;
-                    change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Delete)
-                        .await?;
-                }
-            }
-        }
+        let retext = Retext {
+            study_id: study.id,
+            current: &current,
+            new_text: &new_text,
+            allow_loss: input.allow_quotation_loss,
+        };
+        (moved, lost) = retext.reanchor_quotations(&txn, caller).await?;
         active.transcript = Set(new_text);
         active.length = Set(length);
     }
@@ -419,6 +300,192 @@ pub async fn update_interview(
         moved,
         lost,
     })
+}
+
+/// The fields of `input` that differ from the interview, set on it, and the new transcript
+/// (normalised) if it differs; None when nothing does.
+fn changed_fields(
+    current: &interview::Model,
+    input: &InterviewUpdate,
+) -> ServiceResult<Option<(interview::ActiveModel, Option<String>)>> {
+    let label = match &input.label {
+        Some(label) => Some(stored_label(label, "label")?).filter(|l| *l != current.label),
+        None => None,
+    };
+    let conducted_on = input.conducted_on.filter(|d| *d != current.conducted_on);
+    let interviewee_role = input
+        .interviewee_role
+        .clone()
+        .filter(|r| *r != current.interviewee_role);
+    let new_text = input
+        .transcript
+        .clone()
+        .map(|t| crate::text::normalise(t).text)
+        .filter(|t| *t != current.transcript);
+    if label.is_none() && conducted_on.is_none() && interviewee_role.is_none() && new_text.is_none()
+    {
+        return Ok(None);
+    }
+    if new_text.as_ref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(ServiceError::bad_input("the transcript must not be empty"));
+    }
+    let mut active: interview::ActiveModel = current.clone().into();
+    if let Some(label) = label {
+        active.label = Set(label);
+    }
+    if let Some(d) = conducted_on {
+        active.conducted_on = Set(d);
+    }
+    if let Some(r) = interviewee_role {
+        active.interviewee_role = Set(r);
+    }
+    Ok(Some((active, new_text)))
+}
+
+/// A new transcript for an interview, and what may become of its quotations.
+struct Retext<'a> {
+    study_id: i64,
+    current: &'a interview::Model,
+    new_text: &'a str,
+    /// Whether quotations whose text the new transcript no longer holds may be deleted.
+    allow_loss: bool,
+}
+
+impl Retext<'_> {
+    /// Moves the interview's quotations onto the new text: those it still holds to their new
+    /// place, the others deleted with their memos and their place as evidence (or the edit
+    /// refused, unless loss is allowed). Returns the quotations moved and those lost.
+    async fn reanchor_quotations(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+    ) -> ServiceResult<(Vec<i64>, Vec<LostQuotation>)> {
+        let quotations = quotation::Entity::find()
+            .filter(quotation::Column::InterviewId.eq(self.current.id))
+            .all(txn)
+            .await?;
+        let spans: Vec<(usize, usize)> = quotations
+            .iter()
+            .map(|q| (q.start_pos as usize, q.end_pos as usize))
+            .collect();
+        let anchored = reanchor(&self.current.transcript, self.new_text, &spans);
+        let lost_ones = quotations
+            .iter()
+            .zip(&anchored)
+            .filter(|(_, place)| place.is_none())
+            .map(|(q, _)| q);
+        let lost = self.lost_quotations(txn, lost_ones).await?;
+        if !lost.is_empty() && !self.allow_loss {
+            return Err(loss_refused(&lost));
+        }
+        let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
+        crate::service::quotations::withdraw_evidence(
+            txn,
+            caller,
+            "updateInterview",
+            self.study_id,
+            &lost_ids,
+        )
+        .await?;
+        let now = Utc::now();
+        let mut moved = Vec::new();
+        for (q, place) in quotations.into_iter().zip(anchored) {
+            match place {
+                Some((s, e)) if (s as i32, e as i32) != (q.start_pos, q.end_pos) => {
+                    let version = q.version + 1;
+                    let mut a: quotation::ActiveModel = q.into();
+                    a.start_pos = Set(s as i32);
+                    a.end_pos = Set(e as i32);
+                    a.version = Set(version);
+                    a.updated_at = Set(now);
+                    moved.push(a.update(txn).await?.id);
+                }
+                Some(_) => {}
+                None => {
+                    quotation::Entity::delete_by_id(q.id).exec(txn).await?;
+                    crate::service::memos::delete_for(
+                        txn,
+                        caller,
+                        "updateInterview",
+                        "quotation",
+                        &[q.id],
+                    )
+                    .await?;
+                    change_log::append(txn, change_log::Subject::Quotation, q.id, Op::Delete)
+                        .await?;
+                }
+            }
+        }
+        Ok((moved, lost))
+    }
+
+    /// The quotations the new text loses, as the edit reports them: their text, codes and
+    /// memos as they were.
+    async fn lost_quotations<'q>(
+        &self,
+        txn: &DatabaseTransaction,
+        lost: impl Iterator<Item = &'q quotation::Model>,
+    ) -> ServiceResult<Vec<LostQuotation>> {
+        let mut lost: Vec<LostQuotation> = lost
+            .map(|q| LostQuotation {
+                id: q.id,
+                start: q.start_pos,
+                end: q.end_pos,
+                text: crate::text::slice(
+                    &self.current.transcript,
+                    q.start_pos as usize,
+                    q.end_pos as usize,
+                )
+                .unwrap_or_default()
+                .to_owned(),
+                code_ids: Vec::new(),
+                memo: q.memo.clone(),
+                memos: Vec::new(),
+            })
+            .collect();
+        if lost.is_empty() {
+            return Ok(lost);
+        }
+        let ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
+        let mut codes = crate::service::quotations::codes_of_quotations(txn, ids.clone()).await?;
+        let mut notes: HashMap<i64, Vec<memo::Model>> = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            for note in memo::Entity::find()
+                .filter(memo::Column::TargetKind.eq("quotation"))
+                .filter(memo::Column::TargetId.is_in(chunk.iter().copied()))
+                .order_by_asc(memo::Column::Id)
+                .all(txn)
+                .await?
+            {
+                notes.entry(note.target_id).or_default().push(note);
+            }
+        }
+        for l in &mut lost {
+            l.code_ids = codes
+                .remove(&l.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            l.memos = notes.remove(&l.id).unwrap_or_default();
+        }
+        Ok(lost)
+    }
+}
+
+/// The CONFLICT of an edit that would lose quotations without leave.
+fn loss_refused(lost: &[LostQuotation]) -> ServiceError {
+    let ids: Vec<String> = lost.iter().map(|l| quoted(&l.text)).collect();
+    let notes: usize = lost.iter().map(|l| l.memos.len()).sum();
+    ServiceError::Conflict(format!(
+        "the new transcript no longer contains {} quoted passage(s): {}; \
+         restore them, or set allowQuotationLoss to delete those quotations{}",
+        lost.len(),
+        ids.join(", "),
+        match notes {
+            0 => String::new(),
+            n => format!(" and the {n} memo(s) written on them"),
+        }
+    ))
 }
 
 /// What `delete_interview` removed, for the live events sent once it is committed.
