@@ -1,4 +1,5 @@
-//! Analysis of a study's coding: code frequencies, co-occurrence, the code × case matrix.
+//! Analysis of a study's coding: code frequencies, co-occurrence, the code × case matrix,
+//! and how far two coders agree.
 
 use std::collections::HashMap;
 
@@ -7,13 +8,16 @@ use entities::code;
 
 use super::ambiti::Ambito;
 use super::codes::Code;
-use super::error::not_found;
+use super::error::{bad_input, not_found};
 use super::ids::{decode, decode_all, Kind};
+use super::interviews::Interview;
 use super::loaders::one;
 use super::quotations::Quotation;
 use super::studies::Case;
+use super::users::User;
 use super::{on_the_blocking_pool, rc, today};
 use crate::service::analysis::{self as service, Coding, Grouping};
+use crate::service::coding_agreement::{self, Comparison, Marks};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum FrequencyGrouping {
@@ -108,6 +112,147 @@ impl CodeCaseCell {
     }
 }
 
+/// How two coders marked the transcripts compared with one code, in code points.
+pub struct CodingMarks(Marks);
+
+/// A count of code points as GraphQL's Int carries it.
+fn code_points(n: u64) -> async_graphql::Result<i32> {
+    i32::try_from(n).map_err(|_| {
+        bad_input("more than 2³¹ code points compared: compare fewer interviews at a time")
+    })
+}
+
+#[Object]
+impl CodingMarks {
+    /// Code points both coders marked with the code.
+    async fn both(&self) -> async_graphql::Result<i32> {
+        code_points(self.0.both)
+    }
+    /// Code points coder A marked with the code and coder B did not.
+    async fn only_a(&self) -> async_graphql::Result<i32> {
+        code_points(self.0.only_a)
+    }
+    async fn only_b(&self) -> async_graphql::Result<i32> {
+        code_points(self.0.only_b)
+    }
+    /// Code points neither coder marked with the code.
+    async fn neither(&self) -> async_graphql::Result<i32> {
+        code_points(self.0.neither)
+    }
+    /// The share of code points the two marked alike (both or neither), 0 to 1; null when
+    /// no code point was compared.
+    async fn percent_agreement(&self) -> Option<f64> {
+        self.0.percent()
+    }
+    /// Cohen's kappa over the code points; null where it is undefined: chance alone agrees
+    /// on every code point (neither coder used the code, or each marked all of the text).
+    async fn kappa(&self) -> Option<f64> {
+        self.0.kappa()
+    }
+}
+
+/// Two coders' agreement on one code.
+pub struct CodeAgreement {
+    code: code::Model,
+    row: coding_agreement::CodeAgreement,
+}
+
+#[Object]
+impl CodeAgreement {
+    async fn code(&self) -> Code {
+        Code(self.code.clone())
+    }
+    /// Over every interview compared.
+    async fn marks(&self) -> CodingMarks {
+        CodingMarks(self.row.marks)
+    }
+    /// Per interview compared, in the order of `CodingAgreement.interviews`.
+    async fn interviews(&self) -> Vec<InterviewCodingMarks> {
+        self.row
+            .by_interview
+            .iter()
+            .map(|&(interview_id, marks)| InterviewCodingMarks {
+                interview_id,
+                marks,
+            })
+            .collect()
+    }
+}
+
+pub struct InterviewCodingMarks {
+    interview_id: i64,
+    marks: Marks,
+}
+
+#[Object]
+impl InterviewCodingMarks {
+    async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
+        one(&rc(ctx).loaders.interview, self.interview_id)
+            .await?
+            .map(Interview::Read)
+            .ok_or_else(|| not_found("interview"))
+    }
+    async fn marks(&self) -> CodingMarks {
+        CodingMarks(self.marks)
+    }
+}
+
+/// Two coders' coding of a study compared (see `codingAgreement`).
+pub struct CodingAgreement {
+    coders: (i64, i64),
+    compared: coding_agreement::CodingAgreement,
+    models: HashMap<i64, code::Model>,
+}
+
+#[Object]
+impl CodingAgreement {
+    async fn coder_a(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        coder(ctx, self.coders.0).await
+    }
+    async fn coder_b(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        coder(ctx, self.coders.1).await
+    }
+    /// The interviews compared.
+    async fn interviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Interview>> {
+        let ids = &self.compared.interviews;
+        let mut found = rc(ctx)
+            .loaders
+            .interview
+            .load_many(ids.iter().copied())
+            .await?;
+        ids.iter()
+            .map(|id| {
+                found
+                    .remove(id)
+                    .and_then(|rows| rows.into_iter().next())
+                    .map(Interview::Read)
+                    .ok_or_else(|| not_found("interview"))
+            })
+            .collect()
+    }
+    /// Their transcripts' length together: the code points each code is compared over.
+    async fn code_points(&self) -> async_graphql::Result<i32> {
+        code_points(self.compared.code_points)
+    }
+    async fn codes(&self) -> Vec<CodeAgreement> {
+        self.compared
+            .codes
+            .iter()
+            .map(|row| CodeAgreement {
+                code: self.models[&row.code_id].clone(),
+                row: row.clone(),
+            })
+            .collect()
+    }
+}
+
+async fn coder(ctx: &Context<'_>, id: i64) -> async_graphql::Result<User> {
+    one(&rc(ctx).loaders.user, id)
+        .await?
+        .map(User)
+        .ok_or_else(|| not_found("user"))
+}
+
 async fn coding(
     ctx: &Context<'_>,
     study_id: &ID,
@@ -197,5 +342,46 @@ impl AnalysisQuery {
                 quotation_ids,
             })
             .collect())
+    }
+
+    /// How far two coders agree in coding a study, as NVivo's coding comparison counts it:
+    /// for each code, the code points of the transcripts compared that both coders, one of
+    /// them or neither marked with it (a code alone: a child's quotations are not its
+    /// parent's), with percent agreement and Cohen's kappa. `interviewIds` defaults to the
+    /// interviews both coders coded, `codeIds` to the codes either used in them; those of
+    /// another study are NOT_FOUND, as is a coder the caller may not see. The same coder
+    /// twice is BAD_USER_INPUT.
+    async fn coding_agreement(
+        &self,
+        ctx: &Context<'_>,
+        study_id: ID,
+        coder_a: ID,
+        coder_b: ID,
+        interview_ids: Option<Vec<ID>>,
+        code_ids: Option<Vec<ID>>,
+    ) -> async_graphql::Result<CodingAgreement> {
+        let r = rc(ctx);
+        let coding = Coding::load(&r.db, &r.caller, decode(&study_id, Kind::Study)?).await?;
+        let mut coders = [decode(&coder_a, Kind::User)?, decode(&coder_b, Kind::User)?];
+        for c in &mut coders {
+            *c = crate::service::users::visible_user(&r.db, &r.caller, *c).await?;
+        }
+        let comparison = Comparison {
+            coders: (coders[0], coders[1]),
+            interviews: interview_ids
+                .map(|ids| decode_all(&ids, Kind::Interview))
+                .transpose()?,
+            codes: code_ids
+                .map(|ids| decode_all(&ids, Kind::Code))
+                .transpose()?,
+        };
+        let models = coding.codes.iter().map(|c| (c.id, c.clone())).collect();
+        let compared =
+            on_the_blocking_pool(move || coding_agreement::compare(&coding, &comparison)).await?;
+        Ok(CodingAgreement {
+            coders: (coders[0], coders[1]),
+            compared: compared?,
+            models,
+        })
     }
 }

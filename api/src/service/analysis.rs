@@ -22,6 +22,8 @@ pub struct Coding {
     pub quotations: Vec<quotation::Model>,
     /// interview → case
     pub case_of_interview: HashMap<i64, i64>,
+    /// interview → its transcript's length in code points
+    pub length_of_interview: HashMap<i64, i64>,
     /// case → ambiti
     pub ambiti_of_case: HashMap<i64, Vec<i64>>,
     /// quotation → codes carried directly
@@ -98,15 +100,19 @@ impl Coding {
             .all(&txn)
             .await?;
         // Transcripts are not needed here, and are most of an interview's bytes.
-        let case_of_interview: HashMap<i64, i64> = interview::Entity::find()
+        let interviews: Vec<(i64, i64, i32)> = interview::Entity::find()
             .select_only()
             .column(interview::Column::Id)
             .column(interview::Column::CaseId)
+            .column(interview::Column::Length)
             .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
             .into_tuple()
             .all(&txn)
-            .await?
-            .into_iter()
+            .await?;
+        let case_of_interview = interviews.iter().map(|&(i, c, _)| (i, c)).collect();
+        let length_of_interview = interviews
+            .iter()
+            .map(|&(i, _, length)| (i, i64::from(length)))
             .collect();
         let quotations = quotation::Entity::find()
             .filter(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
@@ -129,6 +135,7 @@ impl Coding {
             codes,
             quotations,
             case_of_interview,
+            length_of_interview,
             ambiti_of_case,
             codes_of,
             case_ids,
@@ -591,6 +598,7 @@ mod tests {
         Coding {
             codes,
             quotations,
+            length_of_interview: case_of_interview.keys().map(|&i| (i, 1_000)).collect(),
             case_of_interview,
             ambiti_of_case,
             codes_of,

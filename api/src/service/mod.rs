@@ -7,6 +7,7 @@ pub mod anchoring;
 pub mod audit;
 pub mod change_log;
 pub mod codes;
+pub mod coding_agreement;
 pub mod discontinuities;
 pub mod exchange;
 pub mod interviews;

@@ -516,3 +516,210 @@ async fn frequencies_by_case_and_ambito_have_a_row_for_every_group() {
         "{got}"
     );
 }
+
+/// The [start, end) of `needle` in `text`, in code points.
+fn span(text: &str, needle: &str) -> (usize, usize) {
+    let at = text.find(needle).expect("needle in text");
+    let start = text[..at].chars().count();
+    (start, start + needle.chars().count())
+}
+
+const AGREEMENT: &str = "query($s: ID!, $a: ID!, $b: ID!, $i: [ID!], $c: [ID!]) { codingAgreement(studyId: $s, coderA: $a, coderB: $b, interviewIds: $i, codeIds: $c) { coderA { name } coderB { name } interviews { label } codePoints codes { code { name } marks { both onlyA onlyB neither percentAgreement kappa } interviews { interview { label } marks { both onlyA onlyB neither kappa } } } } }";
+
+/// Intercoder agreement counts code points (not bytes: the transcripts hold emoji and
+/// accents) that two coders marked with each code, compares the interviews both coded unless
+/// told which, and takes a code alone (a child's quotation is not its parent's).
+#[tokio::test]
+async fn two_coders_are_compared_code_point_by_code_point() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let texts = [
+        "😀 INT: Com’è la città? R: Là è difficile, però…",
+        "R: Con l’ente c’è più dialogo 🙂 sulla casa.",
+        "R: A Torino è diverso.",
+    ];
+    let corpus = server.corpus(&admin, "Accordo", &texts).await;
+    let study = corpus.study.clone();
+    let interview = |n: usize| corpus.interviews[n]["id"].clone();
+    let number = tests::id_number(study.as_str().unwrap());
+    let anna = server.token("anna", "analyst", Some(number)).await;
+    let bruno = server.token("bruno", "analyst", Some(number)).await;
+    let code = |name: &'static str, parent: Option<Value>| {
+        let (server, admin, study) = (&server, &admin, &study);
+        async move {
+            server
+                .ok(Some(admin), "mutation($s: ID!, $n: String!, $p: ID) { createCode(input: {studyId: $s, name: $n, parentId: $p}) { id } }", json!({"s": study, "n": name, "p": parent}))
+                .await["createCode"]["id"]
+                .clone()
+        }
+    };
+    let luogo = code("Luogo", None).await;
+    let ente = code("Ente", None).await;
+    let servizi = code("Servizi", None).await;
+    let casa = code("Casa", Some(servizi.clone())).await;
+    let quote = |token: &String, n: usize, needle: &str, code: &Value| {
+        let (start, end) = span(texts[n], needle);
+        let vars = json!({"i": interview(n), "s": start, "e": end, "c": [code]});
+        let (server, token) = (&server, token.clone());
+        async move {
+            server
+                .ok(Some(&token), "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c}) { id } }", vars)
+                .await;
+        }
+    };
+    quote(&anna, 0, "la città", &luogo).await;
+    quote(&bruno, 0, "città? R: Là", &luogo).await;
+    quote(&anna, 1, "l’ente", &ente).await;
+    // The same words twice are marked once.
+    quote(&bruno, 1, "l’ente", &ente).await;
+    quote(&bruno, 1, "l’ente c’è", &ente).await;
+    quote(&anna, 1, "casa", &casa).await;
+    quote(&bruno, 1, "casa", &servizi).await;
+    // Only Anna coded the third interview.
+    quote(&anna, 2, "Torino", &luogo).await;
+
+    let members = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { members { user { id name } } } } }",
+            json!({"s": study}),
+        )
+        .await;
+    let user = |name: &str| {
+        members["node"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"]["name"] == name)
+            .map(|m| m["user"]["id"].clone())
+            .unwrap()
+    };
+    let (a, b) = (user("anna"), user("bruno"));
+    let ask = |i: Value, c: Value| json!({"s": study, "a": a, "b": b, "i": i, "c": c});
+    let got = server
+        .ok(Some(&admin), AGREEMENT, ask(Value::Null, Value::Null))
+        .await;
+    let got = &got["codingAgreement"];
+    let lengths: Vec<u64> = texts.iter().map(|t| t.chars().count() as u64).collect();
+    let compared = lengths[0] + lengths[1];
+    assert_eq!(got["coderA"]["name"], "anna");
+    assert_eq!(got["coderB"]["name"], "bruno");
+    assert_eq!(
+        got["interviews"],
+        json!([{"label": "Int. 1"}, {"label": "Int. 2"}])
+    );
+    assert_eq!(got["codePoints"], compared);
+    let marks: Vec<(&str, [u64; 4])> = got["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let m = &c["marks"];
+            let n = |k: &str| m[k].as_u64().unwrap();
+            (
+                c["code"]["name"].as_str().unwrap(),
+                [n("both"), n("onlyA"), n("onlyB"), n("neither")],
+            )
+        })
+        .collect();
+    // "la città" against "città? R: Là": "città" both, "la " Anna's, "? R: Là" Bruno's.
+    let ente_c_e = "l’ente c’è".chars().count() as u64;
+    assert_eq!(
+        marks,
+        [
+            ("Luogo", [5, 3, 7, compared - 15]),
+            ("Ente", [6, 0, ente_c_e - 6, compared - ente_c_e]),
+            ("Servizi", [0, 0, 4, compared - 4]),
+            ("Casa", [0, 4, 0, compared - 4]),
+        ]
+    );
+    let kappa = |both: f64, a: f64, b: f64, neither: f64| {
+        let n = both + a + b + neither;
+        let po = (both + neither) / n;
+        let pe = (both + a) / n * ((both + b) / n) + (b + neither) / n * ((a + neither) / n);
+        (po - pe) / (1.0 - pe)
+    };
+    let luogo_kappa = got["codes"][0]["marks"]["kappa"].as_f64().unwrap();
+    let expected = kappa(5.0, 3.0, 7.0, (compared - 15) as f64);
+    assert!(
+        (luogo_kappa - expected).abs() < 1e-9,
+        "{luogo_kappa} {expected}"
+    );
+    let percent = got["codes"][0]["marks"]["percentAgreement"]
+        .as_f64()
+        .unwrap();
+    assert!((percent - (compared - 10) as f64 / compared as f64).abs() < 1e-9);
+    // A coder who chose the parent and one who chose the child agree on neither code.
+    assert_eq!(got["codes"][2]["marks"]["kappa"], 0.0);
+    assert_eq!(got["codes"][3]["marks"]["kappa"], 0.0);
+    // Per interview: Luogo was not used in the second; there kappa is undefined.
+    let luogo_by_interview = &got["codes"][0]["interviews"];
+    assert_eq!(
+        luogo_by_interview[1],
+        json!({"interview": {"label": "Int. 2"}, "marks": {"both": 0, "onlyA": 0, "onlyB": 0, "neither": lengths[1], "kappa": null}})
+    );
+
+    // Interviews and codes asked for, in the order asked: the third counts Anna's "Torino".
+    let got = server
+        .ok(
+            Some(&admin),
+            AGREEMENT,
+            ask(json!([interview(2), interview(0)]), json!([luogo])),
+        )
+        .await;
+    let got = &got["codingAgreement"];
+    assert_eq!(
+        got["interviews"],
+        json!([{"label": "Int. 3"}, {"label": "Int. 1"}])
+    );
+    assert_eq!(got["codePoints"], lengths[2] + lengths[0]);
+    assert_eq!(
+        got["codes"][0]["marks"],
+        json!({"both": 5, "onlyA": 9, "onlyB": 7, "neither": lengths[2] + lengths[0] - 21,
+               "percentAgreement": got["codes"][0]["marks"]["percentAgreement"],
+               "kappa": got["codes"][0]["marks"]["kappa"]})
+    );
+
+    // Refusals: the same coder twice; an interview or a code of another study; a study the
+    // caller may not read.
+    let same = server
+        .gql(Some(&admin), AGREEMENT, json!({"s": study, "a": a, "b": a}))
+        .await;
+    assert_eq!(error_code(&same), "BAD_USER_INPUT", "{same}");
+    let other = server.corpus(&admin, "Altro", &["R: altro testo."]).await;
+    let elsewhere = server
+        .gql(
+            Some(&admin),
+            AGREEMENT,
+            ask(json!([other.interviews[0]["id"]]), Value::Null),
+        )
+        .await;
+    assert_eq!(error_code(&elsewhere), "NOT_FOUND", "{elsewhere}");
+    let other_code = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Altrove\"}) { id } }",
+            json!({"s": other.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let foreign = server
+        .gql(
+            Some(&admin),
+            AGREEMENT,
+            ask(Value::Null, json!([other_code])),
+        )
+        .await;
+    assert_eq!(error_code(&foreign), "NOT_FOUND", "{foreign}");
+    let stranger = server
+        .token(
+            "carla",
+            "viewer",
+            Some(tests::id_number(other.study.as_str().unwrap())),
+        )
+        .await;
+    let hidden = server
+        .gql(Some(&stranger), AGREEMENT, ask(Value::Null, Value::Null))
+        .await;
+    assert_eq!(error_code(&hidden), "NOT_FOUND", "{hidden}");
+}
