@@ -622,8 +622,14 @@ async fn backup(opts: &GlobalOptions, output: &std::path::Path) -> anyhow::Resul
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // tantivy warns "couldn't find segment in SegmentManager" when a background merge ends
+    // after a segment it read was dropped for holding only deleted documents, which bursts
+    // of transcript edits do (each re-indexes its interview): the merge is discarded and
+    // its other segments merge later (tantivy's own error text: "not necessarily a bug").
+    // An operator reading the log at the default level would take it for damage.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,tantivy::indexer::segment_manager=error")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
