@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use entities::{code, quotation_code, study};
+use entities::{code, quotation, quotation_code, study};
 use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -16,7 +16,7 @@ use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
 use crate::error::{is_unique_violation, ServiceError, ServiceResult};
 use crate::service::change_log;
-use crate::service::labels::stored_label;
+use crate::service::labels::{exportable, stored_label};
 use crate::service::studies::readable_study;
 
 #[derive(Debug, Clone, Default)]
@@ -76,7 +76,10 @@ pub async fn create_code(
         study_id: Set(s.id),
         parent_id: Set(input.parent_id),
         name: Set(name.clone()),
-        description: Set(input.description),
+        description: Set(input
+            .description
+            .map(|d| exportable(&d, "the description").map(|()| d))
+            .transpose()?),
         color: Set(color),
         created_at: Set(Utc::now()),
         ..Default::default()
@@ -481,6 +484,9 @@ pub async fn update_code(
         active.color = Set(color.as_deref().map(parse_color).transpose()?);
     }
     if let Some(d) = input.description {
+        if let Some(text) = &d {
+            exportable(text, "the description")?;
+        }
         active.description = Set(d);
     }
     let updated = active
@@ -559,6 +565,26 @@ pub async fn merge_codes(
     check_depth(book.depth(target.id), book.height(source.id) - 1)?;
     // The search index re-reads every quotation touched, before and after.
     let quotations = log_quotations_of(&txn, &subtree).await?;
+    // Those carrying the source get other codes: a new version, as any change of a
+    // quotation's codes gives, so that a client holding the old one reloads. Their rows are
+    // locked after the codes, the order every quotation write takes (`quotation_to_write`).
+    let carry_source = Query::select()
+        .column(quotation_code::Column::QuotationId)
+        .from(quotation_code::Entity)
+        .and_where(quotation_code::Column::CodeId.eq(source.id))
+        .to_owned();
+    quotation::Entity::update_many()
+        .col_expr(
+            quotation::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(quotation::Column::Version), 1),
+        )
+        .col_expr(
+            quotation::Column::UpdatedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(quotation::Column::Id.in_subquery(carry_source))
+        .exec(&txn)
+        .await?;
     // Whole sets, under the locks: every link the source has is moved, none read before.
     let carry_target = Query::select()
         .column(quotation_code::Column::QuotationId)

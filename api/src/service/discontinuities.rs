@@ -13,10 +13,12 @@ use sea_orm::{
 };
 
 use serde_json::json;
+use std::collections::{HashMap, HashSet};
 
 use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
 use crate::error::{is_unique_violation, or_stale, ServiceError, ServiceResult, CONCURRENT_CHANGE};
+use crate::service::labels::exportable;
 use crate::service::studies::readable_case;
 
 pub const DIMENSIONS: &[&str] = &[
@@ -149,6 +151,9 @@ pub async fn tag_edit(
     }
     if let Some(Some(c)) = &input.covid_effect {
         one_of(c, COVID_EFFECTS, "Covid effect")?;
+    }
+    if let Some(Some(d)) = &input.description {
+        exportable(d, "the description")?;
     }
     if let Some(saved) = tag_once(db, caller, &input).await? {
         return Ok(saved);
@@ -325,7 +330,66 @@ async fn check_causes<C: ConnectionTrait>(
             ));
         }
     }
+    if let Some(dimension) = leads_back(txn, causes, case_id, slot, input).await? {
+        return Err(ServiceError::bad_input(format!(
+            "the cascade would go round in a circle: the cause of dimension {dimension} \
+             already follows (directly or through others) from {}",
+            input.dimension
+        )));
+    }
     Ok(())
+}
+
+/// The dimension of the cause through which `causes` already follow from a judgment of the
+/// dimension being tagged (the cell's own, or another intervention's), if one does: a link
+/// to them would close a circle in the cascade, which reads as which change led to which.
+async fn leads_back<C: ConnectionTrait>(
+    txn: &C,
+    causes: &[i64],
+    case_id: i64,
+    slot: i64,
+    input: &TagEdit,
+) -> ServiceResult<Option<String>> {
+    // The judge's judgments of the case, and the links among them: causes are always the
+    // same judge's and of the same case (checked above), so the walk stays among them.
+    let judgments: HashMap<i64, String> = discontinuity::Entity::find()
+        .select_only()
+        .column(discontinuity::Column::Id)
+        .column(discontinuity::Column::Dimension)
+        .filter(discontinuity::Column::CaseId.eq(case_id))
+        .filter(discontinuity::Column::EvaluatorSlot.eq(slot))
+        .filter(discontinuity::Column::IsConsensus.eq(input.consensus))
+        .into_tuple::<(i64, String)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut causes_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for link in discontinuity_cause::Entity::find()
+        .filter(discontinuity_cause::Column::EffectId.is_in(judgments.keys().copied()))
+        .all(txn)
+        .await?
+    {
+        causes_of
+            .entry(link.effect_id)
+            .or_default()
+            .push(link.cause_id);
+    }
+    for &start in causes {
+        let mut seen = HashSet::from([start]);
+        let mut next = vec![start];
+        while let Some(j) = next.pop() {
+            if judgments.get(&j) == Some(&input.dimension) {
+                return Ok(Some(judgments[&start].clone()));
+            }
+            for &c in causes_of.get(&j).into_iter().flatten() {
+                if seen.insert(c) {
+                    next.push(c);
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A judgment as `save_judgment` left it, with what the audit and the links need of the
@@ -395,6 +459,9 @@ async fn update_judgment<C: ConnectionTrait>(
         a.kind = Set(kind.clone());
     }
     if let Some(description) = &input.description {
+        if let Some(text) = description {
+            exportable(text, "the description")?;
+        }
         a.description = Set(description.clone());
     }
     if let Some(covid_effect) = &input.covid_effect {

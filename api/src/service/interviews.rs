@@ -16,7 +16,7 @@ use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
-use crate::service::labels::stored_label;
+use crate::service::labels::{exportable, stored_label};
 use crate::service::page::{self, Page, PageRequest};
 use crate::service::studies::{readable_case, readable_case_ids};
 use crate::text::char_len;
@@ -151,6 +151,9 @@ pub async fn insert_interview<C: ConnectionTrait>(
     let length = i32::try_from(char_len(&transcript))
         .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
     let language = stored_label(&input.language, "language")?;
+    if let Some(role) = &input.interviewee_role {
+        exportable(role, "the interviewee's role")?;
+    }
     let (c, s) = readable_case(txn, caller, input.case_id).await?;
     caller.authorize(s.id, s.is_public, Permission::Code)?;
     let now = Utc::now();
@@ -317,6 +320,9 @@ fn changed_fields(
         .interviewee_role
         .clone()
         .filter(|r| *r != current.interviewee_role);
+    if let Some(Some(role)) = &interviewee_role {
+        exportable(role, "the interviewee's role")?;
+    }
     let new_text = input
         .transcript
         .clone()

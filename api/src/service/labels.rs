@@ -8,8 +8,10 @@ use crate::error::{ServiceError, ServiceResult};
 /// accent (or read from a macOS file name, "Citta\u{300}") is the same text as one typed
 /// with the accented letter, for the eye and for every comparison.
 pub fn stored_label(s: &str, what: &str) -> ServiceResult<String> {
-    let t = s.trim();
-    if t.is_empty() {
+    let t = trimmed(s);
+    // Made of nothing visible ("\u{200B}", a lone byte-order mark), it would be an entry
+    // nobody can see or tell apart in a codebook, a list or a CSV header.
+    if t.chars().all(default_ignorable) {
         return Err(ServiceError::bad_input(format!("{what} must not be empty")));
     }
     exportable(t, what)?;
@@ -20,7 +22,43 @@ pub fn stored_label(s: &str, what: &str) -> ServiceResult<String> {
 /// checks: for labels read from a file that was checked otherwise, or from the database.
 pub fn normalised(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
-    s.trim().nfc().collect()
+    trimmed(s).nfc().collect()
+}
+
+/// Without the white space and the invisible marks a copy and paste leaves at either end (a
+/// byte-order mark, a zero-width space or joiner, a soft hyphen). Variation selectors and
+/// tag characters stay: an emoji may end with one.
+fn trimmed(s: &str) -> &str {
+    s.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(c, '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    })
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt), and white space: the
+/// characters that show nothing when alone.
+fn default_ignorable(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{AD}'
+                | '\u{34F}'
+                | '\u{61C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 /// Refuses what an export could not carry: control characters other than tab and line
@@ -68,6 +106,29 @@ mod tests {
             );
         }
         assert!(stored_label("lab\u{b}el", "label").is_err());
+        // Nothing visible is empty; invisible marks at either end go, an emoji's stay.
+        for invisible in [
+            "\u{200B}\u{200B}",
+            "\u{FEFF}",
+            " \u{2060} ",
+            "\u{200D}",
+            "\u{FE0F}",
+        ] {
+            let refused = stored_label(invisible, "the name").unwrap_err().to_string();
+            assert!(
+                refused.contains("must not be empty"),
+                "{invisible:?}: {refused}"
+            );
+        }
+        assert_eq!(
+            stored_label("\u{FEFF}Casa\u{200B} ", "name").unwrap(),
+            "Casa"
+        );
+        assert_eq!(
+            stored_label("Cura \u{2764}\u{FE0F}", "name").unwrap(),
+            "Cura \u{2764}\u{FE0F}"
+        );
+        assert_eq!(stored_label("a\u{200D}b", "name").unwrap(), "a\u{200D}b");
         assert_eq!(
             stored_label("  Citta\u{300} ", "label").unwrap(),
             "Citt\u{e0}"

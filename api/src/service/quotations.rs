@@ -50,8 +50,11 @@ pub struct QuotationUpdate {
 
 /// A blank memo is no memo: stored as one, it would show as a note with nothing in it, and
 /// a client that empties the field means to clear it.
-fn memo_text(memo: Option<String>) -> Option<String> {
-    memo.filter(|m| !m.trim().is_empty())
+fn memo_text(memo: Option<String>) -> ServiceResult<Option<String>> {
+    if let Some(m) = &memo {
+        crate::service::labels::exportable(m, "the memo")?;
+    }
+    Ok(memo.filter(|m| !m.trim().is_empty()))
 }
 
 /// Checks 0 ≤ start < end ≤ length (code points).
@@ -161,7 +164,7 @@ pub async fn create_quotation(
         interview_id: Set(interview.id),
         start_pos: Set(start),
         end_pos: Set(end),
-        memo: Set(memo_text(input.memo)),
+        memo: Set(memo_text(input.memo)?),
         coder_id: Set(caller.user_id()),
         version: Set(1),
         created_at: Set(now),
@@ -178,13 +181,17 @@ pub async fn create_quotation(
 }
 
 /// A quotation to change, locked with `lock`, with its interview (locked, see
-/// `locked_interview`), checked readable.
+/// `locked_interview`), checked readable and codable by the caller; and the codes it is to carry (`check_codes`),
+/// locked in between. The codes come before the quotation's row: a merge of codes locks
+/// them, then the rows of the quotations carrying them (their codes change), so a write
+/// holding a quotation while it waits for a code would deadlock with it.
 async fn quotation_to_write<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
     id: i64,
     lock: LockType,
-) -> ServiceResult<(quotation::Model, interview::Model, entities::study::Model)> {
+    codes: Option<&[i64]>,
+) -> ServiceResult<QuotationToWrite> {
     let find = |lock: Option<LockType>| async move {
         let mut select = quotation::Entity::find_by_id(id);
         if let Some(lock) = lock {
@@ -196,16 +203,34 @@ async fn quotation_to_write<C: ConnectionTrait>(
             .ok_or_else(|| ServiceError::not_found("quotation"))
     };
     let q = find(None).await?;
-    let (i, _c, s) = locked_interview(txn, caller, q.interview_id)
+    let (interview, _c, study) = locked_interview(txn, caller, q.interview_id)
         .await
         .map_err(|e| e.hidden_as("quotation"))?;
+    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    let codes = match codes {
+        Some(ids) => Some(check_codes(txn, caller, study.id, ids).await?),
+        None => None,
+    };
     // Read again under the lock: a transcript edit that held it may have moved or deleted
     // the quotation, and its version, span and codes are what this write starts from. The
     // row itself is locked too, `FOR UPDATE` by a deletion: a judgment citing it as evidence
     // holds a key-share lock on it until it commits, so the deletion waits for that evidence
     // and withdraws it (a new version) instead of reading the evidence first and dropping
     // the new row unseen. An edit locks `FOR NO KEY UPDATE`, which does not wait for judgments.
-    Ok((find(Some(lock)).await?, i, s))
+    Ok(QuotationToWrite {
+        quotation: find(Some(lock)).await?,
+        interview,
+        study,
+        codes,
+    })
+}
+
+struct QuotationToWrite {
+    quotation: quotation::Model,
+    interview: interview::Model,
+    study: entities::study::Model,
+    /// The codes asked for, checked and sorted.
+    codes: Option<Vec<i64>>,
 }
 
 pub async fn update_quotation(
@@ -214,9 +239,19 @@ pub async fn update_quotation(
     input: QuotationUpdate,
 ) -> ServiceResult<quotation::Model> {
     let txn = begin_write(db).await?;
-    let (q, interview, study) =
-        quotation_to_write(&txn, caller, input.id, LockType::NoKeyUpdate).await?;
-    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    let QuotationToWrite {
+        quotation: q,
+        interview,
+        study,
+        codes: code_ids,
+    } = quotation_to_write(
+        &txn,
+        caller,
+        input.id,
+        LockType::NoKeyUpdate,
+        input.code_ids.as_deref(),
+    )
+    .await?;
     if q.version != input.version {
         return Err(ServiceError::stale("quotation", q.version, input.version));
     }
@@ -225,10 +260,6 @@ pub async fn update_quotation(
         input.end.unwrap_or(i64::from(q.end_pos)),
         interview.length,
     )?;
-    let code_ids = match &input.code_ids {
-        Some(ids) => Some(check_codes(&txn, caller, study.id, ids).await?),
-        None => None,
-    };
     // An update that changes nothing keeps the version (a colleague holding it is not
     // refused for it) and is not audited.
     let same_codes = match &code_ids {
@@ -245,10 +276,8 @@ pub async fn update_quotation(
             now == *ids
         }
     };
-    let same_memo = input
-        .memo
-        .as_ref()
-        .is_none_or(|m| memo_text(m.clone()) == q.memo);
+    let memo = input.memo.clone().map(memo_text).transpose()?;
+    let same_memo = memo.as_ref().is_none_or(|m| *m == q.memo);
     if (start, end) == (q.start_pos, q.end_pos) && same_codes && same_memo {
         txn.commit().await?;
         return Ok(q);
@@ -262,11 +291,8 @@ pub async fn update_quotation(
         .col_expr(quotation::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(quotation::Column::Id.eq(q.id))
         .filter(quotation::Column::Version.eq(input.version));
-    if let Some(memo) = &input.memo {
-        update = update.col_expr(
-            quotation::Column::Memo,
-            Expr::value(memo_text(memo.clone())),
-        );
+    if let Some(memo) = memo {
+        update = update.col_expr(quotation::Column::Memo, Expr::value(memo));
     }
     if update.exec(&txn).await?.rows_affected != 1 {
         return Err(ServiceError::stale(
@@ -385,8 +411,11 @@ pub async fn delete_quotation(
     version: i32,
 ) -> ServiceResult<()> {
     let txn = begin_write(db).await?;
-    let (q, _interview, study) = quotation_to_write(&txn, caller, id, LockType::Update).await?;
-    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    let QuotationToWrite {
+        quotation: q,
+        study,
+        ..
+    } = quotation_to_write(&txn, caller, id, LockType::Update, None).await?;
     if q.version != version {
         return Err(ServiceError::stale("quotation", q.version, version));
     }

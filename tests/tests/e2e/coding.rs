@@ -151,6 +151,14 @@ async fn the_codebook_can_be_renamed_recoloured_moved_merged_and_pruned() {
         json!([{"name": "Casa e abitare"}]),
         "a quotation carrying both keeps one"
     );
+    // The quotation whose codes the merge changed has a new version; the other does not.
+    let versions = s
+        .ok(
+            "query($a: ID!, $b: ID!) { a: node(id: $a) { ... on Quotation { version } } b: node(id: $b) { ... on Quotation { version } } }",
+            json!({"a": q1["id"], "b": q2["id"]}),
+        )
+        .await;
+    assert_eq!(versions, json!({"a": {"version": 1}, "b": {"version": 2}}));
     assert!(s
         .ok(
             "query($c: ID!) { node(id: $c) { id } }",
@@ -1015,6 +1023,42 @@ async fn quotations_coded_while_codes_move_or_merge_are_found_under_their_new_pa
     );
 }
 
+/// A merge gives the quotations carrying its source other codes, and a new version: an edit
+/// sent from the version before, while the merge runs, waits for it and is refused, rather
+/// than deadlocking with it or writing over what it did.
+#[tokio::test]
+async fn an_edit_from_before_a_merge_is_refused_after_it() {
+    let s = &study().await;
+    let fonte = s.code("Fonte", None).await;
+    let meta = s.code("Meta", None).await;
+    let q = s.quote("La casa popolare manca", 0, &[&fonte]).await;
+    let (merged, edited) = with_paused(
+        &s.server,
+        &["mergeCodes"],
+        s.gql(
+            "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+            json!({"a": fonte, "b": meta}),
+        ),
+        s.gql(
+            "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, memo: \"vista\"}) { version } }",
+            json!({"q": q["id"]}),
+        ),
+    )
+    .await;
+    assert!(merged.get("errors").is_none(), "{merged:#}");
+    assert_eq!(error_code(&edited), "CONFLICT", "{edited:#}");
+    let now = s
+        .ok(
+            "query($q: ID!) { node(id: $q) { ... on Quotation { version memo codes { name } } } }",
+            json!({"q": q["id"]}),
+        )
+        .await;
+    assert_eq!(
+        now["node"],
+        json!({"version": 2, "memo": null, "codes": [{"name": "Meta"}]})
+    );
+}
+
 /// `importQdpx` into the study, as a browser sends it (see `TestServer::upload`).
 async fn import_into(s: &Study, file_name: &str, bytes: Vec<u8>) -> Value {
     s.server
@@ -1392,4 +1436,68 @@ async fn a_quotation_from_offsets_of_an_older_transcript_is_a_conflict() {
     assert_eq!(count().await, before);
     let fresh = s.ok(QUOTE, json!({"i": interview, "v": 2})).await;
     assert_eq!(fresh["createQuotation"]["text"], "R: ");
+}
+
+/// Every free text an export carries refuses the control characters it could not give back
+/// (not only memos and names), and a name made of nothing visible is empty.
+#[tokio::test]
+async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_visible() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "Testi", &["R: Là c’è più dialogo."])
+        .await;
+    let (study, case, interview) = (
+        corpus.study.clone(),
+        corpus.case.clone(),
+        corpus.interviews[0]["id"].clone(),
+    );
+    let code = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Dialogo\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let quotation = server
+        .ok(Some(&admin), "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 3, end: 5, codeIds: [$c]}) { id } }", json!({"i": interview, "c": code}))
+        .await["createQuotation"]["id"]
+        .clone();
+    let control = "prima\u{1}dopo";
+    let refused = [
+        ("mutation($i: ID!, $c: ID!, $t: String) { createQuotation(input: {interviewId: $i, start: 6, end: 8, codeIds: [$c], memo: $t}) { id } }", json!({"i": interview, "c": code, "t": control})),
+        ("mutation($q: ID!, $t: String) { updateQuotation(input: {id: $q, version: 1, memo: $t}) { id } }", json!({"q": quotation, "t": control})),
+        ("mutation($s: ID!, $t: String) { createCode(input: {studyId: $s, name: \"Altro\", description: $t}) { id } }", json!({"s": study, "t": control})),
+        ("mutation($c: ID!, $t: String) { updateCode(input: {id: $c, description: $t}) { id } }", json!({"c": code, "t": control})),
+        ("mutation($c: ID!, $t: String) { createInterview(input: {caseId: $c, label: \"Int. 2\", transcript: \"R: sì.\", intervieweeRole: $t}) { id } }", json!({"c": case, "t": control})),
+        ("mutation($i: ID!, $t: String) { updateInterview(input: {id: $i, version: 1, intervieweeRole: $t}) { interview { id } } }", json!({"i": interview, "t": control})),
+        ("mutation($c: ID!, $t: String) { tagDiscontinuity(input: {caseId: $c, dimension: PROBLEM_DEFINITION, intensity: PARTIAL, description: $t}) { id } }", json!({"c": case, "t": control})),
+        // Names of nothing visible.
+        ("mutation($s: ID!, $t: String!) { createCode(input: {studyId: $s, name: $t}) { id } }", json!({"s": study, "t": "\u{200B}\u{200B}"})),
+        ("mutation($s: ID!, $t: String!) { createCase(input: {studyId: $s, label: $t}) { id } }", json!({"s": study, "t": "\u{FEFF}"})),
+        ("mutation($t: String!) { createStudy(input: {title: $t}) { id } }", json!({"t": " \u{2060} "})),
+        ("mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: $t, transcript: \"R: sì.\"}) { id } }", json!({"c": case, "t": "\u{200D}"})),
+    ];
+    for (mutation, vars) in refused {
+        let answer = server.gql(Some(&admin), mutation, vars).await;
+        assert_eq!(
+            error_code(&answer),
+            "BAD_USER_INPUT",
+            "{mutation}: {answer}"
+        );
+    }
+    // Nothing of them was written: the quotation, code and interview are as they were.
+    let state = server
+        .ok(Some(&admin), "query($q: ID!, $c: ID!, $i: ID!) { q: node(id: $q) { ... on Quotation { version memo } } c: node(id: $c) { ... on Code { description } } i: node(id: $i) { ... on Interview { version intervieweeRole } } }", json!({"q": quotation, "c": code, "i": interview}))
+        .await;
+    assert_eq!(
+        state,
+        json!({"q": {"version": 1, "memo": null}, "c": {"description": null}, "i": {"version": 1, "intervieweeRole": null}})
+    );
+    // Invisible marks a copy and paste left around a name go.
+    let pasted = server
+        .ok(Some(&admin), "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"\u{FEFF}Luogo\u{200B} \"}) { name } }", json!({"s": study}))
+        .await;
+    assert_eq!(pasted["createCode"]["name"], "Luogo");
 }

@@ -1269,3 +1269,57 @@ async fn a_deleted_quotation_leaves_the_evidence_of_judgments_with_a_new_version
         "{log:#?}"
     );
 }
+
+/// A cascade says which change led to which: a link that would bring it back round to the
+/// dimension being tagged, directly or through others, is refused and writes nothing.
+#[tokio::test]
+async fn a_cascade_cannot_go_round_in_a_circle() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let a = Some(s.admin.as_str());
+    let cell = |dim: &str, causes: Value, consensus: bool| json!({"i": {"caseId": s.cases[0], "dimension": dim, "intensity": "PARTIAL", "causeIds": causes, "consensus": consensus}});
+    let tag = |who: Option<&str>, input: Value| {
+        let server = &s.server;
+        let who = who.map(str::to_owned);
+        async move { server.gql(who.as_deref(), TAG, input).await }
+    };
+    let id = |answer: Value| answer["data"]["tagDiscontinuity"]["id"].clone();
+    // The consensus: problem definition → theory → instruments.
+    let problem = id(tag(a, cell("PROBLEM_DEFINITION", json!([]), true)).await);
+    let theory = id(tag(a, cell("INTERVENTION_THEORY", json!([problem]), true)).await);
+    let instruments = id(tag(a, cell("POLICY_INSTRUMENTS", json!([theory]), true)).await);
+    // Following from two causes of the chain is no circle.
+    let network = tag(
+        a,
+        cell("ACTOR_NETWORK", json!([problem, instruments]), true),
+    )
+    .await;
+    assert!(network.get("errors").is_none(), "{network}");
+    // Problem definition following from instruments would close the circle.
+    let round = tag(a, cell("PROBLEM_DEFINITION", json!([instruments]), true)).await;
+    assert_eq!(error_code(&round), "BAD_USER_INPUT", "{round}");
+    let message = round["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("circle"), "{message}");
+    // One evaluator's own two-step circle.
+    let e = Some(eva.as_str());
+    let network = id(tag(e, cell("ACTOR_NETWORK", json!([]), false)).await);
+    let instruments_e = tag(e, cell("POLICY_INSTRUMENTS", json!([network]), false)).await;
+    assert!(instruments_e.get("errors").is_none(), "{instruments_e}");
+    let back = tag(e, cell("ACTOR_NETWORK", json!([id(instruments_e)]), false)).await;
+    assert_eq!(error_code(&back), "BAD_USER_INPUT", "{back}");
+    // Nothing written: the problem definition still follows from nothing, at version 1.
+    let judgments = s
+        .server
+        .ok(a, "query($c: ID!) { node(id: $c) { ... on Case { discontinuities { id version causes { id } } } } }", json!({"c": s.cases[0]}))
+        .await;
+    let first = judgments["node"]["discontinuities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == problem)
+        .cloned()
+        .unwrap();
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["causes"], json!([]));
+}
