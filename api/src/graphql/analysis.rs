@@ -24,13 +24,18 @@ pub enum FrequencyGrouping {
     Study,
     Case,
     Ambito,
+    /// By the interviewee's role, as each interview records it.
+    IntervieweeRole,
 }
 
-/// How often a code (with its descendants) occurs in a study, a case or an ambito.
+/// How often a code (with its descendants) occurs in a study, a case, an ambito or the
+/// interviews of one interviewee role.
 pub struct CodeFrequency {
     code: code::Model,
     row: service::Frequency,
     by: FrequencyGrouping,
+    /// The role of the row, when grouped by role.
+    role: Option<String>,
 }
 
 #[Object]
@@ -55,6 +60,10 @@ impl CodeFrequency {
                 .map(|m| Ambito::new(m, today()))),
             _ => Ok(None),
         }
+    }
+    /// Set when grouped by interviewee role; null there for the interviews without one.
+    async fn interviewee_role(&self) -> Option<&str> {
+        self.role.as_deref()
     }
     async fn quotations(&self) -> i32 {
         self.row.quotations as i32
@@ -274,9 +283,10 @@ pub struct AnalysisQuery;
 #[Object]
 impl AnalysisQuery {
     /// Quotations, interviews and cases per code (descendants included), for the whole
-    /// study or per case or ambito: one row per code and group, for every case of the study
-    /// (or every ambito of its cases), with quotations or not. `codeIds` not in the study's
-    /// codebook are NOT_FOUND; a code asked twice gets its rows once.
+    /// study or per case, ambito or interviewee role: one row per code and group, for every
+    /// case of the study (or every ambito of its cases, or every role its interviews record,
+    /// and one for the interviews without a role if any), with quotations or not. `codeIds`
+    /// not in the study's codebook are NOT_FOUND; a code asked twice gets its rows once.
     async fn code_frequencies(
         &self,
         ctx: &Context<'_>,
@@ -290,13 +300,21 @@ impl AnalysisQuery {
             FrequencyGrouping::Study => Grouping::Study,
             FrequencyGrouping::Case => Grouping::Case,
             FrequencyGrouping::Ambito => Grouping::Ambito,
+            FrequencyGrouping::IntervieweeRole => Grouping::IntervieweeRole,
         };
+        let roles = coding.roles.clone();
         let rows =
             on_the_blocking_pool(move || service::frequencies(&coding, &codes, grouping)).await?;
         Ok(rows
             .into_iter()
             .map(|row| CodeFrequency {
                 code: models[&row.code_id].clone(),
+                role: match by {
+                    FrequencyGrouping::IntervieweeRole => row
+                        .group
+                        .and_then(|r| roles.get(usize::try_from(r).ok()?).cloned()),
+                    _ => None,
+                },
                 row,
                 by,
             })

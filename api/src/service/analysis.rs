@@ -24,6 +24,10 @@ pub struct Coding {
     pub case_of_interview: HashMap<i64, i64>,
     /// interview → its transcript's length in code points
     pub length_of_interview: HashMap<i64, i64>,
+    /// The interviewees' roles, each once, in order.
+    pub roles: Vec<String>,
+    /// interview → its interviewee's role, as an index into `roles` (none without a role)
+    pub role_of_interview: HashMap<i64, usize>,
     /// case → ambiti
     pub ambiti_of_case: HashMap<i64, Vec<i64>>,
     /// quotation → codes carried directly
@@ -100,20 +104,23 @@ impl Coding {
             .all(&txn)
             .await?;
         // Transcripts are not needed here, and are most of an interview's bytes.
-        let interviews: Vec<(i64, i64, i32)> = interview::Entity::find()
+        let interviews: Vec<(i64, i64, i32, Option<String>)> = interview::Entity::find()
             .select_only()
             .column(interview::Column::Id)
             .column(interview::Column::CaseId)
             .column(interview::Column::Length)
+            .column(interview::Column::IntervieweeRole)
             .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
             .into_tuple()
             .all(&txn)
             .await?;
-        let case_of_interview = interviews.iter().map(|&(i, c, _)| (i, c)).collect();
+        let case_of_interview = interviews.iter().map(|&(i, c, ..)| (i, c)).collect();
         let length_of_interview = interviews
             .iter()
-            .map(|&(i, _, length)| (i, i64::from(length)))
+            .map(|&(i, _, length, _)| (i, i64::from(length)))
             .collect();
+        let (roles, role_of_interview) =
+            roles(interviews.into_iter().map(|(i, _, _, role)| (i, role)));
         let quotations = quotation::Entity::find()
             .filter(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
             .all(&txn)
@@ -136,6 +143,8 @@ impl Coding {
             quotations,
             case_of_interview,
             length_of_interview,
+            roles,
+            role_of_interview,
             ambiti_of_case,
             codes_of,
             case_ids,
@@ -169,6 +178,11 @@ impl Coding {
 
     fn case_of(&self, q: &quotation::Model) -> i64 {
         self.case_of_interview[&q.interview_id]
+    }
+
+    /// The group of an interview's role (`Grouping::IntervieweeRole`).
+    fn role_group(&self, interview_id: i64) -> Option<i64> {
+        self.role_of_interview.get(&interview_id).map(|&r| r as i64)
     }
 
     /// The codes asked for (each once, in the order first asked), or all codes of the study.
@@ -222,17 +236,40 @@ impl Coding {
     }
 }
 
+/// The distinct roles of `(interview, role)`, in order, and each interview's index into
+/// them.
+pub(crate) fn roles(
+    interviews: impl IntoIterator<Item = (i64, Option<String>)>,
+) -> (Vec<String>, HashMap<i64, usize>) {
+    let interviews: Vec<(i64, Option<String>)> = interviews.into_iter().collect();
+    let roles: Vec<String> = interviews
+        .iter()
+        .filter_map(|(_, r)| r.clone())
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let role_of = interviews
+        .into_iter()
+        .filter_map(|(i, r)| Some((i, roles.binary_search(&r?).ok()?)))
+        .collect();
+    (roles, role_of)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     Study,
     Case,
     Ambito,
+    /// By the interviewee's role, an index into `Coding::roles`; none for interviews
+    /// without one.
+    IntervieweeRole,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frequency {
     pub code_id: i64,
-    /// The case or ambito of the row (none when grouped by study).
+    /// The case or ambito of the row, or the index of its role in `Coding::roles` (none when
+    /// grouped by study, or for the interviews without a role).
     pub group: Option<i64>,
     pub quotations: usize,
     pub interviews: usize,
@@ -253,6 +290,11 @@ fn all_groups(coding: &Coding, by: Grouping) -> BTreeSet<Option<i64>> {
             .flatten()
             .copied()
             .map(Some)
+            .collect(),
+        Grouping::IntervieweeRole => coding
+            .case_of_interview
+            .keys()
+            .map(|i| coding.role_group(*i))
             .collect(),
     }
 }
@@ -279,6 +321,10 @@ pub fn frequencies(coding: &Coding, codes: &[i64], by: Grouping) -> Vec<Frequenc
                         groups.entry(Some(*a)).or_default().push(q);
                     }
                 }
+                Grouping::IntervieweeRole => groups
+                    .entry(coding.role_group(q.interview_id))
+                    .or_default()
+                    .push(q),
             }
         }
         for (group, qs) in groups {
@@ -430,6 +476,12 @@ mod tests {
                             groups.insert(Some(a), Vec::new());
                         }
                     }
+                    Grouping::IntervieweeRole => {
+                        for i in coding.case_of_interview.keys() {
+                            let role = coding.role_of_interview.get(i).map(|&r| r as i64);
+                            groups.insert(role, Vec::new());
+                        }
+                    }
                 }
                 for q in coding.quotations.iter().filter(|q| qs.contains(&q.id)) {
                     match by {
@@ -446,6 +498,13 @@ mod tests {
                             {
                                 groups.entry(Some(*a)).or_default().push(q);
                             }
+                        }
+                        Grouping::IntervieweeRole => {
+                            let role = coding
+                                .role_of_interview
+                                .get(&q.interview_id)
+                                .map(|&r| r as i64);
+                            groups.entry(role).or_default().push(q);
                         }
                     }
                 }
@@ -556,9 +615,13 @@ mod tests {
         }
         let case_ids: Vec<i64> = (0..rng.random_range(1..4)).map(|c| 10 + c).collect();
         let mut case_of_interview = HashMap::new();
+        let mut roles_asked = Vec::new();
         for i in 0..rng.random_range(1..6) {
             case_of_interview.insert(1000 + i, case_ids[rng.random_range(0..case_ids.len())]);
+            let role = ["dirigente", "assistente sociale", "educatrice"][rng.random_range(0..3)];
+            roles_asked.push((1000 + i, rng.random_bool(0.8).then(|| role.to_owned())));
         }
+        let (roles, role_of_interview) = super::roles(roles_asked);
         let interviews: Vec<i64> = case_of_interview.keys().copied().collect();
         let mut ambiti_of_case: HashMap<i64, Vec<i64>> = HashMap::new();
         for &c in &case_ids {
@@ -599,6 +662,8 @@ mod tests {
             codes,
             quotations,
             length_of_interview: case_of_interview.keys().map(|&i| (i, 1_000)).collect(),
+            roles,
+            role_of_interview,
             case_of_interview,
             ambiti_of_case,
             codes_of,
@@ -643,7 +708,12 @@ mod tests {
                 let unique: BTreeSet<&i64> = asked.iter().collect();
                 assert_eq!(codes.len(), unique.len(), "round {round}: each code once");
             }
-            for by in [Grouping::Study, Grouping::Case, Grouping::Ambito] {
+            for by in [
+                Grouping::Study,
+                Grouping::Case,
+                Grouping::Ambito,
+                Grouping::IntervieweeRole,
+            ] {
                 assert_eq!(
                     frequencies(&coding, &codes, by),
                     reference::frequencies(&coding, &codes, by),

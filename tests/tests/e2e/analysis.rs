@@ -67,14 +67,18 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
     let text = "R: Una frase qualunque, con città e perché, ripetuta per avere spazio. ".repeat(6);
     let len = text.chars().count() as i64;
     let mut case_ids = Vec::new();
+    let mut role_of: HashMap<String, Option<&str>> = HashMap::new();
     for c in 0..3 {
         let case = server.ok(t, "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l}) { id } }", json!({"s": study, "l": format!("Caso {c}")})).await["createCase"]["id"].clone();
         case_ids.push(case.as_str().unwrap().to_owned());
         for i in 0..rng.random_range(1..4) {
+            let role =
+                [Some("dirigente"), Some("assistente sociale"), None][rng.random_range(0..3)];
             let interview = server
-                .ok(t, "mutation($c: ID!, $l: String!, $t: String!) { createInterview(input: {caseId: $c, label: $l, transcript: $t}) { id } }", json!({"c": case, "l": format!("Int. {c}.{i}"), "t": text}))
+                .ok(t, "mutation($c: ID!, $l: String!, $t: String!, $r: String) { createInterview(input: {caseId: $c, label: $l, transcript: $t, intervieweeRole: $r}) { id } }", json!({"c": case, "l": format!("Int. {c}.{i}"), "t": text, "r": role}))
                 .await["createInterview"]["id"]
                 .clone();
+            role_of.insert(interview.as_str().unwrap().to_owned(), role);
             for _ in 0..rng.random_range(2..9) {
                 let start = rng.random_range(0..len - 40);
                 let end = start + rng.random_range(1..40);
@@ -179,6 +183,51 @@ async fn frequencies_cooccurrence_and_matrix_match_a_brute_force_count() {
         })
         .collect();
     assert_eq!(got, per_case);
+    // Per interviewee role: a row for every role recorded, and one for interviews without.
+    assert!(role_of.values().collect::<BTreeSet<_>>().len() >= 2);
+    let by_role = server.ok(t, "query($s: ID!) { codeFrequencies(studyId: $s, by: INTERVIEWEE_ROLE) { code { id } intervieweeRole quotations interviews } }", json!({"s": study})).await;
+    let mut per_role: BTreeMap<(String, Option<String>), (usize, BTreeSet<String>)> =
+        BTreeMap::new();
+    for code in raw.parents.keys() {
+        for role in role_of.values() {
+            per_role.insert((code.clone(), role.map(str::to_owned)), Default::default());
+        }
+        for i in raw.tagged(code) {
+            let interview = &raw.quotations[i].1;
+            let cell = per_role
+                .get_mut(&(code.clone(), role_of[interview].map(str::to_owned)))
+                .unwrap();
+            cell.0 += 1;
+            cell.1.insert(interview.clone());
+        }
+    }
+    let expected: BTreeMap<(String, Option<String>), (usize, usize)> = per_role
+        .into_iter()
+        .map(|(k, (n, interviews))| (k, (n, interviews.len())))
+        .collect();
+    let got: BTreeMap<(String, Option<String>), (usize, usize)> = by_role["codeFrequencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["code"]["id"].as_str().unwrap().to_owned(),
+                    r["intervieweeRole"].as_str().map(str::to_owned),
+                ),
+                (
+                    r["quotations"].as_u64().unwrap() as usize,
+                    r["interviews"].as_u64().unwrap() as usize,
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        got.len(),
+        by_role["codeFrequencies"].as_array().unwrap().len(),
+        "one row per code and role"
+    );
 
     // Co-occurrence: both codes on one quotation, or one each on overlapping quotations; a
     // code and its ancestor, which co-occur by construction, are left out.
