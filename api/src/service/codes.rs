@@ -573,6 +573,16 @@ pub async fn merge_codes(
         .from(quotation_code::Entity)
         .and_where(quotation_code::Column::CodeId.eq(source.id))
         .to_owned();
+    // By id, the order a transcript edit and an interview's deletion lock them in.
+    quotation::Entity::find()
+        .select_only()
+        .column(quotation::Column::Id)
+        .filter(quotation::Column::Id.in_subquery(carry_source.clone()))
+        .order_by_asc(quotation::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .into_tuple::<i64>()
+        .all(&txn)
+        .await?;
     quotation::Entity::update_many()
         .col_expr(
             quotation::Column::Version,

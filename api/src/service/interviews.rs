@@ -67,10 +67,13 @@ pub async fn readable_interview<C: ConnectionTrait>(
 }
 
 /// An interview as `readable_interview` gives it, its row locked until the transaction
-/// ends. Every write to an interview's transcript or quotations takes this lock first: a
-/// transcript edit re-anchors the quotations it read, so on PostgreSQL (READ COMMITTED) a
-/// quotation created, moved or deleted meanwhile would be missed or overwritten with offsets
-/// from the old text. SQLite has no row locks; its writers are serialised anyway.
+/// ends. Every write to an interview's transcript or to its quotations' places takes this
+/// lock first: a transcript edit re-anchors the quotations it read, so on PostgreSQL (READ
+/// COMMITTED) a quotation created, moved or deleted meanwhile would be missed or overwritten
+/// with offsets from the old text. A merge of codes, which changes quotations' codes and
+/// versions but no place, does not: it locks the quotations' rows (after the codes, by id),
+/// as a transcript edit does (after the interview, by id). SQLite has no row locks; its
+/// writers are serialised anyway.
 pub async fn locked_interview<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
@@ -366,8 +369,13 @@ impl Retext<'_> {
         txn: &DatabaseTransaction,
         caller: &Caller,
     ) -> ServiceResult<(Vec<i64>, Vec<LostQuotation>)> {
+        // Locked, by id: a merge of codes gives quotations a new version meanwhile (it locks
+        // them by id too), and a judgment citing one as evidence must commit first, so that
+        // a lost quotation's evidence is withdrawn, or wait and find it gone.
         let quotations = quotation::Entity::find()
             .filter(quotation::Column::InterviewId.eq(self.current.id))
+            .order_by_asc(quotation::Column::Id)
+            .lock(LockType::Update)
             .all(txn)
             .await?;
         let spans: Vec<(usize, usize)> = quotations

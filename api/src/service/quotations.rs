@@ -180,15 +180,16 @@ pub async fn create_quotation(
     Ok(q)
 }
 
-/// A quotation to change, locked with `lock`, with its interview (locked, see
-/// `locked_interview`), checked readable and codable by the caller; and the codes it is to carry (`check_codes`),
-/// locked in between. The codes come before the quotation's row: a merge of codes locks
-/// them, then the rows of the quotations carrying them (their codes change), so a write
-/// holding a quotation while it waits for a code would deadlock with it.
+/// A quotation to change at `version` (CONFLICT when stale), locked with `lock`, with its
+/// interview (locked, see `locked_interview`), checked readable and codable by the caller;
+/// and the codes it is to carry (`check_codes`), locked in between. The codes come before
+/// the quotation's row: a merge of codes locks them, then the rows of the quotations
+/// carrying them (their codes change), so a write holding a quotation while it waits for a
+/// code would deadlock with it.
 async fn quotation_to_write<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
-    id: i64,
+    (id, version): (i64, i32),
     lock: LockType,
     codes: Option<&[i64]>,
 ) -> ServiceResult<QuotationToWrite> {
@@ -202,13 +203,24 @@ async fn quotation_to_write<C: ConnectionTrait>(
             .await?
             .ok_or_else(|| ServiceError::not_found("quotation"))
     };
+    let stale = |q: &quotation::Model| {
+        (q.version != version).then(|| ServiceError::stale("quotation", q.version, version))
+    };
     let q = find(None).await?;
     let (interview, _c, study) = locked_interview(txn, caller, q.interview_id)
         .await
         .map_err(|e| e.hidden_as("quotation"))?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
+    if let Some(stale) = stale(&q) {
+        return Err(stale);
+    }
     let codes = match codes {
-        Some(ids) => Some(check_codes(txn, caller, study.id, ids).await?),
+        Some(ids) => match check_codes(txn, caller, study.id, ids).await {
+            Ok(codes) => Some(codes),
+            // A code merged away while this write waited for it: the quotation, which
+            // carried it, has a new version, and that is what the client must hear.
+            Err(e) => return Err(stale(&find(None).await?).unwrap_or(e)),
+        },
         None => None,
     };
     // Read again under the lock: a transcript edit that held it may have moved or deleted
@@ -217,8 +229,12 @@ async fn quotation_to_write<C: ConnectionTrait>(
     // holds a key-share lock on it until it commits, so the deletion waits for that evidence
     // and withdraws it (a new version) instead of reading the evidence first and dropping
     // the new row unseen. An edit locks `FOR NO KEY UPDATE`, which does not wait for judgments.
+    let quotation = find(Some(lock)).await?;
+    if let Some(stale) = stale(&quotation) {
+        return Err(stale);
+    }
     Ok(QuotationToWrite {
-        quotation: find(Some(lock)).await?,
+        quotation,
         interview,
         study,
         codes,
@@ -247,14 +263,11 @@ pub async fn update_quotation(
     } = quotation_to_write(
         &txn,
         caller,
-        input.id,
+        (input.id, input.version),
         LockType::NoKeyUpdate,
         input.code_ids.as_deref(),
     )
     .await?;
-    if q.version != input.version {
-        return Err(ServiceError::stale("quotation", q.version, input.version));
-    }
     let (start, end) = check_span(
         input.start.unwrap_or(i64::from(q.start_pos)),
         input.end.unwrap_or(i64::from(q.end_pos)),
@@ -415,10 +428,7 @@ pub async fn delete_quotation(
         quotation: q,
         study,
         ..
-    } = quotation_to_write(&txn, caller, id, LockType::Update, None).await?;
-    if q.version != version {
-        return Err(ServiceError::stale("quotation", q.version, version));
-    }
+    } = quotation_to_write(&txn, caller, (id, version), LockType::Update, None).await?;
     withdraw_evidence(&txn, caller, "deleteQuotation", study.id, &[q.id]).await?;
     let deleted = quotation::Entity::delete_many()
         .filter(quotation::Column::Id.eq(q.id))

@@ -1040,12 +1040,13 @@ async fn an_edit_from_before_a_merge_is_refused_after_it() {
             json!({"a": fonte, "b": meta}),
         ),
         s.gql(
-            "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, memo: \"vista\"}) { version } }",
-            json!({"q": q["id"]}),
+            "mutation($q: ID!, $c: ID!) { updateQuotation(input: {id: $q, version: 1, memo: \"vista\", codeIds: [$c]}) { version } }",
+            json!({"q": q["id"], "c": fonte}),
         ),
     )
     .await;
     assert!(merged.get("errors").is_none(), "{merged:#}");
+    // Not NOT_FOUND for the code merged away: the quotation changed, and reloading it shows how.
     assert_eq!(error_code(&edited), "CONFLICT", "{edited:#}");
     let now = s
         .ok(
@@ -1056,6 +1057,45 @@ async fn an_edit_from_before_a_merge_is_refused_after_it() {
     assert_eq!(
         now["node"],
         json!({"version": 2, "memo": null, "codes": [{"name": "Meta"}]})
+    );
+}
+
+/// A transcript edit that moves a quotation while a merge changes its codes: each gives it
+/// a new version (the edit waits for the merge's lock on the quotation, then reads what the
+/// merge wrote), never the same version for two different quotations.
+#[tokio::test]
+async fn a_quotation_moved_while_its_code_is_merged_gets_two_new_versions() {
+    let s = &study().await;
+    let fonte = s.code("Fonte", None).await;
+    let meta = s.code("Meta", None).await;
+    let q = s.quote("La casa popolare manca", 0, &[&fonte]).await;
+    let (merged, edited) = with_paused(
+        &s.server,
+        &["mergeCodes"],
+        s.gql(
+            "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+            json!({"a": fonte, "b": meta}),
+        ),
+        s.gql(
+            "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { movedQuotations } }",
+            json!({"i": s.interview["id"], "t": format!("Premessa. {TEXT}")}),
+        ),
+    )
+    .await;
+    assert!(merged.get("errors").is_none(), "{merged:#}");
+    assert_eq!(
+        edited["data"]["updateInterview"]["movedQuotations"], 1,
+        "{edited:#}"
+    );
+    let now = s
+        .ok(
+            "query($q: ID!) { node(id: $q) { ... on Quotation { version text codes { name } } } }",
+            json!({"q": q["id"]}),
+        )
+        .await;
+    assert_eq!(
+        now["node"],
+        json!({"version": 3, "text": "La casa popolare manca", "codes": [{"name": "Meta"}]})
     );
 }
 
