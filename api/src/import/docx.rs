@@ -145,6 +145,9 @@ enum Open {
         /// Runs with visible text, and how many of them were bold.
         runs: usize,
         bold_runs: usize,
+        /// Its mark was deleted with tracked changes (`w:pPr/w:rPr/w:del`): accepted, the
+        /// paragraph runs on into the next one.
+        mark_deleted: bool,
     },
     Run {
         bold: bool,
@@ -216,8 +219,21 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
     // whose text is also in its `w:moveTo`), and the `mc:Fallback` copy Word writes of every
     // text box beside its `mc:Choice` (read, it would bring each box's text in twice).
     let mut skipped = 0usize;
+    // A paragraph whose mark was deleted, waiting to run on into the next one.
+    let mut runs_on: Option<Paragraph> = None;
     walk(root, |edge| match edge {
-        Edge::Open(n) if is_skipped(n) => skipped += 1,
+        Edge::Open(n) if is_skipped(n) => {
+            if skipped == 0 && is_deleted_paragraph_mark(n) {
+                if let Some(Open::Paragraph { mark_deleted, .. }) = open
+                    .iter_mut()
+                    .rev()
+                    .find(|o| matches!(o, Open::Paragraph { .. }))
+                {
+                    *mark_deleted = true;
+                }
+            }
+            skipped += 1;
+        }
         Edge::Close(n) if is_skipped(n) => skipped -= 1,
         _ if skipped > 0 => {}
         Edge::Open(n) => {
@@ -227,6 +243,7 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
                     text: String::new(),
                     runs: 0,
                     bold_runs: 0,
+                    mark_deleted: false,
                 });
             } else if is_w(n, "r") {
                 open.push(Open::Run {
@@ -269,12 +286,22 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
                 text,
                 runs,
                 bold_runs,
+                mark_deleted,
             }) = open.pop()
             {
-                out.push(Paragraph {
+                let mut paragraph = Paragraph {
                     bold: runs > 0 && bold_runs == runs,
                     text,
-                });
+                };
+                if let Some(before) = runs_on.take() {
+                    paragraph.bold &= before.bold;
+                    paragraph.text.insert_str(0, &before.text);
+                }
+                if mark_deleted {
+                    runs_on = Some(paragraph);
+                } else {
+                    out.push(paragraph);
+                }
             }
         }
         Edge::Close(n) if is_w(n, "r") => {
@@ -293,7 +320,17 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
         }
         _ => {}
     });
+    out.extend(runs_on);
     Ok(out)
+}
+
+/// Whether `n` marks its paragraph's end as deleted (`w:p/w:pPr/w:rPr/w:del`).
+fn is_deleted_paragraph_mark(n: Node) -> bool {
+    let parent = n.parent().filter(|p| is_w(*p, "rPr"));
+    is_w(n, "del")
+        && parent
+            .and_then(|p| p.parent())
+            .is_some_and(|g| is_w(g, "pPr"))
 }
 
 /// The character a `w:sym` (Insert > Symbol) shows, where Unicode has it. `w:char` is hex:
@@ -402,6 +439,25 @@ mod tests {
                 ("R: bene", false),
             ]
         );
+    }
+
+    /// A paragraph mark deleted with tracked changes joins its paragraph to the next, as
+    /// accepting the change does: a turn split by an edit Word no longer shows is one turn.
+    #[test]
+    fn a_deleted_paragraph_mark_runs_its_paragraph_on_into_the_next() {
+        let body = r#"
+<w:p><w:pPr><w:rPr><w:del w:id="1" w:author="A"/></w:rPr></w:pPr><w:r><w:t xml:space="preserve">R: Sì, </w:t></w:r></w:p>
+<w:p><w:pPr><w:rPr><w:del w:id="2" w:author="A"/></w:rPr></w:pPr><w:r><w:t xml:space="preserve">è così, </w:t></w:r></w:p>
+<w:p><w:r><w:t>più o meno.</w:t></w:r></w:p>
+<w:p><w:pPr><w:rPr><w:ins w:id="3" w:author="A"/></w:rPr></w:pPr><w:r><w:t>INT: Grazie.</w:t></w:r></w:p>"#;
+        let doc = document(body);
+        let file = archive(&[("word/document.xml", doc.as_bytes())]);
+        let texts: Vec<String> = paragraphs(&file)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(texts, ["R: Sì, è così, più o meno.", "INT: Grazie."]);
     }
 
     /// Word's special characters are elements, not text: a non-breaking hyphen (Ctrl+Shift+-)
