@@ -24,7 +24,7 @@ use tantivy::Index;
 use super::lexicon::lexicon;
 
 /// Bump whenever an analyzer or the index schema changes: existing indexes rebuild.
-pub const ANALYZER_VERSION: u32 = 2;
+pub const ANALYZER_VERSION: u32 = 3;
 
 /// Stemmed, stop words removed: the broad match (STEM).
 pub const STEMMED: &str = "it_stem";
@@ -42,33 +42,34 @@ pub const UNKNOWN_MARK: char = '~';
 /// analysts search for.
 const STOP_WORDS: &str = include_str!("stopwords_it.txt");
 
+/// Stop words as transcribers also type them, without the accent ("perche'", "piu"): the
+/// filter runs before accent folding (the stemmer wants the accents), so without these an
+/// unaccented query found only the unaccented spellings and an accented one nothing. Only
+/// those that are no other word: "sara" (sarà) is also a name.
+const UNACCENTED_STOP_WORDS: [&str; 2] = ["perche", "piu"];
+
+/// The stop words, with their unaccented spellings.
+fn stop_word_list() -> impl Iterator<Item = &'static str> {
+    STOP_WORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .chain(UNACCENTED_STOP_WORDS)
+}
+
 /// Built once: analyzers are made per highlighted hit, and hashing the list each time was
 /// the largest cost of a search's hits.
 fn stop_words() -> StopWordFilter {
     static FILTER: OnceLock<StopWordFilter> = OnceLock::new();
     FILTER
-        .get_or_init(|| {
-            StopWordFilter::remove(
-                STOP_WORDS
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_owned),
-            )
-        })
+        .get_or_init(|| StopWordFilter::remove(stop_word_list().map(str::to_owned)))
         .clone()
 }
 
 /// The stop words themselves (lower-cased, accents kept, as the filter compares them).
 fn stop_word_set() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        STOP_WORDS
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    })
+    SET.get_or_init(|| stop_word_list().collect())
 }
 
 /// Whether a lower-cased spelling (accents kept) is left out of the stemmed and lemma

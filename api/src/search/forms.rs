@@ -25,7 +25,7 @@ pub fn forms_of_term(
     let mut forms = match side {
         Side::Exact => return present(searcher, exact, [term.to_owned()]),
         Side::Lemma => match term.strip_prefix(UNKNOWN_MARK) {
-            Some(stem) => scan(searcher, exact, stem, |form| {
+            Some(stem) => scan(searcher, exact, scan_prefix(stem), |form| {
                 !lexicon().knows(form) && analyzer::unknown_term(form) == term
             }),
             None => present(searcher, exact, lexicon().forms_of(term).iter().cloned()),
@@ -35,7 +35,7 @@ pub fn forms_of_term(
             scan(
                 searcher,
                 exact,
-                term,
+                scan_prefix(term),
                 |form| matches!(analyzer::tokens(&mut stemmer, form).as_slice(), [t] if t.term == term),
             )
         }
@@ -194,8 +194,16 @@ fn present(
     Ok(out)
 }
 
-/// Dictionary terms starting with `prefix` that `keep` accepts. A stem is a prefix of the
-/// (folded) words it comes from, so the scan finds them all.
+/// What the words a stem comes from begin with. Mostly the stem itself; but Snowball's
+/// Italian stemmer rewrites -enza and -enze as -ente before it cuts the vowel, so the stem
+/// `emergent` also comes from "emergenza", which does not begin with it.
+fn scan_prefix(stem: &str) -> &str {
+    stem.strip_suffix("ent")
+        .map_or(stem, |_| &stem[..stem.len() - 1])
+}
+
+/// Dictionary terms starting with `prefix` that `keep` accepts. The words a stem comes from
+/// all begin with its `scan_prefix`, so the scan finds them all.
 fn scan(
     searcher: &Searcher,
     field: Field,

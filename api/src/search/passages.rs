@@ -1,7 +1,9 @@
 //! Transcripts are indexed as passages: speaker turns, or paragraphs where there are no turns,
 //! each with its code-point span in the transcript.
 
-/// Longer paragraphs are cut (at a space) so that a hit points somewhere precise.
+/// Longer paragraphs are cut so that a hit points somewhere precise: at the end of a
+/// sentence in the second half of the stretch if there is one, else at a space. A phrase is
+/// found only within a passage, and analysts search phrases within sentences.
 const MAX_PASSAGE: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +79,9 @@ fn push_trimmed(out: &mut Vec<Passage>, start: usize, text: &str) {
     // one-line transcript of megabytes would otherwise be recounted at every cut, inside the
     // index's one writer.
     while let Some((limit, _)) = rest.char_indices().nth(MAX_PASSAGE) {
-        let cut = rest[..limit]
-            .rfind(char::is_whitespace)
-            .filter(|&b| b > 0)
+        let window = &rest[..limit];
+        let cut = sentence_end(window)
+            .or_else(|| window.rfind(char::is_whitespace).filter(|&b| b > 0))
             .unwrap_or(limit);
         let head = &rest[..cut];
         out.push(Passage {
@@ -97,6 +99,16 @@ fn push_trimmed(out: &mut Vec<Passage>, start: usize, text: &str) {
         end: start + rest.chars().count(),
         text: rest.to_owned(),
     });
+}
+
+/// The byte just after the last sentence end (`.`, `?`, `!` or `…` before white space) in
+/// the second half of `window`, if there is one.
+fn sentence_end(window: &str) -> Option<usize> {
+    window
+        .rmatch_indices(['.', '?', '!', '…'])
+        .map(|(b, m)| b + m.len())
+        .take_while(|&after| after >= window.len() / 2)
+        .find(|&after| window[after..].starts_with(char::is_whitespace))
 }
 
 #[cfg(test)]
@@ -138,6 +150,27 @@ mod tests {
                 Some(passage.text.as_str())
             );
         }
+    }
+
+    #[test]
+    fn long_paragraphs_are_cut_at_sentence_ends_so_phrases_stay_whole() {
+        let t: String = (0..150)
+            .map(|n| format!("Frase {n}: i cambiamenti avvenuti nel territorio, però già visti. "))
+            .collect();
+        let p = split(&t);
+        assert!(p.len() > 3, "{} passages", p.len());
+        for passage in &p {
+            assert!(passage.text.ends_with('.'), "{:?}", &passage.text);
+            assert_eq!(
+                slice(&t, passage.start, passage.end),
+                Some(passage.text.as_str())
+            );
+        }
+        let whole: usize = p
+            .iter()
+            .map(|p| p.text.matches("cambiamenti avvenuti").count())
+            .sum();
+        assert_eq!(whole, 150);
     }
 
     #[test]

@@ -1830,3 +1830,60 @@ async fn a_small_search_s_bound_counts_its_hits_its_facet_lists_and_its_page() {
         assert!(small(bound - 1).is_none(), "{lists} lists: {bound}");
     }
 }
+
+/// In STEM mode the forms of "emergenza" are listed and can be left out, although Snowball's
+/// stem of it (`emergent`) is no prefix of it; and a stop word typed without its accent, as
+/// transcribers do ("perche'", "piu"), is a stop word like the accented one, not a word
+/// found only in its unaccented spellings.
+#[tokio::test]
+async fn stem_forms_of_enza_words_and_unaccented_stop_words() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: L’emergenza è finita.\n\nR: Le emergenze sono tante.\n\nR: Un servizio emergente.",
+            "R: Non lo so perché. Perche' no? Perche no.\n\nR: Ce n’è di più, di piu' e di piu.",
+        ],
+    )
+    .await;
+    let t = Some(token.as_str());
+    let run = |q: &'static str, vars: Value| {
+        let server = &server;
+        async move {
+            let mut v = json!({"q": q});
+            for (k, x) in vars.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            server.ok(t, WITH_FORMS, v).await["search"].clone()
+        }
+    };
+    let forms = |r: &Value| -> Vec<String> {
+        let mut f: Vec<String> = r["matchedForms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["form"].as_str().unwrap().to_owned())
+            .collect();
+        f.sort();
+        f
+    };
+    let stem = run("emergenza", json!({"m": "STEM"})).await;
+    assert_eq!(stem["totalCount"], 3, "{stem:#}");
+    assert_eq!(forms(&stem), ["emergente", "emergenza", "emergenze"]);
+    let left_out = run(
+        "emergenza",
+        json!({"m": "STEM", "x": ["emergenza", "emergente"]}),
+    )
+    .await;
+    assert_eq!(left_out["totalCount"], 1, "{left_out:#}");
+    assert_eq!(forms(&left_out), ["emergenze"]);
+
+    for q in ["perché", "perche", "più", "piu"] {
+        let r = run(q, json!({})).await;
+        assert_eq!(r["totalCount"], 0, "{q}: a stop word, however typed: {r:#}");
+    }
+    // Searched as written, every spelling is there.
+    let exact = run("perche", json!({"m": "EXACT"})).await;
+    assert_eq!(exact["totalCount"], 1);
+    assert_eq!(highlighted(&exact).len(), 3, "{exact:#}");
+}
