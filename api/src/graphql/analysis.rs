@@ -171,7 +171,8 @@ impl CodeAgreement {
     async fn code(&self) -> Code {
         Code(self.code.clone())
     }
-    /// Over every interview compared.
+    /// Over every interview compared, their code points pooled (NVivo gives each source's:
+    /// see `interviews`).
     async fn marks(&self) -> CodingMarks {
         CodingMarks(self.row.marks)
     }
@@ -247,9 +248,11 @@ impl CodingAgreement {
         self.compared
             .codes
             .iter()
-            .map(|row| CodeAgreement {
-                code: self.models[&row.code_id].clone(),
-                row: row.clone(),
+            .filter_map(|row| {
+                Some(CodeAgreement {
+                    code: self.models.get(&row.code_id)?.clone(),
+                    row: row.clone(),
+                })
             })
             .collect()
     }

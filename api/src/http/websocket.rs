@@ -72,7 +72,8 @@ pub(super) async fn graphql_ws(
             let answers = async_graphql::http::WebSocket::new(Checked(state), input, protocol)
                 .on_connection_init(move |payload| connection_init(db, payload));
             futures_util::pin_mut!(answers);
-            // A socket that never says who it is would hold its resources for ever.
+            // A socket that never sends its `connection_init`, in either protocol, would hold
+            // its resources for ever. (One that did may stay idle, as a subscription waits.)
             let init_deadline = tokio::time::sleep(init_timeout);
             futures_util::pin_mut!(init_deadline);
             loop {
@@ -177,9 +178,10 @@ fn lock(rules: &Mutex<Rules>) -> std::sync::MutexGuard<'_, Rules> {
 /// (1011) instead of 4401, replaces a running subscription whose id a new `subscribe` reuses
 /// instead of closing with 4409, closes on an unknown message with 1002 and serde's whole
 /// explanation instead of 4400, and on a refused `connection_init` with 1002 instead of
-/// 4403, and it neither limits the wait for `connection_init` (4408, enforced by the socket's
-/// loop with `awaiting_init`) nor refuses a second one (4429). The older graphql-ws protocol
-/// has none of these rules, and is left as it is.
+/// 4403, and it does not limit the wait for `connection_init` (4408: the socket's loop, with
+/// `awaiting_init`, for both protocols). It does refuse a second `connection_init` itself
+/// (4429). The older graphql-ws protocol has none of these rules, and is left as it is but
+/// for the wait.
 struct Rules {
     enforced: bool,
     initialised: bool,
@@ -210,8 +212,17 @@ impl Rules {
     /// Whether the client's message may go on to async-graphql; if not, the socket closes
     /// with `refusal`.
     fn admit(&mut self, message: &[u8]) -> bool {
-        if !self.enforced || self.refusal.is_some() {
-            return self.refusal.is_none();
+        if !self.enforced {
+            // The older protocol has none of these rules; its `connection_init` is noted for
+            // the deadline alone.
+            if !self.initialised {
+                self.initialised = serde_json::from_slice::<Envelope>(message)
+                    .is_ok_and(|e| e.kind == "connection_init");
+            }
+            return true;
+        }
+        if self.refusal.is_some() {
+            return false;
         }
         let envelope = match serde_json::from_slice::<Envelope>(message) {
             Ok(envelope) => envelope,
@@ -230,9 +241,6 @@ impl Rules {
             return self.refuse(4400, format!("Invalid message: {e}"));
         }
         match (kind, envelope.id) {
-            ("connection_init", _) if self.initialised => {
-                return self.refuse(4429, "Too many initialisation requests".into());
-            }
             ("connection_init", _) => self.initialised = true,
             ("subscribe", _) if !self.initialised => {
                 return self.refuse(4401, "Unauthorized: send connection_init first".into());
@@ -251,10 +259,9 @@ impl Rules {
         true
     }
 
-    /// Whether the socket is still to send its `connection_init` (graphql-transport-ws only:
-    /// the older protocol sets no deadline).
+    /// Whether the socket is still to send its `connection_init`, in either protocol.
     fn awaiting_init(&self) -> bool {
-        self.enforced && !self.initialised && self.refusal.is_none()
+        !self.initialised && self.refusal.is_none()
     }
 
     /// Notes a message the server sends: a `complete` or `error` ends its operation.
@@ -455,16 +462,14 @@ mod tests {
     }
 
     #[test]
-    fn a_socket_awaits_one_connection_init() {
-        let mut rules = Rules::new(Protocols::GraphQLWS);
-        assert!(rules.awaiting_init());
-        assert!(rules.admit(br#"{"type":"ping"}"#));
-        assert!(rules.awaiting_init());
-        assert!(rules.admit(br#"{"type":"connection_init","payload":{}}"#));
-        assert!(!rules.awaiting_init());
-        assert!(!rules.admit(br#"{"type":"connection_init","payload":{}}"#));
-        assert_eq!(rules.refusal.as_ref().unwrap().0, 4429);
-        // The older protocol sets no deadline.
-        assert!(!Rules::new(Protocols::SubscriptionsTransportWS).awaiting_init());
+    fn a_socket_awaits_its_connection_init_in_either_protocol() {
+        for protocol in [Protocols::GraphQLWS, Protocols::SubscriptionsTransportWS] {
+            let mut rules = Rules::new(protocol);
+            assert!(rules.awaiting_init());
+            assert!(rules.admit(br#"{"type":"ping"}"#));
+            assert!(rules.awaiting_init());
+            assert!(rules.admit(br#"{"type":"connection_init","payload":{}}"#));
+            assert!(!rules.awaiting_init());
+        }
     }
 }

@@ -147,7 +147,8 @@ impl<'a> Archive<'a> {
     /// "sources/…").
     pub fn written_name(&self, name: &str) -> Option<String> {
         let &index = self.names.get(&key(name))?;
-        Some(self.zip.name_for_index(index)?.ok()?.replace('\\', "/"))
+        let name = self.zip.name_for_index(index)?.ok()?.replace('\\', "/");
+        Some(name.trim_start_matches("./").to_owned())
     }
 
     /// The inflated bytes of an entry, `None` when there is no such entry.

@@ -251,7 +251,8 @@ fn read_refi(file_name: &str, bytes: &[u8], limits: Limits) -> ServiceResult<Pre
 
 /// A file's name without the directories a client may have sent with it.
 fn base_name(file_name: &str) -> &str {
-    file_name.rsplit(['/', '\\']).next().unwrap_or(file_name)
+    let name = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    name.trim()
 }
 
 /// A project checked whole, with every text it needs in hand.

@@ -11,7 +11,6 @@ use sea_orm::{
     QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
-use unicode_normalization::UnicodeNormalization as _;
 
 use super::refi::{Case, Code, Dates, Note, Selection, TextSource, User};
 use super::{ImportReport, Prepared, SourceText};
@@ -26,7 +25,7 @@ use crate::service::interviews::Provenance;
 // Titles and labels in the form the services store them in, so that a label a macOS tool
 // wrote with combining accents finds the case (or warns of the interview) typed with accented
 // letters. (The XML parser already refuses the control characters the services refuse.)
-use crate::service::labels::normalised;
+use crate::service::labels::{blank, normalised};
 use crate::service::members::grant_role;
 use crate::service::studies::readable_study;
 use crate::service::users::ensure_author;
@@ -278,7 +277,7 @@ async fn create_study(
 ) -> ServiceResult<study::Model> {
     let s = study::ActiveModel {
         title: Set(title
-            .filter(|t| !t.trim().is_empty())
+            .filter(|t| !blank(t))
             .map_or_else(|| "Progetto importato".into(), |t| normalised(&t))),
         authors: Set("[]".into()),
         year: Set(None),
@@ -372,8 +371,8 @@ async fn codes<'p>(
 /// The `n`th code's name as stored: trimmed, in NFC, never empty, and without '/', which
 /// separates code paths here.
 fn code_name(state: &mut ImportState<'_>, n: usize, c: &Code) -> String {
-    let name: String = c.name.trim().replace('/', "∕").nfc().collect();
-    if name.is_empty() {
+    let name: String = normalised(&c.name).replace('/', "∕");
+    if blank(&name) {
         let name = format!("Codice {}", n + 1);
         state
             .warnings
@@ -460,7 +459,7 @@ async fn cases<'p>(
         let label = c
             .name
             .clone()
-            .filter(|l| !l.trim().is_empty())
+            .filter(|l| !blank(l))
             .map(|l| normalised(&l))
             .unwrap_or_else(|| format!("Caso {}", n + 1));
         let id = state.case_id(txn, caller, &label).await?;
@@ -538,8 +537,8 @@ fn source_label(s: &TextSource) -> String {
     };
     s.name
         .as_deref()
-        .filter(|l| !l.trim().is_empty())
-        .or(file_stem.as_deref().filter(|f| !f.trim().is_empty()))
+        .filter(|l| !blank(l))
+        .or(file_stem.as_deref().filter(|f| !blank(f)))
         .map_or_else(|| s.guid.clone(), normalised)
 }
 

@@ -131,8 +131,9 @@ pub(crate) fn code_name(raw: &str) -> ServiceResult<String> {
 /// What sibling names are compared by: letter case and the way an accent was typed aside
 /// (names stored before `code_name` normalised them may be decomposed).
 pub(crate) fn sibling_key(name: &str) -> String {
-    use unicode_normalization::UnicodeNormalization as _;
-    name.nfc().collect::<String>().to_lowercase()
+    // In the form names are stored in, so that a name stored before invisible marks were
+    // trimmed still meets the same name typed since.
+    crate::service::labels::normalised(name).to_lowercase()
 }
 
 fn name_taken(name: &str) -> ServiceError {
@@ -458,9 +459,10 @@ pub async fn update_code(
         (book, subtree)
     };
     let current = find(&book, input.id)?;
+    // A name sent back as stored is no rename, even one stored before today's rules.
     let name = match &input.name {
-        Some(n) => code_name(n)?,
-        None => current.name.clone(),
+        Some(n) if *n != current.name => code_name(n)?,
+        _ => current.name.clone(),
     };
     let parent = input.parent_id.unwrap_or(current.parent_id);
     if let Some(p) = parent {
@@ -484,7 +486,9 @@ pub async fn update_code(
         active.color = Set(color.as_deref().map(parse_color).transpose()?);
     }
     if let Some(d) = input.description {
-        if let Some(text) = &d {
+        // Checked only when it changes: one stored before the check, sent back as it is,
+        // does not stop a rename or a move.
+        if let Some(text) = d.as_ref().filter(|_| d != current.description) {
             exportable(text, "the description")?;
         }
         active.description = Set(d);

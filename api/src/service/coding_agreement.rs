@@ -111,12 +111,16 @@ pub fn compare(coding: &Coding, asked: &Comparison) -> ServiceResult<CodingAgree
     }
     let codes = match &asked.codes {
         Some(ids) => coding.codes_or_all(Some(ids.clone()))?,
-        None => spans
-            .keys()
-            .map(|&(_, code)| code)
-            .collect::<BTreeSet<i64>>()
-            .into_iter()
-            .collect(),
+        None => {
+            let book: BTreeSet<i64> = coding.codes.iter().map(|c| c.id).collect();
+            spans
+                .keys()
+                .map(|&(_, code)| code)
+                .filter(|code| book.contains(code))
+                .collect::<BTreeSet<i64>>()
+                .into_iter()
+                .collect()
+        }
     };
     let no_spans = [Vec::new(), Vec::new()];
     let codes = codes
@@ -127,7 +131,7 @@ pub fn compare(coding: &Coding, asked: &Comparison) -> ServiceResult<CodingAgree
                 .iter()
                 .map(|&i| {
                     let [of_a, of_b] = spans.get(&(i, code_id)).unwrap_or(&no_spans);
-                    let length = coding.length_of_interview[&i].max(0) as u64;
+                    let length = length_of(coding, i);
                     let m = marks_of(of_a, of_b, length);
                     marks.add(m);
                     (i, m)
@@ -140,15 +144,17 @@ pub fn compare(coding: &Coding, asked: &Comparison) -> ServiceResult<CodingAgree
             }
         })
         .collect();
-    let code_points = interviews
-        .iter()
-        .map(|i| coding.length_of_interview[i].max(0) as u64)
-        .sum();
+    let code_points = interviews.iter().map(|&i| length_of(coding, i)).sum();
     Ok(CodingAgreement {
         interviews,
         code_points,
         codes,
     })
+}
+
+fn length_of(coding: &Coding, interview: i64) -> u64 {
+    let length = coding.length_of_interview.get(&interview).copied();
+    length.unwrap_or(0).max(0) as u64
 }
 
 /// The interviews asked for (NOT_FOUND for one outside the study), or those both coders

@@ -152,9 +152,6 @@ pub async fn tag_edit(
     if let Some(Some(c)) = &input.covid_effect {
         one_of(c, COVID_EFFECTS, "Covid effect")?;
     }
-    if let Some(Some(d)) = &input.description {
-        exportable(d, "the description")?;
-    }
     if let Some(saved) = tag_once(db, caller, &input).await? {
         return Ok(saved);
     }
@@ -332,17 +329,23 @@ async fn check_causes<C: ConnectionTrait>(
     }
     if let Some(dimension) = leads_back(txn, causes, case_id, slot, input).await? {
         return Err(ServiceError::bad_input(format!(
-            "the cascade would go round in a circle: the cause of dimension {dimension} \
-             already follows (directly or through others) from {}",
+            "the cascade would go round in a circle: the {dimension} judgment given as a \
+             cause already follows (directly or through others) from this {} judgment",
             input.dimension
         )));
     }
     Ok(())
 }
 
-/// The dimension of the cause through which `causes` already follow from a judgment of the
-/// dimension being tagged (the cell's own, or another intervention's), if one does: a link
-/// to them would close a circle in the cascade, which reads as which change led to which.
+/// The dimension of a cause being added that already follows, directly or through others,
+/// from the judgment being saved: the link would make the judgment follow from itself. Only
+/// judgments are followed, not dimensions: across a case's interventions a change of actors
+/// may lead to a new theory in one and a new theory to new actors in another, which the
+/// cascade picture draws as two arrows. A new judgment has nothing following from it yet.
+/// Only causes the judgment does not have yet are checked, so that one in a circle stored
+/// before this rule can still be saved. Checked against the judgments as they are: two tags
+/// of one judge at once could still close a circle, which nothing reading the cascade
+/// would loop on.
 async fn leads_back<C: ConnectionTrait>(
     txn: &C,
     causes: &[i64],
@@ -352,21 +355,27 @@ async fn leads_back<C: ConnectionTrait>(
 ) -> ServiceResult<Option<String>> {
     // The judge's judgments of the case, and the links among them: causes are always the
     // same judge's and of the same case (checked above), so the walk stays among them.
-    let judgments: HashMap<i64, String> = discontinuity::Entity::find()
+    let judgments: Vec<(i64, String, i64)> = discontinuity::Entity::find()
         .select_only()
         .column(discontinuity::Column::Id)
         .column(discontinuity::Column::Dimension)
+        .column(discontinuity::Column::InterventionKey)
         .filter(discontinuity::Column::CaseId.eq(case_id))
         .filter(discontinuity::Column::EvaluatorSlot.eq(slot))
         .filter(discontinuity::Column::IsConsensus.eq(input.consensus))
-        .into_tuple::<(i64, String)>()
+        .into_tuple()
         .all(txn)
-        .await?
-        .into_iter()
-        .collect();
+        .await?;
+    let Some(own) = judgments
+        .iter()
+        .find(|(_, d, key)| *d == input.dimension && *key == input.intervention_id.unwrap_or(0))
+        .map(|(id, ..)| *id)
+    else {
+        return Ok(None);
+    };
     let mut causes_of: HashMap<i64, Vec<i64>> = HashMap::new();
     for link in discontinuity_cause::Entity::find()
-        .filter(discontinuity_cause::Column::EffectId.is_in(judgments.keys().copied()))
+        .filter(discontinuity_cause::Column::EffectId.is_in(judgments.iter().map(|j| j.0)))
         .all(txn)
         .await?
     {
@@ -375,12 +384,14 @@ async fn leads_back<C: ConnectionTrait>(
             .or_default()
             .push(link.cause_id);
     }
-    for &start in causes {
+    let had: HashSet<i64> = causes_of.get(&own).into_iter().flatten().copied().collect();
+    for &start in causes.iter().filter(|c| !had.contains(c)) {
         let mut seen = HashSet::from([start]);
         let mut next = vec![start];
         while let Some(j) = next.pop() {
-            if judgments.get(&j) == Some(&input.dimension) {
-                return Ok(Some(judgments[&start].clone()));
+            if j == own {
+                let dimension = judgments.iter().find(|(id, ..)| *id == start);
+                return Ok(dimension.map(|(_, d, _)| d.clone()));
             }
             for &c in causes_of.get(&j).into_iter().flatten() {
                 if seen.insert(c) {
@@ -459,7 +470,12 @@ async fn update_judgment<C: ConnectionTrait>(
         a.kind = Set(kind.clone());
     }
     if let Some(description) = &input.description {
-        if let Some(text) = description {
+        // Checked only when it changes: one stored before the check, sent back as it is,
+        // does not stop a new intensity.
+        if let Some(text) = description
+            .as_ref()
+            .filter(|_| *description != e.description)
+        {
             exportable(text, "the description")?;
         }
         a.description = Set(description.clone());
@@ -535,6 +551,9 @@ async fn first_judgment<C: ConnectionTrait>(
             "this cell holds no judgment to be at version {v} (deleted since, \
              or never made): reload, and tag it without `expectedVersion` to make one"
         )));
+    }
+    if let Some(Some(text)) = &input.description {
+        exportable(text, "the description")?;
     }
     let inserted = discontinuity::ActiveModel {
         case_id: Set(case_id),

@@ -314,9 +314,12 @@ fn changed_fields(
     current: &interview::Model,
     input: &InterviewUpdate,
 ) -> ServiceResult<Option<(interview::ActiveModel, Option<String>)>> {
+    // A label sent back as stored is no change, even one stored before today's rules.
     let label = match &input.label {
-        Some(label) => Some(stored_label(label, "label")?).filter(|l| *l != current.label),
-        None => None,
+        Some(label) if *label != current.label => {
+            Some(stored_label(label, "label")?).filter(|l| *l != current.label)
+        }
+        _ => None,
     };
     let conducted_on = input.conducted_on.filter(|d| *d != current.conducted_on);
     let interviewee_role = input

@@ -9,9 +9,7 @@ use crate::error::{ServiceError, ServiceResult};
 /// with the accented letter, for the eye and for every comparison.
 pub fn stored_label(s: &str, what: &str) -> ServiceResult<String> {
     let t = trimmed(s);
-    // Made of nothing visible ("\u{200B}", a lone byte-order mark), it would be an entry
-    // nobody can see or tell apart in a codebook, a list or a CSV header.
-    if t.chars().all(default_ignorable) {
+    if blank(t) {
         return Err(ServiceError::bad_input(format!("{what} must not be empty")));
     }
     exportable(t, what)?;
@@ -25,13 +23,21 @@ pub fn normalised(s: &str) -> String {
     trimmed(s).nfc().collect()
 }
 
+/// Whether a label is made of nothing visible (white space, "\u{200B}", a lone byte-order
+/// mark): it would be an entry nobody can see or tell apart in a codebook, a list or a CSV
+/// header. Where a label comes from a file, such a one is taken for none.
+pub fn blank(s: &str) -> bool {
+    s.chars().all(default_ignorable)
+}
+
 /// Without the white space and the invisible marks a copy and paste leaves at either end (a
-/// byte-order mark, a zero-width space or joiner, a soft hyphen). Variation selectors and
-/// tag characters stay: an emoji may end with one.
+/// byte-order mark, a zero-width space, non-joiner or joiner, a soft hyphen, a word joiner).
+/// Variation selectors and tag characters stay, as an emoji may end with one, and so do the
+/// direction marks, which a right-to-left label may need at its end.
 fn trimmed(s: &str) -> &str {
     s.trim_matches(|c: char| {
         c.is_whitespace()
-            || matches!(c, '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+            || matches!(c, '\u{AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
     })
 }
 

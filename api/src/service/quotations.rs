@@ -50,11 +50,16 @@ pub struct QuotationUpdate {
 
 /// A blank memo is no memo: stored as one, it would show as a note with nothing in it, and
 /// a client that empties the field means to clear it.
-fn memo_text(memo: Option<String>) -> ServiceResult<Option<String>> {
+fn memo_text(memo: Option<String>) -> Option<String> {
+    memo.filter(|m| !m.trim().is_empty())
+}
+
+/// A memo the quotation is to carry from now: refused if an export could not carry it.
+fn new_memo(memo: Option<String>) -> ServiceResult<Option<String>> {
     if let Some(m) = &memo {
         crate::service::labels::exportable(m, "the memo")?;
     }
-    Ok(memo.filter(|m| !m.trim().is_empty()))
+    Ok(memo_text(memo))
 }
 
 /// Checks 0 ≤ start < end ≤ length (code points).
@@ -164,7 +169,7 @@ pub async fn create_quotation(
         interview_id: Set(interview.id),
         start_pos: Set(start),
         end_pos: Set(end),
-        memo: Set(memo_text(input.memo)?),
+        memo: Set(new_memo(input.memo)?),
         coder_id: Set(caller.user_id()),
         version: Set(1),
         created_at: Set(now),
@@ -289,8 +294,13 @@ pub async fn update_quotation(
             now == *ids
         }
     };
-    let memo = input.memo.clone().map(memo_text).transpose()?;
-    let same_memo = memo.as_ref().is_none_or(|m| *m == q.memo);
+    // Checked only when it changes: a memo stored before the check, sent back as it is,
+    // does not stop an edit of the span or codes.
+    let memo = match input.memo.clone().map(memo_text) {
+        Some(m) if m != q.memo => Some(new_memo(m)?),
+        _ => None,
+    };
+    let same_memo = memo.is_none();
     if (start, end) == (q.start_pos, q.end_pos) && same_codes && same_memo {
         txn.commit().await?;
         return Ok(q);

@@ -1540,4 +1540,43 @@ async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_
         .ok(Some(&admin), "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"\u{FEFF}Luogo\u{200B} \"}) { name } }", json!({"s": study}))
         .await;
     assert_eq!(pasted["createCode"]["name"], "Luogo");
+
+    // Stored before these checks (written here past the API): sent back as stored, they stop
+    // no other change, and a name stored with an invisible mark is the same name as without.
+    use sea_orm::ConnectionTrait as _;
+    let db = &server.db.conn;
+    db.execute_unprepared(&format!(
+        "UPDATE quotation SET memo = 'vecchia\u{1}nota' WHERE id = {}",
+        id_number(quotation.as_str().unwrap())
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE code SET name = 'Dialogo\u{200B}', description = 'vecchia\u{1}descrizione' WHERE id = {}",
+        id_number(code.as_str().unwrap())
+    ))
+    .await
+    .unwrap();
+    let moved = server
+        .ok(Some(&admin), "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, end: 6, memo: \"vecchia\u{1}nota\"}) { version text } }", json!({"q": quotation}))
+        .await;
+    assert_eq!(
+        moved["updateQuotation"],
+        json!({"version": 2, "text": "Là "})
+    );
+    let recoloured = server
+        .ok(Some(&admin), "mutation($c: ID!) { updateCode(input: {id: $c, name: \"Dialogo\u{200B}\", description: \"vecchia\u{1}descrizione\", color: \"#112233\"}) { name color } }", json!({"c": code}))
+        .await;
+    assert_eq!(
+        recoloured["updateCode"],
+        json!({"name": "Dialogo\u{200B}", "color": "#112233"})
+    );
+    let twin = server
+        .gql(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Dialogo\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await;
+    assert_eq!(error_code(&twin), "CONFLICT", "{twin}");
 }

@@ -1322,4 +1322,39 @@ async fn a_cascade_cannot_go_round_in_a_circle() {
         .unwrap();
     assert_eq!(first["version"], 1);
     assert_eq!(first["causes"], json!([]));
+
+    // Judgments, not dimensions, go round: across interventions a theory may follow from a
+    // problem definition in one, and a problem definition from that theory in another (the
+    // picture draws two arrows, as in the demo).
+    let intervention = |label: &'static str| {
+        let server = &s.server;
+        let case = s.cases[1].clone();
+        async move {
+            server.ok(a, "mutation($c: ID!, $l: String!) { createIntervention(input: {caseId: $c, label: $l}) { id } }", json!({"c": case, "l": label})).await["createIntervention"]["id"].clone()
+        }
+    };
+    let (x, y) = (intervention("X").await, intervention("Y").await);
+    let on = |i: &Value, dim: &str, causes: Value| json!({"i": {"caseId": s.cases[1], "interventionId": i, "dimension": dim, "intensity": "PARTIAL", "causeIds": causes, "consensus": true}});
+    let problem_x = id(tag(a, on(&x, "PROBLEM_DEFINITION", json!([]))).await);
+    let theory_x = id(tag(a, on(&x, "INTERVENTION_THEORY", json!([problem_x]))).await);
+    let problem_y = tag(a, on(&y, "PROBLEM_DEFINITION", json!([theory_x]))).await;
+    assert!(problem_y.get("errors").is_none(), "{problem_y}");
+
+    // A circle stored before this rule (written here past the API) does not stop its
+    // judgments from being saved again with the causes they have.
+    use sea_orm::ConnectionTrait as _;
+    s.server
+        .db
+        .conn
+        .execute_unprepared(&format!(
+            "INSERT INTO discontinuity_cause (effect_id, cause_id) VALUES ({}, {})",
+            id_number(problem_x.as_str().unwrap()),
+            id_number(theory_x.as_str().unwrap())
+        ))
+        .await
+        .unwrap();
+    let mut again = on(&x, "PROBLEM_DEFINITION", json!([theory_x]));
+    again["i"]["intensity"] = json!("SIGNIFICANT");
+    let again = tag(a, again).await;
+    assert!(again.get("errors").is_none(), "{again}");
 }

@@ -2198,3 +2198,31 @@ async fn the_code_case_matrix_download_agrees_with_the_api() {
     }
     assert!(cells_seen > 10, "the demo codes quotations: {cells_seen}");
 }
+
+/// A project's name, case, source or code made of nothing visible is taken for none: the
+/// import's fallbacks name them, as for a missing name, rather than storing empty labels.
+#[tokio::test]
+async fn names_of_nothing_visible_in_a_project_are_taken_for_none() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = "<Project xmlns=\"urn:QDA-XML:project:1.0\" name=\"\u{200B}\"><CodeBook><Codes><Code guid=\"eeeeeeee-0000-0000-0000-000000000001\" name=\"\u{FEFF}\" isCodable=\"true\"/></Codes></CodeBook><Cases><Case guid=\"eeeeeeee-0000-0000-0000-000000000002\" name=\"\u{2060}\"><SourceRef targetGUID=\"eeeeeeee-0000-0000-0000-000000000003\"/></Case></Cases><Sources><TextSource guid=\"eeeeeeee-0000-0000-0000-000000000003\" name=\"\u{200B} \" plainTextPath=\"internal://Intervista.txt\"><PlainTextSelection guid=\"eeeeeeee-0000-0000-0000-000000000004\" startPosition=\"0\" endPosition=\"5\"><Coding guid=\"eeeeeeee-0000-0000-0000-000000000005\"><CodeRef targetGUID=\"eeeeeeee-0000-0000-0000-000000000001\"/></Coding></PlainTextSelection></TextSource></Sources></Project>";
+    let zip = zip_of(&[
+        ("project.qde", qde.as_bytes()),
+        ("sources/Intervista.txt", "Città è però.".as_bytes()),
+    ]);
+    let body = import(&server, Some(&admin), "invisibile.qdpx", zip, None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let study = body["data"]["importQdpx"]["study"]["id"].clone();
+    let got = server
+        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { title codebook { name } cases { edges { node { label interviews { edges { node { label } } } } } } } } }", json!({"s": study}))
+        .await;
+    let node = &got["node"];
+    assert_eq!(node["title"], "Progetto importato");
+    assert_eq!(node["codebook"], json!([{"name": "Codice 1"}]));
+    let case = &node["cases"]["edges"][0]["node"];
+    assert_eq!(case["label"], "Caso 1");
+    assert_eq!(
+        case["interviews"]["edges"][0]["node"]["label"],
+        "Intervista"
+    );
+}
