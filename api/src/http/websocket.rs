@@ -120,11 +120,21 @@ async fn connection_init(
     // client's mistake: refused, rather than taken for no token and answered as an
     // anonymous caller.
     let malformed = |why| CallerError::Refused(why).into_graphql_error();
+    let authorization = |fields: &serde_json::Map<String, serde_json::Value>| {
+        fields
+            .get("Authorization")
+            .or_else(|| fields.get("authorization"))
+            .cloned()
+    };
     let value = match &payload {
         serde_json::Value::Null => None,
-        serde_json::Value::Object(fields) => fields
-            .get("Authorization")
-            .or_else(|| fields.get("authorization")),
+        // Some clients put their connection parameters under `headers`, as HTTP has them.
+        serde_json::Value::Object(fields) => authorization(fields).or_else(|| {
+            fields
+                .get("headers")
+                .and_then(serde_json::Value::as_object)
+                .and_then(authorization)
+        }),
         _ => {
             return Err(malformed(
                 "the connection_init payload must be an object: \
@@ -132,7 +142,21 @@ async fn connection_init(
             ))
         }
     };
-    let secret = match value {
+    // A credential under another name (`token`, `authToken`…) would otherwise be dropped
+    // without a word, and the client told later that what it may read does not exist.
+    let misnamed = payload.as_object().is_some_and(|fields| {
+        fields.keys().any(|k| {
+            let k = k.to_ascii_lowercase();
+            k.contains("token") || k.contains("auth")
+        })
+    });
+    if value.is_none() && misnamed {
+        return Err(malformed(
+            "the token goes in the connection_init payload as \
+             {\"Authorization\": \"Bearer <token>\"}",
+        ));
+    }
+    let secret = match &value {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(
             v.as_str()

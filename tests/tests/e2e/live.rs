@@ -830,7 +830,13 @@ async fn a_subscription_to_a_study_made_private_ends_with_forbidden() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_socket_payloads_and_two_field_subscriptions_are_refused() {
     let server = TestServer::demo().await;
-    for payload in [json!("notobject"), json!({"Authorization": 5})] {
+    for payload in [
+        json!("notobject"),
+        json!({"Authorization": 5}),
+        // A credential under another name is not taken for none.
+        json!({"token": "abc"}),
+        json!({"authToken": "abc"}),
+    ] {
         let mut socket = open(&server.url).await;
         let init = json!({"type": "connection_init", "payload": payload});
         socket.send(Message::text(init.to_string())).await.unwrap();
@@ -840,6 +846,16 @@ async fn malformed_socket_payloads_and_two_field_subscriptions_are_refused() {
         let reason = answer["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("Authorization"), "{payload}: {answer}");
     }
+    // Under `headers`, as some clients send their connection parameters, the token counts.
+    let admin = server.admin().await;
+    let mut socket = open(&server.url).await;
+    let init = json!({"type": "connection_init", "payload": {"headers": {"Authorization": format!("Bearer {admin}")}}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let me = json!({"id": "m", "type": "subscribe", "payload": {"query": "{ me { name } }"}});
+    socket.send(Message::text(me.to_string())).await.unwrap();
+    let answer = next(&mut socket).await;
+    assert_eq!(answer["payload"]["data"]["me"]["name"], "admin", "{answer}");
     let study = server
         .ok(None, "{ studies { edges { node { id } } } }", json!({}))
         .await["studies"]["edges"][0]["node"]["id"]
