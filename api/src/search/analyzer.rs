@@ -24,7 +24,7 @@ use tantivy::Index;
 use super::lexicon::lexicon;
 
 /// Bump whenever an analyzer or the index schema changes: existing indexes rebuild.
-pub const ANALYZER_VERSION: u32 = 3;
+pub const ANALYZER_VERSION: u32 = 4;
 
 /// Stemmed, stop words removed: the broad match (STEM).
 pub const STEMMED: &str = "it_stem";

@@ -20,11 +20,35 @@ pub fn is_turn_start(line: &str) -> bool {
 }
 
 /// The speaker label a line opens with ("D. Rossi" in "D. Rossi: dunque"), if it opens a turn.
+/// A time stamp before it, as transcription software writes ("[00:01:05] INT:"), is passed.
 pub fn speaker_of(line: &str) -> Option<&str> {
-    let line = line.trim_start();
+    let line = after_time_stamp(line.trim_start());
     let (label, _) = line.split_once(':')?;
     let label = label.trim();
     is_speaker_label(label).then_some(label)
+}
+
+/// `line` without a leading time stamp: "[00:01:05]", "(01:05.3)", or "00:01:05" followed by
+/// white space. Anything else is left as it is.
+fn after_time_stamp(line: &str) -> &str {
+    let stamp = |s: &str| {
+        !s.is_empty()
+            && s.contains(':')
+            && s.starts_with(|c: char| c.is_ascii_digit())
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ':' | '.' | ','))
+    };
+    let bracketed = [('[', ']'), ('(', ')')]
+        .into_iter()
+        .find_map(|(open, close)| {
+            let (inside, rest) = line.strip_prefix(open)?.split_once(close)?;
+            stamp(inside).then_some(rest)
+        });
+    let bare = || {
+        let (first, rest) = line.split_once(char::is_whitespace)?;
+        stamp(first).then_some(rest)
+    };
+    bracketed.or_else(bare).map_or(line, str::trim_start)
 }
 
 /// Whether a text reads as a speaker label: short, capitalised, letters (Italian surnames
@@ -185,5 +209,15 @@ mod tests {
         assert!(is_turn_start("D'Amico: sì"));
         assert_eq!(speaker_of("  Intervistata: bene"), Some("Intervistata"));
         assert_eq!(speaker_of("R:"), Some("R"));
+        // Time stamps transcription software writes before a turn.
+        assert_eq!(speaker_of("[00:00:05] INT: sì"), Some("INT"));
+        assert_eq!(speaker_of("(01:05.3) R: bene"), Some("R"));
+        assert_eq!(
+            speaker_of("00:01:05 Intervistatore: allora"),
+            Some("Intervistatore")
+        );
+        assert_eq!(speaker_of("10:30 la riunione"), None);
+        assert_eq!(speaker_of("[nota] R: no"), None);
+        assert_eq!(speaker_of("12.5 R: no"), None);
     }
 }

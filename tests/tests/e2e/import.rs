@@ -680,3 +680,26 @@ async fn chunked_upload(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Transcription software writes a time stamp before each turn ("[00:00:05] INT:"): the
+/// turns are still read as turns, and search passages follow them.
+#[tokio::test]
+async fn time_stamps_before_speaker_labels_leave_the_turns_read() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let case = case(&server, &token).await;
+    let txt = "[00:00:05] INT: Com’è andata?\n[00:00:09] R: Bene, più o meno.\n(00:01:12) INT: E poi?\n00:01:30 R: Poi la pandemia.\n";
+    let (status, body) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &[("Tempi.txt", txt.as_bytes().to_vec())],
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    let t = &body["data"]["importTranscripts"]["transcripts"][0];
+    assert_eq!(t["turns"], 4, "{t:#}");
+    assert_eq!(t["speakers"], json!(["INT", "R"]));
+    assert_eq!(t["warnings"], json!([]), "{t:#}");
+}
