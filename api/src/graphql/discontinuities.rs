@@ -161,6 +161,9 @@ pub struct DiscontinuityMutation;
 
 #[Object]
 impl DiscontinuityMutation {
+    /// Records the caller's judgment of a cell (or the consensus), or changes it. Its
+    /// `causeIds` are the same judge's judgments of the case it followed from; one that
+    /// already follows from this judgment, directly or through others, is BAD_USER_INPUT.
     async fn tag_discontinuity(
         &self,
         ctx: &Context<'_>,

@@ -407,7 +407,8 @@ impl SearchQuery {
     /// Italian lexicon (casa ↔ case, not caso); unknown words use a stemmer that never merges
     /// two known words. Accents and case are ignored. Passages holding the typed form rank
     /// first, then BM25; hits of equal score by interview and position, so that pages taken
-    /// one after another hold every hit once, also across replicas. `matchedForms` lists what the query really found; `fuzzy` tolerates
+    /// one after another hold every hit once, also across replicas, while the transcripts do
+    /// not change (a cursor is a place in the ranking). `matchedForms` lists what the query really found; `fuzzy` tolerates
     /// typos. Only the first 10000 hits can be paged through (`after` a later position is
     /// BAD_USER_INPUT, and a page ends there); `totalCount` still counts them all. A page of
     /// `first: 0` (for counts and facets alone) has no next page. Unknown `ambitoCodes` are

@@ -294,7 +294,11 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
                     text,
                 };
                 if let Some(before) = runs_on.take() {
-                    paragraph.bold &= before.bold;
+                    // A deleted empty paragraph says nothing of whether the label after it
+                    // is bold.
+                    if !before.text.trim().is_empty() {
+                        paragraph.bold &= before.bold;
+                    }
                     paragraph.text.insert_str(0, &before.text);
                 }
                 if mark_deleted {
@@ -449,15 +453,25 @@ mod tests {
 <w:p><w:pPr><w:rPr><w:del w:id="1" w:author="A"/></w:rPr></w:pPr><w:r><w:t xml:space="preserve">R: Sì, </w:t></w:r></w:p>
 <w:p><w:pPr><w:rPr><w:del w:id="2" w:author="A"/></w:rPr></w:pPr><w:r><w:t xml:space="preserve">è così, </w:t></w:r></w:p>
 <w:p><w:r><w:t>più o meno.</w:t></w:r></w:p>
-<w:p><w:pPr><w:rPr><w:ins w:id="3" w:author="A"/></w:rPr></w:pPr><w:r><w:t>INT: Grazie.</w:t></w:r></w:p>"#;
+<w:p><w:pPr><w:rPr><w:ins w:id="3" w:author="A"/></w:rPr></w:pPr><w:r><w:t>INT: Grazie.</w:t></w:r></w:p>
+<w:p><w:pPr><w:rPr><w:del w:id="4" w:author="A"/></w:rPr></w:pPr></w:p>
+<w:p><w:r><w:rPr><w:b/></w:rPr><w:t>Intervistatore</w:t></w:r></w:p>"#;
         let doc = document(body);
         let file = archive(&[("word/document.xml", doc.as_bytes())]);
-        let texts: Vec<String> = paragraphs(&file)
+        let read: Vec<(String, bool)> = paragraphs(&file)
             .unwrap()
             .into_iter()
-            .map(|p| p.text)
+            .map(|p| (p.text, p.bold))
             .collect();
-        assert_eq!(texts, ["R: Sì, è così, più o meno.", "INT: Grazie."]);
+        assert_eq!(
+            read,
+            [
+                ("R: Sì, è così, più o meno.".into(), false),
+                ("INT: Grazie.".into(), false),
+                // An empty paragraph deleted before a bold label leaves it a label.
+                ("Intervistatore".into(), true),
+            ]
+        );
     }
 
     /// Word's special characters are elements, not text: a non-breaking hyphen (Ctrl+Shift+-)

@@ -31,12 +31,15 @@ pub fn speaker_of(line: &str) -> Option<&str> {
 /// `line` without a leading time stamp: "[00:01:05]", "(01:05.3)", or "00:01:05" followed by
 /// white space. Anything else is left as it is.
 fn after_time_stamp(line: &str) -> &str {
+    // h:mm, mm:ss or hh:mm:ss, with a fraction of a second or not: "3:" is no time.
     let stamp = |s: &str| {
-        !s.is_empty()
-            && s.contains(':')
-            && s.starts_with(|c: char| c.is_ascii_digit())
-            && s.chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, ':' | '.' | ','))
+        let whole = s.split(['.', ',']).next().unwrap_or(s);
+        let parts: Vec<&str> = whole.split(':').collect();
+        (2..=3).contains(&parts.len())
+            && (1..=2).contains(&parts[0].len())
+            && parts[1..].iter().all(|p| p.len() == 2)
+            && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && s[whole.len()..].bytes().skip(1).all(|b| b.is_ascii_digit())
     };
     let bracketed = [('[', ']'), ('(', ')')]
         .into_iter()
@@ -219,5 +222,7 @@ mod tests {
         assert_eq!(speaker_of("10:30 la riunione"), None);
         assert_eq!(speaker_of("[nota] R: no"), None);
         assert_eq!(speaker_of("12.5 R: no"), None);
+        assert_eq!(speaker_of("3: Domanda: sì"), None);
+        assert_eq!(speaker_of("[3:] R: no"), None);
     }
 }

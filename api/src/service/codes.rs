@@ -478,7 +478,11 @@ pub async fn update_code(
     if parent != current.parent_id {
         check_depth(parent.map_or(0, |p| book.depth(p)), book.height(current.id))?;
     }
-    check_unique_sibling(&book, parent, &name, &[current.id])?;
+    // A recolour or a new description of a code keeps its name and place: not checked again,
+    // so that twins stored before names were trimmed can still be told apart by colour.
+    if name != current.name || parent != current.parent_id {
+        check_unique_sibling(&book, parent, &name, &[current.id])?;
+    }
     let mut active: code::ActiveModel = current.clone().into();
     active.name = Set(name.clone());
     active.parent_id = Set(parent);

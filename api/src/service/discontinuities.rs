@@ -246,8 +246,10 @@ async fn check_evidence<C: ConnectionTrait>(
     // Key-share locked: a deletion of one of them (which locks it for update) waits
     // for this judgment and withdraws the evidence, or this waits for it and finds the
     // quotation gone.
+    // By id, the order a transcript edit locks an interview's quotations in.
     let quotes = quotation::Entity::find()
         .filter(quotation::Column::Id.is_in(evidence.iter().copied()))
+        .order_by_asc(quotation::Column::Id)
         .lock(LockType::KeyShare)
         .all(txn)
         .await?;

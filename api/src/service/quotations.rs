@@ -11,7 +11,7 @@ use entities::{
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -96,6 +96,7 @@ async fn check_codes<C: ConnectionTrait>(
     }
     let found = code::Entity::find()
         .filter(code::Column::Id.is_in(unique.iter().copied()))
+        .order_by_asc(code::Column::Id)
         .lock(LockType::KeyShare)
         .all(db)
         .await?;
@@ -224,7 +225,10 @@ async fn quotation_to_write<C: ConnectionTrait>(
             Ok(codes) => Some(codes),
             // A code merged away while this write waited for it: the quotation, which
             // carried it, has a new version, and that is what the client must hear.
-            Err(e) => return Err(stale(&find(None).await?).unwrap_or(e)),
+            Err(e @ ServiceError::NotFound(_)) => {
+                return Err(stale(&find(None).await?).unwrap_or(e))
+            }
+            Err(e) => return Err(e),
         },
         None => None,
     };

@@ -1579,4 +1579,38 @@ async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_
         )
         .await;
     assert_eq!(error_code(&twin), "CONFLICT", "{twin}");
+    // Twins stored so (the one without the mark written here past the API) can still be
+    // recoloured, each keeping its name; renaming one to the other's name is refused.
+    use sea_orm::EntityTrait as _;
+    let stored = api_entities::code::Entity::find_by_id(id_number(code.as_str().unwrap()))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO code (study_id, name, created_at) VALUES ({}, 'Dialogo', '{}')",
+        stored.study_id,
+        stored.created_at.format("%Y-%m-%d %H:%M:%S")
+    ))
+    .await
+    .unwrap();
+    let recoloured = server
+        .gql(
+            Some(&admin),
+            "mutation($c: ID!) { updateCode(input: {id: $c, color: \"#445566\"}) { color } }",
+            json!({"c": code}),
+        )
+        .await;
+    assert_eq!(
+        recoloured["data"]["updateCode"]["color"], "#445566",
+        "{recoloured}"
+    );
+    let renamed = server
+        .gql(
+            Some(&admin),
+            "mutation($c: ID!) { updateCode(input: {id: $c, name: \"dialogo\"}) { name } }",
+            json!({"c": code}),
+        )
+        .await;
+    assert_eq!(error_code(&renamed), "CONFLICT", "{renamed}");
 }
