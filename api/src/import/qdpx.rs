@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entities::{code, interview, memo, quotation, quotation_code, study, study_case};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -446,12 +446,14 @@ async fn cases<'p>(
     if !state.new_study {
         for c in study_case::Entity::find()
             .filter(study_case::Column::StudyId.eq(state.study.id))
+            .order_by_asc(study_case::Column::Id)
             .all(txn)
             .await?
         {
             // In the form this import compares in: labels stored before imports kept NFC
-            // may hold combining accents.
-            state.cases.insert(normalised(&c.label), c.id);
+            // may hold combining accents, or an invisible mark at an end. Two that become one
+            // label so: the older case takes the sources, the same on every import.
+            state.cases.entry(normalised(&c.label)).or_insert(c.id);
         }
     }
     let known_sources: HashSet<&str> = sources.iter().map(|s| s.guid.as_str()).collect();

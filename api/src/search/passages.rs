@@ -47,9 +47,10 @@ fn after_time_stamp(line: &str) -> &str {
             let (inside, rest) = line.strip_prefix(open)?.split_once(close)?;
             stamp(inside).then_some(rest)
         });
+    // Bare, only with its seconds: "10:30 Riunione: …" is a time in a sentence.
     let bare = || {
         let (first, rest) = line.split_once(char::is_whitespace)?;
-        stamp(first).then_some(rest)
+        (stamp(first) && first.matches(':').count() == 2).then_some(rest)
     };
     bracketed.or_else(bare).map_or(line, str::trim_start)
 }
@@ -220,6 +221,7 @@ mod tests {
             Some("Intervistatore")
         );
         assert_eq!(speaker_of("10:30 la riunione"), None);
+        assert_eq!(speaker_of("10:30 Riunione: tutti"), None);
         assert_eq!(speaker_of("[nota] R: no"), None);
         assert_eq!(speaker_of("12.5 R: no"), None);
         assert_eq!(speaker_of("3: Domanda: sì"), None);

@@ -2226,3 +2226,44 @@ async fn names_of_nothing_visible_in_a_project_are_taken_for_none() {
         "Intervista"
     );
 }
+
+/// Two cases whose labels become one once trimmed (one stored with a zero-width space by an
+/// older version): an import naming that label files its source in the older case, every
+/// time, not in whichever the database returns first.
+#[tokio::test]
+async fn cases_that_trim_to_one_label_take_sources_in_the_older() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Gemelli", &[]).await;
+    let study = corpus.study.clone();
+    let newer = server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"Roma bis\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCase"]["id"]
+        .clone();
+    server.store_case_label(&corpus.case, "Roma\u{200B}").await;
+    server.store_case_label(&newer, "Roma").await;
+    for n in 0..2 {
+        let qde = format!("<Project name=\"p\"><Sources><TextSource guid=\"a4000000-0000-0000-0000-00000000000{n}\" name=\"Int {n}\"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a4000000-0000-0000-0000-0000000000c{n}\" name=\"Roma\"><SourceRef targetGUID=\"a4000000-0000-0000-0000-00000000000{n}\"/></Case></Cases></Project>");
+        let body = import(
+            &server,
+            Some(&admin),
+            "roma.qdpx",
+            zip_of(&[("project.qde", qde.as_bytes())]),
+            Some(&study),
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+    }
+    let older = server
+        .ok(
+            Some(&admin),
+            "query($c: ID!) { node(id: $c) { ... on Case { interviews { totalCount } } } }",
+            json!({"c": corpus.case}),
+        )
+        .await;
+    assert_eq!(older["node"]["interviews"]["totalCount"], 2, "{older:#}");
+}
