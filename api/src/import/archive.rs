@@ -226,6 +226,21 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_found_by_its_key_is_named_as_the_archive_writes_it() {
+        let bytes = zip_of(&[("./Sources/Int 1.txt", b"testo"), ("Notes/n.txt", b"nota")]);
+        let archive = Archive::open(&bytes, Limits::default()).unwrap();
+        assert_eq!(
+            archive.written_name("sources/Int 1.txt").as_deref(),
+            Some("Sources/Int 1.txt")
+        );
+        assert_eq!(
+            archive.written_name("Notes/n.txt").as_deref(),
+            Some("Notes/n.txt")
+        );
+        assert_eq!(archive.written_name("sources/altro.txt"), None);
+    }
+
+    #[test]
     fn the_total_cap_counts_inflated_bytes_across_entries() {
         // Random-ish text that compresses little, so that only the total cap can refuse it.
         let text: Vec<u8> = (0..300_000u32)

@@ -1023,29 +1023,45 @@ async fn quotations_coded_while_codes_move_or_merge_are_found_under_their_new_pa
     );
 }
 
-/// A merge gives the quotations carrying its source other codes, and a new version: an edit
-/// sent from the version before, while the merge runs, waits for it and is refused, rather
-/// than deadlocking with it or writing over what it did.
-#[tokio::test]
-async fn an_edit_from_before_a_merge_is_refused_after_it() {
-    let s = &study().await;
+/// Codes "Fonte" and "Meta", a quotation coded "Fonte", and the merge of Fonte into Meta
+/// paused before it commits while the operation `meanwhile` makes of the quotation and Fonte
+/// runs (`with_paused`). Returns the quotation and that operation's answer; the merge must
+/// have succeeded.
+async fn merge_fonte_into_meta_while(
+    s: &Study,
+    meanwhile: impl FnOnce(&Value, &Value) -> (&'static str, Value),
+) -> (Value, Value) {
     let fonte = s.code("Fonte", None).await;
     let meta = s.code("Meta", None).await;
     let q = s.quote("La casa popolare manca", 0, &[&fonte]).await;
-    let (merged, edited) = with_paused(
+    let (operation, vars) = meanwhile(&q, &fonte);
+    let (merged, answer) = with_paused(
         &s.server,
         &["mergeCodes"],
         s.gql(
             "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
             json!({"a": fonte, "b": meta}),
         ),
-        s.gql(
-            "mutation($q: ID!, $c: ID!) { updateQuotation(input: {id: $q, version: 1, memo: \"vista\", codeIds: [$c]}) { version } }",
-            json!({"q": q["id"], "c": fonte}),
-        ),
+        s.gql(operation, vars),
     )
     .await;
     assert!(merged.get("errors").is_none(), "{merged:#}");
+    (q, answer)
+}
+
+/// A merge gives the quotations carrying its source other codes, and a new version: an edit
+/// sent from the version before, while the merge runs, waits for it and is refused, rather
+/// than deadlocking with it or writing over what it did.
+#[tokio::test]
+async fn an_edit_from_before_a_merge_is_refused_after_it() {
+    let s = &study().await;
+    let (q, edited) = merge_fonte_into_meta_while(s, |q, fonte| {
+        (
+            "mutation($q: ID!, $c: ID!) { updateQuotation(input: {id: $q, version: 1, memo: \"vista\", codeIds: [$c]}) { version } }",
+            json!({"q": q["id"], "c": fonte}),
+        )
+    })
+    .await;
     // Not NOT_FOUND for the code merged away: the quotation changed, and reloading it shows how.
     assert_eq!(error_code(&edited), "CONFLICT", "{edited:#}");
     let now = s
@@ -1066,23 +1082,13 @@ async fn an_edit_from_before_a_merge_is_refused_after_it() {
 #[tokio::test]
 async fn a_quotation_moved_while_its_code_is_merged_gets_two_new_versions() {
     let s = &study().await;
-    let fonte = s.code("Fonte", None).await;
-    let meta = s.code("Meta", None).await;
-    let q = s.quote("La casa popolare manca", 0, &[&fonte]).await;
-    let (merged, edited) = with_paused(
-        &s.server,
-        &["mergeCodes"],
-        s.gql(
-            "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
-            json!({"a": fonte, "b": meta}),
-        ),
-        s.gql(
+    let (q, edited) = merge_fonte_into_meta_while(s, |_, _| {
+        (
             "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { movedQuotations } }",
             json!({"i": s.interview["id"], "t": format!("Premessa. {TEXT}")}),
-        ),
-    )
+        )
+    })
     .await;
-    assert!(merged.get("errors").is_none(), "{merged:#}");
     assert_eq!(
         edited["data"]["updateInterview"]["movedQuotations"], 1,
         "{edited:#}"

@@ -1248,6 +1248,15 @@ query($q: String!, $x: [String!], $fuzzy: Boolean, $m: MatchMode) {
   }
 }"#;
 
+/// `WITH_FORMS` for query `q`, with `vars` beside it.
+async fn with_forms(server: &TestServer, token: &str, q: &str, vars: Value) -> Value {
+    let mut v = json!({"q": q});
+    for (k, x) in vars.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    server.ok(Some(token), WITH_FORMS, v).await["search"].clone()
+}
+
 /// A form left out (`excludeForms`, `-form:`) is left out of phrases and typo-tolerant
 /// words too, as of every word: they used to ignore it. A phrase then matches only
 /// through the forms left, and a passage holding it through them still matches.
@@ -1262,17 +1271,7 @@ async fn left_out_forms_are_left_out_of_phrases_and_typo_tolerant_words() {
         ],
     )
     .await;
-    let t = Some(token.as_str());
-    let run = |q: &'static str, vars: Value| {
-        let server = &server;
-        async move {
-            let mut v = json!({"q": q});
-            for (k, x) in vars.as_object().unwrap() {
-                v[k] = x.clone();
-            }
-            server.ok(t, WITH_FORMS, v).await["search"].clone()
-        }
-    };
+    let run = |q: &'static str, vars: Value| with_forms(&server, &token, q, vars);
     let forms = |r: &Value| -> HashSet<String> {
         r["matchedForms"]
             .as_array()
@@ -1846,17 +1845,7 @@ async fn stem_forms_of_enza_words_and_unaccented_stop_words() {
         ],
     )
     .await;
-    let t = Some(token.as_str());
-    let run = |q: &'static str, vars: Value| {
-        let server = &server;
-        async move {
-            let mut v = json!({"q": q});
-            for (k, x) in vars.as_object().unwrap() {
-                v[k] = x.clone();
-            }
-            server.ok(t, WITH_FORMS, v).await["search"].clone()
-        }
-    };
+    let run = |q: &'static str, vars: Value| with_forms(&server, &token, q, vars);
     let forms = |r: &Value| -> Vec<String> {
         let mut f: Vec<String> = r["matchedForms"]
             .as_array()
