@@ -437,6 +437,19 @@ pub fn id_number(id: &str) -> i64 {
         .expect("number")
 }
 
+/// How many sessions of the test's PostgreSQL database wait for a lock now.
+pub async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
+    db.query_one_raw(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<i64>(0)
+    .unwrap()
+}
+
 /// Runs `paused` up to its audit entry, its last write before it commits (after the locks it
 /// takes), and holds it there while `meanwhile` runs, until `meanwhile` has answered or waits
 /// for a lock itself; then lets `paused` commit. That is the window in which a write has read
@@ -480,17 +493,7 @@ where
     hold.execute_unprepared("SELECT pg_advisory_xact_lock(4242)")
         .await
         .unwrap();
-    let waiting = || async {
-        db.query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
-    };
+    let waiting = || lock_waiters(db);
     let go = tokio::sync::Notify::new();
     let answered = AtomicBool::new(false);
     let (first, second, ()) = tokio::join!(

@@ -177,18 +177,18 @@ pub(crate) async fn lock_codebook<C: ConnectionTrait>(txn: &C, study_id: i64) ->
 /// holds it until it commits, so its link is seen below; one coded after waits and then
 /// finds the code gone. Without it a link added meanwhile went with the deleted code
 /// (ON DELETE CASCADE). In id order, so that two such writers never wait for each other
-/// crosswise. Returns how many of `ids` are still there.
-async fn lock_codes<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ServiceResult<usize> {
-    let locked: Vec<i64> = code::Entity::find()
+/// crosswise.
+async fn lock_codes<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ServiceResult<()> {
+    code::Entity::find()
         .select_only()
         .column(code::Column::Id)
         .filter(code::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(code::Column::Id)
         .lock(LockType::Update)
-        .into_tuple()
+        .into_tuple::<i64>()
         .all(txn)
         .await?;
-    Ok(locked.len())
+    Ok(())
 }
 
 /// Locks `roots` and all their descendants (see `lock_codes`) and returns the codebook read
@@ -199,10 +199,16 @@ async fn lock_codes<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ServiceResult<u
 /// tree. Read again after locking: a child added under one of them before the lock (by a
 /// writer that does not take `lock_codebook`) belongs to the subtree too, and locking a
 /// code keeps new children from being hung under it.
+///
+/// `also` (a merge's target) is locked in the same statement as the subtree: one id order
+/// for all of them, the order a quotation write takes its codes in (`check_codes`). Taken
+/// in two steps, a write naming a child and the target could hold the child while the
+/// merge held the target, each waiting for the other.
 async fn lock_subtree<C: ConnectionTrait>(
     txn: &C,
     study_id: i64,
     roots: &[i64],
+    also: &[i64],
 ) -> ServiceResult<(Codebook, Vec<i64>)> {
     let mut locked: HashSet<i64> = HashSet::new();
     loop {
@@ -210,6 +216,7 @@ async fn lock_subtree<C: ConnectionTrait>(
         let subtree = book.subtree(roots);
         let unlocked: Vec<i64> = subtree
             .iter()
+            .chain(if locked.is_empty() { also } else { &[] })
             .copied()
             .filter(|id| !locked.contains(id))
             .collect();
@@ -452,7 +459,7 @@ pub async fn update_code(
     // Read under the lock: the codebook as it is until commit. Only a move changes what
     // search files quotations under.
     let (book, subtree) = if input.parent_id.is_some() {
-        lock_subtree(&txn, study_id, &[input.id]).await?
+        lock_subtree(&txn, study_id, &[input.id], &[]).await?
     } else {
         let book = Codebook::new(study_codes(&txn, study_id).await?);
         let subtree = book.subtree(&[input.id]);
@@ -552,13 +559,10 @@ pub async fn merge_codes(
         ));
     }
     lock_codebook(&txn, study_id).await?;
-    // The target is locked too: a quotation given it meanwhile could otherwise end up with
-    // two links to it, which its unique index refuses.
-    if lock_codes(&txn, &[source_id, target_id]).await? != 2 {
-        return Err(ServiceError::not_found("code"));
-    }
-    // The source's descendants change ancestry: locked before their links are read.
-    let (book, subtree) = lock_subtree(&txn, study_id, &[source_id]).await?;
+    // The source's descendants change ancestry: locked before their links are read. The
+    // target is locked too: a quotation given it meanwhile could otherwise end up with two
+    // links to it, which its unique index refuses.
+    let (book, subtree) = lock_subtree(&txn, study_id, &[source_id], &[target_id]).await?;
     let (source, target) = (find(&book, source_id)?, find(&book, target_id)?);
     if subtree.contains(&target.id) {
         return Err(ServiceError::bad_input(
@@ -654,7 +658,7 @@ pub async fn delete_code(db: &impl Writable, caller: &Caller, id: i64) -> Servic
     lock_codebook(&txn, study_id).await?;
     // Counted under the locks: no quotation takes one of these codes before they are gone,
     // and no code joins the subtree, which would outlive it as a root (ON DELETE SET NULL).
-    let (book, subtree) = lock_subtree(&txn, study_id, &[id]).await?;
+    let (book, subtree) = lock_subtree(&txn, study_id, &[id], &[]).await?;
     let c = find(&book, id)?;
     let used = quotation_code::Entity::find()
         .filter(quotation_code::Column::CodeId.is_in(subtree.clone()))

@@ -188,6 +188,10 @@ async fn tag_once(
             Permission::Evaluate
         },
     )?;
+    let causes = input.cause_ids.as_deref().map(sorted);
+    if causes.as_ref().is_some_and(|c| !c.is_empty()) {
+        lock_cascades(&txn, case.id).await?;
+    }
     if let Some(iid) = input.intervention_id {
         check_intervention(&txn, caller, iid, case.id).await?;
     }
@@ -196,7 +200,6 @@ async fn tag_once(
         check_evidence(&txn, caller, evidence, case.id).await?;
     }
     let slot = if input.consensus { 0 } else { user.id };
-    let causes = input.cause_ids.as_deref().map(sorted);
     if let Some(causes) = causes.as_ref().filter(|c| !c.is_empty()) {
         check_causes(&txn, caller, input, causes, case.id, slot).await?;
     }
@@ -207,6 +210,20 @@ async fn tag_once(
     audit_tag(&txn, caller, study.id, &saved, evidence, causes).await?;
     txn.commit().await?;
     Ok(Some(saved.judgment))
+}
+
+/// Makes the tags that link a case's judgments take turns, until commit: each checks for a
+/// circle (`leads_back`) against the links the one before committed. Two at once could
+/// otherwise each add half of a circle, neither seeing the other's link. The case row is
+/// locked first, as `delete_case` locks it, and not exclusively: the key-share locks of the
+/// rows naming the case (their foreign keys) pass, so tags without causes, and every other
+/// write to the case, do not wait. SQLite runs one writer at a time anyway.
+async fn lock_cascades<C: ConnectionTrait>(txn: &C, case_id: i64) -> ServiceResult<()> {
+    study_case::Entity::find_by_id(case_id)
+        .lock(LockType::NoKeyUpdate)
+        .one(txn)
+        .await?;
+    Ok(())
 }
 
 /// The intervention a judgment names is one of its case's, and stays there until the
@@ -345,9 +362,8 @@ async fn check_causes<C: ConnectionTrait>(
 /// may lead to a new theory in one and a new theory to new actors in another, which the
 /// cascade picture draws as two arrows. A new judgment has nothing following from it yet.
 /// Only causes the judgment does not have yet are checked, so that one in a circle stored
-/// before this rule can still be saved. Checked against the judgments as they are: two tags
-/// of one judge at once could still close a circle, which nothing reading the cascade
-/// would loop on.
+/// before this rule can still be saved. Tags with causes take turns (`lock_cascades`), so
+/// the links read here are all those committed.
 async fn leads_back<C: ConnectionTrait>(
     txn: &C,
     causes: &[i64],

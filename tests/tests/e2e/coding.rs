@@ -1105,6 +1105,64 @@ async fn a_quotation_moved_while_its_code_is_merged_gets_two_new_versions() {
     );
 }
 
+/// A quotation write locks its codes by id (`check_codes`), one after the other. A merge
+/// locks its source, the source's children and the target in that same order, so a write
+/// that holds a child of the source waits for nothing the merge holds: here the test's own
+/// transaction plays the write, holding the child while the merge waits for it, then takes
+/// the target. Locked in two steps (source and target first, then the children), the merge
+/// held the target and PostgreSQL broke the deadlock by failing one of the two.
+/// PostgreSQL only: SQLite runs one writer at a time.
+#[tokio::test]
+async fn a_merge_locks_its_codes_in_the_order_quotation_writes_do() {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    use std::time::{Duration, Instant};
+    let s = &study().await;
+    let db = &s.server.db.conn;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    // Ids in this order: source < child < target.
+    let fonte = s.code("Fonte", None).await;
+    let figlio = s.code("Figlio", Some(&fonte)).await;
+    let meta = s.code("Meta", None).await;
+    let key_share = |code: &Value| {
+        format!(
+            "SELECT id FROM code WHERE id = {} FOR KEY SHARE",
+            id_number(code.as_str().unwrap())
+        )
+    };
+    let write = db.begin().await.unwrap();
+    write.execute_unprepared(&key_share(&figlio)).await.unwrap();
+    let merge = s.gql(
+        "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+        json!({"a": fonte, "b": meta}),
+    );
+    let meanwhile = async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let waiting = tests::lock_waiters(db).await;
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the merge never waited for the child"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        write
+            .execute_unprepared("SET LOCAL lock_timeout = '5s'")
+            .await
+            .unwrap();
+        let target = write.execute_unprepared(&key_share(&meta)).await;
+        write.commit().await.unwrap();
+        target
+    };
+    let (merged, target) = tokio::join!(merge, meanwhile);
+    assert!(target.is_ok(), "{target:?}");
+    assert!(merged.get("errors").is_none(), "{merged:#}");
+}
+
 /// `importQdpx` into the study, as a browser sends it (see `TestServer::upload`).
 async fn import_into(s: &Study, file_name: &str, bytes: Vec<u8>) -> Value {
     s.server

@@ -1270,6 +1270,45 @@ async fn a_deleted_quotation_leaves_the_evidence_of_judgments_with_a_new_version
     );
 }
 
+/// Two tags at once that would each add half of a circle, through links that neither
+/// tag's own rows carry (problem ← theory ← instruments ← network ← problem, the first and
+/// third links added at once): the second waits for the first (on PostgreSQL it is run
+/// while the first holds its locks, before it commits), then sees its link and is refused.
+/// Without the wait both were saved and the circle stored.
+#[tokio::test]
+async fn two_tags_at_once_cannot_close_a_circle() {
+    let s = setup().await;
+    let a = Some(s.admin.as_str());
+    let cell = |dim: &str, causes: Value| json!({"i": {"caseId": s.cases[0], "dimension": dim, "intensity": "PARTIAL", "causeIds": causes, "consensus": true}});
+    let id = |answer: Value| answer["data"]["tagDiscontinuity"]["id"].clone();
+    let tag = |dim: &str, causes: Value| s.server.gql(a, TAG, cell(dim, causes));
+    let problem = id(tag("PROBLEM_DEFINITION", json!([])).await);
+    let instruments = id(tag("POLICY_INSTRUMENTS", json!([])).await);
+    let theory = id(tag("INTERVENTION_THEORY", json!([instruments])).await);
+    let network = id(tag("ACTOR_NETWORK", json!([problem])).await);
+    let (first, second) = tests::with_paused(
+        &s.server,
+        &["tagDiscontinuity"],
+        tag("PROBLEM_DEFINITION", json!([theory])),
+        tag("POLICY_INSTRUMENTS", json!([network])),
+    )
+    .await;
+    assert!(first.get("errors").is_none(), "{first}");
+    assert_eq!(error_code(&second), "BAD_USER_INPUT", "{second}");
+    let judgments = s
+        .server
+        .ok(a, "query($c: ID!) { node(id: $c) { ... on Case { discontinuities { id causes { id } } } } }", json!({"c": s.cases[0]}))
+        .await;
+    let causes: BTreeMap<String, Value> = judgments["node"]["discontinuities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap().to_owned(), d["causes"].clone()))
+        .collect();
+    assert_eq!(causes[problem.as_str().unwrap()], json!([{"id": theory}]));
+    assert_eq!(causes[instruments.as_str().unwrap()], json!([]));
+}
+
 /// A cascade says which change led to which: a link that would bring it back round to the
 /// dimension being tagged, directly or through others, is refused and writes nothing.
 #[tokio::test]
