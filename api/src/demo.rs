@@ -309,33 +309,94 @@ fn find_span(haystack: &str, needle: &str, occurrence: usize) -> Option<(i64, i6
     Some((start as i64, (start + crate::text::char_len(needle)) as i64))
 }
 
+/// The id a demo file's key stands for, once created.
+fn id_of<K>(ids: &HashMap<K, i64>, key: &K, what: &str) -> anyhow::Result<i64>
+where
+    K: std::hash::Hash + Eq + std::fmt::Debug,
+{
+    ids.get(key)
+        .copied()
+        .ok_or_else(|| anyhow!("unknown {what} {key:?}"))
+}
+
+/// The ids of what the demo files name by key, filled in as they are created: later files
+/// refer to earlier ones (a case to its projects, a quotation to its codes...).
+#[derive(Default)]
+struct Ids {
+    ambiti: HashMap<String, i64>,
+    enti: HashMap<String, i64>,
+    projects: HashMap<String, i64>,
+    studies: HashMap<String, i64>,
+    /// By (study key, case key).
+    cases: HashMap<(String, String), i64>,
+    /// By (case key, intervention label).
+    interventions: HashMap<(String, String), i64>,
+    /// By path ("Parent/Child").
+    codes: HashMap<String, i64>,
+    quotations: HashMap<String, i64>,
+}
+
+/// Who works on the coded study besides its owner, by the names the demo files use.
+struct Team {
+    owner: Caller,
+    /// Coders, by name; "valutatrice-b" also judges.
+    coders: HashMap<String, Caller>,
+    /// Evaluator A, whose judgments are the consensus's.
+    evaluator_a: Caller,
+}
+
 async fn load(db: &impl Writable) -> anyhow::Result<()> {
+    let mut ids = Ids::default();
+    load_territory(db, &mut ids).await?;
+    let mut owner = act_as(db, OWNER, &[]).await?;
+    load_studies(db, &mut owner, &mut ids).await?;
+    let coded = id_of(&ids.studies, &CODED_STUDY.to_owned(), "study")?;
+    load_codebook(db, &owner, coded, &mut ids).await?;
+    let team = Team {
+        coders: HashMap::from([
+            (
+                "analista".to_owned(),
+                act_as(db, "analista", &[(coded, StudyRole::Analyst)]).await?,
+            ),
+            (
+                "valutatrice-b".to_owned(),
+                act_as(db, "valutatrice-b", &[(coded, StudyRole::Owner)]).await?,
+            ),
+        ]),
+        evaluator_a: act_as(db, "valutatrice-a", &[(coded, StudyRole::Evaluator)]).await?,
+        owner,
+    };
+    load_interviews(db, &team, &mut ids).await?;
+    let judgments = load_judgments(db, &team, &ids).await?;
+    tracing::info!(
+        studies = ids.studies.len(),
+        quotations = ids.quotations.len(),
+        judgments,
+        "demo dataset loaded"
+    );
+    Ok(())
+}
+
+/// Ambiti (with their earlier names and successions), enti, memberships, comuni and
+/// projects.
+async fn load_territory(db: &impl Writable, ids: &mut Ids) -> anyhow::Result<()> {
     let territory: Territory = serde_json::from_str(TERRITORY).context("territory.json")?;
     let projects: Vec<ProjectRow> = serde_json::from_str(PROJECTS).context("projects.json")?;
-    let study_rows: Vec<StudyRow> = serde_json::from_str(STUDIES).context("studies.json")?;
-
-    // Territory and projects: one transaction.
     let txn = begin_write(db).await?;
-    let mut ambito_ids = HashMap::new();
     for a in &territory.ambiti {
         let m =
             territory::create_ambito(&txn, &a.code, &a.name, a.valid_from, a.valid_until).await?;
         for n in &a.earlier_names {
             territory::add_ambito_name(&txn, m.id, &n.name, n.valid_from, n.valid_until).await?;
         }
-        ambito_ids.insert(a.code.clone(), m.id);
+        ids.ambiti.insert(a.code.clone(), m.id);
     }
-    let ambito_id = |code: &str| {
-        ambito_ids
-            .get(code)
-            .copied()
-            .ok_or_else(|| anyhow!("unknown ambito {code}"))
-    };
+    let ambito = |ids: &Ids, code: &String| id_of(&ids.ambiti, code, "ambito");
+    let ente = |ids: &Ids, key: &String| id_of(&ids.enti, key, "ente");
     for s in &territory.successions {
-        territory::add_succession(&txn, ambito_id(&s.from)?, ambito_id(&s.to)?, &s.kind, s.on)
-            .await?;
+        let (from, to) = (ambito(ids, &s.from)?, ambito(ids, &s.to)?);
+        territory::add_succession(&txn, from, to, &s.kind, s.on).await?;
     }
-    let mut ente_ids = HashMap::new();
     for e in territory.enti {
         let m = territory::create_ente(
             &txn,
@@ -348,40 +409,27 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
             },
         )
         .await?;
-        ente_ids.insert(e.key, m.id);
+        ids.enti.insert(e.key, m.id);
     }
-    let ente_id = |key: &str| {
-        ente_ids
-            .get(key)
-            .copied()
-            .ok_or_else(|| anyhow!("unknown ente {key}"))
-    };
     for m in &territory.memberships {
-        territory::add_membership(
-            &txn,
-            ambito_id(&m.ambito)?,
-            ente_id(&m.ente)?,
-            m.from,
-            m.until,
-        )
-        .await?;
+        let (a, e) = (ambito(ids, &m.ambito)?, ente(ids, &m.ente)?);
+        territory::add_membership(&txn, a, e, m.from, m.until).await?;
     }
     for c in &territory.comuni {
-        let ente = c.ente.as_deref().map(ente_id).transpose()?;
-        territory::create_comune(&txn, &c.name, c.population, ente).await?;
+        let e = c.ente.as_ref().map(|k| ente(ids, k)).transpose()?;
+        territory::create_comune(&txn, &c.name, c.population, e).await?;
     }
-    let mut project_ids = HashMap::new();
     for p in projects {
         let m = territory::create_project(
             &txn,
             territory::NewProject {
                 title: p.title,
                 programme: p.programme,
-                lead_ente_id: p.lead.as_deref().map(ente_id).transpose()?,
+                lead_ente_id: p.lead.as_ref().map(|k| ente(ids, k)).transpose()?,
                 partner_ids: p
                     .partners
                     .iter()
-                    .map(|k| ente_id(k))
+                    .map(|k| ente(ids, k))
                     .collect::<Result<_, _>>()?,
                 funding_cents: p
                     .funding_eur
@@ -394,24 +442,25 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
                 ambito_ids: p
                     .ambiti
                     .iter()
-                    .map(|c| ambito_id(c))
+                    .map(|c| ambito(ids, c))
                     .collect::<Result<_, _>>()?,
             },
         )
         .await?;
-        project_ids.insert(p.key, m.id);
+        ids.projects.insert(p.key, m.id);
     }
     txn.commit().await?;
+    Ok(())
+}
 
-    // Studies and cases, created by their owner.
-    let mut owner = act_as(db, OWNER, &[]).await?;
-    let mut study_ids = HashMap::new();
-    let mut case_ids = HashMap::new();
-    let mut intervention_ids = HashMap::new();
+/// Studies with their cases and interventions, created by their owner, who becomes the
+/// owner of each.
+async fn load_studies(db: &impl Writable, owner: &mut Caller, ids: &mut Ids) -> anyhow::Result<()> {
+    let study_rows: Vec<StudyRow> = serde_json::from_str(STUDIES).context("studies.json")?;
     for s in study_rows {
         let m = studies::create_study(
             db,
-            &owner,
+            owner,
             studies::NewStudy {
                 title: s.title,
                 authors: s.authors,
@@ -427,7 +476,7 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
         for c in s.cases {
             let case = studies::create_case(
                 db,
-                &owner,
+                owner,
                 studies::NewCase {
                     study_id: m.id,
                     label: c.label,
@@ -435,39 +484,38 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
                     project_ids: c
                         .projects
                         .iter()
-                        .map(|k| {
-                            project_ids
-                                .get(k)
-                                .copied()
-                                .ok_or_else(|| anyhow!("unknown project {k}"))
-                        })
+                        .map(|k| id_of(&ids.projects, k, "project"))
                         .collect::<Result<_, _>>()?,
                 },
             )
             .await?;
             for label in c.interventions {
-                let i = studies::create_intervention(db, &owner, case.id, &label).await?;
-                intervention_ids.insert((c.key.clone(), label), i.id);
+                let i = studies::create_intervention(db, owner, case.id, &label).await?;
+                ids.interventions.insert((c.key.clone(), label), i.id);
             }
-            case_ids.insert((s.key.clone(), c.key), case.id);
+            ids.cases.insert((s.key.clone(), c.key), case.id);
         }
-        study_ids.insert(s.key, m.id);
+        ids.studies.insert(s.key, m.id);
     }
-    let coded = *study_ids
-        .get(CODED_STUDY)
-        .ok_or_else(|| anyhow!("studies.json lacks study {CODED_STUDY}"))?;
+    Ok(())
+}
 
-    // The codebook, by path.
+/// The coded study's codebook, parents before their children.
+async fn load_codebook(
+    db: &impl Writable,
+    owner: &Caller,
+    study_id: i64,
+    ids: &mut Ids,
+) -> anyhow::Result<()> {
     let tree: Vec<CodeRow> = serde_json::from_str(CODEBOOK).context("codebook.json")?;
-    let mut code_ids: HashMap<String, i64> = HashMap::new();
     let mut stack: Vec<(Option<(String, i64)>, CodeRow)> =
         tree.into_iter().rev().map(|c| (None, c)).collect();
     while let Some((parent, row)) = stack.pop() {
         let c = codes::create_code(
             db,
-            &owner,
+            owner,
             codes::NewCode {
-                study_id: coded,
+                study_id,
                 name: row.name.clone(),
                 parent_id: parent.as_ref().map(|p| p.1),
                 description: row.description,
@@ -482,39 +530,26 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
         for child in row.children.into_iter().rev() {
             stack.push((Some((path.clone(), c.id)), child));
         }
-        code_ids.insert(path, c.id);
+        ids.codes.insert(path, c.id);
     }
+    Ok(())
+}
 
-    // The team of the coded study.
-    let mut coders: HashMap<String, Caller> = HashMap::new();
-    coders.insert(
-        "analista".into(),
-        act_as(db, "analista", &[(coded, StudyRole::Analyst)]).await?,
-    );
-    coders.insert(
-        "valutatrice-b".into(),
-        act_as(db, "valutatrice-b", &[(coded, StudyRole::Owner)]).await?,
-    );
-    let evaluator_a = act_as(db, "valutatrice-a", &[(coded, StudyRole::Evaluator)]).await?;
-
-    // Interviews and their quotations.
+/// Interviews with their transcripts, and each one's quotations by their coders.
+async fn load_interviews(db: &impl Writable, team: &Team, ids: &mut Ids) -> anyhow::Result<()> {
     let interview_rows: Vec<InterviewRow> =
         serde_json::from_str(INTERVIEWS).context("interviews.json")?;
-    let mut quotation_ids: HashMap<String, i64> = HashMap::new();
     for row in interview_rows {
         let stem = row.file.trim_end_matches(".txt");
         let &(_, transcript, quotes) = TRANSCRIPTS
             .iter()
             .find(|t| t.0 == stem)
             .ok_or_else(|| anyhow!("no transcript {}", row.file))?;
-        let case_id = *case_ids
-            .get(&(row.study.clone(), row.case.clone()))
-            .ok_or_else(|| anyhow!("unknown case {}/{}", row.study, row.case))?;
         let interview = interviews::create_interview(
             db,
-            &owner,
+            &team.owner,
             interviews::NewInterview {
-                case_id,
+                case_id: id_of(&ids.cases, &(row.study, row.case), "case")?,
                 label: row.label,
                 transcript: transcript.to_owned(),
                 conducted_on: row.conducted_on,
@@ -528,18 +563,15 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
         for q in quotes {
             let (start, end) = find_span(transcript, &q.text, q.occurrence.unwrap_or(1))
                 .ok_or_else(|| anyhow!("quotation {} is not in {stem}", q.key))?;
-            let coder = coders
-                .get(q.coder.as_deref().unwrap_or("analista"))
-                .ok_or_else(|| anyhow!("unknown coder for {}", q.key))?;
+            let coder = q.coder.as_deref().unwrap_or("analista");
+            let coder = team
+                .coders
+                .get(coder)
+                .ok_or_else(|| anyhow!("unknown coder {coder} for {}", q.key))?;
             let code_ids = q
                 .codes
                 .iter()
-                .map(|p| {
-                    code_ids
-                        .get(p)
-                        .copied()
-                        .ok_or_else(|| anyhow!("unknown code {p}"))
-                })
+                .map(|p| id_of(&ids.codes, p, "code"))
                 .collect::<Result<_, _>>()?;
             let m = quotations::create_quotation(
                 db,
@@ -554,25 +586,29 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            quotation_ids.insert(q.key, m.id);
+            ids.quotations.insert(q.key, m.id);
         }
     }
+    Ok(())
+}
 
-    // Judgments: the consensus (also recorded as evaluator A's own view) and evaluator B's.
-    // Each judgment is tagged once all those it follows from exist.
+/// The judgments: the consensus (also recorded as evaluator A's own view) and evaluator
+/// B's. Each is tagged once all those it follows from exist. Returns how many were tagged.
+async fn load_judgments(db: &impl Writable, team: &Team, ids: &Ids) -> anyhow::Result<usize> {
     let judgments: Vec<JudgmentRow> =
         serde_json::from_str(DISCONTINUITIES).context("discontinuities.json")?;
+    // (judge, case, intervention, dimension) → the judgment's id.
     let mut tagged: HashMap<(String, String, Option<String>, String), i64> = HashMap::new();
     let mut pending: Vec<(&JudgmentRow, &Caller, bool, &str)> = Vec::new();
     for j in &judgments {
         match j.evaluator.as_str() {
             "consensus" => {
-                pending.push((j, &owner, true, "consensus"));
-                pending.push((j, &evaluator_a, false, "valutatrice-a"));
+                pending.push((j, &team.owner, true, "consensus"));
+                pending.push((j, &team.evaluator_a, false, "valutatrice-a"));
             }
             name => pending.push((
                 j,
-                coders
+                team.coders
                     .get(name)
                     .ok_or_else(|| anyhow!("unknown evaluator {name}"))?,
                 false,
@@ -601,39 +637,37 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
                 later.push((j, caller, consensus, who));
                 continue;
             };
-            let case_id = *case_ids
-                .get(&(CODED_STUDY.to_owned(), j.case.clone()))
-                .ok_or_else(|| anyhow!("unknown case {}", j.case))?;
-            let intervention_id = match &j.intervention {
-                Some(label) => Some(
-                    *intervention_ids
-                        .get(&(j.case.clone(), label.clone()))
-                        .ok_or_else(|| anyhow!("unknown intervention {label}"))?,
-                ),
-                None => None,
-            };
-            let evidence = j
-                .evidence
-                .iter()
-                .map(|k| {
-                    quotation_ids
-                        .get(k)
-                        .copied()
-                        .ok_or_else(|| anyhow!("unknown evidence {k}"))
+            let intervention_id = j
+                .intervention
+                .as_ref()
+                .map(|label| {
+                    id_of(
+                        &ids.interventions,
+                        &(j.case.clone(), label.clone()),
+                        "intervention",
+                    )
                 })
-                .collect::<Result<_, _>>()?;
+                .transpose()?;
             let d = discontinuities::tag(
                 db,
                 caller,
                 discontinuities::Tag {
-                    case_id,
+                    case_id: id_of(
+                        &ids.cases,
+                        &(CODED_STUDY.to_owned(), j.case.clone()),
+                        "case",
+                    )?,
                     intervention_id,
                     dimension: j.dimension.clone(),
                     intensity: j.intensity.clone(),
                     kind: j.kind.clone(),
                     description: j.description.clone(),
                     covid_effect: j.covid_effect.clone(),
-                    evidence_quotation_ids: evidence,
+                    evidence_quotation_ids: j
+                        .evidence
+                        .iter()
+                        .map(|k| id_of(&ids.quotations, k, "evidence"))
+                        .collect::<Result<_, _>>()?,
                     cause_ids,
                     consensus,
                     expected_version: None,
@@ -647,11 +681,5 @@ async fn load(db: &impl Writable) -> anyhow::Result<()> {
         }
         pending = later;
     }
-    tracing::info!(
-        studies = study_ids.len(),
-        quotations = quotation_ids.len(),
-        judgments = tagged.len(),
-        "demo dataset loaded"
-    );
-    Ok(())
+    Ok(tagged.len())
 }
