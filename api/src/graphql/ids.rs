@@ -93,7 +93,21 @@ pub fn decode(id: &ID, kind: Kind) -> async_graphql::Result<i64> {
     }
 }
 
+/// Most IDs one list argument takes. A list goes to the database as one statement's bound
+/// values, and SQLite binds at most 32,766: a longer list failed there, as an internal
+/// error. No list a person builds comes near.
+pub const MAX_IDS_PER_LIST: usize = 5_000;
+
+/// Decodes a list of IDs that must all be of `kind`; a list longer than `MAX_IDS_PER_LIST`
+/// is BAD_USER_INPUT.
 pub fn decode_all(ids: &[ID], kind: Kind) -> async_graphql::Result<Vec<i64>> {
+    if ids.len() > MAX_IDS_PER_LIST {
+        return Err(bad_input(format!(
+            "a list of {} {} IDs: a list holds at most {MAX_IDS_PER_LIST}",
+            ids.len(),
+            kind.name()
+        )));
+    }
     ids.iter().map(|id| decode(id, kind)).collect()
 }
 

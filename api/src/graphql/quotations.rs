@@ -163,7 +163,7 @@ pub struct QuotationQuery;
 #[Object]
 impl QuotationQuery {
     /// Quotations in the studies the caller may read, ordered by interview and position.
-    /// Each list of the filter but `codeIds` holds at most 5000 entries (BAD_USER_INPUT).
+    /// Each list of the filter holds at most 5000 entries (BAD_USER_INPUT).
     /// Unknown `ambitoCodes` are BAD_USER_INPUT.
     async fn quotations(
         &self,

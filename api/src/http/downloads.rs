@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{caller_from_headers, AppState, CallerError};
+use crate::auth::Caller;
 use crate::export;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::service::discontinuities::{self, Judgments};
@@ -64,6 +65,23 @@ fn global_id(raw: &str, kind: Kind) -> Result<i64, HttpError> {
     }
 }
 
+/// The evaluator whose judgments a download shows (`?evaluator=`), if one is asked for: a
+/// user the caller cannot see is not found, as in the GraphQL fields, rather than drawn as
+/// one without judgments.
+async fn evaluator_asked(
+    state: &AppState,
+    caller: &Caller,
+    params: &MatrixParams,
+) -> Result<Option<i64>, HttpError> {
+    let Some(e) = params.evaluator.as_deref() else {
+        return Ok(None);
+    };
+    let id = global_id(e, Kind::User)?;
+    Ok(Some(
+        crate::service::users::visible_user(&state.db.conn, caller, id).await?,
+    ))
+}
+
 /// The caller, the study's judgments and the matrix rows a download asks for.
 async fn matrix_for(
     state: &AppState,
@@ -84,13 +102,7 @@ async fn matrix_for(
             ))
         }
     };
-    let evaluator = match params.evaluator.as_deref() {
-        None => None,
-        Some(e) => Some(
-            crate::service::users::visible_user(&state.db.conn, &caller, global_id(e, Kind::User)?)
-                .await?,
-        ),
-    };
+    let evaluator = evaluator_asked(state, &caller, params).await?;
     let matrix = discontinuities::matrix(&judgments, rows, evaluator);
     Ok((judgments, matrix))
 }
@@ -137,11 +149,7 @@ pub(super) async fn cascade_svg(
     let (case, study) =
         crate::service::studies::readable_case(&state.db.conn, &caller, case_id).await?;
     let judgments = Judgments::load(&state.db.conn, &caller, study.id).await?;
-    let evaluator = params
-        .evaluator
-        .as_deref()
-        .map(|e| global_id(e, Kind::User))
-        .transpose()?;
+    let evaluator = evaluator_asked(&state, &caller, &params).await?;
     let links: Vec<(i64, i64)> = discontinuities::cascade(&judgments, case.id, evaluator)
         .iter()
         .map(|(c, e)| (c.id, e.id))

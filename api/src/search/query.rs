@@ -111,6 +111,12 @@ fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
                          follows the closing quote, as in \"casa popolare\"~2"
                     )));
                 }
+                if text.split_whitespace().any(|w| w.starts_with('=')) {
+                    return Err(err(format!(
+                        "`=` cannot stand inside quotes (in \"{text}\"): for a phrase of \
+                         these forms only, search with match: EXACT"
+                    )));
+                }
                 i = end + 1;
                 let mut slop = 0;
                 if chars.get(i) == Some(&'~') {
@@ -468,9 +474,14 @@ pub fn excluded_form_term(form: &str) -> Result<Option<String>, ParseError> {
     }
     let toks = analyzer::tokens(&mut analyzer::exact(), form);
     let mut content = analyzer::folded_content();
+    // Articles elided onto the word (`l’`, `dell'`): a stop word followed by an apostrophe,
+    // not one followed by a space, which makes two words.
     let articles = toks
         .iter()
-        .take_while(|t| analyzer::tokens(&mut content, &form[t.from..t.to]).is_empty())
+        .take_while(|t| {
+            analyzer::tokens(&mut content, &form[t.from..t.to]).is_empty()
+                && form[t.to..].starts_with(['\'', '’'])
+        })
         .count()
         .min(toks.len().saturating_sub(1));
     match &toks[articles..] {
@@ -1771,6 +1782,8 @@ mod tests {
             ("\"casa popolar*\"", "inside quotes"),
             ("«città popolar*»", "inside quotes"),
             ("\"casa~ popolare\"", "inside quotes"),
+            ("\"=fasce grigie\"", "match: EXACT"),
+            ("\"fasce =grigie\"", "match: EXACT"),
             ("casa~", "fuzzy: true"),
             ("casa~1", "fuzzy: true"),
             ("perché~2 città", "fuzzy: true"),
@@ -1818,7 +1831,14 @@ mod tests {
             let e = excluded_form_term(syntax).expect_err(syntax);
             assert!(e.0.contains("is not a form"), "{syntax}: {}", e.0);
         }
-        for form in ["co-progettazione", "casa popolare", "l’anziano-solo"] {
+        // A stop word before a space is a word of its own, not an elided article.
+        for form in [
+            "co-progettazione",
+            "casa popolare",
+            "l’anziano-solo",
+            "a b",
+            "di casa",
+        ] {
             let e = excluded_form_term(form).expect_err(form);
             assert!(e.0.contains(&format!("-\"{form}\"")), "{form}: {}", e.0);
         }

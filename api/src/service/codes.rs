@@ -660,7 +660,11 @@ pub async fn delete_code(db: &impl Writable, caller: &Caller, id: i64) -> Servic
     // and no code joins the subtree, which would outlive it as a root (ON DELETE SET NULL).
     let (book, subtree) = lock_subtree(&txn, study_id, &[id], &[]).await?;
     let c = find(&book, id)?;
+    // Quotations, not links: one carrying a code and its child counts once.
     let used = quotation_code::Entity::find()
+        .select_only()
+        .column(quotation_code::Column::QuotationId)
+        .distinct()
         .filter(quotation_code::Column::CodeId.is_in(subtree.clone()))
         .count(&txn)
         .await?;

@@ -16,7 +16,7 @@ use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{or_stale, ServiceError, ServiceResult};
 use crate::service::anchoring::reanchor;
 use crate::service::change_log::{self, Op};
-use crate::service::labels::{exportable, stored_label};
+use crate::service::labels::{stored_label, stored_optional_label};
 use crate::service::page::{self, Page, PageRequest};
 use crate::service::studies::{readable_case, readable_case_ids};
 use crate::text::char_len;
@@ -154,9 +154,10 @@ pub async fn insert_interview<C: ConnectionTrait>(
     let length = i32::try_from(char_len(&transcript))
         .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
     let language = stored_label(&input.language, "language")?;
-    if let Some(role) = &input.interviewee_role {
-        exportable(role, "the interviewee's role")?;
-    }
+    let interviewee_role = match &input.interviewee_role {
+        Some(role) => stored_optional_label(role, "the interviewee's role")?,
+        None => None,
+    };
     let (c, s) = readable_case(txn, caller, input.case_id).await?;
     caller.authorize(s.id, s.is_public, Permission::Code)?;
     let now = Utc::now();
@@ -170,7 +171,7 @@ pub async fn insert_interview<C: ConnectionTrait>(
         case_id: Set(c.id),
         label: Set(label),
         conducted_on: Set(input.conducted_on),
-        interviewee_role: Set(input.interviewee_role),
+        interviewee_role: Set(interviewee_role),
         language: Set(language),
         transcript: Set(transcript),
         length: Set(length),
@@ -322,13 +323,15 @@ fn changed_fields(
         _ => None,
     };
     let conducted_on = input.conducted_on.filter(|d| *d != current.conducted_on);
-    let interviewee_role = input
-        .interviewee_role
-        .clone()
-        .filter(|r| *r != current.interviewee_role);
-    if let Some(Some(role)) = &interviewee_role {
-        exportable(role, "the interviewee's role")?;
+    // Likewise a role: compared as stored.
+    let interviewee_role = match &input.interviewee_role {
+        Some(Some(role)) if Some(role) != current.interviewee_role.as_ref() => {
+            Some(stored_optional_label(role, "the interviewee's role")?)
+        }
+        Some(None) => Some(None),
+        _ => None,
     }
+    .filter(|r| *r != current.interviewee_role);
     let new_text = input
         .transcript
         .clone()

@@ -16,6 +16,19 @@ pub fn stored_label(s: &str, what: &str) -> ServiceResult<String> {
     Ok(normalised(t))
 }
 
+/// An optional label (an interviewee's role) as stored: as `stored_label`, but one of
+/// nothing visible is none, not an error: clearing the field by blanking it. Stored
+/// untrimmed, " direttore " and "   " made groups of their own beside "direttore" and
+/// beside the interviews without one.
+pub fn stored_optional_label(s: &str, what: &str) -> ServiceResult<Option<String>> {
+    let t = trimmed(s);
+    if blank(t) {
+        return Ok(None);
+    }
+    exportable(t, what)?;
+    Ok(Some(normalised(t)))
+}
+
 /// The form labels are stored and compared in (trimmed, NFC), without `stored_label`'s
 /// checks: for labels read from a file that was checked otherwise, or from the database.
 pub fn normalised(s: &str) -> String {
@@ -93,7 +106,7 @@ pub fn stored_labels(list: &[String], what: &str) -> ServiceResult<Vec<String>> 
 
 #[cfg(test)]
 mod tests {
-    use super::{exportable, stored_label};
+    use super::{exportable, stored_label, stored_optional_label};
 
     #[test]
     fn what_an_export_cannot_carry_is_refused_and_the_rest_is_kept_in_nfc() {
@@ -112,6 +125,12 @@ mod tests {
             );
         }
         assert!(stored_label("lab\u{b}el", "label").is_err());
+        assert_eq!(
+            stored_optional_label(" Direttore\u{200B} ", "role").unwrap(),
+            Some("Direttore".to_owned())
+        );
+        assert_eq!(stored_optional_label("  \u{FEFF}", "role").unwrap(), None);
+        assert!(stored_optional_label("a\u{1b}", "role").is_err());
         // Nothing visible is empty; invisible marks at either end go, an emoji's stay.
         for invisible in [
             "\u{200B}\u{200B}",

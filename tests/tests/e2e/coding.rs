@@ -1163,6 +1163,26 @@ async fn a_merge_locks_its_codes_in_the_order_quotation_writes_do() {
     assert!(merged.get("errors").is_none(), "{merged:#}");
 }
 
+/// A code in use is not deleted, and the refusal counts quotations, not their links: one
+/// carrying the code and its child is one quotation (it said 2).
+#[tokio::test]
+async fn a_code_in_use_is_not_deleted_and_its_quotations_are_counted_once() {
+    let s = &study().await;
+    let parent = s.code("Casa", None).await;
+    let child = s.code("Sfratti", Some(&parent)).await;
+    s.quote("La casa popolare manca", 0, &[&parent, &child])
+        .await;
+    let refused = s
+        .gql(
+            "mutation($c: ID!) { deleteCode(id: $c) }",
+            json!({"c": parent}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "CONFLICT", "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("on 1 quotation"), "{message}");
+}
+
 /// `importQdpx` into the study, as a browser sends it (see `TestServer::upload`).
 async fn import_into(s: &Study, file_name: &str, bytes: Vec<u8>) -> Value {
     s.server
@@ -1604,6 +1624,34 @@ async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_
         .ok(Some(&admin), "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"\u{FEFF}Luogo\u{200B} \"}) { name } }", json!({"s": study}))
         .await;
     assert_eq!(pasted["createCode"]["name"], "Luogo");
+    // So do they around a role, which is then one group with the role typed clean
+    // (`codeFrequencies(by: INTERVIEWEE_ROLE)`); a role of nothing visible is none.
+    let role = |r: &str, v: i32| {
+        let (server, admin, interview) = (&server, &admin, &interview);
+        let r = r.to_owned();
+        async move {
+            server
+                .ok(Some(admin), "mutation($i: ID!, $v: Int!, $r: String) { updateInterview(input: {id: $i, version: $v, intervieweeRole: $r}) { interview { version intervieweeRole } } }", json!({"i": interview, "v": v, "r": r}))
+                .await["updateInterview"]["interview"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        role(" Direttrice\u{200B} ", 1).await,
+        json!({"version": 2, "intervieweeRole": "Direttrice"})
+    );
+    assert_eq!(
+        role("Direttrice ", 2).await,
+        json!({"version": 2, "intervieweeRole": "Direttrice"})
+    );
+    assert_eq!(
+        role(" \u{FEFF} ", 2).await,
+        json!({"version": 3, "intervieweeRole": null})
+    );
+    let created = server
+        .ok(Some(&admin), "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int. 3\", transcript: \"R: sì.\", intervieweeRole: \" direttore \"}) { intervieweeRole } }", json!({"c": case}))
+        .await;
+    assert_eq!(created["createInterview"]["intervieweeRole"], "direttore");
 
     // Stored before these checks (written here past the API): sent back as stored, they stop
     // no other change, and a name stored with an invisible mark is the same name as without.

@@ -164,7 +164,7 @@ async fn the_demo_matrix_comparison_and_cascade_follow_the_judgments() {
         .ok(None, "{ studies { edges { node { id } } } }", json!({}))
         .await["studies"]["edges"][0]["node"]["id"]
         .clone();
-    const MATRIX: &str = "query($s: ID!, $r: MatrixRows, $e: ID) { discontinuityMatrix(studyId: $s, rows: $r, evaluatorId: $e) { dimensions svgUrl csvUrl rows { case { label } intervention { label } cells { dimension consensus { intensity isConsensus evidence { text } } assessments { intensity evaluator { id name } } } } } }";
+    const MATRIX: &str = "query($s: ID!, $r: MatrixRows, $e: ID) { discontinuityMatrix(studyId: $s, rows: $r, evaluatorId: $e) { dimensions svgUrl csvUrl rows { case { id label } intervention { label } cells { dimension consensus { intensity isConsensus evidence { text } } assessments { intensity evaluator { id name } } } } } }";
     let by_case = server.ok(None, MATRIX, json!({"s": study})).await["discontinuityMatrix"].clone();
     assert_eq!(by_case["dimensions"], json!(DIMS));
     assert_eq!(
@@ -225,6 +225,14 @@ async fn the_demo_matrix_comparison_and_cascade_follow_the_judgments() {
         study.as_str().unwrap()
     );
     assert_eq!(server.get(&svg).await.0, 404);
+    // So does a case's cascade picture (it drew an empty cascade).
+    let case = by_case["rows"][0]["case"]["id"].as_str().unwrap();
+    let cascade = format!("/cases/{case}/cascade.svg?evaluator={nobody}");
+    assert_eq!(server.get(&cascade).await.0, 404);
+    assert_eq!(
+        server.get(&format!("/cases/{case}/cascade.svg")).await.0,
+        200
+    );
     // Alba's condominio changed how the problem is defined (the authors' conclusion).
     let alba = rows
         .iter()

@@ -159,6 +159,46 @@ async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
 }
 
 /// One HTTP/1.1 response, read up to the end of its body.
+/// A list of IDs longer than any a person builds is refused before it reaches the database:
+/// at 32,767 entries SQLite's limit on bound values made it an internal error.
+#[tokio::test]
+async fn long_lists_of_ids_are_bad_input() {
+    use base64::Engine as _;
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let c = server.corpus(&admin, "Liste", &["R: sì, è così."]).await;
+    let ids = |kind: &str, n: usize| -> Vec<String> {
+        (1..=n)
+            .map(|i| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{i}")))
+            .collect()
+    };
+    let asked = [
+        ("mutation($i: ID!, $l: [ID!]!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: $l}) { id } }", json!({"i": c.interviews[0]["id"], "l": ids("Code", 5_001)})),
+        ("mutation($c: ID!, $l: [ID!]) { tagDiscontinuity(input: {caseId: $c, dimension: ACTOR_NETWORK, intensity: PARTIAL, evidenceQuotationIds: $l}) { id } }", json!({"c": c.case, "l": ids("Quotation", 32_767)})),
+        ("mutation($c: ID!, $l: [ID!]) { tagDiscontinuity(input: {caseId: $c, dimension: ACTOR_NETWORK, intensity: PARTIAL, causeIds: $l}) { id } }", json!({"c": c.case, "l": ids("Discontinuity", 5_001)})),
+        ("query($l: [ID!]) { quotations(filter: {codeIds: $l}) { totalCount } }", json!({"l": ids("Code", 32_767)})),
+    ];
+    for (operation, vars) in asked {
+        let answer = server.gql(Some(&admin), operation, vars).await;
+        assert_eq!(
+            error_code(&answer),
+            "BAD_USER_INPUT",
+            "{operation}: {answer:#}"
+        );
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("at most 5000"), "{message}");
+    }
+    // At the limit a list is read: here, codes that do not exist.
+    let at_limit = server
+        .gql(
+            Some(&admin),
+            "mutation($i: ID!, $l: [ID!]!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: $l}) { id } }",
+            json!({"i": c.interviews[0]["id"], "l": ids("Code", 5_000)}),
+        )
+        .await;
+    assert_eq!(error_code(&at_limit), "NOT_FOUND", "{at_limit:#}");
+}
+
 async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt as _;
     let mut answer = Vec::new();

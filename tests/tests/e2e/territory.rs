@@ -43,6 +43,11 @@ async fn ambito_membership_follows_the_date_asked() {
         enti(&server, "39", "2023-06-01").await.unwrap(),
         ["IN.RE.TE."]
     );
+    // From its constitution in 2016 (001: the three enti had long bid together before it).
+    assert_eq!(
+        enti(&server, "24", "2019-06-01").await.unwrap(),
+        ["C.I.S.S. 38", "C.I.S.S.A.C.", "IN.RE.TE."]
+    );
     // 38 was created in 2023: in 2022 there was no such ambito, not an empty one.
     assert!(enti(&server, "38", "2022-06-01").await.is_none());
     // Ambito 12 lost CISAS Castelletto Ticino to the new ambito 36 and stayed pluri-ente.
