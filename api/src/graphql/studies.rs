@@ -1,6 +1,6 @@
 //! Studies, their cases and the interventions (action lines) studied in each case.
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use entities::{intervention, study, study_case};
 
 use super::ambiti::Ambito;
@@ -10,7 +10,7 @@ use super::ids::{decode, decode_all, encode, Kind};
 use super::interviews::Interview;
 use super::loaders::{all, codebook, one};
 use super::projects::Project;
-use super::{connection, page_request, rc, today, Conn};
+use super::{connection, page_request, patch, rc, today, Conn};
 use crate::service::{page, studies as service};
 
 #[derive(Clone)]
@@ -213,6 +213,33 @@ pub struct CreateCaseInput {
     pub project_ids: Option<Vec<ID>>,
 }
 
+/// A study's fields to change; those left out keep their value.
+#[derive(InputObject)]
+pub struct UpdateStudyInput {
+    pub id: ID,
+    pub title: Option<String>,
+    /// The whole list; each one non-blank (entries are trimmed).
+    pub authors: Option<Vec<String>>,
+    /// From 1900 to 2100; null clears it.
+    pub year: MaybeUndefined<i32>,
+    /// The whole list; each one non-blank (entries are trimmed).
+    pub research_questions: Option<Vec<String>>,
+    /// Readable without a token. Made private, the study is hidden at once from everyone
+    /// without a role in it.
+    pub public: Option<bool>,
+}
+
+/// A case's fields to change; those left out keep their value.
+#[derive(InputObject)]
+pub struct UpdateCaseInput {
+    pub id: ID,
+    pub label: Option<String>,
+    /// The whole list of ambiti the case lies in, by code (search's ambito filter follows).
+    pub ambito_codes: Option<Vec<String>>,
+    /// The whole list of projects the case studies.
+    pub project_ids: Option<Vec<ID>>,
+}
+
 #[derive(InputObject)]
 pub struct CreateInterventionInput {
     pub case_id: ID,
@@ -264,6 +291,61 @@ impl StudyMutation {
         )
         .await?;
         Ok(Case(c))
+    }
+
+    /// Changes a study's title, authors, year, research questions or visibility; what is
+    /// left out keeps its value, and a change to nothing writes nothing. Study owners and
+    /// admins.
+    async fn update_study(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateStudyInput,
+    ) -> async_graphql::Result<Study> {
+        let r = rc(ctx);
+        let s = service::update_study(
+            &r.db,
+            &r.caller,
+            service::StudyUpdate {
+                id: decode(&input.id, Kind::Study)?,
+                title: input.title,
+                authors: input.authors,
+                year: patch(input.year),
+                research_questions: input.research_questions,
+                is_public: input.public,
+            },
+        )
+        .await?;
+        Ok(Study(s))
+    }
+
+    /// Relabels a case, or changes the ambiti and projects it is linked to (each list
+    /// replaces the one before); what is left out keeps its value. Returns once search
+    /// filters the case's interviews by their new ambiti. Study owners and admins.
+    async fn update_case(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCaseInput,
+    ) -> async_graphql::Result<Case> {
+        let r = rc(ctx);
+        let project_ids = input
+            .project_ids
+            .map(|ids| decode_all(&ids, Kind::Project))
+            .transpose()?;
+        let change = service::update_case(
+            &r.db,
+            &r.caller,
+            service::CaseUpdate {
+                id: decode(&input.id, Kind::Case)?,
+                label: input.label,
+                ambito_codes: input.ambito_codes,
+                project_ids,
+            },
+        )
+        .await?;
+        if change.reindexed {
+            r.searchable().await;
+        }
+        Ok(Case(change.case))
     }
 
     async fn create_intervention(

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::auth::{Caller, Permission, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::change_log;
 use crate::service::labels::{stored_label, stored_labels};
 use crate::service::members::grant_role;
 use crate::service::page::{self, Page, PageRequest};
@@ -172,6 +173,17 @@ pub async fn readable_case<C: ConnectionTrait>(
 /// The years a study may carry: a typo (-5, 20025) would sort and filter as a real year.
 pub const STUDY_YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
 
+fn check_year(year: Option<i32>) -> ServiceResult<()> {
+    match year {
+        Some(year) if !STUDY_YEARS.contains(&year) => Err(ServiceError::bad_input(format!(
+            "year {year} is not a plausible year for a study: give one from {} to {}",
+            STUDY_YEARS.start(),
+            STUDY_YEARS.end()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NewStudy {
     pub title: String,
@@ -191,15 +203,7 @@ pub async fn create_study(
     let title = stored_label(&input.title, "title")?;
     let authors = stored_labels(&input.authors, "authors")?;
     let research_questions = stored_labels(&input.research_questions, "researchQuestions")?;
-    if let Some(year) = input.year {
-        if !STUDY_YEARS.contains(&year) {
-            return Err(ServiceError::bad_input(format!(
-                "year {year} is not a plausible year for a study: give one from {} to {}",
-                STUDY_YEARS.start(),
-                STUDY_YEARS.end()
-            )));
-        }
-    }
+    check_year(input.year)?;
     let txn = begin_write(db).await?;
     let s = study::ActiveModel {
         title: Set(title),
@@ -249,19 +253,8 @@ pub async fn create_case(
         .await?
         .ok_or_else(|| ServiceError::not_found("study"))?;
     caller.authorize(s.id, s.is_public, Permission::Own)?;
-    let mut ambito_ids = Vec::new();
-    for code in &input.ambito_codes {
-        let a = territory::ambito_by_code(&txn, code)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("ambito {code}")))?;
-        ambito_ids.push(a.id);
-    }
-    for pid in &input.project_ids {
-        project::Entity::find_by_id(*pid)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("project"))?;
-    }
+    let ambito_ids = case_ambiti(&txn, &input.ambito_codes).await?;
+    let project_ids = case_projects(&txn, &input.project_ids).await?;
     let c = study_case::ActiveModel {
         study_id: Set(s.id),
         label: Set(label),
@@ -269,29 +262,8 @@ pub async fn create_case(
     }
     .insert(&txn)
     .await?;
-    ambito_ids.sort_unstable();
-    ambito_ids.dedup();
-    for ambito_id in ambito_ids {
-        case_ambito::ActiveModel {
-            case_id: Set(c.id),
-            ambito_id: Set(ambito_id),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-    }
-    let mut project_ids = input.project_ids.clone();
-    project_ids.sort_unstable();
-    project_ids.dedup();
-    for project_id in project_ids {
-        case_project::ActiveModel {
-            case_id: Set(c.id),
-            project_id: Set(project_id),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-    }
+    link_ambiti(&txn, c.id, &ambito_ids).await?;
+    link_projects(&txn, c.id, &project_ids).await?;
     crate::service::audit::record(
         &txn,
         caller,
@@ -304,6 +276,307 @@ pub async fn create_case(
     .await?;
     txn.commit().await?;
     Ok(c)
+}
+
+/// The ambiti a case is to be linked to, by code (sorted, without repeats); an unknown
+/// code is NOT_FOUND.
+async fn case_ambiti<C: ConnectionTrait>(txn: &C, codes: &[String]) -> ServiceResult<Vec<i64>> {
+    let mut ids = Vec::new();
+    for code in codes {
+        let a = territory::ambito_by_code(txn, code)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("ambito {code}")))?;
+        ids.push(a.id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The projects a case is to be linked to (sorted, without repeats); an unknown one is
+/// NOT_FOUND.
+async fn case_projects<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ServiceResult<Vec<i64>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = project::Entity::find()
+        .filter(project::Column::Id.is_in(ids.iter().copied()))
+        .count(txn)
+        .await?;
+    if found != ids.len() as u64 {
+        return Err(ServiceError::not_found("project"));
+    }
+    Ok(ids)
+}
+
+async fn link_ambiti<C: ConnectionTrait>(txn: &C, case_id: i64, ids: &[i64]) -> ServiceResult<()> {
+    for &ambito_id in ids {
+        case_ambito::ActiveModel {
+            case_id: Set(case_id),
+            ambito_id: Set(ambito_id),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn link_projects<C: ConnectionTrait>(
+    txn: &C,
+    case_id: i64,
+    ids: &[i64],
+) -> ServiceResult<()> {
+    for &project_id in ids {
+        case_project::ActiveModel {
+            case_id: Set(case_id),
+            project_id: Set(project_id),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What `update_study` changes; a field left `None` keeps its value.
+#[derive(Debug, Clone, Default)]
+pub struct StudyUpdate {
+    pub id: i64,
+    pub title: Option<String>,
+    pub authors: Option<Vec<String>>,
+    /// `Some(None)` clears the year.
+    pub year: Option<Option<i32>>,
+    pub research_questions: Option<Vec<String>>,
+    pub is_public: Option<bool>,
+}
+
+/// Changes a study's description or visibility. Owners and admins. Nothing changed writes
+/// nothing. Made private, the study is hidden at once from everyone without a role in it:
+/// every request reads visibility from here, and a running subscription ends at its next
+/// event.
+pub async fn update_study(
+    db: &impl Writable,
+    caller: &Caller,
+    input: StudyUpdate,
+) -> ServiceResult<study::Model> {
+    let title = input
+        .title
+        .as_deref()
+        .map(|t| stored_label(t, "title"))
+        .transpose()?;
+    let authors = input
+        .authors
+        .as_deref()
+        .map(|a| stored_labels(a, "authors"))
+        .transpose()?;
+    let research_questions = input
+        .research_questions
+        .as_deref()
+        .map(|q| stored_labels(q, "researchQuestions"))
+        .transpose()?;
+    check_year(input.year.flatten())?;
+    let txn = begin_write(db).await?;
+    // Locked, so that two owners' changes to different fields both stay.
+    let current = study::Entity::find_by_id(input.id)
+        .lock(LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("study"))?;
+    caller.authorize(current.id, current.is_public, Permission::Own)?;
+    let json_list = |l: Vec<String>| serde_json::to_string(&l).expect("strings serialise");
+    let mut active: study::ActiveModel = current.clone().into();
+    let (mut before, mut after) = (serde_json::Map::new(), serde_json::Map::new());
+    let mut changed = |field: &str, was: serde_json::Value, now: serde_json::Value| {
+        let differs = was != now;
+        if differs {
+            before.insert(field.to_owned(), was);
+            after.insert(field.to_owned(), now);
+        }
+        differs
+    };
+    if let Some(t) = title {
+        if changed("title", json!(current.title), json!(t)) {
+            active.title = Set(t);
+        }
+    }
+    if let Some(a) = authors {
+        let was: serde_json::Value = serde_json::from_str(&current.authors).unwrap_or_default();
+        if changed("authors", was, json!(a)) {
+            active.authors = Set(json_list(a));
+        }
+    }
+    if let Some(y) = input.year {
+        if changed("year", json!(current.year), json!(y)) {
+            active.year = Set(y);
+        }
+    }
+    if let Some(q) = research_questions {
+        let was: serde_json::Value =
+            serde_json::from_str(&current.research_questions).unwrap_or_default();
+        if changed("researchQuestions", was, json!(q)) {
+            active.research_questions = Set(json_list(q));
+        }
+    }
+    if let Some(p) = input.is_public {
+        if changed("public", json!(current.is_public), json!(p)) {
+            active.is_public = Set(p);
+        }
+    }
+    if after.is_empty() {
+        return Ok(current);
+    }
+    let s = active.update(&txn).await?;
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "updateStudy",
+        "study",
+        s.id,
+        Some(s.id),
+        json!({"before": before, "after": after}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(s)
+}
+
+/// What `update_case` changes; a field left `None` keeps its value.
+#[derive(Debug, Clone, Default)]
+pub struct CaseUpdate {
+    pub id: i64,
+    pub label: Option<String>,
+    /// The whole list of ambiti the case lies in, by code.
+    pub ambito_codes: Option<Vec<String>>,
+    /// The whole list of projects the case studies.
+    pub project_ids: Option<Vec<i64>>,
+}
+
+/// A case changed, and whether search must follow (its ambiti changed: each of its
+/// interviews' documents carries them, for the ambito filter).
+pub struct CaseChange {
+    pub case: study_case::Model,
+    pub reindexed: bool,
+}
+
+/// Relabels a case or changes the ambiti and projects it is linked to. Owners and admins.
+/// Nothing changed writes nothing.
+pub async fn update_case(
+    db: &impl Writable,
+    caller: &Caller,
+    input: CaseUpdate,
+) -> ServiceResult<CaseChange> {
+    let label = input
+        .label
+        .as_deref()
+        .map(|l| stored_label(l, "label"))
+        .transpose()?;
+    let txn = begin_write(db).await?;
+    // The case row first, as `delete_case` and a tag adding cascade links lock it.
+    let current = study_case::Entity::find_by_id(input.id)
+        .lock(LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("case"))?;
+    let s = readable_study(&txn, caller, current.study_id)
+        .await
+        .map_err(|e| e.hidden_as("case"))?;
+    caller.authorize(s.id, s.is_public, Permission::Own)?;
+    let (mut before, mut after) = (serde_json::Map::new(), serde_json::Map::new());
+    let mut case = current.clone();
+    if let Some(l) = label.filter(|l| *l != current.label) {
+        before.insert("label".into(), json!(current.label));
+        after.insert("label".into(), json!(l));
+        let mut active: study_case::ActiveModel = current.clone().into();
+        active.label = Set(l);
+        case = active.update(&txn).await?;
+    }
+    let mut reindexed = false;
+    if let Some(codes) = &input.ambito_codes {
+        let wanted = case_ambiti(&txn, codes).await?;
+        let had = linked_ambiti(&txn, current.id).await?;
+        if wanted != had {
+            case_ambito::Entity::delete_many()
+                .filter(case_ambito::Column::CaseId.eq(current.id))
+                .exec(&txn)
+                .await?;
+            link_ambiti(&txn, current.id, &wanted).await?;
+            let interviews: Vec<i64> = interview::Entity::find()
+                .select_only()
+                .column(interview::Column::Id)
+                .filter(interview::Column::CaseId.eq(current.id))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            for id in interviews {
+                change_log::append(
+                    &txn,
+                    change_log::Subject::Interview,
+                    id,
+                    change_log::Op::Upsert,
+                )
+                .await?;
+                reindexed = true;
+            }
+            before.insert("ambiti".into(), json!(had));
+            after.insert("ambiti".into(), json!(wanted));
+        }
+    }
+    if let Some(ids) = &input.project_ids {
+        let wanted = case_projects(&txn, ids).await?;
+        let had = linked_projects(&txn, current.id).await?;
+        if wanted != had {
+            case_project::Entity::delete_many()
+                .filter(case_project::Column::CaseId.eq(current.id))
+                .exec(&txn)
+                .await?;
+            link_projects(&txn, current.id, &wanted).await?;
+            before.insert("projects".into(), json!(had));
+            after.insert("projects".into(), json!(wanted));
+        }
+    }
+    if after.is_empty() {
+        return Ok(CaseChange {
+            case,
+            reindexed: false,
+        });
+    }
+    crate::service::audit::record(
+        &txn,
+        caller,
+        "updateCase",
+        "case",
+        case.id,
+        Some(s.id),
+        json!({"before": before, "after": after}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(CaseChange { case, reindexed })
+}
+
+/// The ambiti a case is linked to, sorted.
+async fn linked_ambiti<C: ConnectionTrait>(txn: &C, case_id: i64) -> ServiceResult<Vec<i64>> {
+    Ok(case_ambito::Entity::find()
+        .select_only()
+        .column(case_ambito::Column::AmbitoId)
+        .filter(case_ambito::Column::CaseId.eq(case_id))
+        .order_by_asc(case_ambito::Column::AmbitoId)
+        .into_tuple()
+        .all(txn)
+        .await?)
+}
+
+/// The projects a case is linked to, sorted.
+async fn linked_projects<C: ConnectionTrait>(txn: &C, case_id: i64) -> ServiceResult<Vec<i64>> {
+    Ok(case_project::Entity::find()
+        .select_only()
+        .column(case_project::Column::ProjectId)
+        .filter(case_project::Column::CaseId.eq(case_id))
+        .order_by_asc(case_project::Column::ProjectId)
+        .into_tuple()
+        .all(txn)
+        .await?)
 }
 
 pub async fn create_intervention(
@@ -392,22 +665,8 @@ pub async fn delete_case(db: &impl Writable, caller: &Caller, case_id: i64) -> S
             left.join(", ")
         )));
     }
-    let ambiti: Vec<i64> = case_ambito::Entity::find()
-        .filter(case_ambito::Column::CaseId.eq(c.id))
-        .order_by_asc(case_ambito::Column::AmbitoId)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|l| l.ambito_id)
-        .collect();
-    let projects: Vec<i64> = case_project::Entity::find()
-        .filter(case_project::Column::CaseId.eq(c.id))
-        .order_by_asc(case_project::Column::ProjectId)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|l| l.project_id)
-        .collect();
+    let ambiti = linked_ambiti(&txn, c.id).await?;
+    let projects = linked_projects(&txn, c.id).await?;
     crate::service::memos::delete_for(&txn, caller, "deleteCase", "case", &[c.id]).await?;
     case_ambito::Entity::delete_many()
         .filter(case_ambito::Column::CaseId.eq(c.id))

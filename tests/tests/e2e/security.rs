@@ -612,6 +612,8 @@ async fn the_role_matrix_holds_for_every_mutation_and_query_root() {
             vec![
                 ("createStudy", ANYONE, "mutation { createStudy(input: {title: \"s\"}) { id } }".into(), json!({})),
                 ("createCase", OWNERS, "mutation($s: ID!) { createCase(input: {studyId: $s, label: \"c\"}) { id } }".into(), json!({"s": study})),
+                ("updateStudy", OWNERS, "mutation($s: ID!, $t: String!) { updateStudy(input: {id: $s, title: $t}) { id } }".into(), json!({"s": study, "t": format!("studio {seq}")})),
+                ("updateCase", OWNERS, "mutation($c: ID!, $l: String!) { updateCase(input: {id: $c, label: $l}) { id } }".into(), json!({"c": case, "l": format!("caso {seq}")})),
                 ("createIntervention", OWNERS, "mutation($c: ID!) { createIntervention(input: {caseId: $c, label: \"i\"}) { id } }".into(), json!({"c": case})),
                 ("createInterview", CODERS, "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"i\", transcript: \"testo\"}) { id } }".into(), json!({"c": case})),
                 ("updateInterview", CODERS, "mutation($i: ID!, $v: Int!) { updateInterview(input: {id: $i, version: $v, label: \"nuovo\"}) { movedQuotations } }".into(), json!({"i": interview, "v": version})),

@@ -815,3 +815,135 @@ async fn postgresql_s_deadlocks_and_serialization_failures_are_conflicts() {
     a.rollback().await.unwrap();
     b.rollback().await.unwrap();
 }
+
+/// A study created public by mistake is made private, and is hidden at once from everyone
+/// without a role in it (its node, the list of studies, search), then public again. Its
+/// description changes field by field; a change to nothing writes nothing.
+#[tokio::test]
+async fn a_study_is_made_private_and_public_again_and_described_anew() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let a = Some(admin.as_str());
+    let c = server
+        .corpus(&admin, "Aperto", &["R: la città è cambiata."])
+        .await;
+    const UPDATE: &str = "mutation($i: UpdateStudyInput!) { updateStudy(input: $i) { title authors year researchQuestions public } }";
+    let update = |input: Value| server.gql(a, UPDATE, json!({"i": input}));
+    let seen = || async {
+        let r = server
+            .ok(None, "query($s: ID!) { node(id: $s) { id } studies { totalCount } search(query: \"città\") { totalCount } }", json!({"s": c.study}))
+            .await;
+        (
+            r["node"].is_object(),
+            r["studies"]["totalCount"].as_i64().unwrap(),
+            r["search"]["totalCount"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(seen().await, (false, 0, 0));
+    let public = update(json!({"id": c.study, "public": true})).await;
+    assert_eq!(public["data"]["updateStudy"]["public"], true, "{public}");
+    assert_eq!(seen().await, (true, 1, 1));
+    update(json!({"id": c.study, "public": false})).await;
+    assert_eq!(seen().await, (false, 0, 0));
+
+    let described = update(json!({"id": c.study, "title": " Reti ", "authors": ["Rossi", "Bianchi"], "year": 2023, "researchQuestions": ["Che cosa cambia?"]})).await;
+    assert_eq!(
+        described["data"]["updateStudy"],
+        json!({"title": "Reti", "authors": ["Rossi", "Bianchi"], "year": 2023, "researchQuestions": ["Che cosa cambia?"], "public": false})
+    );
+    // Left out keeps, null clears the year.
+    let cleared = update(json!({"id": c.study, "year": null})).await;
+    assert_eq!(cleared["data"]["updateStudy"]["year"], Value::Null);
+    assert_eq!(cleared["data"]["updateStudy"]["title"], "Reti");
+    for bad in [
+        json!({"id": c.study, "title": "  "}),
+        json!({"id": c.study, "year": 20023}),
+        json!({"id": c.study, "authors": ["Rossi", ""]}),
+    ] {
+        assert_eq!(
+            error_code(&update(bad.clone()).await),
+            "BAD_USER_INPUT",
+            "{bad}"
+        );
+    }
+    let audit = || async {
+        server
+            .ok(
+                a,
+                "query($s: ID!) { auditLog(studyId: $s) { totalCount } }",
+                json!({"s": c.study}),
+            )
+            .await["auditLog"]["totalCount"]
+            .clone()
+    };
+    let entries = audit().await;
+    let same = update(json!({"id": c.study, "title": "Reti", "public": false})).await;
+    assert!(same.get("errors").is_none(), "{same}");
+    assert_eq!(audit().await, entries, "a change to nothing is not audited");
+    let missing = update(json!({"id": "U3R1ZHk6OTk5OQ", "title": "x"})).await; // Study:9999
+    assert_eq!(error_code(&missing), "NOT_FOUND", "{missing}");
+}
+
+/// A case is relabelled and moved to another ambito: search's ambito filter follows at once
+/// (every passage carries its case's ambiti), and a list left out keeps its links.
+#[tokio::test]
+async fn a_case_moved_to_another_ambito_is_searched_under_it() {
+    let server = TestServer::demo().await;
+    let admin = server.admin().await;
+    let a = Some(admin.as_str());
+    let c = server
+        .corpus(
+            &admin,
+            "Spostato",
+            &["R: il quartiere Vallette è cambiato."],
+        )
+        .await;
+    const UPDATE: &str = "mutation($i: UpdateCaseInput!) { updateCase(input: $i) { label ambiti { code } projects { id } } }";
+    let found_in = |code: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .ok(a, "query($a: [String!]) { search(query: \"Vallette\", filter: {ambitoCodes: $a}) { totalCount } }", json!({"a": [code]}))
+                .await["search"]["totalCount"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let project = server
+        .ok(
+            None,
+            "{ projects(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await["projects"]["edges"][0]["node"]["id"]
+        .clone();
+    let moved = server
+        .ok(a, UPDATE, json!({"i": {"id": c.case, "label": "Torino nord", "ambitoCodes": ["24", "24"], "projectIds": [project]}}))
+        .await["updateCase"]
+        .clone();
+    assert_eq!(
+        moved,
+        json!({"label": "Torino nord", "ambiti": [{"code": "24"}], "projects": [{"id": project}]})
+    );
+    assert_eq!((found_in("24").await, found_in("38").await), (1, 0));
+    let again = server
+        .ok(
+            a,
+            UPDATE,
+            json!({"i": {"id": c.case, "ambitoCodes": ["38"]}}),
+        )
+        .await["updateCase"]
+        .clone();
+    assert_eq!(again["label"], "Torino nord");
+    assert_eq!(again["projects"], json!([{"id": project}]));
+    assert_eq!((found_in("24").await, found_in("38").await), (0, 1));
+    let unknown = server
+        .gql(
+            a,
+            UPDATE,
+            json!({"i": {"id": c.case, "ambitoCodes": ["99"]}}),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), "NOT_FOUND", "{unknown}");
+    assert_eq!(found_in("38").await, 1, "a refused change keeps the links");
+}
