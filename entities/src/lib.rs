@@ -28,6 +28,7 @@ pub mod project_ambito;
 pub mod project_partner;
 pub mod quotation;
 pub mod quotation_code;
+pub mod retired_judgment;
 pub mod study;
 pub mod study_case;
 pub mod study_member;

@@ -145,7 +145,9 @@ pub struct TagDiscontinuityInput {
     #[graphql(default_with = "Some(false)")]
     pub consensus: Option<bool>,
     /// The version read. Left out, the tag replaces the cell's judgment if there is one;
-    /// given, the tag fails with CONFLICT when the judgment has changed since.
+    /// given, the tag fails with CONFLICT when the judgment has changed since, or was
+    /// deleted (a judgment made in its cell after it starts above its versions). A tag that
+    /// gives the judgment as it is writes nothing and keeps the version.
     pub expected_version: Option<i32>,
 }
 

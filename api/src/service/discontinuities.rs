@@ -4,7 +4,7 @@
 use chrono::Utc;
 use entities::{
     discontinuity, discontinuity_cause, discontinuity_evidence, intervention, interview, quotation,
-    study, study_case,
+    retired_judgment, study, study_case,
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
@@ -203,9 +203,18 @@ async fn tag_once(
     if let Some(causes) = causes.as_ref().filter(|c| !c.is_empty()) {
         check_causes(&txn, caller, input, causes, case.id, slot).await?;
     }
-    let Some(saved) = save_judgment(&txn, input, case.id, user.id, slot).await? else {
+    let links = Links {
+        evidence: evidence.as_deref(),
+        causes: causes.as_deref(),
+    };
+    let Some(saved) = save_judgment(&txn, input, links, case.id, user.id, slot).await? else {
         return Ok(None);
     };
+    if saved.unchanged {
+        // Nothing to write, nor to audit: the version stays, so that an owner saving the
+        // consensus as it is does not make another's pending edit of it stale.
+        return Ok(Some(saved.judgment));
+    }
     replace_links(&txn, &saved, evidence.as_deref(), causes.as_deref()).await?;
     audit_tag(&txn, caller, study.id, &saved, evidence, causes).await?;
     txn.commit().await?;
@@ -432,6 +441,15 @@ struct Saved {
     /// judgment keeps where the input leaves them out.
     had_evidence: Vec<i64>,
     had_causes: Vec<i64>,
+    /// The input gave the judgment as it was: nothing was written.
+    unchanged: bool,
+}
+
+/// The evidence and causes a tag gives (sorted, without repeats), where it gives them.
+#[derive(Clone, Copy)]
+struct Links<'a> {
+    evidence: Option<&'a [i64]>,
+    causes: Option<&'a [i64]>,
 }
 
 /// Saves the cell's judgment: over the one already there, or as the cell's first. `None`
@@ -439,6 +457,7 @@ struct Saved {
 async fn save_judgment<C: ConnectionTrait>(
     txn: &C,
     input: &TagEdit,
+    links: Links<'_>,
     case_id: i64,
     user_id: i64,
     slot: i64,
@@ -455,7 +474,9 @@ async fn save_judgment<C: ConnectionTrait>(
         .await?;
     let now = Utc::now();
     match existing {
-        Some(e) => update_judgment(txn, input, e, user_id, now).await.map(Some),
+        Some(e) => update_judgment(txn, input, links, e, user_id, now)
+            .await
+            .map(Some),
         None => {
             let first = first_judgment(txn, input, case_id, user_id, slot, now).await?;
             Ok(first.map(|judgment| Saved {
@@ -463,6 +484,7 @@ async fn save_judgment<C: ConnectionTrait>(
                 before: None,
                 had_evidence: Vec::new(),
                 had_causes: Vec::new(),
+                unchanged: false,
             }))
         }
     }
@@ -474,6 +496,7 @@ async fn save_judgment<C: ConnectionTrait>(
 async fn update_judgment<C: ConnectionTrait>(
     txn: &C,
     input: &TagEdit,
+    links: Links<'_>,
     e: discontinuity::Model,
     user_id: i64,
     now: chrono::DateTime<Utc>,
@@ -482,6 +505,27 @@ async fn update_judgment<C: ConnectionTrait>(
         return Err(ServiceError::stale("judgment", e.version, v));
     }
     let (had_evidence, had_causes) = links_of(txn, e.id).await?;
+    let unchanged = input.intensity == e.intensity
+        && input.kind.as_ref().is_none_or(|k| *k == e.kind)
+        && input
+            .description
+            .as_ref()
+            .is_none_or(|d| *d == e.description)
+        && input
+            .covid_effect
+            .as_ref()
+            .is_none_or(|c| *c == e.covid_effect)
+        && links.evidence.is_none_or(|l| l == had_evidence)
+        && links.causes.is_none_or(|l| l == had_causes);
+    if unchanged {
+        return Ok(Saved {
+            judgment: e,
+            before: None,
+            had_evidence,
+            had_causes,
+            unchanged,
+        });
+    }
     let mut a: discontinuity::ActiveModel = e.clone().into();
     a.intensity = Set(input.intensity.clone());
     if let Some(kind) = &input.kind {
@@ -525,6 +569,7 @@ async fn update_judgment<C: ConnectionTrait>(
         before: Some(before),
         had_evidence,
         had_causes,
+        unchanged: false,
     })
 }
 
@@ -573,6 +618,15 @@ async fn first_judgment<C: ConnectionTrait>(
     if let Some(Some(text)) = &input.description {
         exportable(text, "the description")?;
     }
+    let retired = retired_judgment::Entity::find_by_id((
+        case_id,
+        input.intervention_id.unwrap_or(0),
+        input.dimension.clone(),
+        slot,
+    ))
+    .one(txn)
+    .await?
+    .map_or(0, |r| r.last_version);
     let inserted = discontinuity::ActiveModel {
         case_id: Set(case_id),
         intervention_id: Set(input.intervention_id),
@@ -585,7 +639,7 @@ async fn first_judgment<C: ConnectionTrait>(
         evaluator_id: Set(user_id),
         evaluator_slot: Set(slot),
         is_consensus: Set(input.consensus),
-        version: Set(1),
+        version: Set(retired + 1),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -598,6 +652,36 @@ async fn first_judgment<C: ConnectionTrait>(
         Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records the version a judgment had when it was deleted, for the next judgment of its cell
+/// to start above (`first_judgment`). Versions in a cell only grow, so the newest deletion
+/// always holds the highest.
+async fn retire_version<C: ConnectionTrait>(
+    txn: &C,
+    deleted: &discontinuity::Model,
+) -> ServiceResult<()> {
+    use retired_judgment::Column as R;
+    retired_judgment::Entity::insert(retired_judgment::ActiveModel {
+        case_id: Set(deleted.case_id),
+        intervention_key: Set(deleted.intervention_key),
+        dimension: Set(deleted.dimension.clone()),
+        evaluator_slot: Set(deleted.evaluator_slot),
+        last_version: Set(deleted.version),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            R::CaseId,
+            R::InterventionKey,
+            R::Dimension,
+            R::EvaluatorSlot,
+        ])
+        .update_column(R::LastVersion)
+        .to_owned(),
+    )
+    .exec(txn)
+    .await?;
+    Ok(())
 }
 
 /// The judgment's evidence and causes become exactly those the input gives, where it gives
@@ -858,6 +942,7 @@ pub async fn delete_discontinuity(
         .exec(&txn)
         .await?;
     discontinuity::Entity::delete_by_id(id).exec(&txn).await?;
+    retire_version(&txn, &current).await?;
     crate::service::audit::record(
         &txn,
         caller,

@@ -515,10 +515,15 @@ async fn judgments_of_one_cell_made_at_once_leave_one() {
     let eva = s.server.token("eva", "evaluator", Some(study)).await;
     let e = Some(eva.as_str());
     let cell = json!({"caseId": s.cases[0], "dimension": "ACTOR_NETWORK", "evidenceQuotationIds": [s.quotes[0]]});
+    // Each tag says something new (its own description): one that repeats the judgment as
+    // it stands changes nothing and keeps the version.
+    let said = std::sync::atomic::AtomicUsize::new(0);
     let tag = |intensity: &str, version: Option<i32>| {
         let mut i = cell.clone();
         i["intensity"] = json!(intensity);
         i["expectedVersion"] = json!(version);
+        let n = said.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        i["description"] = json!(format!("parere {n}"));
         s.server.gql(e, TAG, json!({"i": i}))
     };
     let check = |results: Vec<Value>| -> Vec<Value> {
@@ -1404,4 +1409,56 @@ async fn a_cascade_cannot_go_round_in_a_circle() {
     again["i"]["intensity"] = json!("SIGNIFICANT");
     let again = tag(a, again).await;
     assert!(again.get("errors").is_none(), "{again}");
+}
+
+/// A cell tagged again with its judgment as it is writes nothing: the version stays (so
+/// that another owner's edit from that version still applies) and nothing is audited. Any
+/// difference, in a field or a link, is a new version.
+#[tokio::test]
+async fn a_tag_that_changes_nothing_keeps_the_version() {
+    let s = setup().await;
+    let a = Some(s.admin.as_str());
+    let cell = |extra: Value| {
+        let mut i = json!({"caseId": s.cases[0], "dimension": "ACTOR_NETWORK", "intensity": "PARTIAL", "kind": "NEW_PROBLEM", "description": "reti più larghe", "evidenceQuotationIds": [s.quotes[0]]});
+        i.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"i": i})
+    };
+    let audited = || async {
+        s.server
+            .ok(
+                a,
+                "query($s: ID!) { auditLog(studyId: $s) { totalCount } }",
+                json!({"s": s.study}),
+            )
+            .await["auditLog"]["totalCount"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = s.server.ok(a, TAG, cell(json!({}))).await["tagDiscontinuity"].clone();
+    assert_eq!(first["version"], 1);
+    let entries = audited().await;
+    for same in [
+        cell(json!({})),
+        // What is left out keeps its value: still the same judgment.
+        json!({"i": {"caseId": s.cases[0], "dimension": "ACTOR_NETWORK", "intensity": "PARTIAL"}}),
+        cell(json!({"expectedVersion": 1})),
+    ] {
+        let again = s.server.ok(a, TAG, same).await["tagDiscontinuity"].clone();
+        assert_eq!(again["version"], 1, "{again}");
+        assert_eq!(again["id"], first["id"]);
+    }
+    assert_eq!(audited().await, entries, "nothing audited");
+    for (n, changed) in [
+        json!({"description": "reti più strette"}),
+        json!({"evidenceQuotationIds": []}),
+        json!({"intensity": "SIGNIFICANT"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let again = s.server.ok(a, TAG, cell(changed)).await["tagDiscontinuity"].clone();
+        assert_eq!(again["version"], n + 2, "{again}");
+    }
 }

@@ -217,7 +217,8 @@ async fn evaluators_delete_their_own_judgments_and_owners_and_admins_any() {
     assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
     assert_eq!(s.judgments().await, 0);
     let anew = s.tag(&s.eva, dim("PROBLEM_DEFINITION")).await;
-    assert_eq!(anew["version"], 1);
+    // Above the deleted judgment's version 1, which no longer edits the cell.
+    assert_eq!(anew["version"], 2);
     assert_ne!(anew["id"], by_eva["id"]);
 }
 
@@ -624,4 +625,42 @@ async fn a_judgment_made_while_its_intervention_is_deleted_stops_the_deletion_or
         .await,
         0
     );
+}
+
+/// A judgment deleted and its cell tagged anew: the new judgment's versions start above the
+/// deleted one's, so a tag sent with a version read from the deleted judgment is CONFLICT
+/// and leaves the new one as it is (versions restarted at 1, and it overwrote it).
+#[tokio::test]
+async fn a_version_read_from_a_deleted_judgment_does_not_overwrite_its_successor() {
+    let s = setup().await;
+    let o = Some(s.owner.as_str());
+    let cell = |intensity: &str, expected: Option<i32>| json!({"i": {"caseId": s.case, "dimension": "POLICY_INSTRUMENTS", "intensity": intensity, "consensus": true, "expectedVersion": expected}});
+    let first = s.server.ok(o, TAG, cell("PARTIAL", None)).await["tagDiscontinuity"].clone();
+    assert_eq!(first["version"], 1);
+    s.server
+        .ok(o, DELETE, json!({"i": first["id"], "v": 1}))
+        .await;
+    let again = s.server.ok(o, TAG, cell("PARADIGMATIC", None)).await["tagDiscontinuity"].clone();
+    assert_ne!(again["id"], first["id"]);
+    assert_eq!(again["version"], 2);
+    let stale = s
+        .server
+        .gql(Some(&s.admin), TAG, cell("NONE", Some(1)))
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+    let now = s
+        .server
+        .ok(
+            o,
+            "query($j: ID!) { node(id: $j) { ... on Discontinuity { version intensity } } }",
+            json!({"j": again["id"]}),
+        )
+        .await;
+    assert_eq!(
+        now["node"],
+        json!({"version": 2, "intensity": "PARADIGMATIC"})
+    );
+    // The version read from the new one is the one that edits it.
+    let edited = s.server.ok(o, TAG, cell("NONE", Some(2))).await["tagDiscontinuity"].clone();
+    assert_eq!(edited["version"], 3);
 }
