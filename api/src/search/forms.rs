@@ -25,9 +25,13 @@ pub fn forms_of_term(
     let mut forms = match side {
         Side::Exact => return present(searcher, exact, [term.to_owned()]),
         Side::Lemma => match term.strip_prefix(UNKNOWN_MARK) {
-            Some(stem) => scan(searcher, exact, scan_prefix(stem), |form| {
-                !lexicon().knows(form) && analyzer::unknown_term(form) == term
-            }),
+            // A whole word (`~ciss~`) is its own prefix.
+            Some(stem) => scan(
+                searcher,
+                exact,
+                scan_prefix(stem.trim_end_matches(UNKNOWN_MARK)),
+                |form| !lexicon().knows(form) && analyzer::unknown_term(form) == term,
+            ),
             None => present(searcher, exact, lexicon().forms_of(term).iter().cloned()),
         },
         Side::Stemmed => {

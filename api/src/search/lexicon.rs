@@ -2,15 +2,18 @@
 //!
 //! Built from Morph-it! (via PyPI's `spacy-lookups-data`; see NOTICE and `lexicon/build.sh`)
 //! into an `fst` map compiled into the binary, so that it costs nothing to load. Keys are
-//! forms folded as the index folds them (lower case, no accents); a value packs up to
-//! [`MAX_LEMMAS`] lemma ids, the first being what a query for that form means: the form
-//! itself when it is a lemma (`lavoro` means the noun, not also `lavorare`), otherwise the
-//! lemma of its likeliest part of speech.
+//! forms folded as the index folds them (lower case, no accents), and the accented spellings
+//! whose lemmas are not their folded form's ("arrivò": arrivare; "arrivo" is the noun); a
+//! value packs up to [`MAX_LEMMAS`] lemma ids, the first being what a query for that form
+//! means: the form itself when it is a lemma (`lavoro` means the noun, not also `lavorare`),
+//! otherwise the lemma of its likeliest part of speech.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use fst::Streamer;
+
+use super::analyzer;
 
 /// Lemmas kept per form (a form rarely belongs to more: `lavori` → lavoro, lavorare).
 pub const MAX_LEMMAS: usize = 3;
@@ -64,6 +67,17 @@ impl Lexicon {
             .into_iter()
             .flat_map(unpack)
             .map(|id| self.lemmas[id])
+    }
+
+    /// Every lemma of a lower-cased spelling (accents kept): its own, if the lexicon gives an
+    /// accented spelling any, else its folded form's. A word in ASCII is its folded form.
+    pub fn lemmas_of_spelling(&self, spelling: &str) -> impl Iterator<Item = &'static str> + '_ {
+        let value = match self.forms.get(spelling) {
+            Some(value) => Some(value),
+            None if !spelling.is_ascii() => self.forms.get(analyzer::fold(spelling).as_ref()),
+            None => None,
+        };
+        value.into_iter().flat_map(unpack).map(|id| self.lemmas[id])
     }
 
     /// What a query for this form means: one lemma, or `None` for an unknown word.
@@ -121,16 +135,61 @@ mod tests {
         assert_eq!(lemmas("lavori"), ["lavoro", "lavorare"]);
         assert_eq!(lemmas("abitante"), ["abitante"]);
         assert_eq!(lexicon().query_lemma("politiche"), Some("politica"));
-        // Folded keys: accents do not matter, as in the index.
-        assert_eq!(
-            lexicon().query_lemma("perche"),
-            lexicon().query_lemma("perché")
-        );
+        // A spelling without its own key is its folded form.
+        let of = |s: &str| lexicon().lemmas_of_spelling(s).collect::<Vec<_>>();
+        assert_eq!(of("città"), of("citta"));
+        assert_eq!(of("perchè"), of("perché"));
         // Suppletive comparatives were dropped.
         assert!(!lemmas("minori").contains(&"piccolo"));
-        // Invariable and missing words are unknown, and fall back to the stemmer.
-        assert!(!lexicon().knows("comunita"));
+        // Missing words are unknown, and fall back to the stemmer.
         assert!(!lexicon().knows("pandemie"));
+    }
+
+    /// The tables hold every word beyond ASCII as mojibake ("puÃ²"): read back, forms in
+    /// an accented vowel belong to their verb, and no lemma is made of the mojibake.
+    #[test]
+    fn accented_forms_belong_to_their_lemmas() {
+        let of = |s: &str| lexicon().lemmas_of_spelling(s).collect::<Vec<_>>();
+        assert_eq!(of("può"), ["potere"]);
+        assert_eq!(lemmas("puo"), ["potere"]);
+        for (form, lemma) in [
+            ("resterà", "restare"),
+            ("vedrà", "vedere"),
+            ("verrà", "venire"),
+            ("continuerà", "continuare"),
+            ("comunità", "comunita"),
+        ] {
+            assert!(of(form).contains(&lemma), "{form}: {:?}", of(form));
+        }
+        // An accent that makes another word: the verb, not the noun.
+        assert_eq!(of("arrivò"), ["arrivare"]);
+        assert_eq!(of("cambiò"), ["cambiare"]);
+        assert_eq!(of("arrivo"), ["arrivo"]);
+        assert_eq!(of("cioè"), ["cioe"]);
+        assert_eq!(of("ciò"), ["cio"]);
+        assert_eq!(lexicon().query_lemma("piu"), Some("piu"));
+        for mojibake in ["pua2", "pia1", "cia2"] {
+            assert!(!lexicon().knows(mojibake), "{mojibake}");
+        }
+    }
+
+    /// A noun's dictionary form is not also a verb form, unless it is the verb's past
+    /// participle ("abbiamo fatto"); a present participle is a noun or an adjective, in the
+    /// plural too (abitanti), never a verb form.
+    #[test]
+    fn participles_and_nouns() {
+        assert_eq!(lemmas("fatto"), ["fatto", "fare"]);
+        assert!(lemmas("detto").contains(&"dire"));
+        assert_eq!(lemmas("abitanti"), ["abitante"]);
+        assert_eq!(lemmas("importanti"), ["importante"]);
+        assert_eq!(lemmas("lavoro"), ["lavoro"]);
+        assert_eq!(lemmas("progetto"), ["progetto"]);
+        assert_eq!(lemmas("lavori"), ["lavoro", "lavorare"]);
+        assert!(!lexicon()
+            .forms_of("abitare")
+            .iter()
+            .any(|f| f.starts_with("abitant")));
+        assert!(lexicon().forms_of("fare").iter().any(|f| f == "fatto"));
     }
 
     #[test]

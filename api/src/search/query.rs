@@ -593,10 +593,11 @@ impl Compiler<'_> {
         }
     }
 
-    /// Query-side analysis: a lemma-side word means one lemma (its query lemma).
+    /// Query-side analysis: a lemma-side word means one lemma (its query lemma), looked up
+    /// with its accents as the index looks it up.
     fn analyse(side: Side, text: &str) -> Vec<Tok> {
         match side {
-            Side::Lemma => analyzer::tokens(&mut analyzer::folded_content(), text)
+            Side::Lemma => analyzer::tokens(&mut analyzer::content(), text)
                 .into_iter()
                 .map(|t| Tok {
                     term: analyzer::query_lemma_term(&t.term),
@@ -833,6 +834,56 @@ impl Compiler<'_> {
         Ok(touched.then_some(forms))
     }
 
+    /// A phrase on the lemma or stem side that begins or ends with a stop word (`"non è"`,
+    /// `"idea era"`), as positions on the exact field; `None` for any other. Those fields
+    /// leave stop words out: there the stop word would drop and the phrase become its other
+    /// words, anywhere in the passage (a stop word inside keeps its place as a gap). On the
+    /// exact field each stop word is itself (folded, as in EXACT) and each other word the
+    /// forms it stands for in the index, as a phrase with forms left out is read. Articles
+    /// elided onto the first word (`l’idea`) drop, as from a single word.
+    fn phrase_with_stop_word_ends(
+        &self,
+        side: Side,
+        text: &str,
+    ) -> tantivy::Result<Option<Positions>> {
+        let words = Self::analyse(Side::Exact, text);
+        let mut content = analyzer::folded_content();
+        let stop: Vec<bool> = words
+            .iter()
+            .map(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
+            .collect();
+        let articles = words
+            .iter()
+            .zip(&stop)
+            .take_while(|(t, stop)| **stop && text[t.to..].starts_with(['\'', '’']))
+            .count();
+        let (words, stop) = (&words[articles..], &stop[articles..]);
+        let at_an_end = stop.first() == Some(&true) || stop.last() == Some(&true);
+        if !at_an_end || stop.iter().all(|s| *s) {
+            return Ok(None);
+        }
+        let analysed = Self::analyse(side, text);
+        let base = words[0].position;
+        let mut positions = Vec::with_capacity(words.len());
+        for (word, stop) in words.iter().zip(stop) {
+            let mut alternatives = HashSet::new();
+            if *stop {
+                alternatives.insert(word.term.clone());
+            } else {
+                for t in analysed.iter().filter(|t| t.position == word.position) {
+                    alternatives.extend(forms::forms_of_term(
+                        self.searcher,
+                        self.text_exact,
+                        side,
+                        &t.term,
+                    )?);
+                }
+            }
+            positions.push((word.position - base, &alternatives - &self.excluded));
+        }
+        Ok(Some(positions))
+    }
+
     /// Compiles a phrase (or a word that analyses into several tokens) on one side.
     fn phrase(
         &self,
@@ -841,6 +892,20 @@ impl Compiler<'_> {
         slop: u32,
         out: &mut Vec<Matcher>,
     ) -> Result<Option<Box<dyn Query>>, SearchError> {
+        if side != Side::Exact {
+            if let Some(terms) = self.phrase_with_stop_word_ends(side, text)? {
+                if terms.iter().any(|(_, t)| t.is_empty()) {
+                    return Ok(Some(Box::new(EmptyQuery)));
+                }
+                let query = self.phrase_query(Side::Exact, &terms, slop, &format!("\"{text}\""))?;
+                out.push(Matcher::Phrase {
+                    side: Side::Exact,
+                    terms,
+                    slop,
+                });
+                return Ok(Some(query));
+            }
+        }
         let toks = Self::analyse(side, text);
         Ok(match toks.len() {
             0 => None,
@@ -1754,6 +1819,55 @@ mod tests {
             searched(&passages, "casa", fuzzy(&["cosa", "cassa", "case", "casa"])).0,
             Vec::<usize>::new()
         );
+    }
+
+    /// A phrase that begins or ends with a stop word keeps it: the lemma and stem fields
+    /// leave stop words out, and `"non è"` used to find every "non", `"idea era"` every
+    /// "idea". It matches as EXACT does at its stop words and as the mode does elsewhere.
+    #[test]
+    fn a_phrase_keeps_the_stop_words_at_its_ends() {
+        let passages = [
+            "Non è facile, davvero.",
+            "Non lo so, e non voglio.",
+            "L'idea era buona.",
+            "Le idee erano tante, era tardi.",
+            "Un'idea: era tardi.",
+            "La centrale di progettazione.",
+            "Le idee non erano buone, non è vero.",
+        ];
+        for mode in [Mode::Lemma, Mode::Stem] {
+            let o = Options {
+                mode,
+                ..Options::default()
+            };
+            let (found, words) = searched(&passages, "\"non è\"", o);
+            assert_eq!(found, [0, 6], "{mode:?}");
+            assert_eq!(words, ["non è", "non è"], "{mode:?}");
+            // The other words keep the mode's forms: "idee" is a form of idea.
+            assert_eq!(searched(&passages, "\"idea era\"", o).0, [2, 4], "{mode:?}");
+            assert_eq!(searched(&passages, "\"idee era\"", o).0, [2, 4], "{mode:?}");
+            assert_eq!(searched(&passages, "\"era buona\"", o).0, [2], "{mode:?}");
+            // A stop word inside keeps its place, and an elided article still drops.
+            assert_eq!(
+                searched(&passages, "\"centrale di progettazione\"", o).0,
+                [5],
+                "{mode:?}"
+            );
+            assert_eq!(
+                searched(&passages, "\"l'idea\"", o).0,
+                [2, 3, 4, 6],
+                "{mode:?}"
+            );
+            // A word left out is left out here too.
+            let leaving = Options {
+                excluded: &["idea"],
+                ..o
+            };
+            assert_eq!(
+                searched(&passages, "\"idea era\"", leaving).0,
+                Vec::<usize>::new()
+            );
+        }
     }
 
     /// Phrases of alternatives are cut into patterns tantivy accepts (at most 1,000

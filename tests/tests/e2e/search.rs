@@ -1290,8 +1290,8 @@ async fn left_out_forms_are_left_out_of_phrases_and_typo_tolerant_words() {
         run("\"casa popolare\"~2", json!({"x": ["Case"]})).await,
     ] {
         assert_eq!(r["totalCount"], 2, "{r:#}");
-        // Counted over the passages found: one also says "popolari", elsewhere.
-        assert_eq!(forms(&r), set(&["casa", "popolare", "popolari"]));
+        // Counted inside the phrase: "popolari", said elsewhere in a passage, is not.
+        assert_eq!(forms(&r), set(&["casa", "popolare"]));
         assert!(highlighted(&r).iter().all(|w| w == "casa popolare"));
     }
     let r = run("\"casa popolare\"", json!({"x": ["casa", "case"]})).await;
@@ -1315,6 +1315,65 @@ async fn left_out_forms_are_left_out_of_phrases_and_typo_tolerant_words() {
     assert!(!forms(&r).contains("cosa"));
     let r = run("casa -form:cosa -form:cassa", json!({"fuzzy": true})).await;
     assert_eq!(r["totalCount"], 4, "{r:#}");
+}
+
+/// A phrase's forms are counted inside its occurrences, as highlighted: they used to be
+/// every form of each of its words anywhere in the passages found ("case" below).
+#[tokio::test]
+async fn phrase_forms_are_counted_inside_the_phrase() {
+    let server = TestServer::empty().await;
+    let (token, _s, _c, _ids) = corpus(
+        &server,
+        &["R: La casa popolare è bella, le case no.\n\nR: Le case popolari e la casa.\n\nR: Le case sono care."],
+    )
+    .await;
+    let r = with_forms(&server, &token, "\"casa popolare\"", json!({})).await;
+    assert_eq!(r["totalCount"], 2, "{r:#}");
+    let mut forms = matched(&r);
+    forms.sort();
+    // Without the fix: casa 2 and case 2, each passage holding both.
+    let once = |w: &str| (w.to_owned(), 1);
+    assert_eq!(
+        forms,
+        [
+            once("casa"),
+            once("case"),
+            once("popolare"),
+            once("popolari")
+        ]
+    );
+    // A word beside the phrase still counts in every hit.
+    let r = with_forms(&server, &token, "\"casa popolare\" case", json!({})).await;
+    assert!(matched(&r).contains(&("case".to_owned(), 2)), "{r:#}");
+}
+
+/// A phrase that begins or ends with a stop word keeps it (on the demo data): `"non è"`
+/// used to find every "non", as many passages as LEMMA `non`.
+#[tokio::test]
+async fn a_phrase_keeps_its_stop_words_at_its_ends() {
+    let server = TestServer::demo().await;
+    let token = server.admin().await;
+    let total = |q: &'static str, m: &'static str| {
+        let (server, token) = (&server, &token);
+        async move { with_forms(server, token, q, json!({"m": m})).await["totalCount"].clone() }
+    };
+    let exact = total("\"non è\"", "EXACT").await;
+    assert!(exact.as_i64().unwrap() > 0);
+    assert_eq!(total("\"non è\"", "LEMMA").await, exact);
+    assert_ne!(
+        total("\"non è\"", "LEMMA").await,
+        total("non", "LEMMA").await
+    );
+    assert_ne!(
+        total("\"idea era\"", "LEMMA").await,
+        total("idea", "LEMMA").await
+    );
+    // As in EXACT, "è" is folded: "non e" is the phrase too.
+    let r = with_forms(&server, &token, "\"non è\"", json!({})).await;
+    assert!(
+        highlighted(&r).iter().all(|w| w == "non è" || w == "non e"),
+        "{r:#}"
+    );
 }
 
 /// `matchedForms` reports the accented spellings of short forms ("sì", "è") however many
