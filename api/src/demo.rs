@@ -586,7 +586,7 @@ async fn load_interviews(db: &impl Writable, team: &Team, ids: &mut Ids) -> anyh
                 },
             )
             .await?;
-            ids.quotations.insert(q.key, m.id);
+            ids.quotations.insert(q.key, m.quotation.id);
         }
     }
     Ok(())

@@ -116,7 +116,7 @@ impl CodeCaseCell {
             .quotation_ids
             .iter()
             .filter_map(|id| found.remove(id).and_then(|v| v.into_iter().next()))
-            .map(Quotation)
+            .map(Quotation::from)
             .collect())
     }
 }

@@ -101,7 +101,7 @@ impl Discontinuity {
     }
     async fn evidence(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Quotation>> {
         let rows = all(&rc(ctx).loaders.evidence_of, self.0.id).await?;
-        Ok(rows.into_iter().map(Quotation).collect())
+        Ok(rows.into_iter().map(Quotation::from).collect())
     }
     /// Discontinuities in other dimensions of the same case that this one followed from.
     async fn causes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Discontinuity>> {

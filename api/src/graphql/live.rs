@@ -108,7 +108,7 @@ impl QuotationChange {
         }
         Ok(one(&rc(ctx).loaders.quotation, self.id)
             .await?
-            .map(Quotation))
+            .map(Quotation::from))
     }
 }
 

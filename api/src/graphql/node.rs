@@ -108,7 +108,7 @@ impl NodeQuery {
             },
             Kind::Quotation => match one(&l.quotation, n).await? {
                 Some(q) if may_read_interview(r, q.interview_id).await? => {
-                    Some(Node::Quotation(Quotation(q)))
+                    Some(Node::Quotation(q.into()))
                 }
                 _ => None,
             },

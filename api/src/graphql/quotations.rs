@@ -66,66 +66,97 @@ pub fn page_request(
 
 /// A page of quotations as a Relay connection with key cursors.
 pub fn connection(page: Page<quotation::Model>) -> Conn<Quotation> {
-    super::connection_with(page, |q| encode_cursor(&QuotationKey::of(q)), Quotation)
+    super::connection_with(
+        page,
+        |q| encode_cursor(&QuotationKey::of(q)),
+        Quotation::from,
+    )
 }
 
 #[derive(Clone)]
-pub struct Quotation(pub quotation::Model);
+pub struct Quotation {
+    row: quotation::Model,
+    /// Its words as a write left them (`WrittenQuotation`); read from the transcript when
+    /// the quotation is read.
+    written_text: Option<String>,
+}
+
+impl From<quotation::Model> for Quotation {
+    fn from(row: quotation::Model) -> Self {
+        Self {
+            row,
+            written_text: None,
+        }
+    }
+}
+
+impl From<service::WrittenQuotation> for Quotation {
+    fn from(w: service::WrittenQuotation) -> Self {
+        Self {
+            row: w.quotation,
+            written_text: Some(w.text),
+        }
+    }
+}
 
 #[Object]
 impl Quotation {
     /// Notes on this, newest last.
     async fn memos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::memos::Memo>> {
-        super::memos::memos_of(ctx, crate::service::memos::Target::Quotation(self.0.id)).await
+        super::memos::memos_of(ctx, crate::service::memos::Target::Quotation(self.row.id)).await
     }
     pub async fn id(&self) -> ID {
-        encode(Kind::Quotation, self.0.id)
+        encode(Kind::Quotation, self.row.id)
     }
     async fn interview(&self, ctx: &Context<'_>) -> async_graphql::Result<Interview> {
-        one(&rc(ctx).loaders.interview, self.0.interview_id)
+        one(&rc(ctx).loaders.interview, self.row.interview_id)
             .await?
             .map(Interview::Read)
             .ok_or_else(|| not_found("interview"))
     }
     async fn start(&self) -> i32 {
-        self.0.start_pos
+        self.row.start_pos
     }
     async fn end(&self) -> i32 {
-        self.0.end_pos
+        self.row.end_pos
     }
-    /// Exactly transcript[start, end).
+    /// Exactly transcript[start, end) (in a mutation's answer, the transcript as the write
+    /// left it).
     async fn text(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let transcript = super::interviews::transcript_of(ctx, self.0.interview_id).await?;
+        if let Some(text) = &self.written_text {
+            return Ok(text.clone());
+        }
+        let transcript = super::interviews::transcript_of(ctx, self.row.interview_id).await?;
         crate::text::slice(
             &transcript,
-            self.0.start_pos as usize,
-            self.0.end_pos as usize,
+            self.row.start_pos as usize,
+            self.row.end_pos as usize,
         )
         .map(str::to_owned)
         .ok_or_else(|| bad_input("the quotation lies outside its transcript"))
     }
     async fn codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
-        let rows = all(&rc(ctx).loaders.codes_of_quotation, self.0.id).await?;
+        let rows = all(&rc(ctx).loaders.codes_of_quotation, self.row.id).await?;
         Ok(rows.into_iter().map(Code).collect())
     }
     async fn memo(&self) -> Option<&str> {
-        self.0.memo.as_deref()
+        self.row.memo.as_deref()
     }
     async fn coder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.coder_id else {
+        let Some(id) = self.row.coder_id else {
             return Ok(None);
         };
         Ok(one(&rc(ctx).loaders.user, id).await?.map(User))
     }
     async fn created_at(&self) -> DateTime {
-        DateTime(self.0.created_at)
+        DateTime(self.row.created_at)
     }
     async fn updated_at(&self) -> DateTime {
-        DateTime(self.0.updated_at)
+        DateTime(self.row.updated_at)
     }
     /// Optimistic-concurrency version; updates and deletes must name it.
     async fn version(&self) -> i32 {
-        self.0.version
+        self.row.version
     }
 }
 
@@ -253,8 +284,14 @@ impl QuotationMutation {
         )
         .await?;
         r.searchable().await;
-        publish(r, q.interview_id, ChangeKind::Created, q.id).await;
-        Ok(Quotation(q))
+        publish(
+            r,
+            q.quotation.interview_id,
+            ChangeKind::Created,
+            q.quotation.id,
+        )
+        .await;
+        Ok(q.into())
     }
 
     async fn update_quotation(
@@ -281,8 +318,14 @@ impl QuotationMutation {
         )
         .await?;
         r.searchable().await;
-        publish(r, q.interview_id, ChangeKind::Updated, q.id).await;
-        Ok(Quotation(q))
+        publish(
+            r,
+            q.quotation.interview_id,
+            ChangeKind::Updated,
+            q.quotation.id,
+        )
+        .await;
+        Ok(q.into())
     }
 
     /// Deletes a quotation; returns its ID.

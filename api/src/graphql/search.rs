@@ -100,7 +100,9 @@ impl SearchHit {
         let Some(id) = self.0.quotation_id else {
             return Ok(None);
         };
-        Ok(one(&rc(ctx).loaders.quotation, id).await?.map(Quotation))
+        Ok(one(&rc(ctx).loaders.quotation, id)
+            .await?
+            .map(Quotation::from))
     }
     /// The matched passage (or quotation), in transcript coordinates.
     async fn start(&self) -> i32 {

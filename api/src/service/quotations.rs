@@ -145,11 +145,33 @@ async fn set_codes<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A quotation as a write left it, with its words as the transcript held them then. An edit
+/// of the transcript may move the quotation the moment after; an answer that read the words
+/// afterwards paired these offsets with others.
+#[derive(Debug, Clone)]
+pub struct WrittenQuotation {
+    pub quotation: quotation::Model,
+    pub text: String,
+}
+
+impl WrittenQuotation {
+    fn of(quotation: quotation::Model, transcript: &str) -> Self {
+        let text = crate::text::slice(
+            transcript,
+            quotation.start_pos as usize,
+            quotation.end_pos as usize,
+        )
+        .unwrap_or_default()
+        .to_owned();
+        Self { quotation, text }
+    }
+}
+
 pub async fn create_quotation(
     db: &impl Writable,
     caller: &Caller,
     input: NewQuotation,
-) -> ServiceResult<quotation::Model> {
+) -> ServiceResult<WrittenQuotation> {
     let txn = begin_write(db).await?;
     let (interview, _case, study) = locked_interview(&txn, caller, input.interview_id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
@@ -183,7 +205,7 @@ pub async fn create_quotation(
     change_log::append(&txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
     crate::service::audit::record(&txn, caller, "createQuotation", "quotation", q.id, Some(study.id), json!({"after": {"interview": q.interview_id, "start": q.start_pos, "end": q.end_pos, "codes": code_ids}})).await?;
     txn.commit().await?;
-    Ok(q)
+    Ok(WrittenQuotation::of(q, &interview.transcript))
 }
 
 /// A quotation to change at `version` (CONFLICT when stale), locked with `lock`, with its
@@ -262,7 +284,7 @@ pub async fn update_quotation(
     db: &impl Writable,
     caller: &Caller,
     input: QuotationUpdate,
-) -> ServiceResult<quotation::Model> {
+) -> ServiceResult<WrittenQuotation> {
     let txn = begin_write(db).await?;
     let QuotationToWrite {
         quotation: q,
@@ -307,7 +329,7 @@ pub async fn update_quotation(
     let same_memo = memo.is_none();
     if (start, end) == (q.start_pos, q.end_pos) && same_codes && same_memo {
         txn.commit().await?;
-        return Ok(q);
+        return Ok(WrittenQuotation::of(q, &interview.transcript));
     }
     // The version condition makes the update atomic on PostgreSQL too, where two
     // transactions may have read the same version.
@@ -350,7 +372,7 @@ pub async fn update_quotation(
     )
     .await?;
     txn.commit().await?;
-    Ok(updated)
+    Ok(WrittenQuotation::of(updated, &interview.transcript))
 }
 
 /// To call in the transaction that deletes these quotations, before it does. The judgments

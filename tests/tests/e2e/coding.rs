@@ -1726,3 +1726,67 @@ async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_
         .await;
     assert_eq!(error_code(&renamed), "CONFLICT", "{renamed}");
 }
+
+/// A quotation write answers with the words at its offsets as it wrote them, even when an
+/// edit of the transcript moves the quotation the moment after: quotes made while the
+/// transcript is edited again and again each answer with the word they quoted (some read
+/// the transcript's text after the edit, other words at the old offsets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quotation_answers_with_its_own_words_while_the_transcript_is_edited() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let words: Vec<String> = (0..120).map(|n| format!("città{n}")).collect();
+    let text = format!("R: {}", words.join(" "));
+    let c = server.corpus(&admin, "Corsa", &[&text]).await;
+    let interview = c.interviews[0]["id"].clone();
+    const READ: &str =
+        "query($i: ID!) { node(id: $i) { ... on Interview { version transcript } } }";
+    let read = || async {
+        let r = server.ok(Some(&admin), READ, json!({"i": interview})).await;
+        (
+            r["node"]["version"].as_i64().unwrap(),
+            r["node"]["transcript"].as_str().unwrap().to_owned(),
+        )
+    };
+    let editing = AtomicBool::new(true);
+    let editor = async {
+        for _ in 0..40 {
+            let (version, transcript) = read().await;
+            server
+                .gql(Some(&admin), "mutation($i: ID!, $v: Int!, $t: String!) { updateInterview(input: {id: $i, version: $v, transcript: $t}) { movedQuotations } }", json!({"i": interview, "v": version, "t": format!("è {transcript}")}))
+                .await;
+        }
+        editing.store(false, Ordering::SeqCst);
+    };
+    let written = AtomicUsize::new(0);
+    let quoter = |first: usize| {
+        let (read, editing, written, words) = (&read, &editing, &written, &words);
+        let (server, admin, interview) = (&server, &admin, &interview);
+        async move {
+            let mut k = first;
+            while editing.load(Ordering::SeqCst) {
+                k = (k + 7) % words.len();
+                let (version, transcript) = read().await;
+                let word = &words[k];
+                let at = transcript
+                    .find(&format!(" {word} "))
+                    .or_else(|| transcript.find(&format!(" {word}")))
+                    .unwrap()
+                    + 1;
+                let start = transcript[..at].chars().count();
+                let r = server
+                    .gql(Some(admin), "mutation($i: ID!, $v: Int!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, interviewVersion: $v, start: $s, end: $e, codeIds: []}) { start end text } }", json!({"i": interview, "v": version, "s": start, "e": start + word.chars().count()}))
+                    .await;
+                if r.get("errors").is_some() {
+                    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+                    continue;
+                }
+                assert_eq!(r["data"]["createQuotation"]["text"], word.as_str(), "{r}");
+                written.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    };
+    tokio::join!(editor, quoter(0), quoter(1), quoter(2));
+    assert!(written.load(Ordering::SeqCst) > 0);
+}
