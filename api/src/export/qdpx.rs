@@ -43,10 +43,12 @@ impl Guids {
 pub enum InterviewVariable {
     ConductedOn,
     IntervieweeRole,
+    Language,
 }
 
 pub const CONDUCTED_ON: &str = "Data dell’intervista";
 pub const INTERVIEWEE_ROLE: &str = "Ruolo dell’intervistato";
+pub const LANGUAGE: &str = "Lingua";
 
 /// Which interview field a variable of another tool's project stands for, by its name.
 pub fn interview_variable(name: &str) -> Option<InterviewVariable> {
@@ -58,6 +60,7 @@ pub fn interview_variable(name: &str) -> Option<InterviewVariable> {
         "ruolo dell’intervistato" | "interviewee_role" | "intervieweerole" | "role" | "ruolo" => {
             Some(InterviewVariable::IntervieweeRole)
         }
+        "lingua" | "language" | "lang" => Some(InterviewVariable::Language),
         _ => None,
     }
 }
@@ -247,11 +250,14 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
         .interviews
         .iter()
         .any(|i| i.interviewee_role.is_some());
-    if dated || with_role {
+    // Written only when some interview is not in Italian, which an import takes by default.
+    let with_language = content.interviews.iter().any(|i| i.language != "it");
+    if dated || with_role || with_language {
         x.open("Variables", &[]);
         for (present, key, name, kind) in [
             (dated, "conducted_on", CONDUCTED_ON, "Date"),
             (with_role, "interviewee_role", INTERVIEWEE_ROLE, "Text"),
+            (with_language, "language", LANGUAGE, "Text"),
         ] {
             if present {
                 x.empty(
@@ -350,6 +356,11 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
                     i.conducted_on.map(|d| d.format("%Y-%m-%d").to_string()),
                 ),
                 ("interviewee_role", "TextValue", i.interviewee_role.clone()),
+                (
+                    "language",
+                    "TextValue",
+                    Some(i.language.clone()).filter(|_| with_language),
+                ),
             ];
             for (key, element, value) in values {
                 if let Some(v) = value {

@@ -25,7 +25,7 @@ use crate::service::interviews::Provenance;
 // Titles and labels in the form the services store them in, so that a label a macOS tool
 // wrote with combining accents finds the case (or warns of the interview) typed with accented
 // letters. (The XML parser already refuses the control characters the services refuse.)
-use crate::service::labels::{blank, normalised};
+use crate::service::labels::{blank, normalised, stored_optional_label};
 use crate::service::members::grant_role;
 use crate::service::studies::readable_study;
 use crate::service::users::ensure_author;
@@ -612,15 +612,15 @@ async fn insert_interview<'p>(
 ) -> ServiceResult<i64> {
     let length = i32::try_from(text.length)
         .map_err(|_| ServiceError::bad_input(format!("source {label:?} is too long")))?;
-    let (conducted_on, interviewee_role) = interview_variables(state, s, label);
+    let variables = interview_variables(state, s, label);
     let (created, updated) = times(s.dates, state.now);
     let (source_file, normalisation) = provenance.columns();
     let i = interview::ActiveModel {
         case_id: Set(case),
         label: Set(label.to_owned()),
-        conducted_on: Set(conducted_on),
-        interviewee_role: Set(interviewee_role),
-        language: Set("it".into()),
+        conducted_on: Set(variables.conducted_on),
+        interviewee_role: Set(variables.interviewee_role),
+        language: Set(variables.language),
         transcript: Set(text.text.clone()),
         length: Set(length),
         version: Set(1),
@@ -641,39 +641,55 @@ async fn insert_interview<'p>(
     Ok(i.id)
 }
 
-/// The variables of source `s` an interview keeps: the date it was conducted on and the
-/// interviewee's role. Any other variable is reported once per import; a date that is not
-/// one is reported and dropped.
+/// What an interview keeps of its source's variables.
+struct InterviewVariables {
+    conducted_on: Option<chrono::NaiveDate>,
+    interviewee_role: Option<String>,
+    /// "it" when the source says none.
+    language: String,
+}
+
+/// The variables of source `s` an interview keeps: the date it was conducted on, the
+/// interviewee's role and the language (stored as the API stores them). Any other variable
+/// is reported once per import; a date that is not one is reported and dropped.
 fn interview_variables(
     state: &mut ImportState<'_>,
     s: &TextSource,
     label: &str,
-) -> (Option<chrono::NaiveDate>, Option<String>) {
-    let mut conducted_on = None;
-    let mut interviewee_role = None;
+) -> InterviewVariables {
+    let mut kept = InterviewVariables {
+        conducted_on: None,
+        interviewee_role: None,
+        language: "it".into(),
+    };
+    // As the API stores a text: trimmed, NFC; one of nothing visible is none.
+    let text = |value: &str| stored_optional_label(value, "").ok().flatten();
     for (name, value) in &s.variables {
         match crate::export::qdpx::interview_variable(name) {
             Some(InterviewVariable::ConductedOn) => {
-                conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
-                if conducted_on.is_none() {
+                kept.conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+                if kept.conducted_on.is_none() {
                     state
                         .warnings
                         .push(format!("{label:?}: {value:?} is not a date (YYYY-MM-DD)"));
                 }
             }
-            Some(InterviewVariable::IntervieweeRole) => {
-                interviewee_role = Some(value.clone()).filter(|v| !v.is_empty());
+            Some(InterviewVariable::IntervieweeRole) => kept.interviewee_role = text(value),
+            Some(InterviewVariable::Language) => {
+                if let Some(language) = text(value) {
+                    kept.language = language;
+                }
             }
             None => {
                 if state.ignored_variables.insert(name.clone()) {
                     state.warnings.push(format!(
-                        "variable {name:?} not imported: interviews keep only a date and the interviewee's role"
+                        "variable {name:?} not imported: interviews keep only a date, the interviewee's role and the language"
                     ));
                 }
             }
         }
     }
-    (conducted_on, interviewee_role)
+    kept
 }
 
 /// The quotation of selection `sel` of source `s`, with the codes it names that the file

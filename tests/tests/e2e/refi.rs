@@ -497,6 +497,14 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
             )
             .await;
     }
+    // An interview in another language than the demo's Italian.
+    server
+        .ok(
+            Some(&admin),
+            "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int. EN\", transcript: \"R: it changed a lot.\", language: \"en\"}) { id } }",
+            json!({"c": case_id}),
+        )
+        .await;
     let path = |s: &Value| format!("/studies/{}/export.qdpx", s.as_str().unwrap());
     let (_, exported) = download(&server, Some(&admin), &path(&first)).await;
     assert_valid_against_project_xsd(&unzip(&exported)["project.qde"]);
@@ -504,7 +512,7 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
     assert!(body.get("errors").is_none(), "{body:#}");
     let report = &body["data"]["importQdpx"];
     assert_eq!(report["quotations"], 127);
-    assert_eq!(report["interviews"], 16);
+    assert_eq!(report["interviews"], 17);
     assert_eq!(report["warnings"], json!([]));
     let copy = report["study"]["id"].clone();
     assert_ne!(copy, first);
@@ -518,13 +526,13 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
         quotations(&server, &admin, &first).await,
         quotations(&server, &admin, &copy).await
     );
-    // Interview dates and roles travel as variables of the sources.
+    // Interview dates, roles and languages travel as variables of the sources.
     let interviews = |study: Value| {
         let server = &server;
         let admin = &admin;
         async move {
             let data = server
-                .ok(Some(admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { label interviews { edges { node { label conductedOn intervieweeRole } } } } } } } } }", json!({"s": study}))
+                .ok(Some(admin), "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { label interviews { edges { node { label conductedOn intervieweeRole language } } } } } } } } }", json!({"s": study}))
                 .await;
             let mut rows: Vec<String> = Vec::new();
             for c in data["node"]["cases"]["edges"].as_array().unwrap() {
@@ -545,6 +553,10 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
         original
             .iter()
             .any(|r| !r.contains("\"intervieweeRole\":null")),
+        "{original:?}"
+    );
+    assert!(
+        original.iter().any(|r| r.contains("\"language\":\"en\"")),
         "{original:?}"
     );
     assert_eq!(original, interviews(copy.clone()).await);
