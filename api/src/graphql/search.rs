@@ -411,7 +411,7 @@ impl SearchQuery {
     /// first, then BM25; hits of equal score by interview and position, so that pages taken
     /// one after another hold every hit once, also across replicas, while the transcripts do
     /// not change (a cursor is a place in the ranking). `matchedForms` lists what the query really found; `fuzzy` tolerates
-    /// typos. Only the first 10000 hits can be paged through (`after` a later position is
+    /// typos, in phrases too (their stop words as typed). Only the first 10000 hits can be paged through (`after` a later position is
     /// BAD_USER_INPUT, and a page ends there); `totalCount` still counts them all. A page of
     /// `first: 0` (for counts and facets alone) has no next page. Unknown `ambitoCodes` are
     /// BAD_USER_INPUT. A left-out form is one word: an elided article before it is dropped

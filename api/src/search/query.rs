@@ -550,6 +550,16 @@ const TYPED_FORM_BONUS: f32 = 100.0;
 /// phrase ends in a prefix.
 pub type Positions = Vec<(usize, HashSet<String>)>;
 
+/// How far a typo-tolerant word reaches (two edits from eight letters, else one), and the
+/// automaton that finds the terms that far.
+fn typo_dfa(term: &str) -> (u8, DFA) {
+    let distance = if term.chars().count() >= 8 { 2 } else { 1 };
+    (
+        distance,
+        LevenshteinAutomatonBuilder::new(distance, true).build_dfa(term),
+    )
+}
+
 /// What one positive clause matches, to find it again in a passage's text.
 #[derive(Debug, Clone)]
 pub enum Matcher {
@@ -846,18 +856,7 @@ impl Compiler<'_> {
         side: Side,
         text: &str,
     ) -> tantivy::Result<Option<Positions>> {
-        let words = Self::analyse(Side::Exact, text);
-        let mut content = analyzer::folded_content();
-        let stop: Vec<bool> = words
-            .iter()
-            .map(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
-            .collect();
-        let articles = words
-            .iter()
-            .zip(&stop)
-            .take_while(|(t, stop)| **stop && text[t.to..].starts_with(['\'', '’']))
-            .count();
-        let (words, stop) = (&words[articles..], &stop[articles..]);
+        let (words, stop) = Self::phrase_words(text);
         let at_an_end = stop.first() == Some(&true) || stop.last() == Some(&true);
         if !at_an_end || stop.iter().all(|s| *s) {
             return Ok(None);
@@ -865,7 +864,7 @@ impl Compiler<'_> {
         let analysed = Self::analyse(side, text);
         let base = words[0].position;
         let mut positions = Vec::with_capacity(words.len());
-        for (word, stop) in words.iter().zip(stop) {
+        for (word, stop) in words.iter().zip(&stop) {
             let mut alternatives = HashSet::new();
             if *stop {
                 alternatives.insert(word.term.clone());
@@ -882,6 +881,62 @@ impl Compiler<'_> {
             positions.push((word.position - base, &alternatives - &self.excluded));
         }
         Ok(Some(positions))
+    }
+
+    /// A phrase's words as the exact field holds them, without the articles elided onto its
+    /// first word (`l’idea`), and which of them are stop words.
+    fn phrase_words(text: &str) -> (Vec<Tok>, Vec<bool>) {
+        let words = Self::analyse(Side::Exact, text);
+        let mut content = analyzer::folded_content();
+        let stop: Vec<bool> = words
+            .iter()
+            .map(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
+            .collect();
+        let articles = words
+            .iter()
+            .zip(&stop)
+            .take_while(|(t, stop)| **stop && text[t.to..].starts_with(['\'', '’']))
+            .count();
+        (words[articles..].to_vec(), stop[articles..].to_vec())
+    }
+
+    /// A phrase with `fuzzy: true`: each of its words the index terms within its typo
+    /// distance, as a lone word reaches them, and each stop word as typed (one edit from
+    /// `di` is every short word). Without it a phrase's typo (`"casa popolre"`) found
+    /// nothing, though the same words unquoted were found.
+    fn fuzzy_phrase(
+        &self,
+        text: &str,
+        slop: u32,
+        out: &mut Vec<Matcher>,
+    ) -> Result<Option<Box<dyn Query>>, SearchError> {
+        let (words, stop) = Self::phrase_words(text);
+        if stop.iter().all(|s| *s) {
+            return Ok(None);
+        }
+        let base = words[0].position;
+        let mut terms: Positions = Vec::with_capacity(words.len());
+        for (word, stop) in words.iter().zip(&stop) {
+            let reach: HashSet<String> = if *stop {
+                HashSet::from([word.term.clone()])
+            } else {
+                self.expand_fuzzy(&typo_dfa(&word.term).1)?
+                    .into_iter()
+                    .collect()
+            };
+            let reach = &reach - &self.excluded;
+            if reach.is_empty() {
+                return Ok(Some(Box::new(EmptyQuery)));
+            }
+            terms.push((word.position - base, reach));
+        }
+        let query = self.phrase_query(Side::Exact, &terms, slop, &format!("\"{text}\""))?;
+        out.push(Matcher::Phrase {
+            side: Side::Exact,
+            terms,
+            slop,
+        });
+        Ok(Some(query))
     }
 
     /// Compiles a phrase (or a word that analyses into several tokens) on one side.
@@ -1001,13 +1056,7 @@ impl Compiler<'_> {
             .take_while(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
             .count()
             .min(toks.len().saturating_sub(1));
-        let dfa = |term: &str| {
-            let distance = if term.chars().count() >= 8 { 2 } else { 1 };
-            (
-                distance,
-                LevenshteinAutomatonBuilder::new(distance, true).build_dfa(term),
-            )
-        };
+        let dfa = typo_dfa;
         let words = &toks[articles..];
         let [t] = words else {
             if words.is_empty() {
@@ -1088,6 +1137,9 @@ impl Compiler<'_> {
                     self.mode.side()
                 };
                 Clause::from(self.phrase(side, text, 0, out)?)
+            }
+            Expr::Phrase { text, slop } if self.fuzzy => {
+                Clause::from(self.fuzzy_phrase(text, *slop, out)?)
             }
             Expr::Phrase { text, slop } => {
                 Clause::from(self.phrase(self.mode.side(), text, *slop, out)?)
@@ -1868,6 +1920,49 @@ mod tests {
                 Vec::<usize>::new()
             );
         }
+    }
+
+    /// With `fuzzy: true` a phrase's words reach their typos as lone words do, in their
+    /// order; its stop words stay as typed. A typo in a phrase found nothing.
+    #[test]
+    fn a_fuzzy_phrase_reaches_typos_of_its_words() {
+        let passages = [
+            "La casa popolare è vuota.",
+            "Le fasce grigie crescono.",
+            "Popolare la casa, dicevano.",
+            "Le case di riposo e la casa del popolo.",
+            "Una casa di riposo nuova.",
+        ];
+        let fuzzy = Options {
+            fuzzy: true,
+            ..Options::default()
+        };
+        let (found, words) = searched(&passages, "\"casa popolre\"", fuzzy);
+        assert_eq!(found, [0]);
+        assert_eq!(words, ["casa popolare"]);
+        assert_eq!(searched(&passages, "\"fasce grige\"", fuzzy).0, [1]);
+        assert_eq!(
+            searched(&passages, "\"casa popolre\"", Options::default()).0,
+            Vec::<usize>::new()
+        );
+        // The stop word as typed, the others within reach (case, casa).
+        assert_eq!(searched(&passages, "\"casa di ripso\"", fuzzy).0, [3, 4]);
+        assert_eq!(
+            searched(&passages, "\"casa del ripso\"", fuzzy).0,
+            Vec::<usize>::new()
+        );
+        // Slop and left-out forms hold.
+        assert_eq!(searched(&passages, "\"popolre casa\"~2", fuzzy).0, [0, 2]);
+        let leaving = Options {
+            excluded: &["case"],
+            ..fuzzy
+        };
+        assert_eq!(searched(&passages, "\"casa di ripso\"", leaving).0, [4]);
+        let leaving = Options {
+            excluded: &["casa"],
+            ..fuzzy
+        };
+        assert_eq!(searched(&passages, "\"casa di ripso\"", leaving).0, [3]);
     }
 
     /// Phrases of alternatives are cut into patterns tantivy accepts (at most 1,000
