@@ -120,8 +120,8 @@ impl Quotation {
     async fn end(&self) -> i32 {
         self.row.end_pos
     }
-    /// Exactly transcript[start, end) (in a mutation's answer, the transcript as the write
-    /// left it).
+    /// Exactly transcript[start, end) (in the answer of createQuotation and updateQuotation,
+    /// the transcript as the write left it).
     async fn text(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         if let Some(text) = &self.written_text {
             return Ok(text.clone());

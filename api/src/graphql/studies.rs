@@ -6,7 +6,8 @@ use entities::{intervention, study, study_case};
 use super::ambiti::Ambito;
 use super::codes::Code;
 use super::discontinuities::{Discontinuity, DiscontinuityDimension};
-use super::ids::{decode, decode_all, encode, Kind};
+use super::error::bad_input;
+use super::ids::{decode, decode_all, encode, Kind, MAX_IDS_PER_LIST};
 use super::interviews::Interview;
 use super::loaders::{all, codebook, one};
 use super::projects::Project;
@@ -246,6 +247,17 @@ pub struct CreateInterventionInput {
     pub label: String,
 }
 
+/// A case's ambiti as given, at most as many as a list of IDs (one statement binds them).
+fn ambito_codes(codes: Vec<String>) -> async_graphql::Result<Vec<String>> {
+    if codes.len() > MAX_IDS_PER_LIST {
+        return Err(bad_input(format!(
+            "`ambitoCodes` lists {} ambiti: a list holds at most {MAX_IDS_PER_LIST}",
+            codes.len()
+        )));
+    }
+    Ok(codes)
+}
+
 #[derive(Default)]
 pub struct StudyMutation;
 
@@ -285,7 +297,7 @@ impl StudyMutation {
             service::NewCase {
                 study_id: decode(&input.study_id, Kind::Study)?,
                 label: input.label,
-                ambito_codes: input.ambito_codes.unwrap_or_default(),
+                ambito_codes: ambito_codes(input.ambito_codes.unwrap_or_default())?,
                 project_ids: decode_all(&input.project_ids.unwrap_or_default(), Kind::Project)?,
             },
         )
@@ -327,6 +339,7 @@ impl StudyMutation {
         input: UpdateCaseInput,
     ) -> async_graphql::Result<Case> {
         let r = rc(ctx);
+        let ambito_codes = input.ambito_codes.map(ambito_codes).transpose()?;
         let project_ids = input
             .project_ids
             .map(|ids| decode_all(&ids, Kind::Project))
@@ -337,7 +350,7 @@ impl StudyMutation {
             service::CaseUpdate {
                 id: decode(&input.id, Kind::Case)?,
                 label: input.label,
-                ambito_codes: input.ambito_codes,
+                ambito_codes,
                 project_ids,
             },
         )

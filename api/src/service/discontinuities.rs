@@ -168,9 +168,10 @@ pub async fn tag_edit(
 }
 
 /// One attempt in one transaction; `None` when a concurrent request inserted the cell's
-/// first judgment before this one could (PostgreSQL). The steps lock what the judgment
-/// refers to (intervention, evidence, causes) before the judgment's own row, the order in
-/// which the deletions of those lock them (each step says why): keep the steps in order.
+/// first judgment before this one could (PostgreSQL). The steps lock the case row when the
+/// tag gives causes (`lock_cascades`), then what the judgment refers to (intervention,
+/// evidence, causes) before the judgment's own row, the order in which the deletions of
+/// those lock them (each step says why): keep the steps in order.
 async fn tag_once(
     db: &impl Writable,
     caller: &Caller,
@@ -224,9 +225,10 @@ async fn tag_once(
 /// Makes the tags that link a case's judgments take turns, until commit: each checks for a
 /// circle (`leads_back`) against the links the one before committed. Two at once could
 /// otherwise each add half of a circle, neither seeing the other's link. The case row is
-/// locked first, as `delete_case` locks it, and not exclusively: the key-share locks of the
-/// rows naming the case (their foreign keys) pass, so tags without causes, and every other
-/// write to the case, do not wait. SQLite runs one writer at a time anyway.
+/// locked first, as `delete_case` and `update_case` lock it, and not exclusively: the
+/// key-share locks of the rows naming the case (their foreign keys) pass, so tags without
+/// causes, and writes of interviews, quotations and memos in the case, do not wait for it
+/// (a change of the case itself does). SQLite runs one writer at a time anyway.
 async fn lock_cascades<C: ConnectionTrait>(txn: &C, case_id: i64) -> ServiceResult<()> {
     study_case::Entity::find_by_id(case_id)
         .lock(LockType::NoKeyUpdate)

@@ -472,9 +472,19 @@ pub async fn update_case(
         .map(|l| stored_label(l, "label"))
         .transpose()?;
     let txn = begin_write(db).await?;
-    // The case row first, as `delete_case` and a tag adding cascade links lock it.
+    // The case row first, as `delete_case` and a tag adding cascade links lock it. For a
+    // change of ambiti FOR UPDATE, as `delete_case`: an interview being added to the case
+    // holds its foreign key's key-share lock until it commits, which this waits for, so that
+    // the interviews read below include it; one added after waits, and is indexed with the
+    // new ambiti. (Taken NO KEY UPDATE, such an interview could be indexed with the old ones
+    // while this read the interviews without it.)
+    let lock = if input.ambito_codes.is_some() {
+        LockType::Update
+    } else {
+        LockType::NoKeyUpdate
+    };
     let current = study_case::Entity::find_by_id(input.id)
-        .lock(LockType::NoKeyUpdate)
+        .lock(lock)
         .one(&txn)
         .await?
         .ok_or_else(|| ServiceError::not_found("case"))?;
@@ -496,28 +506,7 @@ pub async fn update_case(
         let wanted = case_ambiti(&txn, codes).await?;
         let had = linked_ambiti(&txn, current.id).await?;
         if wanted != had {
-            case_ambito::Entity::delete_many()
-                .filter(case_ambito::Column::CaseId.eq(current.id))
-                .exec(&txn)
-                .await?;
-            link_ambiti(&txn, current.id, &wanted).await?;
-            let interviews: Vec<i64> = interview::Entity::find()
-                .select_only()
-                .column(interview::Column::Id)
-                .filter(interview::Column::CaseId.eq(current.id))
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            for id in interviews {
-                change_log::append(
-                    &txn,
-                    change_log::Subject::Interview,
-                    id,
-                    change_log::Op::Upsert,
-                )
-                .await?;
-                reindexed = true;
-            }
+            reindexed = replace_ambiti(&txn, current.id, &wanted).await?;
             before.insert("ambiti".into(), json!(had));
             after.insert("ambiti".into(), json!(wanted));
         }
@@ -553,6 +542,38 @@ pub async fn update_case(
     .await?;
     txn.commit().await?;
     Ok(CaseChange { case, reindexed })
+}
+
+/// Links the case to exactly these ambiti, and logs its interviews for search to index
+/// again (each passage carries its case's ambiti, for the ambito filter). Whether it had
+/// any.
+async fn replace_ambiti<C: ConnectionTrait>(
+    txn: &C,
+    case_id: i64,
+    ambito_ids: &[i64],
+) -> ServiceResult<bool> {
+    case_ambito::Entity::delete_many()
+        .filter(case_ambito::Column::CaseId.eq(case_id))
+        .exec(txn)
+        .await?;
+    link_ambiti(txn, case_id, ambito_ids).await?;
+    let interviews: Vec<i64> = interview::Entity::find()
+        .select_only()
+        .column(interview::Column::Id)
+        .filter(interview::Column::CaseId.eq(case_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for &id in &interviews {
+        change_log::append(
+            txn,
+            change_log::Subject::Interview,
+            id,
+            change_log::Op::Upsert,
+        )
+        .await?;
+    }
+    Ok(!interviews.is_empty())
 }
 
 /// The ambiti a case is linked to, sorted.

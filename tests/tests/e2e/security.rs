@@ -158,7 +158,6 @@ async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
     );
 }
 
-/// One HTTP/1.1 response, read up to the end of its body.
 /// A list of IDs longer than any a person builds is refused before it reaches the database:
 /// at 32,767 entries SQLite's limit on bound values made it an internal error.
 #[tokio::test]
@@ -199,6 +198,7 @@ async fn long_lists_of_ids_are_bad_input() {
     assert_eq!(error_code(&at_limit), "NOT_FOUND", "{at_limit:#}");
 }
 
+/// One HTTP/1.1 response, read up to the end of its body.
 async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt as _;
     let mut answer = Vec::new();
