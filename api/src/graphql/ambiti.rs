@@ -4,7 +4,8 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 use entities::{ambito, ambito_succession, comune, ente_gestore};
 
-use super::ids::{encode, Kind};
+use super::error::bad_input;
+use super::ids::{encode, Kind, MAX_IDS_PER_LIST};
 use super::loaders::{all, one, Loaders};
 use super::projects::Project;
 use super::scalars::Date;
@@ -299,6 +300,18 @@ impl TerritoryQuery {
             |m| EnteGestore::new(m, at),
         ))
     }
+}
+
+/// Ambito codes as an input lists them, at most as many as a list of IDs (they become ids
+/// bound in one statement): a list of hundreds of thousands held a write for seconds.
+pub fn ambito_codes(codes: Vec<String>) -> async_graphql::Result<Vec<String>> {
+    if codes.len() > MAX_IDS_PER_LIST {
+        return Err(bad_input(format!(
+            "`ambitoCodes` lists {} ambiti: a list holds at most {MAX_IDS_PER_LIST}",
+            codes.len()
+        )));
+    }
+    Ok(codes)
 }
 
 #[cfg(test)]

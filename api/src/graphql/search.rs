@@ -314,7 +314,9 @@ async fn index_filter(
     let (study_ids, everything) = studies::readable_among(&r.db, &r.caller, asked).await?;
     let ambito_ids = match f.ambito_codes {
         None => None,
-        Some(codes) => Some(territory::ambito_ids(&r.db, &codes).await?),
+        Some(codes) => {
+            Some(territory::ambito_ids(&r.db, &super::ambiti::ambito_codes(codes)?).await?)
+        }
     };
     if f.code_ids.is_some() && scope == Scope::Transcripts {
         return Err(bad_input(

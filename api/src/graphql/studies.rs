@@ -3,11 +3,10 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use entities::{intervention, study, study_case};
 
-use super::ambiti::Ambito;
+use super::ambiti::{ambito_codes, Ambito};
 use super::codes::Code;
 use super::discontinuities::{Discontinuity, DiscontinuityDimension};
-use super::error::bad_input;
-use super::ids::{decode, decode_all, encode, Kind, MAX_IDS_PER_LIST};
+use super::ids::{decode, decode_all, encode, Kind};
 use super::interviews::Interview;
 use super::loaders::{all, codebook, one};
 use super::projects::Project;
@@ -245,17 +244,6 @@ pub struct UpdateCaseInput {
 pub struct CreateInterventionInput {
     pub case_id: ID,
     pub label: String,
-}
-
-/// A case's ambiti as given, at most as many as a list of IDs (one statement binds them).
-fn ambito_codes(codes: Vec<String>) -> async_graphql::Result<Vec<String>> {
-    if codes.len() > MAX_IDS_PER_LIST {
-        return Err(bad_input(format!(
-            "`ambitoCodes` lists {} ambiti: a list holds at most {MAX_IDS_PER_LIST}",
-            codes.len()
-        )));
-    }
-    Ok(codes)
 }
 
 #[derive(Default)]

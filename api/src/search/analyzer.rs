@@ -45,7 +45,8 @@ pub const LEMMATISED: &str = "it_lemma";
 pub const UNKNOWN_MARK: char = '~';
 
 /// Snowball's Italian stop words without the negations ("non", "né", "senza") that
-/// analysts search for.
+/// analysts search for, and without "stessi" and "stesse": Snowball lists them as forms of
+/// stare, but in interviews they are the plurals of "stesso", which `stesso` must find.
 const STOP_WORDS: &str = include_str!("stopwords_it.txt");
 
 /// Stop words as transcribers also type them, without the accent ("perche'", "piu"): the
@@ -455,6 +456,13 @@ mod tests {
         assert_eq!(terms(&mut l, "comuni"), ["comune"]);
         assert_eq!(terms(&mut l, "dell’ente"), ["ente"]);
         assert!(terms(&mut l, "più di quello che").is_empty());
+        // Not stop words: the plurals of "stesso" in interviews, not forms of stare.
+        for plural in ["stessi", "stesse"] {
+            assert!(
+                terms(&mut l, plural).contains(&"stesso".to_owned()),
+                "{plural}"
+            );
+        }
     }
 
     /// Looking for a few lemmas finds exactly the tokens the full lemma analysis would

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use tantivy::query::FuzzyTermQuery;
 use tantivy::schema::{Field, Term};
 use tantivy::Searcher;
 
@@ -32,7 +31,18 @@ pub fn forms_of_term(
                 scan_prefix(stem.trim_end_matches(UNKNOWN_MARK)),
                 |form| !lexicon().knows(form) && analyzer::unknown_term(form) == term,
             ),
-            None => present(searcher, exact, lexicon().forms_of(term).iter().cloned()),
+            // A lemma's accented spellings with a key of their own ("arrivò", of arrivare)
+            // are no terms of the exact field, which folds them: their folded form stands
+            // for them. It may be another word's too ("arrivo", the noun), which a rewrite
+            // onto the exact field then also finds: better than losing the verb's passages.
+            None => {
+                let folded: BTreeSet<String> = lexicon()
+                    .forms_of(term)
+                    .iter()
+                    .map(|f| analyzer::fold(f).into_owned())
+                    .collect();
+                present(searcher, exact, folded)
+            }
         },
         Side::Stemmed => {
             let mut stemmer = analyzer::stemmed();
@@ -61,29 +71,6 @@ pub fn forms_of_term(
         forms = kept;
     }
     Ok(forms)
-}
-
-/// The folded forms in the exact field within `distance` edits of `term` (a transposition
-/// counts one): what a typo-tolerant word matches, read with the very automaton tantivy's
-/// `FuzzyTermQuery` runs, so the list is the query's own. At most `MAX_SCAN` forms.
-pub fn forms_within(
-    searcher: &Searcher,
-    exact: Field,
-    term: &str,
-    distance: u8,
-) -> tantivy::Result<Vec<String>> {
-    let query = FuzzyTermQuery::new(Term::from_field_text(exact, term), distance, true);
-    let mut out = BTreeSet::new();
-    for segment in searcher.segment_readers() {
-        let inverted = segment.inverted_index(exact)?;
-        let mut stream = inverted.terms().search(query.automaton()?).into_stream()?;
-        while out.len() < MAX_SCAN && stream.advance() {
-            if let Ok(form) = std::str::from_utf8(stream.key()) {
-                out.insert(form.to_owned());
-            }
-        }
-    }
-    Ok(out.into_iter().collect())
 }
 
 /// The surface field, found by name: the compiler knows only the fields it searches.

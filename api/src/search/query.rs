@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
 use tantivy::query::{
-    BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RegexPhraseQuery,
+    BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RegexPhraseQuery,
     TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
@@ -473,17 +473,7 @@ pub fn excluded_form_term(form: &str) -> Result<Option<String>, ParseError> {
         )));
     }
     let toks = analyzer::tokens(&mut analyzer::exact(), form);
-    let mut content = analyzer::folded_content();
-    // Articles elided onto the word (`l’`, `dell'`): a stop word followed by an apostrophe,
-    // not one followed by a space, which makes two words.
-    let articles = toks
-        .iter()
-        .take_while(|t| {
-            analyzer::tokens(&mut content, &form[t.from..t.to]).is_empty()
-                && form[t.to..].starts_with(['\'', '’'])
-        })
-        .count()
-        .min(toks.len().saturating_sub(1));
+    let articles = elided_articles(form, &toks).min(toks.len().saturating_sub(1));
     match &toks[articles..] {
         [] => Ok(None),
         [t] => Ok(Some(t.term.clone())),
@@ -499,6 +489,22 @@ pub fn excluded_form_term(form: &str) -> Result<Option<String>, ParseError> {
                 .join(", ")
         ))),
     }
+}
+
+/// How many of `toks` (the exact field's words of `text`) are articles elided onto the word
+/// after them (`l’`, `dell'`): stop words followed by an apostrophe and at once by a letter.
+/// A stop word before a space is a word of its own, and so is one whose apostrophe stands
+/// for its accent (`perche' non`).
+fn elided_articles(text: &str, toks: &[Tok]) -> usize {
+    let mut content = analyzer::folded_content();
+    toks.iter()
+        .take_while(|t| {
+            let mut after = text[t.to..].chars();
+            matches!(after.next(), Some('\'' | '’'))
+                && after.next().is_some_and(char::is_alphanumeric)
+                && analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty()
+        })
+        .count()
 }
 
 /// The `-form:` exclusions anywhere in a query.
@@ -571,10 +577,6 @@ pub enum Matcher {
         side: Side,
         terms: Positions,
         slop: u32,
-    },
-    Fuzzy {
-        term: String,
-        distance: u8,
     },
 }
 
@@ -887,17 +889,14 @@ impl Compiler<'_> {
     /// first word (`l’idea`), and which of them are stop words.
     fn phrase_words(text: &str) -> (Vec<Tok>, Vec<bool>) {
         let words = Self::analyse(Side::Exact, text);
+        let articles = elided_articles(text, &words);
+        let words = words[articles..].to_vec();
         let mut content = analyzer::folded_content();
-        let stop: Vec<bool> = words
+        let stop = words
             .iter()
             .map(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
             .collect();
-        let articles = words
-            .iter()
-            .zip(&stop)
-            .take_while(|(t, stop)| **stop && text[t.to..].starts_with(['\'', '’']))
-            .count();
-        (words[articles..].to_vec(), stop[articles..].to_vec())
+        (words, stop)
     }
 
     /// A phrase with `fuzzy: true`: each of its words the index terms within its typo
@@ -914,6 +913,9 @@ impl Compiler<'_> {
         if stop.iter().all(|s| *s) {
             return Ok(None);
         }
+        if let [word] = words.as_slice() {
+            return Ok(Some(self.fuzzy_word(&word.term, out)?));
+        }
         let base = words[0].position;
         let mut terms: Positions = Vec::with_capacity(words.len());
         for (word, stop) in words.iter().zip(&stop) {
@@ -922,6 +924,7 @@ impl Compiler<'_> {
             } else {
                 self.expand_fuzzy(&typo_dfa(&word.term).1)?
                     .into_iter()
+                    .filter(|f| !analyzer::may_be_stop_word(f))
                     .collect()
             };
             let reach = &reach - &self.excluded;
@@ -1002,12 +1005,7 @@ impl Compiler<'_> {
         let Some((stem, before)) = toks.split_last() else {
             return Ok(Clause::Nothing);
         };
-        let mut content = analyzer::folded_content();
-        let articles = before
-            .iter()
-            .take_while(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
-            .count();
-        let words = &before[articles..];
+        let words = &before[elided_articles(text, before)..];
         let mut expansions = self.expand_prefix(&stem.term)?;
         expansions.retain(|t| !self.excluded.contains(t));
         if expansions.is_empty() || words.iter().any(|w| self.excluded.contains(&w.term)) {
@@ -1041,79 +1039,39 @@ impl Compiler<'_> {
         Ok(Clause::Query(query))
     }
 
-    /// A typo-tolerant word: the index terms one or two edits away. When the analyst left
-    /// out a form within its reach, it becomes exactly the other terms it reaches.
-    ///
-    /// An elided or hyphenated word analyses into several words. Its leading stop words
-    /// (the elided articles) drop, as from a prefix: `l` one edit away is every short word.
-    /// What is left stays one word: a phrase of what each of its parts reaches, not parts
-    /// required anywhere in the passage.
+    /// A typo-tolerant word: the index terms one or two edits away, scored as a lone word is
+    /// (BM25, the typed form first), without the stop words it reaches (`al` from `ASL`) and
+    /// none for a stop word typed, as for any lone word. An elided or hyphenated word is a
+    /// phrase of its parts (`fuzzy_phrase`).
     fn fuzzy(&self, text: &str, out: &mut Vec<Matcher>) -> Result<Clause, SearchError> {
-        let toks = Self::analyse(Side::Exact, text);
-        let mut content = analyzer::folded_content();
-        let articles = toks
-            .iter()
-            .take_while(|t| analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty())
-            .count()
-            .min(toks.len().saturating_sub(1));
-        let dfa = typo_dfa;
-        let words = &toks[articles..];
-        let [t] = words else {
-            if words.is_empty() {
-                return Ok(Clause::Nothing);
-            }
-            let base = words[0].position;
-            let mut terms: Positions = Vec::with_capacity(words.len());
-            for w in words {
-                let reach: HashSet<String> = self
-                    .expand_fuzzy(&dfa(&w.term).1)?
-                    .into_iter()
-                    .filter(|f| !self.excluded.contains(f))
-                    .collect();
-                if reach.is_empty() {
-                    return Ok(Clause::Query(Box::new(EmptyQuery)));
-                }
-                terms.push((w.position - base, reach));
-            }
-            let query = self.phrase_query(Side::Exact, &terms, 0, &format!("`{text}`"))?;
-            out.push(Matcher::Phrase {
-                side: Side::Exact,
-                terms,
-                slop: 0,
-            });
-            return Ok(Clause::Query(query));
-        };
-        let (distance, dfa) = dfa(&t.term);
-        let reaches_excluded = self
-            .excluded
-            .iter()
-            .any(|f| matches!(dfa.eval(f), Distance::Exact(_)));
-        if !reaches_excluded {
-            out.push(Matcher::Fuzzy {
-                term: t.term.clone(),
-                distance,
-            });
-            return Ok(Clause::Query(Box::new(FuzzyTermQuery::new(
-                Term::from_field_text(self.text_exact, &t.term),
-                distance,
-                true,
-            ))));
-        }
+        Ok(Clause::from(self.fuzzy_phrase(text, 0, out)?))
+    }
+
+    /// One word of a typo-tolerant query, analysed for the exact field.
+    fn fuzzy_word(&self, term: &str, out: &mut Vec<Matcher>) -> tantivy::Result<Box<dyn Query>> {
         let kept: HashSet<String> = self
-            .expand_fuzzy(&dfa)?
+            .expand_fuzzy(&typo_dfa(term).1)?
             .into_iter()
-            .filter(|f| !self.excluded.contains(f))
+            .filter(|f| !self.excluded.contains(f) && !analyzer::may_be_stop_word(f))
             .collect();
-        let query: Box<dyn Query> = Box::new(BooleanQuery::new(
-            kept.iter()
-                .map(|f| (Occur::Should, self.term_query(Side::Exact, f)))
-                .collect(),
-        ));
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = kept
+            .iter()
+            .map(|f| (Occur::Should, self.term_query(Side::Exact, f)))
+            .collect();
+        if kept.contains(term) {
+            clauses.push((
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(
+                    self.term_query(Side::Exact, term),
+                    TYPED_FORM_BONUS,
+                )),
+            ));
+        }
         out.push(Matcher::Terms {
             side: Side::Exact,
             terms: kept,
         });
-        Ok(Clause::Query(query))
+        Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
     fn compile_expr(
@@ -1278,7 +1236,6 @@ fn wanted_terms(matchers: &[Matcher]) -> [HashSet<&str>; 3] {
             }
             Matcher::Phrase { side, terms, .. } => wanted[*side as usize]
                 .extend(terms.iter().flat_map(|(_, t)| t.iter().map(String::as_str))),
-            Matcher::Fuzzy { .. } => {}
         }
     }
     wanted
@@ -1290,8 +1247,6 @@ fn wanted_terms(matchers: &[Matcher]) -> [HashSet<&str>; 3] {
 /// for, so a passage costs one pass whatever its length in words.
 pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
     let wanted = wanted_terms(matchers);
-    // A typo-tolerant word is compared with every exact token.
-    let fuzzy = matchers.iter().any(|m| matches!(m, Matcher::Fuzzy { .. }));
     let mut lemmas: Option<Vec<Tok>> = None;
     let mut stemmed: Option<Vec<Tok>> = None;
     let mut exact: Option<Vec<Tok>> = None;
@@ -1299,7 +1254,6 @@ pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
     for m in matchers {
         let side = match m {
             Matcher::Terms { side, .. } | Matcher::Phrase { side, .. } => *side,
-            Matcher::Fuzzy { .. } => Side::Exact,
         };
         let toks: &Vec<Tok> = match side {
             Side::Lemma => lemmas.get_or_insert_with(|| {
@@ -1311,9 +1265,7 @@ pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
             }),
             Side::Exact => exact.get_or_insert_with(|| {
                 let wanted = &wanted[Side::Exact as usize];
-                analyzer::tokens_where(&mut analyzer::exact(), text, |t| {
-                    fuzzy || wanted.contains(t)
-                })
+                analyzer::tokens_where(&mut analyzer::exact(), text, |t| wanted.contains(t))
             }),
         };
         match m {
@@ -1321,14 +1273,6 @@ pub fn highlight(text: &str, matchers: &[Matcher]) -> Vec<(usize, usize)> {
                 spans.extend(
                     toks.iter()
                         .filter(|t| terms.contains(&t.term))
-                        .map(|t| (t.from, t.to)),
-                );
-            }
-            Matcher::Fuzzy { term, distance } => {
-                let dfa = LevenshteinAutomatonBuilder::new(*distance, true).build_dfa(term);
-                spans.extend(
-                    toks.iter()
-                        .filter(|t| matches!(dfa.eval(&t.term), Distance::Exact(_)))
                         .map(|t| (t.from, t.to)),
                 );
             }
@@ -1886,6 +1830,7 @@ mod tests {
             "Un'idea: era tardi.",
             "La centrale di progettazione.",
             "Le idee non erano buone, non è vero.",
+            "Perché non lo so.",
         ];
         for mode in [Mode::Lemma, Mode::Stem] {
             let o = Options {
@@ -1899,6 +1844,8 @@ mod tests {
             assert_eq!(searched(&passages, "\"idea era\"", o).0, [2, 4], "{mode:?}");
             assert_eq!(searched(&passages, "\"idee era\"", o).0, [2, 4], "{mode:?}");
             assert_eq!(searched(&passages, "\"era buona\"", o).0, [2], "{mode:?}");
+            // An apostrophe for an accent is no elision: "perche'" stays a word.
+            assert_eq!(searched(&passages, "\"perche' non\"", o).0, [7], "{mode:?}");
             // A stop word inside keeps its place, and an elided article still drops.
             assert_eq!(
                 searched(&passages, "\"centrale di progettazione\"", o).0,
@@ -1941,6 +1888,16 @@ mod tests {
         assert_eq!(found, [0]);
         assert_eq!(words, ["casa popolare"]);
         assert_eq!(searched(&passages, "\"fasce grige\"", fuzzy).0, [1]);
+        // A phrase of one word is that word (a phrase query of one term panicked).
+        assert_eq!(searched(&passages, "\"popolre\"", fuzzy).0, [0, 2]);
+        assert_eq!(
+            searched(&passages, "\"la popolre\"", fuzzy).0,
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            searched(&passages, "\"l’idea\"", fuzzy).0,
+            Vec::<usize>::new()
+        );
         assert_eq!(
             searched(&passages, "\"casa popolre\"", Options::default()).0,
             Vec::<usize>::new()

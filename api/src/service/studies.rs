@@ -281,6 +281,8 @@ pub async fn create_case(
 /// The ambiti a case is to be linked to, by code (sorted, without repeats); an unknown
 /// code is NOT_FOUND.
 async fn case_ambiti<C: ConnectionTrait>(txn: &C, codes: &[String]) -> ServiceResult<Vec<i64>> {
+    // Each code looked up once, however often it is listed.
+    let codes: std::collections::BTreeSet<&str> = codes.iter().map(|c| c.trim()).collect();
     let mut ids = Vec::new();
     for code in codes {
         let a = territory::ambito_by_code(txn, code)

@@ -234,6 +234,49 @@ async fn operators_prefix_and_fuzzy() {
     assert_eq!(highlighted(&fuzzy), ["assistente"]);
 }
 
+/// A typo-tolerant word is ranked as a lone word is: the typed form first, then BM25 (its
+/// hits all scored 1, in interview order); it reaches no stop word (`al`, `all` from
+/// `ASL`), and a stop word typed finds nothing, as without `fuzzy`.
+#[tokio::test]
+async fn a_fuzzy_word_ranks_its_typed_form_first_and_reaches_no_stop_word() {
+    let server = TestServer::empty().await;
+    let (_token, _s, _c, _ids) = corpus(
+        &server,
+        &[
+            "R: Il CISSA ha risposto subito.",
+            "R: Siamo andati al mare, all’inizio.",
+            "R: Il CISS e il CISSA insieme, il CISS soprattutto, il CISS prima di tutto.",
+            "R: Il CISS.",
+        ],
+    )
+    .await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let r = search(&server, t, "CISS", json!({"fuzzy": true})).await;
+    let first: Vec<String> = r["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["snippet"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(r["totalCount"], 3, "{r:#}");
+    assert!(
+        !first[2].contains("CISS ") && first[2].contains("CISSA"),
+        "{first:?}"
+    );
+    let scores: Vec<f64> = r["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores[0] > scores[2], "{scores:?}");
+    let asl = search(&server, t, "ASL", json!({"fuzzy": true})).await;
+    assert_eq!(asl["totalCount"], 0, "{asl:#}");
+    let stop = search(&server, t, "dei", json!({"fuzzy": true})).await;
+    assert_eq!(stop["totalCount"], 0, "{stop:#}");
+}
+
 #[tokio::test]
 async fn a_highlight_becomes_a_quotation_of_exactly_the_matched_text() {
     let server = TestServer::demo().await;

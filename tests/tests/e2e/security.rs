@@ -176,6 +176,11 @@ async fn long_lists_of_ids_are_bad_input() {
         ("mutation($c: ID!, $l: [ID!]) { tagDiscontinuity(input: {caseId: $c, dimension: ACTOR_NETWORK, intensity: PARTIAL, evidenceQuotationIds: $l}) { id } }", json!({"c": c.case, "l": ids("Quotation", 32_767)})),
         ("mutation($c: ID!, $l: [ID!]) { tagDiscontinuity(input: {caseId: $c, dimension: ACTOR_NETWORK, intensity: PARTIAL, causeIds: $l}) { id } }", json!({"c": c.case, "l": ids("Discontinuity", 5_001)})),
         ("query($l: [ID!]) { quotations(filter: {codeIds: $l}) { totalCount } }", json!({"l": ids("Code", 32_767)})),
+        // Ambito codes too, repeated or not (a case's were looked up one by one, holding
+        // the write).
+        ("mutation($c: ID!, $a: [String!]) { updateCase(input: {id: $c, ambitoCodes: $a}) { id } }", json!({"c": c.case, "a": vec!["1"; 5_001]})),
+        ("mutation($s: ID!, $a: [String!]) { createCase(input: {studyId: $s, label: \"x\", ambitoCodes: $a}) { id } }", json!({"s": c.study, "a": vec!["1"; 5_001]})),
+        ("query($a: [String!]) { search(query: \"sì\", filter: {ambitoCodes: $a}) { totalCount } }", json!({"a": vec!["1"; 5_001]})),
     ];
     for (operation, vars) in asked {
         let answer = server.gql(Some(&admin), operation, vars).await;

@@ -10,8 +10,7 @@ use tantivy::{BitSet, DocAddress, DocSet, TantivyDocument, TERMINATED};
 
 use super::stored_str;
 use crate::search::analyzer;
-use crate::search::forms::{forms_of_term, forms_within, spellings_on};
-use crate::search::lexicon::lexicon;
+use crate::search::forms::{forms_of_term, spellings_on};
 use crate::search::query::{self, Matcher, Side};
 use crate::search::{SearchError, SearchIndex};
 
@@ -50,30 +49,14 @@ impl SearchIndex {
                     terms.iter().flat_map(|(_, t)| t).collect(),
                     &mut in_phrases,
                 ),
-                // Read on the exact side, as the query runs: each form is its own term.
-                Matcher::Fuzzy { term, distance } => {
-                    for form in forms_within(searcher, self.fields.text_exact, term, *distance)? {
-                        candidates.insert(form, Side::Exact);
-                    }
-                    continue;
-                }
             };
             for term in terms {
-                let mut of_term = forms_of_term(searcher, self.fields.text_exact, side, term)?;
                 if side == Side::Lemma {
+                    // A folded form may stand for another word's spelling too ("arrivo" for
+                    // "arrivò"): `is_form` keeps only the spellings that are forms.
                     lemma_terms.insert(term.as_str());
-                    // An accented spelling with lemmas of its own ("arrivò": arrivare, not
-                    // the noun "arrivo") is no term of the exact field: its folded form
-                    // stands for it, and `is_form` keeps only the spellings that are forms.
-                    of_term.extend(
-                        lexicon()
-                            .forms_of(term)
-                            .iter()
-                            .filter(|f| !f.is_ascii())
-                            .map(|f| analyzer::fold(f).into_owned()),
-                    );
                 }
-                for form in of_term {
+                for form in forms_of_term(searcher, self.fields.text_exact, side, term)? {
                     let entry = forms.entry(form).or_insert(side);
                     if side == Side::Exact {
                         *entry = Side::Exact;
