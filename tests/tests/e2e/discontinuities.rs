@@ -1450,15 +1450,32 @@ async fn a_tag_that_changes_nothing_keeps_the_version() {
         assert_eq!(again["id"], first["id"]);
     }
     assert_eq!(audited().await, entries, "nothing audited");
+    // Each change alone, applied on top of the ones before, is a new version.
+    let cause = s
+        .server
+        .ok(a, TAG, json!({"i": {"caseId": s.cases[0], "dimension": "PROBLEM_DEFINITION", "intensity": "PARTIAL"}}))
+        .await["tagDiscontinuity"]["id"]
+        .clone();
+    let mut input = cell(json!({}));
     for (n, changed) in [
         json!({"description": "reti più strette"}),
         json!({"evidenceQuotationIds": []}),
         json!({"intensity": "SIGNIFICANT"}),
+        json!({"kind": "NEW_APPROACH_TO_ESTABLISHED_PROBLEM"}),
+        json!({"covidEffect": "ACCELERATED"}),
+        json!({"causeIds": [cause]}),
     ]
     .into_iter()
     .enumerate()
     {
-        let again = s.server.ok(a, TAG, cell(changed)).await["tagDiscontinuity"].clone();
-        assert_eq!(again["version"], n + 2, "{again}");
+        input["i"]
+            .as_object_mut()
+            .unwrap()
+            .extend(changed.as_object().unwrap().clone());
+        let again = s.server.ok(a, TAG, input.clone()).await["tagDiscontinuity"].clone();
+        assert_eq!(again["version"], n + 2, "{changed}: {again}");
+        // The same again changes nothing.
+        let same = s.server.ok(a, TAG, input.clone()).await["tagDiscontinuity"].clone();
+        assert_eq!(same["version"], n + 2, "{changed}: {same}");
     }
 }
