@@ -88,3 +88,64 @@ async fn transcript_moves_last_on_sqlite_keeping_texts_and_quotations() {
         .await;
     assert!(null.is_err(), "transcript accepted NULL");
 }
+
+/// Judgments deleted before migration 11 count as retired too: it reads their last versions
+/// from the audit log, so a cell tagged anew after the upgrade starts above them (the
+/// highest of a cell's deletions; a case deleted since is left out).
+#[tokio::test]
+async fn judgments_deleted_before_the_upgrade_are_retired_from_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
+    let db = api::db::connect(&url, 2).await.unwrap().conn;
+    Migrator::up(&db, Some(10)).await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO study (id, title, authors, research_questions, is_public, created_at) \
+         VALUES (1, 'Studio', '[]', '[]', 0, '2026-01-01T00:00:00Z')",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("INSERT INTO study_case (id, study_id, label) VALUES (7, 1, 'Caso')")
+        .await
+        .unwrap();
+    for (case, intervention, evaluator, consensus, version) in [
+        (7, "null", 3, true, 2),
+        (7, "null", 3, true, 5),
+        (7, "4", 3, false, 1),
+        (8, "null", 3, true, 9),
+    ] {
+        db.execute_unprepared(&format!(
+            "INSERT INTO audit_log (at, operation, entity, entity_id, summary) VALUES \
+             ('2026-01-01T00:00:00Z', 'deleteDiscontinuity', 'discontinuity', 1, \
+             '{{\"before\": {{\"case\": {case}, \"intervention\": {intervention}, \
+             \"dimension\": \"ACTOR_NETWORK\", \"evaluator\": {evaluator}, \
+             \"consensus\": {consensus}, \"version\": {version}}}}}')"
+        ))
+        .await
+        .unwrap();
+    }
+    api::db::migrate(&db).await.unwrap();
+    let retired: Vec<(i64, i64, String, i64, i64)> = rows(
+        &db,
+        "SELECT case_id, intervention_key, dimension, evaluator_slot, last_version \
+         FROM retired_judgment ORDER BY intervention_key",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "case_id").unwrap(),
+            r.try_get("", "intervention_key").unwrap(),
+            r.try_get("", "dimension").unwrap(),
+            r.try_get("", "evaluator_slot").unwrap(),
+            r.try_get("", "last_version").unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(
+        retired,
+        [
+            (7, 0, "ACTOR_NETWORK".to_owned(), 0, 5),
+            (7, 4, "ACTOR_NETWORK".to_owned(), 3, 1)
+        ]
+    );
+}
