@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use entities::interview;
 
-use super::error::{bad_input, not_found};
+use super::error::{bad_input, coded, not_found};
 use super::ids::{decode, encode, Kind};
 use super::live::ChangeKind;
 use super::loaders::{all, one};
@@ -23,6 +23,14 @@ pub async fn transcript_of(
     ctx: &Context<'_>,
     interview_id: i64,
 ) -> async_graphql::Result<std::sync::Arc<str>> {
+    Ok(versioned_transcript(ctx, interview_id).await?.1)
+}
+
+/// The transcript with the interview's version it belongs to.
+async fn versioned_transcript(
+    ctx: &Context<'_>,
+    interview_id: i64,
+) -> async_graphql::Result<(i32, std::sync::Arc<str>)> {
     rc(ctx)
         .loaders
         .transcript
@@ -109,20 +117,34 @@ impl Interview {
     async fn length(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         Ok(self.head(ctx).await?.length)
     }
-    /// The transcript, or the [start, end) slice of it (code points).
+    /// The transcript, or the [start, end) slice of it (code points); of the interview's
+    /// `version` read in the same request: an edit committed while the two are read is
+    /// CONFLICT (read again).
     async fn transcript(
         &self,
         ctx: &Context<'_>,
         start: Option<i32>,
         end: Option<i32>,
     ) -> async_graphql::Result<String> {
-        let length = self.head(ctx).await?.length;
+        // The head (version, length) and the text are read by two statements: an edit
+        // committed between them made the version one the text was not (a client quoting
+        // with that version quoted other words), and the length cut the end off the text.
+        let (version, transcript) = versioned_transcript(ctx, self.interview_id()).await?;
+        if version != self.head(ctx).await?.version {
+            return Err(coded(
+                "the interview was edited while it was read: read it again",
+                "CONFLICT",
+            ));
+        }
+        if start.is_none() && end.is_none() {
+            return Ok(transcript.to_string());
+        }
+        let length = text::char_len(&transcript) as i32;
         let s = start.unwrap_or(0);
         let e = end.unwrap_or(length);
         if s < 0 || e < s {
             return Err(bad_input("need 0 ≤ start ≤ end"));
         }
-        let transcript = transcript_of(ctx, self.interview_id()).await?;
         text::slice(&transcript, s as usize, e as usize)
             .map(str::to_owned)
             .ok_or_else(|| {

@@ -88,24 +88,32 @@ impl Loader<i64> for InterviewHeads {
     }
 }
 
-/// Whole transcripts by interview id, read only where a text is asked for.
+/// Whole transcripts by interview id, read only where a text is asked for, each with the
+/// interview's version it belongs to.
 pub struct Transcripts {
     db: DatabaseConnection,
 }
 
 impl Loader<i64> for Transcripts {
-    type Value = Arc<str>;
+    type Value = (i32, Arc<str>);
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<str>>, Self::Error> {
-        let rows: Vec<(i64, String)> = interview::Entity::find()
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, (i32, Arc<str>)>, Self::Error> {
+        let rows: Vec<(i64, i32, String)> = interview::Entity::find()
             .select_only()
-            .columns([interview::Column::Id, interview::Column::Transcript])
+            .columns([
+                interview::Column::Id,
+                interview::Column::Version,
+                interview::Column::Transcript,
+            ])
             .filter(interview::Column::Id.is_in(keys.iter().copied()))
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|(id, t)| (id, t.into())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, version, t)| (id, (version, t.into())))
+            .collect())
     }
 }
 

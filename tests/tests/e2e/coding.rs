@@ -1742,12 +1742,22 @@ async fn a_quotation_answers_with_its_own_words_while_the_transcript_is_edited()
     let interview = c.interviews[0]["id"].clone();
     const READ: &str =
         "query($i: ID!) { node(id: $i) { ... on Interview { version transcript } } }";
+    // A version and its text, whole: read while an edit commits, the two came from two
+    // states (the text cut to the other's length); now that is CONFLICT, and read again.
     let read = || async {
-        let r = server.ok(Some(&admin), READ, json!({"i": interview})).await;
-        (
-            r["node"]["version"].as_i64().unwrap(),
-            r["node"]["transcript"].as_str().unwrap().to_owned(),
-        )
+        loop {
+            let r = server
+                .gql(Some(&admin), READ, json!({"i": interview}))
+                .await;
+            if r.get("errors").is_some() {
+                assert_eq!(error_code(&r), "CONFLICT", "{r}");
+                continue;
+            }
+            break (
+                r["data"]["node"]["version"].as_i64().unwrap(),
+                r["data"]["node"]["transcript"].as_str().unwrap().to_owned(),
+            );
+        }
     };
     let editing = AtomicBool::new(true);
     let editor = async {
@@ -1772,7 +1782,7 @@ async fn a_quotation_answers_with_its_own_words_while_the_transcript_is_edited()
                 let at = transcript
                     .find(&format!(" {word} "))
                     .or_else(|| transcript.find(&format!(" {word}")))
-                    .unwrap()
+                    .unwrap_or_else(|| panic!("{word} not in {transcript:?}"))
                     + 1;
                 let start = transcript[..at].chars().count();
                 let r = server
