@@ -950,7 +950,10 @@ impl Compiler<'_> {
         slop: u32,
         out: &mut Vec<Matcher>,
     ) -> Result<Option<Box<dyn Query>>, SearchError> {
-        if side != Side::Exact {
+        // A plain word is one token: no stop word at the end of anything (the check costs
+        // two analyses, on the path of every lone word).
+        let one_word = text.chars().all(char::is_alphanumeric);
+        if side != Side::Exact && !one_word {
             if let Some(terms) = self.phrase_with_stop_word_ends(side, text)? {
                 if terms.iter().any(|(_, t)| t.is_empty()) {
                     return Ok(Some(Box::new(EmptyQuery)));
