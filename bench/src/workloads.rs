@@ -791,6 +791,11 @@ async fn search_in_process(
             },
             ..Default::default()
         };
+        // Whether the resolver runs it on the request's thread (`search_if_small`) or hands
+        // it to the blocking pool, whose two hand-offs the second column shows.
+        let in_place = index
+            .search_if_small(&request, api::search::INLINE_WORK)?
+            .is_some();
         let gql = search_query(q.facets);
         let vars = async_graphql::Variables::from_json(search_vars(q, study));
         let (mut core, mut pooled, mut executor, mut base) = (
@@ -850,14 +855,15 @@ async fn search_in_process(
             .row(
                 "W3",
                 format!(
-                    "{} in process p50: search function / on the blocking pool / GraphQL executor (no HTTP)",
+                    "{} in process p50: search function / on the blocking pool / GraphQL executor (no HTTP) · the resolver runs it in place",
                     q.name
                 ),
                 format!(
-                    "{} / {} / {}",
+                    "{} / {} / {} · {}",
                     ms(core.pct(50.0)),
                     ms(pooled.pct(50.0)),
-                    ms(executor.pct(50.0))
+                    ms(executor.pct(50.0)),
+                    if in_place { "yes" } else { "no" }
                 ),
             )
             .baseline(ms(base.pct(50.0)))

@@ -18,15 +18,8 @@ use crate::service::quotations::QuotationKey;
 use crate::service::{interviews as service, page};
 use crate::text;
 
-/// The whole transcript of an interview, loaded once per request.
-pub async fn transcript_of(
-    ctx: &Context<'_>,
-    interview_id: i64,
-) -> async_graphql::Result<std::sync::Arc<str>> {
-    Ok(versioned_transcript(ctx, interview_id).await?.1)
-}
-
-/// The transcript with the interview's version it belongs to.
+/// The whole transcript of an interview, loaded once per request, with the interview's
+/// version it belongs to.
 async fn versioned_transcript(
     ctx: &Context<'_>,
     interview_id: i64,

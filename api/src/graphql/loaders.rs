@@ -117,6 +117,62 @@ impl Loader<i64> for Transcripts {
     }
 }
 
+/// A quotation's span as it is now, with its words: `(start, end, transcript[start, end))`.
+pub type QuotedSpan = (i32, i32, String);
+
+/// The words of quotations by quotation id, cut from their transcripts by the database in
+/// the statement that reads their spans. One statement reads one state of both: a span and
+/// the text it is cut from can never belong to two sides of a transcript edit (which moves
+/// the spans in the same transaction), and no whole transcript travels for a few words.
+/// SQLite's and PostgreSQL's `substr` both count characters, the code points of the spans.
+pub struct QuotationTexts {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for QuotationTexts {
+    type Value = QuotedSpan;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, QuotedSpan>, Self::Error> {
+        use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+        use sea_orm::JoinType;
+        let (start, end) = (
+            Expr::col((quotation::Entity, quotation::Column::StartPos)),
+            Expr::col((quotation::Entity, quotation::Column::EndPos)),
+        );
+        let words = Func::cust("substr")
+            .arg(Expr::col((
+                interview::Entity,
+                interview::Column::Transcript,
+            )))
+            .arg(start.clone().add(1))
+            .arg(end.sub(start));
+        let rows: Vec<(i64, i32, i32, Option<String>)> = quotation::Entity::find()
+            .select_only()
+            .columns([
+                quotation::Column::Id,
+                quotation::Column::StartPos,
+                quotation::Column::EndPos,
+            ])
+            .expr(words)
+            .join(
+                JoinType::InnerJoin,
+                quotation::Entity::belongs_to(interview::Entity)
+                    .from(quotation::Column::InterviewId)
+                    .to(interview::Column::Id)
+                    .into(),
+            )
+            .filter(quotation::Column::Id.is_in(keys.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, start, end, text)| (id, (start, end, text.unwrap_or_default())))
+            .collect())
+    }
+}
+
 /// Targets `T` reached through a join table `J`: `J.left = key`, `T.id = J.right`.
 pub struct Linked<J: EntityTrait, T: EntityTrait> {
     db: DatabaseConnection,
@@ -404,6 +460,7 @@ pub struct Loaders {
     pub intervention: Dl<ByColumn<intervention::Entity>>,
     pub interview: Dl<InterviewHeads>,
     pub transcript: Dl<Transcripts>,
+    pub quotation_text: Dl<QuotationTexts>,
     pub code: Dl<ByColumn<code::Entity>>,
     pub quotation: Dl<ByColumn<quotation::Entity>>,
     pub discontinuity: Dl<ByColumn<discontinuity::Entity>>,
@@ -471,6 +528,7 @@ impl Loaders {
             intervention,
             interview,
             transcript,
+            quotation_text,
             code,
             quotation,
             discontinuity,
@@ -521,6 +579,7 @@ impl Loaders {
                 column: interview::Column::Id,
             }),
             transcript: dl(Transcripts { db: db.clone() }),
+            quotation_text: dl(QuotationTexts { db: db.clone() }),
             code: by(db, code::Column::Id, vec![]),
             quotation: by(db, quotation::Column::Id, vec![]),
             discontinuity: by(db, discontinuity::Column::Id, vec![]),

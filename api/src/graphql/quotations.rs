@@ -6,7 +6,7 @@ use base64::Engine as _;
 use entities::quotation;
 
 use super::codes::Code;
-use super::error::{bad_input, not_found};
+use super::error::{bad_input, coded, not_found};
 use super::ids::{decode, decode_all, encode, Kind};
 use super::interviews::Interview;
 use super::live::{publish, ChangeKind};
@@ -121,19 +121,30 @@ impl Quotation {
         self.row.end_pos
     }
     /// Exactly transcript[start, end) (in the answer of createQuotation and updateQuotation,
-    /// the transcript as the write left it).
+    /// the transcript as the write left it). A quotation whose transcript was edited (or
+    /// which was deleted) after its span was read in the same request is CONFLICT: read it
+    /// again.
     async fn text(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         if let Some(text) = &self.written_text {
             return Ok(text.clone());
         }
-        let transcript = super::interviews::transcript_of(ctx, self.row.interview_id).await?;
-        crate::text::slice(
-            &transcript,
-            self.row.start_pos as usize,
-            self.row.end_pos as usize,
-        )
-        .map(str::to_owned)
-        .ok_or_else(|| bad_input("the quotation lies outside its transcript"))
+        let (start, end) = (self.row.start_pos, self.row.end_pos);
+        // The span is read again with its words, in one statement: a span read before an
+        // edit moved it would otherwise cut other words from the edited transcript.
+        match rc(ctx).loaders.quotation_text.load_one(self.row.id).await? {
+            Some((s, e, text)) if (s, e) == (start, end) => {
+                if text.chars().count() == (end - start) as usize {
+                    Ok(text)
+                } else {
+                    Err(bad_input("the quotation lies outside its transcript"))
+                }
+            }
+            _ => Err(coded(
+                "the quotation's transcript was edited (or the quotation deleted) while it was \
+                 read: read it again",
+                "CONFLICT",
+            )),
+        }
     }
     async fn codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Code>> {
         let rows = all(&rc(ctx).loaders.codes_of_quotation, self.row.id).await?;

@@ -1727,6 +1727,81 @@ async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_
     assert_eq!(error_code(&renamed), "CONFLICT", "{renamed}");
 }
 
+/// Quotations read while edits of their transcript move them answer with their own words:
+/// each span is read again with its words in one statement, and a span that moved between
+/// the two reads is CONFLICT (read again), never words cut from the other state at the old
+/// offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotations_read_while_the_transcript_is_edited_keep_their_words() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let words: Vec<String> = (0..40).map(|n| format!("perché{n}")).collect();
+    let text = format!("R: {}", words.join(" ’ "));
+    let c = server.corpus(&admin, "Letture", &[&text]).await;
+    let interview = c.interviews[0]["id"].clone();
+    for word in &words {
+        let at = text
+            .find(&format!("{word} "))
+            .or_else(|| text.find(word.as_str()))
+            .unwrap();
+        let start = text[..at].chars().count();
+        server
+            .ok(Some(&admin), "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": interview, "s": start, "e": start + word.chars().count()}))
+            .await;
+    }
+    let editing = AtomicBool::new(true);
+    let editor = async {
+        for version in 1..=40 {
+            let t = server
+                .ok(
+                    Some(&admin),
+                    "query($i: ID!) { node(id: $i) { ... on Interview { transcript } } }",
+                    json!({"i": interview}),
+                )
+                .await["node"]["transcript"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            server
+                .ok(Some(&admin), "mutation($i: ID!, $v: Int!, $t: String!) { updateInterview(input: {id: $i, version: $v, transcript: $t}) { movedQuotations } }", json!({"i": interview, "v": version, "t": format!("è {t}")}))
+                .await;
+        }
+        editing.store(false, Ordering::SeqCst);
+    };
+    let (read, refused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let reader = || {
+        let (server, admin, interview) = (&server, &admin, &interview);
+        let (editing, read, refused, words) = (&editing, &read, &refused, &words);
+        async move {
+            while editing.load(Ordering::SeqCst) {
+                let r = server
+                    .gql(Some(admin), "query($i: ID!) { node(id: $i) { ... on Interview { quotations(first: 100) { nodes { start text } } } } }", json!({"i": interview}))
+                    .await;
+                if r.get("errors").is_some() {
+                    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                let nodes = r["data"]["node"]["quotations"]["nodes"].as_array().unwrap();
+                assert_eq!(nodes.len(), words.len());
+                for q in nodes {
+                    let text = q["text"].as_str().unwrap();
+                    assert!(words.iter().any(|w| w == text), "{q} in {r}");
+                }
+                read.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    };
+    tokio::join!(editor, reader(), reader());
+    assert!(read.load(Ordering::SeqCst) > 0);
+    eprintln!(
+        "{} reads, {} CONFLICT",
+        read.load(Ordering::SeqCst),
+        refused.load(Ordering::SeqCst)
+    );
+}
+
 /// A quotation write answers with the words at its offsets as it wrote them, even when an
 /// edit of the transcript moves the quotation the moment after: quotes made while the
 /// transcript is edited again and again each answer with the word they quoted (some read
