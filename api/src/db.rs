@@ -78,12 +78,35 @@ async fn connect_within(
                 deadline.as_secs_f64()
             )))
         })??;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        require_utf8(&conn).await?;
+    }
     let statements = Arc::new(AtomicU64::new(0));
     let counter = statements.clone();
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
     Ok(Database { conn, statements })
+}
+
+/// Refuses a PostgreSQL database not encoded in UTF-8. Offsets into transcripts are code
+/// points, and PostgreSQL counts the characters of `substr` (quotations' words are cut by the
+/// database) in the database's encoding: in a SQL_ASCII one, what Debian makes under the C
+/// locale, it counts bytes, and every quotation after an accent would lose its words.
+async fn require_utf8(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    let show = Statement::from_string(DbBackend::Postgres, "SHOW server_encoding");
+    let encoding: String = match conn.query_one_raw(show).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => String::new(),
+    };
+    if encoding.eq_ignore_ascii_case("UTF8") {
+        return Ok(());
+    }
+    Err(DbErr::Custom(format!(
+        "the database is encoded in {encoding}, and quaderno needs UTF8 (transcript offsets \
+         are code points, which PostgreSQL counts in the database's encoding): create it with \
+         `CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0`"
+    )))
 }
 
 /// A database URL as it may be shown: without its user and password, and without its
@@ -255,7 +278,9 @@ pub async fn scratch_postgres_database(
     let admin = SeaDatabase::connect(base.to_owned()).await?;
     let create = match template {
         Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
-        None => format!("CREATE DATABASE {name}"),
+        // UTF8 whatever the cluster's default (SQL_ASCII under the C locale), which a
+        // start refuses (`require_utf8`).
+        None => format!("CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"),
     };
     admin
         .execute_raw(Statement::from_string(DbBackend::Postgres, create))
@@ -302,6 +327,43 @@ mod tests {
         assert_eq!(
             without_credentials("sqlite:///tmp/q.db"),
             "sqlite:///tmp/q.db"
+        );
+    }
+
+    /// A PostgreSQL database in another encoding than UTF8 is refused at the start, with how
+    /// to make one that is taken (PostgreSQL only: QUADERNO_TEST_DATABASE_URL).
+    #[tokio::test]
+    async fn a_postgres_database_not_in_utf8_is_refused() {
+        let Ok(base) = std::env::var("QUADERNO_TEST_DATABASE_URL") else {
+            return;
+        };
+        let admin = connect(&base, 1).await.unwrap().conn;
+        let name = format!("quaderno_ascii_{}", std::process::id());
+        let run = |sql: String| {
+            let admin = admin.clone();
+            async move { admin.execute_unprepared(&sql).await }
+        };
+        run(format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        run(format!(
+            "CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' \
+             TEMPLATE template0"
+        ))
+        .await
+        .unwrap();
+        let (place, _) = base.rsplit_once('/').unwrap();
+        let refused = connect(&format!("{place}/{name}"), 1).await;
+        run(format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+        let Err(e) = refused else {
+            panic!("a SQL_ASCII database was taken");
+        };
+        let message = e.to_string();
+        assert!(
+            message.contains("encoded in SQL_ASCII") && message.contains("UTF8"),
+            "{message}"
         );
     }
 

@@ -146,7 +146,9 @@ impl Loader<i64> for QuotationTexts {
                 interview::Column::Transcript,
             )))
             .arg(start.clone().add(1))
-            .arg(end.sub(start));
+            // PostgreSQL refuses a negative length, and would fail the whole batch for one
+            // broken row: it is an empty text there, which the resolver refuses alone.
+            .arg(Expr::case(end.clone().gte(start.clone()), end.sub(start)).finally(0));
         let rows: Vec<(i64, i32, i32, Option<String>)> = quotation::Entity::find()
             .select_only()
             .columns([
