@@ -149,7 +149,7 @@ impl Loader<i64> for QuotationTexts {
             // PostgreSQL refuses a negative length, and would fail the whole batch for one
             // broken row: it is an empty text there, which the resolver refuses alone.
             .arg(Expr::case(end.clone().gte(start.clone()), end.sub(start)).finally(0));
-        let rows: Vec<(i64, i32, i32, Option<String>)> = quotation::Entity::find()
+        let rows: Vec<(i64, i32, i32, String)> = quotation::Entity::find()
             .select_only()
             .columns([
                 quotation::Column::Id,
@@ -170,7 +170,7 @@ impl Loader<i64> for QuotationTexts {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, start, end, text)| (id, (start, end, text.unwrap_or_default())))
+            .map(|(id, start, end, text)| (id, (start, end, text)))
             .collect())
     }
 }

@@ -1734,34 +1734,24 @@ async fn free_texts_refuse_what_an_export_cannot_carry_and_names_need_something_
 #[tokio::test]
 async fn a_broken_span_is_refused_alone() {
     use sea_orm::ConnectionTrait;
-    let server = TestServer::empty().await;
-    let admin = server.admin().await;
-    let c = server
-        .corpus(&admin, "Spezzato", &["R: Là c’è più dialogo, perché sì."])
-        .await;
-    let interview = c.interviews[0]["id"].clone();
-    let mut ids = Vec::new();
-    for (start, end) in [(3, 5), (6, 9)] {
-        ids.push(
-            server
-                .ok(Some(&admin), "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": interview, "s": start, "e": end}))
-                .await["createQuotation"]["id"]
-                .clone(),
-        );
-    }
-    server
+    let s = study().await;
+    let (kept, broken) = (
+        s.quote("casa", 0, &[]).await,
+        s.quote("città", 0, &[]).await,
+    );
+    s.server
         .db
         .conn
         .execute_unprepared(&format!(
-            "UPDATE quotation SET start_pos = 9, end_pos = 6 WHERE id = {}",
-            id_number(ids[1].as_str().unwrap())
+            "UPDATE quotation SET start_pos = end_pos, end_pos = start_pos WHERE id = {}",
+            id_number(broken["id"].as_str().unwrap())
         ))
         .await
         .unwrap();
-    let r = server
-        .gql(Some(&admin), "query($a: ID!, $b: ID!) { a: node(id: $a) { ... on Quotation { text } } b: node(id: $b) { ... on Quotation { text } } }", json!({"a": ids[0], "b": ids[1]}))
+    let r = s
+        .gql("query($a: ID!, $b: ID!) { a: node(id: $a) { ... on Quotation { text } } b: node(id: $b) { ... on Quotation { text } } }", json!({"a": kept["id"], "b": broken["id"]}))
         .await;
-    assert_eq!(r["data"]["a"]["text"], "Là", "{r}");
+    assert_eq!(r["data"]["a"]["text"], "casa", "{r}");
     assert_eq!(r["data"]["b"], Value::Null, "{r}");
     let errors = r["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{r}");
