@@ -1,5 +1,7 @@
 //! Connecting to SQLite or PostgreSQL (the URL decides), migrating, counting statements.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +10,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, IsolationLevel, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
+    DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr, ExecResult, IsolationLevel,
+    QueryResult, SqliteTransactionMode, Statement, TransactionError, TransactionOptions,
+    TransactionTrait,
 };
 
 /// A connection pool and the number of SQL statements it has run (for /metrics and the
@@ -210,9 +213,10 @@ where
 /// 32,766, PostgreSQL 65,535. Where a list can be a subquery instead, nothing is bound at all.
 pub const IDS_PER_STATEMENT: usize = 1000;
 
-/// Where a write can run: the pool, or an enclosing transaction. Inside one, a service's own
-/// transaction is a savepoint, and nothing it writes is committed until the enclosing one is
-/// (the demo dataset loads whole or not at all).
+/// Where a transaction can begin, a write's or a snapshot's: the pool, a request's
+/// `RequestDb`, or an enclosing transaction. Inside one, a service's own transaction is a
+/// savepoint, and nothing it writes is committed until the enclosing one is (the demo
+/// dataset loads whole or not at all).
 pub trait Writable:
     ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> + Sync
 {
@@ -239,7 +243,7 @@ pub async fn begin_write(conn: &impl Writable) -> Result<DatabaseTransaction, Db
 /// version, quotations with codes of the codebook read). PostgreSQL's default READ
 /// COMMITTED takes a snapshot per statement, REPEATABLE READ one per transaction; a SQLite
 /// read transaction in WAL mode keeps the snapshot of its first read.
-pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin_snapshot(db: &impl Writable) -> Result<DatabaseTransaction, DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
             db.begin_with_config(
@@ -249,6 +253,152 @@ pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransacti
             .await
         }
         _ => db.begin().await,
+    }
+}
+
+/// The database as one GraphQL operation reads it.
+///
+/// A query reads one state of the database, whatever number of statements its fields take:
+/// without it, a transcript and the offsets of its quotations, or a code and the quotations
+/// tagged with it, could come from either side of an edit committed between two of them. Its
+/// read transaction begins at its first statement (a query answered from the search index
+/// alone takes no connection) and ends when the last handle is dropped.
+///
+/// Mutations write in transactions of their own, and each of their fields must read what the
+/// previous ones wrote; subscriptions live for hours. Both read from the pool, a statement
+/// at a time.
+#[derive(Clone, Debug)]
+pub enum RequestDb {
+    Pool(DatabaseConnection),
+    Snapshot(Arc<Snapshot>),
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pool: DatabaseConnection,
+    txn: tokio::sync::OnceCell<DatabaseTransaction>,
+}
+
+impl RequestDb {
+    /// One snapshot for every read made through this handle and its clones.
+    pub fn snapshot(pool: DatabaseConnection) -> Self {
+        Self::Snapshot(Arc::new(Snapshot {
+            pool,
+            txn: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    /// The pool itself, for work that is not the request's to read: waiting for the search
+    /// index, which polls on its own pool, and work that outlives the request.
+    pub fn pool(&self) -> &DatabaseConnection {
+        match self {
+            Self::Pool(pool) => pool,
+            Self::Snapshot(s) => &s.pool,
+        }
+    }
+
+    async fn executor(&self) -> Result<DatabaseExecutor<'_>, DbErr> {
+        Ok(match self {
+            Self::Pool(pool) => DatabaseExecutor::Connection(pool),
+            Self::Snapshot(s) => DatabaseExecutor::Transaction(
+                s.txn.get_or_try_init(|| begin_snapshot(&s.pool)).await?,
+            ),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for RequestDb {
+    fn get_database_backend(&self) -> DbBackend {
+        self.pool().get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.executor().await?.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.executor().await?.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.executor().await?.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.executor().await?.query_all_raw(stmt).await
+    }
+}
+
+/// A transaction begun on a snapshot is a savepoint in it: it reads the same state, and
+/// keeps the snapshot's isolation (PostgreSQL refuses to change it after the first read).
+/// A write there fails on PostgreSQL, whose snapshot is READ ONLY: queries do not write.
+#[async_trait::async_trait]
+impl TransactionTrait for RequestDb {
+    type Transaction = DatabaseTransaction;
+
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.executor().await?.begin().await
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        match self {
+            Self::Pool(pool) => pool.begin_with_config(isolation_level, access_mode).await,
+            Self::Snapshot(_) => self.begin().await,
+        }
+    }
+
+    async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        match self {
+            Self::Pool(pool) => pool.begin_with_options(options).await,
+            Self::Snapshot(_) => self.begin().await,
+        }
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        self.executor()
+            .await
+            .map_err(TransactionError::Connection)?
+            .transaction(callback)
+            .await
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        match self {
+            Self::Pool(pool) => {
+                pool.transaction_with_config(callback, isolation_level, access_mode)
+                    .await
+            }
+            Self::Snapshot(_) => self.transaction(callback).await,
+        }
     }
 }
 

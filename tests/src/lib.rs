@@ -22,6 +22,8 @@ pub struct TestServer {
 pub struct Options {
     pub demo: bool,
     pub limits: api::http::Limits,
+    /// Connections in the server's pool (8 when 0, as the server's default).
+    pub db_connections: u32,
 }
 
 /// The PostgreSQL server the tests run on, if any (a URL naming one of its databases).
@@ -158,7 +160,12 @@ impl TestServer {
     pub async fn start(opts: Options) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let url = Template::get(opts.demo).await.copy(&data_dir).await;
-        let db = api::db::connect(&url, 8).await.expect("connect");
+        let connections = if opts.db_connections == 0 {
+            8
+        } else {
+            opts.db_connections
+        };
+        let db = api::db::connect(&url, connections).await.expect("connect");
         let (search, _) = open_index(&data_dir.path().join("index"), &url, &db).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -165,7 +165,7 @@ impl Subscription {
                         // to a caller who may no longer read it, with a reason as every other
                         // ending has. Any other change of roles leaves it running.
                         let now = match &token {
-                            Some(token) => crate::auth::caller_from_token(&db, token).await,
+                            Some(token) => crate::auth::caller_from_token(db.pool(), token).await,
                             None => Ok(caller),
                         };
                         let readable = match now {

@@ -10,12 +10,10 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::*;
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
-    Value,
-};
+use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect, Value};
 
 use super::error::LoadError;
+use crate::db::RequestDb;
 use crate::service::codes::Codebook;
 use crate::service::memos::Target;
 use crate::service::territory::valid_on;
@@ -30,7 +28,7 @@ fn as_i64(v: Value) -> Option<i64> {
 
 /// Rows of `E` grouped by the value of one column (a primary or a foreign key).
 pub struct ByColumn<E: EntityTrait> {
-    db: DatabaseConnection,
+    db: RequestDb,
     column: E::Column,
     order: Vec<E::Column>,
 }
@@ -61,7 +59,7 @@ where
 
 /// Interviews without their transcripts, grouped by their id or their case.
 pub struct InterviewHeads {
-    db: DatabaseConnection,
+    db: RequestDb,
     column: interview::Column,
 }
 
@@ -91,7 +89,7 @@ impl Loader<i64> for InterviewHeads {
 /// Whole transcripts by interview id, read only where a text is asked for, each with the
 /// interview's version it belongs to.
 pub struct Transcripts {
-    db: DatabaseConnection,
+    db: RequestDb,
 }
 
 impl Loader<i64> for Transcripts {
@@ -126,7 +124,7 @@ pub type QuotedSpan = (i32, i32, String);
 /// the spans in the same transaction), and no whole transcript travels for a few words.
 /// SQLite's and PostgreSQL's `substr` both count characters, the code points of the spans.
 pub struct QuotationTexts {
-    db: DatabaseConnection,
+    db: RequestDb,
 }
 
 impl Loader<i64> for QuotationTexts {
@@ -177,7 +175,7 @@ impl Loader<i64> for QuotationTexts {
 
 /// Targets `T` reached through a join table `J`: `J.left = key`, `T.id = J.right`.
 pub struct Linked<J: EntityTrait, T: EntityTrait> {
-    db: DatabaseConnection,
+    db: RequestDb,
     left: J::Column,
     right: J::Column,
     target_id: T::Column,
@@ -239,7 +237,7 @@ type SplitMembership = fn(&ambito_membership::Model) -> (i64, i64);
 
 /// The other side's ids of memberships valid on a date.
 pub struct MembersAt {
-    db: DatabaseConnection,
+    db: RequestDb,
     side: MembershipSide,
 }
 
@@ -277,7 +275,7 @@ impl Loader<(i64, NaiveDate)> for MembersAt {
 /// Each study's codebook as a tree, shared by every code of the study that the request
 /// reads (its children, its path), so that a codebook's listing costs one pass over it.
 pub struct Codebooks {
-    db: DatabaseConnection,
+    db: RequestDb,
 }
 
 impl Loader<i64> for Codebooks {
@@ -309,7 +307,7 @@ pub async fn codebook(loader: &Dl<Codebooks>, study: i64) -> Result<Arc<Codebook
 
 /// Distinct quotations per code, descendants included or not.
 pub struct QuotationCounts {
-    db: DatabaseConnection,
+    db: RequestDb,
 }
 
 impl Loader<(i64, bool)> for QuotationCounts {
@@ -371,7 +369,7 @@ impl Loader<(i64, bool)> for QuotationCounts {
 
 /// Memos by (target kind, target id).
 pub struct MemosOf {
-    db: DatabaseConnection,
+    db: RequestDb,
 }
 
 impl Loader<Target> for MemosOf {
@@ -417,7 +415,7 @@ where
 /// How long a subscription's loaders collect keys: its events are not resolved in passes.
 const SUBSCRIPTION_DELAY: Duration = Duration::from_millis(1);
 
-fn by<E>(db: &DatabaseConnection, column: E::Column, order: Vec<E::Column>) -> Dl<ByColumn<E>>
+fn by<E>(db: &RequestDb, column: E::Column, order: Vec<E::Column>) -> Dl<ByColumn<E>>
 where
     E: EntityTrait + Sync,
     E::Model: Sync,
@@ -431,7 +429,7 @@ where
 }
 
 fn linked<J, T>(
-    db: &DatabaseConnection,
+    db: &RequestDb,
     left: J::Column,
     right: J::Column,
     target_id: T::Column,
@@ -504,17 +502,17 @@ pub struct Loaders {
 
 impl Loaders {
     /// Loaders without caches, for subscriptions: each event must read current data.
-    pub fn uncached(db: &DatabaseConnection) -> Self {
+    pub fn uncached(db: &RequestDb) -> Self {
         Self::without_cache(db, SUBSCRIPTION_DELAY)
     }
 
     /// Loaders without caches whose batches still go out once per pass, for mutations: their
     /// fields run one after another, and each must read what the previous one wrote.
-    pub fn uncached_in_passes(db: &DatabaseConnection) -> Self {
+    pub fn uncached_in_passes(db: &RequestDb) -> Self {
         Self::without_cache(db, Duration::ZERO)
     }
 
-    fn without_cache(db: &DatabaseConnection, delay: Duration) -> Self {
+    fn without_cache(db: &RequestDb, delay: Duration) -> Self {
         let l = Self::new(db);
         macro_rules! off {
             ($($f:ident),*) => {
@@ -566,7 +564,7 @@ impl Loaders {
         )
     }
 
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &RequestDb) -> Self {
         use ambito_succession::Column as S;
         use discontinuity_cause::Column as DC;
         Self {

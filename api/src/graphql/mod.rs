@@ -38,6 +38,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
 use crate::auth::Caller;
+use crate::db::RequestDb;
 use crate::search::SearchIndex;
 use crate::service::discontinuities::Judgments;
 use crate::service::page::{Page, PageRequest};
@@ -103,7 +104,8 @@ pub fn sdl() -> String {
 
 /// What every resolver of one request shares: the connection, the caller, the loaders.
 pub struct RequestCtx {
-    pub db: DatabaseConnection,
+    /// A query's one read snapshot, or the pool (see `RequestDb`).
+    pub db: RequestDb,
     pub caller: Caller,
     pub loaders: Loaders,
     pub search: Arc<SearchIndex>,
@@ -124,6 +126,15 @@ pub struct RequestCtx {
 impl RequestCtx {
     pub fn new(
         db: DatabaseConnection,
+        caller: Caller,
+        search: Arc<SearchIndex>,
+        events: live::Events,
+    ) -> Self {
+        Self::reading(RequestDb::snapshot(db), caller, search, events)
+    }
+
+    fn reading(
+        db: RequestDb,
         caller: Caller,
         search: Arc<SearchIndex>,
         events: live::Events,
@@ -150,15 +161,14 @@ impl RequestCtx {
         }
     }
 
-    /// The context an operation of this type runs with. A query keeps what it reads for the
-    /// whole request. A mutation's fields run one after another, and each must read what the
-    /// previous ones wrote (`a: updateQuotation(…) { codes } b: updateQuotation(…) { codes }`),
-    /// so it keeps nothing it reads from one field to the next but the studies the caller may
-    /// read, computed at the request's first check of them (the caller's roles are those of
-    /// the request's start). A
-    /// subscription lives long: it keeps
-    /// nothing at all, and checks again which studies it may read at every event (a study made
-    /// private stops its events).
+    /// The context an operation of this type runs with. A query reads one snapshot of the
+    /// database and keeps what it reads for the whole request. A mutation's fields run one
+    /// after another, and each must read what the previous ones wrote (`a: updateQuotation(…)
+    /// { codes } b: updateQuotation(…) { codes }`), so it keeps nothing it reads from one field
+    /// to the next but the studies the caller may read, computed at the request's first check
+    /// of them (the caller's roles are those of the request's start). A subscription lives
+    /// long: it keeps nothing at all, and checks again which studies it may read at every
+    /// event (a study made private stops its events).
     pub fn for_operation(
         operation: OperationType,
         db: DatabaseConnection,
@@ -166,16 +176,20 @@ impl RequestCtx {
         search: Arc<SearchIndex>,
         events: live::Events,
     ) -> Self {
-        let loaders = match operation {
-            OperationType::Query => return Self::new(db, caller, search, events),
-            OperationType::Mutation => Loaders::uncached_in_passes(&db),
-            OperationType::Subscription => Loaders::uncached(&db),
+        if operation == OperationType::Query {
+            return Self::new(db, caller, search, events);
+        }
+        let db = RequestDb::Pool(db);
+        let loaders = if operation == OperationType::Mutation {
+            Loaders::uncached_in_passes(&db)
+        } else {
+            Loaders::uncached(&db)
         };
         Self {
             loaders,
             readable: (operation == OperationType::Mutation).then(OnceCell::new),
             judgments: None,
-            ..Self::new(db, caller, search, events)
+            ..Self::reading(db, caller, search, events)
         }
     }
 
@@ -199,7 +213,7 @@ impl RequestCtx {
     /// After a write to searchable data: wait until a search sees it (read-your-writes).
     /// The write has committed either way, so a failure here is logged, not returned.
     pub async fn searchable(&self) {
-        if let Err(e) = self.search.sync(&self.db).await {
+        if let Err(e) = self.search.sync(self.db.pool()).await {
             tracing::warn!(error = %e, "could not wait for the search index");
         }
     }

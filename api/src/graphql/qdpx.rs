@@ -87,7 +87,7 @@ impl QdpxMutation {
             .transpose()?;
         let (name, bytes) = read_upload(ctx, &file)?;
         let report = import::import_refi(
-            &r.db,
+            r.db.pool(),
             &r.caller,
             &name,
             bytes,

@@ -6,12 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use entities::{case_ambito, code, interview, quotation, quotation_code, study_case};
 use sea_orm::sea_query::{Query, SelectStatement};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::Caller;
-use crate::db::begin_snapshot;
+use crate::db::{begin_snapshot, Writable};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::codes::Codebook;
 use crate::service::studies::readable_study;
@@ -83,11 +81,7 @@ pub(crate) async fn codes_of_study_quotations<C: ConnectionTrait>(
 }
 
 impl Coding {
-    pub async fn load(
-        db: &DatabaseConnection,
-        caller: &Caller,
-        study_id: i64,
-    ) -> ServiceResult<Self> {
+    pub async fn load(db: &impl Writable, caller: &Caller, study_id: i64) -> ServiceResult<Self> {
         // One snapshot: a quotation read must belong to an interview read, and carry codes
         // of the codebook read.
         let txn = begin_snapshot(db).await?;

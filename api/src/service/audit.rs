@@ -3,10 +3,7 @@
 
 use chrono::Utc;
 use entities::audit_log;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
 use crate::auth::{Caller, Permission};
@@ -41,7 +38,7 @@ pub async fn record<C: ConnectionTrait>(
 
 /// A study's log, oldest first; for its owners and instance admins.
 pub async fn list(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     caller: &Caller,
     study_id: i64,
     req: PageRequest,
@@ -60,7 +57,7 @@ pub async fn list(
 /// Entries without a study, oldest first: instance-wide events (admin tokens created, tokens
 /// revoked, admin rights revoked). Admins only: they name users of every study.
 pub async fn list_instance(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     caller: &Caller,
     req: PageRequest,
 ) -> ServiceResult<Page<audit_log::Model>> {

@@ -8,8 +8,8 @@ use entities::{
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -1033,7 +1033,7 @@ pub struct Judgments {
 
 impl Judgments {
     pub async fn load(
-        db: &DatabaseConnection,
+        db: &impl ConnectionTrait,
         caller: &Caller,
         study_id: i64,
     ) -> ServiceResult<Self> {

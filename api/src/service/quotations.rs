@@ -10,8 +10,8 @@ use entities::{
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -520,7 +520,7 @@ impl QuotationKey {
 /// Quotations the caller may read that match the query, ordered by `QuotationKey`, one page
 /// after the key `page.after`.
 pub async fn list(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     caller: &Caller,
     query: QuotationQuery,
     page: KeyedRequest<QuotationKey>,

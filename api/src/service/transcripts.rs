@@ -3,7 +3,9 @@
 //! batch with one bad file imports nothing.
 
 use entities::{interview, study_case};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
@@ -28,7 +30,7 @@ pub struct ImportedTranscript {
 
 /// Checks that the caller may add interviews to the case, before any file is read.
 pub async fn authorize_import(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     caller: &Caller,
     case_id: i64,
 ) -> ServiceResult<()> {

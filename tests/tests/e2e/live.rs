@@ -368,11 +368,11 @@ async fn a_named_subscription_runs_without_an_operation_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_messages_are_bounded_like_request_bodies() {
     let server = TestServer::start(tests::Options {
-        demo: false,
         limits: api::http::Limits {
             max_body_bytes: 64 * 1024,
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let padded = |bytes: usize| {
@@ -478,8 +478,8 @@ async fn socket_operations_time_out_like_http_requests() {
         ..Default::default()
     };
     let server = TestServer::start(tests::Options {
-        demo: false,
         limits,
+        ..Default::default()
     })
     .await;
     let admin = server.admin().await;
@@ -953,11 +953,11 @@ async fn sockets_keep_the_rules_of_graphql_transport_ws() {
 async fn sockets_must_initialise_in_time_and_once() {
     let wait = std::time::Duration::from_millis(400);
     let server = TestServer::start(tests::Options {
-        demo: false,
         limits: api::http::Limits {
             connection_init_timeout: wait,
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
 

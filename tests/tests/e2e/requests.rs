@@ -410,3 +410,70 @@ async fn a_failed_field_is_null_or_nulls_its_nearest_nullable_ancestor() {
         "{nested:#}"
     );
 }
+
+/// A query reads through one connection, its snapshot's, and asks the pool for no other while
+/// it holds it; the snapshot ends with the request. On a pool of one connection, queries
+/// reading at several levels, a search, an analysis (a savepoint in the snapshot) and writes
+/// all run side by side and all answer: a query waiting for a second connection, or one
+/// keeping its own, would leave the others waiting for the pool's timeout (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_one_connection_serves_queries_and_writes_side_by_side() {
+    use std::time::Duration;
+    let server = TestServer::start(tests::Options {
+        db_connections: 1,
+        ..Default::default()
+    })
+    .await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let c = server
+        .corpus(
+            &admin,
+            "Una sola",
+            &["R: La casa è lontana, l’ente più vicino è a Cuneo."],
+        )
+        .await;
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
+            json!({"s": c.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let interview = c.interviews[0]["id"].clone();
+    const QUOTE: &str = "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: [$c]}) { id } }";
+    const READ: &str = "query($i: ID!) { node(id: $i) { ... on Interview { transcript case { label study { title } } quotations(first: 100) { nodes { text codes { name } } } } } }";
+    const SEARCH: &str = "query { search(query: \"casa\") { totalCount edges { node { interview { id label } } } } }";
+    const ANALYSIS: &str = "query($s: ID!) { codeCooccurrence(studyId: $s) { count } }";
+    let vars = json!({"i": interview, "c": code, "s": c.study});
+    let run = |query: &'static str, times: usize| {
+        let (server, vars) = (&server, &vars);
+        async move {
+            for _ in 0..times {
+                server.ok(t, query, vars.clone()).await;
+            }
+        }
+    };
+    let side_by_side = async {
+        tokio::join!(
+            run(QUOTE, 10),
+            run(READ, 20),
+            run(READ, 20),
+            run(SEARCH, 20),
+            run(ANALYSIS, 20)
+        )
+    };
+    tokio::time::timeout(Duration::from_secs(20), side_by_side)
+        .await
+        .expect("every request answers without waiting for the pool's timeout");
+    let read = server.ok(t, READ, vars.clone()).await;
+    assert_eq!(
+        read["node"]["quotations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(read["node"]["quotations"]["nodes"][0]["text"], "casa");
+}

@@ -103,8 +103,8 @@ async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
         ..Default::default()
     };
     let server = TestServer::start(Options {
-        demo: false,
         limits,
+        ..Default::default()
     })
     .await;
     let r = server
@@ -125,8 +125,8 @@ async fn introspection_graphiql_and_slow_requests_can_be_switched_off() {
         ..Default::default()
     };
     let hasty = TestServer::start(Options {
-        demo: false,
         limits,
+        ..Default::default()
     })
     .await;
     use tokio::io::AsyncWriteExt as _;
