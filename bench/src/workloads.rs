@@ -868,9 +868,57 @@ async fn search_in_process(
             )
             .baseline(ms(base.pct(50.0)))
             .ratio(core.pct(50.0).as_secs_f64() / raw50);
+        if q.syntax().contains('"') {
+            phrase_forms_in_process(config, &index, &request, q, report)?;
+        }
     }
     index.shutdown().await;
     db.conn.close().await?;
+    Ok(())
+}
+
+/// What asking a phrase search for its matched forms adds: they are read off the text of its
+/// results, at most `MAX_PHRASE_RESULTS_READ` of them.
+fn phrase_forms_in_process(
+    config: &Config,
+    index: &api::search::SearchIndex,
+    request: &api::search::SearchRequest,
+    q: &BenchQuery,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let with_forms = api::search::SearchRequest {
+        with_forms: true,
+        ..request.clone()
+    };
+    let (mut without, mut with) = (Samples::default(), Samples::default());
+    let mut out = index.search(&with_forms)?;
+    for _ in 0..(config.search_iterations / 10).max(3) {
+        let t = Instant::now();
+        index.search(request)?;
+        without.push(t.elapsed());
+        let t = Instant::now();
+        out = index.search(&with_forms)?;
+        with.push(t.elapsed());
+    }
+    let read = if out.matched_forms_partial {
+        api::search::MAX_PHRASE_RESULTS_READ
+    } else {
+        out.total
+    };
+    report.row(
+        "W3",
+        format!(
+            "{} in process p50: search function without / with its matched forms · results read for the forms · forms",
+            q.name
+        ),
+        format!(
+            "{} / {} · {read} of {} · {}",
+            ms(without.pct(50.0)),
+            ms(with.pct(50.0)),
+            out.total,
+            out.matched_forms.len()
+        ),
+    );
     Ok(())
 }
 

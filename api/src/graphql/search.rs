@@ -268,6 +268,10 @@ pub struct SearchResults {
     pub facets: SearchFacets,
     /// Every surface form the query matched, with counts.
     pub matched_forms: Vec<MatchedForm>,
+    /// False when the counts of `matchedForms` are not whole: a phrase's forms are counted
+    /// in its first 10000 results in index order (reading each result's text), the others
+    /// not read.
+    pub matched_forms_complete: bool,
 }
 
 /// One occurrence of a word in context (key word in context).
@@ -501,6 +505,7 @@ impl SearchQuery {
                     count: count as i32,
                 })
                 .collect(),
+            matched_forms_complete: !out.matched_forms_partial,
         })
     }
 

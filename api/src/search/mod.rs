@@ -34,7 +34,7 @@ use tokio::sync::{watch, Notify};
 
 pub use execute::{
     ConcordanceLine, FacetSelection, Facets, Filter, Hit, Scope, SearchOutput, SearchRequest,
-    INLINE_WORK, WORK_PER_HIT,
+    INLINE_WORK, MAX_PHRASE_RESULTS_READ, WORK_PER_HIT,
 };
 use indexer::{Indexer, Payload, Start};
 use schema::Fields;

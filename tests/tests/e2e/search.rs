@@ -1638,6 +1638,46 @@ async fn matched_forms_count_every_form_before_cutting() {
     assert_eq!(lists[0], lists[1]);
 }
 
+/// A phrase's forms are read off its results' text, at most 10,000 of them: beyond, the
+/// counts are those of the results read, and `matchedFormsComplete` says the list is not
+/// whole. Every result was read before, however many a common phrase had on a large corpus.
+#[tokio::test]
+async fn a_phrase_s_forms_are_counted_in_at_most_ten_thousand_results() {
+    let server = TestServer::empty().await;
+    // One passage per turn: 10,001 of the phrase, in two forms, and three of another.
+    let mut text: String = (0..10_001)
+        .map(|n| {
+            if n % 2 == 0 {
+                "R: la casa popolare.\n"
+            } else {
+                "R: le case popolari.\n"
+            }
+        })
+        .collect();
+    text.push_str(&"R: il quartiere nuovo è là.\n".repeat(3));
+    let (token, _s, _c, _ids) = corpus(&server, &[&text]).await;
+    const FORMS: &str = "query($q: String!) { search(query: $q, first: 1) { totalCount matchedForms { form count } matchedFormsComplete } }";
+    let t = Some(token.as_str());
+    let common = server.ok(t, FORMS, json!({"q": "\"casa popolare\""})).await["search"].clone();
+    assert_eq!(common["totalCount"], 10_001);
+    assert_eq!(common["matchedFormsComplete"], false);
+    let forms = matched(&common);
+    let count = |form: &str| forms.iter().find(|(f, _)| f == form).map_or(0, |f| f.1);
+    // Each result read holds one form of each word.
+    assert_eq!(count("casa") + count("case"), 10_000, "{forms:?}");
+    assert_eq!(count("popolare") + count("popolari"), 10_000, "{forms:?}");
+    assert!(count("case") > 0 && count("casa") > 0, "{forms:?}");
+    let rare = server
+        .ok(t, FORMS, json!({"q": "\"quartiere nuovo\""}))
+        .await["search"]
+        .clone();
+    assert_eq!(rare["matchedFormsComplete"], true);
+    assert_eq!(
+        matched(&rare),
+        [("nuovo".to_owned(), 3), ("quartiere".to_owned(), 3)]
+    );
+}
+
 /// A phrase with slop matches its words in either order, as tantivy matches it: such a
 /// hit used to have no highlight (its snippet fell back to the passage's start) and the
 /// concordance left it out, so that it counted fewer lines than search highlighted.

@@ -17,6 +17,12 @@ use crate::search::{SearchError, SearchIndex};
 /// Most surface forms listed for one search (a verb has about fifty).
 const MAX_FORMS: usize = 200;
 
+/// Most results whose text is read to count a phrase's forms, in index order: each is a
+/// stored document decompressed and highlighted, and a common phrase on a large corpus has
+/// tens of thousands. Beyond them the counts are those of the results read, and the list
+/// says it is not complete.
+pub const MAX_PHRASE_RESULTS_READ: usize = 10_000;
+
 impl SearchIndex {
     /// The surface forms behind the positive clauses, each with the number of results of
     /// `query` holding it: the `MAX_FORMS` most frequent.
@@ -28,13 +34,15 @@ impl SearchIndex {
     ///
     /// A phrase's forms count only inside its occurrences, as highlighted: `"casa
     /// popolare"` matched no "case" said elsewhere in its passages. Those are read off the
-    /// hits' text, so only a search with a phrase and its forms asked for reads it.
+    /// hits' text, so only a search with a phrase and its forms asked for reads it, and then
+    /// at most `MAX_PHRASE_RESULTS_READ` of them: whether the counts leave results out is
+    /// returned beside them.
     pub(super) fn matched_forms(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
         matchers: &[Matcher],
-    ) -> Result<Vec<(String, usize)>, SearchError> {
+    ) -> Result<(Vec<(String, usize)>, bool), SearchError> {
         // Folded form → the side it was matched on, for the words and for the phrases; the
         // exact side, which keeps stop words, counts every spelling.
         let mut candidates: HashMap<String, Side> = HashMap::new();
@@ -65,7 +73,7 @@ impl SearchIndex {
             }
         }
         if candidates.is_empty() && in_phrases.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         let found = searcher.search(query, &DocSetCollector)?;
         let is_form = |spelling: &str, side: Side| {
@@ -74,7 +82,7 @@ impl SearchIndex {
                     .iter()
                     .any(|t| lemma_terms.contains(t.as_str()))
         };
-        let phrase_counts =
+        let (phrase_counts, partial) =
             self.counts_in_phrases(searcher, &found, matchers, &in_phrases, &is_form)?;
         let mut sets: Vec<BitSet> = searcher
             .segment_readers()
@@ -127,11 +135,12 @@ impl SearchIndex {
         let mut out: Vec<(String, usize)> = counted.into_iter().collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(MAX_FORMS);
-        Ok(out)
+        Ok((out, partial))
     }
 
     /// For each spelling of a phrase's forms, the hits holding it inside an occurrence of a
-    /// phrase of the query: the words `query::highlight` marks there.
+    /// phrase of the query: the words `query::highlight` marks there. Among the first
+    /// `MAX_PHRASE_RESULTS_READ` hits in index order; whether hits were left unread.
     fn counts_in_phrases(
         &self,
         searcher: &tantivy::Searcher,
@@ -139,10 +148,10 @@ impl SearchIndex {
         matchers: &[Matcher],
         in_phrases: &HashMap<String, Side>,
         is_form: &dyn Fn(&str, Side) -> bool,
-    ) -> Result<HashMap<String, usize>, SearchError> {
+    ) -> Result<(HashMap<String, usize>, bool), SearchError> {
         let mut counts = HashMap::new();
         if in_phrases.is_empty() {
-            return Ok(counts);
+            return Ok((counts, false));
         }
         let phrases: Vec<Matcher> = matchers
             .iter()
@@ -157,6 +166,8 @@ impl SearchIndex {
         let mut addresses: Vec<DocAddress> = found.iter().copied().collect();
         // In index order, the document store decompresses each of its blocks once.
         addresses.sort_unstable();
+        let partial = addresses.len() > MAX_PHRASE_RESULTS_READ;
+        addresses.truncate(MAX_PHRASE_RESULTS_READ);
         let mut surface = analyzer::surface();
         for address in addresses {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -173,6 +184,6 @@ impl SearchIndex {
                 *counts.entry(spelling).or_insert(0) += 1;
             }
         }
-        Ok(counts)
+        Ok((counts, partial))
     }
 }

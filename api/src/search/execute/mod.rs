@@ -28,6 +28,7 @@ mod snippets;
 mod statistics;
 
 pub use inline::{INLINE_WORK, WORK_PER_HIT};
+pub use matched_forms::MAX_PHRASE_RESULTS_READ;
 pub use output::{ConcordanceLine, Facets, Hit, SearchOutput};
 pub(crate) use ranking::PlaceColumns;
 pub use request::{FacetSelection, Filter, Scope, SearchRequest};
@@ -97,10 +98,10 @@ impl SearchIndex {
             Ok(word) => Box::new(word.among(filters)),
             Err(other) => Box::new(among(other, filters)),
         };
-        let matched_forms = if req.with_forms {
+        let (matched_forms, matched_forms_partial) = if req.with_forms {
             self.matched_forms(searcher, query.as_ref(), &compiled.matchers)?
         } else {
-            Vec::new()
+            (Vec::new(), false)
         };
         let facets = FacetCollector(req.facets.in_scope(req.scope));
         let (top, counted) = if req.limit == 0 {
@@ -123,6 +124,7 @@ impl SearchIndex {
             hits,
             facets: counted.into_facets(),
             matched_forms,
+            matched_forms_partial,
         })
     }
 }

@@ -31,6 +31,9 @@ pub struct SearchOutput {
     /// Every surface form (folded) the query matched, with the number of results holding
     /// it, most frequent first.
     pub matched_forms: Vec<(String, usize)>,
+    /// Whether their counts leave results out: a phrase's forms are counted in at most
+    /// `MAX_PHRASE_RESULTS_READ` results.
+    pub matched_forms_partial: bool,
 }
 
 #[derive(Debug, Clone)]
