@@ -213,10 +213,10 @@ where
 /// 32,766, PostgreSQL 65,535. Where a list can be a subquery instead, nothing is bound at all.
 pub const IDS_PER_STATEMENT: usize = 1000;
 
-/// Where a transaction can begin, a write's or a snapshot's: the pool, a request's
-/// `RequestDb`, or an enclosing transaction. Inside one, a service's own transaction is a
-/// savepoint, and nothing it writes is committed until the enclosing one is (the demo
-/// dataset loads whole or not at all).
+/// Where a write can run: the pool (directly, or as a mutation's `RequestDb`), or an
+/// enclosing transaction. Inside one, a service's own transaction is a savepoint, and
+/// nothing it writes is committed until the enclosing one is (the demo dataset loads whole
+/// or not at all).
 pub trait Writable:
     ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> + Sync
 {
@@ -243,7 +243,7 @@ pub async fn begin_write(conn: &impl Writable) -> Result<DatabaseTransaction, Db
 /// version, quotations with codes of the codebook read). PostgreSQL's default READ
 /// COMMITTED takes a snapshot per statement, REPEATABLE READ one per transaction; a SQLite
 /// read transaction in WAL mode keeps the snapshot of its first read.
-pub async fn begin_snapshot(db: &impl Writable) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
             db.begin_with_config(
@@ -297,6 +297,24 @@ impl RequestDb {
         }
     }
 
+    /// This handle if it reads one snapshot already, else a snapshot of its pool: for reads
+    /// that must fit together even in a mutation's answer (an analysis of the codes).
+    pub fn one_snapshot(&self) -> Self {
+        match self {
+            Self::Pool(pool) => Self::snapshot(pool.clone()),
+            Self::Snapshot(_) => self.clone(),
+        }
+    }
+
+    fn writable_pool(&self) -> Result<&DatabaseConnection, DbErr> {
+        match self {
+            Self::Pool(pool) => Ok(pool),
+            Self::Snapshot(_) => Err(DbErr::Custom(
+                "a query reads one snapshot of the database and writes nothing".into(),
+            )),
+        }
+    }
+
     async fn executor(&self) -> Result<DatabaseExecutor<'_>, DbErr> {
         Ok(match self {
             Self::Pool(pool) => DatabaseExecutor::Connection(pool),
@@ -330,15 +348,17 @@ impl ConnectionTrait for RequestDb {
     }
 }
 
-/// A transaction begun on a snapshot is a savepoint in it: it reads the same state, and
-/// keeps the snapshot's isolation (PostgreSQL refuses to change it after the first read).
-/// A write there fails on PostgreSQL, whose snapshot is READ ONLY: queries do not write.
+/// Transactions begin on the pool only. A snapshot writes nothing, and is not nested: a
+/// savepoint in it would share its connection's lock with the query's other fields, and a
+/// savepoint dropped while another holds that lock (a cancelled query) panics in sea-orm's
+/// rollback on drop. Reads that must fit together read the request's snapshot itself
+/// (`one_snapshot`).
 #[async_trait::async_trait]
 impl TransactionTrait for RequestDb {
     type Transaction = DatabaseTransaction;
 
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.executor().await?.begin().await
+        self.writable_pool()?.begin().await
     }
 
     async fn begin_with_config(
@@ -346,20 +366,16 @@ impl TransactionTrait for RequestDb {
         isolation_level: Option<IsolationLevel>,
         access_mode: Option<AccessMode>,
     ) -> Result<DatabaseTransaction, DbErr> {
-        match self {
-            Self::Pool(pool) => pool.begin_with_config(isolation_level, access_mode).await,
-            Self::Snapshot(_) => self.begin().await,
-        }
+        self.writable_pool()?
+            .begin_with_config(isolation_level, access_mode)
+            .await
     }
 
     async fn begin_with_options(
         &self,
         options: TransactionOptions,
     ) -> Result<DatabaseTransaction, DbErr> {
-        match self {
-            Self::Pool(pool) => pool.begin_with_options(options).await,
-            Self::Snapshot(_) => self.begin().await,
-        }
+        self.writable_pool()?.begin_with_options(options).await
     }
 
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
@@ -371,8 +387,7 @@ impl TransactionTrait for RequestDb {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        self.executor()
-            .await
+        self.writable_pool()
             .map_err(TransactionError::Connection)?
             .transaction(callback)
             .await
@@ -392,13 +407,10 @@ impl TransactionTrait for RequestDb {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        match self {
-            Self::Pool(pool) => {
-                pool.transaction_with_config(callback, isolation_level, access_mode)
-                    .await
-            }
-            Self::Snapshot(_) => self.transaction(callback).await,
-        }
+        self.writable_pool()
+            .map_err(TransactionError::Connection)?
+            .transaction_with_config(callback, isolation_level, access_mode)
+            .await
     }
 }
 

@@ -462,7 +462,8 @@ impl SearchQuery {
             filter: index_filter(r, filter.unwrap_or_default(), scope).await?,
             mode: match_mode.unwrap_or_default().into(),
             exclude_forms: exclude_forms.unwrap_or_default(),
-            with_forms: ctx.look_ahead().field("matchedForms").exists(),
+            with_forms: ctx.look_ahead().field("matchedForms").exists()
+                || ctx.look_ahead().field("matchedFormsComplete").exists(),
             fuzzy: fuzzy.unwrap_or(false),
             offset,
             limit,

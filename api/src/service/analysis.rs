@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::Caller;
-use crate::db::{begin_snapshot, Writable};
+use crate::db::RequestDb;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::codes::Codebook;
 use crate::service::studies::readable_study;
@@ -81,21 +81,21 @@ pub(crate) async fn codes_of_study_quotations<C: ConnectionTrait>(
 }
 
 impl Coding {
-    pub async fn load(db: &impl Writable, caller: &Caller, study_id: i64) -> ServiceResult<Self> {
+    pub async fn load(db: &RequestDb, caller: &Caller, study_id: i64) -> ServiceResult<Self> {
         // One snapshot: a quotation read must belong to an interview read, and carry codes
         // of the codebook read.
-        let txn = begin_snapshot(db).await?;
-        let study = readable_study(&txn, caller, study_id).await?;
+        let snapshot = db.one_snapshot();
+        let study = readable_study(&snapshot, caller, study_id).await?;
         let codes = code::Entity::find()
             .filter(code::Column::StudyId.eq(study.id))
-            .all(&txn)
+            .all(&snapshot)
             .await?;
         let case_ids: Vec<i64> = study_case::Entity::find()
             .select_only()
             .column(study_case::Column::Id)
             .filter(study_case::Column::StudyId.eq(study.id))
             .into_tuple()
-            .all(&txn)
+            .all(&snapshot)
             .await?;
         // Transcripts are not needed here, and are most of an interview's bytes.
         let interviews: Vec<(i64, i64, i32, Option<String>)> = interview::Entity::find()
@@ -106,7 +106,7 @@ impl Coding {
             .column(interview::Column::IntervieweeRole)
             .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
             .into_tuple()
-            .all(&txn)
+            .all(&snapshot)
             .await?;
         let case_of_interview = interviews.iter().map(|&(i, c, ..)| (i, c)).collect();
         let length_of_interview = interviews
@@ -117,13 +117,13 @@ impl Coding {
             roles(interviews.into_iter().map(|(i, _, _, role)| (i, role)));
         let quotations = quotation::Entity::find()
             .filter(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
-            .all(&txn)
+            .all(&snapshot)
             .await?;
-        let codes_of = codes_of_study_quotations(&txn, study.id).await?;
+        let codes_of = codes_of_study_quotations(&snapshot, study.id).await?;
         let mut ambiti_of_case: HashMap<i64, Vec<i64>> = HashMap::new();
         for link in case_ambito::Entity::find()
             .filter(case_ambito::Column::CaseId.in_subquery(cases_of_study(study.id)))
-            .all(&txn)
+            .all(&snapshot)
             .await?
         {
             ambiti_of_case
@@ -131,7 +131,6 @@ impl Coding {
                 .or_default()
                 .push(link.ambito_id);
         }
-        txn.commit().await?;
         Ok(Self {
             codes,
             quotations,

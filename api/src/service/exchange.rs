@@ -6,10 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use entities::{app_user, code, interview, memo, quotation, study, study_case};
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
+};
 
 use crate::auth::Caller;
-use crate::db::{begin_snapshot, Writable};
+use crate::db::begin_snapshot;
 use crate::error::ServiceResult;
 use crate::service::analysis::{cases_of_study, codes_of_study_quotations, interviews_of_study};
 use crate::service::studies::readable_study;
@@ -35,7 +38,11 @@ pub struct StudyContent {
 impl StudyContent {
     /// Everything in one snapshot: an export taken while others code holds one state of
     /// the study, never a transcript with another version's quotation offsets.
-    pub async fn load(db: &impl Writable, caller: &Caller, study_id: i64) -> ServiceResult<Self> {
+    pub async fn load(
+        db: &DatabaseConnection,
+        caller: &Caller,
+        study_id: i64,
+    ) -> ServiceResult<Self> {
         let txn = begin_snapshot(db).await?;
         let content = Self::read(&txn, caller, study_id).await?;
         txn.commit().await?;

@@ -477,3 +477,53 @@ async fn a_pool_of_one_connection_serves_queries_and_writes_side_by_side() {
     );
     assert_eq!(read["node"]["quotations"]["nodes"][0]["text"], "casa");
 }
+
+/// Queries cut off at any point by the request timeout leave nothing behind: each answers
+/// TIMEOUT or its data, and their snapshots' connections go back to the pool. An analysis
+/// read in a savepoint of the query's snapshot, dropped by the cut while another field held
+/// the snapshot's connection, panicked in its rollback (the connection closed, no answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_cut_off_by_the_timeout_give_their_connections_back() {
+    const CUT: &str = "query($s: ID!) { a: codeCooccurrence(studyId: $s) { count } b: codeCooccurrence(studyId: $s) { count } node(id: $s) { ... on Study { cases(first: 10) { nodes { label interviews(first: 10) { nodes { transcript quotations(first: 50) { nodes { text codes { name } } } } } } } } } }";
+    let (mut answered, mut cut) = (0, 0);
+    // Cut at every stage of the query, whatever the machine's speed.
+    for timeout in [5, 10, 20, 40, 80] {
+        let server = TestServer::start(tests::Options {
+            limits: api::http::Limits {
+                request_timeout: std::time::Duration::from_millis(timeout),
+                ..Default::default()
+            },
+            db_connections: 2,
+            demo: true,
+        })
+        .await;
+        // Set up past the API, which answers little within the timeout: the demo's coded
+        // study.
+        let admin = server.admin().await;
+        let coded = server
+            .count(
+                "SELECT min(study_id) FROM code WHERE id IN (SELECT code_id FROM quotation_code)",
+            )
+            .await;
+        let study = api::graphql::ids::encode(api::graphql::ids::Kind::Study, coded);
+        for _ in 0..12 {
+            let r = server.gql(Some(&admin), CUT, json!({"s": study})).await;
+            if r.get("errors").is_some() {
+                assert_eq!(error_code(&r), "TIMEOUT", "{r}");
+                cut += 1;
+            } else {
+                answered += 1;
+            }
+        }
+        // Both connections are back: two statements at once do not wait for the pool.
+        let count = "SELECT count(*) FROM quotation";
+        let both = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            tokio::join!(server.count(count), server.count(count))
+        })
+        .await
+        .expect("the pool's connections are free again");
+        assert!(both.0 > 0 && both.0 == both.1);
+    }
+    eprintln!("{answered} answered, {cut} cut off");
+    assert!(cut > 0);
+}

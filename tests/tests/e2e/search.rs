@@ -1667,6 +1667,15 @@ async fn a_phrase_s_forms_are_counted_in_at_most_ten_thousand_results() {
     assert_eq!(count("casa") + count("case"), 10_000, "{forms:?}");
     assert_eq!(count("popolare") + count("popolari"), 10_000, "{forms:?}");
     assert!(count("case") > 0 && count("casa") > 0, "{forms:?}");
+    // Asked for alone, the flag still reads the phrase's results to know.
+    let alone = server
+        .ok(
+            t,
+            "query($q: String!) { search(query: $q, first: 0) { matchedFormsComplete } }",
+            json!({"q": "\"casa popolare\""}),
+        )
+        .await;
+    assert_eq!(alone["search"]["matchedFormsComplete"], false);
     let rare = server
         .ok(t, FORMS, json!({"q": "\"quartiere nuovo\""}))
         .await["search"]
