@@ -288,8 +288,10 @@ impl RequestDb {
         }))
     }
 
-    /// The pool itself, for work that is not the request's to read: waiting for the search
-    /// index, which polls on its own pool, and work that outlives the request.
+    /// The pool itself, for a mutation's or a subscription's work that is not the request's
+    /// to read: waiting for the search index, which polls on its own pool, or checking a
+    /// token again. Never in a query, which would hold a second connection beside its
+    /// snapshot's (on a pool of one, waiting for itself).
     pub fn pool(&self) -> &DatabaseConnection {
         match self {
             Self::Pool(pool) => pool,
@@ -457,6 +459,35 @@ pub async fn scratch_postgres_database(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A snapshot reads the state of its first read while a write commits beside it, and
+    /// begins no transaction: a write through it is refused (on SQLite it would have been
+    /// rolled back with the snapshot, and lost).
+    #[tokio::test]
+    async fn a_snapshot_reads_one_state_and_refuses_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
+        let db = connect(&url, 2).await.unwrap();
+        let pool = RequestDb::Pool(db.conn.clone());
+        pool.execute_unprepared("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        let count = |db: RequestDb| async move {
+            let sql = Statement::from_string(DbBackend::Sqlite, "SELECT count(*) FROM t");
+            let row = db.query_one_raw(sql).await.unwrap().unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        };
+        let snapshot = RequestDb::snapshot(db.conn.clone());
+        assert_eq!(count(snapshot.clone()).await, 1);
+        pool.execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .unwrap();
+        assert_eq!(count(pool.clone()).await, 2);
+        assert_eq!(count(snapshot.one_snapshot()).await, 1);
+        assert!(begin_write(&snapshot).await.is_err());
+        assert!(snapshot.begin().await.is_err());
+        begin_write(&pool).await.unwrap().commit().await.unwrap();
+    }
 
     #[tokio::test]
     async fn sqlite_connections_are_not_pinged_at_every_checkout() {
