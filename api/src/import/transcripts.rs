@@ -579,6 +579,22 @@ mod tests {
     }
 
     #[test]
+    fn a_header_s_keys_are_not_counted_as_speakers() {
+        let txt = "Data: 14 marzo 2023\nLuogo: sede dell’ente, Cuneo\nDOI: 10.1000/xyz\nNote:\n\naudio disturbato\n\nINT: Com’è cominciata?\nR: Con la co-progettazione.";
+        let t = read("int7.txt", txt.as_bytes()).unwrap();
+        assert_eq!(t.speakers, ["INT", "R"]);
+        assert_eq!(t.turns, 2);
+        // "Note:" is not a lone label either: its blank line stays.
+        assert!(t.text.contains("Note:\n\naudio"), "{:?}", t.text);
+        assert!(!t.steps.contains(&Step::SpeakerLabels));
+        // The header is one passage of its own; the turns follow it.
+        let passages = split(&t.text);
+        assert!(passages[0].text.starts_with("Data:") && passages[0].text.contains("DOI:"));
+        let turns: Vec<Option<&str>> = passages.iter().map(|p| speaker_of(&p.text)).collect();
+        assert_eq!(turns[turns.len() - 2..], [Some("INT"), Some("R")]);
+    }
+
+    #[test]
     fn passages_of_an_imported_text_follow_its_turns() {
         let txt = "INT:\n\nCome va in città?\nR: Così così.\nSeconda riga della risposta.\n\nINT: E poi?\nD. Rossi: Poi è cambiato tutto.";
         let t = read("a.txt", txt.as_bytes()).unwrap();

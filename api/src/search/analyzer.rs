@@ -28,8 +28,9 @@ use tantivy::Index;
 
 use super::lexicon::lexicon;
 
-/// Bump whenever an analyzer or the index schema changes: existing indexes rebuild.
-pub const ANALYZER_VERSION: u32 = 5;
+/// Bump whenever an analyzer, the index schema or the cutting of transcripts into passages
+/// (`passages::split`, speaker turns) changes: existing indexes rebuild.
+pub const ANALYZER_VERSION: u32 = 6;
 
 /// Stemmed, stop words removed: the broad match (STEM).
 pub const STEMMED: &str = "it_stem";

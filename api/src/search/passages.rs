@@ -56,7 +56,9 @@ fn after_time_stamp(line: &str) -> &str {
 }
 
 /// Whether a text reads as a speaker label: short, capitalised, letters (Italian surnames
-/// keep their apostrophe: "D'Amico"), no digits, so that "Nel 2021:" is not a speaker.
+/// keep their apostrophe: "D'Amico"), no digits, so that "Nel 2021:" is not a speaker; and
+/// not one of the keys a transcript's header or an article's front matter is written with
+/// ("Data:", "Luogo:", "DOI:"), which look like labels but name no one.
 pub fn is_speaker_label(label: &str) -> bool {
     !label.is_empty()
         && label.chars().count() <= 25
@@ -65,6 +67,105 @@ pub fn is_speaker_label(label: &str) -> bool {
         && label
             .chars()
             .all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '\'' | '’'))
+        && !is_metadata_key(label)
+}
+
+/// Header and front-matter keys, Italian and English, compared without case: a transcript
+/// opens with "Data: 12 marzo 2023" or "Durata: 54 minuti", a paper with "DOI:" and "Parole
+/// chiave:". A speaker called "Nota" is less likely than a transcriber's note.
+fn is_metadata_key(label: &str) -> bool {
+    const KEYS: &[&str] = &[
+        // A transcript's header.
+        "data",
+        "date",
+        "luogo",
+        "place",
+        "location",
+        "sede",
+        "ora",
+        "orario",
+        "time",
+        "durata",
+        "duration",
+        "lingua",
+        "language",
+        "file",
+        "audio",
+        "registrazione",
+        "recording",
+        "trascrizione",
+        "transcription",
+        "trascrittore",
+        "trascrittrice",
+        "transcriber",
+        "partecipanti",
+        "participants",
+        "presenti",
+        "ruolo",
+        "role",
+        "ente",
+        "comune",
+        "ambito",
+        "progetto",
+        "project",
+        "codice",
+        "code",
+        "id",
+        "oggetto",
+        "subject",
+        "titolo",
+        "title",
+        "note",
+        "nota",
+        "notes",
+        "fonte",
+        "source",
+        // An article's front matter.
+        "doi",
+        "isbn",
+        "issn",
+        "url",
+        "link",
+        "autore",
+        "autori",
+        "autrice",
+        "author",
+        "authors",
+        "rivista",
+        "journal",
+        "volume",
+        "vol",
+        "numero",
+        "anno",
+        "year",
+        "pagine",
+        "pagina",
+        "pages",
+        "page",
+        "editore",
+        "publisher",
+        "abstract",
+        "sommario",
+        "riassunto",
+        "summary",
+        "keywords",
+        "parole chiave",
+        "citazione",
+        "citation",
+        "licenza",
+        "license",
+        "copyright",
+        "ricevuto",
+        "accettato",
+        "pubblicato",
+        "received",
+        "accepted",
+        "published",
+        "versione",
+        "version",
+    ];
+    let label = label.trim_end_matches('.').to_lowercase();
+    KEYS.contains(&label.as_str())
 }
 
 pub fn split(transcript: &str) -> Vec<Passage> {
@@ -226,5 +327,24 @@ mod tests {
         assert_eq!(speaker_of("12.5 R: no"), None);
         assert_eq!(speaker_of("3: Domanda: sì"), None);
         assert_eq!(speaker_of("[3:] R: no"), None);
+    }
+
+    #[test]
+    fn header_keys_are_not_speakers() {
+        for line in [
+            "DOI: 10.3280/SP2023-001005",
+            "Data: 12 marzo 2023",
+            "Luogo: sede del consorzio",
+            "Durata: 54 minuti",
+            "Parole chiave: welfare, ambiti",
+            "NOTE: audio disturbato",
+            "Vol.: 3",
+        ] {
+            assert_eq!(speaker_of(line), None, "{line}");
+        }
+        // Names and roles that only begin like a key are speakers.
+        assert_eq!(speaker_of("Datore: sì"), Some("Datore"));
+        assert_eq!(speaker_of("Notaio: bene"), Some("Notaio"));
+        assert_eq!(speaker_of("Referente ente: sì"), Some("Referente ente"));
     }
 }
