@@ -10,9 +10,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, Database as SeaDatabase, DatabaseConnection,
-    DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr, ExecResult, IsolationLevel,
-    QueryResult, SqliteTransactionMode, Statement, TransactionError, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult,
+    SqliteTransactionMode, Statement, TransactionError, TransactionOptions, TransactionTrait,
 };
 
 /// A connection pool and the number of SQL statements it has run (for /metrics and the
@@ -264,13 +263,13 @@ pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransacti
 /// read transaction begins at its first statement (a query answered from the search index
 /// alone takes no connection) and ends when the last handle is dropped.
 ///
-/// Mutations write in transactions of their own, and each of their fields must read what the
-/// previous ones wrote; subscriptions live for hours. Both read from the pool, a statement
-/// at a time.
+/// A mutation's fields each write and then answer (`Answers`); subscriptions live for hours,
+/// and read from the pool, a statement at a time.
 #[derive(Clone, Debug)]
 pub enum RequestDb {
     Pool(DatabaseConnection),
     Snapshot(Arc<Snapshot>),
+    Answers(Arc<Answers>),
 }
 
 #[derive(Debug)]
@@ -279,13 +278,63 @@ pub struct Snapshot {
     txn: tokio::sync::OnceCell<DatabaseTransaction>,
 }
 
+impl Snapshot {
+    fn new(pool: DatabaseConnection) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            txn: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn txn(&self) -> Result<&DatabaseTransaction, DbErr> {
+        self.txn
+            .get_or_try_init(|| begin_snapshot(&self.pool))
+            .await
+    }
+}
+
+/// A mutation's reads. Its fields run one after another, each a write (in transactions of
+/// its own) and then its answer. While a field writes, it reads from the pool: it must see
+/// what the fields before it wrote. Its answer reads one snapshot, begun at the answer's
+/// first statement, after the write committed: so a transcript and its quotations' offsets
+/// read there fit together like a query's, also while other edits commit. The switches are
+/// made by `graphql::mutation_answers`, where each field begins and its answer does.
+#[derive(Debug)]
+pub struct Answers {
+    pool: DatabaseConnection,
+    snapshot: std::sync::Mutex<Option<Arc<Snapshot>>>,
+}
+
 impl RequestDb {
     /// One snapshot for every read made through this handle and its clones.
     pub fn snapshot(pool: DatabaseConnection) -> Self {
-        Self::Snapshot(Arc::new(Snapshot {
+        Self::Snapshot(Snapshot::new(pool))
+    }
+
+    /// A mutation's reads: from the pool until its first answer (see `Answers`).
+    pub fn answers(pool: DatabaseConnection) -> Self {
+        Self::Answers(Arc::new(Answers {
             pool,
-            txn: tokio::sync::OnceCell::new(),
+            snapshot: Default::default(),
         }))
+    }
+
+    /// A mutation's field begins, or has answered: its reads go to the pool again, and the
+    /// last answer's snapshot ends (with its last statement), giving its connection back
+    /// before the next write. A query's and a subscription's reads do not change.
+    pub fn writing(&self) {
+        if let Self::Answers(a) = self {
+            a.slot().take();
+        }
+    }
+
+    /// A mutation's field has written: its answer reads one snapshot from its first
+    /// statement on. Once per answer; a query's and a subscription's reads do not change.
+    pub fn answering(&self) {
+        if let Self::Answers(a) = self {
+            a.slot()
+                .get_or_insert_with(|| Snapshot::new(a.pool.clone()));
+        }
     }
 
     /// The pool itself, for a mutation's or a subscription's work that is not the request's
@@ -296,34 +345,44 @@ impl RequestDb {
         match self {
             Self::Pool(pool) => pool,
             Self::Snapshot(s) => &s.pool,
+            Self::Answers(a) => &a.pool,
         }
     }
 
-    /// This handle if it reads one snapshot already, else a snapshot of its pool: for reads
-    /// that must fit together even in a mutation's answer (an analysis of the codes).
+    /// The snapshot this handle reads now, if it reads one already, else a snapshot of its
+    /// pool: for reads that must fit together even where the request reads the pool (an
+    /// analysis of the codes in a subscription's event).
     pub fn one_snapshot(&self) -> Self {
+        match self.reading() {
+            Some(s) => Self::Snapshot(s),
+            None => Self::snapshot(self.pool().clone()),
+        }
+    }
+
+    /// The snapshot the next statement reads, if it reads one.
+    fn reading(&self) -> Option<Arc<Snapshot>> {
         match self {
-            Self::Pool(pool) => Self::snapshot(pool.clone()),
-            Self::Snapshot(_) => self.clone(),
+            Self::Pool(_) => None,
+            Self::Snapshot(s) => Some(s.clone()),
+            Self::Answers(a) => a.slot().clone(),
         }
     }
 
     fn writable_pool(&self) -> Result<&DatabaseConnection, DbErr> {
         match self {
             Self::Pool(pool) => Ok(pool),
+            Self::Answers(a) => Ok(&a.pool),
             Self::Snapshot(_) => Err(DbErr::Custom(
                 "a query reads one snapshot of the database and writes nothing".into(),
             )),
         }
     }
+}
 
-    async fn executor(&self) -> Result<DatabaseExecutor<'_>, DbErr> {
-        Ok(match self {
-            Self::Pool(pool) => DatabaseExecutor::Connection(pool),
-            Self::Snapshot(s) => DatabaseExecutor::Transaction(
-                s.txn.get_or_try_init(|| begin_snapshot(&s.pool)).await?,
-            ),
-        })
+impl Answers {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Snapshot>>> {
+        // Nothing panics while holding it; a poisoned lock still holds a valid Option.
+        self.snapshot.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -334,19 +393,31 @@ impl ConnectionTrait for RequestDb {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.executor().await?.execute_raw(stmt).await
+        match self.reading() {
+            Some(s) => s.txn().await?.execute_raw(stmt).await,
+            None => self.pool().execute_raw(stmt).await,
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.executor().await?.execute_unprepared(sql).await
+        match self.reading() {
+            Some(s) => s.txn().await?.execute_unprepared(sql).await,
+            None => self.pool().execute_unprepared(sql).await,
+        }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.executor().await?.query_one_raw(stmt).await
+        match self.reading() {
+            Some(s) => s.txn().await?.query_one_raw(stmt).await,
+            None => self.pool().query_one_raw(stmt).await,
+        }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.executor().await?.query_all_raw(stmt).await
+        match self.reading() {
+            Some(s) => s.txn().await?.query_all_raw(stmt).await,
+            None => self.pool().query_all_raw(stmt).await,
+        }
     }
 }
 
@@ -460,23 +531,34 @@ pub async fn scratch_postgres_database(
 mod tests {
     use super::*;
 
+    /// A SQLite database of one empty table `t`, in a directory removed when dropped.
+    async fn table_t() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
+        let db = connect(&url, 2).await.unwrap();
+        db.conn
+            .execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    async fn count(db: RequestDb) -> i64 {
+        let sql = Statement::from_string(DbBackend::Sqlite, "SELECT count(*) FROM t");
+        let row = db.query_one_raw(sql).await.unwrap().unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
     /// A snapshot reads the state of its first read while a write commits beside it, and
     /// begins no transaction: a write through it is refused (on SQLite it would have been
     /// rolled back with the snapshot, and lost).
     #[tokio::test]
     async fn a_snapshot_reads_one_state_and_refuses_to_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/quaderno.db?mode=rwc", dir.path().display());
-        let db = connect(&url, 2).await.unwrap();
+        let (_dir, db) = table_t().await;
         let pool = RequestDb::Pool(db.conn.clone());
-        pool.execute_unprepared("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
+        pool.execute_unprepared("INSERT INTO t VALUES (1)")
             .await
             .unwrap();
-        let count = |db: RequestDb| async move {
-            let sql = Statement::from_string(DbBackend::Sqlite, "SELECT count(*) FROM t");
-            let row = db.query_one_raw(sql).await.unwrap().unwrap();
-            row.try_get_by_index::<i64>(0).unwrap()
-        };
         let snapshot = RequestDb::snapshot(db.conn.clone());
         assert_eq!(count(snapshot.clone()).await, 1);
         pool.execute_unprepared("INSERT INTO t VALUES (2)")
@@ -487,6 +569,42 @@ mod tests {
         assert!(begin_write(&snapshot).await.is_err());
         assert!(snapshot.begin().await.is_err());
         begin_write(&pool).await.unwrap().commit().await.unwrap();
+    }
+
+    /// A mutation's field reads the latest state while it writes; its answer reads one
+    /// snapshot begun at the answer's first read, and the next field reads the latest again.
+    #[tokio::test]
+    async fn a_mutation_s_answer_reads_one_state_from_after_its_write() {
+        let (_dir, db) = table_t().await;
+        let pool = RequestDb::Pool(db.conn.clone());
+        let insert = || async {
+            let txn = begin_write(&pool).await.unwrap();
+            txn.execute_unprepared("INSERT INTO t VALUES (1)")
+                .await
+                .unwrap();
+            txn.commit().await.unwrap();
+        };
+        let mutation = RequestDb::answers(db.conn.clone());
+        // The first field writes through the mutation's handle, and reads its write.
+        mutation.writing();
+        let txn = begin_write(&mutation).await.unwrap();
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(count(mutation.clone()).await, 1);
+        // Its answer: one state, whatever commits beside it once it has begun.
+        mutation.answering();
+        assert_eq!(count(mutation.clone()).await, 1);
+        insert().await;
+        assert_eq!(count(mutation.clone()).await, 1);
+        mutation.answering();
+        assert_eq!(count(mutation.one_snapshot()).await, 1, "the answer's own");
+        // The next field sees everything committed.
+        mutation.writing();
+        assert_eq!(count(mutation.clone()).await, 2);
+        insert().await;
+        assert_eq!(count(mutation.clone()).await, 3);
     }
 
     #[tokio::test]

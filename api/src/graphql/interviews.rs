@@ -111,8 +111,9 @@ impl Interview {
         Ok(self.head(ctx).await?.length)
     }
     /// The transcript, or the [start, end) slice of it (code points); of the interview's
-    /// `version` read in the same request. A query reads one state of the database; in a
-    /// mutation's answer, an edit committed while the two are read is CONFLICT (read again).
+    /// `version` read in the same request. A query reads one state of the database, and so
+    /// does a mutation's answer, from just after its write; an interview the write returned,
+    /// edited again before its answer read the transcript, is CONFLICT (read again).
     async fn transcript(
         &self,
         ctx: &Context<'_>,

@@ -16,6 +16,7 @@ pub mod live;
 pub mod loaders;
 pub mod members;
 pub mod memos;
+pub mod mutation_answers;
 pub mod node;
 pub mod null_propagation;
 pub mod projects;
@@ -83,7 +84,8 @@ pub fn build_schema_with(introspection: bool) -> QuadernoSchema {
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-        .limit_directives(10);
+        .limit_directives(10)
+        .extension(mutation_answers::MutationAnswers);
     let schema = if introspection {
         builder.finish()
     } else {
@@ -166,7 +168,8 @@ impl RequestCtx {
     /// after another, and each must read what the previous ones wrote (`a: updateQuotation(…)
     /// { codes } b: updateQuotation(…) { codes }`), so it keeps nothing it reads from one field
     /// to the next but the studies the caller may read, computed at the request's first check
-    /// of them (the caller's roles are those of the request's start). A subscription lives
+    /// of them (the caller's roles are those of the request's start); each field's answer
+    /// reads one snapshot, begun after its write (`db::Answers`). A subscription lives
     /// long: it keeps nothing at all, and checks again which studies it may read at every
     /// event (a study made private stops its events).
     pub fn for_operation(
@@ -179,11 +182,14 @@ impl RequestCtx {
         if operation == OperationType::Query {
             return Self::new(db, caller, search, events);
         }
-        let db = RequestDb::Pool(db);
-        let loaders = if operation == OperationType::Mutation {
-            Loaders::uncached_in_passes(&db)
+        let (db, loaders) = if operation == OperationType::Mutation {
+            let db = RequestDb::answers(db);
+            let loaders = Loaders::uncached_in_passes(&db);
+            (db, loaders)
         } else {
-            Loaders::uncached(&db)
+            let db = RequestDb::Pool(db);
+            let loaders = Loaders::uncached(&db);
+            (db, loaders)
         };
         Self {
             loaders,

@@ -1807,6 +1807,30 @@ async fn move_every_quotation_40_times(server: &TestServer, token: &str, intervi
 /// two statements, before they were read in one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_reads_one_state_of_the_database() {
+    read_while_every_quotation_moves(
+        "query($i: ID!) { node(id: $i) { ... on Interview { quotations(first: 100) { nodes { start end text interview { transcript } } } } } }",
+        |data| &data["node"]["quotations"]["nodes"],
+    )
+    .await;
+}
+
+/// So does a mutation's answer, read after its write: the same reads below a case relabelled
+/// fit together while the edits commit. Read from the pool, a statement at a time, they were
+/// CONFLICT (a quotation's span moved before its words were read) or a transcript that was
+/// not the one of the spans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_answers_from_one_state_of_the_database() {
+    read_while_every_quotation_moves(
+        "mutation($c: ID!) { updateCase(input: {id: $c, label: \"Istantanea\"}) { interviews(first: 1) { nodes { quotations(first: 100) { nodes { start end text interview { transcript } } } } } } }",
+        |data| &data["updateCase"]["interviews"]["nodes"][0]["quotations"]["nodes"],
+    )
+    .await;
+}
+
+/// Two readers run `read` (given the interview `$i` and its case `$c`) again and again while
+/// forty edits move every quotation of the interview: each read's quotations, found in its
+/// data by `quotations`, must cut their own words, from their text and from the transcript.
+async fn read_while_every_quotation_moves(read: &str, quotations: fn(&Value) -> &Value) {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let server = TestServer::empty().await;
     let admin = server.admin().await;
@@ -1821,16 +1845,15 @@ async fn a_query_reads_one_state_of_the_database() {
         editing.store(false, Ordering::SeqCst);
     };
     let reads = AtomicUsize::new(0);
+    let variables = json!({"i": interview, "c": c.case});
     let reader = || {
-        let (server, admin, interview) = (&server, &admin, &interview);
+        let (server, admin, variables) = (&server, &admin, &variables);
         let (editing, reads, words) = (&editing, &reads, &words);
         async move {
             while editing.load(Ordering::SeqCst) {
                 // The spans first, the transcript under each of them at the next levels.
-                let r = server
-                    .ok(Some(admin), "query($i: ID!) { node(id: $i) { ... on Interview { quotations(first: 100) { nodes { start end text interview { transcript } } } } } }", json!({"i": interview}))
-                    .await;
-                let nodes = r["node"]["quotations"]["nodes"].as_array().unwrap();
+                let r = server.ok(Some(admin), read, variables.clone()).await;
+                let nodes = quotations(&r).as_array().unwrap();
                 let texts: Vec<&str> = nodes.iter().map(|q| q["text"].as_str().unwrap()).collect();
                 assert_eq!(texts, *words, "{r}");
                 let quoted: Vec<String> = nodes

@@ -412,10 +412,12 @@ async fn a_failed_field_is_null_or_nulls_its_nearest_nullable_ancestor() {
 }
 
 /// A query reads through one connection, its snapshot's, and asks the pool for no other while
-/// it holds it; the snapshot ends with the request. On a pool of one connection, queries
-/// reading at several levels, a search, an analysis (a savepoint in the snapshot) and writes
-/// all run side by side and all answer: a query waiting for a second connection, or one
-/// keeping its own, would leave the others waiting for the pool's timeout (30 s).
+/// it holds it; the snapshot ends with the request. A mutation's answer reads a snapshot of
+/// its own, which ends before the next field writes. On a pool of one connection, queries
+/// reading at several levels, a search, an analysis (in the query's snapshot) and mutations
+/// of two fields each reading its answer all run side by side and all answer: a request
+/// waiting for a second connection, or one keeping its own, would leave the others waiting
+/// for the pool's timeout (30 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_of_one_connection_serves_queries_and_writes_side_by_side() {
     use std::time::Duration;
@@ -442,7 +444,9 @@ async fn a_pool_of_one_connection_serves_queries_and_writes_side_by_side() {
         .await["createCode"]["id"]
         .clone();
     let interview = c.interviews[0]["id"].clone();
-    const QUOTE: &str = "mutation($i: ID!, $c: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: [$c]}) { id } }";
+    const QUOTE: &str = "mutation($i: ID!, $c: ID!) { \
+        a: createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: [$c]}) { id interview { quotations(first: 100) { nodes { text } } } } \
+        b: createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: [$c]}) { id interview { quotations(first: 100) { nodes { text } } } } }";
     const READ: &str = "query($i: ID!) { node(id: $i) { ... on Interview { transcript case { label study { title } } quotations(first: 100) { nodes { text codes { name } } } } } }";
     const SEARCH: &str = "query { search(query: \"casa\") { totalCount edges { node { interview { id label } } } } }";
     const ANALYSIS: &str = "query($s: ID!) { codeCooccurrence(studyId: $s) { count } }";
@@ -473,7 +477,7 @@ async fn a_pool_of_one_connection_serves_queries_and_writes_side_by_side() {
             .as_array()
             .unwrap()
             .len(),
-        10
+        20
     );
     assert_eq!(read["node"]["quotations"]["nodes"][0]["text"], "casa");
 }
