@@ -339,8 +339,9 @@ impl RequestDb {
 
     /// The pool itself, for a mutation's or a subscription's work that is not the request's
     /// to read: waiting for the search index, which polls on its own pool, or checking a
-    /// token again. Never in a query, which would hold a second connection beside its
-    /// snapshot's (on a pool of one, waiting for itself).
+    /// token again. Never in a query or below a mutation's field (its answer), which would
+    /// hold a second connection beside their snapshot's (on a pool of one, waiting for
+    /// itself).
     pub fn pool(&self) -> &DatabaseConnection {
         match self {
             Self::Pool(pool) => pool,

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::parser::types::OperationType;
 use async_graphql::resolver_utils::EnumType;
-use async_graphql::{Context, MergedObject, OutputType, Schema, SimpleObject};
+use async_graphql::{Context, MergedObject, OutputType, Schema, SchemaBuilder, SimpleObject};
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
@@ -77,15 +77,35 @@ pub struct Mutation(
 pub type QuadernoSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// The schema with its limits (the shape checks of `limits` run at the edge, before it);
-/// introspection can be switched off for production.
+/// introspection can be switched off for production. Queries and subscriptions run on it.
 pub fn build_schema_with(introspection: bool) -> QuadernoSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
+    finish(schema_builder(), introspection)
+}
+
+/// The same schema as mutations run on it: each field's answer reads one snapshot, begun
+/// after its write (`mutation_answers`). A schema apart, because an extension costs every
+/// field it sees (a lookup of the field in the registry and a boxed call): a query's hits
+/// and lists of quotations are the hot path, and need no switch.
+pub fn build_mutation_schema_with(introspection: bool) -> QuadernoSchema {
+    finish(
+        schema_builder().extension(mutation_answers::MutationAnswers),
+        introspection,
+    )
+}
+
+fn schema_builder() -> SchemaBuilder<Query, Mutation, live::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .register_output_type::<node::Node>()
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
         .limit_directives(10)
-        .extension(mutation_answers::MutationAnswers);
+}
+
+fn finish(
+    builder: SchemaBuilder<Query, Mutation, live::Subscription>,
+    introspection: bool,
+) -> QuadernoSchema {
     let schema = if introspection {
         builder.finish()
     } else {

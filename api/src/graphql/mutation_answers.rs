@@ -3,7 +3,8 @@
 //! below it. The executor resolves a mutation's fields one after another, each with its
 //! answer, so the one seam between a write and its answer is the first field below it.
 //!
-//! Queries and subscriptions pass through unchanged: their `RequestDb` ignores both switches.
+//! Only the mutations' schema runs it (`build_mutation_schema_with`); a query's or a
+//! subscription's `RequestDb` would ignore both switches anyway.
 
 use std::sync::Arc;
 

@@ -29,7 +29,9 @@ use crate::graphql::documents::{selected_operation, ParsedDocuments};
 use crate::graphql::error::{code_client_errors, outside_fields, refusal};
 use crate::graphql::live::Events;
 use crate::graphql::null_propagation::{self, FieldTypes};
-use crate::graphql::{build_schema_with, limits, QuadernoSchema, RequestCtx};
+use crate::graphql::{
+    build_mutation_schema_with, build_schema_with, limits, QuadernoSchema, RequestCtx,
+};
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::ServiceError;
@@ -65,7 +67,10 @@ pub struct AppState {
     pub db: Database,
     pub search: Arc<SearchIndex>,
     pub events: Events,
+    /// Queries' and subscriptions' schema.
     pub schema: QuadernoSchema,
+    /// Mutations' (`build_mutation_schema_with`).
+    pub mutation_schema: QuadernoSchema,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub documents: Arc<ParsedDocuments>,
@@ -86,9 +91,18 @@ impl AppState {
             events: Events::default(),
             field_types: Arc::new(FieldTypes::of_sdl(&schema.sdl())),
             schema,
+            mutation_schema: build_mutation_schema_with(limits.introspection),
             limits,
             metrics: Arc::new(Metrics::new()),
             documents: Arc::default(),
+        }
+    }
+
+    /// The schema an operation of this type runs on.
+    pub fn schema_for(&self, operation: OperationType) -> &QuadernoSchema {
+        match operation {
+            OperationType::Mutation => &self.mutation_schema,
+            _ => &self.schema,
         }
     }
 }
@@ -369,8 +383,9 @@ async fn answer_graphql(
     let mut resp = match limits::check_request(&mut request, &ctx.caller) {
         Ok(()) => {
             let (query, name) = (request.query.clone(), request.operation_name.clone());
-            let execution =
-                crate::graphql::batching::in_passes(state.schema.execute(request.data(ctx)));
+            let execution = crate::graphql::batching::in_passes(
+                state.schema_for(ty).execute(request.data(ctx)),
+            );
             let mut resp = limits::within_budget(&pages, ty, execution)
                 .await
                 .unwrap_or_else(|refused| async_graphql::Response::from_errors(vec![refused]));

@@ -388,7 +388,7 @@ impl async_graphql::Executor for Checked {
             let request = request.data(ctx);
             let over_budget = |refused| async_graphql::Response::from_errors(vec![refused]);
             if ty != OperationType::Subscription {
-                let schema = state.schema.clone();
+                let schema = state.schema_for(ty).clone();
                 let limit = state.limits.request_timeout;
                 return stream::once(async move {
                     let execution = crate::graphql::batching::in_passes(schema.execute(request));

@@ -103,34 +103,24 @@ fn is_metadata_key(label: &str) -> bool {
         "presenti",
         "ruolo",
         "role",
-        "ente",
-        "comune",
-        "ambito",
         "progetto",
         "project",
         "codice",
         "code",
         "id",
         "oggetto",
-        "subject",
         "titolo",
         "title",
         "note",
         "nota",
         "notes",
-        "fonte",
-        "source",
-        // An article's front matter.
+        // An article's front matter (not its authors: an "Autore:" speaks in an interview
+        // with a writer).
         "doi",
         "isbn",
         "issn",
         "url",
         "link",
-        "autore",
-        "autori",
-        "autrice",
-        "author",
-        "authors",
         "rivista",
         "journal",
         "volume",
@@ -346,5 +336,9 @@ mod tests {
         assert_eq!(speaker_of("Datore: sì"), Some("Datore"));
         assert_eq!(speaker_of("Notaio: bene"), Some("Notaio"));
         assert_eq!(speaker_of("Referente ente: sì"), Some("Referente ente"));
+        // Who speaks at a table of co-design, or as a source.
+        for label in ["Ente", "Comune", "Ambito", "Fonte", "Subject", "Autrice"] {
+            assert_eq!(speaker_of(&format!("{label}: sì")), Some(label));
+        }
     }
 }
