@@ -263,8 +263,8 @@ pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransacti
 /// read transaction begins at its first statement (a query answered from the search index
 /// alone takes no connection) and ends when the last handle is dropped.
 ///
-/// A mutation's fields each write and then answer (`Answers`); subscriptions live for hours,
-/// and read from the pool, a statement at a time.
+/// A mutation's fields each write and then answer, and a subscription checks and then
+/// answers each event (`Answers`).
 #[derive(Clone, Debug)]
 pub enum RequestDb {
     Pool(DatabaseConnection),
@@ -299,6 +299,10 @@ impl Snapshot {
 /// first statement, after the write committed: so a transcript and its quotations' offsets
 /// read there fit together like a query's, also while other edits commit. The switches are
 /// made by `graphql::mutation_answers`, where each field begins and its answer does.
+///
+/// A subscription's events are answered the same way (`graphql::live`): the checks before
+/// each event read the pool, its fields one snapshot, which ends before the next event is
+/// waited for (a subscription lives for hours, and must not hold a connection meanwhile).
 #[derive(Debug)]
 pub struct Answers {
     pool: DatabaseConnection,
@@ -311,7 +315,8 @@ impl RequestDb {
         Self::Snapshot(Snapshot::new(pool))
     }
 
-    /// A mutation's reads: from the pool until its first answer (see `Answers`).
+    /// A mutation's or a subscription's reads: from the pool until its first answer (see
+    /// `Answers`).
     pub fn answers(pool: DatabaseConnection) -> Self {
         Self::Answers(Arc::new(Answers {
             pool,
@@ -319,17 +324,18 @@ impl RequestDb {
         }))
     }
 
-    /// A mutation's field begins, or has answered: its reads go to the pool again, and the
-    /// last answer's snapshot ends (with its last statement), giving its connection back
-    /// before the next write. A query's and a subscription's reads do not change.
+    /// A mutation's field begins (a subscription waits for its next event): reads go to the
+    /// pool again, and the last answer's snapshot ends (with its last statement), giving its
+    /// connection back before the next write. A query's reads do not change.
     pub fn writing(&self) {
         if let Self::Answers(a) = self {
             a.slot().take();
         }
     }
 
-    /// A mutation's field has written: its answer reads one snapshot from its first
-    /// statement on. Once per answer; a query's and a subscription's reads do not change.
+    /// A mutation's field has written (a subscription's event has been checked): its answer
+    /// reads one snapshot from its first statement on. Once per answer; a query's reads do
+    /// not change.
     pub fn answering(&self) {
         if let Self::Answers(a) = self {
             a.slot()

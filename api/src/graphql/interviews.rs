@@ -112,9 +112,9 @@ impl Interview {
     }
     /// The transcript, or the [start, end) slice of it (code points); of the interview's
     /// `version` read in the same request. A query reads one state of the database, and so
-    /// does a mutation's answer, from after its write; an interview the write returned,
-    /// edited again before its answer read the transcript, or one read in a subscription's
-    /// event (a statement at a time) while an edit commits, is CONFLICT (read again).
+    /// do a mutation's answer (from after its write) and a subscription's event; an
+    /// interview a mutation returned, edited again before its answer read the transcript, is
+    /// CONFLICT (read again).
     async fn transcript(
         &self,
         ctx: &Context<'_>,

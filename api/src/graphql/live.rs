@@ -145,6 +145,9 @@ impl Subscription {
                 let (db, caller, token) = (db.clone(), caller.clone(), token.clone());
                 async move {
                     let mut receiver = receiver?;
+                    // The last event has been answered: its snapshot ends, and waiting for
+                    // the next holds no connection.
+                    db.writing();
                     loop {
                         let change = match receiver.next().await? {
                             Ok(e) if e.study_id == study.id => match e.change {
@@ -175,7 +178,11 @@ impl Subscription {
                             Err(e) => Err(e),
                         };
                         return match readable {
-                            Ok(_) => Some((Ok(change), Some(receiver))),
+                            Ok(_) => {
+                                // What the event's fields read fits together, as a query's.
+                                db.answering();
+                                Some((Ok(change), Some(receiver)))
+                            }
                             Err(ServiceError::NotFound(_)) => Some((Err(unreadable()), None)),
                             Err(e) => Some((Err(e.into()), None)),
                         };

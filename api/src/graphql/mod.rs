@@ -191,7 +191,7 @@ impl RequestCtx {
     /// of them (the caller's roles are those of the request's start); each field's answer
     /// reads one snapshot, begun after its write (`db::Answers`). A subscription lives
     /// long: it keeps nothing at all, and checks again which studies it may read at every
-    /// event (a study made private stops its events).
+    /// event (a study made private stops its events); each event's fields read one snapshot.
     pub fn for_operation(
         operation: OperationType,
         db: DatabaseConnection,
@@ -202,14 +202,11 @@ impl RequestCtx {
         if operation == OperationType::Query {
             return Self::new(db, caller, search, events);
         }
-        let (db, loaders) = if operation == OperationType::Mutation {
-            let db = RequestDb::answers(db);
-            let loaders = Loaders::uncached_in_passes(&db);
-            (db, loaders)
+        let db = RequestDb::answers(db);
+        let loaders = if operation == OperationType::Mutation {
+            Loaders::uncached_in_passes(&db)
         } else {
-            let db = RequestDb::Pool(db);
-            let loaders = Loaders::uncached(&db);
-            (db, loaders)
+            Loaders::uncached(&db)
         };
         Self {
             loaders,

@@ -122,9 +122,9 @@ impl Quotation {
     }
     /// Exactly transcript[start, end) (in the answer of createQuotation and updateQuotation,
     /// the transcript as the write left it). A query reads one state of the database, and so
-    /// does a mutation's answer, from after its write. A subscription's event reads a
-    /// statement at a time: there a quotation moved by an edit of its transcript (or
-    /// deleted) after its span was read is CONFLICT: read it again.
+    /// do a mutation's answer (from after its write) and a subscription's event, so the span
+    /// and the words always agree there; a quotation found moved (or deleted) between the
+    /// two would be CONFLICT: read it again.
     async fn text(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         if let Some(text) = &self.written_text {
             return Ok(text.clone());

@@ -1760,7 +1760,7 @@ async fn a_broken_span_is_refused_alone() {
 }
 
 /// Quotes each of `words` where it first stands in `text`, the interview's transcript.
-async fn quote_each(
+pub(crate) async fn quote_each(
     server: &TestServer,
     token: &str,
     interview: &Value,
@@ -1779,10 +1779,15 @@ async fn quote_each(
     }
 }
 
-/// Forty edits of the interview's transcript, each putting "è " before it: every quotation
-/// moves two code points each time.
-async fn move_every_quotation_40_times(server: &TestServer, token: &str, interview: &Value) {
-    for version in 1..=40 {
+/// `times` edits of the interview's transcript (at version 1), each putting "è " before it:
+/// every quotation moves two code points each time.
+pub(crate) async fn move_every_quotation(
+    server: &TestServer,
+    token: &str,
+    interview: &Value,
+    times: i64,
+) {
+    for version in 1..=times {
         let t = server
             .ok(
                 Some(token),
@@ -1841,7 +1846,7 @@ async fn read_while_every_quotation_moves(read: &str, quotations: fn(&Value) -> 
     quote_each(&server, &admin, &interview, &text, &words).await;
     let editing = AtomicBool::new(true);
     let editor = async {
-        move_every_quotation_40_times(&server, &admin, &interview).await;
+        move_every_quotation(&server, &admin, &interview, 40).await;
         editing.store(false, Ordering::SeqCst);
     };
     let reads = AtomicUsize::new(0);

@@ -541,6 +541,53 @@ async fn socket_operations_time_out_like_http_requests() {
     );
 }
 
+/// A subscription's event reads one state of the database, as a query does: while edits move
+/// every quotation of an interview, each event's quotation cuts its own words, also from the
+/// transcript read under it. Read a statement at a time (on PostgreSQL), an edit committed
+/// between them made the span one the transcript was not (CONFLICT, or other words).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_reads_one_state_of_the_database() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let words: Vec<String> = (0..40).map(|n| format!("là{n}")).collect();
+    let text = format!("R: {}", words.join(" ’ "));
+    let c = server.corpus(&admin, "Evento", &[&text]).await;
+    let interview = c.interviews[0]["id"].clone();
+    crate::coding::quote_each(&server, &admin, &interview, &text, &words).await;
+    let mut watcher = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    let query = "subscription($s: ID!) { quotationChanged(studyId: $s) { quotation { start end text interview { transcript } } } }";
+    watcher
+        .send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"s": c.study}}}).to_string()))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Ten edits of forty moved quotations: fewer than the 1,024 events a subscriber may fall
+    // behind.
+    const EDITS: i64 = 10;
+    let heard = async {
+        for _ in 0..EDITS as usize * words.len() {
+            let event = next(&mut watcher).await;
+            assert!(event["payload"].get("errors").is_none(), "{event}");
+            let q = &event["payload"]["data"]["quotationChanged"]["quotation"];
+            let (start, end) = (q["start"].as_u64().unwrap(), q["end"].as_u64().unwrap());
+            let cut: String = q["interview"]["transcript"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .skip(start as usize)
+                .take((end - start) as usize)
+                .collect();
+            assert_eq!(cut, q["text"].as_str().unwrap(), "{event}");
+            assert!(words.contains(&cut), "{event}");
+        }
+    };
+    tokio::join!(
+        crate::coding::move_every_quotation(&server, &admin, &interview, EDITS),
+        heard
+    );
+}
+
 /// A transcript edit is heard like the quotation mutations: moved quotations as UPDATED with
 /// their new place, lost ones as DELETED; an edit moving more than a hundred ends the
 /// subscription with UNAVAILABLE (reload) instead of flooding the channel every study shares.
