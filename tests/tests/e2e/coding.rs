@@ -1760,7 +1760,7 @@ async fn a_broken_span_is_refused_alone() {
 }
 
 /// Quotes each of `words` where it first stands in `text`, the interview's transcript.
-pub(crate) async fn quote_each(
+async fn quote_each(
     server: &TestServer,
     token: &str,
     interview: &Value,
@@ -1777,6 +1777,34 @@ pub(crate) async fn quote_each(
             .ok(Some(token), "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": interview, "s": start, "e": start + word.chars().count()}))
             .await;
     }
+}
+
+/// A study of one interview, "R: là0 ’ là1 ’ … là39", with each of its forty words quoted.
+pub(crate) async fn forty_quoted_words(
+    server: &TestServer,
+    token: &str,
+    title: &str,
+) -> (tests::Corpus, Vec<String>) {
+    let words: Vec<String> = (0..40).map(|n| format!("là{n}")).collect();
+    let text = format!("R: {}", words.join(" ’ "));
+    let c = server.corpus(token, title, &[&text]).await;
+    quote_each(server, token, &c.interviews[0]["id"], &text, &words).await;
+    (c, words)
+}
+
+/// The words a quotation read with `start end interview { transcript }` spans there.
+pub(crate) fn cut_from_its_transcript(quotation: &Value) -> String {
+    let (start, end) = (
+        quotation["start"].as_u64().unwrap() as usize,
+        quotation["end"].as_u64().unwrap() as usize,
+    );
+    quotation["interview"]["transcript"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .skip(start)
+        .take(end - start)
+        .collect()
 }
 
 /// `times` edits of the interview's transcript (at version 1), each putting "è " before it:
@@ -1839,11 +1867,8 @@ async fn read_while_every_quotation_moves(read: &str, quotations: fn(&Value) -> 
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let server = TestServer::empty().await;
     let admin = server.admin().await;
-    let words: Vec<String> = (0..40).map(|n| format!("là{n}")).collect();
-    let text = format!("R: {}", words.join(" ’ "));
-    let c = server.corpus(&admin, "Istantanea", &[&text]).await;
+    let (c, words) = forty_quoted_words(&server, &admin, "Istantanea").await;
     let interview = c.interviews[0]["id"].clone();
-    quote_each(&server, &admin, &interview, &text, &words).await;
     let editing = AtomicBool::new(true);
     let editor = async {
         move_every_quotation(&server, &admin, &interview, 40).await;
@@ -1861,20 +1886,7 @@ async fn read_while_every_quotation_moves(read: &str, quotations: fn(&Value) -> 
                 let nodes = quotations(&r).as_array().unwrap();
                 let texts: Vec<&str> = nodes.iter().map(|q| q["text"].as_str().unwrap()).collect();
                 assert_eq!(texts, *words, "{r}");
-                let quoted: Vec<String> = nodes
-                    .iter()
-                    .map(|q| {
-                        let (start, end) =
-                            (q["start"].as_u64().unwrap(), q["end"].as_u64().unwrap());
-                        q["interview"]["transcript"]
-                            .as_str()
-                            .unwrap()
-                            .chars()
-                            .skip(start as usize)
-                            .take((end - start) as usize)
-                            .collect()
-                    })
-                    .collect();
+                let quoted: Vec<String> = nodes.iter().map(cut_from_its_transcript).collect();
                 assert_eq!(quoted, *words, "{r}");
                 reads.fetch_add(1, Ordering::SeqCst);
             }

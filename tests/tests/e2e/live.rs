@@ -549,11 +549,8 @@ async fn socket_operations_time_out_like_http_requests() {
 async fn each_event_reads_one_state_of_the_database() {
     let server = TestServer::empty().await;
     let admin = server.admin().await;
-    let words: Vec<String> = (0..40).map(|n| format!("là{n}")).collect();
-    let text = format!("R: {}", words.join(" ’ "));
-    let c = server.corpus(&admin, "Evento", &[&text]).await;
+    let (c, words) = crate::coding::forty_quoted_words(&server, &admin, "Evento").await;
     let interview = c.interviews[0]["id"].clone();
-    crate::coding::quote_each(&server, &admin, &interview, &text, &words).await;
     let mut watcher = connect(&server, Some(&admin)).await;
     assert_eq!(next(&mut watcher).await["type"], "connection_ack");
     let query = "subscription($s: ID!) { quotationChanged(studyId: $s) { quotation { start end text interview { transcript } } } }";
@@ -570,14 +567,7 @@ async fn each_event_reads_one_state_of_the_database() {
             let event = next(&mut watcher).await;
             assert!(event["payload"].get("errors").is_none(), "{event}");
             let q = &event["payload"]["data"]["quotationChanged"]["quotation"];
-            let (start, end) = (q["start"].as_u64().unwrap(), q["end"].as_u64().unwrap());
-            let cut: String = q["interview"]["transcript"]
-                .as_str()
-                .unwrap()
-                .chars()
-                .skip(start as usize)
-                .take((end - start) as usize)
-                .collect();
+            let cut = crate::coding::cut_from_its_transcript(q);
             assert_eq!(cut, q["text"].as_str().unwrap(), "{event}");
             assert!(words.contains(&cut), "{event}");
         }
