@@ -267,7 +267,6 @@ pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransacti
 /// answers each event (`Answers`).
 #[derive(Clone, Debug)]
 pub enum RequestDb {
-    Pool(DatabaseConnection),
     Snapshot(Arc<Snapshot>),
     Answers(Arc<Answers>),
 }
@@ -350,15 +349,14 @@ impl RequestDb {
     /// itself).
     pub fn pool(&self) -> &DatabaseConnection {
         match self {
-            Self::Pool(pool) => pool,
             Self::Snapshot(s) => &s.pool,
             Self::Answers(a) => &a.pool,
         }
     }
 
-    /// The snapshot this handle reads now, if it reads one already, else a snapshot of its
-    /// pool: for reads that must fit together even where the request reads the pool (an
-    /// analysis of the codes in a subscription's event).
+    /// The snapshot this handle reads now, else a new one of its pool (while a mutation's
+    /// field writes): for reads that must fit together wherever they are made (an analysis
+    /// of the codes).
     pub fn one_snapshot(&self) -> Self {
         match self.reading() {
             Some(s) => Self::Snapshot(s),
@@ -369,7 +367,6 @@ impl RequestDb {
     /// The snapshot the next statement reads, if it reads one.
     fn reading(&self) -> Option<Arc<Snapshot>> {
         match self {
-            Self::Pool(_) => None,
             Self::Snapshot(s) => Some(s.clone()),
             Self::Answers(a) => a.slot().clone(),
         }
@@ -377,7 +374,6 @@ impl RequestDb {
 
     fn writable_pool(&self) -> Result<&DatabaseConnection, DbErr> {
         match self {
-            Self::Pool(pool) => Ok(pool),
             Self::Answers(a) => Ok(&a.pool),
             Self::Snapshot(_) => Err(DbErr::Custom(
                 "a query reads one snapshot of the database and writes nothing".into(),
@@ -550,7 +546,7 @@ mod tests {
         (dir, db)
     }
 
-    async fn count(db: RequestDb) -> i64 {
+    async fn count(db: impl ConnectionTrait) -> i64 {
         let sql = Statement::from_string(DbBackend::Sqlite, "SELECT count(*) FROM t");
         let row = db.query_one_raw(sql).await.unwrap().unwrap();
         row.try_get_by_index::<i64>(0).unwrap()
@@ -562,7 +558,7 @@ mod tests {
     #[tokio::test]
     async fn a_snapshot_reads_one_state_and_refuses_to_write() {
         let (_dir, db) = table_t().await;
-        let pool = RequestDb::Pool(db.conn.clone());
+        let pool = db.conn.clone();
         pool.execute_unprepared("INSERT INTO t VALUES (1)")
             .await
             .unwrap();
@@ -583,7 +579,7 @@ mod tests {
     #[tokio::test]
     async fn a_mutation_s_answer_reads_one_state_from_after_its_write() {
         let (_dir, db) = table_t().await;
-        let pool = RequestDb::Pool(db.conn.clone());
+        let pool = db.conn.clone();
         let insert = || async {
             let txn = begin_write(&pool).await.unwrap();
             txn.execute_unprepared("INSERT INTO t VALUES (1)")
