@@ -1843,9 +1843,13 @@ async fn a_query_reads_one_state_of_the_database() {
     read_while_every_quotation_moves(
         "query($i: ID!) { node(id: $i) { ... on Interview { quotations(first: 100) { nodes { start end text interview { transcript } } } } } }",
         |data| &data["node"]["quotations"]["nodes"],
+        Over::Http,
     )
     .await;
 }
+
+/// A mutation whose answer reads the spans, words and transcript of the case's quotations.
+const RELABEL_AND_READ: &str = "mutation($c: ID!) { updateCase(input: {id: $c, label: \"Istantanea\"}) { interviews(first: 1) { nodes { quotations(first: 100) { nodes { start end text interview { transcript } } } } } } }";
 
 /// So does a mutation's answer, read after its write: the same reads below a case relabelled
 /// fit together while the edits commit. Read from the pool, a statement at a time, they were
@@ -1854,17 +1858,43 @@ async fn a_query_reads_one_state_of_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mutation_answers_from_one_state_of_the_database() {
     read_while_every_quotation_moves(
-        "mutation($c: ID!) { updateCase(input: {id: $c, label: \"Istantanea\"}) { interviews(first: 1) { nodes { quotations(first: 100) { nodes { start end text interview { transcript } } } } } } }",
+        RELABEL_AND_READ,
         |data| &data["updateCase"]["interviews"]["nodes"][0]["quotations"]["nodes"],
+        Over::Http,
     )
     .await;
 }
 
-/// Two readers run `read` (given the interview `$i` and its case `$c`) again and again while
-/// forty edits move every quotation of the interview: each read's quotations, found in its
-/// data by `quotations`, must cut their own words, from their text and from the transcript.
-async fn read_while_every_quotation_moves(read: &str, quotations: fn(&Value) -> &Value) {
+/// And so does one sent over a WebSocket, which runs mutations on the same schema as HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_over_a_socket_answers_from_one_state_of_the_database() {
+    read_while_every_quotation_moves(
+        RELABEL_AND_READ,
+        |data| &data["updateCase"]["interviews"]["nodes"][0]["quotations"]["nodes"],
+        Over::Socket,
+    )
+    .await;
+}
+
+/// How a reader sends its operations.
+#[derive(Clone, Copy, PartialEq)]
+enum Over {
+    Http,
+    Socket,
+}
+
+/// Two readers run `read` (given the interview `$i` and its case `$c`) again and again, `over`
+/// HTTP or a WebSocket each, while forty edits move every quotation of the interview: each
+/// read's quotations, found in its data by `quotations`, must cut their own words, from their
+/// text and from the transcript.
+async fn read_while_every_quotation_moves(
+    read: &str,
+    quotations: fn(&Value) -> &Value,
+    over: Over,
+) {
+    use futures::SinkExt;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tokio_tungstenite::tungstenite::Message;
     let server = TestServer::empty().await;
     let admin = server.admin().await;
     let (c, words) = forty_quoted_words(&server, &admin, "Istantanea").await;
@@ -1880,9 +1910,31 @@ async fn read_while_every_quotation_moves(read: &str, quotations: fn(&Value) -> 
         let (server, admin, variables) = (&server, &admin, &variables);
         let (editing, reads, words) = (&editing, &reads, &words);
         async move {
+            let mut socket = match over {
+                Over::Http => None,
+                Over::Socket => {
+                    let mut socket = tests::ws::connect(server, Some(admin)).await;
+                    assert_eq!(tests::ws::next(&mut socket).await["type"], "connection_ack");
+                    Some(socket)
+                }
+            };
             while editing.load(Ordering::SeqCst) {
                 // The spans first, the transcript under each of them at the next levels.
-                let r = server.ok(Some(admin), read, variables.clone()).await;
+                let r = match &mut socket {
+                    None => server.ok(Some(admin), read, variables.clone()).await,
+                    Some(socket) => {
+                        let id = reads.load(Ordering::SeqCst).to_string();
+                        let subscribe = json!({"id": id, "type": "subscribe", "payload": {"query": read, "variables": variables}});
+                        socket
+                            .send(Message::text(subscribe.to_string()))
+                            .await
+                            .unwrap();
+                        let answer = tests::ws::next(socket).await;
+                        assert!(answer["payload"].get("errors").is_none(), "{answer}");
+                        assert_eq!(tests::ws::next(socket).await["type"], "complete");
+                        answer["payload"]["data"].clone()
+                    }
+                };
                 let nodes = quotations(&r).as_array().unwrap();
                 let texts: Vec<&str> = nodes.iter().map(|q| q["text"].as_str().unwrap()).collect();
                 assert_eq!(texts, *words, "{r}");
