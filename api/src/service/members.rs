@@ -81,6 +81,16 @@ async fn lock_as_manager<C: ConnectionTrait>(
     study_id: i64,
 ) -> ServiceResult<study::Model> {
     let study = lock_members(txn, study_id).await?;
+    check_manager(txn, caller, &study).await?;
+    Ok(study)
+}
+
+/// Whether the caller may manage the study's members (see `lock_as_manager`).
+async fn check_manager<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    study: &study::Model,
+) -> ServiceResult<()> {
     caller.authorize(study.id, study.is_public, Permission::Own)?;
     let user = caller.require_user()?;
     if !user.is_admin && role_of(txn, study.id, user.id).await? != Some(StudyRole::Owner) {
@@ -88,7 +98,7 @@ async fn lock_as_manager<C: ConnectionTrait>(
             "only the study's owners and instance admins manage its members".into(),
         ));
     }
-    Ok(study)
+    Ok(())
 }
 
 fn role_name(role: Option<StudyRole>) -> Option<&'static str> {
@@ -180,6 +190,13 @@ pub async fn set_member(
     role: StudyRole,
 ) -> ServiceResult<app_user::Model> {
     let txn = begin_write(db).await?;
+    // Whether a user name exists is told only to those who manage the study: the caller is
+    // checked before the name is looked up, and again under the lock below.
+    let unlocked = study::Entity::find_by_id(study_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("study"))?;
+    check_manager(&txn, caller, &unlocked).await?;
     // The user before the study, in the order a removal locks them.
     let user = lock_active_user(&txn, user_named(&txn, user_name).await?.id).await?;
     let study = lock_as_manager(&txn, caller, study_id).await?;

@@ -714,3 +714,60 @@ async fn account_id(server: &TestServer, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no account {name:?}"))
         .id
 }
+
+/// Only those who manage a study learn from `setStudyMember` whether a user name exists: to
+/// anyone else, an existing name and an unknown one get the same answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_cannot_manage_a_study_learns_no_user_names_from_it() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let olga = outsider(&server, &admin, "olga").await;
+    let private = study(&server, &olga, "Nomi privati", false).await;
+    let public = study(&server, &olga, "Nomi pubblici", true).await;
+    let analyst = server
+        .token(
+            "anna",
+            "analyst",
+            Some(id_number(private.as_str().unwrap())),
+        )
+        .await;
+    let otto = outsider(&server, &admin, "otto").await;
+    outsider(&server, &admin, "mario").await;
+
+    let answer = |token: String, study: Value, name: &'static str| {
+        let server = &server;
+        async move {
+            let answer = server
+                .gql(
+                    Some(&token),
+                    SET,
+                    json!({"s": study, "u": name, "r": "VIEWER"}),
+                )
+                .await;
+            let error = &answer["errors"][0];
+            (
+                error["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                error["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let missing = json!("U3R1ZHk6OTk5");
+    for (who, token, study, code) in [
+        ("an outsider, private study", &otto, &private, "NOT_FOUND"),
+        ("an outsider, missing study", &otto, &missing, "NOT_FOUND"),
+        ("an outsider, public study", &otto, &public, "FORBIDDEN"),
+        ("an analyst", &analyst, &private, "FORBIDDEN"),
+    ] {
+        let existing = answer(token.clone(), study.clone(), "mario").await;
+        assert_eq!(existing.0, code, "{who}: {existing:?}");
+        let unknown = answer(token.clone(), study.clone(), "nessuno").await;
+        assert_eq!(unknown, existing, "{who}");
+    }
+    // The owner is told which names exist.
+    let unknown = answer(olga.clone(), private.clone(), "nessuno").await;
+    assert_eq!(unknown.0, "NOT_FOUND");
+    assert!(unknown.1.contains("quaderno token create"), "{unknown:?}");
+}
