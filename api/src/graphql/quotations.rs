@@ -269,6 +269,11 @@ pub struct UpdateQuotationInput {
     pub code_ids: Option<Vec<ID>>,
     /// Absent leaves the memo as it is; null or blank text clears it.
     pub memo: MaybeUndefined<String>,
+    /// The interview's version the new `start` and `end` were read from: if the interview
+    /// has changed since (its transcript edited, say), CONFLICT, rather than a span over
+    /// other words. The quotation's `version` does not tell: an edit elsewhere in the
+    /// transcript leaves it as it was.
+    pub interview_version: Option<i32>,
 }
 
 #[derive(Default)]
@@ -326,6 +331,7 @@ impl QuotationMutation {
                     .map(|ids| decode_all(ids, Kind::Code))
                     .transpose()?,
                 memo: patch(input.memo),
+                interview_version: input.interview_version,
             },
         )
         .await?;

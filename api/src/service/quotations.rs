@@ -46,6 +46,8 @@ pub struct QuotationUpdate {
     pub code_ids: Option<Vec<i64>>,
     /// `None` leaves the memo as it is; `Some(None)`, or a blank memo, clears it.
     pub memo: Option<Option<String>>,
+    /// The interview's version the new offsets were read from, if the client says.
+    pub interview_version: Option<i32>,
 }
 
 /// A blank memo is no memo: stored as one, it would show as a note with nothing in it, and
@@ -167,6 +169,19 @@ impl WrittenQuotation {
     }
 }
 
+/// Refuses offsets read from another version of the interview than `interview` (locked):
+/// against an edited transcript they would stand for other words.
+fn same_interview(interview: &interview::Model, read: Option<i32>) -> ServiceResult<()> {
+    match read {
+        Some(read) if read != interview.version => Err(ServiceError::Conflict(format!(
+            "the interview has changed since you read it: version {}, you read {read}; \
+             reload its transcript and quote again",
+            interview.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub async fn create_quotation(
     db: &impl Writable,
     caller: &Caller,
@@ -176,15 +191,7 @@ pub async fn create_quotation(
     let (interview, _case, study) = locked_interview(&txn, caller, input.interview_id).await?;
     caller.authorize(study.id, study.is_public, Permission::Code)?;
     // Checked under the interview's lock: an edit of the transcript waits for this one.
-    if let Some(read) = input.interview_version {
-        if read != interview.version {
-            return Err(ServiceError::Conflict(format!(
-                "the interview has changed since you read it: version {}, you read {read}; \
-                 reload its transcript and quote again",
-                interview.version
-            )));
-        }
-    }
+    same_interview(&interview, input.interview_version)?;
     let (start, end) = check_span(input.start, input.end, interview.length)?;
     let code_ids = check_codes(&txn, caller, study.id, &input.code_ids).await?;
     let now = Utc::now();
@@ -299,6 +306,9 @@ pub async fn update_quotation(
         input.code_ids.as_deref(),
     )
     .await?;
+    // The quotation's own version says nothing of the words around it: a transcript edit
+    // that did not move it leaves it as it was, offsets read from before the edit and all.
+    same_interview(&interview, input.interview_version)?;
     let (start, end) = check_span(
         input.start.unwrap_or(i64::from(q.start_pos)),
         input.end.unwrap_or(i64::from(q.end_pos)),

@@ -1562,6 +1562,47 @@ async fn a_quotation_from_offsets_of_an_older_transcript_is_a_conflict() {
     assert_eq!(fresh["createQuotation"]["text"], "R: ");
 }
 
+/// A quotation an edit of the transcript did not move keeps its version, so the version does
+/// not tell a client that its new offsets were read from before the edit: `interviewVersion`
+/// does, and a stale one is CONFLICT with the span left as it was.
+#[tokio::test]
+async fn a_quotation_moved_by_offsets_of_an_older_transcript_is_a_conflict() {
+    let s = study().await;
+    let interview = &s.interview["id"];
+    let q = s
+        .ok(
+            "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 0, end: 3, codeIds: []}) { id version } }",
+            json!({"i": interview}),
+        )
+        .await["createQuotation"]
+        .clone();
+    s.ok(
+        "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { interview { version } } }",
+        json!({"i": interview, "t": format!("{TEXT}\n\nR: Un’aggiunta più in là.")}),
+    )
+    .await;
+    const MOVE: &str = "mutation($q: ID!, $v: Int!, $iv: Int) { updateQuotation(input: {id: $q, version: $v, end: 5, interviewVersion: $iv}) { start end text version } }";
+    let stale = s
+        .gql(MOVE, json!({"q": q["id"], "v": q["version"], "iv": 1}))
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale:#}");
+    let kept = s
+        .ok(
+            "query($q: ID!) { node(id: $q) { ... on Quotation { start end version } } }",
+            json!({"q": q["id"]}),
+        )
+        .await;
+    assert_eq!(
+        kept["node"],
+        json!({"start": 0, "end": 3, "version": q["version"]}),
+        "the edit did not move it, and the refused update left it"
+    );
+    let fresh = s
+        .ok(MOVE, json!({"q": q["id"], "v": q["version"], "iv": 2}))
+        .await;
+    assert_eq!(fresh["updateQuotation"]["text"], "INT: ");
+}
+
 /// Every free text an export carries refuses the control characters it could not give back
 /// (not only memos and names), and a name made of nothing visible is empty.
 #[tokio::test]
