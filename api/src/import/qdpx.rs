@@ -25,7 +25,7 @@ use crate::service::interviews::Provenance;
 // Titles and labels in the form the services store them in, so that a label a macOS tool
 // wrote with combining accents finds the case (or warns of the interview) typed with accented
 // letters. (The XML parser already refuses the control characters the services refuse.)
-use crate::service::labels::{blank, normalised, stored_optional_label};
+use crate::service::labels::{blank, normalised, stored_optional_label, MAX_LABEL_CHARS};
 use crate::service::members::grant_role;
 use crate::service::studies::readable_study;
 use crate::service::users::ensure_author;
@@ -384,6 +384,16 @@ fn code_name(state: &mut ImportState<'_>, n: usize, c: &Code) -> String {
             "code {:?}: '/' separates code paths here, written as '∕'",
             c.name
         ));
+    }
+    if name.chars().count() > MAX_LABEL_CHARS {
+        let cut: String = name.chars().take(MAX_LABEL_CHARS).collect();
+        let cut = normalised(&cut);
+        state.warnings.push(format!(
+            "code {}: its name is {} characters long, cut to the first {MAX_LABEL_CHARS}",
+            c.guid,
+            name.chars().count()
+        ));
+        return cut;
     }
     name
 }
@@ -789,6 +799,34 @@ async fn notes(
     }
     for (id, text) in std::mem::take(&mut state.interview_memos) {
         memos.push(("interview", id, text, state.fallback_user, Dates::default()));
+    }
+    // Imported into a study again, the same project brings the same notes about the codes
+    // and cases it matched and about the study: those already there are not added twice.
+    let mut present: HashSet<(String, i64, String)> = HashSet::new();
+    if !state.new_study {
+        present = memo::Entity::find()
+            .select_only()
+            .columns([
+                memo::Column::TargetKind,
+                memo::Column::TargetId,
+                memo::Column::Text,
+            ])
+            .filter(memo::Column::StudyId.eq(state.study.id))
+            .into_tuple::<(String, i64, String)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+    }
+    let before = memos.len();
+    memos.retain(|(kind, id, text, _, _)| {
+        !present.contains(&((*kind).to_owned(), *id, text.clone()))
+    });
+    if memos.len() < before {
+        state.warnings.push(format!(
+            "{} note(s) were memos the study already had, on the same code, case or study: not added again",
+            before - memos.len()
+        ));
     }
     let memo_count = memos.len();
     for (kind, id, text, author, dates) in memos {

@@ -441,7 +441,13 @@ fn dates(n: Node, whose: &str, skipped: &mut Vec<String>) -> Dates {
 /// A selection of the source `source`; `None` (reported) when its positions are unreadable.
 fn selection(s: Node, source: &str, p: &mut Project) -> ServiceResult<Option<Selection>> {
     let position = |name| attr(s, name).and_then(|v| v.parse::<i64>().ok());
-    let note_refs: Vec<String> = refs(s, "NoteRef").iter().map(|g| norm_guid(g)).collect();
+    // A note about one of the selection's codings is about the quotation that carries them:
+    // quaderno keeps no note per code applied.
+    let note_refs: Vec<String> = refs(s, "NoteRef")
+        .into_iter()
+        .chain(children(s, "Coding").flat_map(|c| refs(c, "NoteRef")))
+        .map(|g| norm_guid(&g))
+        .collect();
     let (Some(start), Some(end)) = (position("startPosition"), position("endPosition")) else {
         p.skipped.push(format!(
             "a selection of {source:?} has no integer startPosition/endPosition: skipped"
@@ -620,11 +626,21 @@ fn project(xml: &str) -> ServiceResult<Project> {
         for n in children(notes, "Note") {
             let guid = guid(n, "note")?;
             let dates = dates(n, &format!("note {guid}"), &mut p.skipped);
+            let text = text_ref(n, false);
+            if matches!(text, Text::Missing) {
+                let name = attr(n, "name").unwrap_or_else(|| guid.clone());
+                p.skipped.push(match attr(n, "richTextPath") {
+                    Some(_) => format!(
+                        "note {name:?} has only rich text (richTextPath), which is not read: skipped"
+                    ),
+                    None => format!("note {name:?} has no text: skipped"),
+                });
+            }
             p.notes.push(Note {
                 guid,
                 name: attr(n, "name"),
                 creating_user: attr(n, "creatingUser").map(|g| norm_guid(&g)),
-                text: text_ref(n, false),
+                text,
                 dates,
             });
         }

@@ -4,16 +4,41 @@
 
 use crate::error::{ServiceError, ServiceResult};
 
+/// Most characters a name, label or title holds: more is a paragraph, not a name. A code's
+/// and a user's names are keys of unique indexes, which PostgreSQL refuses beyond about
+/// 2,700 bytes, with an error that would reach the caller as INTERNAL.
+pub const MAX_LABEL_CHARS: usize = 500;
+
+/// Most characters of one entry of a list (an author, a research question), which may be a
+/// sentence or two.
+pub const MAX_ENTRY_CHARS: usize = 2_000;
+
 /// A name, label or title as stored: trimmed, and in NFC, so that one typed with a combining
 /// accent (or read from a macOS file name, "Citta\u{300}") is the same text as one typed
 /// with the accented letter, for the eye and for every comparison.
 pub fn stored_label(s: &str, what: &str) -> ServiceResult<String> {
+    stored_within(s, what, MAX_LABEL_CHARS)
+}
+
+fn stored_within(s: &str, what: &str, max: usize) -> ServiceResult<String> {
     let t = trimmed(s);
     if blank(t) {
         return Err(ServiceError::bad_input(format!("{what} must not be empty")));
     }
     exportable(t, what)?;
+    short_enough(t, what, max)?;
     Ok(normalised(t))
+}
+
+/// Refuses a text of more than `max` characters (code points, as every length here).
+pub fn short_enough(s: &str, what: &str, max: usize) -> ServiceResult<()> {
+    let chars = s.chars().count();
+    if chars > max {
+        return Err(ServiceError::bad_input(format!(
+            "{what} is {chars} characters long: at most {max}"
+        )));
+    }
+    Ok(())
 }
 
 /// An optional label (an interviewee's role) as stored: as `stored_label`, but one of
@@ -26,6 +51,7 @@ pub fn stored_optional_label(s: &str, what: &str) -> ServiceResult<Option<String
         return Ok(None);
     }
     exportable(t, what)?;
+    short_enough(t, what, MAX_LABEL_CHARS)?;
     Ok(Some(normalised(t)))
 }
 
@@ -100,13 +126,38 @@ pub fn exportable(s: &str, what: &str) -> ServiceResult<()> {
 pub fn stored_labels(list: &[String], what: &str) -> ServiceResult<Vec<String>> {
     list.iter()
         .enumerate()
-        .map(|(n, entry)| stored_label(entry, &format!("{what}[{n}]")))
+        .map(|(n, entry)| stored_within(entry, &format!("{what}[{n}]"), MAX_ENTRY_CHARS))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{exportable, stored_label, stored_optional_label};
+    use super::{
+        exportable, stored_label, stored_labels, stored_optional_label, MAX_ENTRY_CHARS,
+        MAX_LABEL_CHARS,
+    };
+
+    #[test]
+    fn names_are_at_most_500_characters_and_list_entries_2000() {
+        // Counted in characters: 500 `è` are 1,000 bytes and still a name.
+        let longest = "è".repeat(MAX_LABEL_CHARS);
+        assert_eq!(stored_label(&longest, "name").unwrap(), longest);
+        // Trimmed before it is counted.
+        assert!(stored_label(&format!("  {longest}  "), "name").is_ok());
+        let refused = stored_label(&format!("{longest}a"), "name").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "name is 501 characters long: at most 500"
+        );
+        assert!(stored_optional_label(&format!("{longest}a"), "role").is_err());
+        let question = "perché ".repeat(MAX_ENTRY_CHARS / 7);
+        assert!(stored_labels(std::slice::from_ref(&question), "questions").is_ok());
+        let refused = stored_labels(&["x".repeat(MAX_ENTRY_CHARS + 1)], "questions");
+        assert!(refused
+            .unwrap_err()
+            .to_string()
+            .starts_with("questions[0] is 2001"));
+    }
 
     #[test]
     fn what_an_export_cannot_carry_is_refused_and_the_rest_is_kept_in_nfc() {

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::auth::{Caller, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::labels::{short_enough, MAX_LABEL_CHARS};
 use crate::service::members::{lock_members, take_role};
 use crate::service::studies::readable_study_ids;
 
@@ -271,6 +272,7 @@ pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResul
     if name.is_empty() {
         return Err(ServiceError::bad_input("user name must not be empty"));
     }
+    short_enough(name, "the user name", MAX_LABEL_CHARS)?;
     if is_reserved(name) {
         return Err(ServiceError::bad_input(format!(
             "names beginning {REMOVED_USER_PREFIX:?} are kept for removed accounts"

@@ -2279,3 +2279,190 @@ async fn cases_that_trim_to_one_label_take_sources_in_the_older() {
         .await;
     assert_eq!(older["node"]["interviews"]["totalCount"], 2, "{older:#}");
 }
+
+/// Emoji from a fixed pseudo-random walk: four bytes each, and nothing an index could
+/// compress away.
+fn random_emoji(seed: u32, n: usize) -> String {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from_u32(0x1F300 + (x >> 16) % 0x250).unwrap()
+        })
+        .collect()
+}
+
+/// A code's name is a key of a unique index, which PostgreSQL refuses past about 2,700
+/// bytes: a name of at most 500 characters is taken at 4 bytes each, a longer one is
+/// BAD_USER_INPUT (not INTERNAL) through the API, and cut with a warning by an import.
+#[tokio::test]
+async fn code_names_are_at_most_500_characters_and_an_import_cuts_longer_ones() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Nomi lunghi", &["Testo."]).await;
+    const CREATE: &str =
+        "mutation($s: ID!, $n: String!) { createCode(input: {studyId: $s, name: $n}) { id name } }";
+    let longest = random_emoji(1, 500);
+    let made = server
+        .ok(
+            Some(&admin),
+            CREATE,
+            json!({"s": corpus.study, "n": longest}),
+        )
+        .await;
+    assert_eq!(made["createCode"]["name"], longest.as_str());
+    let too_long = random_emoji(2, 1500);
+    let refused = server
+        .gql(
+            Some(&admin),
+            CREATE,
+            json!({"s": corpus.study, "n": too_long}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused:#}");
+    let renamed = server
+        .gql(
+            Some(&admin),
+            "mutation($c: ID!, $n: String!) { updateCode(input: {id: $c, name: $n}) { name } }",
+            json!({"c": made["createCode"]["id"], "n": too_long}),
+        )
+        .await;
+    assert_eq!(error_code(&renamed), "BAD_USER_INPUT", "{renamed:#}");
+    let study_id = id_number(corpus.study.as_str().unwrap());
+    assert_eq!(count_codes(&server, study_id).await, 1);
+
+    let qdc = format!(
+        r#"<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="a5000000-0000-0000-0000-000000000001" name="{too_long}" isCodable="true"/></Codes></CodeBook>"#
+    );
+    let body = import(
+        &server,
+        Some(&admin),
+        "lunghi.qdc",
+        qdc.into_bytes(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["importQdpx"]["codes"], 1, "{body:#}");
+    let warnings = body["data"]["importQdpx"]["warnings"].to_string();
+    assert!(
+        warnings.contains("1500 characters long, cut to the first 500"),
+        "{warnings}"
+    );
+    let codebook = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    let cut: String = too_long.chars().take(500).collect();
+    let names: Vec<&Value> = codebook["node"]["codebook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["name"])
+        .collect();
+    assert!(names.contains(&&json!(cut)), "{codebook}");
+}
+
+/// A note about a coding (a `NoteRef` inside `<Coding>`) is a memo of the quotation that
+/// carries the coding, not of the study; a note with only rich text is skipped and said so.
+#[tokio::test]
+async fn a_note_about_a_coding_is_a_memo_of_its_quotation() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Note di codifica">
+<CodeBook><Codes><Code guid="a6000000-0000-0000-0000-000000000001" name="Casa" isCodable="true"/></Codes></CodeBook>
+<Sources><TextSource guid="a6000000-0000-0000-0000-000000000002" name="Int. B"><PlainTextContent>La casa è lì, però cara.</PlainTextContent>
+  <PlainTextSelection guid="a6000000-0000-0000-0000-000000000003" startPosition="3" endPosition="7"><Coding guid="a6000000-0000-0000-0000-000000000004"><CodeRef targetGUID="a6000000-0000-0000-0000-000000000001"/><NoteRef targetGUID="a6000000-0000-0000-0000-000000000005"/></Coding></PlainTextSelection>
+</TextSource></Sources>
+<Notes><Note guid="a6000000-0000-0000-0000-000000000005" name="Perché Casa"><PlainTextContent>Qui «casa» è l’alloggio.</PlainTextContent></Note>
+<Note guid="a6000000-0000-0000-0000-000000000006" name="Ricca" richTextPath="internal://ricca.docx"/></Notes></Project>"#;
+    let body = import(&server, Some(&admin), "note.qde", qde.into(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    assert_eq!(
+        report["warnings"],
+        json!(["note \"Ricca\" has only rich text (richTextPath), which is not read: skipped"])
+    );
+    let study = &report["study"]["id"];
+    let data = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { memos { text } } } quotations(filter: {studyIds: [$s]}) { edges { node { text memos { text } } } } }",
+            json!({"s": study}),
+        )
+        .await;
+    assert_eq!(data["node"]["memos"], json!([]), "{data:#}");
+    assert_eq!(
+        data["quotations"]["edges"],
+        json!([{"node": {"text": "casa", "memos": [{"text": "Qui «casa» è l’alloggio."}]}}])
+    );
+}
+
+/// A project imported into a study twice matches its codes and cases the second time, and
+/// the notes about them (and about the study) are not added to them again.
+#[tokio::test]
+async fn importing_a_project_again_adds_no_memo_twice() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Memo una volta", &["Testo."]).await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Memo">
+<CodeBook><Codes><Code guid="a7000000-0000-0000-0000-000000000001" name="Welfare" isCodable="true"><NoteRef targetGUID="a7000000-0000-0000-0000-000000000002"/></Code></Codes></CodeBook>
+<Cases><Case guid="a7000000-0000-0000-0000-000000000003" name="Consorzio"><Description>Un consorzio di comuni, lì.</Description></Case></Cases>
+<Notes><Note guid="a7000000-0000-0000-0000-000000000002" name="Sul codice"><PlainTextContent>Welfare è più di assistenza.</PlainTextContent></Note>
+<Note guid="a7000000-0000-0000-0000-000000000004" name="Sul progetto"><PlainTextContent>Perché questo studio?</PlainTextContent></Note></Notes></Project>"#;
+    let memos = || async {
+        let data = server
+            .ok(
+                Some(&admin),
+                "query($s: ID!) { node(id: $s) { ... on Study { memos { text } codebook { memos { text } } cases { edges { node { label memos { text } } } } } } }",
+                json!({"s": corpus.study}),
+            )
+            .await;
+        let mut texts: Vec<String> = Vec::new();
+        let node = &data["node"];
+        for m in node["memos"].as_array().unwrap() {
+            texts.push(format!("study: {}", m["text"].as_str().unwrap()));
+        }
+        for c in node["codebook"].as_array().unwrap() {
+            for m in c["memos"].as_array().unwrap() {
+                texts.push(format!("code: {}", m["text"].as_str().unwrap()));
+            }
+        }
+        for e in node["cases"]["edges"].as_array().unwrap() {
+            for m in e["node"]["memos"].as_array().unwrap() {
+                let label = e["node"]["label"].as_str().unwrap();
+                texts.push(format!("{label}: {}", m["text"].as_str().unwrap()));
+            }
+        }
+        texts.sort();
+        texts
+    };
+    let expected = [
+        "Consorzio: Un consorzio di comuni, lì.",
+        "code: Welfare è più di assistenza.",
+        "study: Perché questo studio?",
+    ];
+    let mut reports = Vec::new();
+    for _ in 0..2 {
+        let body = import(
+            &server,
+            Some(&admin),
+            "memo.qde",
+            qde.into(),
+            Some(&corpus.study),
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        assert_eq!(memos().await, expected);
+        reports.push(body);
+    }
+    let again = &reports[1];
+    let warnings = again["data"]["importQdpx"]["warnings"].to_string();
+    assert!(
+        warnings.contains("3 note(s) were memos the study already had"),
+        "{warnings}"
+    );
+}
