@@ -2,6 +2,7 @@
 //! their inputs; the HTTP layer checks access and serves them.
 
 pub mod discontinuities;
+pub mod project_description;
 pub mod qdpx;
 pub mod quotations_csv;
 mod table;

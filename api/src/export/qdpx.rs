@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::xml::{escape, Within};
 use crate::service::codes::MAX_CODE_DEPTH;
 use crate::service::exchange::StudyContent;
+use crate::service::studies::string_list;
 
 pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
 
@@ -398,7 +399,16 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
         }
         x.close("Notes");
     }
-    note_refs(&mut x, "study", content.study.id);
+    let study = &content.study;
+    let fields = super::project_description::StudyFields {
+        authors: string_list(&study.authors),
+        year: study.year,
+        research_questions: string_list(&study.research_questions),
+    };
+    if let Some(description) = super::project_description::describe(&fields) {
+        x.text_element("Description", &description);
+    }
+    note_refs(&mut x, "study", study.id);
     x.close("Project");
     x.0.push('\n');
     x.0

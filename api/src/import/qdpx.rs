@@ -25,9 +25,12 @@ use crate::service::interviews::Provenance;
 // Titles and labels in the form the services store them in, so that a label a macOS tool
 // wrote with combining accents finds the case (or warns of the interview) typed with accented
 // letters. (The XML parser already refuses the control characters the services refuse.)
-use crate::service::labels::{blank, normalised, stored_optional_label, MAX_LABEL_CHARS};
+use crate::export::project_description::{self, StudyFields};
+use crate::service::labels::{
+    blank, normalised, stored_labels, stored_optional_label, MAX_LABEL_CHARS,
+};
 use crate::service::members::grant_role;
-use crate::service::studies::readable_study;
+use crate::service::studies::{readable_study, STUDY_YEARS};
 use crate::service::users::ensure_author;
 
 /// The label of the case that takes the sources no REFI case names.
@@ -80,7 +83,9 @@ struct ImportState<'p> {
     note_targets: HashMap<&'p str, (&'static str, i64)>,
     /// What the notes referring to skipped elements were about, by note guid.
     notes_of_skipped: HashMap<String, String>,
-    /// Descriptions of cases and sources, which have no field of their own here.
+    /// Descriptions of the project (unless they were the study's fields), cases and sources,
+    /// which have no field of their own here.
+    study_memos: Vec<String>,
     case_memos: Vec<(i64, String)>,
     interview_memos: Vec<(i64, String)>,
     /// Source variables already warned of.
@@ -112,6 +117,7 @@ impl<'p> ImportState<'p> {
             case_of_source: HashMap::new(),
             note_targets: HashMap::new(),
             notes_of_skipped,
+            study_memos: Vec::new(),
             case_memos: Vec::new(),
             interview_memos: Vec::new(),
             ignored_variables: HashSet::new(),
@@ -208,11 +214,25 @@ pub async fn write(
         warnings,
     } = prepared;
     let notes_of_skipped = std::mem::take(&mut project.notes_of_skipped);
+    let description = project.description.take();
+    // A new study takes its fields back from quaderno's own export; any other description is
+    // kept as a memo of the study.
+    let fields = match (study_id, &description) {
+        (None, Some(d)) => own_fields(project.origin.as_deref(), d),
+        _ => None,
+    };
+    let description = description.filter(|_| fields.is_none());
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let users = people(&txn, &project.users).await?;
     let (study, new_study) = match study_id {
-        None => (create_study(&txn, importer, title, now).await?, true),
+        None => {
+            let fields = fields.unwrap_or_default();
+            (
+                create_study(&txn, importer, title, fields, now).await?,
+                true,
+            )
+        }
         Some(id) => {
             let has_codes = !project.codes.is_empty();
             (open_study(&txn, caller, id, has_codes).await?, false)
@@ -232,6 +252,7 @@ pub async fn write(
         notes_of_skipped,
         warnings,
     );
+    state.study_memos.extend(description);
     codes(&txn, &mut state, &project.codes).await?;
     cases(&txn, caller, &mut state, &project.cases, &project.sources).await?;
     let sources = Sources {
@@ -268,20 +289,39 @@ async fn people<'p>(
     Ok(ids)
 }
 
+/// The study's fields written into the description of a project quaderno exported, if they
+/// are fields a study may hold (`project_description`).
+fn own_fields(origin: Option<&str>, description: &str) -> Option<StudyFields> {
+    if !origin.is_some_and(|o| o.starts_with("quaderno")) {
+        return None;
+    }
+    let read = project_description::read(description)?;
+    if read.year.is_some_and(|y| !STUDY_YEARS.contains(&y)) {
+        return None;
+    }
+    Some(StudyFields {
+        authors: stored_labels(&read.authors, "authors").ok()?,
+        year: read.year,
+        research_questions: stored_labels(&read.research_questions, "questions").ok()?,
+    })
+}
+
 /// A new private study for the import, owned by the importer and titled as the project.
 async fn create_study(
     txn: &DatabaseTransaction,
     importer: i64,
     title: Option<String>,
+    fields: StudyFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<study::Model> {
+    let list = |l: &[String]| serde_json::to_string(l).expect("strings serialise");
     let s = study::ActiveModel {
         title: Set(title
             .filter(|t| !blank(t))
             .map_or_else(|| "Progetto importato".into(), |t| normalised(&t))),
-        authors: Set("[]".into()),
-        year: Set(None),
-        research_questions: Set("[]".into()),
+        authors: Set(list(&fields.authors)),
+        year: Set(fields.year),
+        research_questions: Set(list(&fields.research_questions)),
         is_public: Set(false),
         created_at: Set(now),
         ..Default::default()
@@ -793,6 +833,10 @@ async fn notes(
             .user_of(n.creating_user.as_ref())
             .unwrap_or(state.fallback_user);
         memos.push((kind, id, text, author, n.dates));
+    }
+    for text in std::mem::take(&mut state.study_memos) {
+        let study = state.study.id;
+        memos.push(("study", study, text, state.fallback_user, Dates::default()));
     }
     for (id, text) in std::mem::take(&mut state.case_memos) {
         memos.push(("case", id, text, state.fallback_user, Dates::default()));

@@ -24,6 +24,8 @@ pub struct Project {
     pub notes: Vec<Note>,
     /// Notes on the project as a whole.
     pub note_refs: Vec<String>,
+    /// The project's `<Description>`.
+    pub description: Option<String>,
     /// What was read but cannot be imported, for the report.
     pub skipped: Vec<String>,
     /// Notes referred to by something that is not imported (note GUID → what that was):
@@ -506,6 +508,7 @@ fn project(xml: &str) -> ServiceResult<Project> {
         origin: attr(root, "origin"),
         creating_user: attr(root, "creatingUserGUID").map(|g| norm_guid(&g)),
         note_refs: refs(root, "NoteRef").iter().map(|g| norm_guid(g)).collect(),
+        description: text_of(child(root, "Description")),
         ..Default::default()
     };
     if let Some(users) = child(root, "Users") {

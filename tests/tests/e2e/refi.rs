@@ -505,6 +505,14 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
             json!({"c": case_id}),
         )
         .await;
+    // The study's own fields travel in the project's description.
+    server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { updateStudy(input: {id: $s, authors: [\"Maria Rossì\", \"Luca Bianchi\"], year: 2023, researchQuestions: [\"Com’è cambiata la rete?\", \"Perché lì?\\n  e non più a sud\"]}) { id } }",
+            json!({"s": first}),
+        )
+        .await;
     let path = |s: &Value| format!("/studies/{}/export.qdpx", s.as_str().unwrap());
     let (_, exported) = download(&server, Some(&admin), &path(&first)).await;
     assert_valid_against_project_xsd(&unzip(&exported)["project.qde"]);
@@ -576,6 +584,18 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
     assert_eq!(
         on_case,
         json!([{"text": "Caso difficile: è così’\n\nSeconda nota sul caso"}])
+    );
+    const FIELDS: &str =
+        "query($s: ID!) { node(id: $s) { ... on Study { title authors year researchQuestions } } }";
+    let fields = server.ok(Some(&admin), FIELDS, json!({"s": first})).await;
+    assert_eq!(fields["node"]["year"], 2023);
+    assert_eq!(
+        fields["node"]["researchQuestions"][1],
+        "Perché lì?\n  e non più a sud"
+    );
+    assert_eq!(
+        server.ok(Some(&admin), FIELDS, json!({"s": copy})).await,
+        fields
     );
 }
 
@@ -2465,4 +2485,50 @@ async fn importing_a_project_again_adds_no_memo_twice() {
         warnings.contains("3 note(s) were memos the study already had"),
         "{warnings}"
     );
+}
+
+/// A project's description from another tool (or quaderno's, edited by hand) is kept as a
+/// memo of the study it makes; quaderno's own is the study's authors, year and questions.
+#[tokio::test]
+async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let project = |origin: &str, description: &str| {
+        format!(
+            r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Descritto" origin="{origin}"><Description>{description}</Description></Project>"#
+        )
+    };
+    const STUDY: &str = "query($s: ID!) { node(id: $s) { ... on Study { authors year researchQuestions memos { text } } } }";
+    let mut read = Vec::new();
+    for (origin, description) in [
+        ("NVivo 14", "Studio sulle reti di welfare, più ambiti."),
+        ("quaderno 0.1.0", "Authors:\n- Rossi\nScritto a mano: sì"),
+        ("quaderno 0.1.0", "Authors:\n- Rossi\nYear: 1066"),
+        (
+            "quaderno 0.1.0",
+            "Authors:\n- Rossi\nYear: 2024\nResearch questions:\n- Perché?",
+        ),
+        ("ATLAS.ti", "Authors:\n- Rossi"),
+    ] {
+        let body = import(
+            &server,
+            Some(&admin),
+            "descritto.qde",
+            project(origin, description).into(),
+            None,
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        let study = &body["data"]["importQdpx"]["study"]["id"];
+        read.push(server.ok(Some(&admin), STUDY, json!({"s": study})).await["node"].clone());
+    }
+    let memo = |text: &str| json!({"authors": [], "year": null, "researchQuestions": [], "memos": [{"text": text}]});
+    assert_eq!(read[0], memo("Studio sulle reti di welfare, più ambiti."));
+    assert_eq!(read[1], memo("Authors:\n- Rossi\nScritto a mano: sì"));
+    assert_eq!(read[2], memo("Authors:\n- Rossi\nYear: 1066"));
+    assert_eq!(
+        read[3],
+        json!({"authors": ["Rossi"], "year": 2024, "researchQuestions": ["Perché?"], "memos": []})
+    );
+    assert_eq!(read[4], memo("Authors:\n- Rossi"));
 }
