@@ -236,7 +236,8 @@ pub struct UpdateInterviewInput {
     pub version: i32,
     pub label: Option<String>,
     /// The new transcript. Quotations follow their text; if some text is gone the edit is
-    /// refused (CONFLICT) unless `allowQuotationLoss`, which deletes and reports them.
+    /// refused (CONFLICT) unless `allowQuotationLoss`, which deletes and reports them (other
+    /// coders' quotations only if the caller owns the study, FORBIDDEN otherwise).
     /// Normalised as on creation, so the same text sent with CRLF changes nothing.
     pub transcript: Option<String>,
     pub conducted_on: MaybeUndefined<Date>,

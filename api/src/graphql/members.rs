@@ -17,7 +17,8 @@ use crate::service::members as service;
 pub enum StudyRole {
     /// Everything, members and the audit log included.
     Owner,
-    /// Reads and codes (interviews, codes, quotations); writes their own memos.
+    /// Reads and codes (interviews, codes, quotations); changes and deletes their own
+    /// quotations and memos.
     Analyst,
     /// Reads and judges discontinuities; writes their own memos.
     Evaluator,

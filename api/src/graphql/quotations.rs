@@ -311,6 +311,8 @@ impl QuotationMutation {
         Ok(q.into())
     }
 
+    /// Changes a quotation's span, codes or memo. Its coder may, and the study's owners;
+    /// another analyst is FORBIDDEN.
     async fn update_quotation(
         &self,
         ctx: &Context<'_>,
@@ -346,7 +348,8 @@ impl QuotationMutation {
         Ok(q.into())
     }
 
-    /// Deletes a quotation; returns its ID.
+    /// Deletes a quotation; returns its ID. Its coder may, and the study's owners; another
+    /// analyst is FORBIDDEN.
     async fn delete_quotation(
         &self,
         ctx: &Context<'_>,

@@ -265,7 +265,7 @@ pub async fn update_interview(
         let length = i32::try_from(char_len(&new_text))
             .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
         let retext = Retext {
-            study_id: study.id,
+            study: &study,
             current: &current,
             new_text: &new_text,
             allow_loss: input.allow_quotation_loss,
@@ -359,7 +359,7 @@ fn changed_fields(
 
 /// A new transcript for an interview, and what may become of its quotations.
 struct Retext<'a> {
-    study_id: i64,
+    study: &'a study::Model,
     current: &'a interview::Model,
     new_text: &'a str,
     /// Whether quotations whose text the new transcript no longer holds may be deleted.
@@ -394,16 +394,20 @@ impl Retext<'_> {
             .zip(&anchored)
             .filter(|(_, place)| place.is_none())
             .map(|(q, _)| q);
-        let lost = self.lost_quotations(txn, lost_ones).await?;
+        let lost_ones: Vec<&quotation::Model> = lost_ones.collect();
+        let lost = self.lost_quotations(txn, lost_ones.iter().copied()).await?;
         if !lost.is_empty() && !self.allow_loss {
             return Err(loss_refused(&lost));
         }
+        // Losing quotations is deleting them: other coders' need an owner, as a deletion does.
+        let permission = crate::service::quotations::coder_permission(caller, lost_ones);
+        caller.authorize(self.study.id, self.study.is_public, permission)?;
         let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
         crate::service::quotations::withdraw_evidence(
             txn,
             caller,
             "updateInterview",
-            self.study_id,
+            self.study.id,
             &lost_ids,
         )
         .await?;

@@ -221,6 +221,24 @@ pub async fn create_quotation(
 /// the quotation's row: a merge of codes locks them, then the rows of the quotations
 /// carrying them (their codes change), so a write holding a quotation while it waits for a
 /// code would deadlock with it.
+/// What changing or deleting these quotations takes: a coder's own are theirs (an analyst
+/// may), anyone else's are the study owners' only. Coders do not undo one another's work,
+/// which `codingAgreement` compares.
+pub(crate) fn coder_permission<'q>(
+    caller: &Caller,
+    quotations: impl IntoIterator<Item = &'q quotation::Model>,
+) -> Permission {
+    let me = caller.user_id();
+    if quotations
+        .into_iter()
+        .all(|q| q.coder_id.is_some() && q.coder_id == me)
+    {
+        Permission::Code
+    } else {
+        Permission::Own
+    }
+}
+
 async fn quotation_to_write<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
@@ -245,7 +263,7 @@ async fn quotation_to_write<C: ConnectionTrait>(
     let (interview, _c, study) = locked_interview(txn, caller, q.interview_id)
         .await
         .map_err(|e| e.hidden_as("quotation"))?;
-    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    caller.authorize(study.id, study.is_public, coder_permission(caller, [&q]))?;
     if let Some(stale) = stale(&q) {
         return Err(stale);
     }

@@ -2063,3 +2063,113 @@ async fn a_quotation_answers_with_its_own_words_while_the_transcript_is_edited()
     tokio::join!(editor, quoter(0), quoter(1), quoter(2));
     assert!(written.load(Ordering::SeqCst) > 0);
 }
+
+/// Coders change and delete their own quotations; another coder's take a study owner (as
+/// another author's memo does), since coders do not undo the work `codingAgreement` compares.
+/// A transcript edit that would lose another coder's quotations is a deletion of them.
+#[tokio::test]
+async fn analysts_change_and_delete_only_their_own_quotations() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let text = "R: La casa è lì, però cara. Il lavoro pure, più o meno.";
+    let corpus = server.corpus(&admin, "Di chi", &[text]).await;
+    let study = id_number(corpus.study.as_str().unwrap());
+    let interview = corpus.interviews[0]["id"].clone();
+    let anna = server.token("anna", "analyst", Some(study)).await;
+    let bruno = server.token("bruno", "analyst", Some(study)).await;
+    let olga = server.token("olga", "owner", Some(study)).await;
+    const QUOTE: &str = "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }";
+    const MOVE: &str = "mutation($q: ID!, $v: Int!, $e: Int!) { updateQuotation(input: {id: $q, version: $v, end: $e}) { text version } }";
+    const DELETE: &str = "mutation($q: ID!, $v: Int!) { deleteQuotation(id: $q, version: $v) }";
+    const EDIT: &str = "mutation($i: ID!, $v: Int!, $t: String!, $loss: Boolean!) { updateInterview(input: {id: $i, version: $v, transcript: $t, allowQuotationLoss: $loss}) { interview { version } } }";
+    let quote = |token: &str, s: i64, e: i64| {
+        let (server, interview) = (&server, &interview);
+        let token = token.to_owned();
+        async move {
+            server
+                .ok(Some(&token), QUOTE, json!({"i": interview, "s": s, "e": e}))
+                .await["createQuotation"]["id"]
+                .clone()
+        }
+    };
+    let casa = quote(&anna, 6, 10).await;
+    let lavoro = quote(&bruno, 31, 37).await;
+    let state = || async {
+        server
+            .ok(
+                Some(&admin),
+                "query($i: ID!) { node(id: $i) { ... on Interview { version transcript quotations { edges { node { text version } } } } } }",
+                json!({"i": interview}),
+            )
+            .await["node"]
+            .clone()
+    };
+    let before = state().await;
+    for refused in [
+        server
+            .gql(Some(&bruno), MOVE, json!({"q": casa, "v": 1, "e": 11}))
+            .await,
+        server
+            .gql(Some(&bruno), DELETE, json!({"q": casa, "v": 1}))
+            .await,
+        server
+            .gql(Some(&anna), DELETE, json!({"q": lavoro, "v": 1}))
+            .await,
+    ] {
+        assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
+    }
+    assert_eq!(state().await, before, "nothing changed");
+
+    // Each coder's own, and an owner anyone's.
+    let moved = server
+        .ok(Some(&anna), MOVE, json!({"q": casa, "v": 1, "e": 12}))
+        .await;
+    assert_eq!(moved["updateQuotation"]["text"], "casa è");
+    let moved = server
+        .ok(Some(&olga), MOVE, json!({"q": lavoro, "v": 1, "e": 42}))
+        .await;
+    assert_eq!(moved["updateQuotation"]["text"], "lavoro pure");
+
+    // Anna's edit takes out "lavoro pure", bruno's quotation: refused as his deletion would
+    // be, the transcript as it was; without leave to lose quotations, CONFLICT as ever.
+    let without_lavoro = text.replace("Il lavoro pure, più", "Più");
+    let refused = server
+        .gql(
+            Some(&anna),
+            EDIT,
+            json!({"i": interview, "v": 1, "t": without_lavoro, "loss": true}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
+    let conflict = server
+        .gql(
+            Some(&anna),
+            EDIT,
+            json!({"i": interview, "v": 1, "t": without_lavoro, "loss": false}),
+        )
+        .await;
+    assert_eq!(error_code(&conflict), "CONFLICT", "{conflict:#}");
+    let kept = state().await;
+    assert_eq!(kept["version"], 1);
+    assert_eq!(kept["transcript"], text);
+    // Her own quotation she may lose; the owner may lose his.
+    let without_casa = text.replace("La casa è lì", "Là");
+    server
+        .ok(
+            Some(&anna),
+            EDIT,
+            json!({"i": interview, "v": 1, "t": without_casa, "loss": true}),
+        )
+        .await;
+    let without_both = without_casa.replace("Il lavoro pure, più", "Più");
+    server
+        .ok(
+            Some(&olga),
+            EDIT,
+            json!({"i": interview, "v": 2, "t": without_both, "loss": true}),
+        )
+        .await;
+    let after = state().await;
+    assert_eq!(after["transcript"], without_both);
+    assert_eq!(after["quotations"]["edges"], json!([]));
+}

@@ -420,7 +420,7 @@ async fn quotation_pages_continue_where_they_were_whatever_happens_to_the_cursor
             .corpus(&owner, "Paging", &[text.as_str(), text.as_str()])
             .await;
         let study = tests::id_number(corpus.study.as_str().unwrap());
-        let other = server.token("bruna", "analyst", Some(study)).await;
+        let other = server.token("bruna", "owner", Some(study)).await;
         let ids: Vec<Value> = corpus.interviews.iter().map(|i| i["id"].clone()).collect();
         for interview in &ids {
             for start in [0, 10, 20, 30, 40, 50] {

@@ -627,8 +627,8 @@ async fn the_role_matrix_holds_for_every_mutation_and_query_root() {
                 ("mergeCodes", CODERS, "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }".into(), json!({"a": c2, "b": c1})),
                 ("deleteCode", CODERS, "mutation($c: ID!) { deleteCode(id: $c) }".into(), json!({"c": unused})),
                 ("createQuotation", CODERS, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: []}) { id } }".into(), json!({"i": interview})),
-                ("updateQuotation", CODERS, "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, end: 9}) { id } }".into(), json!({"q": q})),
-                ("deleteQuotation", CODERS, "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }".into(), json!({"q": q2})),
+                ("updateQuotation", OWNERS, "mutation($q: ID!) { updateQuotation(input: {id: $q, version: 1, end: 9}) { id } }".into(), json!({"q": q})),
+                ("deleteQuotation", OWNERS, "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }".into(), json!({"q": q2})),
                 ("tagDiscontinuity", EVALUATORS, "mutation($c: ID!, $d: DiscontinuityDimension!) { tagDiscontinuity(input: {caseId: $c, dimension: $d, intensity: PARTIAL}) { id } }".into(), json!({"c": case, "d": dim})),
                 ("tagDiscontinuity consensus", OWNERS, "mutation($c: ID!, $d: DiscontinuityDimension!) { tagDiscontinuity(input: {caseId: $c, dimension: $d, intensity: PARTIAL, consensus: true, expectedVersion: null}) { id } }".into(), json!({"c": case, "d": dim})),
                 ("createMemo", ANNOTATORS, "mutation($s: ID!) { createMemo(input: {targetId: $s, text: \"nota\"}) { id } }".into(), json!({"s": study})),
@@ -885,6 +885,11 @@ async fn codes_of_private_studies_are_refused_on_quotations_as_missing_ones() {
     let b = Some(analyst.as_str());
     let create = "mutation($i: ID!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: 0, end: 2, codeIds: $c}) { id } }";
     let update = "mutation($q: ID!, $c: [ID!]) { updateQuotation(input: {id: $q, version: 1, codeIds: $c}) { id } }";
+    // The analyst's own quotation: another coder's is refused before its codes are read.
+    let mine = server
+        .ok(b, create, json!({"i": own.interview, "c": []}))
+        .await["createQuotation"]["id"]
+        .clone();
     for (hidden_codes, missing_codes) in [
         (json!([hidden.code]), json!([missing(Kind::Code)])),
         (
@@ -901,10 +906,10 @@ async fn codes_of_private_studies_are_refused_on_quotations_as_missing_ones() {
         assert_eq!(error_code(&hidden_r), "NOT_FOUND", "{hidden_r}");
         assert_eq!(first_error(&hidden_r), first_error(&missing_r));
         let hidden_r = server
-            .gql(b, update, json!({"q": own.quotation, "c": hidden_codes}))
+            .gql(b, update, json!({"q": mine, "c": hidden_codes}))
             .await;
         let missing_r = server
-            .gql(b, update, json!({"q": own.quotation, "c": missing_codes}))
+            .gql(b, update, json!({"q": mine, "c": missing_codes}))
             .await;
         assert_eq!(error_code(&hidden_r), "NOT_FOUND", "{hidden_r}");
         assert_eq!(first_error(&hidden_r), first_error(&missing_r));
@@ -914,7 +919,7 @@ async fn codes_of_private_studies_are_refused_on_quotations_as_missing_ones() {
             .gql(b, create, json!({"i": own.interview, "c": [open.code]}))
             .await,
         server
-            .gql(b, update, json!({"q": own.quotation, "c": [open.code]}))
+            .gql(b, update, json!({"q": mine, "c": [open.code]}))
             .await,
     ] {
         assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
@@ -924,12 +929,12 @@ async fn codes_of_private_studies_are_refused_on_quotations_as_missing_ones() {
         .ok(
             b,
             "query($s: ID!, $q: ID!) { quotations(filter: {studyIds: [$s]}) { totalCount } node(id: $q) { ... on Quotation { version codes { id } } } }",
-            json!({"s": own.study, "q": own.quotation}),
+            json!({"s": own.study, "q": mine}),
         )
         .await;
-    assert_eq!(left["quotations"]["totalCount"], 1, "{left}");
+    assert_eq!(left["quotations"]["totalCount"], 2, "{left}");
     assert_eq!(left["node"]["version"], 1, "{left}");
-    assert_eq!(left["node"]["codes"], json!([{"id": own.code}]), "{left}");
+    assert_eq!(left["node"]["codes"], json!([]), "{left}");
 }
 
 /// `node(id:)` on a User answers only for the caller, for admins, and for users that data
