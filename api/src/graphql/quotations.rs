@@ -272,7 +272,7 @@ pub struct UpdateQuotationInput {
     /// The interview's version the new `start` and `end` were read from: if the interview
     /// has changed since (its transcript edited, say), CONFLICT, rather than a span over
     /// other words. The quotation's `version` does not tell: an edit elsewhere in the
-    /// transcript leaves it as it was.
+    /// transcript leaves it as it was. Not checked when neither `start` nor `end` is sent.
     pub interview_version: Option<i32>,
 }
 

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::refi::{Case, Code, Dates, Note, Selection, TextSource, User};
+use super::refi::{Case, Code, Dates, Note, Project, Selection, TextSource, User};
 use super::{ImportReport, Prepared, SourceText};
 use crate::auth::{Caller, Permission, StudyRole};
 use crate::db::begin_write;
@@ -211,23 +211,19 @@ pub async fn write(
         title,
         texts,
         note_texts,
-        warnings,
+        mut warnings,
     } = prepared;
     let notes_of_skipped = std::mem::take(&mut project.notes_of_skipped);
-    let description = project.description.take();
-    // A new study takes its fields back from quaderno's own export; any other description is
-    // kept as a memo of the study.
-    let fields = match (study_id, &description) {
-        (None, Some(d)) => own_fields(project.origin.as_deref(), d),
-        _ => None,
-    };
-    let description = description.filter(|_| fields.is_none());
+    let (fields, description) = study_fields(&project, study_id.is_none(), &mut warnings);
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let users = people(&txn, &project.users).await?;
     let (study, new_study) = match study_id {
         None => {
             let fields = fields.unwrap_or_default();
+            let title = title
+                .filter(|t| !blank(t))
+                .map(|t| within_limit(&mut warnings, "the project", normalised(&t)));
             (
                 create_study(&txn, importer, title, fields, now).await?,
                 true,
@@ -289,21 +285,60 @@ async fn people<'p>(
     Ok(ids)
 }
 
-/// The study's fields written into the description of a project quaderno exported, if they
-/// are fields a study may hold (`project_description`).
-fn own_fields(origin: Option<&str>, description: &str) -> Option<StudyFields> {
-    if !origin.is_some_and(|o| o.starts_with("quaderno")) {
-        return None;
+/// What becomes of the project's description: the study's fields, written there by
+/// quaderno's export (`project_description`), for a new study; nothing for an existing one,
+/// which has fields of its own; any other description, a memo of the study (returned).
+fn study_fields(
+    project: &Project,
+    new_study: bool,
+    warnings: &mut Vec<String>,
+) -> (Option<StudyFields>, Option<String>) {
+    let Some(description) = project.description.clone() else {
+        return (None, None);
+    };
+    let own = project
+        .origin
+        .as_deref()
+        .is_some_and(|o| o.starts_with("quaderno"));
+    let Some(read) = own
+        .then(|| project_description::read(&description))
+        .flatten()
+    else {
+        return (None, Some(description));
+    };
+    if !new_study {
+        warnings.push(
+            "the project's authors, year and research questions are those of the study it was \
+             exported from: not applied to this one"
+                .into(),
+        );
+        return (None, None);
     }
-    let read = project_description::read(description)?;
-    if read.year.is_some_and(|y| !STUDY_YEARS.contains(&y)) {
-        return None;
+    let year = match read.year {
+        Some(y) if !STUDY_YEARS.contains(&y) => Err(format!(
+            "the year {y} is not from {} to {}",
+            STUDY_YEARS.start(),
+            STUDY_YEARS.end()
+        )),
+        y => Ok(y),
+    };
+    let checked = year.and_then(|year| {
+        Ok(StudyFields {
+            authors: stored_labels(&read.authors, "authors").map_err(|e| e.to_string())?,
+            year,
+            research_questions: stored_labels(&read.research_questions, "researchQuestions")
+                .map_err(|e| e.to_string())?,
+        })
+    });
+    match checked {
+        Ok(fields) => (Some(fields), None),
+        Err(e) => {
+            warnings.push(format!(
+                "the project's description holds a study's fields, but {e}: kept as a memo of the study"
+            ));
+            (None, Some(description))
+        }
     }
-    Some(StudyFields {
-        authors: stored_labels(&read.authors, "authors").ok()?,
-        year: read.year,
-        research_questions: stored_labels(&read.research_questions, "questions").ok()?,
-    })
 }
 
 /// A new private study for the import, owned by the importer and titled as the project.
@@ -316,9 +351,7 @@ async fn create_study(
 ) -> ServiceResult<study::Model> {
     let list = |l: &[String]| serde_json::to_string(l).expect("strings serialise");
     let s = study::ActiveModel {
-        title: Set(title
-            .filter(|t| !blank(t))
-            .map_or_else(|| "Progetto importato".into(), |t| normalised(&t))),
+        title: Set(title.unwrap_or_else(|| "Progetto importato".into())),
         authors: Set(list(&fields.authors)),
         year: Set(fields.year),
         research_questions: Set(list(&fields.research_questions)),
@@ -425,17 +458,20 @@ fn code_name(state: &mut ImportState<'_>, n: usize, c: &Code) -> String {
             c.name
         ));
     }
-    if name.chars().count() > MAX_LABEL_CHARS {
-        let cut: String = name.chars().take(MAX_LABEL_CHARS).collect();
-        let cut = normalised(&cut);
-        state.warnings.push(format!(
-            "code {}: its name is {} characters long, cut to the first {MAX_LABEL_CHARS}",
-            c.guid,
-            name.chars().count()
-        ));
-        return cut;
+    within_limit(&mut state.warnings, &format!("code {}", c.guid), name)
+}
+
+/// A name or label from the file (in NFC) cut to what one may hold here, with a warning.
+fn within_limit(warnings: &mut Vec<String>, whose: &str, label: String) -> String {
+    let chars = label.chars().count();
+    if chars <= MAX_LABEL_CHARS {
+        return label;
     }
-    name
+    warnings.push(format!(
+        "{whose}: its name is {chars} characters long, cut to the first {MAX_LABEL_CHARS}"
+    ));
+    // A prefix of a text in NFC composes to no more characters than it has.
+    normalised(&label.chars().take(MAX_LABEL_CHARS).collect::<String>())
 }
 
 /// Makes the code `c` as `name` under `parent`; its colour only if it is one we can keep.
@@ -514,6 +550,7 @@ async fn cases<'p>(
             .filter(|l| !blank(l))
             .map(|l| normalised(&l))
             .unwrap_or_else(|| format!("Caso {}", n + 1));
+        let label = within_limit(&mut state.warnings, &format!("case {}", c.guid), label);
         let id = state.case_id(txn, caller, &label).await?;
         if let Some(d) = &c.description {
             state.case_memos.push((id, d.clone()));
@@ -560,7 +597,8 @@ async fn sources_and_selections<'p>(
             Some(&c) => c,
             None => state.case_id(txn, caller, CASELESS).await?,
         };
-        let label = source_label(s);
+        let whose = format!("source {}", s.guid);
+        let label = within_limit(&mut state.warnings, &whose, source_label(s));
         labels.take(state, case, &label);
         let provenance = Provenance {
             // The archive entry under the project's name: the file a researcher can open.
@@ -712,8 +750,14 @@ fn interview_variables(
         interviewee_role: None,
         language: "it".into(),
     };
-    // As the API stores a text: trimmed, NFC; one of nothing visible is none.
-    let text = |value: &str| stored_optional_label(value, "").ok().flatten();
+    // As the API stores a text: trimmed, NFC; one of nothing visible is none. One the API
+    // would refuse (too long, control characters) is left out, and said so.
+    let text = |warnings: &mut Vec<String>, value: &str, what: &str| {
+        stored_optional_label(value, what).unwrap_or_else(|e| {
+            warnings.push(format!("{label:?}: {e}: not imported"));
+            None
+        })
+    };
     for (name, value) in &s.variables {
         match crate::export::qdpx::interview_variable(name) {
             Some(InterviewVariable::ConductedOn) => {
@@ -724,9 +768,11 @@ fn interview_variables(
                         .push(format!("{label:?}: {value:?} is not a date (YYYY-MM-DD)"));
                 }
             }
-            Some(InterviewVariable::IntervieweeRole) => kept.interviewee_role = text(value),
+            Some(InterviewVariable::IntervieweeRole) => {
+                kept.interviewee_role = text(&mut state.warnings, value, "the interviewee's role");
+            }
             Some(InterviewVariable::Language) => {
-                if let Some(language) = text(value) {
+                if let Some(language) = text(&mut state.warnings, value, "the language") {
                     kept.language = language;
                 }
             }

@@ -395,13 +395,18 @@ impl Retext<'_> {
             .filter(|(_, place)| place.is_none())
             .map(|(q, _)| q);
         let lost_ones: Vec<&quotation::Model> = lost_ones.collect();
-        let lost = self.lost_quotations(txn, lost_ones.iter().copied()).await?;
+        // Losing quotations is deleting them: other coders' need an owner, as a deletion
+        // does. Said first, as leave to lose them would not help.
+        crate::service::quotations::check_coder(
+            caller,
+            self.study,
+            lost_ones.iter().copied(),
+            |n| format!("the new transcript would lose {n} quotation(s) coded by someone else"),
+        )?;
+        let lost = self.lost_quotations(txn, lost_ones.into_iter()).await?;
         if !lost.is_empty() && !self.allow_loss {
             return Err(loss_refused(&lost));
         }
-        // Losing quotations is deleting them: other coders' need an owner, as a deletion does.
-        let permission = crate::service::quotations::coder_permission(caller, lost_ones);
-        caller.authorize(self.study.id, self.study.is_public, permission)?;
         let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
         crate::service::quotations::withdraw_evidence(
             txn,

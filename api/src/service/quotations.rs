@@ -215,30 +215,40 @@ pub async fn create_quotation(
     Ok(WrittenQuotation::of(q, &interview.transcript))
 }
 
+/// Refuses to change or delete `quotations` if some were coded by someone else than the
+/// caller (who may code in `study`), unless the caller owns the study: coders do not undo
+/// one another's work, which `codingAgreement` compares. `refusal` says what was refused,
+/// given how many are someone else's.
+pub(crate) fn check_coder<'q>(
+    caller: &Caller,
+    study: &entities::study::Model,
+    quotations: impl IntoIterator<Item = &'q quotation::Model>,
+    refusal: impl FnOnce(usize) -> String,
+) -> ServiceResult<()> {
+    let me = caller.user_id();
+    let others = quotations
+        .into_iter()
+        .filter(|q| q.coder_id.is_none() || q.coder_id != me)
+        .count();
+    if others == 0
+        || caller
+            .authorize(study.id, study.is_public, Permission::Own)
+            .is_ok()
+    {
+        return Ok(());
+    }
+    Err(ServiceError::Forbidden(format!(
+        "{}: only a quotation's coder and the study's owners may change or delete it",
+        refusal(others)
+    )))
+}
+
 /// A quotation to change at `version` (CONFLICT when stale), locked with `lock`, with its
 /// interview (locked, see `locked_interview`), checked readable and codable by the caller;
 /// and the codes it is to carry (`check_codes`), locked in between. The codes come before
 /// the quotation's row: a merge of codes locks them, then the rows of the quotations
 /// carrying them (their codes change), so a write holding a quotation while it waits for a
 /// code would deadlock with it.
-/// What changing or deleting these quotations takes: a coder's own are theirs (an analyst
-/// may), anyone else's are the study owners' only. Coders do not undo one another's work,
-/// which `codingAgreement` compares.
-pub(crate) fn coder_permission<'q>(
-    caller: &Caller,
-    quotations: impl IntoIterator<Item = &'q quotation::Model>,
-) -> Permission {
-    let me = caller.user_id();
-    if quotations
-        .into_iter()
-        .all(|q| q.coder_id.is_some() && q.coder_id == me)
-    {
-        Permission::Code
-    } else {
-        Permission::Own
-    }
-}
-
 async fn quotation_to_write<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
@@ -263,7 +273,10 @@ async fn quotation_to_write<C: ConnectionTrait>(
     let (interview, _c, study) = locked_interview(txn, caller, q.interview_id)
         .await
         .map_err(|e| e.hidden_as("quotation"))?;
-    caller.authorize(study.id, study.is_public, coder_permission(caller, [&q]))?;
+    caller.authorize(study.id, study.is_public, Permission::Code)?;
+    check_coder(caller, &study, [&q], |_| {
+        "this quotation was coded by someone else".into()
+    })?;
     if let Some(stale) = stale(&q) {
         return Err(stale);
     }
@@ -326,7 +339,10 @@ pub async fn update_quotation(
     .await?;
     // The quotation's own version says nothing of the words around it: a transcript edit
     // that did not move it leaves it as it was, offsets read from before the edit and all.
-    same_interview(&interview, input.interview_version)?;
+    // Its codes and memo do not hang on the transcript.
+    if input.start.is_some() || input.end.is_some() {
+        same_interview(&interview, input.interview_version)?;
+    }
     let (start, end) = check_span(
         input.start.unwrap_or(i64::from(q.start_pos)),
         input.end.unwrap_or(i64::from(q.end_pos)),

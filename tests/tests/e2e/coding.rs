@@ -1597,8 +1597,16 @@ async fn a_quotation_moved_by_offsets_of_an_older_transcript_is_a_conflict() {
         json!({"start": 0, "end": 3, "version": q["version"]}),
         "the edit did not move it, and the refused update left it"
     );
+    // A memo does not hang on the transcript: the version it was read at is not checked.
+    let noted = s
+        .ok(
+            "mutation($q: ID!, $v: Int!) { updateQuotation(input: {id: $q, version: $v, memo: \"Già qui\", interviewVersion: 1}) { version } }",
+            json!({"q": q["id"], "v": q["version"]}),
+        )
+        .await;
+    let version = &noted["updateQuotation"]["version"];
     let fresh = s
-        .ok(MOVE, json!({"q": q["id"], "v": q["version"], "iv": 2}))
+        .ok(MOVE, json!({"q": q["id"], "v": version, "iv": 2}))
         .await;
     assert_eq!(fresh["updateQuotation"]["text"], "INT: ");
 }
@@ -2117,6 +2125,12 @@ async fn analysts_change_and_delete_only_their_own_quotations() {
             .await,
     ] {
         assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
+        assert!(
+            refused
+                .to_string()
+                .contains("this quotation was coded by someone else"),
+            "{refused:#}"
+        );
     }
     assert_eq!(state().await, before, "nothing changed");
 
@@ -2131,44 +2145,44 @@ async fn analysts_change_and_delete_only_their_own_quotations() {
     assert_eq!(moved["updateQuotation"]["text"], "lavoro pure");
 
     // Anna's edit takes out "lavoro pure", bruno's quotation: refused as his deletion would
-    // be, the transcript as it was; without leave to lose quotations, CONFLICT as ever.
+    // be, with leave to lose quotations or without, the transcript as it was.
     let without_lavoro = text.replace("Il lavoro pure, più", "Più");
-    let refused = server
-        .gql(
-            Some(&anna),
-            EDIT,
-            json!({"i": interview, "v": 1, "t": without_lavoro, "loss": true}),
-        )
-        .await;
-    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
-    let conflict = server
-        .gql(
-            Some(&anna),
-            EDIT,
-            json!({"i": interview, "v": 1, "t": without_lavoro, "loss": false}),
-        )
-        .await;
-    assert_eq!(error_code(&conflict), "CONFLICT", "{conflict:#}");
+    let edit = |token: &str, v: i64, t: &str, loss: bool| {
+        let (server, interview) = (&server, &interview);
+        let (token, t) = (token.to_owned(), t.to_owned());
+        async move {
+            server
+                .gql(
+                    Some(&token),
+                    EDIT,
+                    json!({"i": interview, "v": v, "t": t, "loss": loss}),
+                )
+                .await
+        }
+    };
+    for loss in [true, false] {
+        let refused = edit(&anna, 1, &without_lavoro, loss).await;
+        assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
+        assert!(
+            refused
+                .to_string()
+                .contains("would lose 1 quotation(s) coded by someone else"),
+            "{refused:#}"
+        );
+    }
     let kept = state().await;
     assert_eq!(kept["version"], 1);
     assert_eq!(kept["transcript"], text);
-    // Her own quotation she may lose; the owner may lose his.
+    // Her own quotation she may lose, with leave (CONFLICT without, as ever); the owner may
+    // lose his.
     let without_casa = text.replace("La casa è lì", "Là");
-    server
-        .ok(
-            Some(&anna),
-            EDIT,
-            json!({"i": interview, "v": 1, "t": without_casa, "loss": true}),
-        )
-        .await;
+    let conflict = edit(&anna, 1, &without_casa, false).await;
+    assert_eq!(error_code(&conflict), "CONFLICT", "{conflict:#}");
+    let lost = edit(&anna, 1, &without_casa, true).await;
+    assert!(lost.get("errors").is_none(), "{lost:#}");
     let without_both = without_casa.replace("Il lavoro pure, più", "Più");
-    server
-        .ok(
-            Some(&olga),
-            EDIT,
-            json!({"i": interview, "v": 2, "t": without_both, "loss": true}),
-        )
-        .await;
+    let lost = edit(&olga, 2, &without_both, true).await;
+    assert!(lost.get("errors").is_none(), "{lost:#}");
     let after = state().await;
     assert_eq!(after["transcript"], without_both);
     assert_eq!(after["quotations"]["edges"], json!([]));

@@ -2500,6 +2500,7 @@ async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
     };
     const STUDY: &str = "query($s: ID!) { node(id: $s) { ... on Study { authors year researchQuestions memos { text } } } }";
     let mut read = Vec::new();
+    let mut warnings = Vec::new();
     for (origin, description) in [
         ("NVivo 14", "Studio sulle reti di welfare, più ambiti."),
         ("quaderno 0.1.0", "Authors:\n- Rossi\nScritto a mano: sì"),
@@ -2521,14 +2522,104 @@ async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
         assert!(body.get("errors").is_none(), "{body:#}");
         let study = &body["data"]["importQdpx"]["study"]["id"];
         read.push(server.ok(Some(&admin), STUDY, json!({"s": study})).await["node"].clone());
+        warnings.push(body["data"]["importQdpx"]["warnings"].clone());
     }
     let memo = |text: &str| json!({"authors": [], "year": null, "researchQuestions": [], "memos": [{"text": text}]});
     assert_eq!(read[0], memo("Studio sulle reti di welfare, più ambiti."));
     assert_eq!(read[1], memo("Authors:\n- Rossi\nScritto a mano: sì"));
     assert_eq!(read[2], memo("Authors:\n- Rossi\nYear: 1066"));
     assert_eq!(
+        warnings[2],
+        json!(["the project's description holds a study's fields, but the year 1066 is not from 1900 to 2100: kept as a memo of the study"])
+    );
+    assert_eq!(warnings[3], json!([]));
+    assert_eq!(
         read[3],
         json!({"authors": ["Rossi"], "year": 2024, "researchQuestions": ["Perché?"], "memos": []})
     );
     assert_eq!(read[4], memo("Authors:\n- Rossi"));
+
+    // Imported into an existing study, quaderno's own description is another study's fields:
+    // neither applied nor kept, and said so.
+    let corpus = server.corpus(&admin, "Già qui", &["Testo."]).await;
+    let own = project(
+        "quaderno 0.1.0",
+        "Authors:\n- Rossi\nYear: 2024\nResearch questions:\n- Perché?",
+    );
+    let body = import(
+        &server,
+        Some(&admin),
+        "mio.qde",
+        own.into(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(
+        body["data"]["importQdpx"]["warnings"],
+        json!(["the project's authors, year and research questions are those of the study it was exported from: not applied to this one"])
+    );
+    let kept = server
+        .ok(Some(&admin), STUDY, json!({"s": corpus.study}))
+        .await;
+    assert_eq!(
+        kept["node"],
+        json!({"authors": [], "year": null, "researchQuestions": [], "memos": []})
+    );
+}
+
+/// Names and labels a project brings over 500 characters are cut, each said in `warnings`,
+/// and a variable the API would refuse (an interviewee's role too long) is left out and
+/// said so, not dropped unseen.
+#[tokio::test]
+async fn an_import_cuts_long_labels_and_reports_values_it_leaves_out() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let (title, case, source, role) = (
+        random_emoji(3, 501),
+        random_emoji(4, 600),
+        random_emoji(5, 700),
+        random_emoji(6, 800),
+    );
+    let qde = format!(
+        r#"<Project xmlns="urn:QDA-XML:project:1.0" name="{title}">
+<Variables><Variable guid="a8000000-0000-0000-0000-000000000001" name="Ruolo" typeOfVariable="Text"/></Variables>
+<Cases><Case guid="a8000000-0000-0000-0000-000000000002" name="{case}"><SourceRef targetGUID="a8000000-0000-0000-0000-000000000003"/></Case></Cases>
+<Sources><TextSource guid="a8000000-0000-0000-0000-000000000003" name="{source}"><PlainTextContent>Là, però.</PlainTextContent>
+<VariableValue><VariableRef targetGUID="a8000000-0000-0000-0000-000000000001"/><TextValue>{role}</TextValue></VariableValue></TextSource></Sources></Project>"#
+    );
+    let body = import(&server, Some(&admin), "lunghi.qde", qde.into_bytes(), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let report = &body["data"]["importQdpx"];
+    let cut = |s: &str| s.chars().take(500).collect::<String>();
+    assert_eq!(report["study"]["title"], cut(&title));
+    let warnings: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let source_label = format!("{:?}", cut(&source));
+    assert_eq!(
+        warnings,
+        [
+            "the project: its name is 501 characters long, cut to the first 500",
+            "case a8000000-0000-0000-0000-000000000002: its name is 600 characters long, cut to the first 500",
+            "source a8000000-0000-0000-0000-000000000003: its name is 700 characters long, cut to the first 500",
+            &format!("{source_label}: the interviewee's role is 800 characters long: at most 500: not imported"),
+        ]
+    );
+    let data = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { node(id: $s) { ... on Study { cases { edges { node { label interviews { edges { node { label intervieweeRole } } } } } } } } }",
+            json!({"s": report["study"]["id"]}),
+        )
+        .await;
+    let case_node = &data["node"]["cases"]["edges"][0]["node"];
+    assert_eq!(case_node["label"], cut(&case));
+    assert_eq!(
+        case_node["interviews"]["edges"][0]["node"],
+        json!({"label": cut(&source), "intervieweeRole": null})
+    );
 }
