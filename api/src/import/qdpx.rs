@@ -234,6 +234,22 @@ pub async fn write(
             (open_study(&txn, caller, id, has_codes).await?, false)
         }
     };
+    // Coding under other people's names, into a study they may be compared in
+    // (`codingAgreement`), and which its coders alone may change afterwards, is the owners'.
+    // An analyst's import is the analyst's work.
+    let mut users = users;
+    let others = users.values().filter(|&&u| u != importer).count();
+    if others > 0
+        && caller
+            .authorize(study.id, study.is_public, Permission::Own)
+            .is_err()
+    {
+        users.values_mut().for_each(|u| *u = importer);
+        warnings.push(format!(
+            "the work of the project's {others} other user(s) is credited to you: only the \
+             study's owners import coding and notes under other users' names"
+        ));
+    }
     let fallback_user = project
         .creating_user
         .as_deref()

@@ -2623,3 +2623,76 @@ async fn an_import_cuts_long_labels_and_reports_values_it_leaves_out() {
         json!({"label": cut(&source), "intervieweeRole": null})
     );
 }
+
+/// An analyst's import into a study is the analyst's work: the project's other users are not
+/// credited with its quotations and notes there (they would count in `codingAgreement` as
+/// theirs, and only they could change them). An owner's import keeps them.
+#[tokio::test]
+async fn only_owners_import_coding_under_other_users_names() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server.corpus(&admin, "Di chi è", &["Testo."]).await;
+    let study = id_number(corpus.study.as_str().unwrap());
+    let anna = server.token("anna", "analyst", Some(study)).await;
+    let olga = server.token("olga", "owner", Some(study)).await;
+    server.token("bruno", "analyst", Some(study)).await;
+    let qde = |n: u32| {
+        format!(
+            r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Altrui"><Users><User guid="a9000000-0000-0000-0000-000000000001" name="bruno"/></Users>
+<Cases><Case guid="a9000000-0000-0000-0000-00000000004{n}" name="Caso"><SourceRef targetGUID="a9000000-0000-0000-0000-00000000001{n}"/></Case></Cases>
+<Sources><TextSource guid="a9000000-0000-0000-0000-00000000001{n}" name="Fonte {n}"><PlainTextContent>Là c’è più casa.</PlainTextContent>
+<PlainTextSelection guid="a9000000-0000-0000-0000-00000000002{n}" startPosition="11" endPosition="15" creatingUser="a9000000-0000-0000-0000-000000000001"><NoteRef targetGUID="a9000000-0000-0000-0000-00000000003{n}"/></PlainTextSelection></TextSource></Sources>
+<Notes><Note guid="a9000000-0000-0000-0000-00000000003{n}" creatingUser="a9000000-0000-0000-0000-000000000001"><PlainTextContent>Casa, non alloggio.</PlainTextContent></Note></Notes></Project>"#
+        )
+    };
+    let mut credited = Vec::new();
+    for (n, token) in [(1, &anna), (2, &olga)] {
+        let body = import(
+            &server,
+            Some(token),
+            "altrui.qde",
+            qde(n).into_bytes(),
+            Some(&corpus.study),
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        credited.push(body["data"]["importQdpx"]["warnings"].clone());
+    }
+    assert_eq!(
+        credited,
+        [
+            json!(["the work of the project's 1 other user(s) is credited to you: only the study's owners import coding and notes under other users' names"]),
+            json!([]),
+        ]
+    );
+    let data = server
+        .ok(
+            Some(&admin),
+            "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { interview { label } text coder { name } memos { author { name } } } } } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    let mut rows: Vec<String> = data["quotations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let q = &e["node"];
+            format!(
+                "{} {} {} {}",
+                q["interview"]["label"],
+                q["text"],
+                q["coder"]["name"],
+                q["memos"][0]["author"]["name"]
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            r#""Fonte 1" "casa" "anna" "anna""#,
+            r#""Fonte 2" "casa" "bruno" "bruno""#,
+        ]
+    );
+}
