@@ -105,7 +105,7 @@ impl CodeCaseCell {
     async fn count(&self) -> i32 {
         self.quotation_ids.len() as i32
     }
-    /// The quotations behind the count.
+    /// The quotations behind the count, in the order they were made.
     async fn quotations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Quotation>> {
         let mut found = rc(ctx)
             .loaders
@@ -345,7 +345,8 @@ impl AnalysisQuery {
     }
 
     /// One cell per code and case, with the quotations behind it. `codeIds` are read as in
-    /// `codeFrequencies`.
+    /// `codeFrequencies`; the cells come code by code, and within a code case by case, in
+    /// the order they were made.
     async fn code_case_matrix(
         &self,
         ctx: &Context<'_>,

@@ -228,6 +228,9 @@ pub enum MatrixRows {
     Intervention,
 }
 
+/// How Krippendorff's alpha weighs two intensities that differ: NOMINAL, any difference
+/// alike; ORDINAL, by how far apart they stand (NONE < PARTIAL < SIGNIFICANT <
+/// PARADIGMATIC).
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum AgreementLevel {
     Nominal,
@@ -261,15 +264,19 @@ pub struct DiscontinuityMatrix {
 
 #[derive(SimpleObject)]
 pub struct Agreement {
-    /// Case-dimension pairs judged by at least two evaluators.
+    /// Units (case × intervention × dimension; the case's own judgments are one
+    /// intervention) judged by at least two evaluators.
     pub units: i32,
     /// Evaluators who judged at least one of those units.
     pub evaluators: i32,
-    /// Share of agreeing pairs of judgments, 0 to 1. 0 also when units is 0 (nothing
-    /// compared): the contract makes this field non-null, so read units first.
+    /// Share of pairs of judgments with the same intensity, 0 to 1 (whatever the `level`). 0
+    /// also when units is 0 (nothing compared): the contract makes this field non-null, so
+    /// read units first.
     pub percent_agreement: f64,
+    /// Weighed as `level` says; null when nothing can be paired or no value varies.
     pub krippendorff_alpha: Option<f64>,
-    /// Only when exactly two evaluators judged the units.
+    /// Unweighted (intensities as categories, whatever the `level`); only when exactly two
+    /// evaluators judged the units, and null when chance alone agrees on every unit.
     pub cohen_kappa: Option<f64>,
 }
 

@@ -112,24 +112,31 @@ pub fn cohen_kappa(units: &[Unit]) -> Option<f64> {
         .iter()
         .filter_map(|u| Some((u.first().copied()??, u.get(1).copied()??)))
         .collect();
-    let n = pairs.len() as f64;
     if pairs.is_empty() {
         return None;
     }
-    let observed = pairs.iter().filter(|(a, b)| a == b).count() as f64 / n;
-    let mut first: BTreeMap<u32, f64> = BTreeMap::new();
-    let mut second: BTreeMap<u32, f64> = BTreeMap::new();
+    // Counted in integers: chance is exactly 1 (kappa undefined) when both evaluators gave
+    // every unit one and the same value, which sums of 1/n in floating point can miss by
+    // an ulp and turn into a kappa of 1.
+    let n = pairs.len() as u64;
+    let mut first: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut second: BTreeMap<u32, u64> = BTreeMap::new();
     for (a, b) in &pairs {
-        *first.entry(*a).or_insert(0.0) += 1.0 / n;
-        *second.entry(*b).or_insert(0.0) += 1.0 / n;
+        *first.entry(*a).or_insert(0) += 1;
+        *second.entry(*b).or_insert(0) += 1;
     }
-    let chance: f64 = first
+    let chance_n2: u64 = first
         .iter()
-        .map(|(c, p)| p * second.get(c).unwrap_or(&0.0))
+        .map(|(c, k)| k * second.get(c).unwrap_or(&0))
         .sum();
-    if (1.0 - chance).abs() < f64::EPSILON {
+    if chance_n2 == n * n {
         return None;
     }
+    let (n, agree) = (
+        n as f64,
+        pairs.iter().filter(|(a, b)| a == b).count() as f64,
+    );
+    let (observed, chance) = (agree / n, chance_n2 as f64 / (n * n));
     Some((observed - chance) / (1.0 - chance))
 }
 
@@ -206,6 +213,17 @@ mod tests {
         }
         assert!((cohen_kappa(&units).unwrap() - 0.4).abs() < 1e-12);
         assert!((percent_agreement(&units).unwrap() - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_value_everywhere_gives_no_kappa_whatever_the_number_of_units() {
+        // Both evaluators judge every unit the same: chance agreement is 1 and kappa is
+        // undefined, not 1 (sums of 1/n made it 1 for 6 units, and for most counts).
+        for n in 1..200 {
+            let units = vec![vec![Some(2), Some(2)]; n];
+            assert_eq!(cohen_kappa(&units), None, "{n} units");
+            assert_eq!(percent_agreement(&units), Some(1.0));
+        }
     }
 
     #[test]

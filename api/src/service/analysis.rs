@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use entities::{case_ambito, code, interview, quotation, quotation_code, study_case};
 use sea_orm::sea_query::{Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::auth::Caller;
 use crate::db::RequestDb;
@@ -86,14 +86,18 @@ impl Coding {
         // of the codebook read.
         let snapshot = db.one_snapshot();
         let study = readable_study(&snapshot, caller, study_id).await?;
+        // Ordered by id throughout, so that lists and cells built from these rows come out in
+        // the same order whatever order the database keeps its rows in.
         let codes = code::Entity::find()
             .filter(code::Column::StudyId.eq(study.id))
+            .order_by_asc(code::Column::Id)
             .all(&snapshot)
             .await?;
         let case_ids: Vec<i64> = study_case::Entity::find()
             .select_only()
             .column(study_case::Column::Id)
             .filter(study_case::Column::StudyId.eq(study.id))
+            .order_by_asc(study_case::Column::Id)
             .into_tuple()
             .all(&snapshot)
             .await?;
@@ -105,6 +109,7 @@ impl Coding {
             .column(interview::Column::Length)
             .column(interview::Column::IntervieweeRole)
             .filter(interview::Column::CaseId.in_subquery(cases_of_study(study.id)))
+            .order_by_asc(interview::Column::Id)
             .into_tuple()
             .all(&snapshot)
             .await?;
@@ -117,6 +122,7 @@ impl Coding {
             roles(interviews.into_iter().map(|(i, _, _, role)| (i, role)));
         let quotations = quotation::Entity::find()
             .filter(quotation::Column::InterviewId.in_subquery(interviews_of_study(study.id)))
+            .order_by_asc(quotation::Column::Id)
             .all(&snapshot)
             .await?;
         let codes_of = codes_of_study_quotations(&snapshot, study.id).await?;
@@ -410,6 +416,11 @@ pub fn code_case_matrix(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, Vec<i6
         for q in qs {
             cells.entry((c, coding.case_of(q))).or_default().push(q.id);
         }
+    }
+    // In the order they were made, a descendant's quotations among the code's own.
+    for ids in cells.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
     }
     let mut out = Vec::with_capacity(codes.len() * coding.case_ids.len());
     for &c in codes {

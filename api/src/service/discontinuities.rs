@@ -6,7 +6,7 @@ use entities::{
     discontinuity, discontinuity_cause, discontinuity_evidence, intervention, interview, quotation,
     retired_judgment, study, study_case,
 };
-use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable};
 use crate::error::{is_unique_violation, or_stale, ServiceError, ServiceResult, CONCURRENT_CHANGE};
+use crate::service::analysis::cases_of_study;
 use crate::service::labels::exportable;
 use crate::service::studies::readable_case;
 
@@ -1043,21 +1044,30 @@ impl Judgments {
             .order_by_asc(study_case::Column::Id)
             .all(db)
             .await?;
-        let case_ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
+        // By subqueries, not lists of ids: a study's judgments may be more than a
+        // statement binds (`db::IDS_PER_STATEMENT`).
+        let of_study = || cases_of_study(study.id);
+        let judgments_of_study = |column: discontinuity::Column| {
+            Query::select()
+                .column(column)
+                .from(discontinuity::Entity)
+                .and_where(discontinuity::Column::CaseId.in_subquery(of_study()))
+                .to_owned()
+        };
         let interventions = intervention::Entity::find()
-            .filter(intervention::Column::CaseId.is_in(case_ids.clone()))
+            .filter(intervention::Column::CaseId.in_subquery(of_study()))
             .order_by_asc(intervention::Column::Id)
             .all(db)
             .await?;
         let all = discontinuity::Entity::find()
-            .filter(discontinuity::Column::CaseId.is_in(case_ids))
+            .filter(discontinuity::Column::CaseId.in_subquery(of_study()))
             .order_by_asc(discontinuity::Column::Id)
             .all(db)
             .await?;
-        let ids: Vec<i64> = all.iter().map(|d| d.id).collect();
+        let ids = || judgments_of_study(discontinuity::Column::Id);
         let mut evidence: std::collections::HashMap<i64, Vec<i64>> = Default::default();
         for e in discontinuity_evidence::Entity::find()
-            .filter(discontinuity_evidence::Column::DiscontinuityId.is_in(ids.clone()))
+            .filter(discontinuity_evidence::Column::DiscontinuityId.in_subquery(ids()))
             .all(db)
             .await?
         {
@@ -1067,14 +1077,17 @@ impl Judgments {
                 .push(e.quotation_id);
         }
         let links = discontinuity_cause::Entity::find()
-            .filter(discontinuity_cause::Column::EffectId.is_in(ids))
+            .filter(discontinuity_cause::Column::EffectId.in_subquery(ids()))
             .all(db)
             .await?
             .into_iter()
             .map(|l| (l.cause_id, l.effect_id))
             .collect();
         let evaluators = entities::app_user::Entity::find()
-            .filter(entities::app_user::Column::Id.is_in(all.iter().map(|d| d.evaluator_id)))
+            .filter(
+                entities::app_user::Column::Id
+                    .in_subquery(judgments_of_study(discontinuity::Column::EvaluatorId)),
+            )
             .all(db)
             .await?
             .into_iter()

@@ -772,3 +772,69 @@ async fn two_coders_are_compared_code_point_by_code_point() {
         .await;
     assert_eq!(error_code(&hidden), "NOT_FOUND", "{hidden}");
 }
+
+/// The code × case matrix comes out in the order of codes, then cases, its quotations in
+/// the order they were made, whatever order the database keeps its rows in: on PostgreSQL
+/// an updated row moves to the end of its table, and a read without an order followed it.
+#[tokio::test]
+async fn the_code_case_matrix_keeps_its_order_when_rows_are_updated() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let study = server
+        .ok(
+            t,
+            "mutation { createStudy(input: {title: \"Ordine\"}) { id } }",
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Casa\"}) { id } }",
+            json!({"s": study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let (mut cases, mut quotations) = (Vec::new(), Vec::new());
+    for n in 0..3 {
+        let case = server
+            .ok(t, "mutation($s: ID!, $l: String!) { createCase(input: {studyId: $s, label: $l}) { id } }", json!({"s": study, "l": format!("Caso {n}")}))
+            .await["createCase"]["id"]
+            .clone();
+        let interview = server
+            .ok(t, "mutation($c: ID!) { createInterview(input: {caseId: $c, label: \"Int.\", transcript: \"R: La casa è lì, più in là.\"}) { id } }", json!({"c": case}))
+            .await["createInterview"]["id"]
+            .clone();
+        for start in [6, 3] {
+            let q = server
+                .ok(t, "mutation($i: ID!, $s: Int!, $c: ID!) { createQuotation(input: {interviewId: $i, start: $s, end: 10, codeIds: [$c]}) { id version } }", json!({"i": interview, "s": start, "c": code}))
+                .await["createQuotation"]
+                .clone();
+            quotations.push(q);
+        }
+        cases.push(case);
+    }
+    const MATRIX: &str =
+        "query($s: ID!) { codeCaseMatrix(studyId: $s) { case { id } quotations { id } } }";
+    let expected: Vec<Value> = cases
+        .iter()
+        .zip(quotations.chunks(2))
+        .map(|(case, qs)| json!({"case": {"id": case}, "quotations": [{"id": qs[0]["id"]}, {"id": qs[1]["id"]}]}))
+        .collect();
+    let before = server.ok(t, MATRIX, json!({"s": study})).await;
+    assert_eq!(before["codeCaseMatrix"], json!(expected));
+    server
+        .ok(
+            t,
+            "mutation($c: ID!) { updateCase(input: {id: $c, label: \"Caso primo\"}) { id } }",
+            json!({"c": cases[0]}),
+        )
+        .await;
+    server
+        .ok(t, "mutation($q: ID!, $v: Int!) { updateQuotation(input: {id: $q, version: $v, memo: \"già\"}) { id } }", json!({"q": quotations[0]["id"], "v": quotations[0]["version"]}))
+        .await;
+    let after = server.ok(t, MATRIX, json!({"s": study})).await;
+    assert_eq!(after["codeCaseMatrix"], json!(expected));
+}

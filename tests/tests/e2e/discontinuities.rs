@@ -1479,3 +1479,56 @@ async fn a_tag_that_changes_nothing_keeps_the_version() {
         assert_eq!(same["version"], n + 2, "{changed}: {same}");
     }
 }
+
+/// A study's judgments are read by subqueries, not lists of ids: 8,192 cases judged on four
+/// dimensions by two evaluators (65,536 judgments) bind more than SQLite (32,766) and
+/// PostgreSQL (65,535) take in one statement. Both judged every unit alike, one intensity
+/// everywhere: kappa is undefined (null), not 1.
+#[tokio::test]
+async fn agreement_over_more_judgments_than_a_statement_binds() {
+    use sea_orm::ConnectionTrait;
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    for token in [&s.admin, &eva] {
+        let base = json!({"caseId": s.cases[0], "dimension": DIMS[0], "intensity": "PARTIAL"});
+        s.server.ok(Some(token), TAG, json!({"i": base})).await;
+    }
+    let db = &s.server.db.conn;
+    for _ in 0..12 {
+        db.execute_unprepared(&format!(
+            "INSERT INTO study_case (study_id, label) SELECT study_id, label FROM study_case WHERE study_id = {study}"
+        ))
+        .await
+        .unwrap();
+    }
+    let dimensions = DIMS
+        .iter()
+        .map(|d| format!("SELECT '{d}' AS dimension"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    db.execute_unprepared(&format!(
+        "INSERT INTO discontinuity (case_id, intervention_id, intervention_key, dimension, intensity, kind, description, covid_effect, evaluator_id, evaluator_slot, is_consensus, version, created_at, updated_at) \
+         SELECT c.id, d.intervention_id, d.intervention_key, dims.dimension, d.intensity, d.kind, d.description, d.covid_effect, d.evaluator_id, d.evaluator_slot, d.is_consensus, d.version, d.created_at, d.updated_at \
+         FROM study_case c CROSS JOIN discontinuity d CROSS JOIN ({dimensions}) dims \
+         WHERE c.study_id = {study} AND NOT (c.id = d.case_id AND dims.dimension = d.dimension)"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        s.server.count("SELECT COUNT(*) FROM discontinuity").await,
+        65_536
+    );
+    let agreement = s
+        .server
+        .ok(
+            Some(&s.admin),
+            "query($s: ID!) { discontinuityAgreement(studyId: $s) { units evaluators percentAgreement krippendorffAlpha cohenKappa } }",
+            json!({"s": s.study}),
+        )
+        .await;
+    assert_eq!(
+        agreement["discontinuityAgreement"],
+        json!({"units": 32_768, "evaluators": 2, "percentAgreement": 1.0, "krippendorffAlpha": null, "cohenKappa": null})
+    );
+}
