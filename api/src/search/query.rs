@@ -673,6 +673,10 @@ impl Compiler<'_> {
         ))
     }
 
+    /// The first `MAX_EXPANSION` words of the index under `prefix`, in the dictionary's
+    /// order: each is among the first of its own segment, so those are read from each
+    /// segment and the first of them all kept, the same words however the index is split
+    /// into segments (a cap filled from the first segment alone hid a newer segment's).
     fn expand_prefix(&self, prefix: &str) -> tantivy::Result<Vec<String>> {
         let mut out = BTreeSet::new();
         for segment in self.searcher.segment_readers() {
@@ -682,15 +686,17 @@ impl Compiler<'_> {
                 .range()
                 .ge(prefix.as_bytes())
                 .into_stream()?;
-            while stream.advance() && out.len() < MAX_EXPANSION {
+            let mut taken = 0;
+            while taken < MAX_EXPANSION && stream.advance() {
                 let key = stream.key();
                 if !key.starts_with(prefix.as_bytes()) {
                     break;
                 }
                 out.insert(String::from_utf8_lossy(key).into_owned());
+                taken += 1;
             }
         }
-        Ok(out.into_iter().collect())
+        Ok(out.into_iter().take(MAX_EXPANSION).collect())
     }
 
     /// The index terms a typo-tolerant word reaches, found by walking the dictionary with its
@@ -1595,6 +1601,16 @@ mod tests {
     /// Which of these passages a query finds, and the words it highlights in them
     /// (lower-cased, in passage order).
     fn searched(passages: &[&str], q: &str, o: Options) -> (Vec<usize>, Vec<String>) {
+        searched_in_segments(&[passages], q, o)
+    }
+
+    /// As `searched`, over an index of one segment per group of passages (numbered on
+    /// across groups).
+    fn searched_in_segments(
+        segments: &[&[&str]],
+        q: &str,
+        o: Options,
+    ) -> (Vec<usize>, Vec<String>) {
         use crate::search::schema;
         use tantivy::collector::DocSetCollector;
         use tantivy::schema::Value;
@@ -1604,11 +1620,24 @@ mod tests {
         let index = Index::create_in_ram(schema);
         analyzer::register(&index);
         let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        // Segments as they are made, unmerged.
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        let passages: Vec<&str> = segments.iter().flat_map(|s| s.iter().copied()).collect();
+        let ends: Vec<usize> = segments
+            .iter()
+            .scan(0, |n, s| {
+                *n += s.len();
+                Some(*n)
+            })
+            .collect();
         for (n, text) in passages.iter().enumerate() {
             let mut doc = TantivyDocument::default();
             doc.add_u64(f.start, n as u64);
             f.add_text(&mut doc, text);
             writer.add_document(doc).unwrap();
+            if ends.contains(&(n + 1)) {
+                writer.commit().unwrap();
+            }
         }
         writer.commit().unwrap();
         let searcher = index.reader().unwrap().searcher();
@@ -1941,6 +1970,31 @@ mod tests {
         assert!(total > PATTERN_BYTES, "the expansions fit one pattern");
         let found = searched(&passages, "co-progett*", Options::default()).0;
         assert_eq!(found, (0..MAX_EXPANSION).collect::<Vec<_>>());
+    }
+
+    /// A prefix reaching more words than it may expand to takes the first in the dictionary's
+    /// order whatever segments hold them: each segment here has 300 words under `pro`, and
+    /// its own `proa…` word among the first 256 of them all.
+    #[test]
+    fn a_capped_prefix_takes_the_same_words_however_the_index_is_split() {
+        let segment = |first: &str, tag: &str| -> Vec<String> {
+            std::iter::once(format!("Il {first} è qui."))
+                .chain((0..300).map(|n| format!("Il proz{tag}{n:03} è qui.")))
+                .collect()
+        };
+        let (one, two) = (segment("proattività", "a"), segment("proattivo", "b"));
+        let one: Vec<&str> = one.iter().map(String::as_str).collect();
+        let two: Vec<&str> = two.iter().map(String::as_str).collect();
+        let o = Options {
+            mode: Mode::Exact,
+            ..Options::default()
+        };
+        let found = searched_in_segments(&[&one, &two], "pro*", o).0;
+        assert_eq!(found.len(), MAX_EXPANSION);
+        // Both `proa…` words, and the first 254 `proz…` words in the dictionary's order.
+        assert!(found.contains(&0) && found.contains(&301), "{found:?}");
+        let together: Vec<&str> = one.iter().chain(&two).copied().collect();
+        assert_eq!(searched(&together, "pro*", o).0, found);
     }
 
     /// Lucene's marks where this language has none were silently misread: `*` inside quotes
