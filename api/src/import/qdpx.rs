@@ -217,7 +217,7 @@ pub async fn write(
     let (fields, description) = study_fields(&project, study_id.is_none(), &mut warnings);
     let now = Utc::now();
     let txn = begin_write(db).await?;
-    let users = people(&txn, &project.users).await?;
+    let mut users = people(&txn, &project.users).await?;
     let (study, new_study) = match study_id {
         None => {
             let fields = fields.unwrap_or_default();
@@ -237,7 +237,6 @@ pub async fn write(
     // Coding under other people's names, into a study they may be compared in
     // (`codingAgreement`), and which its coders alone may change afterwards, is the owners'.
     // An analyst's import is the analyst's work.
-    let mut users = users;
     let others = users.values().filter(|&&u| u != importer).count();
     if others > 0
         && caller
