@@ -32,6 +32,19 @@ async fn import(
         .await
 }
 
+/// Imports a file that must come in without errors, and answers the import's report.
+async fn imported(
+    server: &TestServer,
+    token: Option<&str>,
+    file_name: &str,
+    bytes: Vec<u8>,
+    study: Option<&Value>,
+) -> Value {
+    let body = import(server, token, file_name, bytes, study).await;
+    assert!(body.get("errors").is_none(), "{file_name}: {body:#}");
+    body["data"]["importQdpx"].clone()
+}
+
 async fn download(server: &TestServer, token: Option<&str>, path: &str) -> (u16, Vec<u8>) {
     let mut req = reqwest::Client::new().get(format!("{}{path}", server.url));
     if let Some(t) = token {
@@ -287,9 +300,7 @@ async fn projects_written_by_other_tools_import_exactly() {
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
 
-        let body = import(&server, Some(&admin), file, bytes.clone(), None).await;
-        assert!(body.get("errors").is_none(), "{file}: {body:#}");
-        let report = &body["data"]["importQdpx"];
+        let report = &imported(&server, Some(&admin), file, bytes.clone(), None).await;
         assert_eq!(report["codes"], count("Code"), "{file}");
         // NVivo writes a source for each document without text: skipped, and said so.
         assert_eq!(
@@ -516,9 +527,7 @@ async fn export_import_export_keeps_codes_sources_and_selections() {
     let path = |s: &Value| format!("/studies/{}/export.qdpx", s.as_str().unwrap());
     let (_, exported) = download(&server, Some(&admin), &path(&first)).await;
     assert_valid_against_project_xsd(&unzip(&exported)["project.qde"]);
-    let body = import(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await;
     assert_eq!(report["quotations"], 127);
     assert_eq!(report["interviews"], 17);
     assert_eq!(report["warnings"], json!([]));
@@ -650,9 +659,7 @@ async fn vendor_differences_are_tolerated_and_skips_reported() {
             ("Sources/one.txt", bom_text.as_bytes()),
             ("Sources/two.txt", TEXT_CRLF.as_bytes()),
         ]);
-        let body = import(&server, Some(&admin), "vendor.qdpx", zip, None).await;
-        assert!(body.get("errors").is_none(), "{origin}: {body:#}");
-        let report = &body["data"]["importQdpx"];
+        let report = &imported(&server, Some(&admin), "vendor.qdpx", zip, None).await;
         assert_eq!(report["interviews"], 2);
         assert_eq!(report["quotations"], 3);
         assert_eq!(report["codes"], 3);
@@ -744,7 +751,7 @@ async fn a_codebook_imports_into_a_study_and_again_without_duplicates() {
         .corpus(&admin, "Codebook", &["Testo qualsiasi."])
         .await;
     let qdc = r##"<?xml version="1.0" encoding="utf-8"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="QualCoder"><Codes><Code guid="dddddddd-0000-0000-0000-000000000001" name="Welfare" isCodable="true" color="#112233"><Description>Politiche sociali</Description><Code guid="dddddddd-0000-0000-0000-000000000002" name="Casa" isCodable="true"/></Code></Codes></CodeBook>"##;
-    let first = import(
+    let first = imported(
         &server,
         Some(&admin),
         "codici.qdc",
@@ -752,9 +759,8 @@ async fn a_codebook_imports_into_a_study_and_again_without_duplicates() {
         Some(&corpus.study),
     )
     .await;
-    assert!(first.get("errors").is_none(), "{first:#}");
-    assert_eq!(first["data"]["importQdpx"]["codes"], 2);
-    assert_eq!(first["data"]["importQdpx"]["study"]["id"], corpus.study);
+    assert_eq!(first["codes"], 2);
+    assert_eq!(first["study"]["id"], corpus.study);
     let again = import(
         &server,
         Some(&admin),
@@ -794,7 +800,7 @@ async fn a_code_name_with_a_combining_accent_reuses_the_code_of_that_name() {
         )
         .await;
     let qdc = "<?xml version=\"1.0\" encoding=\"utf-8\"?><CodeBook xmlns=\"urn:QDA-XML:codebook:1.0\"><Codes><Code guid=\"dddddddd-0000-0000-0000-000000000009\" name=\"Perche\u{301}\" isCodable=\"true\"/><Code guid=\"dddddddd-0000-0000-0000-00000000000a\" name=\"Citta\u{300}\" isCodable=\"true\"/></Codes></CodeBook>";
-    let body = import(
+    let body = imported(
         &server,
         Some(&admin),
         "accenti.qdc",
@@ -802,8 +808,7 @@ async fn a_code_name_with_a_combining_accent_reuses_the_code_of_that_name() {
         Some(&corpus.study),
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    assert_eq!(body["data"]["importQdpx"]["codes"], 1, "{body:#}");
+    assert_eq!(body["codes"], 1, "{body:#}");
     let codebook = server
         .ok(
             Some(&admin),
@@ -1004,7 +1009,7 @@ async fn an_import_refused_midway_leaves_nothing_behind() {
     assert_eq!(row_counts(&server).await, before);
     // Into the existing case the analyst may import; the inline text's slice is exact.
     let into_case = qde.replace("Caso nuovo", "Caso");
-    let body = import(
+    imported(
         &server,
         Some(&analyst),
         "p.qdpx",
@@ -1012,7 +1017,6 @@ async fn an_import_refused_midway_leaves_nothing_behind() {
         Some(&corpus.study),
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
     let got = quotations(&server, &analyst, &corpus.study).await;
     assert_eq!(
         got,
@@ -1161,7 +1165,7 @@ async fn notes_become_memos_and_adjustments_are_reported() {
   <Note guid="f4000000-0000-0000-0000-000000000002" name="n2"><PlainTextContent>Nota sul codice</PlainTextContent></Note>
   <Note guid="f4000000-0000-0000-0000-000000000003" name="n3"><PlainTextContent>Nota sul progetto</PlainTextContent></Note>
 </Notes></Project>"#;
-    let body = import(
+    let report = &imported(
         &server,
         Some(&admin),
         "note.qdpx",
@@ -1169,8 +1173,6 @@ async fn notes_become_memos_and_adjustments_are_reported() {
         None,
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
     assert_eq!(
         (report["codes"].as_i64(), report["quotations"].as_i64()),
         (Some(2), Some(1))
@@ -1288,9 +1290,7 @@ async fn import_and_export_rights_follow_the_study_roles() {
             Some(id_number(other.as_str().unwrap())),
         )
         .await;
-    let body = import(&server, Some(&outsider), "p.qdpx", zip, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let mine = body["data"]["importQdpx"]["study"]["id"].clone();
+    let mine = imported(&server, Some(&outsider), "p.qdpx", zip, None).await["study"]["id"].clone();
     let r = server
         .gql(Some(&outsider), exports, json!({"s": mine}))
         .await;
@@ -1345,7 +1345,7 @@ async fn a_codebook_nested_too_deep_is_refused_and_the_server_keeps_answering() 
         "{message}"
     );
     assert_eq!(row_counts(&server).await, before, "nothing written");
-    let body = import(
+    let body = imported(
         &server,
         Some(&admin),
         "limite.qdc",
@@ -1353,8 +1353,7 @@ async fn a_codebook_nested_too_deep_is_refused_and_the_server_keeps_answering() 
         None,
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    assert_eq!(body["data"]["importQdpx"]["codes"], 250);
+    assert_eq!(body["codes"], 250);
     let data = server
         .ok(Some(&admin), "{ studies { totalCount } }", json!({}))
         .await;
@@ -1428,9 +1427,7 @@ async fn codes_deeper_than_the_limit_export_at_it_and_come_back() {
         assert!(codes.contains_key(r.attribute("targetGUID").unwrap()));
     }
     // And the file comes back in whole, each quotation with its code.
-    let body = import(&server, Some(&admin), "profondo.qdpx", exported, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "profondo.qdpx", exported, None).await;
     assert_eq!(
         (report["codes"].as_i64(), report["quotations"].as_i64()),
         (Some(300), Some(3))
@@ -1500,9 +1497,7 @@ async fn a_transcript_that_begins_with_u_feff_makes_the_round_trip_exactly() {
         .unwrap()
         .1;
     assert_eq!(source.as_slice(), format!("\u{FEFF}{text}").as_bytes());
-    let body = import(&server, Some(&admin), "segno.qdpx", exported, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "segno.qdpx", exported, None).await;
     assert_eq!(report["warnings"], json!([]));
     let copy = report["study"]["id"].clone();
     assert_eq!(
@@ -1527,9 +1522,7 @@ async fn sources_without_text_are_skipped_and_said_so() {
         ("project.qde", qde.as_bytes()),
         ("sources/vuota.txt", "\u{FEFF} \r\n\t\n".as_bytes()),
     ]);
-    let body = import(&server, Some(&admin), "vuoti.qdpx", zip, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "vuoti.qdpx", zip, None).await;
     assert_eq!(
         (report["interviews"].as_i64(), report["quotations"].as_i64()),
         (Some(1), Some(1))
@@ -1613,9 +1606,7 @@ async fn decomposed_accents_are_stored_in_nfc_and_selections_follow_them() {
         decomposed.replace('\r', "&#13;")
     ));
     for (name, bytes) in [("nfc.qdpx", qdpx), ("nfc.qde", inline.into_bytes())] {
-        let body = import(&server, Some(&admin), name, bytes, None).await;
-        assert!(body.get("errors").is_none(), "{name}: {body:#}");
-        let report = &body["data"]["importQdpx"];
+        let report = &imported(&server, Some(&admin), name, bytes, None).await;
         assert_eq!(report["quotations"], 4, "{name}: {report:#}");
         let study = report["study"]["id"].clone();
         let stored = interviews_of(&server, &admin, &study).await;
@@ -1677,9 +1668,7 @@ async fn inline_text_with_crlf_keeps_the_vendors_positions() {
         r#"<Project xmlns="urn:QDA-XML:project:1.0" name="CRLF" origin="MAXQDA 2022"><Sources><TextSource guid="a8000000-0000-0000-0000-000000000001" name="Int. 1"><PlainTextContent>{text}</PlainTextContent><PlainTextSelection guid="a8000000-0000-0000-0000-000000000002" startPosition="{s}" endPosition="{e}"/><PlainTextSelection guid="a8000000-0000-0000-0000-000000000003" startPosition="{s2}" endPosition="{e2}"/></TextSource></Sources></Project>"#
     );
     assert!(qde.contains("\r\n"));
-    let body = import(&server, Some(&admin), "crlf.qde", qde.into_bytes(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "crlf.qde", qde.into_bytes(), None).await;
     assert_eq!(report["warnings"], json!([]));
     let study = report["study"]["id"].clone();
     let got: Vec<String> = quotations(&server, &admin, &study)
@@ -1704,9 +1693,7 @@ async fn creation_and_modification_dates_come_back_with_the_project() {
 <PlainTextSelection guid="a7000000-0000-0000-0000-000000000003" startPosition="9" endPosition="10" creationDateTime="ieri"/>
 </TextSource></Sources>
 <Notes><Note guid="a7000000-0000-0000-0000-000000000004" name="n" creationDateTime="2021-03-07T12:00:00"><PlainTextContent>Nota: è così’</PlainTextContent></Note></Notes></Project>"#;
-    let body = import(&server, Some(&admin), "date.qde", qde.into(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "date.qde", qde.into(), None).await;
     assert_eq!(
         report["warnings"],
         json!(["selection a7000000-0000-0000-0000-000000000003: creationDateTime \"ieri\" is not a date and time (RFC 3339): the time of the import stands in"])
@@ -1757,9 +1744,8 @@ async fn creation_and_modification_dates_come_back_with_the_project() {
         ),
         "{qde}"
     );
-    let body = import(&server, Some(&admin), "copia.qdpx", exported, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let copy = body["data"]["importQdpx"]["study"]["id"].clone();
+    let copy =
+        imported(&server, Some(&admin), "copia.qdpx", exported, None).await["study"]["id"].clone();
     let q = server
         .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { text createdAt memos { createdAt } } } } }", json!({"s": copy}))
         .await;
@@ -1783,7 +1769,7 @@ async fn importing_a_project_twice_into_a_study_is_reported() {
     let corpus = server.corpus(&admin, "Due volte", &["Testo già là."]).await;
     let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="p"><Cases><Case guid="a6000000-0000-0000-0000-000000000001" name="Caso"><SourceRef targetGUID="a6000000-0000-0000-0000-000000000002"/></Case></Cases><Sources><TextSource guid="a6000000-0000-0000-0000-000000000002" name="Int. Città"><PlainTextContent>Città è però.</PlainTextContent><PlainTextSelection guid="a6000000-0000-0000-0000-000000000003" startPosition="0" endPosition="5"/></TextSource></Sources></Project>"#;
     let zip = zip_of(&[("project.qde", qde.as_bytes())]);
-    let first = import(
+    let first = imported(
         &server,
         Some(&admin),
         "p.qdpx",
@@ -1791,12 +1777,10 @@ async fn importing_a_project_twice_into_a_study_is_reported() {
         Some(&corpus.study),
     )
     .await;
-    assert!(first.get("errors").is_none(), "{first:#}");
-    assert_eq!(first["data"]["importQdpx"]["warnings"], json!([]));
-    let again = import(&server, Some(&admin), "p.qdpx", zip, Some(&corpus.study)).await;
-    assert!(again.get("errors").is_none(), "{again:#}");
+    assert_eq!(first["warnings"], json!([]));
+    let again = imported(&server, Some(&admin), "p.qdpx", zip, Some(&corpus.study)).await;
     assert_eq!(
-        again["data"]["importQdpx"]["warnings"],
+        again["warnings"],
         json!(["source \"Int. Città\": the case \"Caso\" already has an interview labelled \"Int. Città\" (was this project imported before?)"])
     );
 }
@@ -1816,9 +1800,7 @@ async fn skipped_values_codings_and_note_targets_are_reported() {
   <VariableValue><VariableRef targetGUID="a5000000-0000-0000-0000-000000000002"/><TextValue> </TextValue></VariableValue>
 </TextSource></Sources>
 <Notes><Note guid="a5000000-0000-0000-0000-000000000009" name="Nota persa"><PlainTextContent>Perché è cara?</PlainTextContent></Note></Notes></Project>"#;
-    let body = import(&server, Some(&admin), "salti.qde", qde.into(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "salti.qde", qde.into(), None).await;
     assert_eq!(report["quotations"], 1);
     assert_eq!(
         report["warnings"],
@@ -1889,9 +1871,8 @@ async fn colons_in_archive_names_are_characters_not_drives() {
         ("sources/Intervista 10:30.txt", "Città è però.".as_bytes()),
         ("sources/Intervista 10:30.m4a", b"\0\0\0 ftypM4A "),
     ]);
-    let body = import(&server, Some(&admin), "mac.qdpx", zip, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let got = quotations(&server, &admin, &body["data"]["importQdpx"]["study"]["id"]).await;
+    let body = imported(&server, Some(&admin), "mac.qdpx", zip, None).await;
+    let got = quotations(&server, &admin, &body["study"]["id"]).await;
     assert_eq!(
         got,
         vec![("Int. 10:30".to_owned(), 0, 5, "Città".to_owned(), vec![])]
@@ -1959,9 +1940,9 @@ async fn a_removed_coders_work_comes_back_to_a_removed_account() {
 
     let path = format!("/studies/{}/export.qdpx", reti.as_str().unwrap());
     let (_, exported) = download(&server, Some(&admin), &path).await;
-    let body = import(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let copy = body["data"]["importQdpx"]["study"]["id"].clone();
+    let copy = imported(&server, Some(&admin), "reti.qdpx", exported.clone(), None).await["study"]
+        ["id"]
+        .clone();
     assert_eq!(coders(&server, &admin, &copy).await, expected);
     assert_eq!(
         accounts().await,
@@ -1986,16 +1967,15 @@ async fn a_removed_coders_work_comes_back_to_a_removed_account() {
             _ => (name.as_str(), bytes.as_slice()),
         })
         .collect();
-    let body = import(
+    let other = imported(
         &server,
         Some(&admin),
         "altrove.qdpx",
         zip_of(&entries),
         None,
     )
-    .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let other = body["data"]["importQdpx"]["study"]["id"].clone();
+    .await["study"]["id"]
+        .clone();
     let came = coders(&server, &admin, &other).await;
     let newcomer: Vec<_> = came.iter().filter(|c| c.1).collect();
     assert_eq!(newcomer.len(), 1, "{came:?}");
@@ -2062,8 +2042,7 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         .await;
     let qde = "<Project name=\"Proge\u{301}tto\"><Sources><TextSource guid=\"a3000000-0000-0000-0000-000000000001\" name=\" Intervista all\u{2019}assessora di Citta\u{300} \"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a3000000-0000-0000-0000-0000000000c1\" name=\"Citta\u{300} metropolitana\"><SourceRef targetGUID=\"a3000000-0000-0000-0000-000000000001\"/></Case></Cases></Project>";
     let zip = zip_of(&[("project.qde", qde.as_bytes())]);
-    let body = import(&server, Some(&admin), "p.qdpx", zip.clone(), Some(&study)).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
+    imported(&server, Some(&admin), "p.qdpx", zip.clone(), Some(&study)).await;
     let cases = server
         .ok(
             Some(&admin),
@@ -2111,7 +2090,7 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         .store_case_label(&older, "Unione montana Valle Stura\u{301}")
         .await;
     let qde = "<Project name=\"p\"><Sources><TextSource guid=\"a3000000-0000-0000-0000-000000000002\" name=\"Sindaca\"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a3000000-0000-0000-0000-0000000000c2\" name=\"Unione montana Valle Stur\u{e1}\"><SourceRef targetGUID=\"a3000000-0000-0000-0000-000000000002\"/></Case></Cases></Project>";
-    let body = import(
+    imported(
         &server,
         Some(&admin),
         "q.qdpx",
@@ -2119,7 +2098,6 @@ async fn case_and_source_labels_with_combining_accents_are_stored_in_nfc() {
         Some(&study),
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
     let interviews = server
         .ok(
             Some(&admin),
@@ -2242,9 +2220,8 @@ async fn names_of_nothing_visible_in_a_project_are_taken_for_none() {
         ("project.qde", qde.as_bytes()),
         ("sources/Intervista.txt", "Città è però.".as_bytes()),
     ]);
-    let body = import(&server, Some(&admin), "invisibile.qdpx", zip, None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let study = body["data"]["importQdpx"]["study"]["id"].clone();
+    let study =
+        imported(&server, Some(&admin), "invisibile.qdpx", zip, None).await["study"]["id"].clone();
     let got = server
         .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { title codebook { name } cases { edges { node { label interviews { edges { node { label } } } } } } } } }", json!({"s": study}))
         .await;
@@ -2280,7 +2257,7 @@ async fn cases_that_trim_to_one_label_take_sources_in_the_older() {
     server.store_case_label(&newer, "Roma").await;
     for n in 0..2 {
         let qde = format!("<Project name=\"p\"><Sources><TextSource guid=\"a4000000-0000-0000-0000-00000000000{n}\" name=\"Int {n}\"><PlainTextContent>Sì.</PlainTextContent></TextSource></Sources><Cases><Case guid=\"a4000000-0000-0000-0000-0000000000c{n}\" name=\"Roma\"><SourceRef targetGUID=\"a4000000-0000-0000-0000-00000000000{n}\"/></Case></Cases></Project>");
-        let body = import(
+        imported(
             &server,
             Some(&admin),
             "roma.qdpx",
@@ -2288,7 +2265,6 @@ async fn cases_that_trim_to_one_label_take_sources_in_the_older() {
             Some(&study),
         )
         .await;
-        assert!(body.get("errors").is_none(), "{body:#}");
     }
     let older = server
         .ok(
@@ -2354,7 +2330,7 @@ async fn code_names_are_at_most_500_characters_and_an_import_cuts_longer_ones() 
     let qdc = format!(
         r#"<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="a5000000-0000-0000-0000-000000000001" name="{too_long}" isCodable="true"/></Codes></CodeBook>"#
     );
-    let body = import(
+    let body = imported(
         &server,
         Some(&admin),
         "lunghi.qdc",
@@ -2362,9 +2338,8 @@ async fn code_names_are_at_most_500_characters_and_an_import_cuts_longer_ones() 
         Some(&corpus.study),
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    assert_eq!(body["data"]["importQdpx"]["codes"], 1, "{body:#}");
-    let warnings = body["data"]["importQdpx"]["warnings"].to_string();
+    assert_eq!(body["codes"], 1, "{body:#}");
+    let warnings = body["warnings"].to_string();
     assert!(
         warnings.contains("1500 characters long, cut to the first 500"),
         "{warnings}"
@@ -2399,9 +2374,7 @@ async fn a_note_about_a_coding_is_a_memo_of_its_quotation() {
 </TextSource></Sources>
 <Notes><Note guid="a6000000-0000-0000-0000-000000000005" name="Perché Casa"><PlainTextContent>Qui «casa» è l’alloggio.</PlainTextContent></Note>
 <Note guid="a6000000-0000-0000-0000-000000000006" name="Ricca" richTextPath="internal://ricca.docx"/></Notes></Project>"#;
-    let body = import(&server, Some(&admin), "note.qde", qde.into(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "note.qde", qde.into(), None).await;
     assert_eq!(
         report["warnings"],
         json!(["note \"Ricca\" has only rich text (richTextPath), which is not read: skipped"])
@@ -2467,7 +2440,7 @@ async fn importing_a_project_again_adds_no_memo_twice() {
     ];
     let mut reports = Vec::new();
     for _ in 0..2 {
-        let body = import(
+        let body = imported(
             &server,
             Some(&admin),
             "memo.qde",
@@ -2475,12 +2448,11 @@ async fn importing_a_project_again_adds_no_memo_twice() {
             Some(&corpus.study),
         )
         .await;
-        assert!(body.get("errors").is_none(), "{body:#}");
         assert_eq!(memos().await, expected);
         reports.push(body);
     }
     let again = &reports[1];
-    let warnings = again["data"]["importQdpx"]["warnings"].to_string();
+    let warnings = again["warnings"].to_string();
     assert!(
         warnings.contains("3 note(s) were memos the study already had"),
         "{warnings}"
@@ -2511,7 +2483,7 @@ async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
         ),
         ("ATLAS.ti", "Authors:\n- Rossi"),
     ] {
-        let body = import(
+        let body = imported(
             &server,
             Some(&admin),
             "descritto.qde",
@@ -2519,10 +2491,9 @@ async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
             None,
         )
         .await;
-        assert!(body.get("errors").is_none(), "{body:#}");
-        let study = &body["data"]["importQdpx"]["study"]["id"];
+        let study = &body["study"]["id"];
         read.push(server.ok(Some(&admin), STUDY, json!({"s": study})).await["node"].clone());
-        warnings.push(body["data"]["importQdpx"]["warnings"].clone());
+        warnings.push(body["warnings"].clone());
     }
     let memo = |text: &str| json!({"authors": [], "year": null, "researchQuestions": [], "memos": [{"text": text}]});
     assert_eq!(read[0], memo("Studio sulle reti di welfare, più ambiti."));
@@ -2546,7 +2517,7 @@ async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
         "quaderno 0.1.0",
         "Authors:\n- Rossi\nYear: 2024\nResearch questions:\n- Perché?",
     );
-    let body = import(
+    let body = imported(
         &server,
         Some(&admin),
         "mio.qde",
@@ -2554,9 +2525,8 @@ async fn a_project_description_is_a_memo_unless_it_holds_the_study_s_fields() {
         Some(&corpus.study),
     )
     .await;
-    assert!(body.get("errors").is_none(), "{body:#}");
     assert_eq!(
-        body["data"]["importQdpx"]["warnings"],
+        body["warnings"],
         json!(["the project's authors, year and research questions are those of the study it was exported from: not applied to this one"])
     );
     let kept = server
@@ -2588,9 +2558,7 @@ async fn an_import_cuts_long_labels_and_reports_values_it_leaves_out() {
 <Sources><TextSource guid="a8000000-0000-0000-0000-000000000003" name="{source}"><PlainTextContent>Là, però.</PlainTextContent>
 <VariableValue><VariableRef targetGUID="a8000000-0000-0000-0000-000000000001"/><TextValue>{role}</TextValue></VariableValue></TextSource></Sources></Project>"#
     );
-    let body = import(&server, Some(&admin), "lunghi.qde", qde.into_bytes(), None).await;
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let report = &body["data"]["importQdpx"];
+    let report = &imported(&server, Some(&admin), "lunghi.qde", qde.into_bytes(), None).await;
     let cut = |s: &str| s.chars().take(500).collect::<String>();
     assert_eq!(report["study"]["title"], cut(&title));
     let warnings: Vec<&str> = report["warnings"]
@@ -2647,7 +2615,7 @@ async fn only_owners_import_coding_under_other_users_names() {
     };
     let mut credited = Vec::new();
     for (n, token) in [(1, &anna), (2, &olga)] {
-        let body = import(
+        let body = imported(
             &server,
             Some(token),
             "altrui.qde",
@@ -2655,8 +2623,7 @@ async fn only_owners_import_coding_under_other_users_names() {
             Some(&corpus.study),
         )
         .await;
-        assert!(body.get("errors").is_none(), "{body:#}");
-        credited.push(body["data"]["importQdpx"]["warnings"].clone());
+        credited.push(body["warnings"].clone());
     }
     assert_eq!(
         credited,
