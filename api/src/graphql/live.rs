@@ -148,44 +148,44 @@ impl Subscription {
                     // The last event has been answered: its snapshot ends, and waiting for
                     // the next holds no connection.
                     db.writing();
-                    loop {
-                        let change = match receiver.next().await? {
-                            Ok(e) if e.study_id == study.id => match e.change {
-                                Change::One { kind, quotation_id } => QuotationChange {
-                                    kind,
-                                    id: quotation_id,
-                                },
-                                Change::Many(n) => return Some((Err(many_changed(n)), None)),
-                            },
+                    let change = loop {
+                        match receiver.next().await? {
+                            Ok(e) if e.study_id == study.id => break Ok(e.change),
                             Ok(_) => continue,
-                            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                                return Some((Err(lagged(missed)), None));
-                            }
-                        };
-                        // The study is checked again before each event, with the caller's
-                        // roles as they are now: a study made private since (or deleted), or a
-                        // role in it taken back, ends the subscription rather than streaming on
-                        // to a caller who may no longer read it, with a reason as every other
-                        // ending has. Any other change of roles leaves it running.
-                        let now = match &token {
-                            Some(token) => crate::auth::caller_from_token(db.pool(), token).await,
-                            None => Ok(caller),
-                        };
-                        let readable = match now {
-                            Ok(now) => {
-                                crate::service::studies::readable_study(&db, &now, study.id).await
-                            }
-                            Err(e) => Err(e),
-                        };
-                        return match readable {
-                            Ok(_) => {
-                                // What the event's fields read fits together, as a query's.
-                                db.answering();
-                                Some((Ok(change), Some(receiver)))
-                            }
-                            Err(ServiceError::NotFound(_)) => Some((Err(unreadable()), None)),
-                            Err(e) => Some((Err(e.into()), None)),
-                        };
+                            Err(BroadcastStreamRecvError::Lagged(missed)) => break Err(missed),
+                        }
+                    };
+                    // The study is checked again before each event or ending, with the
+                    // caller's roles as they are now: a study made private since (or
+                    // deleted), or a role in it taken back, ends the subscription rather than
+                    // streaming on to a caller who may no longer read it (not even how many
+                    // changes it missed), with a reason as every other ending has. Any other
+                    // change of roles leaves it running.
+                    let now = match &token {
+                        Some(token) => crate::auth::caller_from_token(db.pool(), token).await,
+                        None => Ok(caller),
+                    };
+                    let readable = match now {
+                        Ok(now) => {
+                            crate::service::studies::readable_study(&db, &now, study.id).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match (readable, change) {
+                        (Ok(_), Ok(Change::One { kind, quotation_id })) => {
+                            // What the event's fields read fits together, as a query's; the
+                            // socket ends this snapshot as soon as the event is answered.
+                            db.answering();
+                            let change = QuotationChange {
+                                kind,
+                                id: quotation_id,
+                            };
+                            Some((Ok(change), Some(receiver)))
+                        }
+                        (Ok(_), Ok(Change::Many(n))) => Some((Err(many_changed(n)), None)),
+                        (Ok(_), Err(missed)) => Some((Err(lagged(missed)), None)),
+                        (Err(ServiceError::NotFound(_)), _) => Some((Err(unreadable()), None)),
+                        (Err(e), _) => Some((Err(e.into()), None)),
                     }
                 }
             },

@@ -68,9 +68,9 @@ pub(super) async fn graphql_ws(
                     })
                 })
                 .take_while(move |message| future::ready(lock(&admitted).admit(message)));
-            let db = state.db.clone();
+            let (db, initialising) = (state.db.clone(), rules.clone());
             let answers = async_graphql::http::WebSocket::new(Checked(state), input, protocol)
-                .on_connection_init(move |payload| connection_init(db, payload));
+                .on_connection_init(move |payload| connection_init(db, initialising, payload));
             futures_util::pin_mut!(answers);
             // A socket that never sends its `connection_init`, in either protocol, would hold
             // its resources for ever. (One that did may stay idle, as a subscription waits.)
@@ -114,6 +114,7 @@ pub(super) async fn graphql_ws(
 /// The caller of a `connection_init` payload, kept as the socket's token.
 async fn connection_init(
     db: crate::db::Database,
+    rules: Arc<Mutex<Rules>>,
     payload: serde_json::Value,
 ) -> async_graphql::Result<async_graphql::Data> {
     // A payload that is not an object, or an Authorization that is not a string, is a
@@ -167,7 +168,14 @@ async fn connection_init(
     };
     caller_from_secret(&db, secret.as_deref())
         .await
-        .map_err(CallerError::into_graphql_error)?;
+        .map_err(|e| {
+            // Not the client's fault: closed as the server's error, which a client retries,
+            // never as a rejected token, which it must not.
+            if matches!(e, CallerError::Failed(_)) {
+                lock(&rules).init_failed = true;
+            }
+            e.into_graphql_error()
+        })?;
     let mut data = async_graphql::Data::default();
     data.insert(SocketToken(secret));
     Ok(data)
@@ -197,6 +205,11 @@ fn lock(rules: &Mutex<Rules>) -> std::sync::MutexGuard<'_, Rules> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The most operations one socket runs at once (subscriptions, and queries being answered).
+const MAX_RUNNING_OPERATIONS: usize = 100;
+/// The longest operation id a socket may use (graphql-ws clients send UUIDs, 36 bytes).
+const MAX_OPERATION_ID_BYTES: usize = 128;
+
 /// The rules of graphql-transport-ws (PROTOCOL.md of graphql-ws) that async-graphql's
 /// handler breaks: it runs a `subscribe` sent before `connection_init` as an internal error
 /// (1011) instead of 4401, replaces a running subscription whose id a new `subscribe` reuses
@@ -213,6 +226,8 @@ struct Rules {
     running: HashSet<String>,
     /// The close code and reason of the message that broke a rule.
     refusal: Option<(u16, String)>,
+    /// The `connection_init` was refused because the database failed, not the token.
+    init_failed: bool,
 }
 
 /// A message's type and id, the rest unread.
@@ -230,6 +245,7 @@ impl Rules {
             initialised: false,
             running: HashSet::new(),
             refusal: None,
+            init_failed: false,
         }
     }
 
@@ -273,6 +289,23 @@ impl Rules {
                 if self.running.contains(&id) {
                     return self.refuse(4409, format!("Subscriber for {id} already exists"));
                 }
+                // A reverse proxy sees one connection, however many operations run over it:
+                // their number, and the ids kept for each, are bounded here.
+                if id.len() > MAX_OPERATION_ID_BYTES {
+                    return self.refuse(
+                        4400,
+                        format!("Invalid message: an id is at most {MAX_OPERATION_ID_BYTES} bytes"),
+                    );
+                }
+                if self.running.len() >= MAX_RUNNING_OPERATIONS {
+                    return self.refuse(
+                        4400,
+                        format!(
+                            "Too many operations: at most {MAX_RUNNING_OPERATIONS} run at once on \
+                             one socket"
+                        ),
+                    );
+                }
                 self.running.insert(id);
             }
             ("complete", Some(id)) => {
@@ -302,9 +335,11 @@ impl Rules {
     }
 
     /// The code of a close async-graphql decided. Once `Rules` has read every message, its
-    /// only 1002 left is a refused `connection_init`: 4403, Forbidden.
+    /// only 1002 left is a refused `connection_init`: 4403, Forbidden, unless the database
+    /// failed under it (1011, the server's error).
     fn close_code(&self, code: u16) -> u16 {
         match code {
+            1002 if self.init_failed => 1011,
             1002 if self.enforced => 4403,
             other => other,
         }
@@ -377,7 +412,7 @@ impl async_graphql::Executor for Checked {
                 state.events.clone(),
             )
             .over_socket(secret.clone());
-            let pages = ctx.pages.clone();
+            let (pages, request_db) = (ctx.pages.clone(), ctx.db.clone());
             let operation = Arc::new((request.query.clone(), request.operation_name.clone()));
             let field_types = state.field_types.clone();
             let mended = move |mut answer: async_graphql::Response| {
@@ -411,12 +446,20 @@ impl async_graphql::Executor for Checked {
             let events = state.schema.execute_stream(request);
             stream::unfold(Some(events), move |events| {
                 let (db, secret) = (state.db.clone(), secret.clone());
-                let (pages, mended) = (pages.clone(), mended.clone());
+                let (pages, mended, request_db) =
+                    (pages.clone(), mended.clone(), request_db.clone());
                 async move {
                     let mut events = events?;
                     // Each event is bounded alone: a subscription may live for days.
                     pages.reset();
-                    let event = match limits::within_budget(&pages, ty, events.next()).await {
+                    let event = limits::within_budget(&pages, ty, events.next()).await;
+                    // The event has been answered: its snapshot ends here, not when the next
+                    // event is asked for, which is after the token's lookup below (a second
+                    // connection: on a pool of one, waiting for itself) and after the socket
+                    // has sent this one (a client that stops reading would hold a connection
+                    // and an open transaction for as long as it likes).
+                    request_db.writing();
+                    let event = match event {
                         Ok(event) => mended(event?),
                         Err(refused) => return Some((over_budget(refused), None)),
                     };
@@ -483,6 +526,40 @@ mod tests {
         assert_eq!(rules.refusal.as_ref().unwrap().0, 4409);
         // Once refused, nothing more is read.
         assert!(!rules.admit(br#"{"type":"ping"}"#));
+    }
+
+    #[test]
+    fn a_socket_runs_at_most_100_operations_with_ids_of_at_most_128_bytes() {
+        let subscribe = |id: &str| {
+            format!(r#"{{"type":"subscribe","id":"{id}","payload":{{"query":"{{ a }}"}}}}"#)
+        };
+        let mut rules = Rules::new(Protocols::GraphQLWS);
+        assert!(rules.admit(br#"{"type":"connection_init"}"#));
+        for n in 0..100 {
+            assert!(rules.admit(subscribe(&n.to_string()).as_bytes()), "{n}");
+        }
+        // One ends: another may start; then none more.
+        rules.sent(r#"{"type":"complete","id":"3"}"#);
+        assert!(rules.admit(subscribe("100").as_bytes()));
+        assert!(!rules.admit(subscribe("101").as_bytes()));
+        let (code, reason) = rules.refusal.clone().unwrap();
+        assert_eq!(code, 4400);
+        assert!(reason.contains("at most 100"), "{reason}");
+
+        let mut rules = Rules::new(Protocols::GraphQLWS);
+        assert!(rules.admit(br#"{"type":"connection_init"}"#));
+        assert!(rules.admit(subscribe(&"é".repeat(64)).as_bytes()));
+        assert!(!rules.admit(subscribe(&format!("x{}", "é".repeat(64))).as_bytes()));
+        assert_eq!(rules.refusal.as_ref().unwrap().0, 4400);
+    }
+
+    #[test]
+    fn a_connection_init_refused_by_a_failing_database_is_the_server_s_error() {
+        let mut rules = Rules::new(Protocols::GraphQLWS);
+        assert_eq!(rules.close_code(1002), 4403);
+        rules.init_failed = true;
+        assert_eq!(rules.close_code(1002), 1011);
+        assert_eq!(rules.close_code(1000), 1000);
     }
 
     #[test]

@@ -1044,3 +1044,135 @@ async fn sockets_must_initialise_in_time_and_once() {
     let closed = next(&mut legacy).await;
     assert_eq!(closed["code"], 4408, "{closed}");
 }
+
+/// An event's answer reads one snapshot, and gives its connection back as soon as it is
+/// answered: before the token is looked up again (which asks the pool for a connection) and
+/// before the socket sends it (a client that stops reading would otherwise hold a
+/// connection, and an open transaction, for as long as it liked). On a pool of one
+/// connection, a subscriber with a token hears each change with its quotation's text, and
+/// the server answers requests in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_gives_its_connection_back_once_answered() {
+    let server = TestServer::start(tests::Options {
+        db_connections: 1,
+        ..Default::default()
+    })
+    .await;
+    let admin = server.admin().await;
+    let t = Some(admin.as_str());
+    let corpus = server
+        .corpus(
+            &admin,
+            "Una sola",
+            &["R: La città è più bella, l’ente c’è."],
+        )
+        .await;
+    let (study, interview) = (corpus.study, corpus.interviews[0]["id"].clone());
+    let mut watcher = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut watcher).await["type"], "connection_ack");
+    subscribe(&mut watcher, &study).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for (start, text) in [(6, "città"), (25, "l’ente")] {
+        let end = start + text.chars().count();
+        let started = std::time::Instant::now();
+        server
+            .ok(t, "mutation($i: ID!, $s: Int!, $e: Int!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: []}) { id } }", json!({"i": interview, "s": start, "e": end}))
+            .await;
+        let heard = next(&mut watcher).await;
+        assert_eq!(
+            heard["payload"]["data"]["quotationChanged"]["quotation"]["text"], text,
+            "{heard}"
+        );
+        server.ok(t, "{ studies { totalCount } }", json!({})).await;
+        // The pool's timeout is 30 s: a request waiting for it would be seen here.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// A subscriber who may no longer read the study learns nothing more of it: not even that
+/// many of its quotations changed at once, or that it fell behind. Those endings, too, come
+/// after the study is checked again, and say FORBIDDEN.
+#[tokio::test]
+async fn a_subscriber_who_lost_the_study_hears_not_even_how_much_changed() {
+    use sea_orm::ConnectionTrait;
+
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let study = server
+        .ok(
+            Some(&admin),
+            "mutation { createStudy(input: {title: \"Aperto, poi chiuso\", public: true}) { id } }",
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let study_id = id_number(study.as_str().unwrap());
+    // A second server over the same data, whose events this test publishes itself.
+    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
+    let events = state.events.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(async move {
+        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
+    });
+    let event = |change| api::graphql::live::QuotationEvent { study_id, change };
+    let mut socket = connect_to(&url, None).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    subscribe(&mut socket, &study).await;
+    // Once a change comes through, the subscription is listening.
+    loop {
+        events.publish(event(api::graphql::live::Change::One {
+            kind: api::graphql::live::ChangeKind::Deleted,
+            quotation_id: 1,
+        }));
+        if tokio::time::timeout(std::time::Duration::from_millis(100), next(&mut socket))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    while tokio::time::timeout(std::time::Duration::from_millis(100), next(&mut socket))
+        .await
+        .is_ok()
+    {}
+    server
+        .db
+        .conn
+        .execute_unprepared(&format!(
+            "UPDATE study SET is_public = false WHERE id = {study_id}"
+        ))
+        .await
+        .unwrap();
+    events.publish(event(api::graphql::live::Change::Many(150)));
+    let ended = next(&mut socket).await;
+    assert_eq!(
+        ended["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{ended}"
+    );
+    assert!(!ended.to_string().contains("150"), "{ended}");
+    assert_eq!(next(&mut socket).await["type"], "complete");
+    serving.abort();
+}
+
+/// A `connection_init` whose token cannot be looked up because the database failed is the
+/// server's error (1011, which clients retry), not a rejected token (4403, which they must
+/// not retry with the same token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_lookup_at_connection_init_is_not_a_bad_token() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let mut socket = connect(&server, Some(&admin)).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    server.db.conn.close_by_ref().await.unwrap();
+    let mut socket = connect(&server, Some(&admin)).await;
+    let closed = next(&mut socket).await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], 1011, "{closed}");
+    let mut forger = connect(&server, Some("qdn_forged")).await;
+    assert_eq!(next(&mut forger).await["code"], 1011);
+}
