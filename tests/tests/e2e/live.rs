@@ -15,6 +15,25 @@ async fn subscribe(socket: &mut Socket, study: &Value) {
         .unwrap();
 }
 
+/// A second server over the same data as `server`, whose events the test publishes itself:
+/// its url, its event channel and its task (to abort at the end).
+async fn publishing_server(
+    server: &TestServer,
+) -> (
+    String,
+    api::graphql::live::Events,
+    tokio::task::JoinHandle<()>,
+) {
+    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
+    let events = state.events.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(async move {
+        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
+    });
+    (url, events, serving)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coders_see_each_others_quotations_as_they_happen() {
     let server = TestServer::empty().await;
@@ -414,13 +433,7 @@ async fn socket_messages_are_bounded_like_request_bodies() {
 #[tokio::test]
 async fn a_subscriber_that_falls_behind_is_told_to_reload() {
     let server = TestServer::demo().await;
-    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
-    let events = state.events.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(async move {
-        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
-    });
+    let (url, events, serving) = publishing_server(&server).await;
     let studies = server
         .ok(None, "{ studies { edges { node { id } } } }", json!({}))
         .await;
@@ -1111,14 +1124,7 @@ async fn a_subscriber_who_lost_the_study_hears_not_even_how_much_changed() {
         .await["createStudy"]["id"]
         .clone();
     let study_id = id_number(study.as_str().unwrap());
-    // A second server over the same data, whose events this test publishes itself.
-    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
-    let events = state.events.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(async move {
-        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
-    });
+    let (url, events, serving) = publishing_server(&server).await;
     let event = |change| api::graphql::live::QuotationEvent { study_id, change };
     let mut socket = connect_to(&url, None).await;
     assert_eq!(next(&mut socket).await["type"], "connection_ack");
