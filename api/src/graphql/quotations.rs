@@ -177,7 +177,8 @@ pub enum CodeMatch {
     /// Quotations carrying any of the codes (or their descendants).
     #[default]
     Any,
-    /// Quotations carrying every one of the codes (each, or one of its descendants).
+    /// Quotations carrying every one of the codes (each, or one of its descendants): at
+    /// most 100 codes (BAD_USER_INPUT).
     All,
 }
 

@@ -434,7 +434,7 @@ pub fn code_case_matrix(coding: &Coding, codes: &[i64]) -> Vec<(i64, i64, Vec<i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::codes::with_descendants;
+    use crate::service::codes::Codebook;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -444,7 +444,8 @@ mod tests {
         use super::*;
 
         pub fn quotations_of(coding: &Coding, code: i64) -> BTreeSet<i64> {
-            let subtree: BTreeSet<i64> = with_descendants(&coding.codes, &[code])
+            let subtree: BTreeSet<i64> = Codebook::new(coding.codes.clone())
+                .subtree(&[code])
                 .into_iter()
                 .collect();
             coding
@@ -553,7 +554,10 @@ mod tests {
             let mut out = Vec::new();
             let ids: Vec<i64> = sets.keys().copied().collect();
             let below = |c: i64| -> BTreeSet<i64> {
-                with_descendants(&coding.codes, &[c]).into_iter().collect()
+                Codebook::new(coding.codes.clone())
+                    .subtree(&[c])
+                    .into_iter()
+                    .collect()
             };
             for (i, &a) in ids.iter().enumerate() {
                 for &b in &ids[i + 1..] {

@@ -239,11 +239,6 @@ pub async fn study_codes<C: ConnectionTrait>(
         .await?)
 }
 
-/// `roots` and all their descendants, from a study's full code list.
-pub fn with_descendants(all: &[code::Model], roots: &[i64]) -> Vec<i64> {
-    Codebook::new(all.to_vec()).subtree(roots)
-}
-
 /// The deepest a code may sit (1 for a root): deeper trees are no codebook anyone reads, and
 /// the REFI-QDA exchange format could not carry them. Readers built on libxml2 (xmllint among
 /// them) stop at 256 levels of elements, and `Project/CodeBook/Codes` above the codes and a

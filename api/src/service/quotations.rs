@@ -20,7 +20,7 @@ use crate::auth::{Caller, Permission};
 use crate::db::{begin_write, Writable, IDS_PER_STATEMENT};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::change_log::{self, Op};
-use crate::service::codes::{study_codes, with_descendants};
+use crate::service::codes::{study_codes, Codebook};
 use crate::service::discontinuities::bump_judgment;
 use crate::service::interviews::locked_interview;
 use crate::service::page::{more_after, KeyedRequest, Page};
@@ -682,6 +682,9 @@ pub async fn codes_of_quotations<C: ConnectionTrait>(
     Ok(codes_of)
 }
 
+/// The most codes a quotation may be asked to carry all of (`codeMatch: ALL`).
+pub const MAX_CODES_ALL_CARRIED: usize = 100;
+
 /// The condition on quotations "carries any (or, with `all`, each) of `roots` or one of
 /// their descendants", as subqueries on the links: the quotations a code tags can be more
 /// than a statement could bind. None when no quotation can match.
@@ -695,6 +698,14 @@ async fn carrying_codes<C: ConnectionTrait>(
 
     // A code named twice is one condition: counted twice, `all` could never be met.
     let roots: BTreeSet<i64> = roots.iter().copied().collect();
+    // Each code to carry is a condition of its own: 1,001 of them overflowed the stack
+    // building the statement, and the process aborted.
+    if all && roots.len() > MAX_CODES_ALL_CARRIED {
+        return Err(ServiceError::BadInput(format!(
+            "codeMatch ALL takes at most {MAX_CODES_ALL_CARRIED} codes, not {}",
+            roots.len()
+        )));
+    }
     let root_codes = code::Entity::find()
         .filter(code::Column::Id.is_in(roots.iter().copied()))
         .all(db)
@@ -702,16 +713,18 @@ async fn carrying_codes<C: ConnectionTrait>(
     if root_codes.is_empty() || (all && root_codes.len() < roots.len()) {
         return Ok(None);
     }
-    let mut codebooks: HashMap<i64, Vec<code::Model>> = HashMap::new();
+    // One codebook per study, however many of its codes are named: built once per code, a
+    // filter naming thousands of a large codebook's codes was quadratic.
+    let mut codebooks: HashMap<i64, Codebook> = HashMap::new();
     let mut subtrees: Vec<BTreeSet<i64>> = Vec::new();
     for root in &root_codes {
-        let study = match codebooks.entry(root.study_id) {
+        let book = match codebooks.entry(root.study_id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(study_codes(db, root.study_id).await?)
+                e.insert(Codebook::new(study_codes(db, root.study_id).await?))
             }
         };
-        subtrees.push(with_descendants(study, &[root.id]).into_iter().collect());
+        subtrees.push(book.subtree(&[root.id]).into_iter().collect());
     }
     if !all {
         // Any of them: one set of codes, one subquery.

@@ -2187,3 +2187,40 @@ async fn analysts_change_and_delete_only_their_own_quotations() {
     assert_eq!(after["transcript"], without_both);
     assert_eq!(after["quotations"]["edges"], json!([]));
 }
+
+/// Every code an ALL match names is a condition of its own: up to 100 of them are met
+/// together; more are refused up front (1,001 overflowed the server's stack building the
+/// statement, on SQLite and PostgreSQL alike: the process aborted).
+#[tokio::test]
+async fn an_all_match_takes_up_to_100_codes() {
+    let s = study().await;
+    let mut codes = Vec::new();
+    for n in 0..101 {
+        codes.push(s.code(&format!("Tema {n}"), None).await);
+    }
+    let (hundred, ninety_nine) = (&codes[..100], &codes[1..100]);
+    let all: Vec<&Value> = hundred.iter().collect();
+    let q = s.quote("casa", 0, &all).await;
+    let fewer: Vec<&Value> = ninety_nine.iter().collect();
+    s.quote("casa", 0, &fewer).await;
+    const Q: &str = "query($f: QuotationFilter) { quotations(filter: $f) { totalCount edges { node { id } } } }";
+    let r = s
+        .ok(Q, json!({"f": {"codeIds": hundred, "codeMatch": "ALL"}}))
+        .await;
+    assert_eq!(r["quotations"]["totalCount"], 1, "{r}");
+    assert_eq!(r["quotations"]["edges"][0]["node"]["id"], q["id"]);
+    let r = s
+        .gql(Q, json!({"f": {"codeIds": codes, "codeMatch": "ALL"}}))
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 codes"),
+        "{r}"
+    );
+    // Any of them is one condition, however many.
+    let r = s.ok(Q, json!({"f": {"codeIds": codes}})).await;
+    assert_eq!(r["quotations"]["totalCount"], 2, "{r}");
+}
