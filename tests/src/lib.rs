@@ -430,6 +430,12 @@ pub fn error_code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error code in {body:#}"))
 }
 
+/// The global ID of a `kind` and number ("Kind:number", base64url), as the server writes it.
+pub fn global_id(kind: &str, number: i64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{number}"))
+}
+
 /// The number in a global ID ("Kind:number", base64url).
 pub fn id_number(id: &str) -> i64 {
     use base64::Engine as _;

@@ -315,7 +315,9 @@ impl DiscontinuityQuery {
         evaluator_id: Option<ID>,
     ) -> async_graphql::Result<DiscontinuityMatrix> {
         let r = rc(ctx);
-        let j = r.judgments(study_of(&study_id)?).await?;
+        let study_number = study_of(&study_id)?;
+        let j = r.judgments(study_number).await?;
+        let study = encode(Kind::Study, study_number).0;
         let by = rows.unwrap_or(MatrixRows::Case);
         let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
         let matrix = service::matrix(
@@ -360,8 +362,10 @@ impl DiscontinuityQuery {
             } else {
                 "intervention"
             },
-            evaluator_id
-                .map(|e| format!("&evaluator={}", e.0))
+            // From the decoded ids, not the client's strings: those may carry white space,
+            // which decoding forgives and a URL does not.
+            evaluator
+                .map(|e| format!("&evaluator={}", encode(Kind::User, e).0))
                 .unwrap_or_default()
         );
         Ok(DiscontinuityMatrix {
@@ -370,8 +374,8 @@ impl DiscontinuityQuery {
                 .filter_map(|d| from_db(d))
                 .collect(),
             rows: rows_out,
-            svg_url: format!("/studies/{}/discontinuities/matrix.svg?{query}", study_id.0),
-            csv_url: format!("/studies/{}/discontinuities.csv?{query}", study_id.0),
+            svg_url: format!("/studies/{study}/discontinuities/matrix.svg?{query}"),
+            csv_url: format!("/studies/{study}/discontinuities.csv?{query}"),
         })
     }
 

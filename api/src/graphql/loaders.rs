@@ -1,7 +1,7 @@
 //! DataLoaders, built per request (never shared across callers), so that nested reads cost
 //! one query per level and relation, whatever the number of rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::*;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect, Value};
 
 use super::error::LoadError;
@@ -377,21 +377,40 @@ impl Loader<Target> for MemosOf {
     type Error = LoadError;
 
     async fn load(&self, keys: &[Target]) -> Result<HashMap<Target, Self::Value>, LoadError> {
+        // Kind and id together, as the index on memos has them: by id alone a batch read the
+        // memos of every kind (and every study) that shared the ids.
+        let mut by_kind: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
+        for t in keys {
+            by_kind.entry(t.kind()).or_default().push(t.id());
+        }
+        let targets = by_kind
+            .into_iter()
+            .fold(Condition::any(), |c, (kind, ids)| {
+                c.add(
+                    Condition::all()
+                        .add(memo::Column::TargetKind.eq(kind))
+                        .add(memo::Column::TargetId.is_in(ids)),
+                )
+            });
+        let mut memos: HashMap<(&str, i64), Vec<memo::Model>> = HashMap::new();
         let rows = memo::Entity::find()
-            .filter(memo::Column::TargetId.is_in(keys.iter().map(|k| k.id())))
+            .filter(targets)
             .order_by_asc(memo::Column::Id)
             .all(&self.db)
             .await?;
-        let mut out: HashMap<Target, Vec<memo::Model>> = HashMap::new();
-        for &t in keys {
-            let mine = rows
-                .iter()
-                .filter(|m| m.target_kind == t.kind() && m.target_id == t.id())
-                .cloned()
-                .collect();
-            out.insert(t, mine);
+        for m in &rows {
+            memos
+                .entry((m.target_kind.as_str(), m.target_id))
+                .or_default()
+                .push(m.clone());
         }
-        Ok(out)
+        Ok(keys
+            .iter()
+            .map(|&t| {
+                let mine = memos.get(&(t.kind(), t.id())).cloned().unwrap_or_default();
+                (t, mine)
+            })
+            .collect())
     }
 }
 

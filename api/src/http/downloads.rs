@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{caller_from_headers, AppState, CallerError};
 use crate::auth::Caller;
+use crate::db::begin_snapshot;
 use crate::export;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::service::discontinuities::{self, Judgments};
@@ -69,7 +70,7 @@ fn global_id(raw: &str, kind: Kind) -> Result<i64, HttpError> {
 /// user the caller cannot see is not found, as in the GraphQL fields, rather than drawn as
 /// one without judgments.
 async fn evaluator_asked(
-    state: &AppState,
+    db: &impl sea_orm::ConnectionTrait,
     caller: &Caller,
     params: &MatrixParams,
 ) -> Result<Option<i64>, HttpError> {
@@ -78,7 +79,7 @@ async fn evaluator_asked(
     };
     let id = global_id(e, Kind::User)?;
     Ok(Some(
-        crate::service::users::visible_user(&state.db.conn, caller, id).await?,
+        crate::service::users::visible_user(db, caller, id).await?,
     ))
 }
 
@@ -90,8 +91,12 @@ async fn matrix_for(
     params: &MatrixParams,
 ) -> Result<(Judgments, Vec<discontinuities::MatrixRow>), HttpError> {
     let caller = caller_from_headers(&state.db, headers).await?;
-    let judgments =
-        Judgments::load(&state.db.conn, &caller, global_id(study, Kind::Study)?).await?;
+    let study = global_id(study, Kind::Study)?;
+    // One state of the judgments, their evidence and their causes, as a GraphQL query reads.
+    let snapshot = begin_snapshot(&state.db.conn)
+        .await
+        .map_err(ServiceError::from)?;
+    let judgments = Judgments::load(&snapshot, &caller, study).await?;
     let rows = match params.rows.as_deref() {
         None | Some("case") => discontinuities::Rows::Case,
         Some("intervention") => discontinuities::Rows::Intervention,
@@ -102,7 +107,7 @@ async fn matrix_for(
             ))
         }
     };
-    let evaluator = evaluator_asked(state, &caller, params).await?;
+    let evaluator = evaluator_asked(&snapshot, &caller, params).await?;
     let matrix = discontinuities::matrix(&judgments, rows, evaluator);
     Ok((judgments, matrix))
 }
@@ -146,10 +151,12 @@ pub(super) async fn cascade_svg(
 ) -> Result<Response, HttpError> {
     let caller = caller_from_headers(&state.db, &headers).await?;
     let case_id = global_id(&case, Kind::Case)?;
-    let (case, study) =
-        crate::service::studies::readable_case(&state.db.conn, &caller, case_id).await?;
-    let judgments = Judgments::load(&state.db.conn, &caller, study.id).await?;
-    let evaluator = evaluator_asked(&state, &caller, &params).await?;
+    let snapshot = begin_snapshot(&state.db.conn)
+        .await
+        .map_err(ServiceError::from)?;
+    let (case, study) = crate::service::studies::readable_case(&snapshot, &caller, case_id).await?;
+    let judgments = Judgments::load(&snapshot, &caller, study.id).await?;
+    let evaluator = evaluator_asked(&snapshot, &caller, &params).await?;
     let links: Vec<(i64, i64)> = discontinuities::cascade(&judgments, case.id, evaluator)
         .iter()
         .map(|(c, e)| (c.id, e.id))

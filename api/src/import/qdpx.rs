@@ -408,12 +408,18 @@ async fn codes<'p>(
 ) -> ServiceResult<()> {
     let mut siblings: HashMap<(Option<i64>, String), i64> = HashMap::new();
     if !state.new_study {
+        // Codes stored before names were compared this way may match one key twice: the
+        // oldest is reused, on every backend (in the rows' order, PostgreSQL's and SQLite's
+        // choices differed).
         for c in code::Entity::find()
             .filter(code::Column::StudyId.eq(state.study.id))
+            .order_by_asc(code::Column::Id)
             .all(txn)
             .await?
         {
-            siblings.insert((c.parent_id, sibling_key(&c.name)), c.id);
+            siblings
+                .entry((c.parent_id, sibling_key(&c.name)))
+                .or_insert(c.id);
         }
     }
     let mut created_here: HashSet<i64> = HashSet::new();

@@ -978,6 +978,9 @@ pub async fn delete_intervention(
     caller: &Caller,
     id: i64,
 ) -> ServiceResult<()> {
+    // No write lock, row lock or answer about the intervention for a caller who may write
+    // nothing.
+    caller.require_user()?;
     let txn = begin_write(db).await?;
     // FOR UPDATE before counting: a judgment made about it holds a key-share lock on it
     // until it commits (`tag_once`), which this waits for and then excludes. One made before
@@ -1076,8 +1079,12 @@ impl Judgments {
                 .or_default()
                 .push(e.quotation_id);
         }
+        // In a fixed order, which a case's cascade lists: on PostgreSQL a re-tagged
+        // judgment's links would otherwise move in it.
         let links = discontinuity_cause::Entity::find()
             .filter(discontinuity_cause::Column::EffectId.in_subquery(ids()))
+            .order_by_asc(discontinuity_cause::Column::EffectId)
+            .order_by_asc(discontinuity_cause::Column::CauseId)
             .all(db)
             .await?
             .into_iter()

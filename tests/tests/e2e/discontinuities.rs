@@ -1532,3 +1532,75 @@ async fn agreement_over_more_judgments_than_a_statement_binds() {
         json!({"units": 32_768, "evaluators": 2, "percentAgreement": 1.0, "krippendorffAlpha": null, "cohenKappa": null})
     );
 }
+
+/// A matrix's download links are built from the ids it was asked for, not from the strings
+/// the client sent: ids with white space round them (which decoding forgives) give the same
+/// links, and the links download.
+#[tokio::test]
+async fn matrix_links_are_built_from_the_ids_not_the_strings_sent() {
+    let server = TestServer::demo().await;
+    const MATRIX: &str = "query($s: ID!, $e: ID) { discontinuityMatrix(studyId: $s, evaluatorId: $e) { svgUrl csvUrl rows { cells { assessments { evaluator { id } } } } } }";
+    let study = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await["studies"]["edges"][0]["node"]["id"]
+        .clone();
+    let all = server.ok(None, MATRIX, json!({"s": study})).await["discontinuityMatrix"].clone();
+    let evaluator = all["rows"][0]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|c| c["assessments"][0]["evaluator"]["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let clean = server
+        .ok(None, MATRIX, json!({"s": study, "e": evaluator}))
+        .await["discontinuityMatrix"]
+        .clone();
+    let padded = server
+        .ok(
+            None,
+            MATRIX,
+            json!({"s": format!(" {}\n", study.as_str().unwrap()), "e": format!("\t{evaluator} ")}),
+        )
+        .await["discontinuityMatrix"]
+        .clone();
+    for link in ["svgUrl", "csvUrl"] {
+        let url = padded[link].as_str().unwrap();
+        assert_eq!(url, clean[link].as_str().unwrap());
+        assert!(!url.contains(char::is_whitespace), "{url}");
+        assert_eq!(server.get(url).await.0, 200, "{url}");
+    }
+}
+
+/// A case's cascade lists its links in one order (by effect, then cause), whatever was
+/// re-tagged since: a judgment tagged again with the same cause writes its link anew.
+#[tokio::test]
+async fn a_cascade_keeps_its_order_when_a_judgment_is_re_tagged() {
+    let s = setup().await;
+    let study = id_number(s.study.as_str().unwrap());
+    let eva = s.server.token("eva", "evaluator", Some(study)).await;
+    let e = Some(eva.as_str());
+    let tag = |dim: &str, causes: Value, version: Option<i64>| json!({"i": {"caseId": s.cases[0], "dimension": dim, "intensity": "PARTIAL", "causeIds": causes, "expectedVersion": version}});
+    let cause = s
+        .server
+        .ok(e, TAG, tag("PROBLEM_DEFINITION", json!([]), None))
+        .await["tagDiscontinuity"]["id"]
+        .clone();
+    for dim in ["INTERVENTION_THEORY", "POLICY_INSTRUMENTS", "ACTOR_NETWORK"] {
+        s.server.ok(e, TAG, tag(dim, json!([cause]), None)).await;
+    }
+    let eva_id = s.server.ok(e, "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let cascade = || async {
+        s.server
+            .ok(e, "query($c: ID!, $e: ID) { node(id: $c) { ... on Case { cascade(evaluatorId: $e) { cause { dimension } effect { dimension } } } } }", json!({"c": s.cases[0], "e": eva_id}))
+            .await["node"]["cascade"]
+            .clone()
+    };
+    let before = cascade().await;
+    assert_eq!(before.as_array().unwrap().len(), 3, "{before:#}");
+    // The first effect is tagged again with the same cause: its link is written anew.
+    s.server
+        .ok(e, TAG, tag("INTERVENTION_THEORY", json!([cause]), Some(1)))
+        .await;
+    assert_eq!(cascade().await, before);
+}

@@ -45,6 +45,14 @@ async fn imported(
     body["data"]["importQdpx"].clone()
 }
 
+/// A study's codebook, with the fields `selection` names for each of its roots.
+async fn codebook_of(server: &TestServer, token: &str, study: &Value, selection: &str) -> Value {
+    let query = format!(
+        "query($s: ID!) {{ node(id: $s) {{ ... on Study {{ codebook {{ {selection} }} }} }} }}"
+    );
+    server.ok(Some(token), &query, json!({"s": study})).await["node"]["codebook"].clone()
+}
+
 async fn download(server: &TestServer, token: Option<&str>, path: &str) -> (u16, Vec<u8>) {
     let mut req = reqwest::Client::new().get(format!("{}{path}", server.url));
     if let Some(t) = token {
@@ -357,14 +365,8 @@ async fn the_export_validates_against_project_xsd_and_matches_the_study() {
         .unwrap()["id"]
         .clone();
     // A memo on a code and one on the study become notes, referred to from what they are on.
-    let codebook = server
-        .ok(
-            Some(&admin),
-            "query($s: ID!) { node(id: $s) { ... on Study { codebook { id name color } } } }",
-            json!({"s": study}),
-        )
-        .await;
-    let first_code = codebook["node"]["codebook"][0].clone();
+    let codebook = codebook_of(&server, &admin, &study, "id name color").await;
+    let first_code = codebook[0].clone();
     for (target, text) in [
         (&first_code["id"], "Nota sul codice: è così’"),
         (&study, "Nota sullo studio"),
@@ -699,10 +701,14 @@ async fn vendor_differences_are_tolerated_and_skips_reported() {
             ],
             "{origin}"
         );
-        let codebook = server
-            .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { codebook { name color children { name } } } } }", json!({"s": report["study"]["id"]}))
-            .await;
-        assert_eq!(codebook["node"]["codebook"][0]["color"], "#AABBCC");
+        let codebook = codebook_of(
+            &server,
+            &admin,
+            &report["study"]["id"],
+            "name color children { name }",
+        )
+        .await;
+        assert_eq!(codebook[0]["color"], "#AABBCC");
         // Transcripts are stored with LF, without the BOM, and each says which file of the
         // project it was read from and what changed on the way in.
         let transcripts = server
@@ -776,11 +782,15 @@ async fn a_codebook_imports_into_a_study_and_again_without_duplicates() {
         .contains("2 code(s) matched"));
     let study_id = id_number(corpus.study.as_str().unwrap());
     assert_eq!(count_codes(&server, study_id).await, 2);
-    let codebook = server
-        .ok(Some(&admin), "query($s: ID!) { node(id: $s) { ... on Study { codebook { name color description children { path } } } } }", json!({"s": corpus.study}))
-        .await;
+    let codebook = codebook_of(
+        &server,
+        &admin,
+        &corpus.study,
+        "name color description children { path }",
+    )
+    .await;
     assert_eq!(
-        codebook["node"]["codebook"],
+        codebook,
         json!([{"name": "Welfare", "color": "#112233", "description": "Politiche sociali", "children": [{"path": "Welfare/Casa"}]}])
     );
 }
@@ -809,14 +819,8 @@ async fn a_code_name_with_a_combining_accent_reuses_the_code_of_that_name() {
     )
     .await;
     assert_eq!(body["codes"], 1, "{body:#}");
-    let codebook = server
-        .ok(
-            Some(&admin),
-            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
-            json!({"s": corpus.study}),
-        )
-        .await;
-    let mut names: Vec<&str> = codebook["node"]["codebook"]
+    let codebook = codebook_of(&server, &admin, &corpus.study, "name").await;
+    let mut names: Vec<&str> = codebook
         .as_array()
         .unwrap()
         .iter()
@@ -2344,15 +2348,9 @@ async fn code_names_are_at_most_500_characters_and_an_import_cuts_longer_ones() 
         warnings.contains("1500 characters long, cut to the first 500"),
         "{warnings}"
     );
-    let codebook = server
-        .ok(
-            Some(&admin),
-            "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
-            json!({"s": corpus.study}),
-        )
-        .await;
+    let codebook = codebook_of(&server, &admin, &corpus.study, "name").await;
     let cut: String = too_long.chars().take(500).collect();
-    let names: Vec<&Value> = codebook["node"]["codebook"]
+    let names: Vec<&Value> = codebook
         .as_array()
         .unwrap()
         .iter()
@@ -2661,5 +2659,61 @@ async fn only_owners_import_coding_under_other_users_names() {
             r#""Fonte 1" "casa" "anna" "anna""#,
             r#""Fonte 2" "casa" "bruno" "bruno""#,
         ]
+    );
+}
+
+/// Codes stored before names were compared in Unicode case (SQLite's `lower()` folds ASCII
+/// alone) may share a name up to case: an import matching them reuses the oldest, on every
+/// backend, rather than whichever the rows listed last.
+#[tokio::test]
+async fn an_import_matching_two_old_codes_reuses_the_oldest() {
+    use sea_orm::{ActiveModelTrait, DbBackend, Set};
+    let server = TestServer::empty().await;
+    if server.db.conn.get_database_backend() == DbBackend::Postgres {
+        // Its unique index folds case in Unicode: two such codes cannot be stored there.
+        return;
+    }
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "Codici vecchi", &["Testo qualsiasi."])
+        .await;
+    server
+        .ok(
+            Some(&admin),
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"CITTÀ\"}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await;
+    api_entities::code::ActiveModel {
+        study_id: Set(id_number(corpus.study.as_str().unwrap())),
+        parent_id: Set(None),
+        name: Set("città".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&server.db.conn)
+    .await
+    .unwrap();
+    let qdc = r##"<?xml version="1.0" encoding="utf-8"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="dddddddd-0000-0000-0000-0000000000a1" name="Città" isCodable="true"><Code guid="dddddddd-0000-0000-0000-0000000000a2" name="Quartiere" isCodable="true"/></Code></Codes></CodeBook>"##;
+    let report = imported(
+        &server,
+        Some(&admin),
+        "codici.qdc",
+        qdc.into(),
+        Some(&corpus.study),
+    )
+    .await;
+    assert_eq!(report["codes"], 1, "{report:#}");
+    let codebook = codebook_of(&server, &admin, &corpus.study, "name children { name }").await;
+    let with_child: Vec<&Value> = codebook
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["children"] != json!([]))
+        .collect();
+    assert_eq!(
+        with_child,
+        [&json!({"name": "CITTÀ", "children": [{"name": "Quartiere"}]})],
+        "{codebook:#}"
     );
 }

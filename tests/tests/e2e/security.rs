@@ -1121,3 +1121,83 @@ async fn an_admin_token_for_one_study_is_refused_and_nothing_is_written() {
     // Without a study, or a study role with one, tokens are made as before.
     server.token("Niccolò", "admin", None).await;
 }
+
+/// Without a token no mutation answers anything about the objects it names: every one is
+/// UNAUTHENTICATED before it looks them up, also for objects that do not exist (a
+/// NOT_FOUND would tell them from those that do, after taking the write lock for it).
+/// Every mutation of the schema is listed (uploads have their own tests).
+#[tokio::test]
+async fn without_a_token_every_mutation_is_unauthenticated_before_it_looks_anything_up() {
+    let server = TestServer::empty().await;
+    let missing = |kind: &str| tests::global_id(kind, 987_654_321);
+    let (study, case, interview) = (missing("Study"), missing("Case"), missing("Interview"));
+    let (code, quotation, memo) = (missing("Code"), missing("Quotation"), missing("Memo"));
+    let (judgment, intervention, user) = (
+        missing("Discontinuity"),
+        missing("Intervention"),
+        missing("User"),
+    );
+    let mutations: Vec<(&str, String)> = vec![
+        ("createStudy", "createStudy(input: {title: \"s\"}) { id }".into()),
+        ("createCase", format!("createCase(input: {{studyId: \"{study}\", label: \"c\"}}) {{ id }}")),
+        ("updateStudy", format!("updateStudy(input: {{id: \"{study}\", title: \"t\"}}) {{ id }}")),
+        ("updateCase", format!("updateCase(input: {{id: \"{case}\", label: \"l\"}}) {{ id }}")),
+        ("createIntervention", format!("createIntervention(input: {{caseId: \"{case}\", label: \"i\"}}) {{ id }}")),
+        ("deleteCase", format!("deleteCase(id: \"{case}\")")),
+        ("deleteStudy", format!("deleteStudy(id: \"{study}\")")),
+        ("createInterview", format!("createInterview(input: {{caseId: \"{case}\", label: \"i\", transcript: \"t\"}}) {{ id }}")),
+        ("updateInterview", format!("updateInterview(input: {{id: \"{interview}\", version: 1, label: \"n\"}}) {{ movedQuotations }}")),
+        ("deleteInterview", format!("deleteInterview(id: \"{interview}\", version: 1)")),
+        ("createCode", format!("createCode(input: {{studyId: \"{study}\", name: \"n\"}}) {{ id }}")),
+        ("updateCode", format!("updateCode(input: {{id: \"{code}\", name: \"n\"}}) {{ id }}")),
+        ("mergeCodes", format!("mergeCodes(sourceId: \"{code}\", targetId: \"{}\") {{ id }}", tests::global_id("Code", 987_654_322))),
+        ("deleteCode", format!("deleteCode(id: \"{code}\")")),
+        ("createQuotation", format!("createQuotation(input: {{interviewId: \"{interview}\", start: 0, end: 1, codeIds: []}}) {{ id }}")),
+        ("updateQuotation", format!("updateQuotation(input: {{id: \"{quotation}\", version: 1, end: 2}}) {{ id }}")),
+        ("deleteQuotation", format!("deleteQuotation(id: \"{quotation}\", version: 1)")),
+        ("tagDiscontinuity", format!("tagDiscontinuity(input: {{caseId: \"{case}\", dimension: ACTOR_NETWORK, intensity: PARTIAL}}) {{ id }}")),
+        ("deleteDiscontinuity", format!("deleteDiscontinuity(id: \"{judgment}\", version: 1)")),
+        ("deleteIntervention", format!("deleteIntervention(id: \"{intervention}\")")),
+        ("createMemo", format!("createMemo(input: {{targetId: \"{code}\", text: \"m\"}}) {{ id }}")),
+        ("updateMemo", format!("updateMemo(input: {{id: \"{memo}\", version: 1, text: \"m\"}}) {{ id }}")),
+        ("deleteMemo", format!("deleteMemo(id: \"{memo}\", version: 1)")),
+        ("setStudyMember", format!("setStudyMember(studyId: \"{study}\", userName: \"nessuno\", role: VIEWER) {{ role }}")),
+        ("removeStudyMember", format!("removeStudyMember(studyId: \"{study}\", userId: \"{user}\")")),
+    ];
+    let schema = server
+        .ok(
+            None,
+            "{ __type(name: \"Mutation\") { fields { name } } }",
+            json!({}),
+        )
+        .await;
+    let mut in_schema: Vec<String> = schema["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .filter(|n| !n.starts_with("import"))
+        .collect();
+    in_schema.sort();
+    let mut listed: Vec<String> = mutations.iter().map(|(n, _)| (*n).to_owned()).collect();
+    listed.sort();
+    assert_eq!(listed, in_schema, "every mutation is listed");
+    for (name, field) in &mutations {
+        let r = server
+            .gql(None, &format!("mutation {{ {field} }}"), json!({}))
+            .await;
+        assert_eq!(error_code(&r), "UNAUTHENTICATED", "{name}: {r}");
+    }
+    // The service, below the edge's rule, asks for a user before it locks anything too.
+    let anonymous = api::auth::Caller::anonymous();
+    let deleted = api::service::discontinuities::delete_intervention(
+        &server.db.conn,
+        &anonymous,
+        987_654_321,
+    )
+    .await;
+    assert!(
+        matches!(deleted, Err(api::ServiceError::Unauthenticated)),
+        "{deleted:?}"
+    );
+}
