@@ -274,6 +274,21 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
         x.close("Variables");
     }
 
+    // Grouped once, in the content's order: scanned per case and per interview, a study of
+    // many interviews and quotations took interviews × quotations steps.
+    let mut case_memos: HashMap<i64, Vec<&str>> = HashMap::new();
+    for m in content.memos.iter().filter(|m| is_case_memo(m)) {
+        case_memos.entry(m.target_id).or_default().push(&m.text);
+    }
+    let mut interviews_of: HashMap<i64, Vec<&entities::interview::Model>> = HashMap::new();
+    for i in &content.interviews {
+        interviews_of.entry(i.case_id).or_default().push(i);
+    }
+    let mut quotations_of: HashMap<i64, Vec<&entities::quotation::Model>> = HashMap::new();
+    for q in &content.quotations {
+        quotations_of.entry(q.interview_id).or_default().push(q);
+    }
+
     if !content.cases.is_empty() {
         x.open("Cases", &[]);
         for c in &content.cases {
@@ -286,16 +301,10 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
             );
             // Cases cannot refer to notes in QDA-XML 1.0: their memos are their description
             // (which the importer turns back into a memo of the case).
-            let memos: Vec<&str> = content
-                .memos
-                .iter()
-                .filter(|m| is_case_memo(m) && m.target_id == c.id)
-                .map(|m| m.text.as_str())
-                .collect();
-            if !memos.is_empty() {
+            if let Some(memos) = case_memos.get(&c.id) {
                 x.text_element("Description", &memos.join("\n\n"));
             }
-            for i in content.interviews.iter().filter(|i| i.case_id == c.id) {
+            for i in interviews_of.get(&c.id).into_iter().flatten() {
                 x.empty(
                     "SourceRef",
                     &[("targetGUID", Some(guids.guid("interview", i.id)))],
@@ -320,7 +329,7 @@ pub fn project_qde(content: &StudyContent, guids: &Guids) -> String {
                     ("modifiedDateTime", Some(xsd_datetime(&i.updated_at))),
                 ],
             );
-            for q in content.quotations.iter().filter(|q| q.interview_id == i.id) {
+            for q in quotations_of.get(&i.id).into_iter().flatten() {
                 x.open(
                     "PlainTextSelection",
                     &[
