@@ -138,6 +138,29 @@ impl Provenance {
     }
 }
 
+/// The longest transcript, in code points: a ten-hour interview is well under a million.
+/// Without a bound, a .docx of a few hundred kilobytes could unpack into tens of millions,
+/// and re-anchoring quotations on an edit of such a text took tens of seconds.
+pub const MAX_TRANSCRIPT_CHARS: usize = 2_000_000;
+
+/// A transcript's length in code points, if it may be stored: not longer than
+/// `MAX_TRANSCRIPT_CHARS`, and without NUL, which PostgreSQL cannot store (INTERNAL there,
+/// while SQLite took it).
+fn storable_length(transcript: &str) -> ServiceResult<i32> {
+    if transcript.contains('\0') {
+        return Err(ServiceError::bad_input(
+            "the transcript contains the character U+0000 (NUL), which cannot be stored: remove it",
+        ));
+    }
+    let length = char_len(transcript);
+    if length > MAX_TRANSCRIPT_CHARS {
+        return Err(ServiceError::bad_input(format!(
+            "the transcript holds {length} characters: at most {MAX_TRANSCRIPT_CHARS}"
+        )));
+    }
+    Ok(length as i32)
+}
+
 /// Creates an interview inside the caller's transaction (an import writes many or none),
 /// with the change-log entry the search index follows and the audit record.
 pub async fn insert_interview<C: ConnectionTrait>(
@@ -151,8 +174,7 @@ pub async fn insert_interview<C: ConnectionTrait>(
     if transcript.trim().is_empty() {
         return Err(ServiceError::bad_input("the transcript must not be empty"));
     }
-    let length = i32::try_from(char_len(&transcript))
-        .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
+    let length = storable_length(&transcript)?;
     let language = stored_label(&input.language, "language")?;
     let interviewee_role = match &input.interviewee_role {
         Some(role) => stored_optional_label(role, "the interviewee's role")?,
@@ -262,8 +284,7 @@ pub async fn update_interview(
     };
     let (mut moved, mut lost) = (Vec::new(), Vec::new());
     if let Some(new_text) = new_text {
-        let length = i32::try_from(char_len(&new_text))
-            .map_err(|_| ServiceError::bad_input("the transcript is too long"))?;
+        let length = storable_length(&new_text)?;
         let retext = Retext {
             study: &study,
             current: &current,
@@ -388,7 +409,13 @@ impl Retext<'_> {
             .iter()
             .map(|q| (q.start_pos as usize, q.end_pos as usize))
             .collect();
-        let anchored = reanchor(&self.current.transcript, self.new_text, &spans);
+        // Seconds for a long text rewritten throughout: off the async workers.
+        let (old, new) = (self.current.transcript.clone(), self.new_text.to_owned());
+        let anchored = tokio::task::spawn_blocking(move || reanchor(&old, &new, &spans))
+            .await
+            .map_err(|e| {
+                ServiceError::Database(sea_orm::DbErr::Custom(format!("re-anchoring failed: {e}")))
+            })?;
         let lost_ones = quotations
             .iter()
             .zip(&anchored)

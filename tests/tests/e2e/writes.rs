@@ -948,3 +948,58 @@ async fn a_case_moved_to_another_ambito_is_searched_under_it() {
     assert_eq!(error_code(&unknown), "NOT_FOUND", "{unknown}");
     assert_eq!(found_in("38").await, 1, "a refused change keeps the links");
 }
+
+/// A transcript holds at most 2,000,000 characters (code points: "è" and "🙂" count one)
+/// and no NUL, typed in or edited, on both databases alike: PostgreSQL could not store a NUL
+/// (INTERNAL) while SQLite took it, and an unbounded text made edits take seconds.
+#[tokio::test]
+async fn a_transcript_holds_at_most_two_million_characters_and_no_nul() {
+    let f = fixture().await;
+    let t = Some(f.admin.as_str());
+    const CREATE: &str = "mutation($c: ID!, $t: String!) { createInterview(input: {caseId: $c, label: \"Lungo\", transcript: $t}) { id version length } }";
+    const UPDATE: &str = "mutation($i: ID!, $v: Int!, $t: String!) { updateInterview(input: {id: $i, version: $v, transcript: $t}) { interview { length } } }";
+    let longest = format!("R: {}", "è🙂".repeat(999_998) + "o");
+    assert_eq!(longest.chars().count(), 2_000_000);
+    let created = f
+        .server
+        .ok(t, CREATE, json!({"c": f.case, "t": longest}))
+        .await["createInterview"]
+        .clone();
+    assert_eq!(created["length"], 2_000_000);
+    let before = f.server.count("SELECT COUNT(*) FROM interview").await;
+    for (text, why) in [
+        (format!("{longest}!"), "at most 2000000"),
+        ("R: sì\u{0}no".to_owned(), "U+0000"),
+    ] {
+        let r = f
+            .server
+            .gql(t, CREATE, json!({"c": f.case, "t": text}))
+            .await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{why}");
+        assert!(r.to_string().contains(why), "{r}");
+        let r = f
+            .server
+            .gql(
+                t,
+                UPDATE,
+                json!({"i": f.interview["id"], "v": 1, "t": text}),
+            )
+            .await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{why}");
+        assert!(r.to_string().contains(why), "{r}");
+    }
+    assert_eq!(
+        f.server.count("SELECT COUNT(*) FROM interview").await,
+        before
+    );
+    let kept = f
+        .server
+        .ok(
+            t,
+            "query($i: ID!) { node(id: $i) { ... on Interview { version transcript } } }",
+            json!({"i": f.interview["id"]}),
+        )
+        .await;
+    assert_eq!(kept["node"]["transcript"], TRANSCRIPT);
+    assert_eq!(kept["node"]["version"], 1);
+}
