@@ -250,8 +250,13 @@ fn paragraphs_of(xml: &str) -> Result<Vec<Paragraph>, String> {
                     bold: false,
                     text: false,
                 });
-            } else if is_w(n, "b") && n.parent().is_some_and(|p| is_w(p, "rPr")) && in_run {
-                // The run's own properties (`w:r/w:rPr/w:b`), not the paragraph mark's.
+            } else if is_w(n, "b")
+                && n.parent()
+                    .is_some_and(|p| is_w(p, "rPr") && p.parent().is_some_and(|r| is_w(r, "r")))
+                && in_run
+            {
+                // The run's own properties (`w:r/w:rPr/w:b`), not the paragraph mark's, nor
+                // those it had before a tracked change (`w:rPr/w:rPrChange/w:rPr/w:b`).
                 let off = n
                     .attributes()
                     .find(|a| a.name() == "val")
@@ -443,6 +448,20 @@ mod tests {
                 ("R: bene", false),
             ]
         );
+    }
+
+    /// A run un-bolded with tracked changes on is not bold: the formatting it had before the
+    /// change (`w:rPrChange`) comes after its own, and is not its own.
+    #[test]
+    fn formatting_from_before_a_tracked_change_is_not_the_run_s() {
+        let body = r#"
+<w:p><w:r><w:rPr><w:b w:val="0"/><w:rPrChange w:id="1" w:author="A"><w:rPr><w:b/></w:rPr></w:rPrChange></w:rPr><w:t>Grazie</w:t></w:r></w:p>
+<w:p><w:r><w:rPr><w:b/><w:rPrChange w:id="2" w:author="A"><w:rPr/></w:rPrChange></w:rPr><w:t>Intervistatrice</w:t></w:r></w:p>"#;
+        let doc = document(body);
+        let file = archive(&[("word/document.xml", doc.as_bytes())]);
+        let p = paragraphs(&file).unwrap();
+        let texts: Vec<(&str, bool)> = p.iter().map(|p| (p.text.as_str(), p.bold)).collect();
+        assert_eq!(texts, [("Grazie", false), ("Intervistatrice", true)]);
     }
 
     /// A paragraph mark deleted with tracked changes joins its paragraph to the next, as

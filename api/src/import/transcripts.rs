@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::import::docx;
-use crate::search::passages::{is_speaker_label, is_turn_start, speaker_of};
+use crate::search::passages::{is_speaker_label, is_turn_start, speaker_of, turn_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -287,12 +287,8 @@ fn join_lone_labels(text: &str) -> String {
         if after_label && line.trim().is_empty() {
             continue;
         }
-        after_label = speaker_of(line).is_some_and(|_| {
-            line.trim_end().ends_with(':')
-                && line
-                    .split_once(':')
-                    .is_some_and(|(_, r)| r.trim().is_empty())
-        });
+        // After the label, not after the first colon: "[00:01:05] INT:" has one in its time.
+        after_label = turn_of(line).is_some_and(|(_, said)| said.trim().is_empty());
         out.push(line);
     }
     // A label at the very end has nothing to join; its dropped blank lines do not matter.
@@ -592,6 +588,25 @@ mod tests {
         assert!(passages[0].text.starts_with("Data:") && passages[0].text.contains("DOI:"));
         let turns: Vec<Option<&str>> = passages.iter().map(|p| speaker_of(&p.text)).collect();
         assert_eq!(turns[turns.len() - 2..], [Some("INT"), Some("R")]);
+    }
+
+    #[test]
+    fn a_time_stamped_label_alone_on_its_line_is_joined_to_its_turn() {
+        let txt = "[00:01:05] INT:\n\nCome sta?\n00:01:09 R:\n\nBene, in città.";
+        let t = read("t.txt", txt.as_bytes()).unwrap();
+        assert_eq!(
+            t.text,
+            "[00:01:05] INT:\nCome sta?\n00:01:09 R:\nBene, in città."
+        );
+        assert!(t.steps.contains(&Step::SpeakerLabels));
+        let passages = split(&t.text);
+        let speakers: Vec<Option<&str>> = passages.iter().map(|p| speaker_of(&p.text)).collect();
+        assert_eq!(speakers, [Some("INT"), Some("R")]);
+        assert!(
+            passages[0].text.ends_with("Come sta?"),
+            "{:?}",
+            passages[0].text
+        );
     }
 
     #[test]

@@ -22,10 +22,15 @@ pub fn is_turn_start(line: &str) -> bool {
 /// The speaker label a line opens with ("D. Rossi" in "D. Rossi: dunque"), if it opens a turn.
 /// A time stamp before it, as transcription software writes ("[00:01:05] INT:"), is passed.
 pub fn speaker_of(line: &str) -> Option<&str> {
+    turn_of(line).map(|(label, _)| label)
+}
+
+/// A line's speaker label and what it says after it (after the colon), if it opens a turn.
+pub fn turn_of(line: &str) -> Option<(&str, &str)> {
     let line = after_time_stamp(line.trim_start());
-    let (label, _) = line.split_once(':')?;
+    let (label, said) = line.split_once(':')?;
     let label = label.trim();
-    is_speaker_label(label).then_some(label)
+    is_speaker_label(label).then_some((label, said))
 }
 
 /// `line` without a leading time stamp: "[00:01:05]", "(01:05.3)", or "00:01:05" followed by
