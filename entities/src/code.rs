@@ -14,6 +14,9 @@ pub struct Model {
     pub description: Option<String>,
     pub color: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Moves on with every change of the code's own fields (name, colour, description,
+    /// parent): `updateCode` sent with an older one is a CONFLICT.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261205_000008_ambito_names;
 mod m20261206_000009_foreign_key_indexes;
 mod m20261206_000010_user_removal;
 mod m20261207_000011_retired_judgments;
+mod m20261208_000012_code_versions;
 mod single_column_indexes;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_foreign_key_indexes::MIGRATION),
             Box::new(m20261206_000010_user_removal::Migration),
             Box::new(m20261207_000011_retired_judgments::Migration),
+            Box::new(m20261208_000012_code_versions::Migration),
         ]
     }
 }

@@ -31,6 +31,11 @@ impl Code {
     async fn color(&self) -> Option<&str> {
         self.0.color.as_deref()
     }
+    /// Moves on with every change of the code's name, colour, description or parent: send
+    /// it back with `updateCode` so that another's change in between is a CONFLICT.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Code>> {
         let Some(p) = self.0.parent_id else {
             return Ok(None);
@@ -79,6 +84,9 @@ pub struct UpdateCodeInput {
     /// Moves the code under another of its study (never under itself or its descendants);
     /// null moves it to the root.
     pub parent_id: MaybeUndefined<ID>,
+    /// The version the change is made to: CONFLICT if the code has changed since (left
+    /// out, the change applies to the code as it is).
+    pub version: Option<i32>,
 }
 
 #[derive(Default)]
@@ -129,6 +137,7 @@ impl CodeMutation {
                 parent_id: patch(input.parent_id)
                     .map(|p| p.map(|id| decode(&id, Kind::Code)).transpose())
                     .transpose()?,
+                version: input.version,
             },
         )
         .await?;

@@ -616,6 +616,7 @@ mod tests {
                 color: None,
                 description: None,
                 created_at: now,
+                version: 1,
             })
             .collect();
         if n_codes > 2 && rng.random_bool(0.05) {

@@ -362,6 +362,8 @@ pub struct CodeUpdate {
     pub description: Option<Option<String>>,
     /// `Some(None)` moves the code to the root.
     pub parent_id: Option<Option<i64>>,
+    /// The version the client read, if it sent one.
+    pub version: Option<i32>,
 }
 
 async fn code_in_study<C: ConnectionTrait>(
@@ -461,6 +463,10 @@ pub async fn update_code(
         (book, subtree)
     };
     let current = find(&book, input.id)?;
+    // Read under the codebook's lock: no other change of the code comes in between.
+    if let Some(sent) = input.version.filter(|v| *v != current.version) {
+        return Err(ServiceError::stale("code", current.version, sent));
+    }
     // A name sent back as stored is no rename, even one stored before today's rules.
     let name = match &input.name {
         Some(n) if *n != current.name => code_name(n)?,
@@ -485,19 +491,43 @@ pub async fn update_code(
     if name != current.name || parent != current.parent_id {
         check_unique_sibling(&book, parent, &name, &[current.id])?;
     }
-    let mut active: code::ActiveModel = current.clone().into();
-    active.name = Set(name.clone());
-    active.parent_id = Set(parent);
-    if let Some(color) = input.color {
-        active.color = Set(color.as_deref().map(parse_color).transpose()?);
-    }
-    if let Some(d) = input.description {
-        // Checked only when it changes: one stored before the check, sent back as it is,
-        // does not stop a rename or a move.
-        if let Some(text) = d.as_ref().filter(|_| d != current.description) {
-            exportable(text, "the description")?;
+    let color = match input.color {
+        Some(color) => color.as_deref().map(parse_color).transpose()?,
+        None => current.color.clone(),
+    };
+    let description = match input.description {
+        Some(d) => {
+            // Checked only when it changes: one stored before the check, sent back as it
+            // is, does not stop a rename or a move.
+            if let Some(text) = d.as_ref().filter(|_| d != current.description) {
+                exportable(text, "the description")?;
+            }
+            d
         }
-        active.description = Set(d);
+        None => current.description.clone(),
+    };
+    let next = code::Model {
+        name: name.clone(),
+        parent_id: parent,
+        color,
+        description,
+        ..current.clone()
+    };
+    // A change sent as the code already is leaves its version as it is.
+    let version = if next == current {
+        current.version
+    } else {
+        current.version + 1
+    };
+    let mut active: code::ActiveModel = code::Model { version, ..next }.into();
+    for column in [
+        code::Column::Name,
+        code::Column::ParentId,
+        code::Column::Color,
+        code::Column::Description,
+        code::Column::Version,
+    ] {
+        active.reset(column);
     }
     let updated = active
         .update(&txn)
@@ -627,6 +657,10 @@ pub async fn merge_codes(
         .await?;
     code::Entity::update_many()
         .col_expr(code::Column::ParentId, Expr::value(target.id))
+        .col_expr(
+            code::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(code::Column::Version), 1),
+        )
         .filter(code::Column::ParentId.eq(source.id))
         .exec(&txn)
         .await?;
@@ -700,6 +734,7 @@ mod tests {
             description: None,
             color: None,
             created_at: Utc::now(),
+            version: 1,
         }
     }
 

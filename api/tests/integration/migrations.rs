@@ -19,8 +19,9 @@ async fn transcript_moves_last_on_sqlite_keeping_texts_and_quotations() {
     let db = api::db::connect(&url, 2).await.unwrap().conn;
     Migrator::up(&db, Some(4)).await.unwrap();
     // Today's demo also writes the dated ambito names of migration 8 and the users' removal
-    // time of migration 10, and reads the retired judgment versions of migration 11: they
-    // are made ahead for it (these migrations make them only if missing).
+    // time of migration 10, and reads the retired judgment versions of migration 11 and the
+    // code versions of migration 12: they are made ahead for it (these migrations make them
+    // only if missing).
     for ahead in [
         "CREATE TABLE ambito_name (id INTEGER PRIMARY KEY AUTOINCREMENT, ambito_id BIGINT NOT NULL \
          REFERENCES ambito (id) ON DELETE CASCADE, name TEXT NOT NULL, valid_from DATE, valid_until DATE)",
@@ -29,6 +30,7 @@ async fn transcript_moves_last_on_sqlite_keeping_texts_and_quotations() {
          CASCADE, intervention_key BIGINT NOT NULL, dimension TEXT NOT NULL, evaluator_slot BIGINT \
          NOT NULL, last_version INTEGER NOT NULL, PRIMARY KEY (case_id, intervention_key, \
          dimension, evaluator_slot))",
+        "ALTER TABLE code ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
     ] {
         db.execute_unprepared(ahead).await.unwrap();
     }

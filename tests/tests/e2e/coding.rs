@@ -2224,3 +2224,84 @@ async fn an_all_match_takes_up_to_100_codes() {
     let r = s.ok(Q, json!({"f": {"codeIds": codes}})).await;
     assert_eq!(r["quotations"]["totalCount"], 2, "{r}");
 }
+
+/// Codes carry a version: a change made to an older one is a CONFLICT and changes nothing,
+/// so that one analyst's rename is not undone by another's form saved over it. A change sent
+/// as the code already is keeps the version; a merge moves the children's on (their parent
+/// changed); left out, a change applies to the code as it is.
+#[tokio::test]
+async fn a_code_changed_since_it_was_read_is_a_conflict() {
+    let s = study().await;
+    let casa = s.code("Casa", None).await;
+    let abitare = s.code("Abitare", None).await;
+    let figlia = s.code("Affitto", Some(&casa)).await;
+    const UPDATE: &str =
+        "mutation($i: UpdateCodeInput!) { updateCode(input: $i) { name description version } }";
+    const READ: &str = "query($c: ID!) { node(id: $c) { ... on Code { name description version parent { name } } } }";
+    let read = |id: &Value| {
+        let id = id.clone();
+        let s = &s;
+        async move { s.ok(READ, json!({"c": id})).await["node"].clone() }
+    };
+    assert_eq!(read(&casa).await["version"], 1);
+    // Bruno renames; Ada's form, read at version 1, saves a description.
+    let renamed = s
+        .ok(
+            UPDATE,
+            json!({"i": {"id": casa, "name": "Abitazione", "version": 1}}),
+        )
+        .await["updateCode"]
+        .clone();
+    assert_eq!(renamed["version"], 2);
+    let stale = s
+        .gql(
+            UPDATE,
+            json!({"i": {"id": casa, "name": "Casa", "description": "Dove si vive", "version": 1}}),
+        )
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+    assert!(stale.to_string().contains("version 2"), "{stale}");
+    assert_eq!(
+        read(&casa).await,
+        json!({"name": "Abitazione", "description": null, "version": 2, "parent": null})
+    );
+    // At the current version it applies; sent again as it now is, nothing moves on.
+    let described = s
+        .ok(
+            UPDATE,
+            json!({"i": {"id": casa, "description": "Dove si vive", "version": 2}}),
+        )
+        .await["updateCode"]
+        .clone();
+    assert_eq!(described["version"], 3);
+    let same = s
+        .ok(UPDATE, json!({"i": {"id": casa, "name": "Abitazione", "description": "Dove si vive", "version": 3}}))
+        .await["updateCode"]
+        .clone();
+    assert_eq!(same["version"], 3);
+    // Without a version, as before.
+    let recoloured = s
+        .ok(UPDATE, json!({"i": {"id": casa, "color": "#aa0000"}}))
+        .await["updateCode"]
+        .clone();
+    assert_eq!(recoloured["version"], 4);
+    // A merge moves the child under the target: its version moves on.
+    assert_eq!(read(&figlia).await["version"], 1);
+    s.ok(
+        "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { id } }",
+        json!({"a": casa, "b": abitare}),
+    )
+    .await;
+    let child = read(&figlia).await;
+    assert_eq!(
+        (child["version"].clone(), child["parent"]["name"].clone()),
+        (json!(2), json!("Abitare"))
+    );
+    let moved = s
+        .gql(
+            UPDATE,
+            json!({"i": {"id": figlia, "name": "Canone", "version": 1}}),
+        )
+        .await;
+    assert_eq!(error_code(&moved), "CONFLICT", "{moved}");
+}
