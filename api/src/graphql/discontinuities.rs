@@ -319,7 +319,7 @@ impl DiscontinuityQuery {
         let j = r.judgments(study_number).await?;
         let study = encode(Kind::Study, study_number).0;
         let by = rows.unwrap_or(MatrixRows::Case);
-        let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
+        let evaluator = evaluator_filter(r, &j, evaluator_id.as_ref()).await?;
         let matrix = service::matrix(
             &j,
             match by {
@@ -415,7 +415,7 @@ impl DiscontinuityQuery {
     ) -> async_graphql::Result<Vec<DiscontinuityComparison>> {
         let r = rc(ctx);
         let j = r.judgments(study_of(&study_id)?).await?;
-        let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
+        let evaluator = evaluator_filter(r, &j, evaluator_id.as_ref()).await?;
         Ok(service::comparison(&j, evaluator)
             .into_iter()
             .map(|(dimension, kind, group)| DiscontinuityComparison {
@@ -428,15 +428,20 @@ impl DiscontinuityQuery {
 }
 
 /// The user an `evaluatorId` argument names: NOT_FOUND for one that does not exist or that
-/// the caller may not see.
+/// the caller may not see. One who judged in the study is seen with the judgments (no
+/// statement: `Case.cascade(evaluatorId:)` asks once per case).
 async fn evaluator_filter(
     r: &super::RequestCtx,
+    j: &service::Judgments,
     evaluator_id: Option<&ID>,
 ) -> async_graphql::Result<Option<i64>> {
     let Some(id) = evaluator_id else {
         return Ok(None);
     };
     let id = decode(id, Kind::User)?;
+    if j.evaluators.contains_key(&id) {
+        return Ok(Some(id));
+    }
     Ok(Some(
         crate::service::users::visible_user(&r.db, &r.caller, id).await?,
     ))
@@ -450,7 +455,7 @@ pub async fn case_cascade(
 ) -> async_graphql::Result<Vec<CascadeLink>> {
     let r = rc(ctx);
     let j = r.judgments(case.study_id).await?;
-    let evaluator = evaluator_filter(r, evaluator_id.as_ref()).await?;
+    let evaluator = evaluator_filter(r, &j, evaluator_id.as_ref()).await?;
     Ok(service::cascade(&j, case.id, evaluator)
         .into_iter()
         .map(|(c, e)| CascadeLink {

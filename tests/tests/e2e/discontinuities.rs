@@ -491,21 +491,31 @@ async fn cascades_of_many_cases_cost_what_one_costs() {
         .ok(None, "{ studies { edges { node { id } } } }", json!({}))
         .await["studies"]["edges"][0]["node"]["id"]
         .clone();
-    const Q: &str = "query($s: ID!, $n: Int) { node(id: $s) { ... on Study { cases(first: $n) { edges { node { label cascade { cause { dimension evidence { id } } effect { dimension } } } } } } } }";
-    let mut costs = Vec::new();
-    for n in [1, 4] {
-        let before = server.statements().await;
-        let data = server.ok(None, Q, json!({"s": study, "n": n})).await;
-        costs.push(server.statements().await - before);
+    // The consensus cascade, and one evaluator's (named by her id: checked once, not per case).
+    const Q: &str = "query($s: ID!, $n: Int, $e: ID) { node(id: $s) { ... on Study { cases(first: $n) { edges { node { label cascade(evaluatorId: $e) { cause { dimension evidence { id } } effect { dimension } } } } } } } }";
+    let evaluator = server
+        .ok(None, "query($s: ID!) { discontinuityMatrix(studyId: $s) { rows { cells { assessments { evaluator { id } } } } } }", json!({"s": study}))
+        .await["discontinuityMatrix"]["rows"][0]["cells"][0]["assessments"][0]["evaluator"]["id"]
+        .clone();
+    assert!(evaluator.is_string());
+    for e in [Value::Null, evaluator] {
+        let mut costs = Vec::new();
+        for n in [1, 4] {
+            let before = server.statements().await;
+            let data = server
+                .ok(None, Q, json!({"s": study, "n": n, "e": e}))
+                .await;
+            costs.push(server.statements().await - before);
+            assert_eq!(
+                data["node"]["cases"]["edges"].as_array().unwrap().len(),
+                n as usize
+            );
+        }
         assert_eq!(
-            data["node"]["cases"]["edges"].as_array().unwrap().len(),
-            n as usize
+            costs[0], costs[1],
+            "statements for 1 case vs 4 cases, evaluator {e}: {costs:?}"
         );
     }
-    assert_eq!(
-        costs[0], costs[1],
-        "statements for 1 case vs 4 cases: {costs:?}"
-    );
 }
 
 #[tokio::test]
