@@ -248,7 +248,8 @@ pub fn cascade_svg(
     svg
 }
 
-/// The matrix as CSV: one line per judgment shown (consensus and assessments).
+/// The matrix as CSV: one line per judgment of each cell, every consensus judgment (in a case
+/// row the whole case's and each intervention's) and the assessments shown.
 pub fn matrix_csv(j: &Judgments, rows: &[MatrixRow]) -> Result<String, csv::Error> {
     let mut out = Table::default();
     out.row([
@@ -269,7 +270,7 @@ pub fn matrix_csv(j: &Judgments, rows: &[MatrixRow]) -> Result<String, csv::Erro
             .find(|c| c.id == row.case_id)
             .map_or("", |c| c.label.as_str());
         for cell in &row.cells {
-            for d in cell.consensus.iter().chain(&cell.assessments) {
+            for d in cell.all_consensus.iter().chain(&cell.assessments) {
                 let intervention = d
                     .intervention_id
                     .and_then(|i| j.interventions.iter().find(|x| x.id == i))

@@ -1124,7 +1124,11 @@ pub enum Rows {
 #[derive(Debug, Clone)]
 pub struct Cell {
     pub dimension: &'static str,
+    /// The consensus judgment the cell shows (`strongest`).
     pub consensus: Option<discontinuity::Model>,
+    /// Every consensus judgment in the cell: in a case row the whole case's and each of its
+    /// interventions'. A table of the judgments lists them all, as it lists every assessment.
+    pub all_consensus: Vec<discontinuity::Model>,
     pub assessments: Vec<discontinuity::Model>,
     /// The one judgment a picture of the cell shows, picked by `strongest`: with an
     /// evaluator, among hers; else among the consensus, or without one among the assessments.
@@ -1165,15 +1169,24 @@ pub fn matrix(j: &Judgments, rows: Rows, evaluator: Option<i64>) -> Vec<MatrixRo
             .map(|i| (i.case_id, Some(i.id)))
             .collect(),
     };
+    // Grouped once: looked for in every cell, the judgments made rows × judgments steps.
+    let mut by_cell: HashMap<(i64, &str), Vec<&discontinuity::Model>> = HashMap::new();
+    for d in &j.all {
+        by_cell
+            .entry((d.case_id, d.dimension.as_str()))
+            .or_default()
+            .push(d);
+    }
     keys.into_iter()
         .map(|(case_id, intervention_id)| {
             let cells = DIMENSIONS
                 .iter()
                 .map(|&dimension| {
-                    let here: Vec<&discontinuity::Model> = j
-                        .all
-                        .iter()
-                        .filter(|d| d.case_id == case_id && d.dimension == dimension)
+                    let here: Vec<&discontinuity::Model> = by_cell
+                        .get(&(case_id, dimension))
+                        .into_iter()
+                        .flatten()
+                        .copied()
                         .filter(|d| rows == Rows::Case || d.intervention_id == intervention_id)
                         .collect();
                     let of = |consensus: bool| -> Vec<&discontinuity::Model> {
@@ -1182,7 +1195,9 @@ pub fn matrix(j: &Judgments, rows: Rows, evaluator: Option<i64>) -> Vec<MatrixRo
                             .filter(|d| d.is_consensus == consensus)
                             .collect()
                     };
-                    let consensus = strongest(rows, &of(true)).cloned();
+                    let all_consensus = of(true);
+                    let consensus = strongest(rows, &all_consensus).cloned();
+                    let all_consensus = all_consensus.into_iter().cloned().collect();
                     let assessments: Vec<&discontinuity::Model> = of(false)
                         .into_iter()
                         .filter(|d| evaluator.is_none_or(|e| d.evaluator_id == e))
@@ -1195,6 +1210,7 @@ pub fn matrix(j: &Judgments, rows: Rows, evaluator: Option<i64>) -> Vec<MatrixRo
                     Cell {
                         dimension,
                         consensus,
+                        all_consensus,
                         assessments,
                         shown,
                     }

@@ -1614,3 +1614,46 @@ async fn a_cascade_keeps_its_order_when_a_judgment_is_re_tagged() {
         .await;
     assert_eq!(cascade().await, before);
 }
+
+/// discontinuities.csv lists every judgment of a cell: in a case row, the consensus on the
+/// whole case and the consensus on each of its interventions, as it lists every assessment
+/// (it listed only the consensus the picture shows, dropping the others).
+#[tokio::test]
+async fn the_judgments_table_lists_every_consensus_of_a_case_row() {
+    let s = setup().await;
+    let a = Some(s.admin.as_str());
+    let intervention = s
+        .server
+        .ok(a, "mutation($c: ID!) { createIntervention(input: {caseId: $c, label: \"Sportello unico\"}) { id } }", json!({"c": s.cases[0]}))
+        .await["createIntervention"]["id"]
+        .clone();
+    for (intervention, intensity) in [(Value::Null, "PARTIAL"), (intervention, "PARADIGMATIC")] {
+        s.server
+            .ok(a, TAG, json!({"i": {"caseId": s.cases[0], "interventionId": intervention, "dimension": "PROBLEM_DEFINITION", "intensity": intensity, "consensus": true}}))
+            .await;
+    }
+    let url = format!(
+        "{}/studies/{}/discontinuities.csv?rows=case",
+        s.server.url,
+        s.study.as_str().unwrap()
+    );
+    let csv = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines: Vec<&str> = csv.lines().skip(1).collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "Caso 0,,PROBLEM_DEFINITION,PARTIAL,,,0,admin,true",
+            "Caso 0,Sportello unico,PROBLEM_DEFINITION,PARADIGMATIC,,,0,admin,true",
+        ],
+        "{csv}"
+    );
+}
