@@ -663,7 +663,14 @@ pub async fn merge_codes(
         )
         .filter(code::Column::ParentId.eq(source.id))
         .exec(&txn)
-        .await?;
+        .await
+        .map_err(|e| {
+            // Past the check above, the database's own folding of case may still find two
+            // names equal (PostgreSQL's lower("İstanbul") is "istanbul"): a clash to rename,
+            // which a retry would never get past.
+            let children: Vec<&str> = book.children(source.id).map(|c| c.name.as_str()).collect();
+            sibling_clash(e, &children.join("\", \""))
+        })?;
     // The source's memos now describe the merged code.
     entities::memo::Entity::update_many()
         .col_expr(entities::memo::Column::TargetId, Expr::value(target.id))

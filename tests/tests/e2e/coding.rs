@@ -2305,3 +2305,58 @@ async fn a_code_changed_since_it_was_read_is_a_conflict() {
         .await;
     assert_eq!(error_code(&moved), "CONFLICT", "{moved}");
 }
+
+/// A merge whose moved child clashes with a child of the target only as the database folds
+/// case (PostgreSQL's lower("İstanbul") is "istanbul", Rust's is not) says which names
+/// clash: it said "reload and retry", which never helps.
+#[tokio::test]
+async fn a_merge_clashing_in_the_database_s_case_folding_names_the_clash() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let s = study().await;
+    let db = &s.server.db.conn;
+    let same: i32 = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CASE WHEN lower('İstanbul') = lower('Istanbul') THEN 1 ELSE 0 END AS same",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "same")
+        .unwrap();
+    let luoghi = s.code("Luoghi", None).await;
+    s.code("Istanbul", Some(&luoghi)).await;
+    let citta = s.code("Città", None).await;
+    s.code("İstanbul", Some(&citta)).await;
+    let merged = s
+        .gql(
+            "mutation($a: ID!, $b: ID!) { mergeCodes(sourceId: $a, targetId: $b) { children { name } } }",
+            json!({"a": citta, "b": luoghi}),
+        )
+        .await;
+    if same == 1 {
+        assert_eq!(error_code(&merged), "CONFLICT", "{merged}");
+        let message = merged["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("\"İstanbul\" already exists"), "{message}");
+        let codebook = s
+            .ok(
+                "query($s: ID!) { node(id: $s) { ... on Study { codebook { name } } } }",
+                json!({"s": s.study}),
+            )
+            .await;
+        assert_eq!(
+            codebook["node"]["codebook"].as_array().unwrap().len(),
+            2,
+            "nothing merged"
+        );
+    } else {
+        assert!(merged.get("errors").is_none(), "{merged}");
+        assert_eq!(
+            merged["data"]["mergeCodes"]["children"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
