@@ -709,6 +709,15 @@ pub async fn delete_code(db: &impl Writable, caller: &Caller, id: i64) -> Servic
             "the code (or one below it) is on {used} quotation(s): merge it into another code instead"
         )));
     }
+    crate::service::memos::check_others_memos(
+        &txn,
+        caller,
+        study_id,
+        "code",
+        &subtree,
+        "the code cannot be deleted",
+    )
+    .await?;
     crate::service::memos::delete_for(&txn, caller, "deleteCode", "code", &subtree).await?;
     code::Entity::delete_many()
         .filter(code::Column::Id.is_in(subtree.clone()))

@@ -430,6 +430,16 @@ impl Retext<'_> {
             lost_ones.iter().copied(),
             |n| format!("the new transcript would lose {n} quotation(s) coded by someone else"),
         )?;
+        let lost_ids: Vec<i64> = lost_ones.iter().map(|q| q.id).collect();
+        crate::service::memos::check_others_memos(
+            txn,
+            caller,
+            self.study.id,
+            "quotation",
+            &lost_ids,
+            "the new transcript would lose quotations",
+        )
+        .await?;
         let lost = self.lost_quotations(txn, lost_ones.into_iter()).await?;
         if !lost.is_empty() && !self.allow_loss {
             return Err(loss_refused(&lost));

@@ -4,7 +4,8 @@ use chrono::Utc;
 use entities::{code, interview, memo, quotation, study_case};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
 };
 
 use serde_json::json;
@@ -254,6 +255,43 @@ pub async fn delete_memo(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Refuses to delete `ids` (targets of `kind` in `study_id`) while they carry memos by
+/// other users, unless the caller owns the study: their memos go with them, and an analyst
+/// may not delete another's memo, directly or with what it is about. `refused` says what.
+pub async fn check_others_memos<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    study_id: i64,
+    kind: &str,
+    ids: &[i64],
+    refused: &str,
+) -> ServiceResult<()> {
+    if caller.authorize(study_id, false, Permission::Own).is_ok() {
+        return Ok(());
+    }
+    let mut others = 0;
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let mut by_others =
+            sea_orm::sea_query::Condition::any().add(memo::Column::AuthorId.is_null());
+        if let Some(me) = caller.user_id() {
+            by_others = by_others.add(memo::Column::AuthorId.ne(me));
+        }
+        others += memo::Entity::find()
+            .filter(memo::Column::TargetKind.eq(kind))
+            .filter(memo::Column::TargetId.is_in(chunk.iter().copied()))
+            .filter(by_others)
+            .count(db)
+            .await?;
+    }
+    if others == 0 {
+        return Ok(());
+    }
+    Err(ServiceError::Forbidden(format!(
+        "{refused}: {others} memo(s) of other users are on it, which would go with it; only \
+         their authors and the study's owners may delete them"
+    )))
 }
 
 /// Deletes the memos of targets that are being deleted (memos have no foreign key to them),

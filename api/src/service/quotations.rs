@@ -509,6 +509,15 @@ pub async fn delete_quotation(
         study,
         ..
     } = quotation_to_write(&txn, caller, (id, version), LockType::Update, None).await?;
+    crate::service::memos::check_others_memos(
+        &txn,
+        caller,
+        study.id,
+        "quotation",
+        &[q.id],
+        "this quotation cannot be deleted",
+    )
+    .await?;
     withdraw_evidence(&txn, caller, "deleteQuotation", study.id, &[q.id]).await?;
     let deleted = quotation::Entity::delete_many()
         .filter(quotation::Column::Id.eq(q.id))

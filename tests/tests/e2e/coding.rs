@@ -2360,3 +2360,91 @@ async fn a_merge_clashing_in_the_database_s_case_folding_names_the_clash() {
         );
     }
 }
+
+/// Deleting a quotation or a code deletes its memos: while they hold another user's memo,
+/// only an owner may (FORBIDDEN, nothing deleted), whether by deleting the quotation, by a
+/// transcript edit that loses it, or by deleting the code; memos of one's own do not stop
+/// one.
+#[tokio::test]
+async fn what_carries_another_user_s_memo_is_deleted_only_by_an_owner() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let text = "R: La casa è lì, però cara.";
+    let corpus = server.corpus(&admin, "Note altrui", &[text]).await;
+    let study = id_number(corpus.study.as_str().unwrap());
+    let interview = corpus.interviews[0]["id"].clone();
+    let anna = server.token("anna", "analyst", Some(study)).await;
+    let bruno = server.token("bruno", "analyst", Some(study)).await;
+    let a = Some(anna.as_str());
+    const MEMO: &str =
+        "mutation($t: ID!, $x: String!) { createMemo(input: {targetId: $t, text: $x}) { id } }";
+    let quotation = server
+        .ok(a, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { id } }", json!({"i": interview}))
+        .await["createQuotation"]["id"]
+        .clone();
+    let code = server
+        .ok(
+            a,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Abitare\"}) { id } }",
+            json!({"s": corpus.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    for target in [&quotation, &code] {
+        server.ok(a, MEMO, json!({"t": target, "x": "mia"})).await;
+        server
+            .ok(
+                Some(&bruno),
+                MEMO,
+                json!({"t": target, "x": "di Bruno: è più di una casa"}),
+            )
+            .await;
+    }
+    let memos = || server.count("SELECT COUNT(*) FROM memo");
+    let before = memos().await;
+    let refused = [
+        server
+            .gql(a, "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }", json!({"q": quotation}))
+            .await,
+        server
+            .gql(a, "mutation($i: ID!) { updateInterview(input: {id: $i, version: 1, transcript: \"R: Tutto nuovo.\", allowQuotationLoss: true}) { interview { version } } }", json!({"i": interview}))
+            .await,
+        server
+            .gql(a, "mutation($c: ID!) { deleteCode(id: $c) }", json!({"c": code}))
+            .await,
+    ];
+    for r in &refused {
+        assert_eq!(error_code(r), "FORBIDDEN", "{r:#}");
+        assert!(r.to_string().contains("1 memo(s) of other users"), "{r:#}");
+    }
+    assert_eq!(memos().await, before, "nothing deleted");
+    // An owner may delete what carries anyone's memos.
+    server
+        .ok(
+            Some(&admin),
+            "mutation($c: ID!) { deleteCode(id: $c) }",
+            json!({"c": code}),
+        )
+        .await;
+    server
+        .ok(
+            Some(&admin),
+            "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }",
+            json!({"q": quotation}),
+        )
+        .await;
+    assert_eq!(memos().await, before - 4);
+    // Her own memo does not stop the coder.
+    let own = server
+        .ok(a, "mutation($i: ID!) { createQuotation(input: {interviewId: $i, start: 6, end: 10, codeIds: []}) { id } }", json!({"i": interview}))
+        .await["createQuotation"]["id"]
+        .clone();
+    server.ok(a, MEMO, json!({"t": own, "x": "solo mia"})).await;
+    server
+        .ok(
+            a,
+            "mutation($q: ID!) { deleteQuotation(id: $q, version: 1) }",
+            json!({"q": own}),
+        )
+        .await;
+}
