@@ -21,6 +21,7 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
         "codes",
         "coder",
         "memo",
+        "notes",
     ])?;
     let cases: HashMap<i64, &str> = content
         .cases
@@ -29,6 +30,26 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
         .collect();
     let interviews: HashMap<i64, &entities::interview::Model> =
         content.interviews.iter().map(|i| (i.id, i)).collect();
+    // The memos written on each quotation (`createMemo`), oldest first, each with its author:
+    // a team's discussion of a quotation, which a report made from the table needs as much
+    // as the quotation's own memo.
+    let mut memos: Vec<&entities::memo::Model> = content
+        .memos
+        .iter()
+        .filter(|m| m.target_kind == "quotation")
+        .collect();
+    memos.sort_by_key(|m| m.id);
+    let mut notes: HashMap<i64, Vec<String>> = HashMap::new();
+    for m in memos {
+        let author = m
+            .author_id
+            .and_then(|u| content.users.get(&u))
+            .map_or("", |u| u.name.as_str());
+        notes
+            .entry(m.target_id)
+            .or_default()
+            .push(format!("{author}: {}", m.text));
+    }
     let book = Codebook::new(content.codes.clone());
     let mut paths: Vec<String> = Vec::new();
     for q in &content.quotations {
@@ -61,6 +82,7 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
             &paths.join("; "),
             coder,
             q.memo.as_deref().unwrap_or_default(),
+            &notes.get(&q.id).map_or(String::new(), |n| n.join("\n\n")),
         ])?;
     }
     out.finish()

@@ -80,7 +80,7 @@ fn import_and_export_from_the_command_line() {
     );
     assert!(out.status.success());
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
-    assert_eq!(reader.headers().unwrap().len(), 9);
+    assert_eq!(reader.headers().unwrap().len(), 10);
     assert_eq!(reader.records().count(), 316);
 
     let matrix = dir.path().join("matrix.csv");

@@ -111,6 +111,12 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
     server
         .ok(Some(&eva), "mutation($i: TagDiscontinuityInput!) { tagDiscontinuity(input: $i) { id } }", json!({"i": {"caseId": case, "dimension": "PROBLEM_DEFINITION", "intensity": "SIGNIFICANT", "evidenceQuotationIds": [quotations[0]]}}))
         .await;
+    // Memos written on the first quotation, by the evaluator and then the admin.
+    for (token, note) in [(&eva, "prima nota"), (&admin, "-seconda, è più chiara")] {
+        server
+            .ok(Some(token), "mutation($q: ID!, $x: String!) { createMemo(input: {targetId: $q, text: $x}) { id } }", json!({"q": quotations[0], "x": note}))
+            .await;
+    }
     let s = study.as_str().unwrap();
 
     let (status, body) = download(&server, &admin, &format!("/studies/{s}/quotations.csv")).await;
@@ -129,7 +135,8 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
             "'=SOMMA(1;2)",
             "'@codice",
             "admin",
-            "'-nota"
+            "'-nota",
+            "'@eva: prima nota\n\nadmin: -seconda, è più chiara"
         ]
     );
     assert_eq!(rows[2][5], "'@tutti: sì");
