@@ -175,15 +175,30 @@ pub(super) async fn cascade_svg(
         .into_response())
 }
 
-/// A study's whole content for a download, checked readable by the caller.
+/// How many downloads of a whole study are built at once (the others wait their turn, within
+/// the request timeout). Each holds the study in memory and seconds of CPU; a client asking
+/// for many at once, and dropping each, would otherwise have them all built side by side.
+pub const STUDY_EXPORTS_AT_ONCE: usize = 2;
+
+/// A study's whole content for a download, checked readable by the caller, with the leave to
+/// build it: held until the file is written, also past a request given up on.
 async fn study_content(
     state: &AppState,
     headers: &HeaderMap,
     study: &str,
-) -> Result<StudyContent, HttpError> {
+) -> Result<(StudyContent, tokio::sync::OwnedSemaphorePermit), HttpError> {
     let caller = caller_from_headers(&state.db, headers).await?;
     let id = global_id(study, Kind::Study)?;
-    Ok(StudyContent::load(&state.db.conn, &caller, id).await?)
+    let permit = state
+        .study_exports
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(export_failed)?;
+    Ok((
+        StudyContent::load(&state.db.conn, &caller, id).await?,
+        permit,
+    ))
 }
 
 fn download(content_type: &'static str, file_name: String, body: Vec<u8>) -> Response {
@@ -210,13 +225,16 @@ pub(super) async fn export_qdpx(
     headers: HeaderMap,
     Path(study): Path<String>,
 ) -> Result<Response, HttpError> {
-    let content = study_content(&state, &headers, &study).await?;
+    let (content, permit) = study_content(&state, &headers, &study).await?;
     let name = format!("study-{}.qdpx", content.study.id);
     // Deflating every transcript of a large study is seconds of CPU: off the async threads.
-    let zip = tokio::task::spawn_blocking(move || export::qdpx::qdpx(&content))
-        .await
-        .map_err(export_failed)?
-        .map_err(export_failed)?;
+    let zip = tokio::task::spawn_blocking(move || {
+        let _building = permit;
+        export::qdpx::qdpx(&content)
+    })
+    .await
+    .map_err(export_failed)?
+    .map_err(export_failed)?;
     Ok(download("application/zip", name, zip))
 }
 
@@ -225,12 +243,12 @@ pub(super) async fn quotations_csv(
     headers: HeaderMap,
     Path(study): Path<String>,
 ) -> Result<Response, HttpError> {
-    let content = study_content(&state, &headers, &study).await?;
     study_csv(
-        &content,
+        study_content(&state, &headers, &study).await?,
         "quotations",
         export::quotations_csv::quotations_csv,
     )
+    .await
 }
 
 pub(super) async fn code_case_matrix_csv(
@@ -238,24 +256,28 @@ pub(super) async fn code_case_matrix_csv(
     headers: HeaderMap,
     Path(study): Path<String>,
 ) -> Result<Response, HttpError> {
-    let content = study_content(&state, &headers, &study).await?;
     study_csv(
-        &content,
+        study_content(&state, &headers, &study).await?,
         "code-case-matrix",
         export::quotations_csv::code_case_matrix_csv,
     )
+    .await
 }
 
-/// A CSV table of a study, as `study-<id>-<what>.csv`.
-fn study_csv<E: std::fmt::Display>(
-    content: &StudyContent,
+/// A CSV table of a study, as `study-<id>-<what>.csv`, written off the async threads (a
+/// large study's is seconds of text slicing).
+async fn study_csv<E: std::fmt::Display + Send + 'static>(
+    (content, permit): (StudyContent, tokio::sync::OwnedSemaphorePermit),
     what: &str,
-    table: impl FnOnce(&StudyContent) -> Result<String, E>,
+    table: fn(&StudyContent) -> Result<String, E>,
 ) -> Result<Response, HttpError> {
-    let csv = table(content).map_err(export_failed)?;
-    Ok(download(
-        "text/csv; charset=utf-8",
-        format!("study-{}-{what}.csv", content.study.id),
-        csv.into_bytes(),
-    ))
+    let name = format!("study-{}-{what}.csv", content.study.id);
+    let csv = tokio::task::spawn_blocking(move || {
+        let _building = permit;
+        table(&content)
+    })
+    .await
+    .map_err(export_failed)?
+    .map_err(export_failed)?;
+    Ok(download("text/csv; charset=utf-8", name, csv.into_bytes()))
 }

@@ -6,6 +6,8 @@ mod connections;
 mod downloads;
 mod websocket;
 
+pub use downloads::STUDY_EXPORTS_AT_ONCE;
+
 pub use connections::{serve, HEADER_DEADLINE};
 
 use async_graphql_axum::{rejection::GraphQLRejection, GraphQLRequest, GraphQLResponse};
@@ -76,6 +78,9 @@ pub struct AppState {
     pub documents: Arc<ParsedDocuments>,
     /// The schema's field types, for handling field errors as the spec does.
     pub field_types: Arc<FieldTypes>,
+    /// Leave to build a study's download (read it whole, then write it): a few at a time,
+    /// see `downloads::STUDY_EXPORTS_AT_ONCE`.
+    pub study_exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -95,6 +100,9 @@ impl AppState {
             limits,
             metrics: Arc::new(Metrics::new()),
             documents: Arc::default(),
+            study_exports: Arc::new(tokio::sync::Semaphore::new(
+                downloads::STUDY_EXPORTS_AT_ONCE,
+            )),
         }
     }
 

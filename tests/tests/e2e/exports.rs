@@ -259,3 +259,46 @@ async fn an_export_reads_one_state_of_the_study_while_it_is_edited() {
         q.end_pos
     );
 }
+
+/// Downloads of a whole study are built a few at a time: one asked for while every leave is
+/// taken waits for one, then answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn study_downloads_wait_their_turn() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let corpus = server
+        .corpus(&admin, "A turno", &["R: La casa è lì, però cara."])
+        .await;
+    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
+    let exports = state.study_exports.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(async move {
+        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
+    });
+    let taken = exports
+        .clone()
+        .acquire_many_owned(api::http::STUDY_EXPORTS_AT_ONCE as u32)
+        .await
+        .unwrap();
+    let study = corpus.study.as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let asked = tokio::spawn({
+        let (url, admin) = (url.clone(), admin.clone());
+        async move {
+            client
+                .get(format!("{url}/studies/{study}/quotations.csv"))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!asked.is_finished(), "built while no leave was free");
+    drop(taken);
+    assert_eq!(asked.await.unwrap(), 200);
+    serving.abort();
+}
