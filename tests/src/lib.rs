@@ -201,6 +201,20 @@ impl TestServer {
         Self::start(Options::default()).await
     }
 
+    /// A second server over the same data and search index, with its own state (event
+    /// channel, download leaves), which the test can reach into: its url, its state and its
+    /// task (to abort at the end).
+    pub async fn second_server(&self) -> (String, api::http::AppState, JoinHandle<()>) {
+        let state = api::http::AppState::new(self.db.clone(), self.search.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = api::http::router(state.clone());
+        let serving = tokio::spawn(async move {
+            api::http::serve(listener, router, std::future::pending()).await;
+        });
+        (url, state, serving)
+    }
+
     /// Stops serving and drops this server's search index (its writer task then ends).
     pub async fn stop(&mut self) {
         self.handle.abort();

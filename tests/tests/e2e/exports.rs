@@ -269,13 +269,8 @@ async fn study_downloads_wait_their_turn() {
     let corpus = server
         .corpus(&admin, "A turno", &["R: La casa è lì, però cara."])
         .await;
-    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
+    let (url, state, serving) = server.second_server().await;
     let exports = state.study_exports.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(async move {
-        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
-    });
     let taken = exports
         .clone()
         .acquire_many_owned(api::http::STUDY_EXPORTS_AT_ONCE as u32)

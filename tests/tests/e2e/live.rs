@@ -24,14 +24,8 @@ async fn publishing_server(
     api::graphql::live::Events,
     tokio::task::JoinHandle<()>,
 ) {
-    let state = api::http::AppState::new(server.db.clone(), server.search.clone());
-    let events = state.events.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(async move {
-        api::http::serve(listener, api::http::router(state), std::future::pending()).await;
-    });
-    (url, events, serving)
+    let (url, state, serving) = server.second_server().await;
+    (url, state.events, serving)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
