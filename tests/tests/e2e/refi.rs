@@ -1086,7 +1086,8 @@ async fn quotations_and_the_code_case_matrix_export_as_csv() {
             "text",
             "codes",
             "coder",
-            "memo"
+            "memo",
+            "notes"
         ]
     );
     let rows: Vec<Vec<String>> = reader
@@ -1107,7 +1108,8 @@ async fn quotations_and_the_code_case_matrix_export_as_csv() {
                 "la città",
                 "Luoghi/Città",
                 "admin",
-                "luogo, \"centrale\""
+                "luogo, \"centrale\"",
+                ""
             ],
             [
                 "Tabelle",
@@ -1118,6 +1120,7 @@ async fn quotations_and_the_code_case_matrix_export_as_csv() {
                 "Là è difficile, però",
                 "Luoghi; Ostacoli",
                 "admin",
+                "",
                 ""
             ],
         ]
