@@ -300,8 +300,9 @@ impl Snapshot {
 /// made by `graphql::mutation_answers`, where each field begins and its answer does.
 ///
 /// A subscription's events are answered the same way (`graphql::live`): the checks before
-/// each event read the pool, its fields one snapshot, which ends before the next event is
-/// waited for (a subscription lives for hours, and must not hold a connection meanwhile).
+/// each event read the pool, its fields one snapshot, which the socket ends as soon as the
+/// event is answered, before it sends it (a subscription lives for hours, and a client may
+/// stop reading: neither must hold a connection).
 #[derive(Debug)]
 pub struct Answers {
     pool: DatabaseConnection,

@@ -145,8 +145,9 @@ impl Subscription {
                 let (db, caller, token) = (db.clone(), caller.clone(), token.clone());
                 async move {
                     let mut receiver = receiver?;
-                    // The last event has been answered: its snapshot ends, and waiting for
-                    // the next holds no connection.
+                    // Waiting for the next event holds no connection: the socket ended the
+                    // last event's snapshot as soon as it was answered (`http::websocket`);
+                    // ended here too for a stream run any other way.
                     db.writing();
                     let change = loop {
                         match receiver.next().await? {

@@ -444,7 +444,6 @@ impl Retext<'_> {
         if !lost.is_empty() && !self.allow_loss {
             return Err(loss_refused(&lost));
         }
-        let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
         crate::service::quotations::withdraw_evidence(
             txn,
             caller,
