@@ -33,9 +33,12 @@ fn reanchor_within(
     let old: Vec<char> = old.chars().collect();
     let new: Vec<char> = new.chars().collect();
     let stretches = align(&old, &new, budget);
+    let slides: Vec<Slide> = (0..stretches.len())
+        .map(|i| slide(&old, &new, &stretches, i))
+        .collect();
     spans
         .iter()
-        .map(|&(start, end)| place(&old, &new, &stretches, start, end))
+        .map(|&(start, end)| place(&old, &new, &stretches, &slides, start, end))
         .collect()
 }
 
@@ -60,6 +63,7 @@ fn place(
     old: &[char],
     new: &[char],
     stretches: &[Stretch],
+    slides: &[Slide],
     start: usize,
     end: usize,
 ) -> Option<(usize, usize)> {
@@ -96,7 +100,7 @@ fn place(
             let at = |p: usize| s.new_start + (p.clamp(s.old_start, s.old_end) - s.old_start);
             (at(start), at(end))
         } else {
-            let (left, right) = slide(old, new, stretches, i, quote.len());
+            let Slide { left, right } = slides[i];
             (s.new_start - left, s.new_end + right)
         };
         from = from.min(lo);
@@ -127,39 +131,64 @@ fn place(
     Some((best, best + quote.len()))
 }
 
-/// How far the pure insertion or deletion `stretches[i]` could slide left and right over
-/// the unchanged text beside it (at most `limit` characters) and still be as short a diff:
-/// removing the second "il " of "il il servizio" aligns as well as removing the first, and a
-/// quotation on "il servizio" must not hang on which one the diff chose.
-fn slide(
-    old: &[char],
-    new: &[char],
-    stretches: &[Stretch],
-    i: usize,
-    limit: usize,
-) -> (usize, usize) {
+/// How far a pure insertion or deletion could slide over the unchanged text beside it and
+/// still be as short a diff, in characters each way.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slide {
+    left: usize,
+    right: usize,
+}
+
+/// How far `stretches[i]` slides and still falls on boundaries as good as where it is.
+/// Removing the second "il " of "il il servizio" aligns as well as removing the first, and
+/// removing either copy of a turn pasted twice as well as the other: a quotation on the
+/// words must not hang on which one the diff chose. A deleted turn whose last words the
+/// turn before it repeats could slide onto those words too, but not to whole lines: its
+/// quotations are not moved there. Each stretch is measured once, only over its
+/// neighbours, so all of them together cost a pass over both texts.
+fn slide(old: &[char], new: &[char], stretches: &[Stretch], i: usize) -> Slide {
     let s = stretches[i];
     let (text, start, end) = if s.old_start == s.old_end {
         (new, s.new_start, s.new_end)
     } else if s.new_start == s.new_end {
         (old, s.old_start, s.old_end)
     } else {
-        return (0, 0);
+        return Slide::default();
     };
     let same_len = |j: Option<usize>| {
         j.and_then(|j| stretches.get(j))
             .filter(|n| n.same)
             .map_or(0, |n| n.old_end - n.old_start)
     };
-    let left_room = same_len(i.checked_sub(1)).min(limit);
-    let right_room = same_len(Some(i + 1)).min(limit);
+    let left_room = same_len(i.checked_sub(1));
+    let right_room = same_len(Some(i + 1));
     let left = (1..=left_room)
         .take_while(|k| text[start - k] == text[end - k])
         .count();
     let right = (0..right_room)
         .take_while(|k| end + k < text.len() && text[start + k] == text[end + k])
         .count();
-    (left, right)
+    let here = boundary_fit(text, start, end);
+    let as_good = |k: &usize| boundary_fit(text, start - k, end - k) >= here;
+    let left = (1..=left).rev().find(as_good).unwrap_or(0);
+    let as_good = |k: &usize| boundary_fit(text, start + k, end + k) >= here;
+    let right = (1..=right).rev().find(as_good).unwrap_or(0);
+    Slide { left, right }
+}
+
+/// How well [start, end) of `text` falls on boundaries: whole lines best, then whole words.
+fn boundary_fit(text: &[char], start: usize, end: usize) -> u8 {
+    let after = |p: usize, line: bool| {
+        p == 0
+            || (if line {
+                text[p - 1] == '\n'
+            } else {
+                text[p - 1].is_whitespace()
+            })
+    };
+    2 * (after(start, true) as u8 + after(end, true) as u8)
+        + after(start, false) as u8
+        + after(end, false) as u8
 }
 
 /// The alignment of `old` with `new`: words first, then the characters of the words that
@@ -323,22 +352,11 @@ fn settle_on_boundaries(old: &[char], new: &[char], stretches: &mut [Stretch]) {
             .take_while(|k| text[start + k] == text[end + k])
             .count();
         let fit = |shift: isize| {
-            let (b, e) = (
-                (start as isize + shift) as usize,
-                (end as isize + shift) as usize,
-            );
-            let after = |p: usize, line: bool| {
-                p == 0
-                    || (if line {
-                        text[p - 1] == '\n'
-                    } else {
-                        text[p - 1].is_whitespace()
-                    })
-            };
-            let score = 2 * (after(b, true) as u8 + after(e, true) as u8)
-                + after(b, false) as u8
-                + after(e, false) as u8;
-            (score, std::cmp::Reverse(shift.unsigned_abs()))
+            let at = |p: usize| (p as isize + shift) as usize;
+            (
+                boundary_fit(text, at(start), at(end)),
+                std::cmp::Reverse(shift.unsigned_abs()),
+            )
         };
         let Some(shift) = (-(left as isize)..=right as isize).max_by_key(|&d| fit(d)) else {
             continue;
@@ -630,6 +648,35 @@ mod tests {
             back[2].map(|p| text_of(stutter, p)).as_deref(),
             Some("il servizio,")
         );
+    }
+
+    /// A turn pasted twice, then one copy deleted: the diff cannot tell which copy went, so
+    /// the quotations on either copy stay on the one that remains.
+    #[test]
+    fn deleting_one_copy_of_a_repeated_turn_keeps_the_quotations_of_both_copies() {
+        let turn = "R2: Il consorzio ha aperto uno sportello unico per l’abitare, e la città l’ha usato.\n";
+        let old = format!("INT: Che cosa è cambiato?\n{turn}{turn}INT: Grazie.");
+        let new = format!("INT: Che cosa è cambiato?\n{turn}INT: Grazie.");
+        let mut spans = Vec::new();
+        for words in [
+            "R2:",
+            "consorzio",
+            "sportello unico",
+            "l’abitare",
+            "la città l’ha usato.",
+        ] {
+            spans.push(span_of(&old, words, 0));
+            spans.push(span_of(&old, words, 1));
+        }
+        let moved = reanchor(&old, &new, &spans);
+        for (span, moved) in spans.iter().zip(&moved) {
+            let words = text_of(&old, *span);
+            assert_eq!(
+                *moved,
+                Some(span_of(&new, &words, 0)),
+                "{words} at {span:?}"
+            );
+        }
     }
 
     #[test]

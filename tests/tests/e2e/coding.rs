@@ -969,6 +969,57 @@ async fn a_deleted_passage_is_reported_not_moved_onto_the_same_words_of_another_
     );
 }
 
+/// A turn pasted twice by mistake, each copy coded: deleting either copy is no loss, as the
+/// diff cannot tell which one went. Both quotations stay, on the copy that remains.
+#[tokio::test]
+async fn deleting_a_turn_pasted_twice_keeps_the_quotations_on_both_copies() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let t = Some(token.as_str());
+    let turn = "R1: Lo sportello unico dell’ambito è nato così, e funziona.\n";
+    let old = format!("INT: Com’è andata?\n{turn}{turn}INT: Grazie.");
+    let new = format!("INT: Com’è andata?\n{turn}INT: Grazie.");
+    let c = server.corpus(&token, "Sportelli", &[&old]).await;
+    let interview = &c.interviews[0]["id"];
+    let code = server
+        .ok(
+            t,
+            "mutation($s: ID!) { createCode(input: {studyId: $s, name: \"Sportello\"}) { id } }",
+            json!({"s": c.study}),
+        )
+        .await["createCode"]["id"]
+        .clone();
+    let words = "sportello unico dell’ambito";
+    let at = |text: &str, nth: usize| {
+        let (b, _) = text.match_indices(words).nth(nth).unwrap();
+        text[..b].chars().count()
+    };
+    for nth in 0..2 {
+        let quoted = server
+            .ok(
+                t,
+                "mutation($i: ID!, $s: Int!, $e: Int!, $c: [ID!]!) { createQuotation(input: {interviewId: $i, start: $s, end: $e, codeIds: $c}) { text } }",
+                json!({"i": interview, "s": at(&old, nth), "e": at(&old, nth) + 27, "c": [code]}),
+            )
+            .await;
+        assert_eq!(quoted["createQuotation"]["text"], words);
+    }
+    let done = server
+        .ok(
+            t,
+            "mutation($i: ID!, $t: String!) { updateInterview(input: {id: $i, version: 1, transcript: $t}) { movedQuotations lostQuotations { id } } }",
+            json!({"i": interview, "t": new}),
+        )
+        .await["updateInterview"]
+        .clone();
+    assert_eq!(done["lostQuotations"], json!([]), "{done:#}");
+    let left = server
+        .ok(t, "query($i: ID!) { node(id: $i) { ... on Interview { quotations { edges { node { start text } } } } } }", json!({"i": interview}))
+        .await;
+    let kept = json!({"node": {"start": at(&new, 0), "text": words}});
+    assert_eq!(left["node"]["quotations"]["edges"], json!([kept, kept]));
+}
+
 /// Search carries each quotation's codes with their ancestors, so a move or merge re-logs
 /// every quotation under the codes it moves. A quotation coded while the move runs is either
 /// among them or written after the move: either way filtering by the new parent finds it.
