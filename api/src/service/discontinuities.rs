@@ -914,6 +914,11 @@ pub async fn delete_discontinuity(
     let now = Utc::now();
     for j in &citing_judgments {
         let before = causes_of.remove(&j.id).unwrap_or_default();
+        // A tag that dropped this cause after it was read as citing it, and committed
+        // while the lock above waited, left nothing to take away: its version stands.
+        if !before.contains(&id) {
+            continue;
+        }
         let after: Vec<i64> = before.iter().copied().filter(|&c| c != id).collect();
         bump_judgment(
             &txn,

@@ -476,6 +476,11 @@ pub(crate) async fn withdraw_evidence<C: ConnectionTrait>(
             before.sort_unstable();
             let (lost, after): (Vec<i64>, Vec<i64>) =
                 before.iter().partition(|q| deleted.contains(*q));
+            // A tag that dropped this evidence after it was read, and committed while the
+            // lock above waited, left nothing to withdraw: its version stands.
+            if lost.is_empty() {
+                continue;
+            }
             bump_judgment(
                 txn,
                 caller,

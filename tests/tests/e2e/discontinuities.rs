@@ -1657,3 +1657,71 @@ async fn the_judgments_table_lists_every_consensus_of_a_case_row() {
         "{csv}"
     );
 }
+
+/// A judgment that dropped a cause or a piece of evidence while that was being deleted has
+/// nothing taken away by the deletion, and keeps the version its tag gave it: an evaluator
+/// holding that version must not meet a CONFLICT for a change that never happened.
+#[tokio::test]
+async fn a_deletion_leaves_the_version_of_a_judgment_that_dropped_it_meanwhile() {
+    let s = setup().await;
+    let a = Some(s.admin.as_str());
+    let cell = |dim: &str, causes: Value, evidence: Value| json!({"i": {"caseId": s.cases[0], "dimension": dim, "intensity": "PARTIAL", "causeIds": causes, "evidenceQuotationIds": evidence, "consensus": true}});
+    let cause = s
+        .server
+        .ok(a, TAG, cell("PROBLEM_DEFINITION", json!([]), json!([])))
+        .await["tagDiscontinuity"]
+        .clone();
+    let effect = cell(
+        "INTERVENTION_THEORY",
+        json!([cause["id"]]),
+        json!([s.quotes[0]]),
+    );
+    s.server.ok(a, TAG, effect).await;
+    let version_of = |answer: &Value| answer["data"]["tagDiscontinuity"]["version"].clone();
+    let current = || async {
+        s.server
+            .ok(a, "query($c: ID!) { node(id: $c) { ... on Case { discontinuities { dimension version causes { id } evidence { id } } } } }", json!({"c": s.cases[0]}))
+            .await["node"]["discontinuities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dimension"] == "INTERVENTION_THEORY")
+            .unwrap()
+            .clone()
+    };
+    let (dropped, deleted) = tests::with_paused(
+        &s.server,
+        &["tagDiscontinuity"],
+        s.server.gql(
+            a,
+            TAG,
+            cell("INTERVENTION_THEORY", json!([]), json!([s.quotes[0]])),
+        ),
+        s.server.gql(
+            a,
+            "mutation($i: ID!, $v: Int!) { deleteDiscontinuity(id: $i, version: $v) }",
+            json!({"i": cause["id"], "v": cause["version"]}),
+        ),
+    )
+    .await;
+    assert!(deleted.get("errors").is_none(), "{deleted}");
+    let judgment = current().await;
+    assert_eq!(judgment["causes"], json!([]));
+    assert_eq!(judgment["version"], version_of(&dropped), "{dropped}");
+    let (dropped, deleted) = tests::with_paused(
+        &s.server,
+        &["tagDiscontinuity"],
+        s.server
+            .gql(a, TAG, cell("INTERVENTION_THEORY", json!([]), json!([]))),
+        s.server.gql(
+            a,
+            "mutation($i: ID!) { deleteQuotation(id: $i, version: 1) }",
+            json!({"i": s.quotes[0]}),
+        ),
+    )
+    .await;
+    assert!(deleted.get("errors").is_none(), "{deleted}");
+    let judgment = current().await;
+    assert_eq!(judgment["evidence"], json!([]));
+    assert_eq!(judgment["version"], version_of(&dropped), "{dropped}");
+}
