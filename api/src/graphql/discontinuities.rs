@@ -278,6 +278,10 @@ pub struct Agreement {
     /// Unweighted (intensities as categories, whatever the `level`); only when exactly two
     /// evaluators judged the units, and null when chance alone agrees on every unit.
     pub cohen_kappa: Option<f64>,
+    /// Cohen's kappa with quadratic weights (intensities as ranks, NONE = 0 … PARADIGMATIC
+    /// = 3, whatever the `level`): PARTIAL against SIGNIFICANT is a near miss, NONE against
+    /// PARADIGMATIC the worst disagreement. Null where `cohenKappa` is.
+    pub weighted_kappa: Option<f64>,
 }
 
 /// The judgments of one dimension and kind across cases and interventions.
@@ -402,6 +406,7 @@ impl DiscontinuityQuery {
             percent_agreement: stats.percent.unwrap_or(0.0),
             krippendorff_alpha: stats.alpha,
             cohen_kappa: stats.kappa,
+            weighted_kappa: stats.weighted_kappa,
         })
     }
 

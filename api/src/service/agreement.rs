@@ -1,7 +1,7 @@
 //! Inter-rater agreement on discontinuity judgments: percent agreement, Krippendorff's alpha
 //! (nominal and ordinal; any number of evaluators; missing judgments allowed), and Cohen's
-//! kappa for two evaluators. Values are category ranks (for intensity, NONE = 0 …
-//! PARADIGMATIC = 3).
+//! kappa for two evaluators, unweighted and with quadratic weights. Values are category
+//! ranks (for intensity, NONE = 0 … PARADIGMATIC = 3).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +25,7 @@ pub struct Agreement {
     pub percent: Option<f64>,
     pub alpha: Option<f64>,
     pub kappa: Option<f64>,
+    pub weighted_kappa: Option<f64>,
 }
 
 fn pairable(units: &[Unit]) -> Vec<Vec<u32>> {
@@ -108,10 +109,7 @@ pub fn percent_agreement(units: &[Unit]) -> Option<f64> {
 
 /// Cohen's kappa over the units both of two evaluators judged (evaluators 0 and 1).
 pub fn cohen_kappa(units: &[Unit]) -> Option<f64> {
-    let pairs: Vec<(u32, u32)> = units
-        .iter()
-        .filter_map(|u| Some((u.first().copied()??, u.get(1).copied()??)))
-        .collect();
+    let pairs = both_judged(units);
     if pairs.is_empty() {
         return None;
     }
@@ -140,7 +138,37 @@ pub fn cohen_kappa(units: &[Unit]) -> Option<f64> {
     Some((observed - chance) / (1.0 - chance))
 }
 
-/// All three statistics over units of one column per evaluator; kappa only when exactly
+/// Cohen's kappa with quadratic weights over the units both of two evaluators judged: a
+/// disagreement costs the square of the distance between the ranks, so that PARTIAL against
+/// SIGNIFICANT is a near miss and NONE against PARADIGMATIC the worst. `None` when chance
+/// alone would never disagree (both gave every unit one and the same value).
+pub fn weighted_kappa(units: &[Unit]) -> Option<f64> {
+    let pairs = both_judged(units);
+    if pairs.is_empty() {
+        return None;
+    }
+    // In integers, as for kappa: the sums are exact, and so is their being zero.
+    let n = pairs.len() as u64;
+    let square = |a: u32, b: u32| u64::from(a.abs_diff(b)).pow(2);
+    let observed: u64 = pairs.iter().map(|&(a, b)| square(a, b)).sum();
+    let expected_n: u64 = pairs
+        .iter()
+        .flat_map(|&(a, _)| pairs.iter().map(move |&(_, b)| square(a, b)))
+        .sum();
+    if expected_n == 0 {
+        return None;
+    }
+    Some(1.0 - (observed * n) as f64 / expected_n as f64)
+}
+
+fn both_judged(units: &[Unit]) -> Vec<(u32, u32)> {
+    units
+        .iter()
+        .filter_map(|u| Some((u.first().copied()??, u.get(1).copied()??)))
+        .collect()
+}
+
+/// All four statistics over units of one column per evaluator; kappa only when exactly
 /// two evaluators judged compared units, whatever other columns hold.
 pub fn agreement(units: &[Unit], level: Level) -> Agreement {
     let width = units.iter().map(Vec::len).max().unwrap_or(0);
@@ -155,12 +183,12 @@ pub fn agreement(units: &[Unit], level: Level) -> Agreement {
                 .any(|u| u.get(e).copied().flatten().is_some())
         })
         .collect();
-    let kappa = match active[..] {
-        [a, b] => cohen_kappa(
-            &units
+    let two: Option<Vec<Unit>> = match active[..] {
+        [a, b] => Some(
+            units
                 .iter()
                 .map(|u| vec![u.get(a).copied().flatten(), u.get(b).copied().flatten()])
-                .collect::<Vec<Unit>>(),
+                .collect(),
         ),
         _ => None,
     };
@@ -169,7 +197,8 @@ pub fn agreement(units: &[Unit], level: Level) -> Agreement {
         evaluators: active.len(),
         percent: percent_agreement(units),
         alpha: krippendorff_alpha(units, level),
-        kappa,
+        kappa: two.as_deref().and_then(cohen_kappa),
+        weighted_kappa: two.as_deref().and_then(weighted_kappa),
     }
 }
 
@@ -213,6 +242,30 @@ mod tests {
         }
         assert!((cohen_kappa(&units).unwrap() - 0.4).abs() < 1e-12);
         assert!((percent_agreement(&units).unwrap() - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn weighted_kappa_counts_near_misses_as_partly_agreeing() {
+        // Two agreements and two near misses (2 against 3): unweighted, (0.5 - 0.25) /
+        // 0.75 = 1/3. Weighted, observed squared distance 2/4 = 0.5 against 40/16 = 2.5
+        // expected from the marginals: 1 - 0.5 / 2.5 = 0.8.
+        let near: Vec<Unit> = [(0, 0), (1, 1), (2, 3), (3, 2)]
+            .iter()
+            .map(|&(a, b)| vec![Some(a), Some(b)])
+            .collect();
+        assert!((cohen_kappa(&near).unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert!((weighted_kappa(&near).unwrap() - 0.8).abs() < 1e-12);
+        // The same agreements with the worst misses instead: below the unweighted kappa.
+        let far: Vec<Unit> = [(0, 0), (1, 1), (2, 2), (3, 3), (0, 3), (3, 0)]
+            .iter()
+            .map(|&(a, b)| vec![Some(a), Some(b)])
+            .collect();
+        let (k, w) = (cohen_kappa(&far).unwrap(), weighted_kappa(&far).unwrap());
+        assert!(w < k, "weighted {w} vs {k}");
+        // Undefined where kappa is; defined (and 0) where each evaluator is constant.
+        assert_eq!(weighted_kappa(&vec![vec![Some(2), Some(2)]; 5]), None);
+        assert_eq!(weighted_kappa(&vec![vec![Some(1), Some(2)]; 5]), Some(0.0));
+        assert_eq!(weighted_kappa(&[vec![Some(1), None]]), None);
     }
 
     #[test]

@@ -392,6 +392,25 @@ fn kappa(pairs: &[(u32, u32)]) -> f64 {
     (po - pe) / (1.0 - pe)
 }
 
+/// Cohen's kappa with quadratic weights, from the proportions as textbooks write it.
+fn weighted_kappa(pairs: &[(u32, u32)]) -> f64 {
+    let n = pairs.len() as f64;
+    let w = |a: u32, b: u32| (f64::from(a) - f64::from(b)).powi(2);
+    let observed: f64 = pairs.iter().map(|&(a, b)| w(a, b)).sum::<f64>() / n;
+    let share = |c: u32, first: bool| {
+        pairs
+            .iter()
+            .filter(|p| if first { p.0 == c } else { p.1 == c })
+            .count() as f64
+            / n
+    };
+    let expected: f64 = (0..4)
+        .flat_map(|c| (0..4).map(move |k| (c, k)))
+        .map(|(c, k)| share(c, true) * share(k, false) * w(c, k))
+        .sum();
+    1.0 - observed / expected
+}
+
 #[tokio::test]
 async fn agreement_matches_an_independent_computation_on_random_judgments() {
     let s = setup().await;
@@ -402,7 +421,7 @@ async fn agreement_matches_an_independent_computation_on_random_judgments() {
         s.server.token("e2", "evaluator", Some(study)).await,
         s.server.token("e3", "evaluator", Some(study)).await,
     ];
-    const AGREEMENT: &str = "query($s: ID!, $l: AgreementLevel) { discontinuityAgreement(studyId: $s, level: $l) { units evaluators percentAgreement krippendorffAlpha cohenKappa } }";
+    const AGREEMENT: &str = "query($s: ID!, $l: AgreementLevel) { discontinuityAgreement(studyId: $s, level: $l) { units evaluators percentAgreement krippendorffAlpha cohenKappa weightedKappa } }";
     let close = |v: &Value, x: f64| assert!((v.as_f64().unwrap() - x).abs() < 1e-9, "{v} vs {x}");
     let mut units: BTreeMap<Unit, Vec<u32>> = BTreeMap::new();
     let mut pairs_of_two: BTreeMap<Unit, (Option<u32>, Option<u32>)> = BTreeMap::new();
@@ -442,6 +461,7 @@ async fn agreement_matches_an_independent_computation_on_random_judgments() {
                 .clone();
             assert_eq!(two["evaluators"], 2);
             close(&two["cohenKappa"], kappa(&both));
+            close(&two["weightedKappa"], weighted_kappa(&both));
         }
     }
     let nominal = s
@@ -467,6 +487,7 @@ async fn agreement_matches_an_independent_computation_on_random_judgments() {
         Value::Null,
         "three evaluators: no Cohen's kappa"
     );
+    assert_eq!(nominal["weightedKappa"], Value::Null);
     close(&nominal["krippendorffAlpha"], alpha_by_pairs(&all, false));
     close(&ordinal["krippendorffAlpha"], alpha_by_pairs(&all, true));
     let (mut agree, mut pairs) = (0, 0);
