@@ -402,6 +402,12 @@ fn prepare(
                     note_skipped(&mut project, &s, &whose);
                     continue;
                 }
+                // Held to the limits of a transcript typed in: past them it could never be
+                // edited, and re-anchoring or indexing it would take too long.
+                crate::service::interviews::storable_length(&text.text).map_err(|e| match e {
+                    ServiceError::BadInput(m) => ServiceError::bad_input(format!("{whose}: {m}")),
+                    other => other,
+                })?;
                 if text.nfc {
                     warnings.push(format!(
                         "{whose}: accents written as separate characters were composed (Unicode NFC, as every transcript here); its selections were mapped onto the composed text"

@@ -782,7 +782,9 @@ fn interview_variables(
     for (name, value) in &s.variables {
         match crate::export::qdpx::interview_variable(name) {
             Some(InterviewVariable::ConductedOn) => {
-                kept.conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+                kept.conducted_on = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| super::refi::plausible_year(chrono::Datelike::year(d)));
                 if kept.conducted_on.is_none() {
                     state
                         .warnings

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use roxmltree::{Document, Node};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -414,6 +414,12 @@ fn unique_guids(p: &Project) -> ServiceResult<()> {
     Ok(())
 }
 
+/// Years a date of a project may be in. chrono also reads "-5000" and "+10000", which
+/// PostgreSQL cannot store (INTERNAL there, while SQLite took them) and no project means.
+pub(crate) fn plausible_year(year: i32) -> bool {
+    (1..=9999).contains(&year)
+}
+
 /// `creationDateTime` and `modifiedDateTime` (xsd:dateTime; one without a time zone is taken
 /// as UTC). An unreadable one is reported; the time of the import stands in for it.
 fn dates(n: Node, whose: &str, skipped: &mut Vec<String>) -> Dates {
@@ -426,7 +432,8 @@ fn dates(n: Node, whose: &str, skipped: &mut Vec<String>) -> Dates {
                 NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S%.f")
                     .ok()
                     .map(|d| d.and_utc())
-            });
+            })
+            .filter(|d| plausible_year(d.year()));
         if parsed.is_none() {
             skipped.push(format!(
                 "{whose}: {name} {raw:?} is not a date and time (RFC 3339): the time of the import stands in"

@@ -146,7 +146,7 @@ pub const MAX_TRANSCRIPT_CHARS: usize = 2_000_000;
 /// A transcript's length in code points, if it may be stored: not longer than
 /// `MAX_TRANSCRIPT_CHARS`, and without NUL, which PostgreSQL cannot store (INTERNAL there,
 /// while SQLite took it).
-fn storable_length(transcript: &str) -> ServiceResult<i32> {
+pub(crate) fn storable_length(transcript: &str) -> ServiceResult<i32> {
     if transcript.contains('\0') {
         return Err(ServiceError::bad_input(
             "the transcript contains the character U+0000 (NUL), which cannot be stored: remove it",

@@ -845,6 +845,30 @@ async fn bad_files_are_refused_whole_with_a_reason() {
     };
     let bomb = zip_of(&[("project.qde", &vec![b' '; 16 * 1024 * 1024])]);
     assert!(bomb.len() < 200_000);
+    // Letters that compress about 2:1, one past the longest transcript.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let too_long: String = (0..2_000_001)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            "abcdefghilmnopqrstuvzà "
+                .chars()
+                .nth((state % 23) as usize)
+                .unwrap()
+        })
+        .collect();
+    // One small text named by 300 sources: 300 MiB from a file of a few kilobytes.
+    let many_sources: String = (0..300)
+        .map(|n| format!(r#"<TextSource guid="eeeeeeee-0000-0000-0000-{n:012}" plainTextPath="internal://a.txt"/>"#))
+        .collect();
+    let one_text_for_many = zip_of(&[
+        (
+            "project.qde",
+            format!(r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Molti"><Sources>{many_sources}</Sources></Project>"#).as_bytes(),
+        ),
+        ("sources/a.txt", &vec![b'a'; 1024 * 1024]),
+    ]);
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
         (
             "truncated zip",
@@ -912,6 +936,17 @@ async fn bad_files_are_refused_whole_with_a_reason() {
             ]),
             "sources/one.txt (source \"bbbbbbbb-0000-0000-0000-000000000001\") contains a NUL character",
         ),
+        (
+            "source past the transcript limit",
+            "p.qdpx",
+            zip_of(&[
+                ("project.qde", good_qde.as_bytes()),
+                ("sources/one.txt", too_long.as_bytes()),
+                ("sources/two.txt", TEXT_CRLF.as_bytes()),
+            ]),
+            "source \"bbbbbbbb-0000-0000-0000-000000000001\": the transcript holds 2000001 characters: at most 2000000",
+        ),
+        ("one text named by many sources", "p.qdpx", one_text_for_many, "zip bomb"),
         (
             "project.qde not UTF-8",
             "p.qdpx",
@@ -1697,13 +1732,20 @@ async fn creation_and_modification_dates_come_back_with_the_project() {
     let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Date" origin="NVivo 14">
 <Sources><TextSource guid="a7000000-0000-0000-0000-000000000001" name="Int. 1" creationDateTime="2021-03-04T10:15:00Z" modifiedDateTime="2021-05-06T08:00:00+02:00"><PlainTextContent>La città è cambiata, però.</PlainTextContent>
 <PlainTextSelection guid="a7000000-0000-0000-0000-000000000002" startPosition="3" endPosition="8" creationDateTime="2021-03-05T09:30:00Z" modifiedDateTime="2021-03-06T09:30:00Z"><NoteRef targetGUID="a7000000-0000-0000-0000-000000000004"/></PlainTextSelection>
-<PlainTextSelection guid="a7000000-0000-0000-0000-000000000003" startPosition="9" endPosition="10" creationDateTime="ieri"/>
+<PlainTextSelection guid="a7000000-0000-0000-0000-000000000003" startPosition="9" endPosition="10" creationDateTime="ieri" modifiedDateTime="-5000-01-01T00:00:00"/>
+<VariableValue><VariableRef targetGUID="a7000000-0000-0000-0000-000000000005"/><DateValue>-5000-01-01</DateValue></VariableValue>
 </TextSource></Sources>
+<Variables><Variable guid="a7000000-0000-0000-0000-000000000005" name="Data dell’intervista" typeOfVariable="Date"/></Variables>
 <Notes><Note guid="a7000000-0000-0000-0000-000000000004" name="n" creationDateTime="2021-03-07T12:00:00"><PlainTextContent>Nota: è così’</PlainTextContent></Note></Notes></Project>"#;
     let report = &imported(&server, Some(&admin), "date.qde", qde.into(), None).await;
     assert_eq!(
         report["warnings"],
-        json!(["selection a7000000-0000-0000-0000-000000000003: creationDateTime \"ieri\" is not a date and time (RFC 3339): the time of the import stands in"])
+        json!([
+            "selection a7000000-0000-0000-0000-000000000003: creationDateTime \"ieri\" is not a date and time (RFC 3339): the time of the import stands in",
+            // chrono reads a signed year; PostgreSQL could not store it (INTERNAL there).
+            "selection a7000000-0000-0000-0000-000000000003: modifiedDateTime \"-5000-01-01T00:00:00\" is not a date and time (RFC 3339): the time of the import stands in",
+            "\"Int. 1\": \"-5000-01-01\" is not a date (YYYY-MM-DD)",
+        ])
     );
     let study = report["study"]["id"].clone();
     let q = server
