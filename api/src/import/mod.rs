@@ -430,7 +430,20 @@ fn prepare(
     for n in &project.notes {
         let whose = format!("note {:?}", n.name.as_deref().unwrap_or(&n.guid));
         let raw = read_text(&mut zip, &n.text, &whose)?;
-        note_texts.push(raw.map(|r| r.text).unwrap_or_default());
+        // A text file can hold what XML cannot, and what a memo typed in may not (an export
+        // would carry it replaced, without a word): Word's line and page breaks pasted as
+        // text become line ends; a note with another such character is left out, and said.
+        let text = raw.map(|r| r.text).unwrap_or_default();
+        let text = text.replace(['\u{B}', '\u{C}'], "\n");
+        match crate::service::labels::exportable(&text, &whose) {
+            Ok(()) => note_texts.push(text),
+            Err(ServiceError::BadInput(m)) => {
+                let m = m.trim_end_matches(": remove it");
+                warnings.push(format!("{m}: not imported"));
+                note_texts.push(String::new());
+            }
+            Err(other) => return Err(other),
+        }
     }
     Ok(Prepared {
         file_name: base_name(file_name).to_owned(),

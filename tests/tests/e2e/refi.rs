@@ -1205,13 +1205,19 @@ async fn notes_become_memos_and_adjustments_are_reported() {
 <Notes>
   <Note guid="f4000000-0000-0000-0000-000000000001" name="n1" creatingUser="f0000000-0000-0000-0000-000000000001"><PlainTextContent>Nota sulla citazione: è così’</PlainTextContent></Note>
   <Note guid="f4000000-0000-0000-0000-000000000002" name="n2"><PlainTextContent>Nota sul codice</PlainTextContent></Note>
-  <Note guid="f4000000-0000-0000-0000-000000000003" name="n3"><PlainTextContent>Nota sul progetto</PlainTextContent></Note>
+  <Note guid="f4000000-0000-0000-0000-000000000003" name="n3" plainTextPath="internal://n3.txt"/>
+  <Note guid="f4000000-0000-0000-0000-000000000004" name="n4" plainTextPath="internal://n4.txt"/>
 </Notes></Project>"#;
     let report = &imported(
         &server,
         Some(&admin),
         "note.qdpx",
-        zip_of(&[("project.qde", qde.as_bytes())]),
+        zip_of(&[
+            ("project.qde", qde.as_bytes()),
+            // Word's line break (Shift+Enter) pasted as text; a character no export carries.
+            ("sources/n3.txt", b"Nota\x0Bsul progetto"),
+            ("sources/n4.txt", b"Nota \x01 illeggibile"),
+        ]),
         None,
     )
     .await;
@@ -1228,6 +1234,7 @@ async fn notes_become_memos_and_adjustments_are_reported() {
         "(5–5) lies outside the text or is empty",
         "which the project does not define",
         "variable \\\"Età\\\" not imported",
+        "note \\\"n4\\\" contains the character U+0001, which exports cannot carry: not imported",
     ] {
         assert!(warnings.contains(expected), "{expected} in {warnings}");
     }
@@ -1238,7 +1245,7 @@ async fn notes_become_memos_and_adjustments_are_reported() {
     let s = &data["node"];
     assert_eq!(
         s["memos"],
-        json!([{"text": "Nota sul progetto", "author": {"name": "Giulia"}}])
+        json!([{"text": "Nota\nsul progetto", "author": {"name": "Giulia"}}])
     );
     assert_eq!(s["codebook"][0]["name"], "Casa");
     assert_eq!(s["codebook"][0]["memos"][0]["text"], "Nota sul codice");
