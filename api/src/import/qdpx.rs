@@ -133,21 +133,38 @@ impl<'p> ImportState<'p> {
         guid.and_then(|g| self.users.get(g.as_str()).copied())
     }
 
-    /// The codes a selection's codings name, once each, in order; a coding of a code the
-    /// file does not define is skipped with a warning.
-    fn codes_of(&mut self, sel: &Selection) -> Vec<i64> {
-        let mut codes: Vec<i64> = Vec::new();
+    /// A selection's codings as quotations: who applied them (the coding's creator, else
+    /// who made the selection, see `coder_of`) with the codes each applied, once each, in
+    /// order. Several coders coding one span (how ATLAS.ti and MAXQDA projects carry
+    /// agreement work) make one quotation each, as a quotation has one coder: credited to
+    /// one, the others' codings counted as hers in the coding comparison. The selection's
+    /// own coder comes first. A coding of a code the file does not define is skipped with a
+    /// warning.
+    fn codings_by_coder(&mut self, s: &TextSource, sel: &Selection) -> Vec<(i64, Vec<i64>)> {
+        let selection_coder = self.coder_of(s, sel);
+        let mut groups: Vec<(i64, Vec<i64>)> = Vec::new();
         for coding in &sel.codings {
-            match self.codes.get(coding.code.as_str()) {
-                Some(&c) if !codes.contains(&c) => codes.push(c),
-                Some(_) => {}
-                None => self.warnings.push(format!(
+            let Some(&code) = self.codes.get(coding.code.as_str()) else {
+                self.warnings.push(format!(
                     "selection {} refers to code {}, which the project does not define: that coding is skipped",
                     sel.guid, coding.code
-                )),
+                ));
+                continue;
+            };
+            let coder = self
+                .user_of(coding.creating_user.as_ref())
+                .unwrap_or(selection_coder);
+            match groups.iter_mut().find(|(c, _)| *c == coder) {
+                Some((_, codes)) if codes.contains(&code) => {}
+                Some((_, codes)) => codes.push(code),
+                None => groups.push((coder, vec![code])),
             }
         }
-        codes
+        if groups.is_empty() {
+            groups.push((selection_coder, Vec::new()));
+        }
+        groups.sort_by_key(|(coder, _)| *coder != selection_coder);
+        groups
     }
 
     /// Who made a selection: its own creator, else the first of its codings', else the
@@ -840,36 +857,39 @@ async fn selection<'p>(
         }
         return Ok(());
     };
-    let codes = state.codes_of(sel);
-    let coder = state.coder_of(s, sel);
     let (created, updated) = times(sel.dates, state.now);
-    let q = quotation::ActiveModel {
-        interview_id: Set(interview),
-        start_pos: Set(start as i32),
-        end_pos: Set(end as i32),
-        memo: Set(sel.description.clone()),
-        coder_id: Set(Some(coder)),
-        version: Set(1),
-        created_at: Set(created),
-        updated_at: Set(updated),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-    if !codes.is_empty() {
-        quotation_code::Entity::insert_many(codes.iter().map(|&code_id| {
-            quotation_code::ActiveModel {
-                quotation_id: Set(q.id),
-                code_id: Set(code_id),
-                ..Default::default()
-            }
-        }))
-        .exec(txn)
+    for (n, (coder, codes)) in state.codings_by_coder(s, sel).into_iter().enumerate() {
+        // The selection's description and notes go with the first (its own coder's).
+        let q = quotation::ActiveModel {
+            interview_id: Set(interview),
+            start_pos: Set(start as i32),
+            end_pos: Set(end as i32),
+            memo: Set(sel.description.clone().filter(|_| n == 0)),
+            coder_id: Set(Some(coder)),
+            version: Set(1),
+            created_at: Set(created),
+            updated_at: Set(updated),
+            ..Default::default()
+        }
+        .insert(txn)
         .await?;
+        if !codes.is_empty() {
+            quotation_code::Entity::insert_many(codes.iter().map(|&code_id| {
+                quotation_code::ActiveModel {
+                    quotation_id: Set(q.id),
+                    code_id: Set(code_id),
+                    ..Default::default()
+                }
+            }))
+            .exec(txn)
+            .await?;
+        }
+        change_log::append(txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
+        state.quotations.push(q.id);
+        if n == 0 {
+            state.notes_about(&sel.note_refs, "quotation", q.id);
+        }
     }
-    change_log::append(txn, change_log::Subject::Quotation, q.id, Op::Upsert).await?;
-    state.quotations.push(q.id);
-    state.notes_about(&sel.note_refs, "quotation", q.id);
     Ok(())
 }
 

@@ -2769,3 +2769,63 @@ async fn an_import_matching_two_old_codes_reuses_the_oldest() {
         "{codebook:#}"
     );
 }
+
+/// One span coded by several people (ATLAS.ti and MAXQDA carry agreement work so): each
+/// coder's codings become a quotation of hers, so that the coding comparison sees them as
+/// hers. The selection's description and notes stay with its own coder's quotation.
+#[tokio::test]
+async fn a_selection_coded_by_several_coders_gives_each_her_quotation() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Accordo" origin="ATLAS.ti 23">
+<Users><User guid="a9000000-0000-0000-0000-00000000000a" name="Anna"/><User guid="a9000000-0000-0000-0000-00000000000b" name="Bruno"/><User guid="a9000000-0000-0000-0000-00000000000c" name="Carla"/></Users>
+<CodeBook><Codes><Code guid="a9100000-0000-0000-0000-000000000001" name="Casa" isCodable="true"/><Code guid="a9100000-0000-0000-0000-000000000002" name="Città" isCodable="true"/><Code guid="a9100000-0000-0000-0000-000000000003" name="Però" isCodable="true"/></Codes></CodeBook>
+<Sources><TextSource guid="a9200000-0000-0000-0000-000000000001" name="Int. 1"><PlainTextContent>La casa in città è cara, però.</PlainTextContent>
+<PlainTextSelection guid="a9200000-0000-0000-0000-000000000002" startPosition="3" endPosition="16" creatingUser="a9000000-0000-0000-0000-00000000000a"><Description>abitare</Description>
+  <Coding guid="a9300000-0000-0000-0000-000000000001" creatingUser="a9000000-0000-0000-0000-00000000000b"><CodeRef targetGUID="a9100000-0000-0000-0000-000000000001"/></Coding>
+  <Coding guid="a9300000-0000-0000-0000-000000000002" creatingUser="a9000000-0000-0000-0000-00000000000c"><CodeRef targetGUID="a9100000-0000-0000-0000-000000000002"/></Coding>
+  <Coding guid="a9300000-0000-0000-0000-000000000003" creatingUser="a9000000-0000-0000-0000-00000000000b"><CodeRef targetGUID="a9100000-0000-0000-0000-000000000002"/></Coding>
+  <Coding guid="a9300000-0000-0000-0000-000000000004"><CodeRef targetGUID="a9100000-0000-0000-0000-000000000003"/></Coding>
+  <NoteRef targetGUID="a9400000-0000-0000-0000-000000000001"/>
+</PlainTextSelection>
+<PlainTextSelection guid="a9200000-0000-0000-0000-000000000003" startPosition="19" endPosition="23" creatingUser="a9000000-0000-0000-0000-00000000000c"/>
+</TextSource></Sources>
+<Notes><Note guid="a9400000-0000-0000-0000-000000000001" name="n"><PlainTextContent>Da rivedere</PlainTextContent></Note></Notes></Project>"#;
+    let report = &imported(&server, Some(&admin), "accordo.qde", qde.into(), None).await;
+    assert_eq!(report["quotations"], 4, "{report:#}");
+    let study = report["study"]["id"].clone();
+    let q = server
+        .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}, first: 10) { edges { node { start end text memo coder { name } codes { name } memos { text } } } } }", json!({"s": study}))
+        .await;
+    let mut got: Vec<Value> = q["quotations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    got.sort_by_key(|n| {
+        (
+            n["start"].as_i64(),
+            n["coder"]["name"].as_str().map(str::to_owned),
+        )
+    });
+    let one = |coder: &str, codes: &[&str], memo: Value, memos: Value| {
+        let codes: Vec<Value> = codes.iter().map(|c| json!({"name": c})).collect();
+        json!({"start": 3, "end": 16, "text": "casa in città", "memo": memo, "coder": {"name": coder}, "codes": codes, "memos": memos})
+    };
+    assert_eq!(
+        got,
+        [
+            // A coding naming nobody is the selection's creator's.
+            one(
+                "Anna",
+                &["Però"],
+                json!("abitare"),
+                json!([{"text": "Da rivedere"}])
+            ),
+            one("Bruno", &["Casa", "Città"], Value::Null, json!([])),
+            one("Carla", &["Città"], Value::Null, json!([])),
+            json!({"start": 19, "end": 23, "text": "cara", "memo": null, "coder": {"name": "Carla"}, "codes": [], "memos": []}),
+        ]
+    );
+}
