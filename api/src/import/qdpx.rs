@@ -417,7 +417,9 @@ async fn open_study(
 }
 
 /// Codes: parents come first. A code matching an existing one (same parent, same name
-/// in any case) is reused; two such codes within the file get distinct names.
+/// in any case) is reused; two such codes within the file get distinct names ("casa",
+/// "casa (2)"), and imported again each meets its own: a study code serves one code of the
+/// file.
 async fn codes<'p>(
     txn: &DatabaseTransaction,
     state: &mut ImportState<'p>,
@@ -440,25 +442,26 @@ async fn codes<'p>(
         }
     }
     let mut created_here: HashSet<i64> = HashSet::new();
+    let mut claimed: HashSet<i64> = HashSet::new();
     let mut code_ids: Vec<i64> = Vec::with_capacity(codes.len());
     let mut reused = 0;
-    for (n, c) in codes.iter().enumerate() {
+    'codes: for (n, c) in codes.iter().enumerate() {
         let parent = c.parent.map(|p| code_ids[p]);
-        let mut name = code_name(state, n, c);
-        if let Some(&id) = siblings.get(&(parent, sibling_key(&name))) {
-            if !created_here.contains(&id) {
+        let original = code_name(state, n, c);
+        let mut name = original.clone();
+        let mut k = 1;
+        while let Some(&id) = siblings.get(&(parent, sibling_key(&name))) {
+            if claimed.insert(id) {
                 reused += 1;
                 code_ids.push(id);
                 state.codes.insert(&c.guid, id);
                 state.notes_about(&c.note_refs, "code", id);
-                continue;
+                continue 'codes;
             }
-            let original = name.clone();
-            let mut k = 2;
-            while siblings.contains_key(&(parent, sibling_key(&format!("{original} ({k})")))) {
-                k += 1;
-            }
+            k += 1;
             name = format!("{original} ({k})");
+        }
+        if k > 1 {
             state.warnings.push(format!(
                 "two codes named {original:?} at the same level: the second is named {name:?}"
             ));
@@ -466,6 +469,7 @@ async fn codes<'p>(
         let id = insert_code(txn, state, c, parent, &name).await?;
         siblings.insert((parent, sibling_key(&name)), id);
         created_here.insert(id);
+        claimed.insert(id);
         code_ids.push(id);
         state.codes.insert(&c.guid, id);
         state.notes_about(&c.note_refs, "code", id);

@@ -2829,3 +2829,33 @@ async fn a_selection_coded_by_several_coders_gives_each_her_quotation() {
         ]
     );
 }
+
+/// Two codes of one name at one level come in as "Casa" and "casa (2)"; imported into that
+/// study again, each meets its own, and their codings follow them there.
+#[tokio::test]
+async fn codes_of_one_name_at_one_level_meet_their_own_on_a_second_import() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let qde = r#"<Project xmlns="urn:QDA-XML:project:1.0" name="Omonimi">
+<CodeBook><Codes><Code guid="ab000000-0000-0000-0000-000000000001" name="Casa" isCodable="true"/><Code guid="ab000000-0000-0000-0000-000000000002" name="casa" isCodable="true"/></Codes></CodeBook>
+<Sources><TextSource guid="ab100000-0000-0000-0000-000000000001" name="Int. 1"><PlainTextContent>La casa è cara, però.</PlainTextContent>
+<PlainTextSelection guid="ab100000-0000-0000-0000-000000000002" startPosition="3" endPosition="7"><Coding guid="ab200000-0000-0000-0000-000000000001"><CodeRef targetGUID="ab000000-0000-0000-0000-000000000002"/></Coding></PlainTextSelection>
+</TextSource></Sources></Project>"#;
+    let first = imported(&server, Some(&admin), "omonimi.qde", qde.into(), None).await;
+    assert_eq!(first["codes"], 2);
+    let study = first["study"]["id"].clone();
+    let again = imported(
+        &server,
+        Some(&admin),
+        "omonimi.qde",
+        qde.into(),
+        Some(&study),
+    )
+    .await;
+    assert_eq!(again["codes"], 0, "{again:#}");
+    let got = quotations(&server, &admin, &study).await;
+    assert_eq!(got.len(), 2);
+    for q in got {
+        assert_eq!(q.4, ["casa (2)"], "{q:?}");
+    }
+}
