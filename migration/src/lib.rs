@@ -14,6 +14,7 @@ mod m20261206_000009_foreign_key_indexes;
 mod m20261206_000010_user_removal;
 mod m20261207_000011_retired_judgments;
 mod m20261208_000012_code_versions;
+mod m20261208_000013_user_names_nfc;
 mod single_column_indexes;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_user_removal::Migration),
             Box::new(m20261207_000011_retired_judgments::Migration),
             Box::new(m20261208_000012_code_versions::Migration),
+            Box::new(m20261208_000013_user_names_nfc::Migration),
         ]
     }
 }

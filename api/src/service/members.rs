@@ -172,7 +172,9 @@ fn no_such_user(name: &str) -> ServiceError {
 }
 
 async fn user_named<C: ConnectionTrait>(txn: &C, name: &str) -> ServiceResult<app_user::Model> {
-    let name = name.trim();
+    // As accounts are named (`users::ensure_user`).
+    let name = crate::service::labels::normalised(name);
+    let name = name.as_str();
     app_user::Entity::find()
         .filter(app_user::Column::Name.eq(name))
         .one(txn)

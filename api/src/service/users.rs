@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::auth::{Caller, StudyRole};
 use crate::db::{begin_write, Writable};
 use crate::error::{ServiceError, ServiceResult};
-use crate::service::labels::{short_enough, MAX_LABEL_CHARS};
+use crate::service::labels::{normalised, stored_label};
 use crate::service::members::{lock_members, take_role};
 use crate::service::studies::readable_study_ids;
 
@@ -40,7 +40,8 @@ pub struct Removal {
 /// wrote, and the audit log, refer to it and keep their authorship under that name. Refused
 /// (CONFLICT, nothing changed) while it is a study's last owner.
 pub async fn remove_user(db: &impl Writable, name: &str) -> ServiceResult<Removal> {
-    let name = name.trim();
+    let name = normalised(name);
+    let name = name.as_str();
     let txn = begin_write(db).await?;
     // Locked before its studies, as every writer that locks both does (`setStudyMember`,
     // `quaderno token create`, imports): no role can be given to it from here on, and `FOR NO
@@ -258,21 +259,28 @@ pub fn removed_user_name(user_id: i64) -> String {
 
 const REMOVED_USER_PREFIX: &str = "removed user #";
 
-/// Whether a name looks like a removed account's, in any case.
+/// Whether a name looks like a removed account's: in any case, with any white space, and
+/// with compatibility forms ("removed uſer #5", a no-break space) read as what they show.
 fn is_reserved(name: &str) -> bool {
-    name.to_lowercase().starts_with(REMOVED_USER_PREFIX)
+    use unicode_normalization::UnicodeNormalization as _;
+    let shown: String = name
+        .nfkc()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    shown.to_lowercase().starts_with(REMOVED_USER_PREFIX)
 }
 
 /// Finds a user by name or creates it. The user found is locked against removal until the
 /// transaction ends (`FOR SHARE`, which writers sharing a user do not wait on; SQLite
 /// serialises writers anyway): a removal committed meanwhile renamed it, so the name then
 /// makes a new account, and the caller never gives a token or a role to a removed one.
+///
+/// A name is stored as every label is (`labels::stored_label`: trimmed, NFC, something
+/// visible, nothing an export cannot carry): "José" typed with a combining accent, or read
+/// so from a project made on a Mac, is the account "José", not a second one.
 pub async fn ensure_user<C: ConnectionTrait>(db: &C, name: &str) -> ServiceResult<app_user::Model> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ServiceError::bad_input("user name must not be empty"));
-    }
-    short_enough(name, "the user name", MAX_LABEL_CHARS)?;
+    let name = stored_label(name, "the user name")?;
+    let name = name.as_str();
     if is_reserved(name) {
         return Err(ServiceError::bad_input(format!(
             "names beginning {REMOVED_USER_PREFIX:?} are kept for removed accounts"
@@ -306,7 +314,8 @@ pub async fn ensure_author<C: ConnectionTrait>(
     db: &C,
     name: &str,
 ) -> ServiceResult<app_user::Model> {
-    let name = name.trim();
+    let name = normalised(name);
+    let name = name.as_str();
     if !is_reserved(name) {
         return ensure_user(db, name).await;
     }

@@ -771,3 +771,116 @@ async fn who_cannot_manage_a_study_learns_no_user_names_from_it() {
     assert_eq!(unknown.0, "NOT_FOUND");
     assert!(unknown.1.contains("quaderno token create"), "{unknown:?}");
 }
+
+/// An account's name is stored as every label is: "José" with a combining accent is the
+/// account "José", found by either spelling; a name of nothing visible, with a control
+/// character, or dressed up as a removed account's is refused.
+#[tokio::test]
+async fn user_names_are_one_account_however_their_accents_are_typed() {
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let olga = outsider(&server, &admin, "olga").await;
+    let private = study(&server, &olga, "Nomi", false).await;
+    outsider(&server, &admin, "José").await;
+    // A second token for the name typed with a combining accent is the same account.
+    outsider(&server, &admin, "Jose\u{301}").await;
+    let accounts = server
+        .count("SELECT count(*) FROM app_user WHERE name LIKE 'Jos%'")
+        .await;
+    assert_eq!(accounts, 1);
+    for spelling in ["Jose\u{301}", " José\u{200B}"] {
+        let set = server
+            .ok(
+                Some(&olga),
+                SET,
+                json!({"s": private, "u": spelling, "r": "VIEWER"}),
+            )
+            .await;
+        assert_eq!(
+            set["setStudyMember"]["user"]["name"], "José",
+            "{spelling:?}"
+        );
+    }
+    for refused in [
+        "\u{200B}",
+        "Jo\u{1}sé",
+        "removed\u{A0}user #5",
+        "Removed uſer #5",
+    ] {
+        let made = api::service::tokens::create_token_for(
+            &server.db.conn,
+            refused,
+            "viewer",
+            Some(id_number(private.as_str().unwrap())),
+            None,
+        )
+        .await;
+        assert!(
+            matches!(&made, Err(api::error::ServiceError::BadInput(m)) if m.contains("the user name") || m.contains("removed accounts")),
+            "{refused:?}: {made:?}"
+        );
+    }
+}
+
+/// Names stored before they were normalised are normalised by a migration, so that they are
+/// still found by name; one whose normal form another account holds gets its id appended.
+#[tokio::test]
+async fn names_stored_before_normalisation_are_migrated_to_it() {
+    use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+    let server = TestServer::empty().await;
+    let admin = server.admin().await;
+    let db = &server.db.conn;
+    db.execute_unprepared(
+        "DELETE FROM seaql_migrations WHERE version = 'm20261208_000013_user_names_nfc'",
+    )
+    .await
+    .unwrap();
+    let now = "2026-01-01 00:00:00+00:00";
+    for name in ["Mari\u{301}a ", "Lúca", "Lu\u{301}ca"] {
+        db.execute_unprepared(&format!(
+            "INSERT INTO app_user (name, is_admin, created_at) VALUES ('{name}', false, '{now}')"
+        ))
+        .await
+        .unwrap();
+    }
+    api::db::migrate(db).await.unwrap();
+    let names: Vec<(i64, String)> = api_entities::app_user::Entity::find()
+        .order_by_asc(api_entities::app_user::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    let luca = names[3].0;
+    assert_eq!(
+        names[1..]
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>(),
+        ["María", "Lúca", &format!("Lúca ({luca})")]
+    );
+    // Found by name: the same account, not a new one.
+    let study = server
+        .ok(
+            Some(&admin),
+            "mutation { createStudy(input: {title: \"Nomi\"}) { id } }",
+            json!({}),
+        )
+        .await["createStudy"]["id"]
+        .clone();
+    let set = server
+        .ok(
+            Some(&admin),
+            SET,
+            json!({"s": study, "u": "Mari\u{301}a", "r": "VIEWER"}),
+        )
+        .await;
+    assert_eq!(set["setStudyMember"]["user"]["name"], "María");
+    assert_eq!(
+        server
+            .count("SELECT count(*) FROM app_user WHERE name LIKE 'Mar%'")
+            .await,
+        1
+    );
+}
