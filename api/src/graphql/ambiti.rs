@@ -211,7 +211,10 @@ impl EnteGestore {
     }
     async fn comuni(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Comune>> {
         let rows = all(&rc(ctx).loaders.comuni_of_ente, self.model.id).await?;
-        Ok(rows.into_iter().map(Comune).collect())
+        Ok(rows
+            .into_iter()
+            .map(|model| Comune { model, at: self.at })
+            .collect())
     }
     /// Projects led or joined as partner.
     async fn projects(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Project>> {
@@ -224,27 +227,33 @@ impl EnteGestore {
     }
 }
 
+/// A comune, seen on a date as the ente it was reached through was: its ente's `ambiti`
+/// default to that date.
 #[derive(Clone)]
-pub struct Comune(pub comune::Model);
+pub struct Comune {
+    pub model: comune::Model,
+    pub at: NaiveDate,
+}
 
 #[Object]
 impl Comune {
     pub async fn id(&self) -> ID {
-        encode(Kind::Comune, self.0.id)
+        encode(Kind::Comune, self.model.id)
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.model.name
     }
     async fn population(&self) -> Option<i32> {
-        self.0.population
+        self.model.population
     }
+    /// Its ente gestore, whose `ambiti` default to the date this comune was reached at.
     async fn ente(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<EnteGestore>> {
-        let Some(id) = self.0.ente_id else {
+        let Some(id) = self.model.ente_id else {
             return Ok(None);
         };
         Ok(one(&rc(ctx).loaders.ente, id)
             .await?
-            .map(|m| EnteGestore::new(m, today())))
+            .map(|m| EnteGestore::new(m, self.at)))
     }
 }
 

@@ -74,7 +74,7 @@ impl NodeQuery {
                 .one(&r.db)
                 .await
                 .map_err(crate::ServiceError::from)?
-                .map(|m| Node::Comune(Comune(m))),
+                .map(|model| Node::Comune(Comune { model, at: today() })),
             Kind::Project => one(&l.project, n).await?.map(|m| Node::Project(Project(m))),
             Kind::User => match one(&l.user, n).await? {
                 Some(u) if crate::service::users::is_visible(&r.db, &r.caller, u.id).await? => {

@@ -15,6 +15,17 @@ use crate::service::page;
 #[derive(Clone)]
 pub struct Project(pub project::Model);
 
+impl Project {
+    /// The date its ente and ambiti are seen at: the day it started (ambito 24 was still
+    /// whole for a project of 2019), today for a project without one.
+    fn seen_on(&self) -> chrono::NaiveDate {
+        self.0.started_on.unwrap_or_else(today)
+    }
+}
+
+/// A project of We.Ca.Re or another programme. Its lead, partners and ambiti are seen as
+/// they were on the day it started (`startedOn`, else today): their `enti` and `ambiti`
+/// default to that day.
 #[Object]
 impl Project {
     pub async fn id(&self) -> ID {
@@ -32,13 +43,13 @@ impl Project {
         };
         Ok(one(&rc(ctx).loaders.ente, id)
             .await?
-            .map(|m| EnteGestore::new(m, today())))
+            .map(|m| EnteGestore::new(m, self.seen_on())))
     }
     async fn partners(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EnteGestore>> {
         let rows = all(&rc(ctx).loaders.partners_of_project, self.0.id).await?;
         Ok(rows
             .into_iter()
-            .map(|m| EnteGestore::new(m, today()))
+            .map(|m| EnteGestore::new(m, self.seen_on()))
             .collect())
     }
     /// Funding in euro, exact.
@@ -56,7 +67,10 @@ impl Project {
     }
     async fn ambiti(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambito>> {
         let rows = all(&rc(ctx).loaders.ambiti_of_project, self.0.id).await?;
-        Ok(rows.into_iter().map(|m| Ambito::new(m, today())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|m| Ambito::new(m, self.seen_on()))
+            .collect())
     }
     /// Cases about this project, in studies the caller may read.
     async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Case>> {

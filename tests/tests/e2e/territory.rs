@@ -1,6 +1,6 @@
 //! Ambiti, enti and their membership over time, on the demo data (001 Tabella 1.3).
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tests::TestServer;
 
 const MEMBERSHIP: &str = r#"
@@ -360,4 +360,64 @@ async fn a_date_is_refused_unless_it_is_written_yyyy_mm_dd() {
         later["ambiti"]["totalCount"].as_i64().unwrap() > 0,
         "{later:#}"
     );
+}
+
+/// A date a view was asked for carries down through comuni to their ente's ambiti, and a
+/// project's ente and ambiti are seen on the day it started: CISSAC Caluso was in ambito 24
+/// until the 2023 split, and a project it led in 2019 shows it there, among its ambito's
+/// enti.
+#[tokio::test]
+async fn nested_territory_keeps_the_date_it_was_reached_at() {
+    let server = TestServer::demo().await;
+    let data = server
+        .ok(
+            None,
+            r#"{
+              a24: ambito(code: "24", at: "2022-06-01") { enti { acronym comuni { ente { acronym ambiti { code } } } } }
+              projects(first: 100) { edges { node { title startedOn lead { acronym ambiti { code } } ambiti { code enti { acronym } } } } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let enti = data["a24"]["enti"].as_array().unwrap();
+    assert_eq!(enti.len(), 3, "{enti:#?}");
+    let mut comuni = 0;
+    for ente in enti {
+        for comune in ente["comuni"].as_array().unwrap() {
+            assert_eq!(comune["ente"]["acronym"], ente["acronym"]);
+            assert_eq!(
+                comune["ente"]["ambiti"],
+                json!([{"code": "24"}]),
+                "{comune}"
+            );
+            comuni += 1;
+        }
+    }
+    assert!(comuni > 0);
+    let projects = data["projects"]["edges"].as_array().unwrap();
+    let led_before_the_split: Vec<&Value> = projects
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|p| {
+            p["startedOn"].as_str().is_some_and(|d| d < "2023")
+                && p["lead"]["ambiti"] == json!([{"code": "24"}])
+        })
+        .collect();
+    assert!(!led_before_the_split.is_empty(), "{projects:#?}");
+    for p in led_before_the_split {
+        let ambito = p["ambiti"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["code"] == "24")
+            .unwrap_or_else(|| panic!("{p}"));
+        assert_eq!(ambito["enti"].as_array().unwrap().len(), 3, "{p}");
+        assert!(
+            ambito["enti"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"acronym": p["lead"]["acronym"]})),
+            "{p}"
+        );
+    }
 }
