@@ -275,13 +275,18 @@ pub enum RequestDb {
 pub struct Snapshot {
     pool: DatabaseConnection,
     txn: tokio::sync::OnceCell<DatabaseTransaction>,
+    /// Which snapshot it is, never reused by another in this process: what is read once
+    /// per snapshot is kept under it (`graphql::RequestCtx`).
+    id: u64,
 }
 
 impl Snapshot {
     fn new(pool: DatabaseConnection) -> Arc<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Arc::new(Self {
             pool,
             txn: tokio::sync::OnceCell::new(),
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -363,6 +368,13 @@ impl RequestDb {
             Some(s) => Self::Snapshot(s),
             None => Self::snapshot(self.pool().clone()),
         }
+    }
+
+    /// Which snapshot the next statement reads, if it reads one: a query's, or a mutation
+    /// field's or a subscription event's answer. While it is the same, what was read stays
+    /// true.
+    pub fn snapshot_id(&self) -> Option<u64> {
+        self.reading().map(|s| s.id)
     }
 
     /// The snapshot the next statement reads, if it reads one.

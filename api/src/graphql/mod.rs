@@ -135,9 +135,11 @@ pub struct RequestCtx {
     /// The studies the caller may read, once per request (not kept by a subscription: see
     /// `for_operation`).
     readable: Option<OnceCell<Option<HashSet<i64>>>>,
-    /// A study's judgments, loaded once per request however many cases ask for them (not
-    /// kept by mutations and subscriptions: see `for_operation`).
-    judgments: Option<tokio::sync::Mutex<std::collections::HashMap<i64, Arc<Judgments>>>>,
+    /// A study's judgments, loaded once per snapshot however many cases ask for them: once
+    /// per query, once per answer of a mutation's field or a subscription's event.
+    judgments: PerSnapshot<std::collections::HashMap<i64, Arc<Judgments>>>,
+    /// A subscription's readable studies for one event's answer (its `readable` is none).
+    readable_in_answer: PerSnapshot<Option<Option<HashSet<i64>>>>,
     /// The list items the request has asked for (bounded by `limits::within_budget`).
     pub pages: Arc<limits::PageBudget>,
     /// The token of the WebSocket an operation came over: a subscription lives long, and
@@ -169,7 +171,8 @@ impl RequestCtx {
             search,
             events,
             readable: Some(OnceCell::new()),
-            judgments: Some(Default::default()),
+            judgments: Default::default(),
+            readable_in_answer: Default::default(),
             pages: Default::default(),
             socket_token: None,
         }
@@ -211,20 +214,19 @@ impl RequestCtx {
         Self {
             loaders,
             readable: (operation == OperationType::Mutation).then(OnceCell::new),
-            judgments: None,
             ..Self::reading(db, caller, search, events)
         }
     }
 
-    /// The discontinuity judgments of a study the caller may read (loaded once per request).
+    /// The discontinuity judgments of a study the caller may read (loaded once per
+    /// snapshot: `Case.cascade` of 500 cases in a mutation's answer loads them once).
     pub async fn judgments(&self, study_id: i64) -> async_graphql::Result<Arc<Judgments>> {
-        let Some(judgments) = &self.judgments else {
+        let Some(mut cache) = self.judgments.lock(&self.db).await else {
             return Ok(Arc::new(
                 Judgments::load(&self.db, &self.caller, study_id).await?,
             ));
         };
         // Held while loading, so that concurrent resolvers wait and reuse the first load.
-        let mut cache = judgments.lock().await;
         if let Some(j) = cache.get(&study_id) {
             return Ok(j.clone());
         }
@@ -250,10 +252,36 @@ impl RequestCtx {
         };
         let readable =
             |set: &Option<HashSet<i64>>| set.as_ref().is_none_or(|s| s.contains(&study_id));
-        Ok(match &self.readable {
-            Some(cell) => readable(cell.get_or_try_init(load).await?),
-            None => readable(&load().await?),
-        })
+        if let Some(cell) = &self.readable {
+            return Ok(readable(cell.get_or_try_init(load).await?));
+        }
+        // A subscription: what its event's answer reads, once (its checks read anew).
+        let Some(mut kept) = self.readable_in_answer.lock(&self.db).await else {
+            return Ok(readable(&load().await?));
+        };
+        if kept.is_none() {
+            *kept = Some(load().await?);
+        }
+        Ok(kept.as_ref().is_some_and(readable))
+    }
+}
+
+/// What is read once per snapshot: for a query's whole request, for each answer of a
+/// mutation's field or a subscription's event. Reads from the pool (a mutation's write, a
+/// subscription's checks) keep nothing, as what they read may change under them.
+#[derive(Default)]
+struct PerSnapshot<T>(tokio::sync::Mutex<(Option<u64>, T)>);
+
+impl<T: Default> PerSnapshot<T> {
+    /// What is kept for the snapshot `db` reads now (emptied if it kept another's), or
+    /// `None` when `db` reads no snapshot.
+    async fn lock(&self, db: &RequestDb) -> Option<tokio::sync::MappedMutexGuard<'_, T>> {
+        let at = db.snapshot_id()?;
+        let mut kept = self.0.lock().await;
+        if kept.0 != Some(at) {
+            *kept = (Some(at), T::default());
+        }
+        Some(tokio::sync::MutexGuard::map(kept, |(_, value)| value))
     }
 }
 

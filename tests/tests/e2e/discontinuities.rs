@@ -537,6 +537,27 @@ async fn cascades_of_many_cases_cost_what_one_costs() {
             "statements for 1 case vs 4 cases, evaluator {e}: {costs:?}"
         );
     }
+    // In a mutation's answer too (and in each of two answers, which each read anew).
+    let admin = server.admin().await;
+    const M: &str = "mutation($s: ID!, $n: Int) { a: updateStudy(input: {id: $s}) { cases(first: $n) { edges { node { cascade { effect { dimension } } } } } } b: updateStudy(input: {id: $s}) { cases(first: $n) { edges { node { cascade { effect { dimension } } } } } } }";
+    let mut costs = Vec::new();
+    for n in [1, 4] {
+        let before = server.statements().await;
+        let data = server
+            .ok(Some(&admin), M, json!({"s": study, "n": n}))
+            .await;
+        costs.push(server.statements().await - before);
+        for answer in ["a", "b"] {
+            assert_eq!(
+                data[answer]["cases"]["edges"].as_array().unwrap().len(),
+                n as usize
+            );
+        }
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "statements for 1 case vs 4 cases in a mutation: {costs:?}"
+    );
 }
 
 #[tokio::test]
