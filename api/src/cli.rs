@@ -362,9 +362,13 @@ async fn export(
         crate::service::exchange::StudyContent::load(db, &caller, study_ref(study)?).await?;
     let bytes = match format {
         ExportFormat::Qdpx => crate::export::qdpx::qdpx(&content)?,
-        ExportFormat::Csv => crate::export::quotations_csv::quotations_csv(&content)?.into_bytes(),
+        ExportFormat::Csv => {
+            crate::export::quotations_csv::quotations_csv(&content, Default::default())?
+                .into_bytes()
+        }
         ExportFormat::MatrixCsv => {
-            crate::export::quotations_csv::code_case_matrix_csv(&content)?.into_bytes()
+            crate::export::quotations_csv::code_case_matrix_csv(&content, Default::default())?
+                .into_bytes()
         }
     };
     std::fs::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::table::Table;
+use super::table::{Separator, Table};
 use super::xml::Within;
 use entities::discontinuity;
 
@@ -250,8 +250,12 @@ pub fn cascade_svg(
 
 /// The matrix as CSV: one line per judgment of each cell, every consensus judgment (in a case
 /// row the whole case's and each intervention's) and the assessments shown.
-pub fn matrix_csv(j: &Judgments, rows: &[MatrixRow]) -> Result<String, csv::Error> {
-    let mut out = Table::default();
+pub fn matrix_csv(
+    j: &Judgments,
+    rows: &[MatrixRow],
+    separator: Separator,
+) -> Result<String, csv::Error> {
+    let mut out = Table::new(separator);
     out.row([
         "case",
         "intervention",

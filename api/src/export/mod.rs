@@ -6,4 +6,6 @@ pub mod project_description;
 pub mod qdpx;
 pub mod quotations_csv;
 mod table;
+
+pub use table::Separator;
 mod xml;

@@ -5,12 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::table::Table;
+use super::table::{Separator, Table};
 use crate::service::codes::Codebook;
 use crate::service::exchange::StudyContent;
 
-pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
-    let mut out = Table::default();
+pub fn quotations_csv(content: &StudyContent, separator: Separator) -> Result<String, csv::Error> {
+    let mut out = Table::new(separator);
     out.row([
         "study",
         "case",
@@ -89,8 +89,11 @@ pub fn quotations_csv(content: &StudyContent) -> Result<String, csv::Error> {
 }
 
 /// One row per code (by path), one column per case (by number), quotation counts in the cells.
-pub fn code_case_matrix_csv(content: &StudyContent) -> Result<String, csv::Error> {
-    let mut out = Table::default();
+pub fn code_case_matrix_csv(
+    content: &StudyContent,
+    separator: Separator,
+) -> Result<String, csv::Error> {
+    let mut out = Table::new(separator);
     let mut header = vec!["code".to_owned()];
     header.extend(content.cases.iter().map(|c| c.label.clone()));
     out.row(&header)?;

@@ -1,20 +1,48 @@
 //! The CSV writer of every table download, so that each gets the same two guards: cells a
-//! spreadsheet would run as a formula are neutralised, and a byte-order mark says UTF-8.
+//! spreadsheet would run as a formula are neutralised, and a byte-order mark says UTF-8; and
+//! the same choice of separator.
 
 use std::borrow::Cow;
 
 /// Excel on Windows reads a CSV without it in the local code page: "città" shows "cittÃ ".
 const BOM: &str = "\u{FEFF}";
 
+/// What separates the cells. Excel splits a CSV it opens at its locale's list separator:
+/// in an Italian one that is `;`, and a comma-separated table showed each row in one column,
+/// cut wherever a text held a `;` (so that a cell could begin in the middle of a text, past
+/// the guard against formulas). With `;` every cell holding one is quoted, and the cuts are
+/// the table's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Separator {
+    /// For R, pandas, LibreOffice and Excel in an English locale.
+    #[default]
+    Comma,
+    /// For Excel in an Italian (French, German…) locale.
+    Semicolon,
+}
+
 pub struct Table(csv::Writer<Vec<u8>>);
 
 impl Default for Table {
     fn default() -> Self {
-        Self(csv::Writer::from_writer(BOM.as_bytes().to_vec()))
+        Self::new(Separator::Comma)
     }
 }
 
 impl Table {
+    pub fn new(separator: Separator) -> Self {
+        let delimiter = match separator {
+            Separator::Comma => b',',
+            Separator::Semicolon => b';',
+        };
+        Self(
+            csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .from_writer(BOM.as_bytes().to_vec()),
+        )
+    }
+
     pub fn row<I, S>(&mut self, cells: I) -> Result<(), csv::Error>
     where
         I: IntoIterator<Item = S>,
@@ -66,5 +94,20 @@ mod tests {
         let first = r.records().next().unwrap().unwrap();
         assert_eq!(&first[0], "città");
         assert_eq!(&first[1], "'=1+1");
+    }
+
+    #[test]
+    fn with_semicolons_a_cell_holding_one_is_quoted_and_commas_are_text() {
+        let mut t = Table::new(Separator::Semicolon);
+        t.row(["città, paese", "spesa; =2+2", "=1+1"]).unwrap();
+        let csv = t.finish().unwrap();
+        assert_eq!(csv, "\u{FEFF}città, paese;\"spesa; =2+2\";'=1+1\n");
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(b';')
+            .from_reader(csv.as_bytes());
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(row.len(), 3);
+        assert_eq!(&row[1], "spesa; =2+2");
     }
 }

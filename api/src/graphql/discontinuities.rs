@@ -257,7 +257,8 @@ pub struct DiscontinuityMatrixRow {
 pub struct DiscontinuityMatrix {
     pub dimensions: Vec<DiscontinuityDimension>,
     pub rows: Vec<DiscontinuityMatrixRow>,
-    /// The matrix as a picture (SVG; same rows and evaluator), and as CSV.
+    /// The matrix as a picture (SVG; same rows and evaluator), and as CSV (add
+    /// `&separator=semicolon` for Excel in an Italian locale).
     pub svg_url: String,
     pub csv_url: String,
 }

@@ -34,12 +34,13 @@ impl ImportReport {
     }
 }
 
-/// Where to GET a study's exports, with the same Bearer token.
+/// Where to GET a study's exports, with the same Bearer token. The tables are
+/// comma-separated; `?separator=semicolon` gives them for Excel in an Italian locale.
 #[derive(SimpleObject)]
 pub struct StudyExports {
     /// The REFI-QDA project (.qdpx), for ATLAS.ti, MAXQDA, NVivo, QualCoder…
     pub qdpx_url: String,
-    /// Every quotation: study, case, interview, start, end, text, codes, coder, memo.
+    /// Every quotation: study, case, interview, start, end, text, codes, coder, memo, notes.
     pub quotations_csv_url: String,
     /// Codes × cases, quotation counts (descendants included).
     pub code_case_matrix_csv_url: String,

@@ -10,6 +10,7 @@ use super::{caller_from_headers, AppState, CallerError};
 use crate::auth::Caller;
 use crate::db::begin_snapshot;
 use crate::export;
+use crate::export::Separator;
 use crate::graphql::ids::{decode_any, Kind};
 use crate::service::discontinuities::{self, Judgments};
 use crate::service::exchange::StudyContent;
@@ -54,6 +55,15 @@ impl IntoResponse for HttpError {
 pub(super) struct MatrixParams {
     rows: Option<String>,
     evaluator: Option<String>,
+    #[serde(default)]
+    separator: Separator,
+}
+
+/// `?separator=semicolon` for Excel in an Italian locale (`export::table::Separator`).
+#[derive(serde::Deserialize)]
+pub(super) struct TableParams {
+    #[serde(default)]
+    separator: Separator,
 }
 
 fn global_id(raw: &str, kind: Kind) -> Result<i64, HttpError> {
@@ -135,7 +145,8 @@ pub(super) async fn matrix_csv(
     Query(params): Query<MatrixParams>,
 ) -> Result<Response, HttpError> {
     let (judgments, rows) = matrix_for(&state, &headers, &study, &params).await?;
-    let csv = export::discontinuities::matrix_csv(&judgments, &rows).map_err(export_failed)?;
+    let csv = export::discontinuities::matrix_csv(&judgments, &rows, params.separator)
+        .map_err(export_failed)?;
     Ok(download(
         "text/csv; charset=utf-8",
         "discontinuities.csv".into(),
@@ -242,10 +253,12 @@ pub(super) async fn quotations_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(study): Path<String>,
+    Query(params): Query<TableParams>,
 ) -> Result<Response, HttpError> {
     study_csv(
         study_content(&state, &headers, &study).await?,
         "quotations",
+        params.separator,
         export::quotations_csv::quotations_csv,
     )
     .await
@@ -255,10 +268,12 @@ pub(super) async fn code_case_matrix_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(study): Path<String>,
+    Query(params): Query<TableParams>,
 ) -> Result<Response, HttpError> {
     study_csv(
         study_content(&state, &headers, &study).await?,
         "code-case-matrix",
+        params.separator,
         export::quotations_csv::code_case_matrix_csv,
     )
     .await
@@ -269,12 +284,13 @@ pub(super) async fn code_case_matrix_csv(
 async fn study_csv<E: std::fmt::Display + Send + 'static>(
     (content, permit): (StudyContent, tokio::sync::OwnedSemaphorePermit),
     what: &str,
-    table: fn(&StudyContent) -> Result<String, E>,
+    separator: Separator,
+    table: fn(&StudyContent, Separator) -> Result<String, E>,
 ) -> Result<Response, HttpError> {
     let name = format!("study-{}-{what}.csv", content.study.id);
     let csv = tokio::task::spawn_blocking(move || {
         let _building = permit;
-        table(&content)
+        table(&content, separator)
     })
     .await
     .map_err(export_failed)?

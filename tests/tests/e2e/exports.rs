@@ -19,11 +19,16 @@ async fn download(server: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>
 
 /// The records of a CSV download, its header first, after checking the byte-order mark.
 fn records(body: &[u8]) -> Vec<Vec<String>> {
+    records_separated(body, b',')
+}
+
+fn records_separated(body: &[u8], separator: u8) -> Vec<Vec<String>> {
     let rest = body
         .strip_prefix("\u{FEFF}".as_bytes())
         .expect("a CSV download starts with a byte-order mark");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
+        .delimiter(separator)
         .from_reader(rest);
     let rows: Vec<Vec<String>> = reader
         .records()
@@ -165,6 +170,28 @@ async fn downloads_neutralise_formulas_and_survive_control_characters() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[1][0], neutral_label);
     assert_eq!(rows[1][7], "'@eva");
+
+    // For Excel in an Italian locale: the same tables, separated by `;`, where "=SOMMA(1;2)"
+    // stays one cell.
+    for table in [
+        "quotations.csv",
+        "code-case-matrix.csv",
+        "discontinuities.csv",
+    ] {
+        let path = format!("/studies/{s}/{table}");
+        let (_, comma) = download(&server, &admin, &path).await;
+        let (status, semicolon) =
+            download(&server, &admin, &format!("{path}?separator=semicolon")).await;
+        assert_eq!(status, 200, "{table}");
+        assert_ne!(semicolon, comma, "{table}");
+        assert_eq!(
+            records_separated(&semicolon, b';'),
+            records(&comma),
+            "{table}"
+        );
+        let (status, _) = download(&server, &admin, &format!("{path}?separator=tab")).await;
+        assert_eq!(status, 400, "{table}");
+    }
 
     // U+0001 cannot be in XML even escaped: it becomes U+FFFD, and the pictures parse.
     let shown = "+Caso \u{FFFD}<&> città";
