@@ -81,7 +81,20 @@ pub struct AppState {
     /// Leave to build a study's download (read it whole, then write it): a few at a time,
     /// see `downloads::STUDY_EXPORTS_AT_ONCE`.
     pub study_exports: Arc<tokio::sync::Semaphore>,
+    /// Leave to read an upload (`UPLOADS_AT_ONCE`): each file of one is a temporary file,
+    /// an open file handle until the request is answered.
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Multipart requests read at once. With `MAX_UPLOAD_FILES` and `MAX_UPLOAD_PATHS` each,
+/// at most 512 open file handles, whoever sends them (the body is read before the token is
+/// checked).
+pub const UPLOADS_AT_ONCE: usize = 4;
+/// Files in one multipart request: a folder of transcripts is sent in batches of this many.
+pub const MAX_UPLOAD_FILES: usize = 64;
+/// Places in the variables that the `map` of one multipart request puts files at: each is
+/// another handle on the file.
+pub const MAX_UPLOAD_PATHS: usize = 64;
 
 impl AppState {
     pub fn new(db: Database, search: Arc<SearchIndex>) -> Self {
@@ -103,6 +116,7 @@ impl AppState {
             study_exports: Arc::new(tokio::sync::Semaphore::new(
                 downloads::STUDY_EXPORTS_AT_ONCE,
             )),
+            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOADS_AT_ONCE)),
         }
     }
 
@@ -360,13 +374,14 @@ async fn answer_graphql(
     // document parsed (naming the operation parses it, once) during that wait. `join!` polls
     // the lookup first, so its statement is under way before the rest starts.
     let (caller, operation) = tokio::join!(caller_from_headers(&state.db, &headers), async {
-        let mut request = read_operation(request, state.limits.max_body_bytes).await?;
+        let (mut request, permit) = read_operation(request, state).await?;
         state.documents.parse_into(&mut request);
         let name = crate::metrics::operation_name(&mut request);
         *operation_name = Some(name.clone());
-        Ok::<_, Response>((request, name))
+        Ok::<_, Response>((request, name, permit))
     });
-    let (mut request, operation) = match operation {
+    // Held until the answer: the upload's files stay open until then.
+    let (mut request, operation, _upload) = match operation {
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
@@ -410,7 +425,95 @@ async fn answer_graphql(
 }
 
 /// The GraphQL request in the body (JSON or a multipart upload), or the response refusing it.
+/// An upload comes with its leave (see `UPLOADS_AT_ONCE`).
 async fn read_operation(
+    request: axum::extract::Request,
+    state: &AppState,
+) -> Result<
+    (
+        async_graphql::Request,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
+    Response,
+> {
+    let max_body_bytes = state.limits.max_body_bytes;
+    let (request, permit) = match multipart_boundary(request.headers()) {
+        Some(boundary) => {
+            let permit = state
+                .uploads
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the uploads semaphore is never closed");
+            let (parts, body) = request.into_parts();
+            let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(bytes) => bytes,
+                Err(e) if e.to_string().contains("length limit exceeded") => {
+                    return Err(too_large_response(max_body_bytes))
+                }
+                Err(e) => return Err(unreadable(format!("the upload cannot be read: {e}"))),
+            };
+            check_upload_counts(&bytes, boundary).await?;
+            let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            (request, Some(permit))
+        }
+        None => (request, None),
+    };
+    read_graphql_request(request, max_body_bytes)
+        .await
+        .map(|r| (r, permit))
+}
+
+/// The boundary of a multipart body, if the request has one.
+fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    multer::parse_boundary(content_type).ok()
+}
+
+/// Refuses an upload of more files, or more places for them, than one request may hold
+/// (`MAX_UPLOAD_FILES`, `MAX_UPLOAD_PATHS`), before the GraphQL parser opens a temporary
+/// file for each. A body multer cannot read is left to that parser, which says why.
+async fn check_upload_counts(bytes: &axum::body::Bytes, boundary: String) -> Result<(), Response> {
+    let body = bytes.clone();
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let (mut files, mut paths) = (0, 0);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.file_name().is_some() {
+            files += 1;
+        } else if field.name() == Some("map") {
+            let map = field.text().await.ok().and_then(|text| {
+                serde_json::from_str::<std::collections::HashMap<String, Vec<String>>>(&text).ok()
+            });
+            paths = map.map_or(0, |m| m.values().map(Vec::len).sum());
+        }
+    }
+    if files > MAX_UPLOAD_FILES {
+        return Err(unreadable(format!(
+            "the request holds {files} files, more than {MAX_UPLOAD_FILES}: send them in batches of at most {MAX_UPLOAD_FILES}"
+        )));
+    }
+    if paths > MAX_UPLOAD_PATHS {
+        return Err(unreadable(format!(
+            "the request's map puts files at {paths} places: at most {MAX_UPLOAD_PATHS}"
+        )));
+    }
+    Ok(())
+}
+
+/// A 400 answer in GraphQL's shape, for a request that is not read.
+fn unreadable(message: String) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+async fn read_graphql_request(
     request: axum::extract::Request,
     max_body_bytes: usize,
 ) -> Result<async_graphql::Request, Response> {
@@ -453,14 +556,7 @@ fn unreadable_request(rejection: GraphQLRejection, max_body_bytes: usize) -> Res
     if too_large {
         return too_large_response(max_body_bytes);
     }
-    let body = serde_json::json!({
-        "data": null,
-        "errors": [{
-            "message": format!("the request cannot be read: {}", chain.join(": ")),
-            "extensions": { "code": "BAD_USER_INPUT" }
-        }]
-    });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    unreadable(format!("the request cannot be read: {}", chain.join(": ")))
 }
 
 fn too_large_response(max_body_bytes: usize) -> Response {

@@ -703,3 +703,74 @@ async fn time_stamps_before_speaker_labels_leave_the_turns_read() {
     assert_eq!(t["speakers"], json!(["INT", "R"]));
     assert_eq!(t["warnings"], json!([]), "{t:#}");
 }
+
+/// Each file of an upload is a temporary file, open until the answer: one request holds at
+/// most 64, and its map puts them at most at 64 places. Past either it is refused before a
+/// file is made, whoever sends it (the body is read before the token is checked).
+#[tokio::test]
+async fn an_upload_holds_at_most_64_files_and_64_places_for_them() {
+    let server = TestServer::empty().await;
+    let token = server.admin().await;
+    let case = case(&server, &token).await;
+    let files = |n: usize| -> Vec<(String, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                (
+                    format!("{i}.txt"),
+                    format!("R: Intervista {i}, città.").into_bytes(),
+                )
+            })
+            .collect()
+    };
+    fn named(f: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<u8>)> {
+        f.iter().map(|(n, b)| (n.as_str(), b.clone())).collect()
+    }
+    for token in [None, Some(token.as_str())] {
+        let (status, body) = upload(
+            &server,
+            token,
+            IMPORT,
+            json!({"c": case}),
+            &named(&files(65)),
+        )
+        .await;
+        assert_eq!(status, 400, "{body:#}");
+        assert_eq!(error_code(&body), "BAD_USER_INPUT");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("65 files, more than 64"), "{message}");
+    }
+    assert_eq!(interview_count(&server, &token).await, 0);
+    let (status, body) = upload(
+        &server,
+        Some(&token),
+        IMPORT,
+        json!({"c": case}),
+        &named(&files(64)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(interview_count(&server, &token).await, 64);
+    // One file put at 65 places.
+    let operations =
+        json!({"query": IMPORT, "variables": {"c": case, "files": vec![Value::Null; 65]}});
+    let places: Vec<String> = (0..65).map(|i| format!("variables.files.{i}")).collect();
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": places}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(b"R: una volta.".to_vec()).file_name("a.txt"),
+        );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/graphql", server.url))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("at 65 places: at most 64"), "{message}");
+    assert_eq!(interview_count(&server, &token).await, 64);
+}
