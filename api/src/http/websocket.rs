@@ -252,17 +252,11 @@ impl Rules {
     /// Whether the client's message may go on to async-graphql; if not, the socket closes
     /// with `refusal`.
     fn admit(&mut self, message: &[u8]) -> bool {
-        if !self.enforced {
-            // The older protocol has none of these rules; its `connection_init` is noted for
-            // the deadline alone.
-            if !self.initialised {
-                self.initialised = serde_json::from_slice::<Envelope>(message)
-                    .is_ok_and(|e| e.kind == "connection_init");
-            }
-            return true;
-        }
         if self.refusal.is_some() {
             return false;
+        }
+        if !self.enforced {
+            return self.admit_older(message);
         }
         let envelope = match serde_json::from_slice::<Envelope>(message) {
             Ok(envelope) => envelope,
@@ -289,30 +283,55 @@ impl Rules {
                 if self.running.contains(&id) {
                     return self.refuse(4409, format!("Subscriber for {id} already exists"));
                 }
-                // A reverse proxy sees one connection, however many operations run over it:
-                // their number, and the ids kept for each, are bounded here.
-                if id.len() > MAX_OPERATION_ID_BYTES {
-                    return self.refuse(
-                        4400,
-                        format!("Invalid message: an id is at most {MAX_OPERATION_ID_BYTES} bytes"),
-                    );
-                }
-                if self.running.len() >= MAX_RUNNING_OPERATIONS {
-                    return self.refuse(
-                        4400,
-                        format!(
-                            "Too many operations: at most {MAX_RUNNING_OPERATIONS} run at once on \
-                             one socket"
-                        ),
-                    );
-                }
-                self.running.insert(id);
+                return self.start(id);
             }
             ("complete", Some(id)) => {
                 self.running.remove(&id);
             }
             _ => {}
         }
+        true
+    }
+
+    /// The older protocol (subscriptions-transport-ws) has no close codes of its own, and
+    /// async-graphql answers what it cannot read there: only its operations are counted, as
+    /// the newer protocol's are (`start` to `stop`, or the server's `complete` or `error`).
+    /// A `start` with a running id replaces that operation.
+    fn admit_older(&mut self, message: &[u8]) -> bool {
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
+            return true;
+        };
+        match (envelope.kind.as_str(), envelope.id) {
+            ("connection_init", _) => self.initialised = true,
+            ("start", Some(id)) if !self.running.contains(&id) => return self.start(id),
+            ("stop", Some(id)) => {
+                self.running.remove(&id);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// An operation starts, if the socket may run another. A reverse proxy sees one
+    /// connection, however many operations run over it: their number, and the ids kept for
+    /// each, are bounded here.
+    fn start(&mut self, id: String) -> bool {
+        if id.len() > MAX_OPERATION_ID_BYTES {
+            return self.refuse(
+                4400,
+                format!("Invalid message: an id is at most {MAX_OPERATION_ID_BYTES} bytes"),
+            );
+        }
+        if self.running.len() >= MAX_RUNNING_OPERATIONS {
+            return self.refuse(
+                4400,
+                format!(
+                    "Too many operations: at most {MAX_RUNNING_OPERATIONS} run at once on one \
+                     socket"
+                ),
+            );
+        }
+        self.running.insert(id);
         true
     }
 
@@ -324,7 +343,7 @@ impl Rules {
     /// Notes a message the server sends: a `complete` or `error` ends its operation.
     fn sent(&mut self, message: &str) {
         // Events are most of what is sent, and end nothing: not parsed.
-        if !self.enforced || message.starts_with(r#"{"type":"next""#) {
+        if message.starts_with(r#"{"type":"next""#) || message.starts_with(r#"{"type":"data""#) {
             return;
         }
         if let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str(message) {
@@ -501,12 +520,34 @@ mod tests {
     }
 
     #[test]
-    fn the_older_protocol_is_left_to_async_graphql() {
+    fn the_older_protocol_is_left_to_async_graphql_but_for_its_operations_count() {
+        let start =
+            |id: &str| format!(r#"{{"type":"start","id":"{id}","payload":{{"query":"{{ a }}"}}}}"#);
         let mut rules = Rules::new(Protocols::SubscriptionsTransportWS);
-        assert!(rules.admit(br#"{"type":"start","id":"1","payload":{"query":"{ a }"}}"#));
-        assert!(rules.admit(br#"{"type":"start","id":"1","payload":{"query":"{ a }"}}"#));
+        assert!(rules.admit(br#"{"type":"connection_init"}"#));
+        assert!(rules.admit(start("1").as_bytes()));
+        assert!(
+            rules.admit(start("1").as_bytes()),
+            "replaces the running one"
+        );
         assert!(rules.admit(b"not json"));
         assert!(rules.refusal.is_none());
+        for n in 2..=100 {
+            assert!(rules.admit(start(&n.to_string()).as_bytes()), "{n}");
+        }
+        // One stopped by the client, one completed by the server: two more may start.
+        assert!(rules.admit(br#"{"type":"stop","id":"1"}"#));
+        rules.sent(r#"{"type":"data","id":"2","payload":{"data":{"a":1}}}"#);
+        rules.sent(r#"{"type":"complete","id":"2"}"#);
+        assert!(rules.admit(start("101").as_bytes()));
+        assert!(rules.admit(start("102").as_bytes()));
+        assert!(!rules.admit(start("103").as_bytes()));
+        let (code, reason) = rules.refusal.clone().unwrap();
+        assert_eq!(code, 4400);
+        assert!(reason.contains("at most 100"), "{reason}");
+
+        let mut rules = Rules::new(Protocols::SubscriptionsTransportWS);
+        assert!(!rules.admit(start(&"x".repeat(129)).as_bytes()));
     }
 
     #[test]

@@ -1176,3 +1176,42 @@ async fn a_failing_token_lookup_at_connection_init_is_not_a_bad_token() {
     let mut forger = connect(&server, Some("qdn_forged")).await;
     assert_eq!(next(&mut forger).await["code"], 1011);
 }
+
+/// The older protocol (graphql-ws) runs at most 100 operations on one socket too: the 101st
+/// `start` closes it with 4400, as the 101st `subscribe` does in graphql-transport-ws.
+#[tokio::test]
+async fn the_older_protocol_runs_at_most_100_operations_on_a_socket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = TestServer::demo().await;
+    let study = server
+        .ok(None, "{ studies { edges { node { id } } } }", json!({}))
+        .await["studies"]["edges"][0]["node"]["id"]
+        .clone();
+    let mut request = format!("{}/graphql/ws", server.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-ws".parse().unwrap());
+    let (mut legacy, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({"type": "connection_init", "payload": {}});
+    legacy.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next(&mut legacy).await["type"], "connection_ack");
+    let query = "subscription($s: ID!) { quotationChanged(studyId: $s) { kind } }";
+    for n in 0..=100 {
+        let start = json!({"id": n.to_string(), "type": "start", "payload": {"query": query, "variables": {"s": study}}});
+        legacy.send(Message::text(start.to_string())).await.unwrap();
+    }
+    let closed = loop {
+        let message = next(&mut legacy).await;
+        if message.get("code").is_some() {
+            break message;
+        }
+        assert_eq!(message["type"], "ka", "{message}");
+    };
+    assert_eq!(closed["code"], 4400, "{closed}");
+    assert!(
+        closed["reason"].as_str().unwrap().contains("at most 100"),
+        "{closed}"
+    );
+}
