@@ -1040,14 +1040,7 @@ async fn sockets_must_initialise_in_time_and_once() {
     assert_eq!(closed["code"], 4429, "{closed}");
 
     // The older protocol (graphql-ws) has the same wait.
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("{}/graphql/ws", server.url.replace("http", "ws"))
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-ws".parse().unwrap());
-    let (mut legacy, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut legacy = older_protocol_socket(&server).await;
     let closed = next(&mut legacy).await;
     assert_eq!(closed["code"], 4408, "{closed}");
 }
@@ -1181,19 +1174,12 @@ async fn a_failing_token_lookup_at_connection_init_is_not_a_bad_token() {
 /// `start` closes it with 4400, as the 101st `subscribe` does in graphql-transport-ws.
 #[tokio::test]
 async fn the_older_protocol_runs_at_most_100_operations_on_a_socket() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let server = TestServer::demo().await;
     let study = server
         .ok(None, "{ studies { edges { node { id } } } }", json!({}))
         .await["studies"]["edges"][0]["node"]["id"]
         .clone();
-    let mut request = format!("{}/graphql/ws", server.url.replace("http", "ws"))
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-ws".parse().unwrap());
-    let (mut legacy, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut legacy = older_protocol_socket(&server).await;
     let init = json!({"type": "connection_init", "payload": {}});
     legacy.send(Message::text(init.to_string())).await.unwrap();
     assert_eq!(next(&mut legacy).await["type"], "connection_ack");
@@ -1214,4 +1200,16 @@ async fn the_older_protocol_runs_at_most_100_operations_on_a_socket() {
         closed["reason"].as_str().unwrap().contains("at most 100"),
         "{closed}"
     );
+}
+
+/// A socket speaking the older protocol, graphql-ws (subscriptions-transport-ws).
+async fn older_protocol_socket(server: &TestServer) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/graphql/ws", server.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-ws".parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
 }
