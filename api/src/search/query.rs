@@ -375,6 +375,11 @@ fn prefix_stands_at_the_star(raw: &str, rest: &str) -> Result<(), ParseError> {
 
 /// Parses a query. The error says in plain words what is wrong.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
+    // Transcripts are stored composed (NFC, `text::normalise`): a query pasted from a Mac or a
+    // PDF with combining accents ("ne\u{301}") is composed too, or its words would be cut at
+    // the accent ("ne", a stop word) and find nothing.
+    let input = composed(input);
+    let input = input.as_str();
     if input.chars().count() > MAX_QUERY_CHARS {
         return Err(err(format!(
             "the query is longer than {MAX_QUERY_CHARS} characters"
@@ -463,7 +468,15 @@ fn show(e: &Expr) -> String {
 /// (`co-progettazione`) is several words of the index, and leaving each out would leave out
 /// `progettazione` itself, wherever it stands: it is refused, with the phrase exclusion
 /// that leaves its passages out.
+/// Text as transcripts are stored: in NFC.
+fn composed(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    text.nfc().collect()
+}
+
 pub fn excluded_form_term(form: &str) -> Result<Option<String>, ParseError> {
+    let form = composed(form);
+    let form = form.as_str();
     // The same form whether written `-form:case*` in the query (refused there) or listed in
     // `excludeForms`, where the analyzer would otherwise drop the `*` unseen.
     if form.contains(['*', ':', '~', '(', ')', '"']) {
@@ -1712,6 +1725,33 @@ mod tests {
             assert_eq!(found(&passages, q), want, "{q}");
         }
     }
+    /// A query pasted with combining accents finds what the same query typed composed finds
+    /// (transcripts are stored composed): "ne\u{301}" is the negation né, not the stop word
+    /// ne, and "lavoro\u{300}" the verb, not the noun.
+    #[test]
+    fn a_query_with_combining_accents_reads_as_composed() {
+        let passages = [
+            "Non ho né tempo né soldi.",
+            "Ne parlo domani.",
+            "Lavorò tutta la vita in fabbrica.",
+            "Il lavoro manca.",
+        ];
+        let o = Options::default();
+        for (decomposed, composed) in [("ne\u{301}", "né"), ("lavoro\u{300}", "lavorò")] {
+            let got = searched(&passages, decomposed, o.clone()).0;
+            assert_eq!(
+                got,
+                searched(&passages, composed, o.clone()).0,
+                "{decomposed}"
+            );
+            assert!(!got.is_empty(), "{decomposed}");
+        }
+        assert_eq!(
+            excluded_form_term("citta\u{300}").unwrap(),
+            excluded_form_term("città").unwrap()
+        );
+    }
+
     /// A prefix on an elided or hyphenated word analyses into several words. It used to
     /// compile to nothing, silently: `l’anzian*` found nothing, and `l’anzian* soli` emptied
     /// the whole conjunction. Leading articles drop as from any word; what is left is a
