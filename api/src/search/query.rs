@@ -1738,10 +1738,10 @@ mod tests {
         ];
         let o = Options::default();
         for (decomposed, composed) in [("ne\u{301}", "né"), ("lavoro\u{300}", "lavorò")] {
-            let got = searched(&passages, decomposed, o.clone()).0;
+            let got = searched(&passages, decomposed, o).0;
             assert_eq!(
                 got,
-                searched(&passages, composed, o.clone()).0,
+                searched(&passages, composed, o).0,
                 "{decomposed}"
             );
             assert!(!got.is_empty(), "{decomposed}");
