@@ -21,8 +21,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
-    Stemmer, StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, Stemmer,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 use tantivy::Index;
 
@@ -30,7 +30,7 @@ use super::lexicon::lexicon;
 
 /// Bump whenever an analyzer, the index schema or the cutting of transcripts into passages
 /// (`passages::split`, speaker turns) changes: existing indexes rebuild.
-pub const ANALYZER_VERSION: u32 = 6;
+pub const ANALYZER_VERSION: u32 = 7;
 
 /// Stemmed, stop words removed: the broad match (STEM).
 pub const STEMMED: &str = "it_stem";
@@ -45,6 +45,67 @@ pub const LEMMATISED: &str = "it_lemma";
 /// had no ending to strip).
 pub const UNKNOWN_MARK: char = '~';
 
+/// Whether a character belongs to a word: a letter or a digit, but not the modifier letters
+/// some keyboards and converters type for an apostrophe ("dellʼente", U+02BC): Unicode
+/// counts them as letters, and the elision then made one unknown word that neither "ente"
+/// nor "dell’ente" found.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !matches!(c, '\u{2BB}' | '\u{2BC}' | '\u{2BD}')
+}
+
+/// tantivy's `SimpleTokenizer` (words of letters and digits, split at anything else), with
+/// `is_word_char` for its letters.
+#[derive(Clone, Default)]
+pub struct WordTokenizer {
+    token: Token,
+}
+
+pub struct WordStream<'a> {
+    text: &'a str,
+    chars: std::str::CharIndices<'a>,
+    token: &'a mut Token,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream<'a> {
+        self.token.reset();
+        WordStream {
+            text,
+            chars: text.char_indices(),
+            token: &mut self.token,
+        }
+    }
+}
+
+impl TokenStream for WordStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.token.text.clear();
+        self.token.position = self.token.position.wrapping_add(1);
+        while let Some((from, c)) = self.chars.next() {
+            if is_word_char(c) {
+                let to = self
+                    .chars
+                    .find(|(_, c)| !is_word_char(*c))
+                    .map_or(self.text.len(), |(at, _)| at);
+                self.token.offset_from = from;
+                self.token.offset_to = to;
+                self.token.text.push_str(&self.text[from..to]);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
 /// Snowball's Italian stop words without the negations ("non", "né", "senza") that
 /// analysts search for, and without "stessi" and "stesse": Snowball lists them as forms of
 /// stare, but in interviews they are the plurals of "stesso", which `stesso` must find.
@@ -56,13 +117,46 @@ const STOP_WORDS: &str = include_str!("stopwords_it.txt");
 /// those that are no other word: "sara" (sarà) is also a name.
 const UNACCENTED_STOP_WORDS: [&str; 2] = ["perche", "piu"];
 
-/// The stop words, with their unaccented spellings.
+/// The stop words, with their unaccented spellings and those with the other accent
+/// ("perchè", "piú", "é" for "è" written in capitals as "É"): the filter runs before accent
+/// folding, and without them "perchè" was a word of the index that "perché" never found.
 fn stop_word_list() -> impl Iterator<Item = &'static str> {
-    STOP_WORDS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .chain(UNACCENTED_STOP_WORDS)
+    static LIST: OnceLock<Vec<String>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        let listed: Vec<&str> = STOP_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .chain(UNACCENTED_STOP_WORDS)
+            .collect();
+        let other_accents = listed
+            .iter()
+            .map(|w| w.chars().map(other_accent).collect::<String>())
+            .filter(|w| !listed.contains(&w.as_str()));
+        let mut all: Vec<String> = listed.iter().map(|w| (*w).to_owned()).collect();
+        all.extend(other_accents);
+        all
+    })
+    .iter()
+    .map(String::as_str)
+}
+
+/// A vowel with the other accent (acute for grave, grave for acute); any other character
+/// as it is.
+fn other_accent(c: char) -> char {
+    match c {
+        'à' => 'á',
+        'á' => 'à',
+        'è' => 'é',
+        'é' => 'è',
+        'ì' => 'í',
+        'í' => 'ì',
+        'ò' => 'ó',
+        'ó' => 'ò',
+        'ù' => 'ú',
+        'ú' => 'ù',
+        other => other,
+    }
 }
 
 /// Built once: analyzers are made per highlighted hit, and hashing the list each time was
@@ -104,7 +198,7 @@ pub fn may_be_stop_word(folded: &str) -> bool {
 }
 
 pub fn stemmed() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(stop_words())
@@ -114,14 +208,14 @@ pub fn stemmed() -> TextAnalyzer {
 }
 
 pub fn surface() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .build()
 }
 
 pub fn exact() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
@@ -130,7 +224,7 @@ pub fn exact() -> TextAnalyzer {
 
 /// Lower-cased, stop words removed, accents kept: a word as the lexicon is asked about it.
 pub fn content() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(stop_words())
@@ -139,7 +233,7 @@ pub fn content() -> TextAnalyzer {
 
 /// Lower-cased, stop words removed, accent-folded.
 pub fn folded_content() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(stop_words())
@@ -149,7 +243,7 @@ pub fn folded_content() -> TextAnalyzer {
 
 /// The lemmatiser reads words with their accents and folds them itself (`lemma_terms`).
 pub fn lemmatised() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(stop_words())
@@ -430,6 +524,16 @@ mod tests {
             terms(&mut a, "più di quello che").is_empty(),
             "stop words, accents included"
         );
+        // With the other accent, as transcribers also type them, and in capitals.
+        for spelling in ["perchè", "piú", "É", "é", "sará"] {
+            assert!(terms(&mut a, spelling).is_empty(), "{spelling}");
+        }
+        // An elision typed with U+02BC splits as one typed with an apostrophe does.
+        assert_eq!(terms(&mut a, "dell\u{2BC}ente"), terms(&mut a, "ente"));
+        assert_eq!(terms(&mut exact(), "lʼente"), ["l", "ente"]);
+        // Only the stop words' other spellings: "né", a negation, is not one, nor is "nè".
+        assert_eq!(terms(&mut a, "nè"), terms(&mut a, "né"));
+        assert!(!terms(&mut a, "nè").is_empty());
         let mut e = exact();
         assert_eq!(terms(&mut e, "Città dell’Ente"), ["citta", "dell", "ente"]);
     }

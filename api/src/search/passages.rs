@@ -61,18 +61,31 @@ fn after_time_stamp(line: &str) -> &str {
 }
 
 /// Whether a text reads as a speaker label: short, capitalised, letters (Italian surnames
-/// keep their apostrophe: "D'Amico"), no digits, so that "Nel 2021:" is not a speaker; and
-/// not one of the keys a transcript's header or an article's front matter is written with
-/// ("Data:", "Luogo:", "DOI:"), which look like labels but name no one.
+/// keep their apostrophe: "D'Amico"), numbered or not ("R1", "P12", "Intervistato 2": one
+/// or two digits at the end, so that "Nel 2021:" is not a speaker); and not one of the keys
+/// a transcript's header or an article's front matter is written with ("Data:", "Luogo:",
+/// "DOI:", "Art. 55:"), which look like labels but name no one.
 pub fn is_speaker_label(label: &str) -> bool {
-    !label.is_empty()
+    let name = without_number(label);
+    !name.is_empty()
         && label.chars().count() <= 25
-        && label.chars().next().is_some_and(char::is_uppercase)
+        && name.chars().next().is_some_and(char::is_uppercase)
         && label.split_whitespace().count() <= 3
-        && label
+        && name
             .chars()
             .all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '\'' | '’'))
-        && !is_metadata_key(label)
+        && !is_metadata_key(name)
+}
+
+/// A label without the number of one of several speakers of a kind ("R1" → "R",
+/// "Intervistato 2" → "Intervistato"); a longer number (a year) stays.
+fn without_number(label: &str) -> &str {
+    let digits = label.bytes().rev().take_while(u8::is_ascii_digit).count();
+    if (1..=2).contains(&digits) {
+        label[..label.len() - digits].trim_end()
+    } else {
+        label
+    }
 }
 
 /// Header and front-matter keys, Italian and English, compared without case: a transcript
@@ -158,6 +171,18 @@ fn is_metadata_key(label: &str) -> bool {
         "published",
         "versione",
         "version",
+        // What is cited by number ("Art. 55:", "Legge 328:"), in a quoted text.
+        "art",
+        "articolo",
+        "legge",
+        "comma",
+        "capitolo",
+        "cap",
+        "allegato",
+        "tabella",
+        "figura",
+        "fig",
+        "punto",
     ];
     let label = label.trim_end_matches('.').to_lowercase();
     KEYS.contains(&label.as_str())
@@ -322,6 +347,46 @@ mod tests {
         assert_eq!(speaker_of("12.5 R: no"), None);
         assert_eq!(speaker_of("3: Domanda: sì"), None);
         assert_eq!(speaker_of("[3:] R: no"), None);
+    }
+
+    /// Several speakers of a kind are numbered: respondents, participants of a focus group.
+    #[test]
+    fn numbered_speakers_are_speakers() {
+        for label in [
+            "R1",
+            "P12",
+            "I2",
+            "Intervistato 1",
+            "Speaker 2",
+            "D. Rossi 2",
+        ] {
+            assert_eq!(speaker_of(&format!("{label}: sì")), Some(label), "{label}");
+        }
+        for line in [
+            "Nel 2021: la pandemia",
+            "Anno 2019: avvio",
+            "Art. 55: la co-programmazione",
+            "Legge 328: il sistema integrato",
+            "Volume 3: i casi",
+            "123: numeri",
+            "1: uno",
+        ] {
+            assert_eq!(speaker_of(line), None, "{line}");
+        }
+        let turns: Vec<String> =
+            split("INT: Come va?\nR1: Bene.\nINT: E il lavoro?\nR2: Va bene, però…")
+                .into_iter()
+                .map(|p| p.text)
+                .collect();
+        assert_eq!(
+            turns,
+            [
+                "INT: Come va?",
+                "R1: Bene.",
+                "INT: E il lavoro?",
+                "R2: Va bene, però…"
+            ]
+        );
     }
 
     #[test]

@@ -513,7 +513,7 @@ fn elided_articles(text: &str, toks: &[Tok]) -> usize {
     toks.iter()
         .take_while(|t| {
             let mut after = text[t.to..].chars();
-            matches!(after.next(), Some('\'' | '’'))
+            matches!(after.next(), Some('\'' | '’' | '\u{2BC}'))
                 && after.next().is_some_and(char::is_alphanumeric)
                 && analyzer::tokens(&mut content, &text[t.from..t.to]).is_empty()
         })
@@ -1739,17 +1739,30 @@ mod tests {
         let o = Options::default();
         for (decomposed, composed) in [("ne\u{301}", "né"), ("lavoro\u{300}", "lavorò")] {
             let got = searched(&passages, decomposed, o).0;
-            assert_eq!(
-                got,
-                searched(&passages, composed, o).0,
-                "{decomposed}"
-            );
+            assert_eq!(got, searched(&passages, composed, o).0, "{decomposed}");
             assert!(!got.is_empty(), "{decomposed}");
         }
         assert_eq!(
             excluded_form_term("citta\u{300}").unwrap(),
             excluded_form_term("città").unwrap()
         );
+    }
+
+    /// An elision typed with U+02BC (a modifier letter, which some keyboards and converters
+    /// give for the apostrophe) is an elision, in the transcript and in the query.
+    #[test]
+    fn an_elision_with_a_modifier_letter_apostrophe_is_split() {
+        let passages = ["La sede dell\u{2BC}ente è chiusa.", "Nessuno."];
+        let o = Options::default();
+        for q in [
+            "ente",
+            "dell’ente",
+            "dell\u{2BC}ente",
+            "\"dell'ente è\"",
+            "dell\u{2BC}ent*",
+        ] {
+            assert_eq!(searched(&passages, q, o).0, vec![0], "{q}");
+        }
     }
 
     /// A prefix on an elided or hyphenated word analyses into several words. It used to
