@@ -216,6 +216,12 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
+/// The challenge a 401 carries (RFC 9110 §11.6.1): a token refused, and the scheme to send
+/// one with.
+pub(super) fn bearer_challenge() -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_static(r#"Bearer realm="quaderno", error="invalid_token""#)
+}
+
 /// Why a request has no caller.
 pub enum CallerError {
     /// A malformed header, or an unknown, revoked or expired token: the client's to fix.
@@ -236,7 +242,13 @@ impl CallerError {
             "data": null,
             "errors": [outside_fields(self.into_graphql_error())]
         });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, bearer_challenge());
+        }
+        response
     }
 
     /// The code of this error's GraphQL error, for the metrics.

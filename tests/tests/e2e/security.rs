@@ -323,6 +323,22 @@ async fn tokens_are_random_hashed_revocable_and_expire() {
         error_code(&server.gql(Some(&brief), "{ me { name } }", json!({})).await),
         "UNAUTHENTICATED"
     );
+    // A 401 says how to authenticate (RFC 9110), on the endpoint and on downloads alike.
+    for (method, path) in [
+        (reqwest::Method::POST, "/graphql"),
+        (reqwest::Method::GET, "/studies/U3R1ZHk6MQ/quotations.csv"),
+    ] {
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}{path}", server.url))
+            .bearer_auth(&brief)
+            .json(&json!({"query": "{ me { name } }"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+        let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer "), "{path}: {challenge}");
+    }
     let listed = api::service::tokens::list_tokens(&server.db.conn)
         .await
         .unwrap();
