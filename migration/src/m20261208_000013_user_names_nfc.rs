@@ -39,15 +39,19 @@ impl MigrationTrait for Migration {
         }
         let mut taken: HashSet<String> = users.iter().map(|(_, name)| name.clone()).collect();
         for (id, name) in users {
-            let normal: String = name.trim().nfc().collect();
-            if normal == name {
+            let normal: String = trimmed(&name).nfc().collect();
+            if normal == name || normal.is_empty() {
                 continue;
             }
-            let target = if taken.contains(&normal) {
-                format!("{normal} ({id})")
-            } else {
-                normal
-            };
+            let mut target = normal.clone();
+            let mut n = 0;
+            while taken.contains(&target) {
+                target = match n {
+                    0 => format!("{normal} ({id})"),
+                    n => format!("{normal} ({id}.{n})"),
+                };
+                n += 1;
+            }
             manager
                 .exec_stmt(
                     Query::update()
@@ -66,4 +70,13 @@ impl MigrationTrait for Migration {
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
+}
+
+/// As `labels::trimmed` in the api crate trims a label: white space and the invisible marks a
+/// copy and paste leaves at either end.
+fn trimmed(s: &str) -> &str {
+    s.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(c, '\u{AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    })
 }

@@ -296,15 +296,19 @@ impl Rules {
     /// The older protocol (subscriptions-transport-ws) has no close codes of its own, and
     /// async-graphql answers what it cannot read there: only its operations are counted, as
     /// the newer protocol's are (`start` to `stop`, or the server's `complete` or `error`).
-    /// A `start` with a running id replaces that operation.
+    /// async-graphql also takes the newer names there (`subscribe` for `start`, `complete`
+    /// for `stop`), so they count alike. A `start` with a running id replaces that
+    /// operation.
     fn admit_older(&mut self, message: &[u8]) -> bool {
         let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
             return true;
         };
         match (envelope.kind.as_str(), envelope.id) {
             ("connection_init", _) => self.initialised = true,
-            ("start", Some(id)) if !self.running.contains(&id) => return self.start(id),
-            ("stop", Some(id)) => {
+            ("start" | "subscribe", Some(id)) if !self.running.contains(&id) => {
+                return self.start(id)
+            }
+            ("stop" | "complete", Some(id)) => {
                 self.running.remove(&id);
             }
             _ => {}
@@ -548,6 +552,16 @@ mod tests {
 
         let mut rules = Rules::new(Protocols::SubscriptionsTransportWS);
         assert!(!rules.admit(start(&"x".repeat(129)).as_bytes()));
+
+        // The newer names, which async-graphql also takes there, count alike.
+        let subscribe = |id: &str| start(id).replace(r#""start""#, r#""subscribe""#);
+        let mut rules = Rules::new(Protocols::SubscriptionsTransportWS);
+        for n in 0..100 {
+            assert!(rules.admit(subscribe(&n.to_string()).as_bytes()), "{n}");
+        }
+        assert!(rules.admit(br#"{"type":"complete","id":"0"}"#));
+        assert!(rules.admit(subscribe("100").as_bytes()));
+        assert!(!rules.admit(subscribe("101").as_bytes()));
     }
 
     #[test]

@@ -310,7 +310,8 @@ async fn people<'p>(
 ) -> ServiceResult<HashMap<&'p str, i64>> {
     let mut ids: HashMap<&str, i64> = HashMap::new();
     for u in users {
-        if let Some(name) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        // A name of nothing visible is none: its work goes to the fallback user.
+        if let Some(name) = u.name.as_deref().filter(|n| !blank(n)) {
             ids.insert(&u.guid, ensure_author(txn, name).await?.id);
         }
     }

@@ -61,10 +61,10 @@ fn after_time_stamp(line: &str) -> &str {
 }
 
 /// Whether a text reads as a speaker label: short, capitalised, letters (Italian surnames
-/// keep their apostrophe: "D'Amico"), numbered or not ("R1", "P12", "Intervistato 2": one
-/// or two digits at the end, so that "Nel 2021:" is not a speaker); and not one of the keys
-/// a transcript's header or an article's front matter is written with ("Data:", "Luogo:",
-/// "DOI:", "Art. 55:"), which look like labels but name no one.
+/// keep their apostrophe: "D'Amico"), numbered or not ("R1", "P12", "Intervistato 2": see
+/// `without_number`, so that "Nel 2021:", "Alle 9:30" and "Fase 2:" are not speakers); and
+/// not one of the keys a transcript's header or an article's front matter is written with
+/// ("Data:", "Luogo:", "DOI:", "Art. 55:"), which look like labels but name no one.
 pub fn is_speaker_label(label: &str) -> bool {
     let name = without_number(label);
     !name.is_empty()
@@ -77,12 +77,50 @@ pub fn is_speaker_label(label: &str) -> bool {
         && !is_metadata_key(name)
 }
 
-/// A label without the number of one of several speakers of a kind ("R1" → "R",
-/// "Intervistato 2" → "Intervistato"); a longer number (a year) stays.
+/// A label without the number of one of several speakers of a kind: one or two digits
+/// right after a short abbreviation ("R1", "P12", "INT2" → "R", "P", "INT"), or after a word
+/// for a speaker ("Intervistato 2", "Speaker 3"). Any other number stays, and the label is
+/// then no speaker's: a year ("Nel 2021"), an hour ("Alle 9" of "Alle 9:30"), a heading
+/// ("Fase 2", "Domanda 1").
 fn without_number(label: &str) -> &str {
+    /// Words that name a speaker by role, numbered when there are several.
+    const ROLES: &[&str] = &[
+        "intervistato",
+        "intervistata",
+        "intervistatore",
+        "intervistatrice",
+        "rispondente",
+        "partecipante",
+        "testimone",
+        "informatore",
+        "informatrice",
+        "operatore",
+        "operatrice",
+        "utente",
+        "persona",
+        "soggetto",
+        "relatore",
+        "relatrice",
+        "esperto",
+        "esperta",
+        "speaker",
+        "respondent",
+        "participant",
+        "interviewee",
+        "interviewer",
+    ];
     let digits = label.bytes().rev().take_while(u8::is_ascii_digit).count();
-    if (1..=2).contains(&digits) {
-        label[..label.len() - digits].trim_end()
+    if !(1..=2).contains(&digits) {
+        return label;
+    }
+    let before = &label[..label.len() - digits];
+    let attached = !before.ends_with(char::is_whitespace)
+        && (1..=3).contains(&before.chars().count())
+        && before.chars().all(char::is_alphabetic);
+    let role = before.ends_with(char::is_whitespace)
+        && ROLES.contains(&before.trim_end().to_lowercase().as_str());
+    if attached || role {
+        before.trim_end()
     } else {
         label
     }
@@ -356,9 +394,10 @@ mod tests {
             "R1",
             "P12",
             "I2",
+            "INT2",
             "Intervistato 1",
             "Speaker 2",
-            "D. Rossi 2",
+            "Partecipante 12",
         ] {
             assert_eq!(speaker_of(&format!("{label}: sì")), Some(label), "{label}");
         }
@@ -370,6 +409,12 @@ mod tests {
             "Volume 3: i casi",
             "123: numeri",
             "1: uno",
+            "Alle 9:30 è arrivata la coordinatrice.",
+            "Dalle 14:00 in poi",
+            "Fase 2: la riapertura",
+            "Domanda 1: il servizio",
+            "Intervista 3:",
+            "Rossi2: no",
         ] {
             assert_eq!(speaker_of(line), None, "{line}");
         }

@@ -147,13 +147,20 @@ pub fn weighted_kappa(units: &[Unit]) -> Option<f64> {
     if pairs.is_empty() {
         return None;
     }
-    // In integers, as for kappa: the sums are exact, and so is their being zero.
+    // In integers, as for kappa: the sums are exact, and so is their being zero. Chance
+    // from each evaluator's counts per value (a few values, however many units).
     let n = pairs.len() as u64;
     let square = |a: u32, b: u32| u64::from(a.abs_diff(b)).pow(2);
     let observed: u64 = pairs.iter().map(|&(a, b)| square(a, b)).sum();
-    let expected_n: u64 = pairs
+    let mut first: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut second: BTreeMap<u32, u64> = BTreeMap::new();
+    for &(a, b) in &pairs {
+        *first.entry(a).or_insert(0) += 1;
+        *second.entry(b).or_insert(0) += 1;
+    }
+    let expected_n: u64 = first
         .iter()
-        .flat_map(|&(a, _)| pairs.iter().map(move |&(_, b)| square(a, b)))
+        .flat_map(|(&a, &na)| second.iter().map(move |(&b, &nb)| na * nb * square(a, b)))
         .sum();
     if expected_n == 0 {
         return None;

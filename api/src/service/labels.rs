@@ -76,6 +76,7 @@ pub fn blank(s: &str) -> bool {
 /// byte-order mark, a zero-width space, non-joiner or joiner, a soft hyphen, a word joiner).
 /// Variation selectors and tag characters stay, as an emoji may end with one, and so do the
 /// direction marks, which a right-to-left label may need at its end.
+/// (The migration that normalised stored account names trims as this does.)
 fn trimmed(s: &str) -> &str {
     s.trim_matches(|c: char| {
         c.is_whitespace()
@@ -85,7 +86,7 @@ fn trimmed(s: &str) -> &str {
 
 /// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt), and white space: the
 /// characters that show nothing when alone.
-fn default_ignorable(c: char) -> bool {
+pub(crate) fn default_ignorable(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,

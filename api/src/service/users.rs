@@ -259,14 +259,16 @@ pub fn removed_user_name(user_id: i64) -> String {
 
 const REMOVED_USER_PREFIX: &str = "removed user #";
 
-/// Whether a name looks like a removed account's: in any case, with any white space, and
-/// with compatibility forms ("removed uſer #5", a no-break space) read as what they show.
+/// Whether a name looks like a removed account's: in any case, with any white space (runs of
+/// it read as one space), invisible characters left out, and compatibility forms ("removed
+/// uſer #5", a no-break space) read as what they show.
 fn is_reserved(name: &str) -> bool {
     use unicode_normalization::UnicodeNormalization as _;
-    let shown: String = name
+    let visible: String = name
         .nfkc()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|&c| c.is_whitespace() || !crate::service::labels::default_ignorable(c))
         .collect();
+    let shown = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     shown.to_lowercase().starts_with(REMOVED_USER_PREFIX)
 }
 

@@ -806,6 +806,8 @@ async fn user_names_are_one_account_however_their_accents_are_typed() {
         "Jo\u{1}sé",
         "removed\u{A0}user #5",
         "Removed uſer #5",
+        "removed  user #5",
+        "removed\u{200B} user #5",
     ] {
         let made = api::service::tokens::create_token_for(
             &server.db.conn,
@@ -836,7 +838,7 @@ async fn names_stored_before_normalisation_are_migrated_to_it() {
     .await
     .unwrap();
     let now = "2026-01-01 00:00:00+00:00";
-    for name in ["Mari\u{301}a ", "Lúca", "Lu\u{301}ca"] {
+    for name in ["Mari\u{301}a ", "Lúca", "Lu\u{301}ca", "Ugo\u{200B}"] {
         db.execute_unprepared(&format!(
             "INSERT INTO app_user (name, is_admin, created_at) VALUES ('{name}', false, '{now}')"
         ))
@@ -858,7 +860,7 @@ async fn names_stored_before_normalisation_are_migrated_to_it() {
             .iter()
             .map(|(_, n)| n.as_str())
             .collect::<Vec<_>>(),
-        ["María", "Lúca", &format!("Lúca ({luca})")]
+        ["María", "Lúca", &format!("Lúca ({luca})"), "Ugo"]
     );
     // Found by name: the same account, not a new one.
     let study = server

@@ -2271,7 +2271,7 @@ async fn the_code_case_matrix_download_agrees_with_the_api() {
 async fn names_of_nothing_visible_in_a_project_are_taken_for_none() {
     let server = TestServer::empty().await;
     let admin = server.admin().await;
-    let qde = "<Project xmlns=\"urn:QDA-XML:project:1.0\" name=\"\u{200B}\"><CodeBook><Codes><Code guid=\"eeeeeeee-0000-0000-0000-000000000001\" name=\"\u{FEFF}\" isCodable=\"true\"/></Codes></CodeBook><Cases><Case guid=\"eeeeeeee-0000-0000-0000-000000000002\" name=\"\u{2060}\"><SourceRef targetGUID=\"eeeeeeee-0000-0000-0000-000000000003\"/></Case></Cases><Sources><TextSource guid=\"eeeeeeee-0000-0000-0000-000000000003\" name=\"\u{200B} \" plainTextPath=\"internal://Intervista.txt\"><PlainTextSelection guid=\"eeeeeeee-0000-0000-0000-000000000004\" startPosition=\"0\" endPosition=\"5\"><Coding guid=\"eeeeeeee-0000-0000-0000-000000000005\"><CodeRef targetGUID=\"eeeeeeee-0000-0000-0000-000000000001\"/></Coding></PlainTextSelection></TextSource></Sources></Project>";
+    let qde = "<Project xmlns=\"urn:QDA-XML:project:1.0\" name=\"\u{200B}\"><Users><User guid=\"eeeeeeee-0000-0000-0000-0000000000aa\" name=\"\u{200B}\"/></Users><CodeBook><Codes><Code guid=\"eeeeeeee-0000-0000-0000-000000000001\" name=\"\u{FEFF}\" isCodable=\"true\"/></Codes></CodeBook><Cases><Case guid=\"eeeeeeee-0000-0000-0000-000000000002\" name=\"\u{2060}\"><SourceRef targetGUID=\"eeeeeeee-0000-0000-0000-000000000003\"/></Case></Cases><Sources><TextSource guid=\"eeeeeeee-0000-0000-0000-000000000003\" name=\"\u{200B} \" creatingUser=\"eeeeeeee-0000-0000-0000-0000000000aa\" plainTextPath=\"internal://Intervista.txt\"><PlainTextSelection guid=\"eeeeeeee-0000-0000-0000-000000000004\" startPosition=\"0\" endPosition=\"5\"><Coding guid=\"eeeeeeee-0000-0000-0000-000000000005\"><CodeRef targetGUID=\"eeeeeeee-0000-0000-0000-000000000001\"/></Coding></PlainTextSelection></TextSource></Sources></Project>";
     let zip = zip_of(&[
         ("project.qde", qde.as_bytes()),
         ("sources/Intervista.txt", "Città è però.".as_bytes()),
@@ -2289,6 +2289,14 @@ async fn names_of_nothing_visible_in_a_project_are_taken_for_none() {
     assert_eq!(
         case["interviews"]["edges"][0]["node"]["label"],
         "Intervista"
+    );
+    // A coder named with nothing visible is no account: the work is the importer's.
+    let coders = server
+        .ok(Some(&admin), "query($s: ID!) { quotations(filter: {studyIds: [$s]}) { edges { node { coder { name } } } } }", json!({"s": study}))
+        .await;
+    assert_eq!(
+        coders["quotations"]["edges"],
+        json!([{"node": {"coder": {"name": "admin"}}}])
     );
 }
 
