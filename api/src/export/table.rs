@@ -24,12 +24,6 @@ pub enum Separator {
 
 pub struct Table(csv::Writer<Vec<u8>>);
 
-impl Default for Table {
-    fn default() -> Self {
-        Self::new(Separator::Comma)
-    }
-}
-
 impl Table {
     pub fn new(separator: Separator) -> Self {
         let delimiter = match separator {
@@ -78,7 +72,7 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_and_the_table_starts_with_a_bom() {
-        let mut t = Table::default();
+        let mut t = Table::new(Separator::Comma);
         t.row(["città", "=1+1", "+39 011", "-2", "@SUM(A1)", "\t=x", "\r=x"])
             .unwrap();
         t.row(["a = b", "1-2", "", "'=già", "", "", ""]).unwrap();

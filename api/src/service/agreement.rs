@@ -117,12 +117,7 @@ pub fn cohen_kappa(units: &[Unit]) -> Option<f64> {
     // every unit one and the same value, which sums of 1/n in floating point can miss by
     // an ulp and turn into a kappa of 1.
     let n = pairs.len() as u64;
-    let mut first: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut second: BTreeMap<u32, u64> = BTreeMap::new();
-    for (a, b) in &pairs {
-        *first.entry(*a).or_insert(0) += 1;
-        *second.entry(*b).or_insert(0) += 1;
-    }
+    let (first, second) = counts_per_value(&pairs);
     let chance_n2: u64 = first
         .iter()
         .map(|(c, k)| k * second.get(c).unwrap_or(&0))
@@ -152,12 +147,7 @@ pub fn weighted_kappa(units: &[Unit]) -> Option<f64> {
     let n = pairs.len() as u64;
     let square = |a: u32, b: u32| u64::from(a.abs_diff(b)).pow(2);
     let observed: u64 = pairs.iter().map(|&(a, b)| square(a, b)).sum();
-    let mut first: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut second: BTreeMap<u32, u64> = BTreeMap::new();
-    for &(a, b) in &pairs {
-        *first.entry(a).or_insert(0) += 1;
-        *second.entry(b).or_insert(0) += 1;
-    }
+    let (first, second) = counts_per_value(&pairs);
     let expected_n: u64 = first
         .iter()
         .flat_map(|(&a, &na)| second.iter().map(move |(&b, &nb)| na * nb * square(a, b)))
@@ -166,6 +156,17 @@ pub fn weighted_kappa(units: &[Unit]) -> Option<f64> {
         return None;
     }
     Some(1.0 - (observed * n) as f64 / expected_n as f64)
+}
+
+/// How many units each of the two evaluators gave each value.
+fn counts_per_value(pairs: &[(u32, u32)]) -> (BTreeMap<u32, u64>, BTreeMap<u32, u64>) {
+    let mut first: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut second: BTreeMap<u32, u64> = BTreeMap::new();
+    for &(a, b) in pairs {
+        *first.entry(a).or_insert(0) += 1;
+        *second.entry(b).or_insert(0) += 1;
+    }
+    (first, second)
 }
 
 fn both_judged(units: &[Unit]) -> Vec<(u32, u32)> {
